@@ -53,7 +53,7 @@ MODELS = {
     # Llama 3.1 rope scaling, untied lm_head.
     "llama-tiny": (LlamaForCausalLM, LlamaConfig(
         vocab_size=VOCAB, hidden_size=16, intermediate_size=48, num_hidden_layers=2, num_attention_heads=2,
-        num_key_value_heads=1, max_position_embeddings=4096, rms_norm_eps=1e-5, tie_word_embeddings=False,
+        num_key_value_heads=1, max_position_embeddings=131072, rms_norm_eps=1e-5, tie_word_embeddings=False,
         bos_token_id=151643, eos_token_id=151645,
         **rope_kwargs(500000.0, {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
                                  "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}))),
@@ -139,6 +139,7 @@ def main():
                     "class_token_ids": ids, "logits": class_logits.tolist(), "probabilities": probs.tolist(),
                     "label_mass": label_mass.item(),
                 })
+    os.makedirs(os.path.join(RES, "fixtures"), exist_ok=True)
     with open(os.path.join(RES, "fixtures", "parity.json"), "w", encoding="utf-8") as f:
         json.dump({"transformers": transformers.__version__, "torch": torch.__version__, "cases": cases}, f,
                   ensure_ascii=False, indent=1)
