@@ -1,0 +1,163 @@
+package io.slmclassifier.classify;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import io.slmclassifier.model.Decoder;
+import io.slmclassifier.model.KvCache;
+import io.slmclassifier.model.TorchRuntime;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One task on one model: texts in, class probabilities out, in ONE forward pass per batch. Messages are
+ * encoded, split into those that start with the task's cached prefix (most) and those that do not (run in
+ * full), grouped by length into batches, and scored by the sliced head.
+ */
+public final class Classifier implements AutoCloseable {
+
+    /**
+     * @param maxBatchSize most sequences per forward pass
+     * @param tokenBudget most padded new tokens per forward pass (rows x longest row)
+     * @param prefixCache reuse the keys and values of the shared prompt prefix
+     * @param labelMass also compute the label mass (needs the whole LM head: slower)
+     */
+    public record Options(int maxBatchSize, int tokenBudget, boolean prefixCache, boolean labelMass) {
+        public static Options defaults() {
+            return new Options(32, 8192, true, false);
+        }
+
+        public Options withBatchSize(int size) {
+            return new Options(size, tokenBudget, prefixCache, labelMass);
+        }
+
+        public Options withPrefixCache(boolean on) {
+            return new Options(maxBatchSize, tokenBudget, on, labelMass);
+        }
+
+        public Options withLabelMass(boolean on) {
+            return new Options(maxBatchSize, tokenBudget, prefixCache, on);
+        }
+    }
+
+    private final LanguageModel model;
+    private final Task task;
+    private final TaskPrompt prompt;
+    private final SlicedHead head;
+    private final BatchPlanner planner;
+    private final Options options;
+    private final PrefixCache prefixCache = new PrefixCache();
+    private volatile String adapterVersion = "base";
+    private volatile Decoder.ProjectionDeltas deltas;
+
+    public Classifier(LanguageModel model, Task task, Options options) {
+        this.model = model;
+        this.task = task;
+        this.options = options;
+        this.prompt = new TaskPrompt(task, model.tokenizer(), model.chatTemplate());
+        this.head = new SlicedHead(task, model.tokenizer(), model.weights().lmHead);
+        this.planner = new BatchPlanner(options.maxBatchSize(), options.tokenBudget());
+    }
+
+    public Task task() {
+        return task;
+    }
+
+    public LanguageModel model() {
+        return model;
+    }
+
+    public TaskPrompt prompt() {
+        return prompt;
+    }
+
+    public SlicedHead head() {
+        return head;
+    }
+
+    public String adapterVersion() {
+        return adapterVersion;
+    }
+
+    /** Serve with these projection deltas (an unmerged adapter), or none; the prefix cache follows. */
+    public synchronized void useAdapter(String version, Decoder.ProjectionDeltas projectionDeltas) {
+        this.deltas = projectionDeltas;
+        this.adapterVersion = version;
+        prefixCache.retainAdapter(version);
+    }
+
+    /** Classifies texts; results come back in input order. Empty texts are refused. */
+    public synchronized List<Classification> classify(List<String> texts) {
+        TorchRuntime.inferenceThread();
+        int n = texts.size();
+        TaskPrompt.Encoded[] encoded = new TaskPrompt.Encoded[n];
+        List<Integer> cached = new ArrayList<>();
+        List<Integer> full = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            String text = texts.get(i);
+            if (text == null || text.isBlank()) {
+                throw new IllegalArgumentException("text " + i + " is empty");
+            }
+            encoded[i] = prompt.encode(text);
+            boolean usePrefix = options.prefixCache() && prompt.prefixLength() > 0
+                    && prompt.startsWithPrefix(encoded[i].tokens());
+            (usePrefix ? cached : full).add(i);
+        }
+        Classification[] results = new Classification[n];
+        if (!cached.isEmpty()) {
+            KvCache prefix = prefixCache.get(new PrefixCache.Key(model.id(), adapterVersion, task.hash()),
+                    () -> model.decoder().prefill(model.manager(), prompt.prefixTokens(), deltas));
+            run(texts, encoded, cached, prefix, results);
+        }
+        if (!full.isEmpty()) {
+            run(texts, encoded, full, null, results);
+        }
+        return List.of(results);
+    }
+
+    private void run(List<String> texts, TaskPrompt.Encoded[] encoded, List<Integer> members, KvCache prefix,
+            Classification[] results) {
+        int skip = prefix == null ? 0 : prefix.length();
+        int[] lengths = new int[members.size()];
+        for (int i = 0; i < lengths.length; i++) {
+            lengths[i] = encoded[members.get(i)].tokens().length - skip;
+        }
+        for (int[] batch : planner.plan(lengths)) {
+            int width = 0;
+            for (int j : batch) {
+                width = Math.max(width, lengths[j]);
+            }
+            int[][] tokens = new int[batch.length][width];
+            int[] rowLengths = new int[batch.length];
+            for (int r = 0; r < batch.length; r++) {
+                int[] all = encoded[members.get(batch[r])].tokens();
+                System.arraycopy(all, skip, tokens[r], 0, all.length - skip);
+                rowLengths[r] = all.length - skip;
+            }
+            SlicedHead.Scores scores;
+            try (NDManager scope = model.manager().newSubManager()) {
+                NDArray hidden = model.decoder().lastHiddenStates(scope, tokens, rowLengths, prefix, deltas);
+                scores = head.score(hidden, options.labelMass());
+            }
+            for (int r = 0; r < batch.length; r++) {
+                int index = members.get(batch[r]);
+                float[] logits = scores.logits()[r];
+                double[] probabilities = SlicedHead.softmax(logits);
+                int best = 0;
+                for (int c = 1; c < probabilities.length; c++) {
+                    if (probabilities[c] > probabilities[best]) {
+                        best = c;
+                    }
+                }
+                results[index] = new Classification(texts.get(index), task.labels().get(best), best, probabilities,
+                        logits, scores.labelMass()[r], encoded[index].truncated(), encoded[index].tokens().length,
+                        prefix != null);
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        prefixCache.close();
+        head.close();
+    }
+}
