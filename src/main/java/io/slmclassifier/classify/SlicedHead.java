@@ -17,8 +17,10 @@ public final class SlicedHead implements AutoCloseable {
 
     private final int[] classTokenIds;
     private final NDManager manager;
-    private final NDArray rows;
+    /** [hidden, C]: transposed once, since a view made per call would belong to this long-lived manager. */
+    private final NDArray rowsT;
     private final NDArray fullHead;
+    private NDArray fullHeadT;
 
     public SlicedHead(Task task, TextTokenizer tokenizer, NDArray lmHead) {
         this.classTokenIds = classTokenIds(task, tokenizer);
@@ -28,8 +30,8 @@ public final class SlicedHead implements AutoCloseable {
             ids[i] = classTokenIds[i];
         }
         NDArray index = manager.create(ids);
-        this.rows = index.getNDArrayInternal().embedding(index, lmHead, ai.djl.ndarray.types.SparseFormat.DENSE)
-                .singletonOrThrow();
+        this.rowsT = index.getNDArrayInternal().embedding(index, lmHead, ai.djl.ndarray.types.SparseFormat.DENSE)
+                .singletonOrThrow().transpose();
         this.fullHead = lmHead;
     }
 
@@ -63,10 +65,10 @@ public final class SlicedHead implements AutoCloseable {
     }
 
     /** {@code hidden}: [B, hidden] final normed states of the last real tokens. */
-    public Scores score(NDArray hidden, boolean labelMass) {
+    public synchronized Scores score(NDArray hidden, boolean labelMass) {
         long batch = hidden.getShape().get(0);
         int classes = classTokenIds.length;
-        float[] flat = hidden.matMul(rows.transpose()).toType(DataType.FLOAT32, false).toFloatArray();
+        float[] flat = hidden.matMul(rowsT).toType(DataType.FLOAT32, false).toFloatArray();
         float[][] logits = new float[(int) batch][classes];
         for (int b = 0; b < batch; b++) {
             System.arraycopy(flat, b * classes, logits[b], 0, classes);
@@ -74,7 +76,11 @@ public final class SlicedHead implements AutoCloseable {
         double[] mass = new double[(int) batch];
         if (labelMass) {
             // log-sum-exp over the whole vocabulary, in float32, then the C terms in Java.
-            NDArray all = hidden.matMul(fullHead.transpose()).toType(DataType.FLOAT32, false);
+            if (fullHeadT == null) {
+                fullHeadT = fullHead.transpose();
+                fullHeadT.attach(manager);
+            }
+            NDArray all = hidden.matMul(fullHeadT).toType(DataType.FLOAT32, false);
             NDArray max = all.max(new int[] {-1}, true);
             float[] lse = all.sub(max).exp().sum(new int[] {-1}).log().add(max.squeeze(-1)).toFloatArray();
             for (int b = 0; b < batch; b++) {

@@ -96,6 +96,9 @@ public record Task(
             return mapper.readValue(yaml, Task.class);
         } catch (com.fasterxml.jackson.databind.exc.ValueInstantiationException e) {
             throw new IllegalArgumentException(e.getCause() != null ? e.getCause().getMessage() : e.getMessage(), e);
+        } catch (com.fasterxml.jackson.databind.JsonMappingException e) {
+            String field = e.getPath().isEmpty() ? "" : "field '" + e.getPath().get(0).getFieldName() + "': ";
+            throw new IllegalArgumentException("invalid task: " + field + e.getOriginalMessage(), e);
         } catch (com.fasterxml.jackson.core.JacksonException e) {
             throw new IllegalArgumentException("invalid task: " + e.getOriginalMessage(), e);
         }

@@ -146,8 +146,14 @@ public final class Decoder {
         }
         if (prefix != null) {
             Shape shape = new Shape(rows, kvHeads, prefix.length(), hd);
-            k = NDArrays.concat(new NDList(prefix.keys[index].broadcast(shape), k), 2);
-            v = NDArrays.concat(new NDList(prefix.values[index].broadcast(shape), v), 2);
+            // Results belong to the first operand's manager: move the broadcast views into this layer's scope,
+            // or every batch would leave its concatenated keys behind in the long-lived cache.
+            NDArray prefixKeys = prefix.keys[index].broadcast(shape);
+            NDArray prefixValues = prefix.values[index].broadcast(shape);
+            prefixKeys.attach(x.getManager());
+            prefixValues.attach(x.getManager());
+            k = NDArrays.concat(new NDList(prefixKeys, k), 2);
+            v = NDArrays.concat(new NDList(prefixValues, v), 2);
         }
         long keysLength = k.getShape().get(2);
 

@@ -1,0 +1,191 @@
+package io.slmclassifier.cli;
+
+import ai.djl.Device;
+import ai.djl.ndarray.types.DataType;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.slmclassifier.classify.Classifier;
+import io.slmclassifier.classify.LanguageModel;
+import io.slmclassifier.classify.Task;
+import io.slmclassifier.model.RandomModel;
+import io.slmclassifier.model.TorchRuntime;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * Throughput and latency of the classifier for several batch sizes, with and without the prefix cache. Runs on
+ * an existing model directory, or writes a model of any config.json shape with random BF16 weights first.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Measure messages/s and latency percentiles of the classifier.")
+public final class BenchCommand implements Callable<Integer> {
+
+    /** Sentences from the radr task (DFKI/radr_intents examples in the seed article). */
+    static final List<String> SENTENCES = List.of(
+            "Ist negativ, noch nicht.",
+            "Für Sie Erkundungsauftrag: Gesamtüberblick über die Einsatzstelle. Kommen.",
+            "Ich verlasse das Erdgeschoss und gehe ins erste Obergeschoss.",
+            "Frage: Erkundungsergebnis aus der östlichen Seite des Gebäudes, kommen.",
+            "RobLW an Zugführer, kommen.",
+            "Ja, hier ist Zugführer, kommen.",
+            "Einen Augenblick, ich melde mich gleich.",
+            "Ein Lagebild von oben, komplette Lage, und ein Lagebild zwischen den beiden Türen, verstanden.");
+
+    @Option(names = "--model", description = "An existing model directory.")
+    Path model;
+
+    @Option(names = "--shape", description = "Write a random model of a known shape: qwen3-0.6b.")
+    String shape;
+
+    @Option(names = "--config", description = "Write a random model of this config.json's shape.")
+    Path config;
+
+    @Option(names = "--tokenizer", description = "Directory with tokenizer.json and tokenizer_config.json for a random model.")
+    Path tokenizer;
+
+    @Option(names = "--work-dir", defaultValue = "bench-models", description = "Where random models are written and reused (default: ${DEFAULT-VALUE}).")
+    Path workDir;
+
+    @Option(names = "--task", defaultValue = "tasks/radr-intents.yaml", description = "Task file (default: ${DEFAULT-VALUE}).")
+    Path task;
+
+    @Option(names = "--batch-sizes", defaultValue = "1,8,32", split = ",", description = "Batch sizes (default: ${DEFAULT-VALUE}).")
+    int[] batchSizes;
+
+    @Option(names = "--iterations", defaultValue = "3", description = "Timed forward passes per batch size, after one warm-up (default: ${DEFAULT-VALUE}).")
+    int iterations;
+
+    @Option(names = "--prefix-cache", defaultValue = "both", description = "on, off or both (default: ${DEFAULT-VALUE}).")
+    String prefixCache;
+
+    @Option(names = "--device", defaultValue = "auto", description = "cpu, gpu or auto.")
+    String device;
+
+    @Option(names = "--dtype", description = "float32 or float16 (default: float32 on CPU, float16 on GPU).")
+    String dtype;
+
+    @Option(names = "--json", description = "Also write the results as JSON to this file.")
+    Path json;
+
+    public record Result(String mode, int batchSize, double messagesPerSecond, double p50Ms, double p99Ms,
+            int tokensPerMessage, long peakRssMb) {}
+
+    @Override
+    public Integer call() throws Exception {
+        Path dir = modelDir();
+        Task t = Task.load(task);
+        Device d = TorchRuntime.device(device);
+        DataType type = dtype == null ? null : switch (dtype) {
+            case "float32", "fp32" -> DataType.FLOAT32;
+            case "float16", "fp16" -> DataType.FLOAT16;
+            default -> throw new IllegalArgumentException("--dtype must be float32 or float16");
+        };
+        List<Result> results = new ArrayList<>();
+        try (LanguageModel lm = LanguageModel.load(dir, d, type)) {
+            long loadedRss = peakRssMb();
+            System.out.printf("model %s on %s, peak RSS after load: %d MB%n", dir, d, loadedRss);
+            System.out.printf("%-8s %6s %12s %10s %10s %8s %10s%n", "prefix", "batch", "messages/s", "p50 ms",
+                    "p99 ms", "tokens", "peak MB");
+            for (String mode : modes()) {
+                for (int batch : batchSizes) {
+                    Classifier.Options options = new Classifier.Options(batch, Integer.MAX_VALUE, mode.equals("on"), false);
+                    try (Classifier classifier = new Classifier(lm, t, options)) {
+                        Result r = measure(classifier, mode, batch);
+                        results.add(r);
+                        System.out.printf("%-8s %6d %12.2f %10.1f %10.1f %8d %10d%n", r.mode, r.batchSize,
+                                r.messagesPerSecond, r.p50Ms, r.p99Ms, r.tokensPerMessage, r.peakRssMb);
+                    }
+                }
+            }
+        }
+        if (json != null) {
+            new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(json.toFile(), results);
+        }
+        return 0;
+    }
+
+    private Result measure(Classifier classifier, String mode, int batch) {
+        List<String> texts = new ArrayList<>();
+        for (int i = 0; i < batch; i++) {
+            texts.add(SENTENCES.get(i % SENTENCES.size()));
+        }
+        var warm = classifier.classify(texts); // also builds the prefix cache
+        int newTokens = warm.get(0).prefixCached()
+                ? warm.get(0).tokens() - classifier.prompt().prefixLength() : warm.get(0).tokens();
+        double[] ms = new double[iterations];
+        for (int i = 0; i < iterations; i++) {
+            long start = System.nanoTime();
+            classifier.classify(texts);
+            ms[i] = (System.nanoTime() - start) / 1e6;
+        }
+        double total = Arrays.stream(ms).sum();
+        Arrays.sort(ms);
+        return new Result(mode, batch, batch * iterations / (total / 1000), percentile(ms, 0.50),
+                percentile(ms, 0.99), newTokens, peakRssMb());
+    }
+
+    private List<String> modes() {
+        return switch (prefixCache) {
+            case "both" -> List.of("on", "off");
+            case "on", "off" -> List.of(prefixCache);
+            default -> throw new IllegalArgumentException("--prefix-cache must be on, off or both");
+        };
+    }
+
+    private Path modelDir() throws IOException {
+        if (model != null) {
+            return model;
+        }
+        String configJson;
+        String name;
+        if (config != null) {
+            configJson = Files.readString(config);
+            name = config.getParent() == null ? "custom" : config.getParent().getFileName().toString();
+        } else if ("qwen3-0.6b".equalsIgnoreCase(shape)) {
+            configJson = RandomModel.QWEN3_0_6B;
+            name = "qwen3-0.6b";
+        } else {
+            throw new IllegalArgumentException("give --model DIR, --shape qwen3-0.6b or --config FILE");
+        }
+        if (tokenizer == null) {
+            throw new IllegalArgumentException("a random model needs --tokenizer DIR (with tokenizer.json)");
+        }
+        Path dir = workDir.resolve(name + "-random");
+        if (!Files.isRegularFile(dir.resolve("model.safetensors"))) {
+            System.out.println("writing random BF16 weights to " + dir);
+            RandomModel.write(new ObjectMapper().readTree(configJson), dir, 42);
+        }
+        for (String file : new String[] {"tokenizer.json", "tokenizer_config.json"}) {
+            if (Files.exists(tokenizer.resolve(file))) {
+                Files.copy(tokenizer.resolve(file), dir.resolve(file), StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+        return dir;
+    }
+
+    private static double percentile(double[] sorted, double q) {
+        int index = (int) Math.ceil(q * sorted.length) - 1;
+        return sorted[Math.max(0, Math.min(sorted.length - 1, index))];
+    }
+
+    /** VmHWM: the most resident memory this process has had (Linux). */
+    static long peakRssMb() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    return Long.parseLong(line.replaceAll("\\D+", "")) / 1024;
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            // not Linux
+        }
+        return -1;
+    }
+}

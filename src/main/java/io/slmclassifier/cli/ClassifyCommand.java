@@ -1,0 +1,196 @@
+package io.slmclassifier.cli;
+
+import ai.djl.Device;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.slmclassifier.classify.Classification;
+import io.slmclassifier.classify.Classifier;
+import io.slmclassifier.classify.LanguageModel;
+import io.slmclassifier.classify.Task;
+import io.slmclassifier.model.TorchRuntime;
+import java.io.BufferedInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * Classifies lines of text: plain text, or JSON lines with a {@code text} field and an optional {@code id}.
+ * Writes one JSON line per input line, in order; a bad line gets an error line and the rest goes on.
+ */
+@Command(name = "classify", mixinStandardHelpOptions = true,
+        description = "Classify text from a file or stdin; JSON lines out.")
+public final class ClassifyCommand implements Callable<Integer> {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @Option(names = "--model", required = true, description = "Hugging Face model directory.")
+    Path model;
+
+    @Option(names = "--task", required = true, description = "Task file (YAML or JSON).")
+    Path task;
+
+    @Option(names = "--adapter", description = "PEFT LoRA adapter directory.")
+    Path adapter;
+
+    @Option(names = "--input", defaultValue = "-", description = "Input file, '-' for stdin (default).")
+    String input;
+
+    @Option(names = "--output", defaultValue = "-", description = "Output file, '-' for stdout (default).")
+    String output;
+
+    @Option(names = "--device", defaultValue = "auto", description = "cpu, gpu or auto (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Option(names = "--batch-size", defaultValue = "32", description = "Most messages per forward pass (default: ${DEFAULT-VALUE}).")
+    int batchSize;
+
+    @Option(names = "--token-budget", defaultValue = "8192", description = "Most padded tokens per forward pass (default: ${DEFAULT-VALUE}).")
+    int tokenBudget;
+
+    @Option(names = "--label-mass", description = "Also output the label mass (probability of the class tokens over the whole vocabulary).")
+    boolean labelMass;
+
+    @Option(names = "--no-prefix-cache", description = "Run every message in full instead of reusing the shared prompt prefix.")
+    boolean noPrefixCache;
+
+    /** One input line: either a text to classify or an error to report. */
+    private record Line(long number, String id, String text, String error) {}
+
+    @Override
+    public Integer call() throws Exception {
+        if (adapter != null) {
+            throw new IllegalArgumentException("--adapter " + adapter + ": loading LoRA adapters is not available in this build");
+        }
+        Task t = Task.load(task);
+        Device d = TorchRuntime.device(device);
+        try (LanguageModel lm = LanguageModel.load(model, d, null);
+                Classifier classifier = new Classifier(lm, t, new Classifier.Options(batchSize, tokenBudget,
+                        !noPrefixCache, labelMass));
+                InputStream in = input.equals("-") ? System.in : Files.newInputStream(Path.of(input));
+                OutputStream rawOut = output.equals("-") ? System.out : Files.newOutputStream(Path.of(output));
+                PrintStream out = new PrintStream(rawOut, false, StandardCharsets.UTF_8)) {
+            BufferedInputStream buffered = new BufferedInputStream(in, 1 << 16);
+            List<Line> pending = new ArrayList<>();
+            long number = 0;
+            byte[] raw;
+            while ((raw = readLine(buffered)) != null) {
+                number++;
+                Line line = parse(number, raw);
+                if (line != null) {
+                    pending.add(line);
+                }
+                // Flush when a chunk is full or the input pauses, so interactive use answers each line.
+                if (pending.size() >= batchSize * 4 || (buffered.available() == 0 && !pending.isEmpty())) {
+                    emit(classifier, pending, out);
+                    pending.clear();
+                }
+            }
+            emit(classifier, pending, out);
+        }
+        return 0;
+    }
+
+    private void emit(Classifier classifier, List<Line> lines, PrintStream out) {
+        List<String> texts = new ArrayList<>();
+        for (Line l : lines) {
+            if (l.error == null) {
+                texts.add(l.text);
+            }
+        }
+        List<Classification> results = texts.isEmpty() ? List.of() : classifier.classify(texts);
+        int next = 0;
+        for (Line l : lines) {
+            ObjectNode node = JSON.createObjectNode();
+            if (l.error != null) {
+                node.put("line", l.number);
+                if (l.id != null) {
+                    node.put("id", l.id);
+                }
+                node.put("error", l.error);
+            } else {
+                Classification c = results.get(next++);
+                node.put("id", l.id != null ? l.id : String.valueOf(l.number));
+                node.put("text", c.text());
+                node.put("label", c.label());
+                ObjectNode probabilities = node.putObject("probabilities");
+                ObjectNode logits = node.putObject("logits");
+                List<String> labels = classifier.task().labels();
+                for (int i = 0; i < labels.size(); i++) {
+                    probabilities.put(labels.get(i), c.probabilities()[i]);
+                    logits.put(labels.get(i), c.logits()[i]);
+                }
+                if (labelMass) {
+                    node.put("label_mass", c.labelMass());
+                }
+                if (c.truncated()) {
+                    node.put("truncated", true);
+                }
+            }
+            out.println(node.toString());
+        }
+        out.flush();
+    }
+
+    /** Null for a blank line (skipped). */
+    static Line parse(long number, byte[] raw) {
+        String text;
+        try {
+            text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(raw)).toString();
+        } catch (CharacterCodingException e) {
+            return new Line(number, null, null, "line is not valid UTF-8");
+        }
+        if (text.endsWith("\r")) {
+            text = text.substring(0, text.length() - 1);
+        }
+        if (text.isBlank()) {
+            return null;
+        }
+        if (!text.stripLeading().startsWith("{")) {
+            return new Line(number, null, text, null);
+        }
+        try {
+            JsonNode json = JSON.readTree(text);
+            String id = json.hasNonNull("id") ? json.get("id").asText() : null;
+            JsonNode value = json.get("text");
+            if (value == null || !value.isTextual()) {
+                return new Line(number, id, null, "JSON line has no string field 'text'");
+            }
+            if (value.asText().isBlank()) {
+                return new Line(number, id, null, "text is empty");
+            }
+            return new Line(number, id, value.asText(), null);
+        } catch (JsonProcessingException e) {
+            return new Line(number, null, null, "invalid JSON: " + e.getOriginalMessage());
+        }
+    }
+
+    /** Bytes up to '\n' (excluded); null at end of input. */
+    private static byte[] readLine(InputStream in) throws IOException {
+        ByteArrayOutputStream line = new ByteArrayOutputStream();
+        int b;
+        boolean any = false;
+        while ((b = in.read()) != -1) {
+            any = true;
+            if (b == '\n') {
+                return line.toByteArray();
+            }
+            line.write(b);
+        }
+        return any ? line.toByteArray() : null;
+    }
+}

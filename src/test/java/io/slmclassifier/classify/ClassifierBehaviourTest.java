@@ -1,0 +1,91 @@
+package io.slmclassifier.classify;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.Device;
+import ai.djl.ndarray.types.DataType;
+import io.slmclassifier.Fixtures;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class ClassifierBehaviourTest {
+    private static LanguageModel model;
+
+    @BeforeAll
+    static void load() throws Exception {
+        model = LanguageModel.load(Fixtures.model("qwen3-tiny"), Device.cpu(), null);
+    }
+
+    @AfterAll
+    static void close() {
+        model.close();
+    }
+
+    @Test
+    void aMessageThatMergesWithThePrefixFallsBackToTheFullForward() {
+        // The prompt ends inside a word, so the text continues it and BPE re-splits the word's last tokens.
+        Task task = Task.parse("name: t\nlabels: [yes, no]\nprompt: 'Ist das ein Wort? Donaudampfschifffahrts{text}'\nchat_template: false");
+        try (Classifier cached = new Classifier(model, task, Classifier.Options.defaults());
+                Classifier full = new Classifier(model, task, Classifier.Options.defaults().withPrefixCache(false))) {
+            String merging = "gesellschaft";
+            String separate = " und noch ein Satz.";
+            assertFalse(cached.prompt().startsWithPrefix(cached.prompt().encode(merging).tokens()));
+            assertTrue(cached.prompt().startsWithPrefix(cached.prompt().encode(separate).tokens()));
+            List<Classification> mixed = cached.classify(List.of(merging, separate));
+            List<Classification> reference = full.classify(List.of(merging, separate));
+            assertFalse(mixed.get(0).prefixCached());
+            assertTrue(mixed.get(1).prefixCached());
+            for (int i = 0; i < 2; i++) {
+                for (int k = 0; k < 2; k++) {
+                    assertEquals(reference.get(i).probabilities()[k], mixed.get(i).probabilities()[k], 1e-5);
+                }
+            }
+        }
+    }
+
+    @Test
+    void longTextsAreTruncatedNeverTheInstructions() throws Exception {
+        Task task = Task.parse("name: t\nlabels: [yes, no]\nprompt: \"Sentence: {text}\\nAnswer:\"\nmax_text_tokens: 5");
+        try (Classifier classifier = new Classifier(model, task, Classifier.Options.defaults())) {
+            String text = "eins zwei drei vier fünf sechs sieben acht neun zehn";
+            Classification c = classifier.classify(List.of(text)).get(0);
+            assertTrue(c.truncated());
+            String seen = model.tokenizer().decode(classifier.prompt().encode(text).tokens());
+            assertTrue(seen.endsWith("\nAnswer:<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"), seen);
+            assertTrue(seen.contains("Sentence: eins"), seen);
+            assertFalse(seen.contains("sechs"), seen);
+            assertFalse(classifier.classify(List.of("eins zwei")).get(0).truncated());
+        }
+    }
+
+    @Test
+    void emptyTextIsRefused() throws Exception {
+        try (Classifier classifier = new Classifier(model, Task.load(Fixtures.task("radr-intents")), Classifier.Options.defaults())) {
+            assertThrows(IllegalArgumentException.class, () -> classifier.classify(List.of("  ")));
+        }
+    }
+
+    @Test
+    void float16InferenceAgreesWithFloat32() throws Exception {
+        Task task = Task.load(Fixtures.task("radr-intents"));
+        List<String> texts = List.of("RobLW an Zugführer, kommen.", "Ist negativ, noch nicht.");
+        try (LanguageModel half = LanguageModel.load(Fixtures.model("qwen3-tiny"), Device.cpu(), DataType.FLOAT16);
+                Classifier fp16 = new Classifier(half, task, Classifier.Options.defaults());
+                Classifier fp32 = new Classifier(model, task, Classifier.Options.defaults())) {
+            assertEquals(DataType.FLOAT16, half.weights().embedTokens.getDataType());
+            List<Classification> a = fp16.classify(texts);
+            List<Classification> b = fp32.classify(texts);
+            for (int i = 0; i < texts.size(); i++) {
+                assertEquals(b.get(i).label(), a.get(i).label());
+                for (int k = 0; k < task.labels().size(); k++) {
+                    assertEquals(b.get(i).probabilities()[k], a.get(i).probabilities()[k], 2e-2);
+                }
+            }
+        }
+    }
+}

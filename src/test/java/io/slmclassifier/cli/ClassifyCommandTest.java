@@ -1,0 +1,88 @@
+package io.slmclassifier.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.slmclassifier.Fixtures;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The {@code classify} command on the committed tiny model, through files, as a user runs it. */
+class ClassifyCommandTest {
+
+    @Test
+    void classifiesTextAndJsonLinesAndReportsBadLines(@TempDir Path dir) throws Exception {
+        Path input = dir.resolve("in.txt");
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        bytes.write("Ist negativ, noch nicht.\n\n".getBytes(StandardCharsets.UTF_8));
+        bytes.write("{\"id\": \"m-7\", \"text\": \"RobLW an Zugführer, kommen.\"}\n".getBytes(StandardCharsets.UTF_8));
+        bytes.write("{\"text\": oops}\n".getBytes(StandardCharsets.UTF_8));
+        bytes.write(new byte[] {(byte) 0xC3, (byte) 0x28, '\n'});
+        bytes.write("Ja, hier ist Zugführer, kommen.".getBytes(StandardCharsets.UTF_8)); // no final newline
+        Files.write(input, bytes.toByteArray());
+        Path output = dir.resolve("out.jsonl");
+
+        int code = Main.run("classify", "--model", Fixtures.model("qwen3-tiny").toString(), "--task",
+                Fixtures.task("radr-intents").toString(), "--input", input.toString(), "--output", output.toString(),
+                "--device", "cpu", "--batch-size", "2");
+        assertEquals(0, code);
+
+        List<JsonNode> lines = new ArrayList<>();
+        ObjectMapper json = new ObjectMapper();
+        for (String line : Files.readAllLines(output)) {
+            lines.add(json.readTree(line));
+        }
+        assertEquals(5, lines.size(), "the blank line is skipped, every other line answered");
+        assertEquals("1", lines.get(0).get("id").asText());
+        assertEquals("Ist negativ, noch nicht.", lines.get(0).get("text").asText());
+        assertEquals("m-7", lines.get(1).get("id").asText());
+        assertTrue(lines.get(2).get("error").asText().startsWith("invalid JSON"));
+        assertEquals(4, lines.get(2).get("line").asInt());
+        assertEquals("line is not valid UTF-8", lines.get(3).get("error").asText());
+        assertEquals("Ja, hier ist Zugführer, kommen.", lines.get(4).get("text").asText());
+
+        // Probabilities in task label order, summing to one, the label is the most probable one.
+        JsonNode first = lines.get(0);
+        List<String> order = new ArrayList<>();
+        double sum = 0;
+        String best = null;
+        double bestP = -1;
+        for (Iterator<String> it = first.get("probabilities").fieldNames(); it.hasNext(); ) {
+            String label = it.next();
+            order.add(label);
+            double p = first.get("probabilities").get(label).asDouble();
+            sum += p;
+            if (p > bestP) {
+                bestP = p;
+                best = label;
+            }
+        }
+        assertEquals(List.of("disconfirm", "order", "provide_info", "request_info", "call", "response_call", "other",
+                "confirm"), order);
+        assertEquals(1.0, sum, 1e-9);
+        assertEquals(best, first.get("label").asText());
+        assertEquals(8, first.get("logits").size());
+        // The same numbers transformers computed for this sentence.
+        Fixtures.Case reference = Fixtures.parityCases().stream().filter(c -> c.model().equals("qwen3-tiny")
+                && c.task().equals("radr-intents") && c.text().equals("Ist negativ, noch nicht.")).findFirst().orElseThrow();
+        for (int i = 0; i < order.size(); i++) {
+            assertEquals(reference.probabilities()[i], first.get("probabilities").get(order.get(i)).asDouble(), 1e-4);
+        }
+    }
+
+    @Test
+    void missingModelIsAClearError(@TempDir Path dir) {
+        int code = Main.run("classify", "--model", dir.resolve("nope").toString(), "--task",
+                Fixtures.task("radr-intents").toString(), "--input", "/dev/null");
+        assertEquals(2, code);
+    }
+}
