@@ -122,20 +122,13 @@ public final class Classifier implements AutoCloseable {
             lengths[i] = encoded[members.get(i)].tokens().length - skip;
         }
         for (int[] batch : planner.plan(lengths)) {
-            int width = 0;
+            List<int[]> sequences = new ArrayList<>();
             for (int j : batch) {
-                width = Math.max(width, lengths[j]);
-            }
-            int[][] tokens = new int[batch.length][width];
-            int[] rowLengths = new int[batch.length];
-            for (int r = 0; r < batch.length; r++) {
-                int[] all = encoded[members.get(batch[r])].tokens();
-                System.arraycopy(all, skip, tokens[r], 0, all.length - skip);
-                rowLengths[r] = all.length - skip;
+                sequences.add(encoded[members.get(j)].tokens());
             }
             SlicedHead.Scores scores;
             try (NDManager scope = model.manager().newSubManager()) {
-                NDArray hidden = model.decoder().lastHiddenStates(scope, tokens, rowLengths, prefix, deltas);
+                NDArray hidden = lastHiddenStates(scope, sequences, prefix, deltas);
                 scores = head.score(hidden, options.labelMass());
             }
             for (int r = 0; r < batch.length; r++) {
@@ -153,6 +146,27 @@ public final class Classifier implements AutoCloseable {
                         prefix != null);
             }
         }
+    }
+
+    /**
+     * Final normed hidden states [B, hidden] of whole token sequences, right-padded into one batch; with a
+     * prefix, the sequences must start with its tokens and only the rest is run.
+     */
+    public NDArray lastHiddenStates(NDManager scope, List<int[]> sequences, KvCache prefix,
+            Decoder.ProjectionDeltas projectionDeltas) {
+        int skip = prefix == null ? 0 : prefix.length();
+        int width = 0;
+        for (int[] s : sequences) {
+            width = Math.max(width, s.length - skip);
+        }
+        int[][] tokens = new int[sequences.size()][width];
+        int[] lengths = new int[sequences.size()];
+        for (int r = 0; r < tokens.length; r++) {
+            int[] all = sequences.get(r);
+            System.arraycopy(all, skip, tokens[r], 0, all.length - skip);
+            lengths[r] = all.length - skip;
+        }
+        return model.decoder().lastHiddenStates(scope, tokens, lengths, prefix, projectionDeltas);
     }
 
     @Override

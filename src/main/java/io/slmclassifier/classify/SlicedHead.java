@@ -64,11 +64,16 @@ public final class SlicedHead implements AutoCloseable {
         return classTokenIds.clone();
     }
 
+    /** Class logits [B, C] of final normed hidden states [B, hidden]; differentiable (the head itself is frozen). */
+    public NDArray logits(NDArray hidden) {
+        return hidden.matMul(rowsT);
+    }
+
     /** {@code hidden}: [B, hidden] final normed states of the last real tokens. */
     public synchronized Scores score(NDArray hidden, boolean labelMass) {
         long batch = hidden.getShape().get(0);
         int classes = classTokenIds.length;
-        float[] flat = hidden.matMul(rowsT).toType(DataType.FLOAT32, false).toFloatArray();
+        float[] flat = logits(hidden).toType(DataType.FLOAT32, false).toFloatArray();
         float[][] logits = new float[(int) batch][classes];
         for (int b = 0; b < batch; b++) {
             System.arraycopy(flat, b * classes, logits[b], 0, classes);

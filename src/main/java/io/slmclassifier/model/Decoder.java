@@ -139,10 +139,11 @@ public final class Decoder {
         k = rotate(k.transpose(0, 2, 1, 3), cos, sin); // [B, KV, T, hd]
         v = v.transpose(0, 2, 1, 3);
         if (keep != null) {
-            keep.keys[index] = k.duplicate();
-            keep.values[index] = v.duplicate();
-            keep.keys[index].attach(keep.manager());
-            keep.values[index].attach(keep.manager());
+            // Moved, not copied: a copy would cut the gradient path that training needs through the prefix.
+            k.attach(keep.manager());
+            v.attach(keep.manager());
+            keep.keys[index] = k;
+            keep.values[index] = v;
         }
         if (prefix != null) {
             Shape shape = new Shape(rows, kvHeads, prefix.length(), hd);

@@ -1,0 +1,288 @@
+package io.slmclassifier.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.norm.Dropout;
+import java.io.IOException;
+import java.nio.FloatBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * LoRA on the seven projections: y = W x + scale * B (A dropout(x)), A [r, in], B [out, r], in PEFT's file
+ * format both ways. It is the {@link Decoder.ProjectionDeltas} of training, and of serving without touching the
+ * base weights, so switching adapters never reloads the base model.
+ */
+public final class LoraAdapter implements Decoder.ProjectionDeltas, AutoCloseable {
+    private static final String PREFIX = "base_model.model.model.layers.";
+
+    private final LoraConfig config;
+    private final ModelConfig model;
+    private final NDManager manager;
+    /** [layer][module], null where the module is not targeted; module order as {@link LoraConfig#MODULES}. */
+    private final NDArray[][] a;
+    private final NDArray[][] b;
+    private final NDArray scale;
+    private volatile boolean training;
+
+    private LoraAdapter(LoraConfig config, ModelConfig model, NDManager manager) {
+        this.config = config;
+        this.model = model;
+        this.manager = manager;
+        this.a = new NDArray[model.numHiddenLayers()][LoraConfig.MODULES.size()];
+        this.b = new NDArray[model.numHiddenLayers()][LoraConfig.MODULES.size()];
+        this.scale = manager.create((float) config.scale());
+    }
+
+    /** Input and output widths of a projection. */
+    static long[] inOut(ModelConfig c, String module) {
+        return switch (module) {
+            case "q_proj" -> new long[] {c.hiddenSize(), c.qSize()};
+            case "k_proj", "v_proj" -> new long[] {c.hiddenSize(), c.kvSize()};
+            case "o_proj" -> new long[] {c.qSize(), c.hiddenSize()};
+            case "gate_proj", "up_proj" -> new long[] {c.hiddenSize(), c.intermediateSize()};
+            case "down_proj" -> new long[] {c.intermediateSize(), c.hiddenSize()};
+            default -> throw new IllegalArgumentException(module);
+        };
+    }
+
+    static String key(int layer, String module, String ab) {
+        String block = module.equals("gate_proj") || module.equals("up_proj") || module.equals("down_proj") ? "mlp" : "self_attn";
+        return PREFIX + layer + "." + block + "." + module + ".lora_" + ab + ".weight";
+    }
+
+    /** A fresh adapter as PEFT initialises one: A Kaiming-uniform (bound 1/sqrt(in)), B zeros. */
+    public static LoraAdapter initialize(LoraConfig config, ModelConfig model, NDManager parent, long seed) {
+        LoraAdapter adapter = new LoraAdapter(config, model, parent.newSubManager());
+        Random random = new Random(seed);
+        for (int layer = 0; layer < model.numHiddenLayers(); layer++) {
+            for (int m = 0; m < LoraConfig.MODULES.size(); m++) {
+                String module = LoraConfig.MODULES.get(m);
+                if (!config.targets(module)) {
+                    continue;
+                }
+                long[] io = inOut(model, module);
+                float bound = (float) (1 / Math.sqrt(io[0]));
+                float[] values = new float[(int) (config.r() * io[0])];
+                for (int i = 0; i < values.length; i++) {
+                    values[i] = (random.nextFloat() * 2 - 1) * bound;
+                }
+                adapter.a[layer][m] = adapter.manager.create(values, new Shape(config.r(), io[0]));
+                adapter.b[layer][m] = adapter.manager.zeros(new Shape(io[1], config.r()));
+            }
+        }
+        return adapter;
+    }
+
+    /** Reads a PEFT adapter directory; refuses one whose modules or shapes do not fit the model. */
+    public static LoraAdapter load(Path dir, ModelConfig model, NDManager parent) throws IOException {
+        LoraConfig config = LoraConfig.read(dir);
+        Path weights = dir.resolve("adapter_model.safetensors");
+        if (!Files.isRegularFile(weights)) {
+            throw new ModelLoadException("No adapter_model.safetensors in adapter directory " + dir
+                    + " (adapter_model.bin is not supported)");
+        }
+        LoraAdapter adapter = new LoraAdapter(config, model, parent.newSubManager());
+        try (SafetensorsFile file = SafetensorsFile.open(weights)) {
+            int expected = 0;
+            for (int layer = 0; layer < model.numHiddenLayers(); layer++) {
+                for (int m = 0; m < LoraConfig.MODULES.size(); m++) {
+                    String module = LoraConfig.MODULES.get(m);
+                    if (!config.targets(module)) {
+                        continue;
+                    }
+                    long[] io = inOut(model, module);
+                    adapter.a[layer][m] = read(file, key(layer, module, "A"), new long[] {config.r(), io[0]}, adapter.manager);
+                    adapter.b[layer][m] = read(file, key(layer, module, "B"), new long[] {io[1], config.r()}, adapter.manager);
+                    expected += 2;
+                }
+            }
+            if (file.tensors().size() != expected) {
+                List<String> extra = new ArrayList<>(file.tensors().keySet());
+                extra.removeIf(k -> k.contains(".lora_A.") || k.contains(".lora_B."));
+                throw new ModelLoadException(weights + " holds " + file.tensors().size() + " tensors, this model and "
+                        + "adapter_config.json imply " + expected + (extra.isEmpty() ? "" : "; unexpected: " + extra)
+                        + " (does the adapter belong to a model with more layers?)");
+            }
+        } catch (IOException | RuntimeException e) {
+            adapter.close();
+            throw e;
+        }
+        return adapter;
+    }
+
+    private static NDArray read(SafetensorsFile file, String key, long[] shape, NDManager manager) throws IOException {
+        SafetensorsFile.TensorInfo info = file.tensors().get(key);
+        if (info == null) {
+            throw new ModelLoadException(file.path() + ": missing " + key);
+        }
+        if (!java.util.Arrays.equals(info.shape(), shape)) {
+            throw new ModelLoadException(file.path() + ": " + key + " has shape " + java.util.Arrays.toString(info.shape())
+                    + " but the model implies " + java.util.Arrays.toString(shape));
+        }
+        FloatBuffer values = FloatBuffer.allocate((int) info.elements());
+        file.readFloat32(info, 0, (int) info.elements(), values);
+        return manager.create(values.array(), new Shape(shape));
+    }
+
+    /** Writes adapter_config.json and adapter_model.safetensors with PEFT's key names (float32). */
+    public void save(Path dir) throws IOException {
+        Files.createDirectories(dir);
+        config.write(dir);
+        SafetensorsWriter writer = new SafetensorsWriter().metadata("format", "pt");
+        for (int layer = 0; layer < a.length; layer++) {
+            for (int m = 0; m < LoraConfig.MODULES.size(); m++) {
+                if (a[layer][m] != null) {
+                    String module = LoraConfig.MODULES.get(m);
+                    writer.add(key(layer, module, "A"), toFloats(a[layer][m]), a[layer][m].getShape().getShape());
+                    writer.add(key(layer, module, "B"), toFloats(b[layer][m]), b[layer][m].getShape().getShape());
+                }
+            }
+        }
+        writer.write(dir.resolve("adapter_model.safetensors"));
+    }
+
+    private static float[] toFloats(NDArray array) {
+        return array.toDevice(ai.djl.Device.cpu(), false).toType(DataType.FLOAT32, false).toFloatArray();
+    }
+
+    public LoraConfig config() {
+        return config;
+    }
+
+    /** The trainable tensors, A then B of each targeted module. */
+    public List<NDArray> parameters() {
+        List<NDArray> out = new ArrayList<>();
+        for (int layer = 0; layer < a.length; layer++) {
+            for (int m = 0; m < LoraConfig.MODULES.size(); m++) {
+                if (a[layer][m] != null) {
+                    out.add(a[layer][m]);
+                    out.add(b[layer][m]);
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Names of {@link #parameters()} in PEFT's keys, same order. */
+    public List<String> parameterNames() {
+        List<String> out = new ArrayList<>();
+        for (int layer = 0; layer < a.length; layer++) {
+            for (int m = 0; m < LoraConfig.MODULES.size(); m++) {
+                if (a[layer][m] != null) {
+                    out.add(key(layer, LoraConfig.MODULES.get(m), "A"));
+                    out.add(key(layer, LoraConfig.MODULES.get(m), "B"));
+                }
+            }
+        }
+        return out;
+    }
+
+    public long parameterCount() {
+        return parameters().stream().mapToLong(NDArray::size).sum();
+    }
+
+    /** Dropout applies only while training. */
+    public void setTraining(boolean on) {
+        this.training = on;
+    }
+
+    /** A copy with the same values, detached from any gradient (for keeping the best checkpoint). */
+    public LoraAdapter copy(NDManager parent) {
+        LoraAdapter copy = new LoraAdapter(config, model, parent.newSubManager());
+        for (int layer = 0; layer < a.length; layer++) {
+            for (int m = 0; m < LoraConfig.MODULES.size(); m++) {
+                if (a[layer][m] != null) {
+                    copy.a[layer][m] = copy.manager.create(a[layer][m].toFloatArray(), a[layer][m].getShape());
+                    copy.b[layer][m] = copy.manager.create(b[layer][m].toFloatArray(), b[layer][m].getShape());
+                }
+            }
+        }
+        return copy;
+    }
+
+    /** Moves the tensors to the weights' device and dtype (GPU serving uses float16). */
+    public LoraAdapter to(ai.djl.Device device, DataType dtype, NDManager parent) {
+        LoraAdapter moved = new LoraAdapter(config, model, parent.newSubManager());
+        for (int layer = 0; layer < a.length; layer++) {
+            for (int m = 0; m < LoraConfig.MODULES.size(); m++) {
+                if (a[layer][m] != null) {
+                    moved.a[layer][m] = a[layer][m].toDevice(device, true).toType(dtype, true);
+                    moved.b[layer][m] = b[layer][m].toDevice(device, true).toType(dtype, true);
+                    moved.a[layer][m].attach(moved.manager);
+                    moved.b[layer][m].attach(moved.manager);
+                }
+            }
+        }
+        return moved;
+    }
+
+    private NDArray delta(int layer, int module, NDArray x) {
+        NDArray a = this.a[layer][module];
+        if (a == null) {
+            return null;
+        }
+        NDArray input = training && config.dropout() > 0
+                ? Dropout.dropout(x, (float) config.dropout(), true).singletonOrThrow() : x;
+        NDArray down = input.getNDArrayInternal().linear(input, a, null).singletonOrThrow();
+        NDArray up = down.getNDArrayInternal().linear(down, b[layer][module], null).singletonOrThrow();
+        return up.mul(scale.toType(up.getDataType(), false));
+    }
+
+    /** Deltas of fused projections: a module without LoRA contributes zeros to its slice. */
+    private NDArray fused(int layer, NDArray x, int... modules) {
+        NDArray[] parts = new NDArray[modules.length];
+        boolean any = false;
+        for (int i = 0; i < modules.length; i++) {
+            parts[i] = delta(layer, modules[i], x);
+            any |= parts[i] != null;
+        }
+        if (!any) {
+            return null;
+        }
+        if (modules.length == 1) {
+            return parts[0];
+        }
+        for (int i = 0; i < modules.length; i++) {
+            if (parts[i] == null) {
+                long out = inOut(model, LoraConfig.MODULES.get(modules[i]))[1];
+                long[] shape = x.getShape().getShape().clone();
+                shape[shape.length - 1] = out;
+                parts[i] = x.getManager().zeros(new Shape(shape), x.getDataType(), x.getDevice());
+            }
+        }
+        return NDArrays.concat(new NDList(parts), -1);
+    }
+
+    @Override
+    public NDArray qkv(int layer, NDArray input) {
+        return fused(layer, input, 0, 1, 2);
+    }
+
+    @Override
+    public NDArray o(int layer, NDArray input) {
+        return fused(layer, input, 3);
+    }
+
+    @Override
+    public NDArray gateUp(int layer, NDArray input) {
+        return fused(layer, input, 4, 5);
+    }
+
+    @Override
+    public NDArray down(int layer, NDArray input) {
+        return fused(layer, input, 6);
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+}

@@ -1,0 +1,193 @@
+package io.slmclassifier.train;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.GradientCollector;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.slmclassifier.classify.Classification;
+import io.slmclassifier.classify.Classifier;
+import io.slmclassifier.classify.LanguageModel;
+import io.slmclassifier.classify.Task;
+import io.slmclassifier.classify.TaskPrompt;
+import io.slmclassifier.model.KvCache;
+import io.slmclassifier.model.LoraAdapter;
+import io.slmclassifier.model.TorchRuntime;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * Fine-tunes a LoRA adapter on a frozen base model: cross-entropy over the C class logits of the sliced head,
+ * AdamW with linear decay (optional warm-up), global grad-norm clipping, evaluation on the validation set, and
+ * the best adapter by macro-F1 kept on disk. Float32 throughout: the gradient path must not change dtype.
+ */
+public final class LoraTrainer implements AutoCloseable {
+
+    public record Settings(int epochs, double learningRate, int batchSize, int warmupSteps, double weightDecay,
+            double maxGradNorm, int evalEvery, long seed) {
+        /** The article's settings: 3 epochs, lr 5e-5 linear decay, batch 8, clip 1.0, no weight decay. */
+        public static Settings defaults() {
+            return new Settings(3, 5e-5, 8, 0, 0.0, 1.0, 0, 42);
+        }
+    }
+
+    /** Called as training goes; implementations print or record. */
+    public interface Progress {
+        void step(int step, int totalSteps, double loss, double examplesPerSecond);
+
+        void evaluated(int step, Metrics metrics, boolean best);
+    }
+
+    public record Result(int bestStep, Metrics best, Metrics initial, int steps, double examplesPerSecond) {}
+
+    private final LanguageModel model;
+    private final Task task;
+    private final LoraAdapter adapter;
+    private final Settings settings;
+    private final Classifier classifier;
+    private final AdamW optimizer;
+    private final List<NDArray> parameters;
+    private int version;
+
+    public LoraTrainer(LanguageModel model, Task task, LoraAdapter adapter, Settings settings) {
+        if (model.weights().dtype != ai.djl.ndarray.types.DataType.FLOAT32) {
+            // DJL's dtype conversions sit outside autograd: the whole gradient path stays float32.
+            throw new IllegalArgumentException("training needs float32 weights; load the model with dtype float32");
+        }
+        this.model = model;
+        this.task = task;
+        this.adapter = adapter;
+        this.settings = settings;
+        this.classifier = new Classifier(model, task, Classifier.Options.defaults().withBatchSize(Math.max(8, settings.batchSize())));
+        this.parameters = adapter.parameters();
+        for (NDArray p : parameters) {
+            p.setRequiresGradient(true);
+        }
+        this.optimizer = new AdamW(parameters, model.manager(), 0.9, 0.999, 1e-8, settings.weightDecay());
+    }
+
+    /** One optimizer step on one batch; returns the loss before the update. */
+    public double step(List<LabeledData.Example> batch, double learningRate) {
+        adapter.setTraining(true);
+        TaskPrompt prompt = classifier.prompt();
+        List<int[]> sequences = new ArrayList<>();
+        boolean allPrefixed = prompt.prefixLength() > 0;
+        for (LabeledData.Example e : batch) {
+            int[] tokens = prompt.encode(e.text()).tokens();
+            sequences.add(tokens);
+            allPrefixed &= prompt.startsWithPrefix(tokens);
+        }
+        double loss;
+        try (GradientCollector collector = TorchRuntime.engine().newGradientCollector();
+                NDManager scope = model.manager().newSubManager()) {
+            // The shared prefix runs once per step for the whole batch, inside the gradient path.
+            KvCache prefix = allPrefixed ? model.decoder().prefill(scope, prompt.prefixTokens(), adapter) : null;
+            NDArray hidden = classifier.lastHiddenStates(scope, sequences, prefix, adapter);
+            NDArray logits = classifier.head().logits(hidden);
+            float[] oneHot = new float[batch.size() * task.labels().size()];
+            for (int i = 0; i < batch.size(); i++) {
+                oneHot[i * task.labels().size() + batch.get(i).label()] = 1f;
+            }
+            NDArray targets = scope.create(oneHot, logits.getShape());
+            NDArray value = logits.logSoftmax(-1).mul(targets).sum().neg().div((float) batch.size());
+            collector.backward(value);
+            loss = value.getFloat();
+        }
+        adapter.setTraining(false);
+        optimizer.clipGradNorm(settings.maxGradNorm());
+        optimizer.step(learningRate);
+        return loss;
+    }
+
+    /** Learning rate for step index {@code step} (0-based): warm-up, then linear decay to zero. */
+    public double learningRate(int step, int totalSteps) {
+        double lr = settings.learningRate();
+        if (step < settings.warmupSteps()) {
+            return lr * (step + 1) / (double) settings.warmupSteps();
+        }
+        return lr * Math.max(0, totalSteps - step) / (double) Math.max(1, totalSteps - settings.warmupSteps());
+    }
+
+    public Metrics evaluate(List<LabeledData.Example> data) {
+        adapter.setTraining(false);
+        classifier.useAdapter("training-" + (version++), adapter);
+        int[] truth = new int[data.size()];
+        int[] predicted = new int[data.size()];
+        int chunk = 64;
+        for (int from = 0; from < data.size(); from += chunk) {
+            List<LabeledData.Example> part = data.subList(from, Math.min(data.size(), from + chunk));
+            List<Classification> results = classifier.classify(part.stream().map(LabeledData.Example::text).toList());
+            for (int i = 0; i < part.size(); i++) {
+                truth[from + i] = part.get(i).label();
+                predicted[from + i] = results.get(i).labelIndex();
+            }
+        }
+        return Metrics.of(task.labels(), truth, predicted);
+    }
+
+    /** Trains for the configured epochs; the best adapter (by validation macro-F1) is written to {@code output}. */
+    public Result train(List<LabeledData.Example> train, List<LabeledData.Example> validation, Path output,
+            Progress progress) throws IOException {
+        Files.createDirectories(output);
+        int stepsPerEpoch = (train.size() + settings.batchSize() - 1) / settings.batchSize();
+        int totalSteps = stepsPerEpoch * settings.epochs();
+        Metrics initial = evaluate(validation);
+        Metrics best = initial;
+        int bestStep = 0;
+        keep(output, 0, initial);
+        progress.evaluated(0, initial, true);
+        List<LabeledData.Example> order = new ArrayList<>(train);
+        Random random = new Random(settings.seed());
+        int step = 0;
+        long started = System.nanoTime();
+        long seen = 0;
+        for (int epoch = 0; epoch < settings.epochs(); epoch++) {
+            Collections.shuffle(order, random);
+            for (int from = 0; from < order.size(); from += settings.batchSize()) {
+                List<LabeledData.Example> batch = order.subList(from, Math.min(order.size(), from + settings.batchSize()));
+                double loss = step(batch, learningRate(step, totalSteps));
+                step++;
+                seen += batch.size();
+                progress.step(step, totalSteps, loss, seen / ((System.nanoTime() - started) / 1e9));
+                boolean endOfEpoch = from + settings.batchSize() >= order.size();
+                if (endOfEpoch || (settings.evalEvery() > 0 && step % settings.evalEvery() == 0)) {
+                    Metrics m = evaluate(validation);
+                    boolean better = m.macroF1() > best.macroF1();
+                    if (better) {
+                        best = m;
+                        bestStep = step;
+                        keep(output, step, m);
+                    }
+                    progress.evaluated(step, m, better);
+                }
+            }
+        }
+        return new Result(bestStep, best, initial, step, seen / ((System.nanoTime() - started) / 1e9));
+    }
+
+    private void keep(Path output, int step, Metrics metrics) throws IOException {
+        adapter.save(output);
+        ObjectNode report = new ObjectMapper().createObjectNode();
+        report.put("step", step);
+        report.put("task", task.name());
+        report.put("task_hash", task.hash());
+        report.put("base_model", model.id());
+        report.set("validation", metrics.toJson());
+        new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(output.resolve("training_metrics.json").toFile(), report);
+    }
+
+    public Classifier classifier() {
+        return classifier;
+    }
+
+    @Override
+    public void close() {
+        optimizer.close();
+        classifier.close();
+    }
+}
