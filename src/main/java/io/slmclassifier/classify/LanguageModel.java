@@ -6,6 +6,7 @@ import ai.djl.ndarray.types.DataType;
 import io.slmclassifier.model.Checkpoint;
 import io.slmclassifier.model.Decoder;
 import io.slmclassifier.model.DecoderWeights;
+import io.slmclassifier.model.LoraAdapter;
 import io.slmclassifier.model.ModelConfig;
 import io.slmclassifier.model.ModelLoadException;
 import io.slmclassifier.model.TorchRuntime;
@@ -72,6 +73,17 @@ public final class LanguageModel implements AutoCloseable {
         }
         Path config = dir.resolve("tokenizer_config.json");
         return Files.isRegularFile(config) && Files.readString(config).contains("\"chat_template\"");
+    }
+
+    /** Loads a PEFT adapter for this model, on its device and in its inference dtype. */
+    public LoraAdapter loadAdapter(Path adapterDir) throws IOException {
+        LoraAdapter loaded = LoraAdapter.load(adapterDir, weights.config, root);
+        if (weights.dtype == DataType.FLOAT32) {
+            return loaded;
+        }
+        try (loaded) {
+            return loaded.to(device, weights.dtype, root);
+        }
     }
 
     public String id() {

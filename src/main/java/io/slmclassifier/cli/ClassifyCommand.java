@@ -9,6 +9,7 @@ import io.slmclassifier.classify.Classification;
 import io.slmclassifier.classify.Classifier;
 import io.slmclassifier.classify.LanguageModel;
 import io.slmclassifier.classify.Task;
+import io.slmclassifier.model.LoraAdapter;
 import io.slmclassifier.model.TorchRuntime;
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
@@ -72,17 +73,18 @@ public final class ClassifyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (adapter != null) {
-            throw new IllegalArgumentException("--adapter " + adapter + ": loading LoRA adapters is not available in this build");
-        }
         Task t = Task.load(task);
         Device d = TorchRuntime.device(device);
         try (LanguageModel lm = LanguageModel.load(model, d, null);
+                LoraAdapter lora = adapter == null ? null : lm.loadAdapter(adapter);
                 Classifier classifier = new Classifier(lm, t, new Classifier.Options(batchSize, tokenBudget,
                         !noPrefixCache, labelMass));
                 InputStream in = input.equals("-") ? System.in : Files.newInputStream(Path.of(input));
                 OutputStream rawOut = output.equals("-") ? System.out : Files.newOutputStream(Path.of(output));
                 PrintStream out = new PrintStream(rawOut, false, StandardCharsets.UTF_8)) {
+            if (lora != null) {
+                classifier.useAdapter(adapter.getFileName().toString(), lora);
+            }
             BufferedInputStream buffered = new BufferedInputStream(in, 1 << 16);
             List<Line> pending = new ArrayList<>();
             long number = 0;

@@ -233,7 +233,7 @@ public final class LoraAdapter implements Decoder.ProjectionDeltas, AutoCloseabl
                 ? Dropout.dropout(x, (float) config.dropout(), true).singletonOrThrow() : x;
         NDArray down = input.getNDArrayInternal().linear(input, a, null).singletonOrThrow();
         NDArray up = down.getNDArrayInternal().linear(down, b[layer][module], null).singletonOrThrow();
-        return up.mul(scale.toType(up.getDataType(), false));
+        return up.mul(scale); // a 0-d float32 tensor keeps a float16 operand float16
     }
 
     /** Deltas of fused projections: a module without LoRA contributes zeros to its slice. */

@@ -5,7 +5,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.training.GradientCollector;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.slmclassifier.classify.Classification;
 import io.slmclassifier.classify.Classifier;
 import io.slmclassifier.classify.LanguageModel;
 import io.slmclassifier.classify.Task;
@@ -116,18 +115,7 @@ public final class LoraTrainer implements AutoCloseable {
     public Metrics evaluate(List<LabeledData.Example> data) {
         adapter.setTraining(false);
         classifier.useAdapter("training-" + (version++), adapter);
-        int[] truth = new int[data.size()];
-        int[] predicted = new int[data.size()];
-        int chunk = 64;
-        for (int from = 0; from < data.size(); from += chunk) {
-            List<LabeledData.Example> part = data.subList(from, Math.min(data.size(), from + chunk));
-            List<Classification> results = classifier.classify(part.stream().map(LabeledData.Example::text).toList());
-            for (int i = 0; i < part.size(); i++) {
-                truth[from + i] = part.get(i).label();
-                predicted[from + i] = results.get(i).labelIndex();
-            }
-        }
-        return Metrics.of(task.labels(), truth, predicted);
+        return ModelEvaluation.evaluate(classifier, data);
     }
 
     /** Trains for the configured epochs; the best adapter (by validation macro-F1) is written to {@code output}. */

@@ -1,0 +1,44 @@
+package io.slmclassifier.cli;
+
+import ai.djl.Device;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.slmclassifier.classify.LanguageModel;
+import io.slmclassifier.classify.Task;
+import io.slmclassifier.model.LoraAdapter;
+import io.slmclassifier.model.TorchRuntime;
+import io.slmclassifier.train.LabeledData;
+import io.slmclassifier.train.Metrics;
+import io.slmclassifier.train.ModelEvaluation;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** Metrics of a model (and optionally an adapter) on labeled data. */
+@Command(name = "evaluate", mixinStandardHelpOptions = true, description = "Print accuracy, F1 and the confusion matrix.")
+public final class EvaluateCommand implements Callable<Integer> {
+
+    @Option(names = "--model", required = true) Path model;
+    @Option(names = "--task", required = true) Path task;
+    @Option(names = "--adapter", description = "PEFT LoRA adapter directory.") Path adapter;
+    @Option(names = "--data", required = true, description = "JSON lines {text, label} or CSV text,label.") Path data;
+    @Option(names = "--json", description = "Also write the metrics as JSON to this file.") Path json;
+    @Option(names = "--device", defaultValue = "auto") String device;
+    @Option(names = "--batch-size", defaultValue = "32") int batchSize;
+
+    @Override
+    public Integer call() throws Exception {
+        Task t = Task.load(task);
+        LabeledData examples = TrainCommand.usable(LabeledData.read(data, t), "evaluation", System.err);
+        Device d = TorchRuntime.device(device);
+        try (LanguageModel lm = LanguageModel.load(model, d, null);
+                LoraAdapter loaded = adapter == null ? null : lm.loadAdapter(adapter)) {
+            Metrics metrics = ModelEvaluation.evaluate(lm, t, loaded, examples.examples(), batchSize);
+            System.out.print(metrics.toTable());
+            if (json != null) {
+                new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(json.toFile(), metrics.toJson());
+            }
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,90 @@
+package io.slmclassifier.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.slmclassifier.Fixtures;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code train} then {@code evaluate} as a user runs them: evaluate reproduces what train reported. */
+class TrainCommandTest {
+    static final List<String> LABELS = List.of("red", "blue", "green");
+    static final List<String> WORDS = List.of("the", "cat", "table", "runs", "over", "a", "small", "house", "river", "old");
+
+    static void writeData(Path file, int count, long seed, boolean csv) throws Exception {
+        Random random = new Random(seed);
+        List<String> lines = new ArrayList<>();
+        if (csv) {
+            lines.add("text,label");
+        }
+        for (int i = 0; i < count; i++) {
+            int label = random.nextInt(3);
+            List<String> words = new ArrayList<>();
+            for (int w = 0; w < 5; w++) {
+                words.add(WORDS.get(random.nextInt(WORDS.size())));
+            }
+            words.add(random.nextInt(6), LABELS.get(label));
+            String text = String.join(" ", words);
+            // Labels by name and by index are both accepted.
+            lines.add(csv ? text + "," + LABELS.get(label)
+                    : "{\"text\": \"" + text + "\", \"label\": " + (i % 2 == 0 ? "\"" + LABELS.get(label) + "\"" : label) + "}");
+        }
+        Files.write(file, lines, StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void trainThenEvaluateAgree(@TempDir Path dir) throws Exception {
+        Path task = dir.resolve("task.yaml");
+        Files.writeString(task, "name: keyword\nlabels: [red, blue, green]\n"
+                + "prompt: \"Which colour is named in: {text}\\nColour:\"\nchat_template: false\n");
+        Path train = dir.resolve("train.jsonl");
+        writeData(train, 96, 1, false);
+        Files.writeString(train, "{\"text\": \"\", \"label\": \"red\"}\n{\"text\": \"x\", \"label\": \"purple\"}\n"
+                + Files.readString(train));
+        Path validation = dir.resolve("validation.csv");
+        writeData(validation, 30, 2, true);
+        Path out = dir.resolve("adapter");
+
+        PrintStream stdout = System.out;
+        PrintStream stderr = System.err;
+        ByteArrayOutputStream trainOut = new ByteArrayOutputStream();
+        ByteArrayOutputStream trainErr = new ByteArrayOutputStream();
+        int code;
+        try {
+            System.setOut(new PrintStream(trainOut, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(trainErr, true, StandardCharsets.UTF_8));
+            code = Main.run("train", "--model", Fixtures.model("qwen3-tiny").toString(), "--task", task.toString(),
+                    "--train", train.toString(), "--validation", validation.toString(), "--output", out.toString(),
+                    "--epochs", "2", "--lr", "1e-2", "--lora-r", "8", "--lora-alpha", "16", "--device", "cpu");
+        } finally {
+            System.setOut(stdout);
+            System.setErr(stderr);
+        }
+        String log = trainErr.toString(StandardCharsets.UTF_8);
+        assertEquals(0, code, log);
+        assertTrue(log.contains("train.jsonl:1: empty text"), log);
+        assertTrue(log.contains("train.jsonl:2: unknown label \"purple\""), log);
+        assertTrue(trainOut.toString(StandardCharsets.UTF_8).contains("best step"));
+        assertTrue(Files.exists(out.resolve("adapter_config.json")) && Files.exists(out.resolve("adapter_model.safetensors")));
+
+        Path metrics = dir.resolve("metrics.json");
+        assertEquals(0, Main.run("evaluate", "--model", Fixtures.model("qwen3-tiny").toString(), "--task", task.toString(),
+                "--adapter", out.toString(), "--data", validation.toString(), "--json", metrics.toString(), "--device", "cpu"));
+        JsonNode reported = new ObjectMapper().readTree(out.resolve("training_metrics.json").toFile()).get("validation");
+        JsonNode evaluated = new ObjectMapper().readTree(metrics.toFile());
+        assertEquals(reported.get("macro_f1").asDouble(), evaluated.get("macro_f1").asDouble(), 1e-12);
+        assertEquals(reported.get("confusion"), evaluated.get("confusion"));
+        assertTrue(evaluated.get("macro_f1").asDouble() > 0.5, "learned something: " + evaluated);
+    }
+}
