@@ -71,6 +71,21 @@ class LoraParityTest {
         }
     }
 
+    /** An adapter written by `train` here, loaded by PEFT (tools/make_lora_fixtures.py --check): same numbers. */
+    @Test
+    void anAdapterTrainedHereLoadsInPeftWithTheSameProbabilities() throws Exception {
+        JsonNode peft = new ObjectMapper().readTree(Fixtures.RESOURCES.resolve("fixtures/java-trained-peft.json").toFile());
+        try (Classifier classifier = new Classifier(model, task, Classifier.Options.defaults());
+                LoraAdapter adapter = LoraAdapter.load(ADAPTERS.resolve("java-trained"), model.weights().config, model.manager())) {
+            classifier.useAdapter("java-trained", adapter);
+            List<Classification> ours = classifier.classify(texts());
+            assertProbabilities(peft.get("probabilities"), ours, "java-trained in PEFT");
+            // And the adapter does change the model: PEFT's numbers are not the base model's.
+            assertTrue(Math.abs(peft.get("probabilities").get(0).get(0).asDouble()
+                    - fixture.get("base_probabilities").get(0).get(0).asDouble()) > 1e-3);
+        }
+    }
+
     @Test
     void oneOptimizerStepMatchesPeftAndTorchAdamW() throws Exception {
         List<LabeledData.Example> batch = new ArrayList<>();
