@@ -6,7 +6,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.slmclassifier.classify.Classifier;
 import io.slmclassifier.classify.LanguageModel;
 import io.slmclassifier.classify.Task;
+import io.slmclassifier.model.LoraAdapter;
+import io.slmclassifier.model.LoraConfig;
 import io.slmclassifier.model.RandomModel;
+import io.slmclassifier.train.LabeledData;
+import io.slmclassifier.train.LoraTrainer;
 import io.slmclassifier.model.TorchRuntime;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -74,6 +78,15 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Also write the results as JSON to this file.")
     Path json;
 
+    @Option(names = "--lora", description = "Serve with a LoRA adapter (r 16, all seven projections, unmerged) to measure its cost.")
+    boolean lora;
+
+    @Option(names = "--train", description = "Measure LoRA training steps (r 16, all seven projections, batch of --batch-sizes) instead of inference.")
+    boolean train;
+
+    @Option(names = "--steps", defaultValue = "3", description = "Timed training steps after one warm-up step (default: ${DEFAULT-VALUE}).")
+    int steps;
+
     public record Result(String mode, int batchSize, double messagesPerSecond, double p50Ms, double p99Ms,
             int tokensPerMessage, long peakRssMb) {}
 
@@ -87,6 +100,9 @@ public final class BenchCommand implements Callable<Integer> {
             case "float16", "fp16" -> DataType.FLOAT16;
             default -> throw new IllegalArgumentException("--dtype must be float32 or float16");
         };
+        if (train) {
+            return benchTraining(dir, t, d);
+        }
         List<Result> results = new ArrayList<>();
         try (LanguageModel lm = LanguageModel.load(dir, d, type)) {
             long loadedRss = peakRssMb();
@@ -96,8 +112,13 @@ public final class BenchCommand implements Callable<Integer> {
             for (String mode : modes()) {
                 for (int batch : batchSizes) {
                     Classifier.Options options = new Classifier.Options(batch, Integer.MAX_VALUE, mode.equals("on"), false);
-                    try (Classifier classifier = new Classifier(lm, t, options)) {
-                        Result r = measure(classifier, mode, batch);
+                    try (Classifier classifier = new Classifier(lm, t, options);
+                            LoraAdapter adapter = lora ? LoraAdapter.initialize(LoraConfig.defaults(lm.id()),
+                                    lm.weights().config, lm.manager(), 42) : null) {
+                        if (adapter != null) {
+                            classifier.useAdapter("bench", adapter);
+                        }
+                        Result r = measure(classifier, lora ? mode + "+lora" : mode, batch);
                         results.add(r);
                         System.out.printf("%-8s %6d %12.2f %10.1f %10.1f %8d %10d%n", r.mode, r.batchSize,
                                 r.messagesPerSecond, r.p50Ms, r.p99Ms, r.tokensPerMessage, r.peakRssMb);
@@ -110,6 +131,40 @@ public final class BenchCommand implements Callable<Integer> {
         }
         return 0;
     }
+
+    /** Training steps of the article's LoRA (r 16, alpha 32, all seven projections) on the radr sentences. */
+    private int benchTraining(Path dir, Task t, Device d) throws IOException {
+        List<TrainingResult> results = new ArrayList<>();
+        try (LanguageModel lm = LanguageModel.load(dir, d, DataType.FLOAT32)) {
+            System.out.printf("model %s on %s (float32), peak RSS after load: %d MB%n", dir, d, peakRssMb());
+            System.out.printf("%6s %12s %12s %10s%n", "batch", "ms/step", "examples/s", "peak MB");
+            for (int batch : batchSizes) {
+                List<LabeledData.Example> examples = new ArrayList<>();
+                for (int i = 0; i < batch; i++) {
+                    examples.add(new LabeledData.Example(SENTENCES.get(i % SENTENCES.size()), i % t.labels().size()));
+                }
+                try (LoraAdapter adapter = LoraAdapter.initialize(LoraConfig.defaults(lm.id()), lm.weights().config,
+                        lm.manager(), 42);
+                        LoraTrainer trainer = new LoraTrainer(lm, t, adapter, LoraTrainer.Settings.defaults())) {
+                    trainer.step(examples, 5e-5);
+                    long start = System.nanoTime();
+                    for (int i = 0; i < steps; i++) {
+                        trainer.step(examples, 5e-5);
+                    }
+                    double ms = (System.nanoTime() - start) / 1e6 / steps;
+                    TrainingResult r = new TrainingResult(batch, ms, batch / (ms / 1000), peakRssMb());
+                    results.add(r);
+                    System.out.printf("%6d %12.1f %12.2f %10d%n", batch, r.msPerStep, r.examplesPerSecond, r.peakRssMb);
+                }
+            }
+        }
+        if (json != null) {
+            new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(json.toFile(), results);
+        }
+        return 0;
+    }
+
+    public record TrainingResult(int batchSize, double msPerStep, double examplesPerSecond, long peakRssMb) {}
 
     private Result measure(Classifier classifier, String mode, int batch) {
         List<String> texts = new ArrayList<>();
