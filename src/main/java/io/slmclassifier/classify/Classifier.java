@@ -3,7 +3,9 @@ package io.slmclassifier.classify;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.slmclassifier.model.Decoder;
+import io.slmclassifier.model.DecoderWeights;
 import io.slmclassifier.model.KvCache;
+import io.slmclassifier.model.LoraAdapter;
 import io.slmclassifier.model.TorchRuntime;
 import java.util.ArrayList;
 import java.util.List;
@@ -48,6 +50,9 @@ public final class Classifier implements AutoCloseable {
     private final PrefixCache prefixCache = new PrefixCache();
     private volatile String adapterVersion = "base";
     private volatile Decoder.ProjectionDeltas deltas;
+    /** The model's own decoder, or one over merged adapter weights. */
+    private volatile Decoder decoder;
+    private DecoderWeights mergedWeights;
 
     public Classifier(LanguageModel model, Task task, Options options) {
         this.model = model;
@@ -56,6 +61,7 @@ public final class Classifier implements AutoCloseable {
         this.prompt = new TaskPrompt(task, model.tokenizer(), model.chatTemplate());
         this.head = new SlicedHead(task, model.tokenizer(), model.weights().lmHead);
         this.planner = new BatchPlanner(options.maxBatchSize(), options.tokenBudget());
+        this.decoder = model.decoder();
     }
 
     public Task task() {
@@ -80,9 +86,27 @@ public final class Classifier implements AutoCloseable {
 
     /** Serve with these projection deltas (an unmerged adapter), or none; the prefix cache follows. */
     public synchronized void useAdapter(String version, Decoder.ProjectionDeltas projectionDeltas) {
+        switchTo(version, projectionDeltas, null);
+    }
+
+    /**
+     * Serve with an adapter merged into copies of the base matrices: no extra operation per batch. Takes
+     * effect between batches; the previous merged weights are freed.
+     */
+    public synchronized void useMergedAdapter(String version, LoraAdapter adapter) {
+        switchTo(version, null, adapter.mergeInto(model.weights(), model.manager().newSubManager()));
+    }
+
+    private void switchTo(String version, Decoder.ProjectionDeltas projectionDeltas, DecoderWeights merged) {
+        DecoderWeights previous = mergedWeights;
         this.deltas = projectionDeltas;
+        this.mergedWeights = merged;
+        this.decoder = merged == null ? model.decoder() : new Decoder(merged);
         this.adapterVersion = version;
         prefixCache.retainAdapter(version);
+        if (previous != null) {
+            previous.close();
+        }
     }
 
     /** Classifies texts; results come back in input order. Empty texts are refused. */
@@ -105,7 +129,7 @@ public final class Classifier implements AutoCloseable {
         Classification[] results = new Classification[n];
         if (!cached.isEmpty()) {
             KvCache prefix = prefixCache.get(new PrefixCache.Key(model.id(), adapterVersion, task.hash()),
-                    () -> model.decoder().prefill(model.manager(), prompt.prefixTokens(), deltas));
+                    () -> decoder.prefill(model.manager(), prompt.prefixTokens(), deltas));
             run(texts, encoded, cached, prefix, results);
         }
         if (!full.isEmpty()) {
@@ -166,12 +190,15 @@ public final class Classifier implements AutoCloseable {
             System.arraycopy(all, skip, tokens[r], 0, all.length - skip);
             lengths[r] = all.length - skip;
         }
-        return model.decoder().lastHiddenStates(scope, tokens, lengths, prefix, projectionDeltas);
+        return decoder.lastHiddenStates(scope, tokens, lengths, prefix, projectionDeltas);
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
         prefixCache.close();
         head.close();
+        if (mergedWeights != null) {
+            mergedWeights.close();
+        }
     }
 }

@@ -78,8 +78,11 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Also write the results as JSON to this file.")
     Path json;
 
-    @Option(names = "--lora", description = "Serve with a LoRA adapter (r 16, all seven projections, unmerged) to measure its cost.")
+    @Option(names = "--lora", description = "Serve with a LoRA adapter (r 16, all seven projections) to measure its cost.")
     boolean lora;
+
+    @Option(names = "--merge", description = "With --lora: merge the adapter into copies of the base matrices.")
+    boolean merge;
 
     @Option(names = "--train", description = "Measure LoRA training steps (r 16, all seven projections, batch of --batch-sizes) instead of inference.")
     boolean train;
@@ -115,10 +118,12 @@ public final class BenchCommand implements Callable<Integer> {
                     try (Classifier classifier = new Classifier(lm, t, options);
                             LoraAdapter adapter = lora ? LoraAdapter.initialize(LoraConfig.defaults(lm.id()),
                                     lm.weights().config, lm.manager(), 42) : null) {
-                        if (adapter != null) {
+                        if (adapter != null && merge) {
+                            classifier.useMergedAdapter("bench", adapter);
+                        } else if (adapter != null) {
                             classifier.useAdapter("bench", adapter);
                         }
-                        Result r = measure(classifier, lora ? mode + "+lora" : mode, batch);
+                        Result r = measure(classifier, lora ? mode + (merge ? "+merged" : "+lora") : mode, batch);
                         results.add(r);
                         System.out.printf("%-8s %6d %12.2f %10.1f %10.1f %8d %10d%n", r.mode, r.batchSize,
                                 r.messagesPerSecond, r.p50Ms, r.p99Ms, r.tokensPerMessage, r.peakRssMb);

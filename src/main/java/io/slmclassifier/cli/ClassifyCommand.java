@@ -83,7 +83,7 @@ public final class ClassifyCommand implements Callable<Integer> {
                 OutputStream rawOut = output.equals("-") ? System.out : Files.newOutputStream(Path.of(output));
                 PrintStream out = new PrintStream(rawOut, false, StandardCharsets.UTF_8)) {
             if (lora != null) {
-                classifier.useAdapter(adapter.getFileName().toString(), lora);
+                classifier.useMergedAdapter(adapter.getFileName().toString(), lora);
             }
             BufferedInputStream buffered = new BufferedInputStream(in, 1 << 16);
             List<Line> pending = new ArrayList<>();

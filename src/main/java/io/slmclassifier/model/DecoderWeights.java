@@ -159,6 +159,14 @@ public final class DecoderWeights implements AutoCloseable {
         }
     }
 
+    /**
+     * The same model with other layer matrices (a merged adapter): embeddings, norms and head are shared, the
+     * given layers belong to {@code owner}, and closing the result closes only {@code owner}.
+     */
+    public DecoderWeights withLayers(Layer[] replaced, NDManager owner) {
+        return new DecoderWeights(config, owner, dtype, embedTokens, lmHead, norm, replaced);
+    }
+
     @Override
     public void close() {
         manager.close();

@@ -224,6 +224,52 @@ public final class LoraAdapter implements Decoder.ProjectionDeltas, AutoCloseabl
         return moved;
     }
 
+    /**
+     * Base weights plus scale * B @ A for every targeted projection, as new matrices owned by {@code owner}:
+     * the base stays untouched, so switching adapters never reloads it, and serving costs no extra operation.
+     */
+    public DecoderWeights mergeInto(DecoderWeights base, NDManager owner) {
+        DecoderWeights.Layer[] merged = new DecoderWeights.Layer[base.layers.length];
+        for (int i = 0; i < merged.length; i++) {
+            DecoderWeights.Layer l = base.layers[i];
+            merged[i] = new DecoderWeights.Layer(l.inputLayernorm(), mergeRows(l.qkvProj(), i, owner, 0, 1, 2),
+                    l.qkvBias(), l.qNorm(), l.kNorm(), mergeRows(l.oProj(), i, owner, 3), l.postAttentionLayernorm(),
+                    mergeRows(l.gateUpProj(), i, owner, 4, 5), mergeRows(l.downProj(), i, owner, 6));
+        }
+        return base.withLayers(merged, owner);
+    }
+
+    /** The fused matrix plus the stacked [out_i, in] deltas of its modules; the base itself when none is targeted. */
+    private NDArray mergeRows(NDArray weight, int layer, NDManager owner, int... modules) {
+        boolean any = false;
+        for (int m : modules) {
+            any |= a[layer][m] != null;
+        }
+        if (!any) {
+            return weight;
+        }
+        try (NDManager scope = owner.newSubManager()) {
+            NDArray[] parts = new NDArray[modules.length];
+            for (int i = 0; i < modules.length; i++) {
+                int m = modules[i];
+                long[] io = inOut(model, LoraConfig.MODULES.get(m));
+                if (a[layer][m] == null) {
+                    parts[i] = scope.zeros(new Shape(io[1], io[0]), DataType.FLOAT32, weight.getDevice());
+                } else {
+                    NDArray bFloat = b[layer][m].toType(DataType.FLOAT32, true);
+                    NDArray aFloat = a[layer][m].toType(DataType.FLOAT32, true);
+                    bFloat.attach(scope);
+                    aFloat.attach(scope);
+                    parts[i] = bFloat.matMul(aFloat).mul(scale);
+                }
+            }
+            NDArray delta = parts.length == 1 ? parts[0] : NDArrays.concat(new NDList(parts), 0);
+            NDArray result = delta.toType(weight.getDataType(), false).add(weight);
+            result.attach(owner);
+            return result;
+        }
+    }
+
     private NDArray delta(int layer, int module, NDArray x) {
         NDArray a = this.a[layer][module];
         if (a == null) {

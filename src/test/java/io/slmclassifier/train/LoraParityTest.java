@@ -62,12 +62,19 @@ class LoraParityTest {
     void probabilitiesWithPeftAdaptersMatch() throws Exception {
         try (Classifier classifier = new Classifier(model, task, Classifier.Options.defaults())) {
             assertProbabilities(fixture.get("base_probabilities"), classifier.classify(texts()), "base");
+            float[] baseQkv = model.weights().layers[0].qkvProj().toFloatArray();
             for (String name : List.of("peft-r8", "peft-rslora")) {
                 try (LoraAdapter adapter = LoraAdapter.load(ADAPTERS.resolve(name), model.weights().config, model.manager())) {
                     classifier.useAdapter(name, adapter);
                     assertProbabilities(fixture.get(name), classifier.classify(texts()), name);
+                    classifier.useMergedAdapter(name + "-merged", adapter);
+                    assertProbabilities(fixture.get(name), classifier.classify(texts()), name + " merged");
                 }
             }
+            classifier.useAdapter("base", null);
+            assertProbabilities(fixture.get("base_probabilities"), classifier.classify(texts()), "base again");
+            assertTrue(java.util.Arrays.equals(baseQkv, model.weights().layers[0].qkvProj().toFloatArray()),
+                    "merging never touches the base weights");
         }
     }
 
