@@ -17,7 +17,11 @@ import java.util.regex.Pattern;
  * with its own trim/lstrip off: its versions differ from Jinja's ({@code {{- x }}} is not trimmed, a tag after
  * an expression on the same line is lstripped, the trailing newline is kept, {@code {%+} is unknown).
  *
- * <p><b>Expressions</b> (inside {@code {{ }}} and {@code {% %}}; text and strings stay byte for byte):
+ * <p><b>Tags</b> jinjava does not know: transformers' {@code {% generation %}}...{@code {% endgeneration %}}
+ * (it marks the assistant's tokens and renders its body unchanged) is dropped, its body kept.
+ *
+ * <p><b>Expressions</b> (inside {@code {{ }}} and {@code {% %}}; the text between tags stays byte for byte,
+ * string literals keep their value):
  * <ul>
  *   <li>Slices: {@code x[a:b:c]} becomes {@code x[__slice__(a, b, c)]} (an empty part becomes {@code none}).
  *       jinjava has no step ({@code messages[::-1]}); the slice object is resolved with Python's rules.</li>
@@ -36,6 +40,7 @@ final class JinjaRewriter {
     private static final Pattern RAW_BEGIN = Pattern.compile("\\{%([-+]?)\\s*raw\\s*(?:-%}|%})");
     private static final Pattern RAW_END = Pattern.compile("\\{%([-+]?)\\s*endraw\\s*([-+]?)%}");
     private static final Pattern MACRO = Pattern.compile("^\\s*macro\\b");
+    private static final Pattern GENERATION = Pattern.compile("^\\s*(end)?generation\\s*$");
     private static final Pattern KEYWORD = Pattern.compile("^(\\s*[A-Za-z_][A-Za-z0-9_]*\\s*=)(?!=)(.*)$", Pattern.DOTALL);
 
     private JinjaRewriter() {
@@ -94,7 +99,9 @@ final class JinjaRewriter {
                 // jinjava does not balance braces when it looks for the end of a tag: keep them apart
                 rewritten = (rewritten.startsWith("{") ? " " : "") + separateBraces(rewritten)
                         + (rewritten.endsWith("}") ? " " : "");
-                out.append('{').append(kind).append(rewritten).append(delimiter);
+                if (!(kind == '%' && GENERATION.matcher(inner).matches())) {
+                    out.append('{').append(kind).append(rewritten).append(delimiter);
+                }
                 pos = afterTag(src, close + 2, marked ? String.valueOf(endSign) : "", kind == '%');
             }
             lineStarting = pos > 0 && src.charAt(pos - 1) == '\n';

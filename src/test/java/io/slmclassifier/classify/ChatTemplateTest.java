@@ -163,6 +163,20 @@ class ChatTemplateTest {
     }
 
     @Test
+    void dropsTheGenerationTagOfTransformers() {
+        assertEquals("<a>{{ m }}</a>\n", JinjaRewriter.rewrite("<a>\n  {%- generation %}{{ m }}{% endgeneration -%}\n</a>\n\n"));
+        assertEquals("[hi]", ChatTemplate.of("[{% generation %}{{ messages[0].content }}{% endgeneration %}]", null, null)
+                .renderUserTurn("hi"));
+    }
+
+    @Test
+    void decodesPythonEscapesInStringLiterals() {
+        assertEquals("{{ 'tab\there\u00e4A\\\\' ~ \"q\\\"\" ~ '\\\\d' }}",
+                JinjaRewriter.rewrite("{{ 'tab\\there\\u00e4\\x41\\\\' ~ \"q\\\"\" ~ '\\d' }}"));
+        assertEquals("\u00a0|\u0007|\ud83d\ude0a|it's", render("{{ '\\xa0' }}|{{ '\\a' }}|{{ '\\U0001F60A' }}|{{ 'it\\'s' }}"));
+    }
+
+    @Test
     void publishedQwen3TemplateNeedsTheRewrite() throws IOException {
         String source = ChatTemplate.load(QWEN3).source();
         assertTrue(source.contains("messages[::-1]") && source.contains("namespace(multi_step_tool=true"));
