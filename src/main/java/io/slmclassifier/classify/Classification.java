@@ -5,6 +5,7 @@ package io.slmclassifier.classify;
  *
  * @param labelMass probability of the C class tokens under the full-vocabulary softmax; NaN when not computed
  * @param tokens tokens the model read for this message (prompt included)
+ * @param adapterVersion the adapter that produced this result ("base" without one)
  */
 public record Classification(
         String text,
@@ -15,4 +16,5 @@ public record Classification(
         double labelMass,
         boolean truncated,
         int tokens,
-        boolean prefixCached) {}
+        boolean prefixCached,
+        String adapterVersion) {}

@@ -167,7 +167,7 @@ public final class Classifier implements AutoCloseable {
                 }
                 results[index] = new Classification(texts.get(index), task.labels().get(best), best, probabilities,
                         logits, scores.labelMass()[r], encoded[index].truncated(), encoded[index].tokens().length,
-                        prefix != null);
+                        prefix != null, adapterVersion);
             }
         }
     }

@@ -67,7 +67,7 @@ class InferenceWorkerTest {
             }
             List<Classification> out = new ArrayList<>();
             for (String t : texts) {
-                out.add(new Classification(t, "a", 0, new double[] {1, 0}, new float[] {1, 0}, Double.NaN, false, 1, false));
+                out.add(new Classification(t, "a", 0, new double[] {1, 0}, new float[] {1, 0}, Double.NaN, false, 1, false, "base"));
             }
             return out;
         }, 64, (n, nanos, failed) -> { })) {

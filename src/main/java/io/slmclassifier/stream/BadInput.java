@@ -1,0 +1,37 @@
+package io.slmclassifier.stream;
+
+/** A record that cannot be classified; it goes to the dead-letter topic with {@link #reason} and the message. */
+public final class BadInput extends RuntimeException {
+
+    /** The value of the {@code slm.error.type} header. */
+    public enum Reason {
+        UNDECODABLE("undecodable"),
+        UNKNOWN_SCHEMA_ID("unknown-schema-id"),
+        HEADER_SCHEMA_ID("header-schema-id"),
+        EMPTY_TEXT("empty-text"),
+        TEXT_TOO_LONG("text-too-long"),
+        MODEL_FAILURE("model-failure");
+
+        public final String header;
+
+        Reason(String header) {
+            this.header = header;
+        }
+    }
+
+    private final Reason reason;
+
+    public BadInput(Reason reason, String message) {
+        super(message);
+        this.reason = reason;
+    }
+
+    public BadInput(Reason reason, String message, Throwable cause) {
+        super(message, cause);
+        this.reason = reason;
+    }
+
+    public Reason reason() {
+        return reason;
+    }
+}

@@ -1,0 +1,226 @@
+package io.slmclassifier.stream;
+
+import io.slmclassifier.avro.Classification;
+import io.slmclassifier.avro.LabelProbability;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.kafka.common.header.Headers;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.serialization.Serializer;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.processor.PunctuationType;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.processor.api.RecordMetadata;
+import org.apache.kafka.streams.state.KeyValueIterator;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.Stores;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * intents.in -> validate and decode -> changelogged store -> (linger punctuator or size trigger) -> the JVM's
+ * inference worker -> intents.classified, or intents.dlq with the reason.
+ *
+ * <p>Records wait in a changelogged store, not in memory: under exactly-once their input offsets commit with
+ * the transaction that put them there, so only the store brings them back after a crash (DESIGN.md section 6).
+ * Results leave with the input's key, timestamp and headers, plus {@code adapter-version} and {@code model-id}.
+ */
+public final class ClassifierTopology {
+    public static final String STORE = "pending-classification";
+    public static final String HEADER_ERROR_TYPE = "slm.error.type";
+    public static final String HEADER_ERROR_MESSAGE = "slm.error.message";
+    public static final String HEADER_SOURCE_TOPIC = "slm.source.topic";
+    public static final String HEADER_SOURCE_PARTITION = "slm.source.partition";
+    public static final String HEADER_SOURCE_OFFSET = "slm.source.offset";
+    public static final String HEADER_ADAPTER_VERSION = "adapter-version";
+    public static final String HEADER_MODEL_ID = "model-id";
+
+    private static final Logger log = LoggerFactory.getLogger(ClassifierTopology.class);
+
+    /** What the topology needs from the rest of the service. */
+    public record Settings(String inputTopic, String outputTopic, String dlqTopic, String taskName, String modelId,
+            List<String> labels, int maxBatch, Duration linger, Duration inferenceTimeout) {}
+
+    /** Observes what flows through (metrics); all methods may be called from several stream threads. */
+    public interface Listener {
+        void received();
+
+        void classified(long endToEndMillis);
+
+        void deadLettered(BadInput.Reason reason);
+
+        void batch(int size);
+    }
+
+    private ClassifierTopology() {}
+
+    public static Topology build(Settings settings, InputDecoder decoder, InferenceWorker worker,
+            Serializer<Classification> classificationSerializer, Listener listener) {
+        Topology topology = new Topology();
+        topology.addSource("input", new ByteArrayDeserializer(), new ByteArrayDeserializer(), settings.inputTopic());
+        topology.addProcessor("classify", () -> new MicroBatchProcessor(settings, decoder, worker, listener), "input");
+        topology.addStateStore(Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(STORE), Serdes.String(),
+                Serdes.ByteArray()), "classify");
+        topology.addSink("classified", settings.outputTopic(), new ByteArraySerializer(), classificationSerializer,
+                "classify");
+        topology.addSink("dead-letters", settings.dlqTopic(), new ByteArraySerializer(), new ByteArraySerializer(),
+                "classify");
+        return topology;
+    }
+
+    /** One per stream task: puts decoded records into the store and runs them in batches. */
+    static final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Object> {
+        private final Settings settings;
+        private final InputDecoder decoder;
+        private final InferenceWorker worker;
+        private final Listener listener;
+        private ProcessorContext<byte[], Object> context;
+        private KeyValueStore<String, byte[]> store;
+        private int waiting;
+
+        MicroBatchProcessor(Settings settings, InputDecoder decoder, InferenceWorker worker, Listener listener) {
+            this.settings = settings;
+            this.decoder = decoder;
+            this.worker = worker;
+            this.listener = listener;
+        }
+
+        @Override
+        public void init(ProcessorContext<byte[], Object> context) {
+            this.context = context;
+            this.store = context.getStateStore(STORE);
+            this.waiting = (int) Math.min(Integer.MAX_VALUE, store.approximateNumEntries());
+            context.schedule(settings.linger(), PunctuationType.WALL_CLOCK_TIME, now -> runBatch());
+        }
+
+        @Override
+        public void process(Record<byte[], byte[]> record) {
+            listener.received();
+            RecordMetadata meta = context.recordMetadata().orElseThrow();
+            String fallbackId = meta.topic() + "-" + meta.partition() + "-" + meta.offset();
+            try {
+                InputDecoder.Decoded decoded = decoder.decode(record.value(), record.headers(), fallbackId);
+                PendingRecord pending = new PendingRecord(record.key(), decoded.id(), decoded.text(), decoded.truncated(),
+                        record.timestamp(), PendingRecord.copy(record.headers()), meta.topic(), meta.partition(),
+                        meta.offset());
+                store.put(PendingRecord.storeKey(meta.partition(), meta.offset()), pending.toBytes());
+                waiting++;
+            } catch (BadInput e) {
+                deadLetter(record.key(), record.value(), record.timestamp(), record.headers(), meta.topic(),
+                        meta.partition(), meta.offset(), e);
+            }
+            if (waiting >= settings.maxBatch()) {
+                runBatch();
+            }
+        }
+
+        /** Classifies everything waiting; on a timeout the records stay in the store for the next punctuation. */
+        private void runBatch() {
+            List<KeyValue<String, PendingRecord>> batch = new ArrayList<>();
+            try (KeyValueIterator<String, byte[]> it = store.all()) {
+                while (it.hasNext()) {
+                    KeyValue<String, byte[]> kv = it.next();
+                    batch.add(KeyValue.pair(kv.key, PendingRecord.fromBytes(kv.value)));
+                }
+            }
+            waiting = batch.size();
+            if (batch.isEmpty()) {
+                return;
+            }
+            List<String> texts = batch.stream().map(kv -> kv.value.text()).toList();
+            List<InferenceWorker.Outcome> outcomes;
+            try {
+                outcomes = worker.submit(texts).get(settings.inferenceTimeout().toMillis(), TimeUnit.MILLISECONDS);
+            } catch (TimeoutException e) {
+                log.warn("Inference of {} records took longer than {}; they stay queued for the next attempt",
+                        batch.size(), settings.inferenceTimeout());
+                return;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            } catch (ExecutionException e) {
+                log.warn("Inference worker failed ({}); {} records stay queued", e.getCause().toString(), batch.size());
+                return;
+            }
+            listener.batch(batch.size());
+            long now = System.currentTimeMillis();
+            for (int i = 0; i < batch.size(); i++) {
+                PendingRecord p = batch.get(i).value;
+                InferenceWorker.Outcome outcome = outcomes.get(i);
+                if (outcome.ok()) {
+                    io.slmclassifier.classify.Classification c = outcome.classification();
+                    Headers headers = p.kafkaHeaders();
+                    headers.remove(HEADER_ADAPTER_VERSION).remove(HEADER_MODEL_ID);
+                    headers.add(HEADER_ADAPTER_VERSION, c.adapterVersion().getBytes(StandardCharsets.UTF_8));
+                    headers.add(HEADER_MODEL_ID, settings.modelId().getBytes(StandardCharsets.UTF_8));
+                    context.forward(new Record<>(p.key(), (Object) toAvro(p, c, now), p.timestamp(), headers), "classified");
+                    listener.classified(now - p.timestamp());
+                } else {
+                    deadLetter(p.key(), p.text().getBytes(StandardCharsets.UTF_8), p.timestamp(), p.kafkaHeaders(),
+                            p.topic(), p.partition(), p.offset(), new BadInput(BadInput.Reason.MODEL_FAILURE,
+                                    String.valueOf(outcome.error().getMessage()), outcome.error()));
+                }
+                store.delete(batch.get(i).key);
+            }
+            waiting = 0;
+        }
+
+        private Classification toAvro(PendingRecord p, io.slmclassifier.classify.Classification c, long now) {
+            List<LabelProbability> probabilities = new ArrayList<>();
+            List<Double> logits = new ArrayList<>();
+            for (int k = 0; k < settings.labels().size(); k++) {
+                probabilities.add(new LabelProbability(settings.labels().get(k), c.probabilities()[k]));
+                logits.add((double) c.logits()[k]);
+            }
+            return Classification.newBuilder()
+                    .setId(p.id())
+                    .setText(p.text())
+                    .setLabel(c.label())
+                    .setLabelIndex(c.labelIndex())
+                    .setProbabilities(probabilities)
+                    .setLogits(logits)
+                    .setLabelMass(Double.isNaN(c.labelMass()) ? null : c.labelMass())
+                    .setTask(settings.taskName())
+                    .setModelId(settings.modelId())
+                    .setAdapterVersion(adapterVersion(c.adapterVersion()))
+                    .setSourceTopic(p.topic())
+                    .setSourcePartition(p.partition())
+                    .setSourceOffset(p.offset())
+                    .setEventTime(java.time.Instant.ofEpochMilli(p.timestamp()))
+                    .setProcessingTime(java.time.Instant.ofEpochMilli(now))
+                    .setLatencyMs(now - p.timestamp())
+                    .setTruncated(p.truncated() || c.truncated())
+                    .build();
+        }
+
+        private static Long adapterVersion(String version) {
+            try {
+                return Long.parseLong(version);
+            } catch (NumberFormatException e) {
+                return null; // the base model, or an adapter loaded by hand without a rollout version
+            }
+        }
+
+        private void deadLetter(byte[] key, byte[] value, long timestamp, Headers original, String topic, int partition,
+                long offset, BadInput error) {
+            Headers headers = new org.apache.kafka.common.header.internals.RecordHeaders(original.toArray());
+            headers.add(HEADER_ERROR_TYPE, error.reason().header.getBytes(StandardCharsets.UTF_8));
+            headers.add(HEADER_ERROR_MESSAGE, String.valueOf(error.getMessage()).getBytes(StandardCharsets.UTF_8));
+            headers.add(HEADER_SOURCE_TOPIC, topic.getBytes(StandardCharsets.UTF_8));
+            headers.add(HEADER_SOURCE_PARTITION, String.valueOf(partition).getBytes(StandardCharsets.UTF_8));
+            headers.add(HEADER_SOURCE_OFFSET, String.valueOf(offset).getBytes(StandardCharsets.UTF_8));
+            context.forward(new Record<>(key, (Object) value, timestamp, headers), "dead-letters");
+            listener.deadLettered(error.reason());
+        }
+    }
+}

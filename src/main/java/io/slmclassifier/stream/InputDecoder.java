@@ -1,0 +1,91 @@
+package io.slmclassifier.stream;
+
+import io.slmclassifier.avro.TextMessage;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.util.function.Function;
+import org.apache.kafka.common.header.Headers;
+
+/**
+ * Turns an input value into a text: plain UTF-8, or an Avro {@code TextMessage} in the registry's wire format
+ * (magic byte 0, 4-byte schema id, datum). {@code auto} takes a value starting with the magic byte and at least
+ * five bytes long for Avro, anything else for text.
+ */
+public final class InputDecoder {
+
+    public enum Format { AUTO, TEXT, AVRO }
+
+    /** What the processor keeps of an input value. */
+    public record Decoded(String id, String text, boolean truncated) {}
+
+    private final Format format;
+    private final Function<byte[], TextMessage> avro;
+    private final int maxChars;
+    private final boolean truncate;
+
+    /**
+     * @param avro decodes the wire format (throws {@link BadInput}); null when no registry is configured
+     * @param truncate true: cut texts over {@code maxChars} and flag them; false: reject them
+     */
+    public InputDecoder(Format format, Function<byte[], TextMessage> avro, int maxChars, boolean truncate) {
+        if (format == Format.AVRO && avro == null) {
+            throw new IllegalArgumentException("input.format=avro needs schema.registry.url");
+        }
+        this.format = format;
+        this.avro = avro;
+        this.maxChars = maxChars;
+        this.truncate = truncate;
+    }
+
+    public static Format format(String name) {
+        try {
+            return Format.valueOf(name.trim().toUpperCase());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("input.format must be auto, text or avro, not '" + name + "'");
+        }
+    }
+
+    /** @param fallbackId the id when the value carries none (topic-partition-offset) */
+    public Decoded decode(byte[] value, Headers headers, String fallbackId) {
+        if (value == null || value.length == 0) {
+            throw new BadInput(BadInput.Reason.EMPTY_TEXT, "the record has no value");
+        }
+        if (headers != null && headers.lastHeader("__value_schema_id") != null && value[0] != 0) {
+            throw new BadInput(BadInput.Reason.HEADER_SCHEMA_ID, "the schema id comes in the __value_schema_id header; "
+                    + "only the wire format with the id in the payload (magic byte 0) is supported");
+        }
+        boolean isAvro = format == Format.AVRO || (format == Format.AUTO && avro != null && value[0] == 0 && value.length >= 5);
+        String id = fallbackId;
+        String text;
+        if (isAvro) {
+            if (value[0] != 0 || value.length < 5) {
+                throw new BadInput(BadInput.Reason.UNDECODABLE, "not in the registry wire format (no magic byte 0)");
+            }
+            TextMessage message = avro.apply(value);
+            text = message.getText();
+            if (message.getId() != null && !message.getId().isBlank()) {
+                id = message.getId();
+            }
+        } else {
+            try {
+                text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                        .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(value)).toString();
+            } catch (CharacterCodingException e) {
+                throw new BadInput(BadInput.Reason.UNDECODABLE, "the value is not valid UTF-8 text");
+            }
+        }
+        if (text == null || text.isBlank()) {
+            throw new BadInput(BadInput.Reason.EMPTY_TEXT, "the text is empty");
+        }
+        if (text.length() > maxChars) {
+            if (!truncate) {
+                throw new BadInput(BadInput.Reason.TEXT_TOO_LONG, "the text has " + text.length()
+                        + " characters, more than text.max.chars=" + maxChars);
+            }
+            return new Decoded(id, text.substring(0, maxChars), true);
+        }
+        return new Decoded(id, text, false);
+    }
+}
