@@ -1,0 +1,154 @@
+package io.slmclassifier.stream;
+
+import io.slmclassifier.avro.Classification;
+import io.slmclassifier.avro.TextMessage;
+import io.slmclassifier.classify.Classifier;
+import io.slmclassifier.classify.LanguageModel;
+import io.slmclassifier.classify.Task;
+import io.slmclassifier.model.TorchRuntime;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.serialization.Serializer;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The stream processor as a service: model and task loaded once, one inference worker, the Kafka Streams
+ * topology, topics created when allowed, metrics and health on HTTP, and a clean stop that lets the batch in
+ * flight finish (its records otherwise stay in the changelogged store and run again after the restart).
+ */
+public final class ProcessorService implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ProcessorService.class);
+
+    /** How Avro goes on and off the wire: a registry-backed serializer and a decoder of TextMessage inputs. */
+    public record AvroWire(Serializer<Classification> classificationSerializer, Function<byte[], TextMessage> textMessages) {}
+
+    private final ProcessorConfig config;
+    private final LanguageModel model;
+    private final Classifier classifier;
+    private final InferenceWorker worker;
+    private final ProcessorMetrics metrics;
+    private final KafkaStreams streams;
+    private final OperationsServer operations;
+    private final CountDownLatch stopped = new CountDownLatch(1);
+
+    public ProcessorService(ProcessorConfig config, AvroWire avro) throws Exception {
+        this.config = config;
+        TorchRuntime.configureOffline();
+        Task task = Task.load(Path.of(config.require("task.file")));
+        this.model = LanguageModel.load(Path.of(config.require("model.dir")), TorchRuntime.device(config.get("device")), null);
+        String modelId = config.get("model.id").isBlank() ? model.id() : config.get("model.id");
+        this.classifier = new Classifier(model, task, new Classifier.Options(config.getInt("batch.max.size"),
+                config.getInt("batch.token.budget"), true, false));
+        this.metrics = new ProcessorMetrics();
+        this.worker = new InferenceWorker(classifier::classify, config.getInt("batch.max.size"), metrics);
+        metrics.watch(worker);
+        if (config.getBoolean("topics.create")) {
+            createTopics();
+        }
+        InputDecoder decoder = new InputDecoder(InputDecoder.format(config.get("input.format")),
+                avro.textMessages(), config.getInt("text.max.chars"), !config.get("text.too.long").equals("reject"));
+        ClassifierTopology.Settings settings = new ClassifierTopology.Settings(config.get("input.topic"),
+                config.get("output.topic"), config.get("dlq.topic"), task.name(), modelId, task.labels(),
+                config.getInt("batch.max.size"), Duration.ofMillis(config.getInt("batch.linger.ms")),
+                Duration.ofMillis(config.getInt("inference.timeout.ms")));
+        this.streams = new KafkaStreams(ClassifierTopology.build(settings, decoder, worker,
+                avro.classificationSerializer(), metrics), streamsProperties());
+        streams.setUncaughtExceptionHandler(e -> {
+            log.error("Stream thread failed; replacing it", e);
+            return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
+        });
+        streams.setStateListener((now, before) -> log.info("Kafka Streams {} -> {}", before, now));
+        int port = config.getInt("metrics.port");
+        this.operations = port < 0 ? null : new OperationsServer(port, metrics, streams::state);
+        log.info("Processor ready: {} -> {} (dead letters: {}), task {} on {} ({}), metrics on {}",
+                settings.inputTopic(), settings.outputTopic(), settings.dlqTopic(), task.name(), modelId,
+                model.device(), operations == null ? "off" : "http://0.0.0.0:" + operations.port() + "/metrics");
+    }
+
+    Properties streamsProperties() {
+        Properties p = new Properties();
+        p.put(StreamsConfig.APPLICATION_ID_CONFIG, config.get("application.id"));
+        p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, config.get("bootstrap.servers"));
+        p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, config.get("processing.guarantee"));
+        p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, config.get("num.stream.threads"));
+        p.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, config.get("topics.replication"));
+        if (!config.get("state.dir").isBlank()) {
+            p.put(StreamsConfig.STATE_DIR_CONFIG, config.get("state.dir"));
+        }
+        // A batch blocks its stream thread: commit often so results are visible soon after they are produced.
+        p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, "100");
+        p.putAll(config.kafkaPassThrough());
+        return p;
+    }
+
+    private void createTopics() throws Exception {
+        Properties admin = new Properties();
+        admin.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.get("bootstrap.servers"));
+        admin.putAll(config.kafkaPassThrough());
+        try (Admin client = Admin.create(admin)) {
+            Set<String> existing = client.listTopics().names().get(30, TimeUnit.SECONDS);
+            List<NewTopic> missing = new ArrayList<>();
+            for (String topic : List.of(config.get("input.topic"), config.get("output.topic"), config.get("dlq.topic"))) {
+                if (!existing.contains(topic)) {
+                    missing.add(new NewTopic(topic, config.getInt("topics.partitions"), (short) config.getInt("topics.replication")));
+                }
+            }
+            if (!missing.isEmpty()) {
+                client.createTopics(missing).all().get(30, TimeUnit.SECONDS);
+                log.info("Created topics {}", missing.stream().map(NewTopic::name).toList());
+            }
+        }
+    }
+
+    public void start() {
+        streams.start();
+    }
+
+    public KafkaStreams.State state() {
+        return streams.state();
+    }
+
+    public Classifier classifier() {
+        return classifier;
+    }
+
+    public ProcessorMetrics metrics() {
+        return metrics;
+    }
+
+    public int operationsPort() {
+        return operations == null ? -1 : operations.port();
+    }
+
+    /** Blocks until {@link #close} has run (from a shutdown hook on SIGTERM, for example). */
+    public void awaitStop() throws InterruptedException {
+        stopped.await();
+    }
+
+    @Override
+    public void close() {
+        log.info("Stopping: finishing the batch in flight and committing");
+        streams.close(Duration.ofSeconds(60));
+        worker.close();
+        if (operations != null) {
+            operations.close();
+        }
+        classifier.close();
+        model.close();
+        stopped.countDown();
+        log.info("Stopped");
+    }
+}
