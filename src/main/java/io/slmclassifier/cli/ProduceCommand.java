@@ -1,0 +1,89 @@
+package io.slmclassifier.cli;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Properties;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** Load generator: sends texts from a file, or synthetic sentences, to the input topic at a target rate. */
+@Command(name = "produce", mixinStandardHelpOptions = true,
+        description = "Send text records (UTF-8 values) to a topic at a target rate.")
+public final class ProduceCommand implements Callable<Integer> {
+
+    @Option(names = "--bootstrap-servers", defaultValue = "localhost:9092") String bootstrap;
+    @Option(names = "--topic", defaultValue = "intents.in") String topic;
+    @Option(names = "--file", description = "One text per line; without it, synthetic radr-style sentences.") Path file;
+    @Option(names = "--count", defaultValue = "1000", description = "Records to send (default: ${DEFAULT-VALUE}).") long count;
+    @Option(names = "--rate", defaultValue = "0", description = "Records per second; 0 sends as fast as possible.") double rate;
+    @Option(names = "--keys", defaultValue = "16", description = "Distinct keys, k0..k(N-1), round robin.") int keys;
+    @Option(names = "--set", description = "Extra producer property key=value (SASL, SSL, ...).") List<String> extra = new ArrayList<>();
+
+    @Override
+    public Integer call() throws Exception {
+        List<String> texts = file != null ? Files.readAllLines(file, StandardCharsets.UTF_8).stream()
+                .filter(l -> !l.isBlank()).toList() : synthetic(500, 7);
+        if (texts.isEmpty()) {
+            throw new IllegalArgumentException("no texts in " + file);
+        }
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
+        for (String kv : extra) {
+            int eq = kv.indexOf('=');
+            if (eq < 1) {
+                throw new IllegalArgumentException("--set wants key=value, not " + kv);
+            }
+            p.put(kv.substring(0, eq), kv.substring(eq + 1));
+        }
+        AtomicLong failed = new AtomicLong();
+        long started = System.nanoTime();
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
+            for (long i = 0; i < count; i++) {
+                if (rate > 0) {
+                    long due = started + (long) (i * 1e9 / rate);
+                    long wait = due - System.nanoTime();
+                    if (wait > 0) {
+                        Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+                    }
+                }
+                byte[] key = ("k" + (i % keys)).getBytes(StandardCharsets.UTF_8);
+                byte[] value = texts.get((int) (i % texts.size())).getBytes(StandardCharsets.UTF_8);
+                producer.send(new ProducerRecord<>(topic, key, value), (meta, e) -> {
+                    if (e != null) {
+                        failed.incrementAndGet();
+                    }
+                });
+            }
+            producer.flush();
+        }
+        double seconds = (System.nanoTime() - started) / 1e9;
+        System.out.printf("sent %d records to %s in %.2f s (%.1f records/s), %d failed%n", count, topic, seconds,
+                count / seconds, failed.get());
+        return failed.get() == 0 ? 0 : 1;
+    }
+
+    /** Radio-style German sentences from a small grammar, so a load test needs no data file. */
+    static List<String> synthetic(int n, long seed) {
+        String[] units = {"RobLW", "Zugführer", "Angriffstrupp", "Wassertrupp", "Einsatzleitung", "Drohne 2"};
+        String[] templates = {"%s an %s, kommen.", "Ja, hier ist %s, kommen.", "%s: Erkundung im Erdgeschoss abgeschlossen.",
+                "Frage an %s: Lage im ersten Obergeschoss?", "Verstanden, %s geht vor.", "Negativ, %s noch nicht bereit."};
+        Random random = new Random(seed);
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            String t = templates[random.nextInt(templates.length)];
+            out.add(String.format(t, units[random.nextInt(units.length)], units[random.nextInt(units.length)]));
+        }
+        return out;
+    }
+}
