@@ -1,0 +1,123 @@
+package io.slmclassifier.stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.slmclassifier.Fixtures;
+import io.slmclassifier.avro.Classification;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.streams.KafkaStreams;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The processor against a real broker: N in, N out, read_committed, none lost or doubled, order per key kept. */
+class ProcessorEndToEndTest {
+    private static LocalKafkaBroker broker;
+
+    @BeforeAll
+    static void startBroker() throws Exception {
+        broker = LocalKafkaBroker.startTemporary();
+    }
+
+    @AfterAll
+    static void stopBroker() {
+        broker.close();
+    }
+
+    static ProcessorConfig config(String app, Path stateDir) {
+        Map<String, String> c = new HashMap<>();
+        c.put("bootstrap.servers", broker.bootstrapServers());
+        c.put("application.id", app);
+        c.put("input.topic", app + ".in");
+        c.put("output.topic", app + ".classified");
+        c.put("dlq.topic", app + ".dlq");
+        c.put("model.dir", Fixtures.model("qwen3-tiny").toString());
+        c.put("task.file", Fixtures.task("radr-intents").toString());
+        c.put("device", "cpu");
+        c.put("metrics.port", "0");
+        c.put("state.dir", stateDir.toString());
+        c.put("topics.partitions", "2");
+        c.put("batch.max.size", "8");
+        return ProcessorConfig.of(c);
+    }
+
+    static List<ConsumerRecord<byte[], byte[]>> readCommitted(String topic, int expected, Duration timeout) {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, "reader-" + System.nanoTime());
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            consumer.subscribe(List.of(topic));
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (out.size() < expected && System.nanoTime() < deadline) {
+                consumer.poll(Duration.ofMillis(200)).forEach(out::add);
+            }
+            // A little longer, to see duplicates if there were any.
+            consumer.poll(Duration.ofMillis(500)).forEach(out::add);
+        }
+        return out;
+    }
+
+    static void produce(String topic, int count, int keys) {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
+            for (int i = 0; i < count; i++) {
+                producer.send(new ProducerRecord<>(topic, ("key-" + (i % keys)).getBytes(StandardCharsets.UTF_8),
+                        ("Meldung " + i + ": RobLW an Zugführer, kommen.").getBytes(StandardCharsets.UTF_8)));
+            }
+        }
+    }
+
+    @Test
+    void everyRecordIsClassifiedExactlyOnceInOrderPerKey(@TempDir Path state) throws Exception {
+        String app = "e2e";
+        int n = 40;
+        try (ProcessorService service = new ProcessorService(config(app, state),
+                new ProcessorService.AvroWire(new ClassifierTopologyTest.RawAvro(), null))) {
+            service.start();
+            produce(app + ".in", n, 4);
+            List<ConsumerRecord<byte[], byte[]>> results = readCommitted(app + ".classified", n, Duration.ofSeconds(60));
+            assertEquals(n, results.size());
+            Set<String> texts = new HashSet<>();
+            Map<String, Integer> lastPerKey = new HashMap<>();
+            for (ConsumerRecord<byte[], byte[]> r : results) {
+                Classification c = ClassifierTopologyTest.decode(r.value());
+                assertTrue(texts.add(c.getText()), "duplicate " + c.getText());
+                int index = Integer.parseInt(c.getText().split(" ")[1].replace(":", ""));
+                String key = new String(r.key(), StandardCharsets.UTF_8);
+                assertEquals("key-" + (index % 4), key);
+                Integer previous = lastPerKey.put(key, index);
+                assertTrue(previous == null || previous < index, "order per key: " + previous + " then " + index);
+            }
+            assertEquals(KafkaStreams.State.RUNNING, service.state());
+            String metrics = new String(new java.net.URL("http://127.0.0.1:" + service.operationsPort() + "/metrics")
+                    .openStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(metrics.contains("slm_records_out_total 40.0"), metrics);
+            var ready = (java.net.HttpURLConnection) new java.net.URL("http://127.0.0.1:" + service.operationsPort()
+                    + "/health/ready").openConnection();
+            assertEquals(200, ready.getResponseCode());
+        }
+    }
+}
