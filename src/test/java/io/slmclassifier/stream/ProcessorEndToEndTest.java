@@ -43,6 +43,11 @@ class ProcessorEndToEndTest {
         broker.close();
     }
 
+    /** Lets other test classes reuse these helpers with their own broker. */
+    static void useBroker(LocalKafkaBroker other) {
+        broker = other;
+    }
+
     static ProcessorConfig config(String app, Path stateDir) {
         Map<String, String> c = new HashMap<>();
         c.put("bootstrap.servers", broker.bootstrapServers());

@@ -1,0 +1,113 @@
+package io.slmclassifier.stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.slmclassifier.avro.Classification;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * SIGKILL while records wait for their batch: the processor in a child JVM has consumed (and committed) every
+ * input but classified none; after a restart every input appears in the output exactly once.
+ */
+class ProcessorCrashTest {
+    private static LocalKafkaBroker broker;
+
+    @BeforeAll
+    static void startBroker() throws Exception {
+        broker = LocalKafkaBroker.startTemporary();
+        ProcessorEndToEndTest.useBroker(broker);
+    }
+
+    @AfterAll
+    static void stopBroker() {
+        broker.close();
+    }
+
+    private Process startChild(String app, Path state, Path log, String linger) throws Exception {
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx1g", "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"),
+                ProcessorChild.class.getName()));
+        Map<String, String> config = ProcessorEndToEndTest.config(app, state).asMap();
+        for (Map.Entry<String, String> e : config.entrySet()) {
+            command.add(e.getKey() + "=" + e.getValue());
+        }
+        command.add("batch.max.size=1000");
+        // The killed member holds its partitions until its session expires: keep that short.
+        command.add("kafka.consumer.session.timeout.ms=6000");
+        command.add("batch.linger.ms=" + linger);
+        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        pb.environment().put("OPT_OUT_TRACKING", "true");
+        pb.environment().put("DJL_OFFLINE", "true");
+        return pb.start();
+    }
+
+    private static long committed(String app) throws Exception {
+        Properties p = new Properties();
+        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+        try (Admin admin = Admin.create(p)) {
+            Map<TopicPartition, OffsetAndMetadata> offsets =
+                    admin.listConsumerGroupOffsets(app).partitionsToOffsetAndMetadata().get(10, TimeUnit.SECONDS);
+            return offsets.values().stream().filter(o -> o != null).mapToLong(OffsetAndMetadata::offset).sum();
+        }
+    }
+
+    @Test
+    void killedWhileBatchesAreBufferedThenRestartedLosesAndDoublesNothing(@TempDir Path dir) throws Exception {
+        String app = "crash";
+        int n = 60;
+        Path log = dir.resolve("processor.log");
+        Process first = startChild(app, dir.resolve("state-1"), log, "600000");
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+            while (!java.nio.file.Files.readString(log).contains("processor started") && System.nanoTime() < deadline) {
+                Thread.sleep(200);
+            }
+            ProcessorEndToEndTest.produce(app + ".in", n, 5);
+            while (committed(app) < n && System.nanoTime() < deadline) {
+                Thread.sleep(200);
+            }
+            assertEquals(n, committed(app), "every input consumed and committed before the kill");
+        } finally {
+            first.destroyForcibly(); // SIGKILL: no shutdown hook, no flush
+            first.waitFor(30, TimeUnit.SECONDS);
+        }
+        assertTrue(ProcessorEndToEndTest.readCommitted(app + ".classified", 1, Duration.ofSeconds(2)).isEmpty(),
+                "nothing was classified before the crash: the records were waiting in the store");
+
+        // A new instance on a new state directory: the store comes back from its changelog.
+        Process second = startChild(app, dir.resolve("state-2"), log, "50");
+        try {
+            List<ConsumerRecord<byte[], byte[]>> results =
+                    ProcessorEndToEndTest.readCommitted(app + ".classified", n, Duration.ofSeconds(120));
+            Set<String> texts = new HashSet<>();
+            for (ConsumerRecord<byte[], byte[]> r : results) {
+                Classification c = ClassifierTopologyTest.decode(r.value());
+                assertTrue(texts.add(c.getText()), "classified twice: " + c.getText());
+            }
+            assertEquals(n, texts.size(), java.nio.file.Files.readString(log));
+        } finally {
+            second.destroy();
+            second.waitFor(60, TimeUnit.SECONDS);
+            second.destroyForcibly();
+        }
+    }
+}
