@@ -157,16 +157,25 @@ public final class LoraAdapter implements Decoder.ProjectionDeltas, AutoCloseabl
         return config;
     }
 
-    /** The trainable tensors, A then B of each targeted module. */
-    public List<NDArray> parameters() {
-        List<NDArray> out = new ArrayList<>();
+    /** (layer, module) of every targeted projection, in layer then module order. */
+    private List<int[]> targeted() {
+        List<int[]> out = new ArrayList<>();
         for (int layer = 0; layer < a.length; layer++) {
             for (int m = 0; m < LoraConfig.MODULES.size(); m++) {
                 if (a[layer][m] != null) {
-                    out.add(a[layer][m]);
-                    out.add(b[layer][m]);
+                    out.add(new int[] {layer, m});
                 }
             }
+        }
+        return out;
+    }
+
+    /** The trainable tensors, A then B of each targeted module. */
+    public List<NDArray> parameters() {
+        List<NDArray> out = new ArrayList<>();
+        for (int[] t : targeted()) {
+            out.add(a[t[0]][t[1]]);
+            out.add(b[t[0]][t[1]]);
         }
         return out;
     }
@@ -174,13 +183,9 @@ public final class LoraAdapter implements Decoder.ProjectionDeltas, AutoCloseabl
     /** Names of {@link #parameters()} in PEFT's keys, same order. */
     public List<String> parameterNames() {
         List<String> out = new ArrayList<>();
-        for (int layer = 0; layer < a.length; layer++) {
-            for (int m = 0; m < LoraConfig.MODULES.size(); m++) {
-                if (a[layer][m] != null) {
-                    out.add(key(layer, LoraConfig.MODULES.get(m), "A"));
-                    out.add(key(layer, LoraConfig.MODULES.get(m), "B"));
-                }
-            }
+        for (int[] t : targeted()) {
+            out.add(key(t[0], LoraConfig.MODULES.get(t[1]), "A"));
+            out.add(key(t[0], LoraConfig.MODULES.get(t[1]), "B"));
         }
         return out;
     }
