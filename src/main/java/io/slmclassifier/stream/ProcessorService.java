@@ -6,10 +6,13 @@ import io.slmclassifier.classify.Classifier;
 import io.slmclassifier.classify.LanguageModel;
 import io.slmclassifier.classify.Task;
 import io.slmclassifier.model.TorchRuntime;
+import io.slmclassifier.stream.registry.SchemaRegistryClient;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
@@ -43,6 +46,41 @@ public final class ProcessorService implements AutoCloseable {
     private final KafkaStreams streams;
     private final OperationsServer operations;
     private final CountDownLatch stopped = new CountDownLatch(1);
+
+    public ProcessorService(ProcessorConfig config) throws Exception {
+        this(config, registryWire(config));
+    }
+
+    /**
+     * Avro through the configured Confluent-compatible registry: results registered under
+     * {@code <output topic>-value}; TextMessage inputs read by the writer schema their id names.
+     */
+    public static AvroWire registryWire(ProcessorConfig config) {
+        Map<String, Object> registry = new HashMap<>();
+        registry.put(SchemaRegistryClient.URL_CONFIG, config.require("schema.registry.url"));
+        if (!config.get("schema.registry.basic.auth.user.info").isBlank()) {
+            registry.put(SchemaRegistryClient.BASIC_AUTH_USER_INFO_CONFIG, config.get("schema.registry.basic.auth.user.info"));
+        }
+        if (!config.get("schema.registry.bearer.token").isBlank()) {
+            registry.put(SchemaRegistryClient.BEARER_AUTH_TOKEN_CONFIG, config.get("schema.registry.bearer.token"));
+        }
+        SchemaRegistryClient client = SchemaRegistryClient.fromConfig(registry);
+        AvroSerde<TextMessage> input = AvroSerde.forType(TextMessage.class, client);
+        String inputTopic = config.get("input.topic");
+        return new AvroWire(AvroSerde.forType(Classification.class, client).serializer(), bytes -> {
+            try {
+                return input.deserializer().deserialize(inputTopic, bytes);
+            } catch (AvroDecodingException e) {
+                throw switch (e.reason()) {
+                    case UNKNOWN_SCHEMA_ID -> new BadInput(BadInput.Reason.UNKNOWN_SCHEMA_ID, e.getMessage(), e);
+                    case SCHEMA_ID_IN_HEADER -> new BadInput(BadInput.Reason.HEADER_SCHEMA_ID, e.getMessage(), e);
+                    // An unreachable registry is not the record's fault: fail the batch so it is retried.
+                    case REGISTRY_FAILURE -> e;
+                    default -> new BadInput(BadInput.Reason.UNDECODABLE, e.getMessage(), e);
+                };
+            }
+        });
+    }
 
     public ProcessorService(ProcessorConfig config, AvroWire avro) throws Exception {
         this.config = config;

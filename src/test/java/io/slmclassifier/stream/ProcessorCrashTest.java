@@ -22,6 +22,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import io.slmclassifier.stream.registry.EmbeddedSchemaRegistry;
 
 /**
  * SIGKILL while records wait for their batch: the processor in a child JVM has consumed (and committed) every
@@ -29,30 +30,34 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ProcessorCrashTest {
     private static LocalKafkaBroker broker;
+    private static EmbeddedSchemaRegistry registry;
 
     @BeforeAll
     static void startBroker() throws Exception {
-        broker = LocalKafkaBroker.startTemporary();
-        ProcessorEndToEndTest.useBroker(broker);
+        broker = LocalKafkaBroker.start();
+        registry = EmbeddedSchemaRegistry.builder().kafka(broker.bootstrapServers()).start();
+        ProcessorEndToEndTest.use(broker, registry);
     }
 
     @AfterAll
     static void stopBroker() {
+        registry.close();
         broker.close();
     }
 
     private Process startChild(String app, Path state, Path log, String linger) throws Exception {
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx1g", "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"),
-                ProcessorChild.class.getName()));
-        Map<String, String> config = ProcessorEndToEndTest.config(app, state).asMap();
+                "io.slmclassifier.cli.Main", "processor"));
+        Map<String, String> config = new java.util.TreeMap<>(ProcessorEndToEndTest.config(app, state).asMap());
+        config.put("batch.max.size", "1000");
+        config.put("batch.linger.ms", linger);
+        // The killed member holds its partitions until its session expires: keep that short.
+        config.put("kafka.consumer.session.timeout.ms", "6000");
         for (Map.Entry<String, String> e : config.entrySet()) {
+            command.add("--set");
             command.add(e.getKey() + "=" + e.getValue());
         }
-        command.add("batch.max.size=1000");
-        // The killed member holds its partitions until its session expires: keep that short.
-        command.add("kafka.consumer.session.timeout.ms=6000");
-        command.add("batch.linger.ms=" + linger);
         ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
         pb.environment().put("OPT_OUT_TRACKING", "true");
@@ -78,7 +83,7 @@ class ProcessorCrashTest {
         Process first = startChild(app, dir.resolve("state-1"), log, "600000");
         try {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-            while (!java.nio.file.Files.readString(log).contains("processor started") && System.nanoTime() < deadline) {
+            while (!java.nio.file.Files.readString(log).contains("Processor ready") && System.nanoTime() < deadline) {
                 Thread.sleep(200);
             }
             ProcessorEndToEndTest.produce(app + ".in", n, 5);
@@ -100,7 +105,7 @@ class ProcessorCrashTest {
                     ProcessorEndToEndTest.readCommitted(app + ".classified", n, Duration.ofSeconds(120));
             Set<String> texts = new HashSet<>();
             for (ConsumerRecord<byte[], byte[]> r : results) {
-                Classification c = ClassifierTopologyTest.decode(r.value());
+                Classification c = ProcessorEndToEndTest.decode(app + ".classified", r.value());
                 assertTrue(texts.add(c.getText()), "classified twice: " + c.getText());
             }
             assertEquals(n, texts.size(), java.nio.file.Files.readString(log));

@@ -28,29 +28,42 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import io.slmclassifier.stream.registry.EmbeddedSchemaRegistry;
+import io.slmclassifier.stream.registry.SchemaRegistryClient;
 
 /** The processor against a real broker: N in, N out, read_committed, none lost or doubled, order per key kept. */
 class ProcessorEndToEndTest {
     private static LocalKafkaBroker broker;
+    private static EmbeddedSchemaRegistry registry;
 
     @BeforeAll
     static void startBroker() throws Exception {
-        broker = LocalKafkaBroker.startTemporary();
+        broker = LocalKafkaBroker.start();
+        registry = EmbeddedSchemaRegistry.builder().kafka(broker.bootstrapServers()).start();
     }
 
     @AfterAll
     static void stopBroker() {
+        registry.close();
         broker.close();
     }
 
-    /** Lets other test classes reuse these helpers with their own broker. */
-    static void useBroker(LocalKafkaBroker other) {
-        broker = other;
+    /** Lets other test classes reuse these helpers with their own broker and registry. */
+    static void use(LocalKafkaBroker otherBroker, EmbeddedSchemaRegistry otherRegistry) {
+        broker = otherBroker;
+        registry = otherRegistry;
+    }
+
+    /** Decodes a result the way a consumer of intents.classified does: wire format, schema from the registry. */
+    static Classification decode(String topic, byte[] value) {
+        return AvroSerde.forType(Classification.class, SchemaRegistryClient.builder(registry.url()).build())
+                .deserializer().deserialize(topic, value);
     }
 
     static ProcessorConfig config(String app, Path stateDir) {
         Map<String, String> c = new HashMap<>();
         c.put("bootstrap.servers", broker.bootstrapServers());
+        c.put("schema.registry.url", registry.url());
         c.put("application.id", app);
         c.put("input.topic", app + ".in");
         c.put("output.topic", app + ".classified");
@@ -99,8 +112,7 @@ class ProcessorEndToEndTest {
     void everyRecordIsClassifiedExactlyOnceInOrderPerKey(@TempDir Path state) throws Exception {
         String app = "e2e";
         int n = 40;
-        try (ProcessorService service = new ProcessorService(config(app, state),
-                new ProcessorService.AvroWire(new ClassifierTopologyTest.RawAvro(), null))) {
+        try (ProcessorService service = new ProcessorService(config(app, state))) {
             service.start();
             produce(app + ".in", n, 4);
             List<ConsumerRecord<byte[], byte[]>> results = readCommitted(app + ".classified", n, Duration.ofSeconds(60));
@@ -108,7 +120,7 @@ class ProcessorEndToEndTest {
             Set<String> texts = new HashSet<>();
             Map<String, Integer> lastPerKey = new HashMap<>();
             for (ConsumerRecord<byte[], byte[]> r : results) {
-                Classification c = ClassifierTopologyTest.decode(r.value());
+                Classification c = decode(app + ".classified", r.value());
                 assertTrue(texts.add(c.getText()), "duplicate " + c.getText());
                 int index = Integer.parseInt(c.getText().split(" ")[1].replace(":", ""));
                 String key = new String(r.key(), StandardCharsets.UTF_8);
