@@ -137,4 +137,32 @@ class ProcessorEndToEndTest {
             assertEquals(200, ready.getResponseCode());
         }
     }
+
+    @Test
+    void avroInputsAreReadThroughTheRegistryAndUnknownIdsAreDeadLettered(@TempDir Path state) throws Exception {
+        String app = "avro-in";
+        try (ProcessorService service = new ProcessorService(config(app, state))) {
+            service.start();
+            var serializer = AvroSerde.forType(io.slmclassifier.avro.TextMessage.class,
+                    SchemaRegistryClient.builder(registry.url()).build()).serializer();
+            byte[] message = serializer.serialize(app + ".in", io.slmclassifier.avro.TextMessage.newBuilder()
+                    .setId("request-42").setText("Ja, hier ist Zugführer, kommen.").build());
+            byte[] unknownId = java.util.Arrays.copyOf(WireFormat.prefix(987654), 9);
+            Properties p = new Properties();
+            p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+            try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
+                producer.send(new ProducerRecord<>(app + ".in", "a".getBytes(), message));
+                producer.send(new ProducerRecord<>(app + ".in", "b".getBytes(), unknownId));
+            }
+            List<ConsumerRecord<byte[], byte[]>> results = readCommitted(app + ".classified", 1, Duration.ofSeconds(60));
+            assertEquals(1, results.size());
+            Classification c = decode(app + ".classified", results.get(0).value());
+            assertEquals("request-42", c.getId());
+            assertEquals("Ja, hier ist Zugführer, kommen.", c.getText());
+            List<ConsumerRecord<byte[], byte[]>> dead = readCommitted(app + ".dlq", 1, Duration.ofSeconds(30));
+            assertEquals(1, dead.size());
+            assertEquals("unknown-schema-id", new String(dead.get(0).headers().lastHeader("slm.error.type").value()));
+            assertTrue(java.util.Arrays.equals(unknownId, dead.get(0).value()), "the original bytes are kept");
+        }
+    }
 }
