@@ -68,6 +68,9 @@ public final class LocalKafkaBroker implements AutoCloseable {
         // Same ports as last time when possible, so clients configured for a restarted broker still find it.
         this.brokerPort = reusePortOrPickFree(previous.getProperty("slm.broker.port"));
         int controllerPort = reusePortOrPickFree(previous.getProperty("slm.controller.port"));
+        while (controllerPort == brokerPort) {
+            controllerPort = reusePortOrPickFree(null);
+        }
         Properties config = serverConfig(logDir, brokerPort, controllerPort, builder.brokerProperties);
         writeProperties(config, configFile);
 

@@ -46,7 +46,14 @@ final class RegistryState {
     }
 
     private void applySchema(SchemaEntry entry) {
-        String schema = normalize(entry.schema());
+        String schema;
+        try {
+            schema = normalize(entry.schema());
+        } catch (RuntimeException e) {
+            // Written by something else than this registry: one bad record must not stop the replay.
+            log.warn("Ignoring unparseable schema id {} of {}: {}", entry.id(), entry.subject(), e.toString());
+            return;
+        }
         String schemaWithThatId = schemaById.get(entry.id());
         Integer idOfThatSchema = idBySchema.get(schema);
         NavigableMap<Integer, Integer> versions = idByVersionBySubject.get(entry.subject());
