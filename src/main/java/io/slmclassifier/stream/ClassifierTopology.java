@@ -160,7 +160,8 @@ public final class ClassifierTopology {
                 if (outcome.ok()) {
                     io.slmclassifier.classify.Classification c = outcome.classification();
                     Headers headers = p.kafkaHeaders();
-                    headers.remove(HEADER_ADAPTER_VERSION).remove(HEADER_MODEL_ID);
+                    // The input's schema-id header describes the input, not this Avro result.
+                    headers.remove(HEADER_ADAPTER_VERSION).remove(HEADER_MODEL_ID).remove(WireFormat.VALUE_SCHEMA_ID_HEADER);
                     headers.add(HEADER_ADAPTER_VERSION, c.adapterVersion().getBytes(StandardCharsets.UTF_8));
                     headers.add(HEADER_MODEL_ID, settings.modelId().getBytes(StandardCharsets.UTF_8));
                     context.forward(new Record<>(p.key(), (Object) toAvro(p, c, now), p.timestamp(), headers), "classified");

@@ -110,9 +110,11 @@ class ProcessorCrashTest {
             }
             assertEquals(n, texts.size(), java.nio.file.Files.readString(log));
         } finally {
-            second.destroy();
-            second.waitFor(60, TimeUnit.SECONDS);
+            second.destroy(); // SIGTERM: the shutdown hook finishes the batch in flight and commits
+            boolean exited = second.waitFor(60, TimeUnit.SECONDS);
             second.destroyForcibly();
+            assertTrue(exited, "the processor stops on SIGTERM");
         }
+        assertTrue(java.nio.file.Files.readString(log).contains("Stopped"), "a clean stop is logged");
     }
 }
