@@ -12,6 +12,7 @@ import io.slmclassifier.model.RandomModel;
 import io.slmclassifier.train.LabeledData;
 import io.slmclassifier.train.LoraTrainer;
 import io.slmclassifier.model.TorchRuntime;
+import io.slmclassifier.stream.StreamBenchmark;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -84,6 +85,15 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--merge", description = "With --lora: merge the adapter into copies of the base matrices.")
     boolean merge;
 
+    @Option(names = "--kafka", description = "Measure the whole stream path (local broker, registry, processor) against the classifier alone.")
+    boolean kafka;
+
+    @Option(names = "--commit-interval-ms", defaultValue = "100", description = "With --kafka: the processor's Kafka Streams commit interval (default: ${DEFAULT-VALUE}).")
+    int commitIntervalMs;
+
+    @Option(names = "--messages", defaultValue = "2000", description = "With --kafka: messages to send (default: ${DEFAULT-VALUE}).")
+    int messages;
+
     @Option(names = "--train", description = "Measure LoRA training steps (r 16, all seven projections, batch of --batch-sizes) instead of inference.")
     boolean train;
 
@@ -105,6 +115,17 @@ public final class BenchCommand implements Callable<Integer> {
         };
         if (train) {
             return benchTraining(dir, t, d);
+        }
+        if (kafka) {
+            List<String> texts = ProduceCommand.synthetic(messages, 11);
+            System.out.printf("%8s %6s %16s %16s %10s %10s %10s%n", "messages", "batch", "alone msg/s", "kafka msg/s",
+                    "cost", "p50 ms", "p99 ms");
+            for (int batch : batchSizes) {
+                StreamBenchmark.Result r = StreamBenchmark.run(dir, task, texts, batch, device, commitIntervalMs);
+                System.out.printf("%8d %6d %16.1f %16.1f %9.1f%% %10.1f %10.1f%n", r.messages(), r.batch(),
+                        r.aloneMessagesPerSecond(), r.kafkaMessagesPerSecond(), 100 * r.kafkaCost(), r.p50Ms(), r.p99Ms());
+            }
+            return 0;
         }
         List<Result> results = new ArrayList<>();
         try (LanguageModel lm = LanguageModel.load(dir, d, type)) {

@@ -1,0 +1,126 @@
+package io.slmclassifier.stream;
+
+import io.slmclassifier.classify.Classifier;
+import io.slmclassifier.classify.LanguageModel;
+import io.slmclassifier.classify.Task;
+import io.slmclassifier.model.TorchRuntime;
+import io.slmclassifier.stream.registry.EmbeddedSchemaRegistry;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.streams.KafkaStreams;
+
+/**
+ * What the Kafka path costs: the same texts classified by the classifier alone, then through a local broker,
+ * the embedded registry and the processor (exactly once), at saturation (all input produced up front).
+ */
+public final class StreamBenchmark {
+
+    public record Result(int messages, int batch, double aloneMessagesPerSecond, double kafkaMessagesPerSecond,
+            double p50Ms, double p99Ms) {
+        public double kafkaCost() {
+            return 1 - kafkaMessagesPerSecond / aloneMessagesPerSecond;
+        }
+    }
+
+    private StreamBenchmark() {}
+
+    public static Result run(Path modelDir, Path taskFile, List<String> texts, int batch, String device,
+            int commitIntervalMs) throws Exception {
+        double alone;
+        try (LanguageModel model = LanguageModel.load(modelDir, TorchRuntime.device(device), null);
+                Classifier classifier = new Classifier(model, Task.load(taskFile),
+                        Classifier.Options.defaults().withBatchSize(batch))) {
+            classifier.classify(texts.subList(0, Math.min(batch, texts.size()))); // warm-up
+            long start = System.nanoTime();
+            for (int from = 0; from < texts.size(); from += batch) {
+                classifier.classify(texts.subList(from, Math.min(texts.size(), from + batch)));
+            }
+            alone = texts.size() / ((System.nanoTime() - start) / 1e9);
+        }
+
+        Path state = Files.createTempDirectory("slm-bench-state-");
+        try (LocalKafkaBroker broker = LocalKafkaBroker.start();
+                EmbeddedSchemaRegistry registry = EmbeddedSchemaRegistry.builder().kafka(broker.bootstrapServers()).start()) {
+            Map<String, String> c = new HashMap<>();
+            c.put("bootstrap.servers", broker.bootstrapServers());
+            c.put("schema.registry.url", registry.url());
+            c.put("model.dir", modelDir.toString());
+            c.put("task.file", taskFile.toString());
+            c.put("device", device);
+            c.put("metrics.port", "-1");
+            c.put("state.dir", state.toString());
+            c.put("batch.max.size", String.valueOf(batch));
+            c.put("topics.partitions", "1");
+            c.put("kafka.commit.interval.ms", String.valueOf(commitIntervalMs));
+            try (ProcessorService service = new ProcessorService(ProcessorConfig.of(c))) {
+                service.start();
+                while (service.state() != KafkaStreams.State.RUNNING) {
+                    Thread.sleep(100);
+                }
+                try (KafkaConsumer<byte[], byte[]> reader = reader(broker)) {
+                    produce(broker, List.of(texts.get(0))); // warm-up: first transaction, first batch
+                    consume(reader, 1);
+                    long start = System.nanoTime();
+                    produce(broker, texts);
+                    double[] latencies = consume(reader, texts.size());
+                    double seconds = (System.nanoTime() - start) / 1e9;
+                    Arrays.sort(latencies);
+                    return new Result(latencies.length, batch, alone, latencies.length / seconds,
+                            latencies[(int) (0.50 * (latencies.length - 1))],
+                            latencies[(int) (0.99 * (latencies.length - 1))]);
+                }
+            }
+        }
+    }
+
+    private static void produce(LocalKafkaBroker broker, List<String> texts) {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+        p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
+            for (int i = 0; i < texts.size(); i++) {
+                producer.send(new ProducerRecord<>("intents.in", ("k" + (i % 16)).getBytes(StandardCharsets.UTF_8),
+                        texts.get(i).getBytes(StandardCharsets.UTF_8)));
+            }
+        }
+    }
+
+    private static KafkaConsumer<byte[], byte[]> reader(LocalKafkaBroker broker) {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, "bench-reader");
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+        reader.subscribe(List.of("intents.classified"));
+        return reader;
+    }
+
+    /** End-to-end latencies (input timestamp to delivery to a read_committed consumer) of {@code count} results. */
+    private static double[] consume(KafkaConsumer<byte[], byte[]> reader, int count) {
+        List<Double> latencies = new ArrayList<>();
+        long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
+        while (latencies.size() < count && System.nanoTime() < deadline) {
+            for (ConsumerRecord<byte[], byte[]> r : reader.poll(Duration.ofMillis(100))) {
+                latencies.add((double) (System.currentTimeMillis() - r.timestamp()));
+            }
+        }
+        return latencies.stream().mapToDouble(Double::doubleValue).toArray();
+    }
+}
