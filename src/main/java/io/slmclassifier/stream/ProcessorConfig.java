@@ -30,7 +30,7 @@ public final class ProcessorConfig {
         {"input.format", "auto", "auto (registry wire format recognised), text or avro"},
         {"output.topic", "intents.classified", "Avro Classification results"},
         {"dlq.topic", "intents.dlq", "records that could not be classified, with error headers"},
-        {"schema.registry.url", "", "Confluent-compatible schema registry (required for Avro)"},
+        {"schema.registry.url", "", "Confluent-compatible schema registry (required: results are Avro)"},
         {"schema.registry.basic.auth.user.info", "", "user:password for the registry"},
         {"schema.registry.bearer.token", "", "bearer token for the registry"},
         {"model.dir", "", "Hugging Face model directory"},

@@ -73,7 +73,7 @@ public final class KafkaTestCluster implements BeforeAllCallback, AfterAllCallba
         }
     }
 
-    private static boolean dockerAvailable() {
+    static boolean dockerAvailable() {
         // Ask Testcontainers only where a Docker endpoint may exist: without one it logs an ERROR per probe.
         boolean endpointHint = System.getenv("DOCKER_HOST") != null
                 || Files.exists(Path.of("/var/run/docker.sock"))

@@ -1,0 +1,39 @@
+package io.slmclassifier.stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ProcessorConfigTest {
+
+    @Test
+    void defaultsThenFileThenEnvironmentThenFlags(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("p.properties");
+        Files.writeString(file, "bootstrap.servers=file:9092\nbatch.max.size=16\nkafka.security.protocol=SSL\n");
+        ProcessorConfig c = ProcessorConfig.load(file,
+                Map.of("SLM_BATCH_MAX_SIZE", "24", "SLM_KAFKA_SASL_JAAS_CONFIG", "secret", "PATH", "/bin"),
+                Map.of("bootstrap.servers", "flag:9092"));
+        assertEquals("flag:9092", c.get("bootstrap.servers"));
+        assertEquals(24, c.getInt("batch.max.size"));
+        assertEquals("exactly_once_v2", c.get("processing.guarantee"));
+        assertEquals(Map.of("security.protocol", "SSL", "sasl.jaas.config", "secret"), c.kafkaPassThrough());
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> c.require("model.dir")).getMessage()
+                .contains("SLM_MODEL_DIR"));
+        assertThrows(IllegalArgumentException.class,
+                () -> ProcessorConfig.of(Map.of("batch.max.size", "many")).getInt("batch.max.size"));
+    }
+
+    @Test
+    void theShippedFileParses() throws Exception {
+        ProcessorConfig c = ProcessorConfig.load(Path.of("processor/processor.properties"), Map.of(), Map.of());
+        assertEquals("intents.in", c.get("input.topic"));
+        assertEquals("intents.classified", c.get("output.topic"));
+        assertEquals("intents.dlq", c.get("dlq.topic"));
+    }
+}
