@@ -6,9 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
+import java.util.concurrent.CompletableFuture;
 import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
@@ -78,7 +76,12 @@ public final class ClassifierTopology {
         return topology;
     }
 
-    /** One per stream task: puts decoded records into the store and runs them in batches. */
+    /**
+     * One per stream task: puts decoded records into the store and runs them in batches, one batch in flight at
+     * a time. The stream thread does not wait for the model: while a batch runs it keeps polling, decoding and
+     * storing, and the results are emitted at the next record or punctuation after the batch is done. A batch
+     * still in flight at a crash or a rebalance simply runs again: its records never left the store.
+     */
     static final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Object> {
         private final Settings settings;
         private final InputDecoder decoder;
@@ -86,7 +89,11 @@ public final class ClassifierTopology {
         private final Listener listener;
         private ProcessorContext<byte[], Object> context;
         private KeyValueStore<String, byte[]> store;
+        /** Records in the store and not in flight. */
         private int waiting;
+        private List<KeyValue<String, PendingRecord>> inFlight = List.of();
+        private CompletableFuture<List<InferenceWorker.Outcome>> inFlightResult;
+        private long inFlightSince;
 
         MicroBatchProcessor(Settings settings, InputDecoder decoder, InferenceWorker worker, Listener listener) {
             this.settings = settings;
@@ -100,7 +107,7 @@ public final class ClassifierTopology {
             this.context = context;
             this.store = context.getStateStore(STORE);
             this.waiting = (int) Math.min(Integer.MAX_VALUE, store.approximateNumEntries());
-            context.schedule(settings.linger(), PunctuationType.WALL_CLOCK_TIME, now -> runBatch());
+            context.schedule(settings.linger(), PunctuationType.WALL_CLOCK_TIME, now -> pump(true));
         }
 
         @Override
@@ -119,13 +126,43 @@ public final class ClassifierTopology {
                 deadLetter(record.key(), record.value(), record.timestamp(), record.headers(), meta.topic(),
                         meta.partition(), meta.offset(), e);
             }
-            if (waiting >= settings.maxBatch()) {
-                runBatch();
+            pump(false);
+        }
+
+        /**
+         * Emits a finished batch, then starts the next one when enough records wait ({@code lingered}: the
+         * linger time is up, so any number will do).
+         */
+        private void pump(boolean lingered) {
+            if (inFlightResult != null) {
+                if (!inFlightResult.isDone()) {
+                    if (System.nanoTime() - inFlightSince > settings.inferenceTimeout().toNanos()) {
+                        log.warn("A batch of {} records has run for more than {}; still waiting for it",
+                                inFlight.size(), settings.inferenceTimeout());
+                        inFlightSince = System.nanoTime();
+                    }
+                    return;
+                }
+                List<InferenceWorker.Outcome> outcomes;
+                try {
+                    outcomes = inFlightResult.join();
+                } catch (RuntimeException e) {
+                    log.warn("Inference worker failed ({}); {} records stay queued", e.toString(), inFlight.size());
+                    waiting += inFlight.size();
+                    inFlight = List.of();
+                    inFlightResult = null;
+                    return;
+                }
+                emit(inFlight, outcomes);
+                inFlight = List.of();
+                inFlightResult = null;
+            }
+            if (waiting > 0 && (lingered || waiting >= settings.maxBatch())) {
+                startBatch();
             }
         }
 
-        /** Classifies everything waiting; on a timeout the records stay in the store for the next punctuation. */
-        private void runBatch() {
+        private void startBatch() {
             List<KeyValue<String, PendingRecord>> batch = new ArrayList<>();
             try (KeyValueIterator<String, byte[]> it = store.all()) {
                 while (it.hasNext()) {
@@ -133,26 +170,17 @@ public final class ClassifierTopology {
                     batch.add(KeyValue.pair(kv.key, PendingRecord.fromBytes(kv.value)));
                 }
             }
-            waiting = batch.size();
+            waiting = 0;
             if (batch.isEmpty()) {
                 return;
             }
-            List<String> texts = batch.stream().map(kv -> kv.value.text()).toList();
-            List<InferenceWorker.Outcome> outcomes;
-            try {
-                outcomes = worker.submit(texts).get(settings.inferenceTimeout().toMillis(), TimeUnit.MILLISECONDS);
-            } catch (TimeoutException e) {
-                log.warn("Inference of {} records took longer than {}; they stay queued for the next attempt",
-                        batch.size(), settings.inferenceTimeout());
-                return;
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
-            } catch (ExecutionException e) {
-                log.warn("Inference worker failed ({}); {} records stay queued", e.getCause().toString(), batch.size());
-                return;
-            }
             listener.batch(batch.size());
+            inFlight = batch;
+            inFlightSince = System.nanoTime();
+            inFlightResult = worker.submit(batch.stream().map(kv -> kv.value.text()).toList());
+        }
+
+        private void emit(List<KeyValue<String, PendingRecord>> batch, List<InferenceWorker.Outcome> outcomes) {
             long now = System.currentTimeMillis();
             for (int i = 0; i < batch.size(); i++) {
                 PendingRecord p = batch.get(i).value;
@@ -173,7 +201,6 @@ public final class ClassifierTopology {
                 }
                 store.delete(batch.get(i).key);
             }
-            waiting = 0;
         }
 
         private Classification toAvro(PendingRecord p, io.slmclassifier.classify.Classification c, long now) {

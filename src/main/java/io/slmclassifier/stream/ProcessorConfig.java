@@ -40,7 +40,7 @@ public final class ProcessorConfig {
         {"batch.max.size", "32", "most records per forward pass"},
         {"batch.token.budget", "8192", "most padded tokens per forward pass"},
         {"batch.linger.ms", "10", "how long a record may wait for others before its batch runs"},
-        {"inference.timeout.ms", "5000", "longest wait for one batch; must stay well inside transaction.timeout.ms"},
+        {"inference.timeout.ms", "5000", "a batch running longer than this is logged (the stream thread never waits for it)"},
         {"text.max.chars", "10000", "longer texts are truncated or rejected (text.too.long)"},
         {"text.too.long", "truncate", "truncate (and flag the result) or reject (to the dead-letter topic)"},
         {"topics.create", "true", "create missing topics at start"},
