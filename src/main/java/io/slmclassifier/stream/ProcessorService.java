@@ -46,6 +46,7 @@ public final class ProcessorService implements AutoCloseable {
     private final KafkaStreams streams;
     private final OperationsServer operations;
     private final CountDownLatch stopped = new CountDownLatch(1);
+    private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
     public ProcessorService(ProcessorConfig config) throws Exception {
         this(config, registryWire(config));
@@ -178,7 +179,10 @@ public final class ProcessorService implements AutoCloseable {
 
     @Override
     public void close() {
-        log.info("Stopping: finishing the batch in flight and committing");
+        if (closed.getAndSet(true)) {
+            return; // a shutdown hook and the owner may both close it
+        }
+        log.info("Stopping: committing what is done; records still waiting run again after a restart");
         streams.close(Duration.ofSeconds(60));
         worker.close();
         if (operations != null) {
