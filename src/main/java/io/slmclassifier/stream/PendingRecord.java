@@ -1,7 +1,11 @@
 package io.slmclassifier.stream;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -11,14 +15,13 @@ import org.apache.kafka.common.header.internals.RecordHeaders;
 
 /**
  * A decoded input waiting in the changelogged store for its batch: everything needed to emit its result as if
- * it had never waited (key, timestamp, headers, source coordinates). JSON through Jackson; byte arrays as base64.
+ * it had never waited (key, timestamp, headers, source coordinates). A compact binary layout with a format byte:
+ * every input record is written to the store's changelog and deleted again, so this is on the hot path.
  */
 public record PendingRecord(byte[] key, String id, String text, boolean truncated, long timestamp,
         List<HeaderValue> headers, String topic, int partition, long offset) {
 
     public record HeaderValue(String key, byte[] value) {}
-
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     public static List<HeaderValue> copy(Headers headers) {
         List<HeaderValue> out = new ArrayList<>();
@@ -39,9 +42,28 @@ public record PendingRecord(byte[] key, String id, String text, boolean truncate
         return String.format("%05d-%019d", partition, offset);
     }
 
+    /** Format version of the stored bytes, first byte of every value, so a later layout can still read these. */
+    private static final byte FORMAT = 1;
+
     public byte[] toBytes() {
         try {
-            return JSON.writeValueAsBytes(this);
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream(64 + text.length() * 2);
+            DataOutputStream out = new DataOutputStream(bytes);
+            out.writeByte(FORMAT);
+            writeBytes(out, key);
+            out.writeUTF(id);
+            writeBytes(out, text.getBytes(StandardCharsets.UTF_8));
+            out.writeBoolean(truncated);
+            out.writeLong(timestamp);
+            out.writeInt(headers.size());
+            for (HeaderValue h : headers) {
+                out.writeUTF(h.key());
+                writeBytes(out, h.value());
+            }
+            out.writeUTF(topic);
+            out.writeInt(partition);
+            out.writeLong(offset);
+            return bytes.toByteArray();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -49,9 +71,37 @@ public record PendingRecord(byte[] key, String id, String text, boolean truncate
 
     public static PendingRecord fromBytes(byte[] bytes) {
         try {
-            return JSON.readValue(bytes, PendingRecord.class);
+            DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes));
+            byte format = in.readByte();
+            if (format != FORMAT) {
+                throw new IllegalStateException("stored record has format " + format + ", this version reads " + FORMAT);
+            }
+            byte[] key = readBytes(in);
+            String id = in.readUTF();
+            String text = new String(readBytes(in), StandardCharsets.UTF_8);
+            boolean truncated = in.readBoolean();
+            long timestamp = in.readLong();
+            int count = in.readInt();
+            List<HeaderValue> headers = new ArrayList<>(count);
+            for (int i = 0; i < count; i++) {
+                headers.add(new HeaderValue(in.readUTF(), readBytes(in)));
+            }
+            return new PendingRecord(key, id, text, truncated, timestamp, headers, in.readUTF(), in.readInt(), in.readLong());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** Length-prefixed; -1 for null (a record without key, a header without value). */
+    private static void writeBytes(DataOutputStream out, byte[] value) throws IOException {
+        out.writeInt(value == null ? -1 : value.length);
+        if (value != null) {
+            out.write(value);
+        }
+    }
+
+    private static byte[] readBytes(DataInputStream in) throws IOException {
+        int length = in.readInt();
+        return length < 0 ? null : in.readNBytes(length);
     }
 }
