@@ -77,8 +77,8 @@ public final class ClassifierTopology {
     }
 
     /**
-     * One per stream task: puts decoded records into the store and runs them in batches, one batch in flight at
-     * a time. The stream thread does not wait for the model: while a batch runs it keeps polling, decoding and
+     * One per stream task: puts decoded records into the store and runs them in batches, at most two in flight.
+     * The stream thread does not wait for the model: while a batch runs it keeps polling, decoding and
      * storing, and the results are emitted at the next record or punctuation after the batch is done. A batch
      * still in flight at a crash or a rebalance simply runs again: its records never left the store.
      */
@@ -91,9 +91,15 @@ public final class ClassifierTopology {
         private KeyValueStore<String, byte[]> store;
         /** Records in the store and not in flight. */
         private int waiting;
-        private List<KeyValue<String, PendingRecord>> inFlight = List.of();
-        private CompletableFuture<List<InferenceWorker.Outcome>> inFlightResult;
-        private long inFlightSince;
+        /** Batches handed to the worker, oldest first; results are emitted in this order. */
+        private final java.util.ArrayDeque<Batch> inFlight = new java.util.ArrayDeque<>();
+        private final java.util.Set<String> inFlightKeys = new java.util.HashSet<>();
+
+        /** The worker runs batches one after another: a second one queued behind keeps it from idling. */
+        private static final int MAX_IN_FLIGHT = 2;
+
+        private record Batch(List<KeyValue<String, PendingRecord>> records,
+                CompletableFuture<List<InferenceWorker.Outcome>> result, long since) {}
 
         MicroBatchProcessor(Settings settings, InputDecoder decoder, InferenceWorker worker, Listener listener) {
             this.settings = settings;
@@ -130,34 +136,26 @@ public final class ClassifierTopology {
         }
 
         /**
-         * Emits a finished batch, then starts the next one when enough records wait ({@code lingered}: the
-         * linger time is up, so any number will do).
+         * Emits finished batches in order, then starts another when enough records wait ({@code lingered}: the
+         * linger time is up, so any number will do) and fewer than {@link #MAX_IN_FLIGHT} are running.
          */
         private void pump(boolean lingered) {
-            if (inFlightResult != null) {
-                if (!inFlightResult.isDone()) {
-                    if (System.nanoTime() - inFlightSince > settings.inferenceTimeout().toNanos()) {
-                        log.warn("A batch of {} records has run for more than {}; still waiting for it",
-                                inFlight.size(), settings.inferenceTimeout());
-                        inFlightSince = System.nanoTime();
-                    }
-                    return;
-                }
-                List<InferenceWorker.Outcome> outcomes;
+            while (!inFlight.isEmpty() && inFlight.peekFirst().result().isDone()) {
+                Batch done = inFlight.pollFirst();
+                done.records().forEach(kv -> inFlightKeys.remove(kv.key));
                 try {
-                    outcomes = inFlightResult.join();
+                    emit(done.records(), done.result().join());
                 } catch (RuntimeException e) {
-                    log.warn("Inference worker failed ({}); {} records stay queued", e.toString(), inFlight.size());
-                    waiting += inFlight.size();
-                    inFlight = List.of();
-                    inFlightResult = null;
-                    return;
+                    log.warn("Inference worker failed ({}); {} records stay queued", e.toString(), done.records().size());
+                    waiting += done.records().size();
                 }
-                emit(inFlight, outcomes);
-                inFlight = List.of();
-                inFlightResult = null;
             }
-            if (waiting > 0 && (lingered || waiting >= settings.maxBatch())) {
+            Batch oldest = inFlight.peekFirst();
+            if (oldest != null && System.nanoTime() - oldest.since() > settings.inferenceTimeout().toNanos()) {
+                log.warn("A batch of {} records has run for more than {}; still waiting for it",
+                        oldest.records().size(), settings.inferenceTimeout());
+            }
+            if (waiting > 0 && inFlight.size() < MAX_IN_FLIGHT && (lingered || waiting >= settings.maxBatch())) {
                 startBatch();
             }
         }
@@ -167,7 +165,9 @@ public final class ClassifierTopology {
             try (KeyValueIterator<String, byte[]> it = store.all()) {
                 while (it.hasNext()) {
                     KeyValue<String, byte[]> kv = it.next();
-                    batch.add(KeyValue.pair(kv.key, PendingRecord.fromBytes(kv.value)));
+                    if (!inFlightKeys.contains(kv.key)) {
+                        batch.add(KeyValue.pair(kv.key, PendingRecord.fromBytes(kv.value)));
+                    }
                 }
             }
             waiting = 0;
@@ -175,9 +175,9 @@ public final class ClassifierTopology {
                 return;
             }
             listener.batch(batch.size());
-            inFlight = batch;
-            inFlightSince = System.nanoTime();
-            inFlightResult = worker.submit(batch.stream().map(kv -> kv.value.text()).toList());
+            batch.forEach(kv -> inFlightKeys.add(kv.key));
+            inFlight.addLast(new Batch(batch, worker.submit(batch.stream().map(kv -> kv.value.text()).toList()),
+                    System.nanoTime()));
         }
 
         private void emit(List<KeyValue<String, PendingRecord>> batch, List<InferenceWorker.Outcome> outcomes) {
