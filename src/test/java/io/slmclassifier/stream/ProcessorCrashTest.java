@@ -22,27 +22,20 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import io.slmclassifier.stream.registry.EmbeddedSchemaRegistry;
 
 /**
  * SIGKILL while records wait for their batch: the processor in a child JVM has consumed (and committed) every
  * input but classified none; after a restart every input appears in the output exactly once.
  */
 class ProcessorCrashTest {
-    private static LocalKafkaBroker broker;
-    private static EmbeddedSchemaRegistry registry;
-
     @BeforeAll
     static void startBroker() throws Exception {
-        broker = LocalKafkaBroker.start();
-        registry = EmbeddedSchemaRegistry.builder().kafka(broker.bootstrapServers()).start();
-        ProcessorEndToEndTest.use(broker, registry);
+        ProcessorEndToEndTest.startBroker();
     }
 
     @AfterAll
     static void stopBroker() {
-        registry.close();
-        broker.close();
+        ProcessorEndToEndTest.stopBroker();
     }
 
     private Process startChild(String app, Path state, Path log, String linger) throws Exception {
@@ -67,7 +60,7 @@ class ProcessorCrashTest {
 
     private static long committed(String app) throws Exception {
         Properties p = new Properties();
-        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, ProcessorEndToEndTest.bootstrapServers());
         try (Admin admin = Admin.create(p)) {
             Map<TopicPartition, OffsetAndMetadata> offsets =
                     admin.listConsumerGroupOffsets(app).partitionsToOffsetAndMetadata().get(10, TimeUnit.SECONDS);

@@ -48,10 +48,9 @@ class ProcessorEndToEndTest {
         broker.close();
     }
 
-    /** Lets other test classes reuse these helpers with their own broker and registry. */
-    static void use(LocalKafkaBroker otherBroker, EmbeddedSchemaRegistry otherRegistry) {
-        broker = otherBroker;
-        registry = otherRegistry;
+    /** The broker of the class whose {@code @BeforeAll} called {@link #startBroker} (the crash test reuses these helpers). */
+    static String bootstrapServers() {
+        return broker.bootstrapServers();
     }
 
     /** Decodes a result the way a consumer of intents.classified does: wire format, schema from the registry. */
