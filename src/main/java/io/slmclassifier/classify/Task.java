@@ -111,7 +111,7 @@ public record Task(
     /** The strings whose first token stands for each class: the bare labels, or A, B, C... */
     public List<String> classTokenStrings() {
         if (labelTokens == LabelTokens.LETTERS) {
-            return labels.stream().map(l -> String.valueOf((char) ('A' + labels.indexOf(l)))).toList();
+            return java.util.stream.IntStream.range(0, labels.size()).mapToObj(i -> String.valueOf((char) ('A' + i))).toList();
         }
         return labels;
     }

@@ -137,14 +137,10 @@ public final class LoraAdapter implements Decoder.ProjectionDeltas, AutoCloseabl
         Files.createDirectories(dir);
         config.write(dir);
         SafetensorsWriter writer = new SafetensorsWriter().metadata("format", "pt");
-        for (int layer = 0; layer < a.length; layer++) {
-            for (int m = 0; m < LoraConfig.MODULES.size(); m++) {
-                if (a[layer][m] != null) {
-                    String module = LoraConfig.MODULES.get(m);
-                    writer.add(key(layer, module, "A"), toFloats(a[layer][m]), a[layer][m].getShape().getShape());
-                    writer.add(key(layer, module, "B"), toFloats(b[layer][m]), b[layer][m].getShape().getShape());
-                }
-            }
+        List<NDArray> parameters = parameters();
+        List<String> names = parameterNames();
+        for (int i = 0; i < parameters.size(); i++) {
+            writer.add(names.get(i), toFloats(parameters.get(i)), parameters.get(i).getShape().getShape());
         }
         writer.write(dir.resolve("adapter_model.safetensors"));
     }
@@ -202,13 +198,9 @@ public final class LoraAdapter implements Decoder.ProjectionDeltas, AutoCloseabl
     /** A copy with the same values, detached from any gradient (for keeping the best checkpoint). */
     public LoraAdapter copy(NDManager parent) {
         LoraAdapter copy = new LoraAdapter(config, model, parent.newSubManager());
-        for (int layer = 0; layer < a.length; layer++) {
-            for (int m = 0; m < LoraConfig.MODULES.size(); m++) {
-                if (a[layer][m] != null) {
-                    copy.a[layer][m] = copy.manager.create(a[layer][m].toFloatArray(), a[layer][m].getShape());
-                    copy.b[layer][m] = copy.manager.create(b[layer][m].toFloatArray(), b[layer][m].getShape());
-                }
-            }
+        for (int[] t : targeted()) {
+            copy.a[t[0]][t[1]] = copy.manager.create(a[t[0]][t[1]].toFloatArray(), a[t[0]][t[1]].getShape());
+            copy.b[t[0]][t[1]] = copy.manager.create(b[t[0]][t[1]].toFloatArray(), b[t[0]][t[1]].getShape());
         }
         return copy;
     }
@@ -216,15 +208,11 @@ public final class LoraAdapter implements Decoder.ProjectionDeltas, AutoCloseabl
     /** Moves the tensors to the weights' device and dtype (GPU serving uses float16). */
     public LoraAdapter to(ai.djl.Device device, DataType dtype, NDManager parent) {
         LoraAdapter moved = new LoraAdapter(config, model, parent.newSubManager());
-        for (int layer = 0; layer < a.length; layer++) {
-            for (int m = 0; m < LoraConfig.MODULES.size(); m++) {
-                if (a[layer][m] != null) {
-                    moved.a[layer][m] = a[layer][m].toDevice(device, true).toType(dtype, true);
-                    moved.b[layer][m] = b[layer][m].toDevice(device, true).toType(dtype, true);
-                    moved.a[layer][m].attach(moved.manager);
-                    moved.b[layer][m].attach(moved.manager);
-                }
-            }
+        for (int[] t : targeted()) {
+            moved.a[t[0]][t[1]] = a[t[0]][t[1]].toDevice(device, true).toType(dtype, true);
+            moved.b[t[0]][t[1]] = b[t[0]][t[1]].toDevice(device, true).toType(dtype, true);
+            moved.a[t[0]][t[1]].attach(moved.manager);
+            moved.b[t[0]][t[1]].attach(moved.manager);
         }
         return moved;
     }

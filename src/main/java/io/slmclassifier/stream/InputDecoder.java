@@ -52,15 +52,15 @@ public final class InputDecoder {
         if (value == null || value.length == 0) {
             throw new BadInput(BadInput.Reason.EMPTY_TEXT, "the record has no value");
         }
-        if (headers != null && headers.lastHeader("__value_schema_id") != null && value[0] != 0) {
+        if (WireFormat.schemaIdHeader(headers, false) != null && !WireFormat.hasPrefix(value)) {
             throw new BadInput(BadInput.Reason.HEADER_SCHEMA_ID, "the schema id comes in the __value_schema_id header; "
                     + "only the wire format with the id in the payload (magic byte 0) is supported");
         }
-        boolean isAvro = format == Format.AVRO || (format == Format.AUTO && avro != null && value[0] == 0 && value.length >= 5);
+        boolean isAvro = format == Format.AVRO || (format == Format.AUTO && avro != null && WireFormat.hasPrefix(value));
         String id = fallbackId;
         String text;
         if (isAvro) {
-            if (value[0] != 0 || value.length < 5) {
+            if (!WireFormat.hasPrefix(value)) {
                 throw new BadInput(BadInput.Reason.UNDECODABLE, "not in the registry wire format (no magic byte 0)");
             }
             TextMessage message = avro.apply(value);
