@@ -93,11 +93,13 @@ public final class Classifier implements AutoCloseable {
      * Serve with an adapter merged into copies of the base matrices: no extra operation per batch. Takes
      * effect between batches; the previous merged weights are freed.
      */
-    public synchronized void useMergedAdapter(String version, LoraAdapter adapter) {
-        switchTo(version, null, adapter.mergeInto(model.weights(), model.manager().newSubManager()));
+    public void useMergedAdapter(String version, LoraAdapter adapter) {
+        // Merged outside the lock: batches keep running on the old weights until the switch.
+        DecoderWeights merged = adapter.mergeInto(model.weights(), model.manager().newSubManager());
+        switchTo(version, null, merged);
     }
 
-    private void switchTo(String version, Decoder.ProjectionDeltas projectionDeltas, DecoderWeights merged) {
+    private synchronized void switchTo(String version, Decoder.ProjectionDeltas projectionDeltas, DecoderWeights merged) {
         DecoderWeights previous = mergedWeights;
         this.deltas = projectionDeltas;
         this.mergedWeights = merged;

@@ -11,7 +11,8 @@ import picocli.CommandLine.Command;
 @Command(name = "slm-classifier", mixinStandardHelpOptions = true, version = "slm-classifier 0.1.0",
         description = "Classify text with a small causal language model in one forward pass.",
         subcommands = {ClassifyCommand.class, TrainCommand.class, EvaluateCommand.class, BenchCommand.class,
-                ProduceCommand.class, ProcessorCommand.class, DemoCommand.class})
+                ProduceCommand.class, ProcessorCommand.class, TrainerCommand.class, AdapterCli.class,
+                DemoCommand.class})
 public final class Main implements Runnable {
 
     public static void main(String[] args) {

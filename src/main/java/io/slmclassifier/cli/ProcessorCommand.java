@@ -1,12 +1,11 @@
 package io.slmclassifier.cli;
 
+import io.slmclassifier.config.ServiceConfig;
 import io.slmclassifier.stream.ProcessorConfig;
 import io.slmclassifier.stream.ProcessorService;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -24,15 +23,8 @@ public final class ProcessorCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Map<String, String> sets = new LinkedHashMap<>();
-        for (String kv : overrides) {
-            int eq = kv.indexOf('=');
-            if (eq < 1) {
-                throw new IllegalArgumentException("--set wants key=value, not " + kv);
-            }
-            sets.put(kv.substring(0, eq), kv.substring(eq + 1));
-        }
-        ProcessorService service = new ProcessorService(ProcessorConfig.load(config, System.getenv(), sets));
+        ProcessorService service = new ProcessorService(ProcessorConfig.load(config, System.getenv(),
+                ServiceConfig.parseOverrides(overrides)));
         Runtime.getRuntime().addShutdownHook(new Thread(service::close, "processor-shutdown"));
         service.start();
         service.awaitStop();

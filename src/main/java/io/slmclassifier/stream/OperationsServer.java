@@ -6,28 +6,33 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 import org.apache.kafka.streams.KafkaStreams;
 
 /**
- * {@code /metrics} (Prometheus text), {@code /health/live} (the process and its Streams client are not dead)
- * and {@code /health/ready} (Streams is RUNNING: partitions assigned and state restored).
+ * {@code /metrics} (Prometheus text), {@code /health/live} and {@code /health/ready}. For the processor: live while
+ * its Streams client is not dead, ready when Streams is RUNNING (partitions assigned and state restored).
  */
 public final class OperationsServer implements AutoCloseable {
     private final HttpServer server;
 
     public OperationsServer(int port, ProcessorMetrics metrics, Supplier<KafkaStreams.State> state) throws IOException {
+        this(port, metrics::scrape, () -> {
+            KafkaStreams.State s = state.get();
+            return s != KafkaStreams.State.ERROR && s != KafkaStreams.State.NOT_RUNNING;
+        }, () -> state.get() == KafkaStreams.State.RUNNING, () -> state.get().name());
+    }
+
+    /**
+     * @param describe a word for the health endpoints' body (a state name)
+     */
+    public OperationsServer(int port, Supplier<String> scrape, BooleanSupplier live, BooleanSupplier ready,
+            Supplier<String> describe) throws IOException {
         server = HttpServer.create(new InetSocketAddress(port), 0);
-        server.createContext("/metrics", ex -> respond(ex, 200, "text/plain; version=0.0.4; charset=utf-8", metrics.scrape()));
-        server.createContext("/health/live", ex -> {
-            KafkaStreams.State s = state.get();
-            boolean live = s != KafkaStreams.State.ERROR && s != KafkaStreams.State.NOT_RUNNING;
-            respond(ex, live ? 200 : 503, "text/plain", s.name() + "\n");
-        });
-        server.createContext("/health/ready", ex -> {
-            KafkaStreams.State s = state.get();
-            respond(ex, s == KafkaStreams.State.RUNNING ? 200 : 503, "text/plain", s.name() + "\n");
-        });
+        server.createContext("/metrics", ex -> respond(ex, 200, "text/plain; version=0.0.4; charset=utf-8", scrape.get()));
+        server.createContext("/health/live", ex -> respond(ex, live.getAsBoolean() ? 200 : 503, "text/plain", describe.get() + "\n"));
+        server.createContext("/health/ready", ex -> respond(ex, ready.getAsBoolean() ? 200 : 503, "text/plain", describe.get() + "\n"));
         server.start();
     }
 

@@ -1,23 +1,15 @@
 package io.slmclassifier.stream;
 
+import io.slmclassifier.config.ServiceConfig;
 import java.io.IOException;
-import java.io.Reader;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Properties;
-import java.util.TreeMap;
 
 /**
- * The stream processor's one typed configuration, from three layers, later ones winning: the documented
- * defaults below, a properties file, the environment ({@code SLM_} + the key upper-cased with dots as
- * underscores, e.g. {@code SLM_BOOTSTRAP_SERVERS}), and command-line overrides. Keys starting with
- * {@code kafka.} are handed, without the prefix, to every Kafka client and to Kafka Streams (SASL, SSL, ...);
- * secrets can therefore come from the environment ({@code SLM_KAFKA_SASL_JAAS_CONFIG}) instead of the file.
+ * The stream processor's configuration: the documented defaults below, then a file, the environment and flags
+ * (see {@link ServiceConfig}). Keys under {@code kafka.} also reach Kafka Streams (SASL, SSL, ...).
  */
-public final class ProcessorConfig {
+public final class ProcessorConfig extends ServiceConfig {
 
     /** Key, default, meaning: the reference the README's configuration table is made from. */
     public static final String[][] DEFAULTS = {
@@ -47,37 +39,20 @@ public final class ProcessorConfig {
         {"topics.partitions", "3", "partitions of created topics"},
         {"topics.replication", "1", "replication factor of created topics"},
         {"metrics.port", "9400", "HTTP port of /metrics and /health/*; 0 picks a free port, -1 disables"},
+        {"control.topic", "intents.control", "adapter events and operator commands (compacted, one partition)"},
+        {"adapters.topic", "intents.adapters", "adapter archives in chunks (compacted)"},
+        {"adapter.store.token", "", "bearer token for adapters kept at an HTTP(S) location"},
+        {"adapter.cache.dir", "", "where fetched adapters are unpacked (empty: a temporary directory)"},
+        {"instance.id", "", "this instance's name in error reports (empty: the host name)"},
     };
 
-    private final Map<String, String> values;
-
     private ProcessorConfig(Map<String, String> values) {
-        this.values = values;
+        super(values);
     }
 
     public static ProcessorConfig load(Path file, Map<String, String> environment, Map<String, String> overrides)
             throws IOException {
-        Map<String, String> values = new TreeMap<>();
-        for (String[] d : DEFAULTS) {
-            values.put(d[0], d[1]);
-        }
-        if (file != null) {
-            if (!Files.isRegularFile(file)) {
-                throw new IllegalArgumentException("configuration file not found: " + file);
-            }
-            Properties p = new Properties();
-            try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-                p.load(r);
-            }
-            p.stringPropertyNames().forEach(k -> values.put(k, p.getProperty(k).trim()));
-        }
-        for (Map.Entry<String, String> e : environment.entrySet()) {
-            if (e.getKey().startsWith("SLM_")) {
-                values.put(e.getKey().substring(4).toLowerCase().replace('_', '.'), e.getValue());
-            }
-        }
-        values.putAll(overrides);
-        return new ProcessorConfig(values);
+        return new ProcessorConfig(layers(DEFAULTS, file, environment, overrides));
     }
 
     public static ProcessorConfig of(Map<String, String> overrides) {
@@ -86,45 +61,5 @@ public final class ProcessorConfig {
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
-    }
-
-    public String get(String key) {
-        return values.getOrDefault(key, "");
-    }
-
-    public String require(String key) {
-        String v = get(key);
-        if (v.isBlank()) {
-            throw new IllegalArgumentException("configuration '" + key + "' is required (or SLM_"
-                    + key.toUpperCase().replace('.', '_') + ")");
-        }
-        return v;
-    }
-
-    public int getInt(String key) {
-        try {
-            return Integer.parseInt(get(key));
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("configuration '" + key + "' must be a whole number, not '" + get(key) + "'");
-        }
-    }
-
-    public boolean getBoolean(String key) {
-        return Boolean.parseBoolean(get(key));
-    }
-
-    /** Everything under {@code kafka.}, without the prefix: client and Streams settings passed through. */
-    public Map<String, String> kafkaPassThrough() {
-        Map<String, String> out = new LinkedHashMap<>();
-        values.forEach((k, v) -> {
-            if (k.startsWith("kafka.")) {
-                out.put(k.substring("kafka.".length()), v);
-            }
-        });
-        return out;
-    }
-
-    public Map<String, String> asMap() {
-        return Map.copyOf(values);
     }
 }

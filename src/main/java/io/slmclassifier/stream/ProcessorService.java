@@ -5,8 +5,16 @@ import io.slmclassifier.avro.TextMessage;
 import io.slmclassifier.classify.Classifier;
 import io.slmclassifier.classify.LanguageModel;
 import io.slmclassifier.classify.Task;
+import io.slmclassifier.model.ModelFingerprint;
 import io.slmclassifier.model.TorchRuntime;
+import io.slmclassifier.rollout.AdapterRollout;
+import io.slmclassifier.rollout.AdapterStore;
+import io.slmclassifier.rollout.ControlLog;
+import io.slmclassifier.rollout.ControlRecords;
 import io.slmclassifier.stream.registry.SchemaRegistryClient;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -36,7 +44,8 @@ public final class ProcessorService implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ProcessorService.class);
 
     /** How Avro goes on and off the wire: a registry-backed serializer and a decoder of TextMessage inputs. */
-    public record AvroWire(Serializer<Classification> classificationSerializer, Function<byte[], TextMessage> textMessages) {}
+    public record AvroWire(SchemaRegistryClient registry, Serializer<Classification> classificationSerializer,
+            Function<byte[], TextMessage> textMessages) {}
 
     private final ProcessorConfig config;
     private final LanguageModel model;
@@ -45,6 +54,7 @@ public final class ProcessorService implements AutoCloseable {
     private final ProcessorMetrics metrics;
     private final KafkaStreams streams;
     private final OperationsServer operations;
+    private final AdapterRollout rollout;
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
@@ -57,18 +67,10 @@ public final class ProcessorService implements AutoCloseable {
      * {@code <output topic>-value}; TextMessage inputs read by the writer schema their id names.
      */
     public static AvroWire registryWire(ProcessorConfig config) {
-        Map<String, Object> registry = new HashMap<>();
-        registry.put(SchemaRegistryClient.URL_CONFIG, config.require("schema.registry.url"));
-        if (!config.get("schema.registry.basic.auth.user.info").isBlank()) {
-            registry.put(SchemaRegistryClient.BASIC_AUTH_USER_INFO_CONFIG, config.get("schema.registry.basic.auth.user.info"));
-        }
-        if (!config.get("schema.registry.bearer.token").isBlank()) {
-            registry.put(SchemaRegistryClient.BEARER_AUTH_TOKEN_CONFIG, config.get("schema.registry.bearer.token"));
-        }
-        SchemaRegistryClient client = SchemaRegistryClient.fromConfig(registry);
+        SchemaRegistryClient client = SchemaRegistryClient.fromConfig(config.registryClient());
         AvroSerde<TextMessage> input = AvroSerde.forType(TextMessage.class, client);
         String inputTopic = config.get("input.topic");
-        return new AvroWire(AvroSerde.forType(Classification.class, client).serializer(), bytes -> {
+        return new AvroWire(client, AvroSerde.forType(Classification.class, client).serializer(), bytes -> {
             try {
                 return input.deserializer().deserialize(inputTopic, bytes);
             } catch (AvroDecodingException e) {
@@ -97,6 +99,11 @@ public final class ProcessorService implements AutoCloseable {
         if (config.getBoolean("topics.create")) {
             createTopics();
         }
+        this.rollout = new AdapterRollout(
+                new ControlLog(config.kafkaClient(), config.get("control.topic"), new ControlRecords(avro.registry())),
+                new AdapterStore("kafka", config.kafkaClient(), config.get("adapters.topic"), config.get("adapter.store.token")),
+                classifier, ModelFingerprint.sha256(model.dir()), adapterCache(config), instanceId(config),
+                metrics::adapterVersion);
         InputDecoder decoder = new InputDecoder(InputDecoder.format(config.get("input.format")),
                 avro.textMessages(), config.getInt("text.max.chars"), !config.get("text.too.long").equals("reject"));
         ClassifierTopology.Settings settings = new ClassifierTopology.Settings(config.get("input.topic"),
@@ -134,26 +141,40 @@ public final class ProcessorService implements AutoCloseable {
     }
 
     private void createTopics() throws Exception {
-        Properties admin = new Properties();
-        admin.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, config.get("bootstrap.servers"));
-        admin.putAll(config.kafkaPassThrough());
-        try (Admin client = Admin.create(admin)) {
-            Set<String> existing = client.listTopics().names().get(30, TimeUnit.SECONDS);
-            List<NewTopic> missing = new ArrayList<>();
-            for (String topic : List.of(config.get("input.topic"), config.get("output.topic"), config.get("dlq.topic"))) {
-                if (!existing.contains(topic)) {
-                    missing.add(new NewTopic(topic, config.getInt("topics.partitions"), (short) config.getInt("topics.replication")));
-                }
-            }
-            if (!missing.isEmpty()) {
-                client.createTopics(missing).all().get(30, TimeUnit.SECONDS);
-                log.info("Created topics {}", missing.stream().map(NewTopic::name).toList());
-            }
+        int partitions = config.getInt("topics.partitions");
+        int replication = config.getInt("topics.replication");
+        Topics.ensure(config.kafkaClient(), List.of(
+                Topics.plain(config.get("input.topic"), partitions, replication),
+                Topics.plain(config.get("output.topic"), partitions, replication),
+                Topics.plain(config.get("dlq.topic"), partitions, replication),
+                Topics.compacted(config.get("control.topic"), 1, replication),
+                Topics.compacted(config.get("adapters.topic"), 1, replication)));
+    }
+
+    private static Path adapterCache(ProcessorConfig config) throws IOException {
+        return config.get("adapter.cache.dir").isBlank() ? Files.createTempDirectory("slm-adapters-")
+                : Path.of(config.get("adapter.cache.dir"));
+    }
+
+    private static String instanceId(ProcessorConfig config) {
+        if (!config.get("instance.id").isBlank()) {
+            return config.get("instance.id");
+        }
+        try {
+            return InetAddress.getLocalHost().getHostName();
+        } catch (IOException e) {
+            return "processor-" + ProcessHandle.current().pid();
         }
     }
 
+    /** Serves the adapter version the control topic names, then starts consuming. */
     public void start() {
+        rollout.start();
         streams.start();
+    }
+
+    public AdapterRollout rollout() {
+        return rollout;
     }
 
     public KafkaStreams.State state() {
@@ -184,6 +205,7 @@ public final class ProcessorService implements AutoCloseable {
         }
         log.info("Stopping: committing what is done; records still waiting run again after a restart");
         streams.close(Duration.ofSeconds(60));
+        rollout.close();
         worker.close();
         if (operations != null) {
             operations.close();

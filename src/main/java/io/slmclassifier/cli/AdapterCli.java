@@ -1,0 +1,106 @@
+package io.slmclassifier.cli;
+
+import io.slmclassifier.avro.AdapterCommand;
+import io.slmclassifier.avro.AdapterCommandType;
+import io.slmclassifier.avro.AdapterEvent;
+import io.slmclassifier.config.ServiceConfig;
+import io.slmclassifier.rollout.ControlLog;
+import io.slmclassifier.rollout.ControlRecords;
+import io.slmclassifier.rollout.ControlState;
+import io.slmclassifier.stream.registry.SchemaRegistryClient;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** Lists adapter versions and sends rollout commands on the control topic. */
+@Command(name = "adapter", mixinStandardHelpOptions = true,
+        description = "List adapter versions with their metrics, or send rollback, pin, unpin or train.")
+public final class AdapterCli implements Callable<Integer> {
+
+    /** The settings this command reads; a processor's or trainer's file works as it is. */
+    static final String[][] DEFAULTS = {
+        {"bootstrap.servers", "localhost:9092", "Kafka bootstrap servers"},
+        {"schema.registry.url", "", "schema registry"},
+        {"schema.registry.basic.auth.user.info", "", "user:password for the registry"},
+        {"schema.registry.bearer.token", "", "bearer token for the registry"},
+        {"control.topic", "intents.control", "adapter events and commands"},
+    };
+
+    @Parameters(index = "0", description = "list, rollback, pin, unpin or train")
+    String action;
+
+    @Parameters(index = "1", arity = "0..1", description = "The version (pin; rollback to it, 0 = the base model).")
+    Long version;
+
+    @Option(names = "--config", description = "A processor or trainer properties file.")
+    Path config;
+
+    @Option(names = "--set", description = "Override one setting: key=value (repeatable).")
+    List<String> overrides = new ArrayList<>();
+
+    @Option(names = "--by", defaultValue = "${sys:user.name}", description = "Who asks (default: the user name).")
+    String requestedBy;
+
+    @Override
+    public Integer call() throws Exception {
+        ServiceConfig settings = ServiceConfig.load(DEFAULTS, config, System.getenv(), ServiceConfig.parseOverrides(overrides));
+        SchemaRegistryClient registry = SchemaRegistryClient.fromConfig(settings.registryClient());
+        try (ControlLog control = new ControlLog(settings.kafkaClient(), settings.get("control.topic"), new ControlRecords(registry))) {
+            control.catchUp(Duration.ofSeconds(30));
+            if (action.equals("list")) {
+                print(control.state(), System.out);
+                return 0;
+            }
+            AdapterCommandType type = switch (action) {
+                case "rollback" -> AdapterCommandType.ROLLBACK;
+                case "pin" -> AdapterCommandType.PIN;
+                case "unpin" -> AdapterCommandType.UNPIN;
+                case "train" -> AdapterCommandType.TRAIN;
+                default -> throw new IllegalArgumentException("unknown action '" + action + "': list, rollback, pin, unpin or train");
+            };
+            send(control, type, version, requestedBy);
+            System.out.printf("sent %s%s to %s%n", type, version == null ? "" : " " + version, control.topic());
+            return 0;
+        }
+    }
+
+    /** Checks a command against the log before sending it, so a typo does not become a silent no-op. */
+    public static void send(ControlLog control, AdapterCommandType type, Long version, String requestedBy) throws IOException {
+        ControlState state = control.state();
+        if (type == AdapterCommandType.PIN && version == null) {
+            throw new IllegalArgumentException("pin needs a version");
+        }
+        if (version != null && version != 0 && (type == AdapterCommandType.PIN || type == AdapterCommandType.ROLLBACK)) {
+            AdapterEvent e = state.event(version).orElseThrow(() -> new IllegalArgumentException("no adapter version " + version));
+            if (e.getStatus() != io.slmclassifier.avro.AdapterStatus.ACTIVE) {
+                throw new IllegalArgumentException("version " + version + " is " + e.getStatus() + " and cannot be served");
+            }
+        }
+        control.publish(AdapterCommand.newBuilder().setCommand(type).setVersion(version).setRequestedBy(requestedBy)
+                .setRequestedAt(Instant.now()).build());
+    }
+
+    static void print(ControlState state, PrintStream out) {
+        out.printf("%-8s %-12s %-8s %-9s %-9s %-20s %s%n", "version", "status", "parent", "macro-F1", "serving", "created", "message");
+        for (AdapterEvent e : state.events()) {
+            Double f1 = e.getMetrics().get("macro_f1");
+            Double servingF1 = e.getMetrics().get("serving_macro_f1");
+            out.printf("%-8d %-12s %-8s %-9s %-9s %-20s %s%n", e.getVersion(),
+                    state.status(e.getVersion()).name().toLowerCase().replace('_', ' '),
+                    e.getParentVersion() == null ? "-" : e.getParentVersion(), f1 == null ? "-" : String.format("%.4f", f1),
+                    servingF1 == null ? "-" : String.format("%.4f", servingF1),
+                    e.getCreatedAt().toString().substring(0, 19), e.getMessage() == null ? "" : e.getMessage());
+            state.errors(e.getVersion()).forEach((instance, reason) -> out.printf("%8s error on %s: %s%n", "", instance, reason));
+        }
+        out.printf("%nserving: %s%s%n", state.serving().isPresent() ? "version " + state.serving().getAsLong() : "the base model",
+                state.pinned().isPresent() ? " (pinned)" : "");
+    }
+}

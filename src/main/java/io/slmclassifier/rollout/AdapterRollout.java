@@ -1,0 +1,159 @@
+package io.slmclassifier.rollout;
+
+import io.slmclassifier.avro.AdapterEvent;
+import io.slmclassifier.avro.AdapterStatus;
+import io.slmclassifier.classify.Classifier;
+import io.slmclassifier.model.LoraAdapter;
+import io.slmclassifier.model.ModelFingerprint;
+import io.slmclassifier.model.TorchRuntime;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.function.LongConsumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The processor's side of a rollout: follows the control topic and keeps the classifier serving the version
+ * the log says. A new version is fetched, checked (SHA-256 and size of the archive, base model fingerprint, task
+ * hash, shapes) and merged into fresh weights beside the serving ones while batches keep running; the switch
+ * itself happens between two batches. A version that fails a check is reported as an ERROR event and the
+ * previous one keeps serving.
+ */
+public final class AdapterRollout implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(AdapterRollout.class);
+
+    private final ControlLog control;
+    private final AdapterStore store;
+    private final Classifier classifier;
+    private final String baseModelSha256;
+    private final Path cacheDir;
+    private final String instance;
+    private final LongConsumer servingVersion;
+    private final Set<Long> refused = new HashSet<>();
+    /** 0: the base model. */
+    private long serving = 0;
+
+    /**
+     * @param servingVersion told the version after each switch (-1 for the base model), e.g. for metrics
+     */
+    public AdapterRollout(ControlLog control, AdapterStore store, Classifier classifier, String baseModelSha256,
+            Path cacheDir, String instance, LongConsumer servingVersion) {
+        this.control = control;
+        this.store = store;
+        this.classifier = classifier;
+        this.baseModelSha256 = baseModelSha256;
+        this.cacheDir = cacheDir;
+        this.instance = instance;
+        this.servingVersion = servingVersion;
+        servingVersion.accept(-1);
+    }
+
+    /** Reads the control topic to its end and serves what it says before returning (restart: same version). */
+    public void start() {
+        control.catchUp(Duration.ofSeconds(60));
+        apply(control.state());
+        control.follow(this::apply);
+    }
+
+    /** The version served now; 0 for the base model. */
+    public synchronized long serving() {
+        return serving;
+    }
+
+    synchronized void apply(ControlState state) {
+        TorchRuntime.inferenceThread();
+        long wanted = state.serving().orElse(0);
+        if (wanted == serving || refused.contains(wanted)) {
+            return;
+        }
+        if (wanted == 0) {
+            classifier.useAdapter("base", null);
+            switched(0, "the base model");
+            return;
+        }
+        AdapterEvent event = state.event(wanted).orElseThrow();
+        try {
+            long started = System.nanoTime();
+            Path dir = fetch(event);
+            try (LoraAdapter adapter = classifier.model().loadAdapter(dir)) {
+                classifier.useMergedAdapter(String.valueOf(wanted), adapter);
+            }
+            switched(wanted, String.format("adapter version %d (macro-F1 %s, loaded in %d ms)", wanted,
+                    event.getMetrics().get("macro_f1"), (System.nanoTime() - started) / 1_000_000));
+        } catch (IOException | RuntimeException e) {
+            refused.add(wanted);
+            log.error("Refusing adapter version {}: {}; still serving {}", wanted, e.getMessage(),
+                    serving == 0 ? "the base model" : "version " + serving);
+            report(event, e.getMessage());
+        }
+    }
+
+    private void switched(long version, String what) {
+        serving = version;
+        servingVersion.accept(version == 0 ? -1 : version);
+        log.info("Now serving {}", what);
+    }
+
+    /** Fetches and checks the archive, unpacked under the cache directory; a checked copy there is reused. */
+    private Path fetch(AdapterEvent event) throws IOException {
+        if (!event.getBaseModelSha256().equals(baseModelSha256)) {
+            throw new IOException("it was trained on base model " + event.getBaseModelId() + " ("
+                    + event.getBaseModelSha256() + "), not on the one served here (" + baseModelSha256 + ")");
+        }
+        if (!event.getTaskHash().equals(classifier.task().hash())) {
+            throw new IOException("it was trained for task '" + event.getTaskName() + "' with hash " + event.getTaskHash()
+                    + ", but this processor serves task '" + classifier.task().name() + "' with hash "
+                    + classifier.task().hash() + " (prompt or labels differ)");
+        }
+        Path dir = cacheDir.resolve(event.getVersion() + "-" + event.getSha256());
+        if (Files.isRegularFile(dir.resolve("adapter_model.safetensors"))) {
+            return dir;
+        }
+        if (event.getLocation() == null) {
+            throw new IOException("its event names no location");
+        }
+        byte[] archive = store.get(event.getLocation());
+        String sha = ModelFingerprint.sha256(archive);
+        if (archive.length != event.getSizeBytes() || !sha.equals(event.getSha256())) {
+            throw new IOException("the archive at " + event.getLocation() + " is corrupt: " + archive.length
+                    + " bytes with SHA-256 " + sha + ", expected " + event.getSizeBytes() + " bytes with " + event.getSha256());
+        }
+        Path partial = Files.createDirectories(cacheDir).resolve(dir.getFileName() + ".partial");
+        deleteTree(partial);
+        AdapterArchive.unpack(archive, partial);
+        deleteTree(dir);
+        Files.move(partial, dir);
+        return dir;
+    }
+
+    private void report(AdapterEvent event, String reason) {
+        AdapterEvent error = AdapterEvent.newBuilder(event).setStatus(AdapterStatus.ERROR).setCreatedAt(Instant.now())
+                .setMessage("instance " + instance + " could not load it: " + reason).setInstance(instance).build();
+        try {
+            control.publish(error);
+        } catch (IOException e) {
+            log.warn("Could not report the refusal of version {}: {}", event.getVersion(), e.getMessage());
+        }
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (var walk = Files.walk(dir)) {
+            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        control.close();
+    }
+}

@@ -1,0 +1,195 @@
+package io.slmclassifier.rollout;
+
+import io.slmclassifier.avro.AdapterCommand;
+import io.slmclassifier.avro.AdapterEvent;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.ExecutionException;
+import java.util.function.Consumer;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Reads the whole control topic, from the beginning, into a {@link ControlState}, and keeps following it. Every
+ * reader is on its own (partitions assigned, no consumer group): each processor instance must see every event,
+ * not a share of them. Also writes events and commands, so the trainer, the processors, the {@code adapter}
+ * command and the console all speak the topic the same way.
+ */
+public final class ControlLog implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ControlLog.class);
+
+    private final String topic;
+    private final ControlRecords records;
+    private final KafkaConsumer<String, byte[]> consumer;
+    private final Properties producerSettings;
+    private KafkaProducer<String, byte[]> producer;
+    private final ControlState state = new ControlState();
+    private List<TopicPartition> partitions;
+    private Thread follower;
+    private volatile boolean running = true;
+
+    public ControlLog(Properties kafka, String topic, ControlRecords records) {
+        this.topic = topic;
+        this.records = records;
+        Properties c = new Properties();
+        c.putAll(kafka);
+        c.remove(ConsumerConfig.GROUP_ID_CONFIG);
+        c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        this.consumer = new KafkaConsumer<>(c, new StringDeserializer(), new ByteArrayDeserializer());
+        this.producerSettings = new Properties();
+        producerSettings.putAll(kafka);
+        producerSettings.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+        producerSettings.put(ProducerConfig.ACKS_CONFIG, "all");
+    }
+
+    public String topic() {
+        return topic;
+    }
+
+    /** A copy of the state so far. */
+    public synchronized ControlState state() {
+        return state.copy();
+    }
+
+    /** Reads everything written before this call; the state then reflects it. */
+    public void catchUp(Duration timeout) {
+        if (follower != null) {
+            throw new IllegalStateException("already following; read state() instead");
+        }
+        assign(timeout);
+        Map<TopicPartition, Long> end = consumer.endOffsets(partitions, timeout);
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (partitions.stream().anyMatch(p -> consumer.position(p, timeout) < end.get(p))) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("could not read " + topic + " to its end within " + timeout);
+            }
+            poll();
+        }
+    }
+
+    /** Follows new records on a background thread; {@code onChange} gets a copy of the state after each poll that changed it. */
+    public void follow(Consumer<ControlState> onChange) {
+        if (partitions == null) {
+            assign(Duration.ofSeconds(30));
+        }
+        follower = new Thread(() -> {
+            while (running) {
+                try {
+                    if (poll() > 0) {
+                        onChange.accept(state());
+                    }
+                } catch (WakeupException e) {
+                    return;
+                } catch (RuntimeException e) {
+                    log.error("Reading {} failed; retrying", topic, e);
+                    sleep();
+                }
+            }
+        }, "control-log");
+        follower.setDaemon(true);
+        follower.start();
+    }
+
+    private void assign(Duration timeout) {
+        List<PartitionInfo> infos = consumer.partitionsFor(topic, timeout);
+        if (infos == null || infos.isEmpty()) {
+            throw new IllegalStateException("control topic " + topic + " does not exist");
+        }
+        if (infos.size() > 1) {
+            // Order across partitions is not defined: events and commands must share one partition.
+            log.warn("Control topic {} has {} partitions; it should have one so every reader sees one order",
+                    topic, infos.size());
+        }
+        partitions = infos.stream().map(i -> new TopicPartition(topic, i.partition())).toList();
+        consumer.assign(partitions);
+        consumer.seekToBeginning(partitions);
+    }
+
+    private int poll() {
+        int applied = 0;
+        for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+            if (r.value() == null) {
+                continue; // a tombstone: nothing to fold
+            }
+            SpecificRecord record;
+            try {
+                record = records.decode(topic, r.value());
+            } catch (RuntimeException e) {
+                log.warn("Skipping unreadable record at {}-{}@{}: {}", topic, r.partition(), r.offset(), e.getMessage());
+                continue;
+            }
+            synchronized (this) {
+                state.apply(record);
+            }
+            applied++;
+        }
+        return applied;
+    }
+
+    public void publish(AdapterEvent event) throws IOException {
+        send(ControlRecords.key(event), event);
+    }
+
+    public void publish(AdapterCommand command) throws IOException {
+        send(ControlRecords.key(command), command);
+    }
+
+    private synchronized void send(String key, SpecificRecord record) throws IOException {
+        if (producer == null) {
+            producer = new KafkaProducer<>(producerSettings, new StringSerializer(), new ByteArraySerializer());
+        }
+        try {
+            producer.send(new ProducerRecord<>(topic, key, records.encode(topic, record))).get();
+        } catch (ExecutionException e) {
+            throw new IOException("could not write to " + topic + ": " + e.getCause(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        }
+    }
+
+    private static void sleep() {
+        try {
+            Thread.sleep(1000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public void close() {
+        running = false;
+        if (follower != null) {
+            consumer.wakeup();
+            try {
+                follower.join(10_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        consumer.close();
+        synchronized (this) {
+            if (producer != null) {
+                producer.close(Duration.ofSeconds(10));
+            }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+package io.slmclassifier.train;
+
+import io.slmclassifier.config.ServiceConfig;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Map;
+
+/** The trainer service's configuration: the documented defaults below, then a file, the environment and flags. */
+public final class TrainerConfig extends ServiceConfig {
+
+    /** Key, default, meaning: the reference the README's configuration table is made from. */
+    public static final String[][] DEFAULTS = {
+        {"bootstrap.servers", "localhost:9092", "Kafka bootstrap servers"},
+        {"schema.registry.url", "", "Confluent-compatible schema registry (required)"},
+        {"schema.registry.basic.auth.user.info", "", "user:password for the registry"},
+        {"schema.registry.bearer.token", "", "bearer token for the registry"},
+        {"model.dir", "", "the base model: a Hugging Face model directory"},
+        {"model.id", "", "model id recorded in adapter events (default: the directory name)"},
+        {"task.file", "", "task file (YAML or JSON); processors refuse adapters of another task"},
+        {"device", "auto", "cpu, gpu or auto"},
+        {"feedback.topics", "intents.feedback", "comma-separated topics of LabeledExample records"},
+        {"dataset.topic", "intents.dataset", "the durable labeled dataset (compacted, keyed by example id: last label wins)"},
+        {"control.topic", "intents.control", "adapter events and operator commands (compacted, one partition)"},
+        {"adapters.topic", "intents.adapters", "adapter archives in chunks (compacted), when adapter.store=kafka"},
+        {"dlq.topic", "intents.dlq", "feedback records that cannot be used, with error headers"},
+        {"adapter.store", "kafka", "where new adapters go: kafka (the adapters topic), a file: URI or an http(s) URL taking PUT"},
+        {"adapter.store.token", "", "bearer token for an HTTP(S) adapter store"},
+        {"work.dir", "", "directory for training runs (empty: a temporary directory)"},
+        {"group.id", "slm-trainer", "consumer group on the feedback topics"},
+        {"validation.percent", "20", "share of examples held out for validation, chosen by a hash of the example id"},
+        {"test.file", "", "optional fixed test set (JSONL or CSV), reported with every candidate"},
+        {"trigger.examples", "200", "train after this many new or changed examples"},
+        {"trigger.interval.minutes", "60", "or after this many minutes ..."},
+        {"trigger.interval.min.examples", "20", "... when at least this many examples are new"},
+        {"train.warm.start", "true", "continue from the serving adapter (false: a fresh adapter every run)"},
+        {"train.epochs", "3", "epochs per run"},
+        {"train.learning.rate", "5e-5", "peak learning rate, decayed linearly to 0"},
+        {"train.batch.size", "8", "examples per step"},
+        {"train.warmup.steps", "0", "learning-rate warm-up steps"},
+        {"train.seed", "42", "seed of adapter initialisation, dropout and shuffling"},
+        {"lora.r", "16", "LoRA rank of a fresh adapter"},
+        {"lora.alpha", "32", "LoRA alpha of a fresh adapter"},
+        {"lora.dropout", "0.05", "LoRA dropout during training"},
+        {"lora.targets", "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj", "projections a fresh adapter adapts"},
+        {"gate.min.improvement", "0.01", "a candidate is published only if its validation macro-F1 beats the serving one by this much"},
+        {"topics.create", "true", "create missing topics at start"},
+        {"topics.partitions", "3", "partitions of created feedback and dataset topics"},
+        {"topics.replication", "1", "replication factor of created topics"},
+        {"metrics.port", "9401", "HTTP port of /metrics and /health/*; 0 picks a free port, -1 disables"},
+    };
+
+    private TrainerConfig(Map<String, String> values) {
+        super(values);
+    }
+
+    public static TrainerConfig load(Path file, Map<String, String> environment, Map<String, String> overrides)
+            throws IOException {
+        return new TrainerConfig(layers(DEFAULTS, file, environment, overrides));
+    }
+
+    public static TrainerConfig of(Map<String, String> overrides) {
+        try {
+            return load(null, Map.of(), overrides);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
