@@ -17,19 +17,12 @@ import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Properties;
-import java.util.Set;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.serialization.Serializer;
+import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsConfig;
 import org.slf4j.Logger;
@@ -204,7 +197,11 @@ public final class ProcessorService implements AutoCloseable {
             return; // a shutdown hook and the owner may both close it
         }
         log.info("Stopping: committing what is done; records still waiting run again after a restart");
-        streams.close(Duration.ofSeconds(60));
+        // Without static membership a restarted instance is a new member: leave now, or its partitions wait out
+        // the session timeout. With it (group.instance.id), stay, so a rolling restart moves no partitions.
+        boolean staticMember = config.kafkaPassThrough().containsKey("group.instance.id");
+        streams.close(CloseOptions.groupMembershipOperation(staticMember ? CloseOptions.GroupMembershipOperation.REMAIN_IN_GROUP
+                : CloseOptions.GroupMembershipOperation.LEAVE_GROUP).withTimeout(Duration.ofSeconds(60)));
         rollout.close();
         worker.close();
         if (operations != null) {

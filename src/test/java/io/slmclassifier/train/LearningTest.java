@@ -7,14 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.Device;
 import io.slmclassifier.Fixtures;
 import io.slmclassifier.classify.LanguageModel;
-import io.slmclassifier.classify.Task;
 import io.slmclassifier.model.LoraAdapter;
 import io.slmclassifier.model.LoraConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -23,37 +21,16 @@ import org.junit.jupiter.api.io.TempDir;
  * among distractor words goes from chance to a macro-F1 of at least 0.9 on held-out sentences.
  */
 class LearningTest {
-    static final List<String> LABELS = List.of("red", "blue", "green");
-    static final List<String> DISTRACTORS = List.of("the", "cat", "table", "runs", "over", "a", "small", "house",
-            "window", "quickly", "river", "stone", "paper", "old", "dog", "tree", "under", "music", "bright", "cold");
-    static final Task TASK = Task.parse("name: keyword\nlabels: [red, blue, green]\n"
-            + "prompt: \"Which colour is named in: {text}\\nColour:\"\nchat_template: false\nmax_text_tokens: 32");
-
-    static List<LabeledData.Example> sentences(int count, long seed) {
-        Random random = new Random(seed);
-        List<LabeledData.Example> out = new ArrayList<>();
-        for (int i = 0; i < count; i++) {
-            int label = random.nextInt(LABELS.size());
-            List<String> words = new ArrayList<>();
-            for (int w = 0; w < 6; w++) {
-                words.add(DISTRACTORS.get(random.nextInt(DISTRACTORS.size())));
-            }
-            words.add(random.nextInt(words.size() + 1), LABELS.get(label));
-            out.add(new LabeledData.Example(String.join(" ", words), label));
-        }
-        return out;
-    }
-
     @Test
     void macroF1RisesFromChanceToAtLeast09(@TempDir Path dir) throws Exception {
-        List<LabeledData.Example> train = sentences(240, 1);
-        List<LabeledData.Example> validation = sentences(60, 2);
-        List<LabeledData.Example> heldOut = sentences(90, 3);
+        List<LabeledData.Example> train = KeywordTask.sentences(240, 1);
+        List<LabeledData.Example> validation = KeywordTask.sentences(60, 2);
+        List<LabeledData.Example> heldOut = KeywordTask.sentences(90, 3);
         LoraTrainer.Settings settings = new LoraTrainer.Settings(4, 1e-2, 8, 5, 0.0, 1.0, 0, 7);
         LoraConfig lora = new LoraConfig(8, 16, 0.0, LoraConfig.MODULES, false, "qwen3-tiny");
         try (LanguageModel model = LanguageModel.load(Fixtures.model("qwen3-tiny"), Device.cpu(), null);
                 LoraAdapter adapter = LoraAdapter.initialize(lora, model.weights().config, model.manager(), 7);
-                LoraTrainer trainer = new LoraTrainer(model, TASK, adapter, settings)) {
+                LoraTrainer trainer = new LoraTrainer(model, KeywordTask.TASK, adapter, settings)) {
             Metrics before = trainer.evaluate(heldOut);
             List<String> log = new ArrayList<>();
             LoraTrainer.Result result = trainer.train(train, validation, dir, new LoraTrainer.Progress() {
@@ -72,7 +49,7 @@ class LearningTest {
 
             // The kept adapter, loaded from disk, scores the held-out sentences as well.
             try (LoraAdapter best = LoraAdapter.load(dir, model.weights().config, model.manager());
-                    LoraTrainer evaluator = new LoraTrainer(model, TASK, best, settings)) {
+                    LoraTrainer evaluator = new LoraTrainer(model, KeywordTask.TASK, best, settings)) {
                 Metrics after = evaluator.evaluate(heldOut);
                 assertTrue(after.macroF1() >= 0.9, "held-out macro-F1 after training " + after.macroF1());
             }
@@ -82,7 +59,7 @@ class LearningTest {
 
     @Test
     void aFixedSeedGivesTheSameAdapterTwice(@TempDir Path dir) throws Exception {
-        List<LabeledData.Example> train = sentences(32, 4);
+        List<LabeledData.Example> train = KeywordTask.sentences(32, 4);
         LoraTrainer.Settings settings = new LoraTrainer.Settings(1, 1e-2, 8, 0, 0.0, 1.0, 0, 11);
         LoraConfig lora = new LoraConfig(4, 8, 0.1, LoraConfig.MODULES, false, "qwen3-tiny");
         float[][] first = null;
@@ -90,8 +67,8 @@ class LearningTest {
             for (int run = 0; run < 2; run++) {
                 ai.djl.engine.Engine.getInstance().setRandomSeed(11);
                 try (LoraAdapter adapter = LoraAdapter.initialize(lora, model.weights().config, model.manager(), 11);
-                        LoraTrainer trainer = new LoraTrainer(model, TASK, adapter, settings)) {
-                    trainer.train(train, sentences(8, 5), dir.resolve("run" + run), new LoraTrainer.Progress() {
+                        LoraTrainer trainer = new LoraTrainer(model, KeywordTask.TASK, adapter, settings)) {
+                    trainer.train(train, KeywordTask.sentences(8, 5), dir.resolve("run" + run), new LoraTrainer.Progress() {
                         public void step(int s, int t, double l, double e) {}
 
                         public void evaluated(int s, Metrics m, boolean b) {}
