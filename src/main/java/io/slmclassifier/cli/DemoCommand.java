@@ -1,13 +1,24 @@
 package io.slmclassifier.cli;
 
+import io.slmclassifier.avro.AdapterCommandType;
+import io.slmclassifier.avro.AdapterEvent;
+import io.slmclassifier.avro.AdapterStatus;
 import io.slmclassifier.avro.Classification;
 import io.slmclassifier.avro.LabelProbability;
+import io.slmclassifier.avro.LabeledExample;
+import io.slmclassifier.model.ModelConfig;
+import io.slmclassifier.rollout.ControlLog;
+import io.slmclassifier.rollout.ControlRecords;
+import io.slmclassifier.rollout.ControlState;
 import io.slmclassifier.stream.AvroSerde;
 import io.slmclassifier.stream.LocalKafkaBroker;
 import io.slmclassifier.stream.ProcessorConfig;
 import io.slmclassifier.stream.ProcessorService;
 import io.slmclassifier.stream.registry.EmbeddedSchemaRegistry;
 import io.slmclassifier.stream.registry.SchemaRegistryClient;
+import io.slmclassifier.train.ColourTask;
+import io.slmclassifier.train.TrainerConfig;
+import io.slmclassifier.train.TrainerService;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
@@ -15,10 +26,13 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.Callable;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -34,28 +48,38 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * Everything on one machine: a real single-node Kafka broker and the embedded schema registry on loopback,
- * the stream processor, and a prompt where typed sentences go to {@code intents.in} and their classifications
- * come back from {@code intents.classified}.
+ * Everything on one machine: a real single-node Kafka broker and the embedded schema registry on loopback, the
+ * stream processor and the trainer, and a prompt where typed sentences go to {@code intents.in}, their
+ * classifications come back from {@code intents.classified}, and corrections go to {@code intents.feedback}.
+ * With {@code --simulate}, synthetic traffic and labels show the model learning by itself.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Run a local broker, registry and processor, and classify sentences typed at the prompt.")
+        description = "Run a local broker, registry, processor and trainer, and classify sentences typed at the prompt.")
 public final class DemoCommand implements Callable<Integer> {
 
     @Option(names = "--model", defaultValue = "src/test/resources/models/qwen3-tiny",
             description = "Model directory (default: the committed tiny model, random weights).")
     Path model;
 
-    @Option(names = "--task", defaultValue = "tasks/radr-intents.yaml", description = "Task file (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--task", description = "Task file (default: tasks/radr-intents.yaml; with --simulate the "
+            + "built-in colours task).")
     Path task;
 
     @Option(names = "--registry-port", defaultValue = "0", description = "Registry port (default: a free one).")
     int registryPort;
 
-    @Option(names = "--data-dir", description = "Keep broker data and processor state here across restarts.")
+    @Option(names = "--data-dir", description = "Keep broker data, processor state and training runs here across restarts.")
     Path dataDir;
 
     @Option(names = "--device", defaultValue = "auto") String device;
+
+    @Option(names = "--train-after", description = "Train a new adapter after this many new labels (default: 20; "
+            + "150 with --simulate).")
+    Integer trainAfter;
+
+    @Option(names = "--simulate", description = "Feed synthetic colour sentences and their labels, and report the "
+            + "live accuracy as the trainer learns.")
+    boolean simulate;
 
     @Override
     public Integer call() throws Exception {
@@ -64,7 +88,9 @@ public final class DemoCommand implements Callable<Integer> {
             throw new IllegalArgumentException("model directory " + model + " not found (run from the repository root, "
                     + "or give --model DIR)");
         }
-        Path state = dataDir != null ? dataDir.resolve("state") : Files.createTempDirectory("slm-demo-state-");
+        Path work = dataDir != null ? dataDir : Files.createTempDirectory("slm-demo-");
+        Path taskFile = task != null ? task : simulate ? Files.writeString(work.resolve("colours.yaml"), ColourTask.YAML)
+                : Path.of("tasks/radr-intents.yaml");
         LocalKafkaBroker.Builder brokerBuilder = LocalKafkaBroker.builder();
         if (dataDir != null) {
             brokerBuilder.dataDir(dataDir.resolve("kafka"));
@@ -73,87 +99,211 @@ public final class DemoCommand implements Callable<Integer> {
         try (LocalKafkaBroker broker = brokerBuilder.start();
                 EmbeddedSchemaRegistry registry = EmbeddedSchemaRegistry.builder().kafka(broker.bootstrapServers())
                         .port(registryPort).start()) {
-            Map<String, String> c = new HashMap<>();
-            c.put("bootstrap.servers", broker.bootstrapServers());
-            c.put("schema.registry.url", registry.url());
-            c.put("model.dir", model.toString());
-            c.put("task.file", task.toString());
-            c.put("device", device);
-            c.put("state.dir", state.toString());
-            c.put("metrics.port", "0");
-            c.put("topics.partitions", "1");
-            try (ProcessorService processor = new ProcessorService(ProcessorConfig.of(c));
+            Map<String, String> shared = new HashMap<>();
+            shared.put("bootstrap.servers", broker.bootstrapServers());
+            shared.put("schema.registry.url", registry.url());
+            shared.put("model.dir", model.toString());
+            shared.put("task.file", taskFile.toString());
+            shared.put("device", device);
+            shared.put("metrics.port", "0");
+            shared.put("topics.partitions", "1");
+            Map<String, String> p = new HashMap<>(shared);
+            p.put("state.dir", work.resolve("state").toString());
+            p.put("adapter.cache.dir", work.resolve("adapters").toString());
+            Map<String, String> t = new HashMap<>(shared);
+            t.put("work.dir", work.resolve("training").toString());
+            t.put("trigger.examples", Integer.toString(trainAfter != null ? trainAfter : simulate ? 150 : 20));
+            if (ModelConfig.load(model).hiddenSize() < 256) {
+                // A toy model learns only with large steps; real models keep the trainer's defaults.
+                t.put("train.learning.rate", "1e-2");
+                t.put("train.epochs", "4");
+                t.put("train.warmup.steps", "5");
+                t.put("lora.r", "8");
+                t.put("lora.alpha", "16");
+                t.put("lora.dropout", "0");
+            }
+            SchemaRegistryClient registryClient = SchemaRegistryClient.builder(registry.url()).build();
+            try (ProcessorService processor = new ProcessorService(ProcessorConfig.of(p));
+                    TrainerService trainer = new TrainerService(TrainerConfig.of(t));
                     KafkaProducer<byte[], byte[]> producer = producer(broker);
-                    KafkaConsumer<byte[], byte[]> consumer = consumer(broker)) {
-                // Ctrl-C: stop the processor cleanly (the broker's own hook stops the broker).
-                Runtime.getRuntime().addShutdownHook(new Thread(processor::close, "demo-shutdown"));
+                    KafkaConsumer<byte[], byte[]> consumer = consumer(broker);
+                    ControlLog control = new ControlLog(properties(broker), "intents.control", new ControlRecords(registryClient))) {
+                // Ctrl-C: stop the services cleanly (the broker's own hook stops the broker).
+                Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                    trainer.close();
+                    processor.close();
+                }, "demo-shutdown"));
                 processor.start();
-                while (processor.state() != KafkaStreams.State.RUNNING) {
+                trainer.start();
+                while (processor.state() != KafkaStreams.State.RUNNING || !trainer.ready()) {
                     Thread.sleep(100);
                 }
+                control.follow(new AdapterNews(out));
                 out.printf("%nbootstrap servers  %s%nschema registry    %s%ntopics             intents.in -> "
-                        + "intents.classified (dead letters: intents.dlq)%nmetrics            http://127.0.0.1:%d/metrics%n",
-                        broker.bootstrapServers(), registry.url(), processor.operationsPort());
+                        + "intents.classified (dead letters: intents.dlq)%n                   intents.feedback -> trainer "
+                        + "-> intents.control + intents.adapters%nmetrics            processor http://127.0.0.1:%d/metrics, "
+                        + "trainer http://127.0.0.1:%d/metrics%n", broker.bootstrapServers(), registry.url(),
+                        processor.operationsPort(), trainer.operationsPort());
                 if (model.endsWith("qwen3-tiny")) {
-                    out.println("\nThe default model has random weights: its labels mean nothing until an adapter "
-                            + "is trained on labeled data (see `train`).");
+                    out.println("\nThe default model has random weights: its labels mean nothing until the trainer has "
+                            + "learned from feedback.");
                 }
-                out.println("\nType a sentence and press Enter (Ctrl-D or Ctrl-C to stop).");
-                AvroSerde<Classification> results = AvroSerde.forType(Classification.class,
-                        SchemaRegistryClient.builder(registry.url()).build());
-                BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-                String line;
-                out.print("> ");
-                out.flush();
-                while ((line = in.readLine()) != null) {
-                    if (!line.isBlank()) {
-                        String id = UUID.randomUUID().toString();
-                        producer.send(new ProducerRecord<>("intents.in", id.getBytes(StandardCharsets.UTF_8),
-                                line.getBytes(StandardCharsets.UTF_8))).get();
-                        print(out, awaitResult(consumer, results, id));
-                    }
-                    out.print("> ");
-                    out.flush();
+                Simulation simulation = simulate ? new Simulation(broker, registryClient, out) : null;
+                if (simulation != null) {
+                    simulation.start();
                 }
-                out.println();
+                out.printf("%nType a sentence and press Enter. Then !LABEL corrects the last answer (labels: %s).%n"
+                        + "/train trains now, /adapters lists versions, /rollback [V], /pin V, /unpin. Ctrl-D or Ctrl-C stops.%n",
+                        String.join(", ", processor.classifier().task().labels()));
+                Session session = new Session(out, producer, consumer, control,
+                        AvroSerde.forType(Classification.class, registryClient),
+                        AvroSerde.forType(LabeledExample.class, registryClient), processor, trainer);
+                session.run(new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)));
+                if (simulation != null) {
+                    simulation.close();
+                }
             }
         }
         return 0;
     }
 
-    private static Classification awaitResult(KafkaConsumer<byte[], byte[]> consumer, AvroSerde<Classification> serde,
-            String key) {
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        while (System.nanoTime() < deadline) {
-            for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(100))) {
-                if (key.equals(new String(r.key(), StandardCharsets.UTF_8))) {
-                    return serde.deserializer().deserialize(r.topic(), r.value());
+    /** The prompt: sentences, corrections and rollout commands. */
+    private record Session(PrintStream out, KafkaProducer<byte[], byte[]> producer, KafkaConsumer<byte[], byte[]> consumer,
+            ControlLog control, AvroSerde<Classification> results, AvroSerde<LabeledExample> feedback,
+            ProcessorService processor, TrainerService trainer) {
+
+        void run(BufferedReader in) throws Exception {
+            Classification last = null;
+            String line;
+            prompt();
+            while ((line = in.readLine()) != null) {
+                line = line.strip();
+                try {
+                    if (line.startsWith("!")) {
+                        correct(last, line.substring(1).strip());
+                    } else if (line.startsWith("/")) {
+                        command(line.substring(1).strip().split("\\s+"));
+                    } else if (!line.isEmpty()) {
+                        String id = UUID.randomUUID().toString();
+                        producer.send(new ProducerRecord<>("intents.in", id.getBytes(StandardCharsets.UTF_8),
+                                line.getBytes(StandardCharsets.UTF_8))).get();
+                        last = awaitResult(id);
+                        print(last);
+                    }
+                } catch (IllegalArgumentException e) {
+                    out.println("error: " + e.getMessage());
                 }
+                prompt();
+            }
+            out.println();
+        }
+
+        private void prompt() {
+            out.print("> ");
+            out.flush();
+        }
+
+        private void correct(Classification last, String label) throws Exception {
+            if (last == null) {
+                throw new IllegalArgumentException("type a sentence first; !LABEL corrects its answer");
+            }
+            if (processor.classifier().task().indexOf(label) < 0) {
+                throw new IllegalArgumentException("'" + label + "' is not a label of this task: "
+                        + processor.classifier().task().labels());
+            }
+            LabeledExample example = LabeledExample.newBuilder().setId(last.getId()).setText(last.getText())
+                    .setLabel(label).setSource("demo:" + System.getProperty("user.name")).setLabeledAt(Instant.now())
+                    .setPredictedLabel(last.getLabel()).setAdapterVersion(last.getAdapterVersion()).build();
+            producer.send(new ProducerRecord<>("intents.feedback", last.getId().getBytes(StandardCharsets.UTF_8),
+                    feedback.serializer().serialize("intents.feedback", example))).get();
+            out.printf("feedback sent: \"%s\" is %s (%d labels so far; training starts after %d new ones)%n",
+                    last.getText(), label, trainer.dataset().size() + 1, trainer.trainAfter());
+        }
+
+        private void command(String[] words) throws Exception {
+            Long version = words.length > 1 ? Long.parseLong(words[1]) : null;
+            switch (words[0]) {
+                case "adapters" -> {
+                    out.printf("%d labeled examples in the dataset%n", trainer.dataset().size());
+                    AdapterCli.print(control.state(), out);
+                }
+                case "train" -> send(AdapterCommandType.TRAIN, null);
+                case "rollback" -> send(AdapterCommandType.ROLLBACK, version);
+                case "pin" -> send(AdapterCommandType.PIN, version);
+                case "unpin" -> send(AdapterCommandType.UNPIN, null);
+                default -> throw new IllegalArgumentException("unknown command /" + words[0]
+                        + " (/train, /adapters, /rollback [V], /pin V, /unpin)");
             }
         }
-        throw new IllegalStateException("no classification came back within 60 s");
+
+        private void send(AdapterCommandType type, Long version) throws Exception {
+            AdapterCli.send(control, type, version, "demo:" + System.getProperty("user.name"));
+            out.printf("sent %s%s%n", type, version == null ? "" : " " + version);
+        }
+
+        private Classification awaitResult(String key) {
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            while (System.nanoTime() < deadline) {
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(100))) {
+                    if (key.equals(new String(r.key(), StandardCharsets.UTF_8))) {
+                        return results.deserializer().deserialize(r.topic(), r.value());
+                    }
+                }
+            }
+            throw new IllegalStateException("no classification came back within 60 s");
+        }
+
+        private void print(Classification c) {
+            out.printf("%s  (%.3f)  adapter %s, %d ms%n", c.getLabel(),
+                    c.getProbabilities().get(c.getLabelIndex()).getProbability(),
+                    c.getAdapterVersion() == null ? "base" : c.getAdapterVersion(), c.getLatencyMs());
+            StringBuilder all = new StringBuilder("   ");
+            for (LabelProbability p : c.getProbabilities()) {
+                all.append(String.format(" %s %.3f", p.getLabel(), p.getProbability()));
+            }
+            out.println(all);
+        }
     }
 
-    private static void print(PrintStream out, Classification c) {
-        out.printf("%s  (%.3f)  adapter %s, %d ms%n", c.getLabel(),
-                c.getProbabilities().get(c.getLabelIndex()).getProbability(),
-                c.getAdapterVersion() == null ? "base" : c.getAdapterVersion(), c.getLatencyMs());
-        StringBuilder all = new StringBuilder("   ");
-        for (LabelProbability p : c.getProbabilities()) {
-            all.append(String.format(" %s %.3f", p.getLabel(), p.getProbability()));
+    /** Prints a line when the trainer publishes or rejects a version, or a processor refuses one. */
+    private static final class AdapterNews implements java.util.function.Consumer<ControlState> {
+        private final PrintStream out;
+        private final Set<String> told = new HashSet<>();
+
+        AdapterNews(PrintStream out) {
+            this.out = out;
         }
-        out.println(all);
+
+        @Override
+        public void accept(ControlState state) {
+            for (AdapterEvent e : state.events()) {
+                if (told.add(e.getVersion() + "/" + e.getStatus())) {
+                    out.printf("%n[trainer] version %d %s: %s%n> ", e.getVersion(),
+                            e.getStatus() == AdapterStatus.ACTIVE ? "published" : e.getStatus().name().toLowerCase(),
+                            e.getMessage());
+                }
+                state.errors(e.getVersion()).forEach((instance, reason) -> {
+                    if (told.add(e.getVersion() + "/error/" + instance)) {
+                        out.printf("%n[processor] %s%n> ", reason);
+                    }
+                });
+            }
+            out.flush();
+        }
+    }
+
+    private static Properties properties(LocalKafkaBroker broker) {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+        return p;
     }
 
     private static KafkaProducer<byte[], byte[]> producer(LocalKafkaBroker broker) {
-        Properties p = new Properties();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
-        return new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
+        return new KafkaProducer<>(properties(broker), new ByteArraySerializer(), new ByteArraySerializer());
     }
 
-    private static KafkaConsumer<byte[], byte[]> consumer(LocalKafkaBroker broker) {
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+    static KafkaConsumer<byte[], byte[]> consumer(LocalKafkaBroker broker) {
+        Properties p = properties(broker);
         p.put(ConsumerConfig.GROUP_ID_CONFIG, "demo-console-" + UUID.randomUUID());
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");

@@ -185,6 +185,11 @@ public final class TrainerService implements AutoCloseable {
         return ready;
     }
 
+    /** New examples that start a run. */
+    public int trainAfter() {
+        return config.getInt("trigger.examples");
+    }
+
     public FeedbackDataset dataset() {
         return dataset;
     }

@@ -18,7 +18,7 @@ import io.slmclassifier.stream.ProcessorConfig;
 import io.slmclassifier.stream.ProcessorService;
 import io.slmclassifier.stream.registry.EmbeddedSchemaRegistry;
 import io.slmclassifier.stream.registry.SchemaRegistryClient;
-import io.slmclassifier.train.KeywordTask;
+import io.slmclassifier.train.ColourTask;
 import io.slmclassifier.train.LabeledData;
 import io.slmclassifier.train.Metrics;
 import io.slmclassifier.train.TrainerConfig;
@@ -123,8 +123,8 @@ class RolloutEndToEndTest {
 
     @Test
     void feedbackTrainsAnAdapterThatIsRolledOutRolledBackAndPinned(@TempDir Path dir) throws Exception {
-        Path taskFile = Files.writeString(dir.resolve("keyword.yaml"), KeywordTask.YAML);
-        List<LabeledData.Example> heldOut = KeywordTask.sentences(90, 3);
+        Path taskFile = Files.writeString(dir.resolve("colours.yaml"), ColourTask.YAML);
+        List<LabeledData.Example> heldOut = ColourTask.sentences(90, 3);
         SchemaRegistryClient registryClient = SchemaRegistryClient.builder(registry.url()).build();
         AvroSerde<Classification> results = AvroSerde.forType(Classification.class, registryClient);
         AtomicReference<ProcessorService> processor = new AtomicReference<>(new ProcessorService(processorConfig(dir, taskFile)));
@@ -146,7 +146,7 @@ class RolloutEndToEndTest {
             AtomicBoolean flowing = new AtomicBoolean(true);
             AtomicInteger sent = new AtomicInteger();
             Thread traffic = new Thread(() -> {
-                List<LabeledData.Example> texts = KeywordTask.sentences(2000, 9);
+                List<LabeledData.Example> texts = ColourTask.sentences(2000, 9);
                 while (flowing.get() && sent.get() < texts.size()) {
                     int i = sent.getAndIncrement();
                     producer.send(new ProducerRecord<>("loop.in", ("traffic-" + i).getBytes(StandardCharsets.UTF_8),
@@ -156,12 +156,12 @@ class RolloutEndToEndTest {
             });
             traffic.start();
             AvroSerde<LabeledExample> feedback = AvroSerde.forType(LabeledExample.class, registryClient);
-            List<LabeledData.Example> labeled = KeywordTask.sentences(300, 1);
+            List<LabeledData.Example> labeled = ColourTask.sentences(300, 1);
             for (int i = 0; i < labeled.size(); i++) {
                 LabeledData.Example e = labeled.get(i);
                 producer.send(new ProducerRecord<>("loop.feedback", feedback.serializer().serialize("loop.feedback",
                         LabeledExample.newBuilder().setId("example-" + i).setText(e.text())
-                                .setLabel(KeywordTask.LABELS.get(e.label())).setSource("test")
+                                .setLabel(ColourTask.LABELS.get(e.label())).setSource("test")
                                 .setLabeledAt(Instant.now()).build())));
             }
             producer.send(new ProducerRecord<>("loop.feedback", feedback.serializer().serialize("loop.feedback",
@@ -278,7 +278,7 @@ class RolloutEndToEndTest {
             predicted[i] = results.get(i).getLabelIndex();
             assertEquals(version, results.get(i).getAdapterVersion());
         }
-        return Metrics.of(KeywordTask.LABELS, expected, predicted);
+        return Metrics.of(ColourTask.LABELS, expected, predicted);
     }
 
     private static void awaitTrue(BooleanSupplier condition, Duration timeout, String what) {

@@ -17,7 +17,7 @@ class FeedbackDatasetTest {
 
     @Test
     void theLastLabelWinsAndDuplicatesCollapse() {
-        FeedbackDataset d = new FeedbackDataset(KeywordTask.TASK, 20);
+        FeedbackDataset d = new FeedbackDataset(ColourTask.TASK, 20);
         d.put(example("a", "the red cat", "blue"), 1);
         d.put(example("a", "the red cat", "red"), 2);
         d.put(example("a", "the red cat", "red"), 3);
@@ -34,7 +34,7 @@ class FeedbackDatasetTest {
 
     @Test
     void theSplitDependsOnTheIdAloneAndHoldsTheShare() {
-        FeedbackDataset d = new FeedbackDataset(KeywordTask.TASK, 20);
+        FeedbackDataset d = new FeedbackDataset(ColourTask.TASK, 20);
         for (int i = 0; i < 2000; i++) {
             d.put(example("id-" + i, "green " + i, "green"), i);
         }
@@ -48,10 +48,10 @@ class FeedbackDatasetTest {
 
     @Test
     void examplesOutsideTheTaskAreRefusedWithTheReason() {
-        FeedbackDataset d = new FeedbackDataset(KeywordTask.TASK, 20);
+        FeedbackDataset d = new FeedbackDataset(ColourTask.TASK, 20);
         assertTrue(assertThrows(IllegalArgumentException.class, () -> d.put(example("x", "a purple cat", "purple"), 1))
                 .getMessage().contains("purple"));
         assertThrows(IllegalArgumentException.class, () -> d.put(example("y", "  ", "red"), 1));
-        assertThrows(IllegalArgumentException.class, () -> new FeedbackDataset(KeywordTask.TASK, 0));
+        assertThrows(IllegalArgumentException.class, () -> new FeedbackDataset(ColourTask.TASK, 0));
     }
 }

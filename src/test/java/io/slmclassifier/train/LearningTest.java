@@ -23,14 +23,14 @@ import org.junit.jupiter.api.io.TempDir;
 class LearningTest {
     @Test
     void macroF1RisesFromChanceToAtLeast09(@TempDir Path dir) throws Exception {
-        List<LabeledData.Example> train = KeywordTask.sentences(240, 1);
-        List<LabeledData.Example> validation = KeywordTask.sentences(60, 2);
-        List<LabeledData.Example> heldOut = KeywordTask.sentences(90, 3);
+        List<LabeledData.Example> train = ColourTask.sentences(240, 1);
+        List<LabeledData.Example> validation = ColourTask.sentences(60, 2);
+        List<LabeledData.Example> heldOut = ColourTask.sentences(90, 3);
         LoraTrainer.Settings settings = new LoraTrainer.Settings(4, 1e-2, 8, 5, 0.0, 1.0, 0, 7);
         LoraConfig lora = new LoraConfig(8, 16, 0.0, LoraConfig.MODULES, false, "qwen3-tiny");
         try (LanguageModel model = LanguageModel.load(Fixtures.model("qwen3-tiny"), Device.cpu(), null);
                 LoraAdapter adapter = LoraAdapter.initialize(lora, model.weights().config, model.manager(), 7);
-                LoraTrainer trainer = new LoraTrainer(model, KeywordTask.TASK, adapter, settings)) {
+                LoraTrainer trainer = new LoraTrainer(model, ColourTask.TASK, adapter, settings)) {
             Metrics before = trainer.evaluate(heldOut);
             List<String> log = new ArrayList<>();
             LoraTrainer.Result result = trainer.train(train, validation, dir, new LoraTrainer.Progress() {
@@ -49,7 +49,7 @@ class LearningTest {
 
             // The kept adapter, loaded from disk, scores the held-out sentences as well.
             try (LoraAdapter best = LoraAdapter.load(dir, model.weights().config, model.manager());
-                    LoraTrainer evaluator = new LoraTrainer(model, KeywordTask.TASK, best, settings)) {
+                    LoraTrainer evaluator = new LoraTrainer(model, ColourTask.TASK, best, settings)) {
                 Metrics after = evaluator.evaluate(heldOut);
                 assertTrue(after.macroF1() >= 0.9, "held-out macro-F1 after training " + after.macroF1());
             }
@@ -59,7 +59,7 @@ class LearningTest {
 
     @Test
     void aFixedSeedGivesTheSameAdapterTwice(@TempDir Path dir) throws Exception {
-        List<LabeledData.Example> train = KeywordTask.sentences(32, 4);
+        List<LabeledData.Example> train = ColourTask.sentences(32, 4);
         LoraTrainer.Settings settings = new LoraTrainer.Settings(1, 1e-2, 8, 0, 0.0, 1.0, 0, 11);
         LoraConfig lora = new LoraConfig(4, 8, 0.1, LoraConfig.MODULES, false, "qwen3-tiny");
         float[][] first = null;
@@ -67,8 +67,8 @@ class LearningTest {
             for (int run = 0; run < 2; run++) {
                 ai.djl.engine.Engine.getInstance().setRandomSeed(11);
                 try (LoraAdapter adapter = LoraAdapter.initialize(lora, model.weights().config, model.manager(), 11);
-                        LoraTrainer trainer = new LoraTrainer(model, KeywordTask.TASK, adapter, settings)) {
-                    trainer.train(train, KeywordTask.sentences(8, 5), dir.resolve("run" + run), new LoraTrainer.Progress() {
+                        LoraTrainer trainer = new LoraTrainer(model, ColourTask.TASK, adapter, settings)) {
+                    trainer.train(train, ColourTask.sentences(8, 5), dir.resolve("run" + run), new LoraTrainer.Progress() {
                         public void step(int s, int t, double l, double e) {}
 
                         public void evaluated(int s, Metrics m, boolean b) {}

@@ -6,18 +6,19 @@ import java.util.List;
 import java.util.Random;
 
 /**
- * A task a tiny random model can learn in seconds: the label is the one colour word hidden among distractor
- * words. Before training the model is at chance; after a few epochs of LoRA it is near perfect.
+ * A synthetic task a tiny random model can learn in seconds: the label is the one colour word hidden among
+ * distractor words. Before training the model is at chance; after a few epochs of LoRA it is near perfect. The
+ * demo's simulation uses it to show the whole loop, and the tests use it to prove that learning happens.
  */
-public final class KeywordTask {
+public final class ColourTask {
     public static final List<String> LABELS = List.of("red", "blue", "green");
     static final List<String> DISTRACTORS = List.of("the", "cat", "table", "runs", "over", "a", "small", "house",
             "window", "quickly", "river", "stone", "paper", "old", "dog", "tree", "under", "music", "bright", "cold");
-    public static final String YAML = "name: keyword\nlabels: [red, blue, green]\n"
+    public static final String YAML = "name: colours\nlabels: [red, blue, green]\n"
             + "prompt: \"Which colour is named in: {text}\\nColour:\"\nchat_template: false\nmax_text_tokens: 32";
     public static final Task TASK = Task.parse(YAML);
 
-    private KeywordTask() {}
+    private ColourTask() {}
 
     public static List<LabeledData.Example> sentences(int count, long seed) {
         Random random = new Random(seed);
