@@ -125,7 +125,7 @@ public final class ClassifierTopology {
                 InputDecoder.Decoded decoded = decoder.decode(record.value(), record.headers(), fallbackId);
                 PendingRecord pending = new PendingRecord(record.key(), decoded.id(), decoded.text(), decoded.truncated(),
                         record.timestamp(), PendingRecord.copy(record.headers()), meta.topic(), meta.partition(),
-                        meta.offset());
+                        meta.offset(), PendingRecord.keepIfDifferent(record.value(), decoded.text()));
                 store.put(PendingRecord.storeKey(meta.partition(), meta.offset()), pending.toBytes());
                 waiting++;
             } catch (BadInput e) {
@@ -195,7 +195,7 @@ public final class ClassifierTopology {
                     context.forward(new Record<>(p.key(), (Object) toAvro(p, c, now), p.timestamp(), headers), "classified");
                     listener.classified(now - p.timestamp());
                 } else {
-                    deadLetter(p.key(), p.text().getBytes(StandardCharsets.UTF_8), p.timestamp(), p.kafkaHeaders(),
+                    deadLetter(p.key(), p.value(), p.timestamp(), p.kafkaHeaders(),
                             p.topic(), p.partition(), p.offset(), new BadInput(BadInput.Reason.MODEL_FAILURE,
                                     String.valueOf(outcome.error().getMessage()), outcome.error()));
                 }

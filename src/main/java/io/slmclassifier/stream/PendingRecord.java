@@ -16,10 +16,12 @@ import org.apache.kafka.common.header.internals.RecordHeaders;
 /**
  * A decoded input waiting in the changelogged store for its batch: everything needed to emit its result as if
  * it had never waited (key, timestamp, headers, source coordinates). A compact binary layout with a format byte:
- * every input record is written to the store's changelog and deleted again, so this is on the hot path.
+ * every input record is written to the store's changelog and deleted again, so this is on the hot path. The
+ * original value is kept only where it differs from the text (Avro input, a truncated text), so a record the
+ * model fails on reaches the dead-letter topic exactly as it came.
  */
 public record PendingRecord(byte[] key, String id, String text, boolean truncated, long timestamp,
-        List<HeaderValue> headers, String topic, int partition, long offset) {
+        List<HeaderValue> headers, String topic, int partition, long offset, byte[] originalValue) {
 
     public record HeaderValue(String key, byte[] value) {}
 
@@ -42,8 +44,21 @@ public record PendingRecord(byte[] key, String id, String text, boolean truncate
         return String.format("%05d-%019d", partition, offset);
     }
 
-    /** Format version of the stored bytes, first byte of every value, so a later layout can still read these. */
-    private static final byte FORMAT = 1;
+    /** The input value as it came: the text's own bytes unless a different original was kept. */
+    public byte[] value() {
+        return originalValue != null ? originalValue : text.getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** Only when it is not the text's own UTF-8 bytes; null otherwise. */
+    public static byte[] keepIfDifferent(byte[] value, String text) {
+        return java.util.Arrays.equals(value, text.getBytes(StandardCharsets.UTF_8)) ? null : value;
+    }
+
+    /**
+     * Format version of the stored bytes, first byte of every value, so a later layout can still read these:
+     * 1 without the original value, 2 with it.
+     */
+    private static final byte FORMAT = 2;
 
     public byte[] toBytes() {
         try {
@@ -63,6 +78,7 @@ public record PendingRecord(byte[] key, String id, String text, boolean truncate
             out.writeUTF(topic);
             out.writeInt(partition);
             out.writeLong(offset);
+            writeBytes(out, originalValue);
             return bytes.toByteArray();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
@@ -73,8 +89,8 @@ public record PendingRecord(byte[] key, String id, String text, boolean truncate
         try {
             DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes));
             byte format = in.readByte();
-            if (format != FORMAT) {
-                throw new IllegalStateException("stored record has format " + format + ", this version reads " + FORMAT);
+            if (format != 1 && format != FORMAT) {
+                throw new IllegalStateException("stored record has format " + format + ", this version reads 1 and " + FORMAT);
             }
             byte[] key = readBytes(in);
             String id = in.readUTF();
@@ -86,7 +102,11 @@ public record PendingRecord(byte[] key, String id, String text, boolean truncate
             for (int i = 0; i < count; i++) {
                 headers.add(new HeaderValue(in.readUTF(), readBytes(in)));
             }
-            return new PendingRecord(key, id, text, truncated, timestamp, headers, in.readUTF(), in.readInt(), in.readLong());
+            String topic = in.readUTF();
+            int partition = in.readInt();
+            long offset = in.readLong();
+            byte[] original = format >= 2 ? readBytes(in) : null;
+            return new PendingRecord(key, id, text, truncated, timestamp, headers, topic, partition, offset, original);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

@@ -226,6 +226,27 @@ class RolloutEndToEndTest {
                 assertEquals("invalid-feedback", new String(dead.get(0).headers().lastHeader("slm.error.type").value()));
             }
             assertEquals(300, trainer.dataset().size());
+            String metrics = new String(new java.net.URL("http://127.0.0.1:" + trainer.operationsPort() + "/metrics")
+                    .openStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(metrics.contains("slm_trainer_dataset_examples 300.0"), metrics);
+            assertTrue(metrics.contains("slm_trainer_feedback_total{outcome=\"dead_lettered\"} 1.0"), metrics);
+
+            // What an operator sees with `adapter list`.
+            java.io.ByteArrayOutputStream listing = new java.io.ByteArrayOutputStream();
+            java.io.PrintStream stdout = System.out;
+            int code;
+            try {
+                System.setOut(new java.io.PrintStream(listing, true, StandardCharsets.UTF_8));
+                code = io.slmclassifier.cli.Main.run("adapter", "list", "--set", "bootstrap.servers=" + broker.bootstrapServers(),
+                        "--set", "schema.registry.url=" + registry.url(), "--set", "control.topic=loop.control");
+            } finally {
+                System.setOut(stdout);
+            }
+            String listed = listing.toString(StandardCharsets.UTF_8);
+            assertEquals(0, code, listed);
+            assertTrue(listed.contains("serving: version 1 (pinned)"), listed);
+            assertTrue(listed.lines().anyMatch(l -> l.startsWith("1 ") && l.contains("serving")), listed);
+            assertTrue(listed.contains("error on processor-0"), listed);
         } finally {
             processor.get().close();
         }

@@ -194,11 +194,17 @@ class ClassifierTopologyTest {
             in.pipeInput("1".getBytes(), "Ja, kommen.".getBytes(StandardCharsets.UTF_8));
             in.pipeInput("2".getBytes(), "BOOM".getBytes(StandardCharsets.UTF_8));
             in.pipeInput("3".getBytes(), "Nein.".getBytes(StandardCharsets.UTF_8));
+            String longBoom = "BOOM " + "y".repeat(80);
+            in.pipeInput("4".getBytes(), longBoom.getBytes(StandardCharsets.UTF_8));
             drain(driver, out, 2);
             assertEquals(2, out.getQueueSize());
             TestRecord<byte[], byte[]> dead = dlq.readRecord();
             assertEquals("model-failure", new String(dead.headers().lastHeader("slm.error.type").value()));
             assertEquals("2", new String(dead.key()));
+            // The model saw a truncated text; the dead letter still carries the value exactly as it came.
+            TestRecord<byte[], byte[]> truncated = dlq.readRecord();
+            assertEquals("4", new String(truncated.key()));
+            assertEquals(longBoom, new String(truncated.value(), StandardCharsets.UTF_8));
         }
     }
 }
