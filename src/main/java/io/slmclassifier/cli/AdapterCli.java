@@ -10,13 +10,11 @@ import io.slmclassifier.rollout.ControlState;
 import io.slmclassifier.stream.registry.SchemaRegistryClient;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -40,18 +38,15 @@ public final class AdapterCli implements Callable<Integer> {
     @Parameters(index = "1", arity = "0..1", description = "The version (pin; rollback to it, 0 = the base model).")
     Long version;
 
-    @Option(names = "--config", description = "A processor or trainer properties file.")
-    Path config;
-
-    @Option(names = "--set", description = "Override one setting: key=value (repeatable).")
-    List<String> overrides = new ArrayList<>();
+    @Mixin
+    ConfigOptions config;
 
     @Option(names = "--by", defaultValue = "${sys:user.name}", description = "Who asks (default: the user name).")
     String requestedBy;
 
     @Override
     public Integer call() throws Exception {
-        ServiceConfig settings = ServiceConfig.load(DEFAULTS, config, System.getenv(), ServiceConfig.parseOverrides(overrides));
+        ServiceConfig settings = ServiceConfig.load(DEFAULTS, config.file, System.getenv(), config.overrides());
         SchemaRegistryClient registry = SchemaRegistryClient.fromConfig(settings.registryClient());
         try (ControlLog control = new ControlLog(settings.kafkaClient(), settings.get("control.topic"), new ControlRecords(registry))) {
             control.catchUp(Duration.ofSeconds(30));

@@ -1,0 +1,22 @@
+package io.slmclassifier.cli;
+
+import io.slmclassifier.config.ServiceConfig;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import picocli.CommandLine.Option;
+
+/** The configuration flags every service command shares: a properties file and {@code --set key=value}. */
+final class ConfigOptions {
+
+    @Option(names = "--config", description = "Properties file (see processor/processor.properties and trainer/trainer.properties).")
+    Path file;
+
+    @Option(names = "--set", description = "Override one setting: key=value (repeatable).")
+    List<String> overrides = new ArrayList<>();
+
+    Map<String, String> overrides() {
+        return ServiceConfig.parseOverrides(overrides);
+    }
+}
