@@ -89,8 +89,8 @@ public final class ModelResolver {
                 throw e;
             }
         }
-        throw new IllegalArgumentException("model " + spec + " is neither a directory nor a Hugging Face id "
-                + "(owner/name) nor " + DEMO_TINY);
+        throw new IllegalArgumentException("model " + spec + ": no such directory, and not a Hugging Face id "
+                + "(owner/name) or " + DEMO_TINY);
     }
 
     /** {@code owner/name} or {@code owner/name@revision}, by huggingface_hub's rules for ids. */

@@ -323,7 +323,7 @@ class HubClientTest {
         assertFalse(ModelResolver.isHubId("a--b/c"));
         IllegalArgumentException neither = assertThrows(IllegalArgumentException.class,
                 () -> resolver(env()).resolve("no-such-dir/really/not"));
-        assertTrue(neither.getMessage().contains("neither a directory nor a Hugging Face id"));
+        assertTrue(neither.getMessage().contains("no such directory, and not a Hugging Face id"));
         assertEquals("revision%2Fwith%20space", HubClient.encode("revision/with space", false));
         assertEquals(java.util.Optional.of("Qwen/Qwen3-0.6B"), HubCache.repoIdOf(
                 Path.of("/c/hub/models--Qwen--Qwen3-0.6B/snapshots/0123456789abcdef0123456789abcdef01234567")));
