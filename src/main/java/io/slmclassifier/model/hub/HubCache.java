@@ -106,7 +106,10 @@ public final class HubCache {
         return commit.isEmpty() ? Optional.empty() : Optional.of(commit);
     }
 
-    /** Written without a trailing newline and only when it changes, like huggingface_hub (a read-only cache stays usable). */
+    /**
+     * Written without a trailing newline and only when it changes, like huggingface_hub: a cache shared read-only
+     * stays usable.
+     */
     public void writeRef(String revision, String commit) throws IOException {
         if (revision.equals(commit)) {
             return;

@@ -5,11 +5,15 @@ import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
+import java.net.ConnectException;
 import java.net.URI;
+import java.net.UnknownHostException;
 import java.net.http.HttpClient;
+import java.net.http.HttpConnectTimeoutException;
 import java.net.http.HttpHeaders;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.channels.UnresolvedAddressException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -403,10 +407,22 @@ public final class HubClient {
     }
 
     private static String describe(Throwable e) {
+        for (Throwable c = e; c != null; c = c.getCause()) {
+            if (c instanceof UnresolvedAddressException || c instanceof UnknownHostException) {
+                return "host name not found: no network or no DNS";
+            }
+            if (c instanceof HttpConnectTimeoutException) {
+                return "connection timed out";
+            }
+            if (c instanceof ConnectException) {
+                return c.getMessage() != null ? c.getMessage().toLowerCase(Locale.ROOT) : "connection refused";
+            }
+        }
         Throwable t = e;
         while (t.getMessage() == null && t.getCause() != null) {
             t = t.getCause();
         }
-        return t.getMessage() != null ? t.getClass().getSimpleName() + ": " + t.getMessage() : t.getClass().getSimpleName();
+        String type = t.getClass().getSimpleName();
+        return t.getMessage() != null ? type + ": " + t.getMessage() : type;
     }
 }

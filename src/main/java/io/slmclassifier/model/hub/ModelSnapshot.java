@@ -151,7 +151,8 @@ public final class ModelSnapshot {
                 return "";
             }
             List<String> missing = missingFiles(cache, commit.get());
-            return missing.isEmpty() ? "" : " (its snapshot " + commit.get() + " lacks " + String.join(", ", missing) + ")";
+            return missing.isEmpty() ? ""
+                    : " (its snapshot " + commit.get() + " lacks " + String.join(", ", missing) + ")";
         } catch (IOException e) {
             return "";
         }
@@ -165,7 +166,8 @@ public final class ModelSnapshot {
         Set<String> shards = new LinkedHashSet<>();
         for (JsonNode shard : weightMap) {
             String name = shard.asText();
-            if (name.isEmpty() || name.startsWith("/") || name.contains("\\") || List.of(name.split("/")).contains("..")) {
+            boolean outside = name.startsWith("/") || name.contains("\\") || List.of(name.split("/")).contains("..");
+            if (name.isEmpty() || outside) {
                 throw new HubException(HubException.Reason.PROTOCOL, index + " names a shard outside the repository: "
                         + name);
             }

@@ -230,8 +230,8 @@ class HubClientTest {
         assertEquals(Set.of("config.json", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja",
                 "model.safetensors.index.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"),
                 list(snapshot));
-        assertTrue(Files.exists(home.resolve("hub/models--test-org--sharded/.no_exist").resolve(COMMIT.replace('0', 'f'))
-                .resolve("model.safetensors")));
+        Path noExist = home.resolve("hub/models--test-org--sharded/.no_exist");
+        assertTrue(Files.exists(noExist.resolve(COMMIT.replace('0', 'f')).resolve("model.safetensors")));
     }
 
     @Test
