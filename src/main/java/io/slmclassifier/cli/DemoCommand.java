@@ -2,6 +2,8 @@ package io.slmclassifier.cli;
 
 import io.slmclassifier.avro.Classification;
 import io.slmclassifier.avro.LabelProbability;
+import io.slmclassifier.model.hub.HubException;
+import io.slmclassifier.model.hub.ModelResolver;
 import io.slmclassifier.stream.AvroSerde;
 import io.slmclassifier.stream.LocalKafkaBroker;
 import io.slmclassifier.stream.ProcessorConfig;
@@ -9,6 +11,7 @@ import io.slmclassifier.stream.ProcessorService;
 import io.slmclassifier.stream.registry.EmbeddedSchemaRegistry;
 import io.slmclassifier.stream.registry.SchemaRegistryClient;
 import java.io.BufferedReader;
+import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -42,15 +45,20 @@ import picocli.CommandLine.Option;
         description = "Run a local broker, registry and processor, and classify sentences typed at the prompt.")
 public final class DemoCommand implements Callable<Integer> {
 
-    @Option(names = "--model", defaultValue = "src/test/resources/models/qwen3-tiny",
-            description = "Model directory (default: the committed tiny model, random weights).")
-    Path model;
+    static final String DEFAULT_MODEL = "Qwen/Qwen3-0.6B";
+
+    @Option(names = "--model", description = ModelOptions.DESCRIPTION + " Default: " + DEFAULT_MODEL
+            + ", or demo-tiny when it cannot be downloaded.")
+    String model;
 
     @Option(names = "--task", defaultValue = "tasks/radr-intents.yaml", description = "Task file (default: ${DEFAULT-VALUE}).")
     Path task;
 
     @Option(names = "--registry-port", defaultValue = "0", description = "Registry port (default: a free one).")
     int registryPort;
+
+    @Option(names = "--kafka-port", defaultValue = "0", description = "Broker port (default: a free one).")
+    int kafkaPort;
 
     @Option(names = "--data-dir", description = "Keep broker data and processor state here across restarts.")
     Path dataDir;
@@ -60,12 +68,13 @@ public final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintStream out = System.out;
-        if (!Files.isDirectory(model)) {
-            throw new IllegalArgumentException("model directory " + model + " not found (run from the repository root, "
-                    + "or give --model DIR)");
+        ModelResolver resolver = ModelResolver.fromEnvironment();
+        if (dataDir != null) {
+            resolver = resolver.withDemoTinyDir(dataDir.resolve("models").resolve(ModelResolver.DEMO_TINY));
         }
+        Path modelDir = resolveModel(model, resolver, out);
         Path state = dataDir != null ? dataDir.resolve("state") : Files.createTempDirectory("slm-demo-state-");
-        LocalKafkaBroker.Builder brokerBuilder = LocalKafkaBroker.builder();
+        LocalKafkaBroker.Builder brokerBuilder = LocalKafkaBroker.builder().port(kafkaPort);
         if (dataDir != null) {
             brokerBuilder.dataDir(dataDir.resolve("kafka"));
         }
@@ -76,7 +85,7 @@ public final class DemoCommand implements Callable<Integer> {
             Map<String, String> c = new HashMap<>();
             c.put("bootstrap.servers", broker.bootstrapServers());
             c.put("schema.registry.url", registry.url());
-            c.put("model.dir", model.toString());
+            c.put("model.dir", modelDir.toString());
             c.put("task.file", task.toString());
             c.put("device", device);
             c.put("state.dir", state.toString());
@@ -94,9 +103,8 @@ public final class DemoCommand implements Callable<Integer> {
                 out.printf("%nbootstrap servers  %s%nschema registry    %s%ntopics             intents.in -> "
                         + "intents.classified (dead letters: intents.dlq)%nmetrics            http://127.0.0.1:%d/metrics%n",
                         broker.bootstrapServers(), registry.url(), processor.operationsPort());
-                if (model.endsWith("qwen3-tiny")) {
-                    out.println("\nThe default model has random weights: its labels mean nothing until an adapter "
-                            + "is trained on labeled data (see `train`).");
+                if (modelDir.equals(resolver.demoTinyDir()) || modelDir.endsWith("qwen3-tiny")) {
+                    out.println("\n" + RANDOM_WEIGHTS_NOTE);
                 }
                 out.println("\nType a sentence and press Enter (Ctrl-D or Ctrl-C to stop).");
                 AvroSerde<Classification> results = AvroSerde.forType(Classification.class,
@@ -119,6 +127,26 @@ public final class DemoCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    static final String RANDOM_WEIGHTS_NOTE = "This model has random weights: its labels mean nothing until the "
+            + "trainer has learned from feedback.";
+
+    /**
+     * The model directory for a {@code --model} value; without one, the default model, or demo-tiny when the
+     * default cannot be had (no network, offline, not cached), so the demo always starts.
+     */
+    static Path resolveModel(String spec, ModelResolver resolver, PrintStream out) throws IOException {
+        if (spec != null) {
+            return resolver.resolve(spec);
+        }
+        try {
+            return resolver.resolve(DEFAULT_MODEL);
+        } catch (HubException e) {
+            out.println(DEFAULT_MODEL + " could not be downloaded: " + e.getMessage() + ".");
+            out.println("Falling back to " + ModelResolver.DEMO_TINY + ", a tiny model with random weights.");
+            return resolver.resolve(ModelResolver.DEMO_TINY);
+        }
     }
 
     private static Classification awaitResult(KafkaConsumer<byte[], byte[]> consumer, AvroSerde<Classification> serde,
