@@ -81,6 +81,7 @@ public final class HubClient {
     /** Null when the repository exists but has no such file at that revision. */
     public FileMetadata metadata(String repoId, String revision, String file) throws IOException {
         URI uri = resolveUrl(repoId, revision, file);
+        String commit = null;
         for (int hop = 0; ; hop++) {
             HttpResponse<Void> response;
             try {
@@ -95,6 +96,8 @@ public final class HubClient {
             }
             HttpHeaders headers = response.headers();
             int status = response.statusCode();
+            // A later hop may leave out the commit an earlier one named.
+            commit = headers.firstValue("X-Repo-Commit").orElse(commit);
             String linkedEtag = headers.firstValue("X-Linked-Etag").orElse(null);
             if (status >= 300 && status < 400) {
                 String location = headers.firstValue("Location").orElse(null);
@@ -103,15 +106,16 @@ public final class HubClient {
                             + uri);
                 }
                 URI target = uri.resolve(location);
-                // A relative redirect that is not an LFS file is a renamed repository: ask again there.
+                // A relative redirect that is not an LFS file (a renamed repository, or the hub's own cache of small
+                // files) is followed, as huggingface_hub follows it; an LFS redirect carries the metadata itself.
                 if (linkedEtag == null && !URI.create(location).isAbsolute() && hop < MAX_REDIRECTS) {
                     uri = target;
                     continue;
                 }
-                return metadataOf(uri, headers, linkedEtag, target, false);
+                return metadataOf(uri, headers, commit, linkedEtag, target, false);
             }
             if (status == 200) {
-                return metadataOf(uri, headers, linkedEtag, uri, true);
+                return metadataOf(uri, headers, commit, linkedEtag, uri, true);
             }
             if (status == 404 && isEntryNotFound(headers)) {
                 return null;
@@ -288,9 +292,8 @@ public final class HubClient {
         return HexFormat.of().formatHex(digest.digest());
     }
 
-    private FileMetadata metadataOf(URI uri, HttpHeaders headers, String linkedEtag, URI location,
+    private FileMetadata metadataOf(URI uri, HttpHeaders headers, String commit, String linkedEtag, URI location,
             boolean contentLengthIsSize) throws HubException {
-        String commit = headers.firstValue("X-Repo-Commit").orElse(null);
         String etag = normalizeEtag(linkedEtag != null ? linkedEtag : headers.firstValue("ETag").orElse(null));
         if (commit == null || etag == null) {
             throw new HubException(HubException.Reason.PROTOCOL, uri + " answered without "

@@ -21,6 +21,13 @@ public record HubSettings(String endpoint, Path cacheDir, String token, boolean 
         endpoint = endpoint.endsWith("/") ? endpoint.substring(0, endpoint.length() - 1) : endpoint;
     }
 
+    /** Never prints the token itself: settings end up in logs and error reports. */
+    @Override
+    public String toString() {
+        return "HubSettings[endpoint=" + endpoint + ", cacheDir=" + cacheDir + ", token="
+                + (token == null ? "none" : "set") + ", offline=" + offline + "]";
+    }
+
     public static HubSettings fromEnvironment(Map<String, String> env) {
         Path home = hfHome(env);
         Path cache = firstSet(env, "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE") != null

@@ -108,6 +108,19 @@ class HubClientTest {
     }
 
     @Test
+    void relativeRedirectsOfSmallFilesAreFollowedLikeHuggingfaceHubFollowsThem() throws IOException {
+        server.redirectSmallFilesToResolveCache();
+        Path snapshot = resolver(env()).resolve(REPO);
+
+        assertEquals(CONFIG, Files.readString(snapshot.resolve("config.json")));
+        assertEquals(Path.of("..", "..", "blobs", HubTestServer.gitSha1(bytes(CONFIG))),
+                Files.readSymbolicLink(snapshot.resolve("config.json")));
+        assertArrayEquals(weights, Files.readAllBytes(snapshot.resolve("model.safetensors")));
+        assertTrue(server.requests().stream().anyMatch(r -> r.method().equals("GET")
+                && r.path().startsWith("/api/resolve-cache/models/" + REPO + "/" + COMMIT + "/")));
+    }
+
+    @Test
     void secondResolveDownloadsNothing() throws IOException {
         Path first = resolver(env()).resolve(REPO);
         long gets = server.count("GET");
@@ -309,6 +322,7 @@ class HubClientTest {
                 "https://mirror.example/", "HF_TOKEN", "hf_abc", "HF_HUB_OFFLINE", "true"));
         assertEquals("https://mirror.example", mirror.endpoint());
         assertEquals("hf_abc", mirror.token());
+        assertFalse(mirror.toString().contains("hf_abc"), mirror.toString());
         assertTrue(mirror.offline());
         assertFalse(HubSettings.fromEnvironment(Map.of("HF_HOME", "/data/hf", "HF_HUB_OFFLINE", "0")).offline());
     }

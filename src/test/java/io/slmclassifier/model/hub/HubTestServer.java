@@ -29,6 +29,8 @@ final class HubTestServer implements AutoCloseable {
 
     record Request(String method, String path, String range, String authorization) {}
 
+    private static final String RESOLVE_CACHE = "/api/resolve-cache/models/";
+
     private record StoredFile(byte[] content, boolean lfs) {}
 
     private static final class Repo {
@@ -46,6 +48,7 @@ final class HubTestServer implements AutoCloseable {
     private final Map<String, byte[]> lfsObjects = new ConcurrentHashMap<>();
     private final Set<String> corrupted = ConcurrentHashMap.newKeySet();
     private final Map<String, Integer> dropAfter = new ConcurrentHashMap<>();
+    private volatile boolean smallFilesViaResolveCache;
     private final List<Request> requests = new CopyOnWriteArrayList<>();
 
     HubTestServer() throws IOException {
@@ -85,6 +88,14 @@ final class HubTestServer implements AutoCloseable {
     /** The LFS object with this content is served with one byte changed. */
     void corrupt(byte[] content) {
         corrupted.add(sha256(content));
+    }
+
+    /**
+     * Answers resolve requests for regular files as huggingface.co does today: a 307 with a relative Location to
+     * {@code /api/resolve-cache/models/{repo}/{commit}/{file}}, which serves the file (and no commit header).
+     */
+    void redirectSmallFilesToResolveCache() {
+        smallFilesViaResolveCache = true;
     }
 
     /** The next GET of this LFS object stops after {@code bytes} bytes, as a dropped connection does. */
@@ -138,6 +149,10 @@ final class HubTestServer implements AutoCloseable {
                 serveLfs(exchange, path.substring("/lfs/".length()));
                 return;
             }
+            if (path.startsWith(RESOLVE_CACHE)) {
+                serveResolveCache(exchange, path.substring(RESOLVE_CACHE.length()));
+                return;
+            }
             // /{owner}/{name}/resolve/{revision}/{file...}
             String[] parts = path.substring(1).split("/", 5);
             if (parts.length < 5 || !parts[2].equals("resolve")) {
@@ -177,8 +192,27 @@ final class HubTestServer implements AutoCloseable {
                 return;
             }
             out.set("ETag", "\"" + gitSha1(file.content()) + "\"");
+            if (smallFilesViaResolveCache) {
+                out.set("Location", RESOLVE_CACHE + repoId + "/" + repo.commit + "/" + parts[4]);
+                exchange.sendResponseHeaders(307, -1);
+                return;
+            }
             send(exchange, 200, file.content(), 0);
         }
+    }
+
+    private void serveResolveCache(HttpExchange exchange, String rest) throws IOException {
+        // {owner}/{name}/{commit}/{file...}
+        String[] parts = rest.split("/", 4);
+        Repo repo = repos.get(parts[0] + "/" + parts[1]);
+        StoredFile file = repo == null || !parts[2].equals(repo.commit) ? null
+                : repo.files.get(java.net.URLDecoder.decode(parts[3], StandardCharsets.UTF_8));
+        if (file == null) {
+            error(exchange, 404, "EntryNotFound", "Entry not found");
+            return;
+        }
+        exchange.getResponseHeaders().set("ETag", "\"" + gitSha1(file.content()) + "\"");
+        send(exchange, 200, file.content(), 0);
     }
 
     private void serveLfs(HttpExchange exchange, String sha) throws IOException {
