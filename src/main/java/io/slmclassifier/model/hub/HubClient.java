@@ -164,10 +164,21 @@ public final class HubClient {
                             + describe(e) + "); " + DownloadProgress.bytes(kept)
                             + " are kept and the next run resumes from there", e);
                 }
+                pauseBeforeRetry(attempt, name);
             }
         }
         verify(partial, metadata, name);
         Files.move(partial, cache.blob(metadata.etag()), StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /** A dropped connection often comes back within seconds; asking again at once would only fail again. */
+    private static void pauseBeforeRetry(int attempt, String name) throws InterruptedIOException {
+        try {
+            Thread.sleep(500L * attempt);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while downloading " + name);
+        }
     }
 
     /** Appends the rest of the content to {@code partial}; an IOException leaves what arrived for the next attempt. */
