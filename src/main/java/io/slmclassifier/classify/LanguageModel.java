@@ -10,6 +10,7 @@ import io.slmclassifier.model.LoraAdapter;
 import io.slmclassifier.model.ModelConfig;
 import io.slmclassifier.model.ModelLoadException;
 import io.slmclassifier.model.TorchRuntime;
+import io.slmclassifier.model.hub.HubCache;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -60,7 +61,9 @@ public final class LanguageModel implements AutoCloseable {
             log.info("Loaded {} ({}, {} layers, hidden {}) on {} in {} ms", dir, config.architecture(),
                     config.numHiddenLayers(), config.hiddenSize(), device + "/" + type,
                     (System.nanoTime() - started) / 1_000_000);
-            return new LanguageModel(dir.getFileName().toString(), dir, device, root, weights, tokenizer, template);
+            // A hub snapshot directory is named by its commit: the repository id names the model better.
+            String id = HubCache.repoIdOf(dir).orElse(dir.getFileName().toString());
+            return new LanguageModel(id, dir, device, root, weights, tokenizer, template);
         } catch (IOException | RuntimeException e) {
             root.close();
             throw e;

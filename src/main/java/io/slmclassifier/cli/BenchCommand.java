@@ -12,6 +12,7 @@ import io.slmclassifier.model.RandomModel;
 import io.slmclassifier.train.LabeledData;
 import io.slmclassifier.train.LoraTrainer;
 import io.slmclassifier.model.TorchRuntime;
+import io.slmclassifier.model.hub.ModelResolver;
 import io.slmclassifier.stream.StreamBenchmark;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -43,8 +44,8 @@ public final class BenchCommand implements Callable<Integer> {
             "Einen Augenblick, ich melde mich gleich.",
             "Ein Lagebild von oben, komplette Lage, und ein Lagebild zwischen den beiden Türen, verstanden.");
 
-    @Option(names = "--model", description = "An existing model directory.")
-    Path model;
+    @Option(names = "--model", description = ModelOptions.DESCRIPTION)
+    String model;
 
     @Option(names = "--shape", description = "Write a random model of a known shape: qwen3-0.6b.")
     String shape;
@@ -222,7 +223,7 @@ public final class BenchCommand implements Callable<Integer> {
 
     private Path modelDir() throws IOException {
         if (model != null) {
-            return model;
+            return ModelResolver.fromEnvironment().resolve(model);
         }
         String configJson;
         String name;

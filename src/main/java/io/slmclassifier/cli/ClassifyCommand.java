@@ -11,6 +11,7 @@ import io.slmclassifier.classify.LanguageModel;
 import io.slmclassifier.classify.Task;
 import io.slmclassifier.model.LoraAdapter;
 import io.slmclassifier.model.TorchRuntime;
+import io.slmclassifier.model.hub.ModelResolver;
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -38,8 +39,8 @@ import picocli.CommandLine.Option;
 public final class ClassifyCommand implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    @Option(names = "--model", required = true, description = "Hugging Face model directory.")
-    Path model;
+    @Option(names = "--model", required = true, description = ModelOptions.DESCRIPTION)
+    String model;
 
     @Option(names = "--task", required = true, description = "Task file (YAML or JSON).")
     Path task;
@@ -75,7 +76,7 @@ public final class ClassifyCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Task t = Task.load(task);
         Device d = TorchRuntime.device(device);
-        try (LanguageModel lm = LanguageModel.load(model, d, null);
+        try (LanguageModel lm = LanguageModel.load(ModelResolver.fromEnvironment().resolve(model), d, null);
                 LoraAdapter lora = adapter == null ? null : lm.loadAdapter(adapter);
                 Classifier classifier = new Classifier(lm, t, new Classifier.Options(batchSize, tokenBudget,
                         !noPrefixCache, labelMass));

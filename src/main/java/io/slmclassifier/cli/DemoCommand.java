@@ -7,6 +7,8 @@ import io.slmclassifier.avro.Classification;
 import io.slmclassifier.avro.LabelProbability;
 import io.slmclassifier.avro.LabeledExample;
 import io.slmclassifier.model.ModelConfig;
+import io.slmclassifier.model.hub.HubException;
+import io.slmclassifier.model.hub.ModelResolver;
 import io.slmclassifier.rollout.ControlLog;
 import io.slmclassifier.rollout.ControlRecords;
 import io.slmclassifier.rollout.ControlState;
@@ -20,6 +22,7 @@ import io.slmclassifier.train.ColourTask;
 import io.slmclassifier.train.TrainerConfig;
 import io.slmclassifier.train.TrainerService;
 import java.io.BufferedReader;
+import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -57,9 +60,11 @@ import picocli.CommandLine.Option;
         description = "Run a local broker, registry, processor and trainer, and classify sentences typed at the prompt.")
 public final class DemoCommand implements Callable<Integer> {
 
-    @Option(names = "--model", defaultValue = "src/test/resources/models/qwen3-tiny",
-            description = "Model directory (default: the committed tiny model, random weights).")
-    Path model;
+    static final String DEFAULT_MODEL = "Qwen/Qwen3-0.6B";
+
+    @Option(names = "--model", description = ModelOptions.DESCRIPTION + " Default: " + DEFAULT_MODEL
+            + ", or demo-tiny when it cannot be downloaded.")
+    String model;
 
     @Option(names = "--task", description = "Task file (default: tasks/radr-intents.yaml; with --simulate the "
             + "built-in colours task).")
@@ -67,6 +72,9 @@ public final class DemoCommand implements Callable<Integer> {
 
     @Option(names = "--registry-port", defaultValue = "0", description = "Registry port (default: a free one).")
     int registryPort;
+
+    @Option(names = "--kafka-port", defaultValue = "0", description = "Broker port (default: a free one).")
+    int kafkaPort;
 
     @Option(names = "--data-dir", description = "Keep broker data, processor state and training runs here across restarts.")
     Path dataDir;
@@ -84,14 +92,15 @@ public final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintStream out = System.out;
-        if (!Files.isDirectory(model)) {
-            throw new IllegalArgumentException("model directory " + model + " not found (run from the repository root, "
-                    + "or give --model DIR)");
+        ModelResolver resolver = ModelResolver.fromEnvironment();
+        if (dataDir != null) {
+            resolver = resolver.withDemoTinyDir(dataDir.resolve("models").resolve(ModelResolver.DEMO_TINY));
         }
+        Path modelDir = resolveModel(model, resolver, out);
         Path work = dataDir != null ? dataDir : Files.createTempDirectory("slm-demo-");
         Path taskFile = task != null ? task : simulate ? Files.writeString(work.resolve("colours.yaml"), ColourTask.YAML)
                 : Path.of("tasks/radr-intents.yaml");
-        LocalKafkaBroker.Builder brokerBuilder = LocalKafkaBroker.builder();
+        LocalKafkaBroker.Builder brokerBuilder = LocalKafkaBroker.builder().port(kafkaPort);
         if (dataDir != null) {
             brokerBuilder.dataDir(dataDir.resolve("kafka"));
         }
@@ -102,7 +111,7 @@ public final class DemoCommand implements Callable<Integer> {
             Map<String, String> shared = new HashMap<>();
             shared.put("bootstrap.servers", broker.bootstrapServers());
             shared.put("schema.registry.url", registry.url());
-            shared.put("model.dir", model.toString());
+            shared.put("model.dir", modelDir.toString());
             shared.put("task.file", taskFile.toString());
             shared.put("device", device);
             shared.put("metrics.port", "0");
@@ -113,7 +122,7 @@ public final class DemoCommand implements Callable<Integer> {
             Map<String, String> t = new HashMap<>(shared);
             t.put("work.dir", work.resolve("training").toString());
             t.put("trigger.examples", Integer.toString(trainAfter != null ? trainAfter : simulate ? 150 : 20));
-            if (ModelConfig.load(model).hiddenSize() < 256) {
+            if (ModelConfig.load(modelDir).hiddenSize() < 256) {
                 // A toy model learns only with large steps; real models keep the trainer's defaults.
                 t.put("train.learning.rate", "1e-2");
                 t.put("train.epochs", "4");
@@ -144,9 +153,8 @@ public final class DemoCommand implements Callable<Integer> {
                         + "-> intents.control + intents.adapters%nmetrics            processor http://127.0.0.1:%d/metrics, "
                         + "trainer http://127.0.0.1:%d/metrics%n", broker.bootstrapServers(), registry.url(),
                         processor.operationsPort(), trainer.operationsPort());
-                if (model.endsWith("qwen3-tiny")) {
-                    out.println("\nThe default model has random weights: its labels mean nothing until the trainer has "
-                            + "learned from feedback.");
+                if (modelDir.equals(resolver.demoTinyDir()) || modelDir.endsWith("qwen3-tiny")) {
+                    out.println("\n" + RANDOM_WEIGHTS_NOTE + (simulate ? "" : " Try --simulate to watch that happen."));
                 }
                 Simulation simulation = simulate ? new Simulation(broker, registryClient, out) : null;
                 if (simulation != null) {
@@ -165,6 +173,26 @@ public final class DemoCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    static final String RANDOM_WEIGHTS_NOTE = "This model has random weights: its labels mean nothing until the "
+            + "trainer has learned from feedback.";
+
+    /**
+     * The model directory for a {@code --model} value; without one, the default model, or demo-tiny when the
+     * default cannot be had (no network, offline, not cached), so the demo always starts.
+     */
+    static Path resolveModel(String spec, ModelResolver resolver, PrintStream out) throws IOException {
+        if (spec != null) {
+            return resolver.resolve(spec);
+        }
+        try {
+            return resolver.resolve(DEFAULT_MODEL);
+        } catch (HubException e) {
+            out.println(DEFAULT_MODEL + " could not be downloaded: " + e.getMessage() + ".");
+            out.println("Falling back to " + ModelResolver.DEMO_TINY + ", a tiny model with random weights.");
+            return resolver.resolve(ModelResolver.DEMO_TINY);
+        }
     }
 
     /** The prompt: sentences, corrections and rollout commands. */

@@ -6,6 +6,7 @@ import io.slmclassifier.classify.LanguageModel;
 import io.slmclassifier.classify.Task;
 import io.slmclassifier.model.LoraAdapter;
 import io.slmclassifier.model.TorchRuntime;
+import io.slmclassifier.model.hub.ModelResolver;
 import io.slmclassifier.train.LabeledData;
 import io.slmclassifier.train.Metrics;
 import io.slmclassifier.train.ModelEvaluation;
@@ -18,7 +19,7 @@ import picocli.CommandLine.Option;
 @Command(name = "evaluate", mixinStandardHelpOptions = true, description = "Print accuracy, F1 and the confusion matrix.")
 public final class EvaluateCommand implements Callable<Integer> {
 
-    @Option(names = "--model", required = true) Path model;
+    @Option(names = "--model", required = true, description = ModelOptions.DESCRIPTION) String model;
     @Option(names = "--task", required = true) Path task;
     @Option(names = "--adapter", description = "PEFT LoRA adapter directory.") Path adapter;
     @Option(names = "--data", required = true, description = "JSON lines {text, label} or CSV text,label.") Path data;
@@ -31,7 +32,7 @@ public final class EvaluateCommand implements Callable<Integer> {
         Task t = Task.load(task);
         LabeledData examples = TrainCommand.usable(LabeledData.read(data, t), "evaluation", System.err);
         Device d = TorchRuntime.device(device);
-        try (LanguageModel lm = LanguageModel.load(model, d, null);
+        try (LanguageModel lm = LanguageModel.load(ModelResolver.fromEnvironment().resolve(model), d, null);
                 LoraAdapter loaded = adapter == null ? null : lm.loadAdapter(adapter)) {
             Metrics metrics = ModelEvaluation.evaluate(lm, t, loaded, examples.examples(), batchSize);
             System.out.print(metrics.toTable());

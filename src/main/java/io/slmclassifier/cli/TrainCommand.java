@@ -8,6 +8,7 @@ import io.slmclassifier.classify.Task;
 import io.slmclassifier.model.LoraAdapter;
 import io.slmclassifier.model.LoraConfig;
 import io.slmclassifier.model.TorchRuntime;
+import io.slmclassifier.model.hub.ModelResolver;
 import io.slmclassifier.train.LabeledData;
 import io.slmclassifier.train.LoraTrainer;
 import io.slmclassifier.train.Metrics;
@@ -23,8 +24,8 @@ import picocli.CommandLine.Option;
         description = "Train a LoRA adapter (PEFT format) for a task; the best by validation macro-F1 is kept.")
 public final class TrainCommand implements Callable<Integer> {
 
-    @Option(names = "--model", required = true, description = "Hugging Face model directory (the frozen base).")
-    Path model;
+    @Option(names = "--model", required = true, description = ModelOptions.DESCRIPTION + " The frozen base.")
+    String model;
 
     @Option(names = "--task", required = true, description = "Task file.")
     Path task;
@@ -65,11 +66,11 @@ public final class TrainCommand implements Callable<Integer> {
         LabeledData validation = usable(LabeledData.read(validationFile, t), "validation", err);
         Device d = TorchRuntime.device(device);
         Engine.getInstance().setRandomSeed((int) seed);
-        try (LanguageModel lm = LanguageModel.load(model, d, DataType.FLOAT32);
+        try (LanguageModel lm = LanguageModel.load(ModelResolver.fromEnvironment().resolve(model), d, DataType.FLOAT32);
                 LoraAdapter adapter = initAdapter != null
                         ? LoraAdapter.load(initAdapter, lm.weights().config, lm.manager())
                         : LoraAdapter.initialize(new LoraConfig(loraR, loraAlpha, loraDropout, targets, rslora,
-                                model.toString()), lm.weights().config, lm.manager(), seed);
+                                model), lm.weights().config, lm.manager(), seed);
                 LoraTrainer trainer = new LoraTrainer(lm, t, adapter, new LoraTrainer.Settings(epochs, lr, batchSize,
                         warmupSteps, weightDecay, maxGradNorm, evalEvery, seed))) {
             err.printf("training %,d LoRA parameters (r %d, alpha %s, targets %s) on %d examples, validating on %d%n",

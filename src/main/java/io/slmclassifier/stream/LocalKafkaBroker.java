@@ -57,6 +57,9 @@ public final class LocalKafkaBroker implements AutoCloseable {
     private final Thread killOnExit;
 
     private LocalKafkaBroker(Builder builder) throws IOException {
+        if (builder.port > 0) {
+            requireFree(builder.port); // before anything is written, so a taken port leaves nothing behind
+        }
         this.deleteDataDirOnClose = builder.dataDir == null;
         this.dataDir = builder.dataDir != null
                 ? Files.createDirectories(builder.dataDir).toAbsolutePath()
@@ -66,7 +69,8 @@ public final class LocalKafkaBroker implements AutoCloseable {
         Properties previous = readProperties(configFile);
 
         // Same ports as last time when possible, so clients configured for a restarted broker still find it.
-        this.brokerPort = reusePortOrPickFree(previous.getProperty("slm.broker.port"));
+        this.brokerPort = builder.port > 0 ? builder.port
+                : reusePortOrPickFree(previous.getProperty("slm.broker.port"));
         int controllerPort = reusePortOrPickFree(previous.getProperty("slm.controller.port"));
         while (controllerPort == brokerPort) {
             controllerPort = reusePortOrPickFree(null);
@@ -281,6 +285,15 @@ public final class LocalKafkaBroker implements AutoCloseable {
         return command;
     }
 
+    private static void requireFree(int port) throws IOException {
+        try (ServerSocket probe = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
+            // Bound and released at once: the broker can bind it next.
+        } catch (IOException taken) {
+            throw new IOException("port " + port + " is already in use on " + InetAddress.getLoopbackAddress()
+                    .getHostAddress(), taken);
+        }
+    }
+
     private static int reusePortOrPickFree(String previousPort) throws IOException {
         if (previousPort != null) {
             int port = Integer.parseInt(previousPort);
@@ -353,6 +366,7 @@ public final class LocalKafkaBroker implements AutoCloseable {
         private final Map<String, String> brokerProperties = new LinkedHashMap<>();
         private List<String> jvmOptions = List.of("-Xms128m", "-Xmx1g", "-XX:+ExitOnOutOfMemoryError");
         private Duration startupTimeout = Duration.ofSeconds(90);
+        private int port;
 
         private Builder() {
         }
@@ -360,6 +374,15 @@ public final class LocalKafkaBroker implements AutoCloseable {
         /** Keep data here and reuse it on the next start; by default a temporary directory, deleted on close. */
         public Builder dataDir(Path dataDir) {
             this.dataDir = dataDir;
+            return this;
+        }
+
+        /** The broker's client port on loopback; 0 (the default) takes the previous run's port or a free one. */
+        public Builder port(int port) {
+            if (port < 0 || port > 65535) {
+                throw new IllegalArgumentException("port must be between 0 and 65535, not " + port);
+            }
+            this.port = port;
             return this;
         }
 

@@ -25,7 +25,7 @@ public final class ProcessorConfig extends ServiceConfig {
         {"schema.registry.url", "", "Confluent-compatible schema registry (required: results are Avro)"},
         {"schema.registry.basic.auth.user.info", "", "user:password for the registry"},
         {"schema.registry.bearer.token", "", "bearer token for the registry"},
-        {"model.dir", "", "Hugging Face model directory"},
+        {"model.dir", "", "the base model: a Hugging Face model directory, a hub id (Qwen/Qwen3-0.6B, cached under HF_HOME) or demo-tiny"},
         {"model.id", "", "model id stamped on results (default: the directory name)"},
         {"task.file", "", "task file (YAML or JSON)"},
         {"device", "auto", "cpu, gpu or auto"},

@@ -7,6 +7,7 @@ import io.slmclassifier.classify.LanguageModel;
 import io.slmclassifier.classify.Task;
 import io.slmclassifier.model.ModelFingerprint;
 import io.slmclassifier.model.TorchRuntime;
+import io.slmclassifier.model.hub.ModelResolver;
 import io.slmclassifier.rollout.AdapterRollout;
 import io.slmclassifier.rollout.AdapterStore;
 import io.slmclassifier.rollout.ControlLog;
@@ -82,7 +83,8 @@ public final class ProcessorService implements AutoCloseable {
         this.config = config;
         TorchRuntime.configureOffline();
         Task task = Task.load(Path.of(config.require("task.file")));
-        this.model = LanguageModel.load(Path.of(config.require("model.dir")), TorchRuntime.device(config.get("device")), null);
+        this.model = LanguageModel.load(ModelResolver.resolveSpec(config.require("model.dir")),
+                TorchRuntime.device(config.get("device")), null);
         String modelId = config.get("model.id").isBlank() ? model.id() : config.get("model.id");
         this.classifier = new Classifier(model, task, new Classifier.Options(config.getInt("batch.max.size"),
                 config.getInt("batch.token.budget"), true, false));

@@ -14,7 +14,7 @@ public final class TrainerConfig extends ServiceConfig {
         {"schema.registry.url", "", "Confluent-compatible schema registry (required)"},
         {"schema.registry.basic.auth.user.info", "", "user:password for the registry"},
         {"schema.registry.bearer.token", "", "bearer token for the registry"},
-        {"model.dir", "", "the base model: a Hugging Face model directory"},
+        {"model.dir", "", "the base model: a Hugging Face model directory, a hub id (Qwen/Qwen3-0.6B, cached under HF_HOME) or demo-tiny"},
         {"model.id", "", "model id recorded in adapter events (default: the directory name)"},
         {"task.file", "", "task file (YAML or JSON); processors refuse adapters of another task"},
         {"device", "auto", "cpu, gpu or auto"},

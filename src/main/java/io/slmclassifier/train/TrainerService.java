@@ -16,6 +16,7 @@ import io.slmclassifier.model.LoraAdapter;
 import io.slmclassifier.model.LoraConfig;
 import io.slmclassifier.model.ModelFingerprint;
 import io.slmclassifier.model.TorchRuntime;
+import io.slmclassifier.model.hub.ModelResolver;
 import io.slmclassifier.rollout.AdapterArchive;
 import io.slmclassifier.rollout.AdapterStore;
 import io.slmclassifier.rollout.ControlLog;
@@ -104,7 +105,7 @@ public final class TrainerService implements AutoCloseable {
         this.config = config;
         TorchRuntime.configureOffline();
         this.task = Task.load(Path.of(config.require("task.file")));
-        Path modelDir = Path.of(config.require("model.dir"));
+        Path modelDir = ModelResolver.resolveSpec(config.require("model.dir"));
         this.dataset = new FeedbackDataset(task, config.getInt("validation.percent"));
         this.testSet = config.get("test.file").isBlank() ? List.of()
                 : LabeledData.read(Path.of(config.get("test.file")), task).examples();

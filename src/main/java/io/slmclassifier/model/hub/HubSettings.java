@@ -1,0 +1,103 @@
+package io.slmclassifier.model.hub;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Where the hub is and where its files go, read from the same environment variables as Python's
+ * huggingface_hub so both share one cache: {@code HF_ENDPOINT}, {@code HF_HOME}, {@code HF_HUB_CACHE},
+ * {@code HF_TOKEN} (or the token file {@code huggingface-cli login} writes) and {@code HF_HUB_OFFLINE}.
+ *
+ * @param token null when no token is configured
+ */
+public record HubSettings(String endpoint, Path cacheDir, String token, boolean offline) {
+    public static final String DEFAULT_ENDPOINT = "https://huggingface.co";
+
+    public HubSettings {
+        endpoint = endpoint.endsWith("/") ? endpoint.substring(0, endpoint.length() - 1) : endpoint;
+    }
+
+    /** Never prints the token itself: settings end up in logs and error reports. */
+    @Override
+    public String toString() {
+        return "HubSettings[endpoint=" + endpoint + ", cacheDir=" + cacheDir + ", token="
+                + (token == null ? "none" : "set") + ", offline=" + offline + "]";
+    }
+
+    public static HubSettings fromEnvironment(Map<String, String> env) {
+        Path home = hfHome(env);
+        Path cache = firstSet(env, "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE") != null
+                ? expandUser(firstSet(env, "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"), env)
+                : home.resolve("hub");
+        String endpoint = firstSet(env, "HF_ENDPOINT");
+        return new HubSettings(endpoint != null ? endpoint : DEFAULT_ENDPOINT, cache, token(env, home),
+                isTrue(env.get("HF_HUB_OFFLINE")));
+    }
+
+    /** {@code HF_HOME}, else {@code $XDG_CACHE_HOME/huggingface}, else {@code ~/.cache/huggingface}. */
+    static Path hfHome(Map<String, String> env) {
+        String hfHome = firstSet(env, "HF_HOME");
+        return hfHome != null ? expandUser(hfHome, env) : cacheHome(env).resolve("huggingface");
+    }
+
+    /** {@code $XDG_CACHE_HOME}, else {@code ~/.cache}: the root of per-application caches. */
+    public static Path cacheHome(Map<String, String> env) {
+        String xdg = firstSet(env, "XDG_CACHE_HOME");
+        return xdg != null ? expandUser(xdg, env) : userHome(env).resolve(".cache");
+    }
+
+    /** HF_TOKEN wins over the token file, as in huggingface_hub; HUGGING_FACE_HUB_TOKEN is its older name. */
+    private static String token(Map<String, String> env, Path home) {
+        String token = firstSet(env, "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN");
+        if (token != null) {
+            return token.strip();
+        }
+        String tokenPath = firstSet(env, "HF_TOKEN_PATH");
+        Path file = tokenPath != null ? expandUser(tokenPath, env) : home.resolve("token");
+        try {
+            if (Files.isRegularFile(file)) {
+                String stored = Files.readString(file, StandardCharsets.UTF_8).strip();
+                return stored.isEmpty() ? null : stored;
+            }
+        } catch (IOException unreadable) {
+            // An unreadable token file is the same as none: public models still download.
+        }
+        return null;
+    }
+
+    private static boolean isTrue(String value) {
+        return value != null && switch (value.strip().toUpperCase(Locale.ROOT)) {
+            case "1", "ON", "YES", "TRUE" -> true;
+            default -> false;
+        };
+    }
+
+    private static String firstSet(Map<String, String> env, String... names) {
+        for (String name : names) {
+            String value = env.get(name);
+            if (value != null && !value.isBlank()) {
+                return value;
+            }
+        }
+        return null;
+    }
+
+    private static Path userHome(Map<String, String> env) {
+        String home = firstSet(env, "HOME");
+        return Path.of(home != null ? home : System.getProperty("user.home"));
+    }
+
+    private static Path expandUser(String path, Map<String, String> env) {
+        if (path.equals("~")) {
+            return userHome(env);
+        }
+        if (path.startsWith("~/")) {
+            return userHome(env).resolve(path.substring(2));
+        }
+        return Path.of(path);
+    }
+}
