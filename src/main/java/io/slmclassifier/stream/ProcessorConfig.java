@@ -44,6 +44,10 @@ public final class ProcessorConfig extends ServiceConfig {
         {"adapter.store.token", "", "bearer token for adapters kept at an HTTP(S) location"},
         {"adapter.cache.dir", "", "where fetched adapters are unpacked (empty: a temporary directory)"},
         {"instance.id", "", "this instance's name in error reports (empty: the host name)"},
+        {"feedback.topic", "intents.feedback", "Avro LabeledExample records: people's labels for the next training run"},
+        {"console.port", "-1", "HTTP port of the web console; 0 picks a free port, -1 disables"},
+        {"console.host", "0.0.0.0", "address the web console listens on"},
+        {"console.token", "", "token for labeling and adapter commands (Authorization: Bearer); empty: read-only console"},
     };
 
     private ProcessorConfig(Map<String, String> values) {

@@ -1,0 +1,499 @@
+package io.slmclassifier.console;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import io.slmclassifier.avro.AdapterCommandType;
+import io.slmclassifier.avro.Classification;
+import io.slmclassifier.avro.LabeledExample;
+import io.slmclassifier.stream.AvroSerde;
+import io.slmclassifier.stream.ProcessorConfig;
+import io.slmclassifier.stream.Topics;
+import io.slmclassifier.stream.registry.SchemaRegistryClient;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Instant;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The web console: a page for people, and its JSON and server-sent-events API.
+ *
+ * <ul>
+ *   <li>{@code GET /} the page ({@code /console.js}, {@code /console.css}), from the classpath.
+ *   <li>{@code GET /api/state} everything the page shows, as JSON; {@code GET /api/events} the same as a first
+ *       {@code snapshot} event, then an {@code update} event twice a second with what is new.
+ *   <li>{@code POST /api/labels} {@code {"id": ..., "label": ...}}: a person's label for a recent
+ *       classification, written to the feedback topic as a {@code LabeledExample}.
+ *   <li>{@code POST /api/adapters} {@code {"command": "ROLLBACK"|"PIN"|"UNPIN", "version": n}}: an
+ *       {@code AdapterCommand} through the {@link AdapterControl}.
+ * </ul>
+ *
+ * <p>Reading is open to whoever reaches the port, like the metrics. Every request that writes to Kafka needs
+ * {@code Authorization: Bearer <console.token>}; without a configured token the console is read-only and
+ * answers 403 to them all.
+ */
+public final class ConsoleServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ConsoleServer.class);
+    private static final ObjectMapper json = new ObjectMapper();
+    private static final long UPDATE_PERIOD_MS = 500;
+    /** Classifications in one snapshot or update; the page keeps about this many. */
+    private static final int RECENT_PER_EVENT = 50;
+    private static final int MAX_BODY_BYTES = 16 * 1024;
+    private static final String REQUESTED_BY = "console";
+    private static final String SOURCE = "console";
+    private static final Map<String, String> STATIC = Map.of(
+            "/", "index.html",
+            "/index.html", "index.html",
+            "/console.js", "console.js",
+            "/console.css", "console.css");
+    private static final Set<AdapterCommandType> CONSOLE_COMMANDS =
+            Set.of(AdapterCommandType.ROLLBACK, AdapterCommandType.PIN, AdapterCommandType.UNPIN);
+    /** Scripts, styles and data only from this server; nothing inline, no frames, no forms elsewhere. */
+    private static final String CONTENT_SECURITY_POLICY = "default-src 'none'; script-src 'self'; style-src 'self';"
+            + " img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+    private final ConsoleSettings settings;
+    private final AdapterControl control;
+    private final LiveState state = new LiveState();
+    private final EventHub hub = new EventHub();
+    private final FeedbackWriter feedback;
+    private final LiveFeed feed;
+    private final HttpServer server;
+    private final ExecutorService httpThreads;
+    private final ScheduledExecutorService updates;
+    private final byte[] tokenDigest;
+    private long broadcastSeq;
+
+    /**
+     * Starts the console: its reader of the results and dead letters, its feedback producer and its HTTP server.
+     *
+     * @param control the adapter versions and commands; null when there is none (the panel says so and the
+     *     adapter requests answer 503)
+     */
+    public ConsoleServer(ConsoleSettings settings, SchemaRegistryClient registry, AdapterControl control)
+            throws IOException {
+        this.settings = settings;
+        this.control = control;
+        this.tokenDigest = sha256(settings.token());
+        this.feedback = new FeedbackWriter(settings, registry);
+        this.feed = new LiveFeed(settings, state, AvroSerde.forType(Classification.class, registry),
+                this::newestAdapterCreated);
+        AtomicInteger threadNumber = new AtomicInteger();
+        this.httpThreads = Executors.newCachedThreadPool(r -> daemon(r, "console-http-" + threadNumber.incrementAndGet()));
+        this.updates = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "console-updates"));
+        String host = settings.host() == null || settings.host().isBlank() ? "0.0.0.0" : settings.host();
+        try {
+            this.server = HttpServer.create(new InetSocketAddress(host, settings.port()), 0);
+        } catch (IOException e) {
+            feed.close();
+            feedback.close();
+            httpThreads.shutdownNow();
+            updates.shutdownNow();
+            throw new IOException("console: cannot listen on " + host + ":" + settings.port() + ": " + e.getMessage(), e);
+        }
+        server.setExecutor(httpThreads);
+        server.createContext("/", this::page);
+        server.createContext("/api/state", ex -> handle(ex, "GET", () -> sendJson(ex, 200, snapshot())));
+        server.createContext("/api/events", ex -> handle(ex, "GET",
+                () -> hub.serve(ex, "snapshot", json.writeValueAsString(snapshot()))));
+        server.createContext("/api/labels", ex -> handle(ex, "POST", () -> label(ex)));
+        server.createContext("/api/adapters", ex -> handle(ex, "POST", () -> adapterCommand(ex)));
+        feed.start();
+        server.start();
+        updates.scheduleAtFixedRate(this::pushUpdate, UPDATE_PERIOD_MS, UPDATE_PERIOD_MS, TimeUnit.MILLISECONDS);
+        log.info("Console at {} ({}; adapter control {})", url(), settings.writable() ? "labels and commands need the token"
+                : "read-only: no console.token", control == null ? "absent" : "present");
+    }
+
+    /**
+     * The console as the processor configures it: null when {@code console.port} is negative. With
+     * {@code topics.create} the feedback topic is created when missing, as the processor creates its own.
+     */
+    public static ConsoleServer startIfEnabled(ProcessorConfig config, AdapterControl control) throws Exception {
+        if (config.getInt("console.port") < 0) {
+            return null;
+        }
+        ConsoleSettings settings = ConsoleSettings.of(config);
+        if (config.getBoolean("topics.create")) {
+            Topics.ensure(config.kafkaClient(), List.of(Topics.plain(settings.feedbackTopic(),
+                    config.getInt("topics.partitions"), config.getInt("topics.replication"))));
+        }
+        return new ConsoleServer(settings, SchemaRegistryClient.fromConfig(config.registryClient()), control);
+    }
+
+    public int port() {
+        return server.getAddress().getPort();
+    }
+
+    /** The page's address; on every interface, the loopback one. */
+    public String url() {
+        String host = server.getAddress().getAddress().isAnyLocalAddress() ? "127.0.0.1"
+                : server.getAddress().getAddress().getHostAddress();
+        return "http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + port() + "/";
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // What the page shows
+
+    private ObjectNode snapshot() {
+        return withContext(state.view(0, RECENT_PER_EVENT, System.currentTimeMillis()));
+    }
+
+    private void pushUpdate() {
+        try {
+            long last = state.lastSeq();
+            if (hub.clientCount() > 0) {
+                hub.broadcast("update", json.writeValueAsString(withContext(
+                        state.view(broadcastSeq, RECENT_PER_EVENT, System.currentTimeMillis()))));
+            }
+            broadcastSeq = last;
+        } catch (RuntimeException | IOException e) {
+            log.warn("Console update failed: {}", e.toString());
+        }
+    }
+
+    private ObjectNode withContext(ObjectNode view) {
+        view.put("writable", settings.writable());
+        ObjectNode topics = view.putObject("topics");
+        topics.put("classified", settings.classifiedTopic());
+        topics.put("deadLetters", settings.dlqTopic());
+        topics.put("feedback", settings.feedbackTopic());
+        ObjectNode adapters = view.putObject("adapters");
+        adapters.put("available", control != null);
+        Long serving = null;
+        if (control != null) {
+            try {
+                List<AdapterRow> rows = control.versions().stream()
+                        .sorted(Comparator.comparingLong(AdapterRow::version).reversed()).toList();
+                OptionalLong servingNow = control.serving();
+                OptionalLong pinned = control.pinned();
+                serving = servingNow.isPresent() ? servingNow.getAsLong() : null;
+                putLong(adapters, "serving", serving);
+                putLong(adapters, "pinned", pinned.isPresent() ? pinned.getAsLong() : null);
+                ArrayNode versions = adapters.putArray("versions");
+                for (AdapterRow row : rows) {
+                    ObjectNode n = versions.addObject();
+                    n.put("version", row.version());
+                    n.put("status", row.status().name());
+                    n.put("serving", serving != null && serving == row.version());
+                    n.put("pinned", pinned.isPresent() && pinned.getAsLong() == row.version());
+                    ObjectNode metrics = n.putObject("metrics");
+                    row.metrics().forEach(metrics::put);
+                    putLong(n, "created", row.created() == null ? null : row.created().toEpochMilli());
+                    n.put("message", row.message());
+                }
+                AdapterRow newest = rows.isEmpty() ? null : rows.get(0);
+                putLong((ObjectNode) view.get("feedback"), "sinceVersion", newest == null ? null : newest.version());
+            } catch (RuntimeException e) {
+                adapters.put("error", String.valueOf(e.getMessage()));
+            }
+        }
+        // Without adapter control the results themselves say which adapter made them.
+        JsonNode latest = view.path("stats").get("latestAdapterVersion");
+        if (serving != null) {
+            view.put("servingVersion", serving);
+            view.put("servingFrom", "adapter control");
+        } else if (control == null && latest != null) {
+            view.set("servingVersion", latest);
+            view.put("servingFrom", "latest result");
+        } else {
+            view.putNull("servingVersion");
+            view.put("servingFrom", control == null ? "no result yet" : "adapter control");
+        }
+        return view;
+    }
+
+    private Instant newestAdapterCreated() {
+        if (control == null) {
+            return null;
+        }
+        return control.versions().stream().map(AdapterRow::created).filter(java.util.Objects::nonNull)
+                .max(Comparator.naturalOrder()).orElse(null);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // What the page does
+
+    private void label(HttpExchange ex) throws IOException {
+        if (!authorized(ex)) {
+            return;
+        }
+        JsonNode body = body(ex);
+        if (body == null) {
+            return;
+        }
+        String id = body.path("id").asText("");
+        String label = body.path("label").asText("");
+        LiveState.Seen seen = state.find(id).orElse(null);
+        if (seen == null) {
+            sendError(ex, 404, "no recent classification with id '" + id + "' (the console keeps the latest "
+                    + LiveState.RECENT_CAPACITY + ")");
+            return;
+        }
+        if (!seen.labels().contains(label)) {
+            sendError(ex, 400, "'" + label + "' is not one of the task's labels " + seen.labels());
+            return;
+        }
+        Classification c = seen.record;
+        LabeledExample example = LabeledExample.newBuilder()
+                .setId(c.getId())
+                .setText(c.getText())
+                .setLabel(label)
+                .setSource(SOURCE)
+                .setLabeledAt(Instant.now())
+                .setPredictedLabel(c.getLabel())
+                .setAdapterVersion(c.getAdapterVersion())
+                .build();
+        RecordMetadata written;
+        try {
+            written = feedback.send(example);
+        } catch (Exception e) {
+            log.warn("Label for {} not written to {}: {}", id, feedback.topic(), e.toString());
+            sendError(ex, 502, "could not write to " + feedback.topic() + ": " + rootMessage(e));
+            return;
+        }
+        state.labeled(seen, label);
+        ObjectNode answer = json.createObjectNode();
+        answer.put("id", id);
+        answer.put("label", label);
+        answer.put("topic", written.topic());
+        answer.put("partition", written.partition());
+        answer.put("offset", written.offset());
+        sendJson(ex, 200, answer);
+    }
+
+    private void adapterCommand(HttpExchange ex) throws IOException {
+        if (!authorized(ex)) {
+            return;
+        }
+        if (control == null) {
+            sendError(ex, 503, "no adapter control: this console cannot see or command adapter versions");
+            return;
+        }
+        JsonNode body = body(ex);
+        if (body == null) {
+            return;
+        }
+        AdapterCommandType type;
+        try {
+            type = AdapterCommandType.valueOf(body.path("command").asText(""));
+        } catch (IllegalArgumentException e) {
+            type = null;
+        }
+        if (type == null || !CONSOLE_COMMANDS.contains(type)) {
+            sendError(ex, 400, "command must be one of " + CONSOLE_COMMANDS.stream().map(Enum::name).sorted().toList());
+            return;
+        }
+        JsonNode v = body.get("version");
+        Long version = v == null || v.isNull() ? null : v.canConvertToLong() ? v.asLong() : Long.MIN_VALUE;
+        if (version != null && version == Long.MIN_VALUE) {
+            sendError(ex, 400, "version must be a whole number or null");
+            return;
+        }
+        if (type == AdapterCommandType.PIN && version == null) {
+            sendError(ex, 400, "PIN needs the version to pin");
+            return;
+        }
+        if (type == AdapterCommandType.UNPIN) {
+            version = null;
+        }
+        if (version != null) {
+            long wanted = version;
+            if (control.versions().stream().noneMatch(r -> r.version() == wanted)) {
+                sendError(ex, 404, "no adapter version " + wanted);
+                return;
+            }
+        }
+        try {
+            control.send(type, version, REQUESTED_BY);
+        } catch (Exception e) {
+            log.warn("Adapter command {} {} not sent: {}", type, version, e.toString());
+            sendError(ex, 502, "could not send " + type + ": " + rootMessage(e));
+            return;
+        }
+        ObjectNode answer = json.createObjectNode();
+        answer.put("command", type.name());
+        putLong(answer, "version", version);
+        answer.put("requestedBy", REQUESTED_BY);
+        sendJson(ex, 202, answer);
+    }
+
+    /** Refuses the request (and answers it) unless the console has a token and the request carries it. */
+    private boolean authorized(HttpExchange ex) throws IOException {
+        if (!settings.writable()) {
+            sendError(ex, 403, "read-only console: no console.token is configured, so nothing can be written");
+            return false;
+        }
+        String header = ex.getRequestHeaders().getFirst("Authorization");
+        String given = header != null && header.regionMatches(true, 0, "Bearer ", 0, 7) ? header.substring(7).trim() : "";
+        // Compare digests: equal length, and a comparison that takes the same time wherever they differ.
+        if (given.isEmpty() || !MessageDigest.isEqual(sha256(given), tokenDigest)) {
+            ex.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"slm-console\"");
+            sendError(ex, 401, given.isEmpty() ? "this needs the console token" : "wrong console token");
+            return false;
+        }
+        return true;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // HTTP plumbing
+
+    private interface Handler {
+        void run() throws IOException;
+    }
+
+    private void handle(HttpExchange ex, String method, Handler handler) throws IOException {
+        try (ex) {
+            common(ex);
+            if (!method.equals(ex.getRequestMethod())) {
+                ex.getResponseHeaders().set("Allow", method);
+                sendError(ex, 405, "use " + method);
+                return;
+            }
+            handler.run();
+        } catch (IOException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            log.error("Console request {} {} failed", ex.getRequestMethod(), ex.getRequestURI(), e);
+            try {
+                sendError(ex, 500, "internal error: " + e);
+            } catch (IOException | RuntimeException ignored) {
+                // the answer had already started
+            }
+        }
+    }
+
+    private void page(HttpExchange ex) throws IOException {
+        try (ex) {
+            common(ex);
+            String resource = STATIC.get(ex.getRequestURI().getPath());
+            if (resource == null) {
+                send(ex, 404, "text/plain; charset=utf-8", "not found\n".getBytes(StandardCharsets.UTF_8));
+                return;
+            }
+            if (!"GET".equals(ex.getRequestMethod()) && !"HEAD".equals(ex.getRequestMethod())) {
+                ex.getResponseHeaders().set("Allow", "GET");
+                send(ex, 405, "text/plain; charset=utf-8", "use GET\n".getBytes(StandardCharsets.UTF_8));
+                return;
+            }
+            byte[] bytes;
+            try (InputStream in = ConsoleServer.class.getResourceAsStream("/console/" + resource)) {
+                if (in == null) {
+                    throw new IOException("console resource missing from the classpath: " + resource);
+                }
+                bytes = in.readAllBytes();
+            }
+            String type = resource.endsWith(".html") ? "text/html; charset=utf-8"
+                    : resource.endsWith(".js") ? "text/javascript; charset=utf-8" : "text/css; charset=utf-8";
+            ex.getResponseHeaders().set("Content-Security-Policy", CONTENT_SECURITY_POLICY);
+            send(ex, 200, type, bytes);
+        }
+    }
+
+    private static void common(HttpExchange ex) {
+        ex.getResponseHeaders().set("X-Content-Type-Options", "nosniff");
+        ex.getResponseHeaders().set("Referrer-Policy", "no-referrer");
+        ex.getResponseHeaders().set("X-Frame-Options", "DENY");
+        ex.getResponseHeaders().set("Cache-Control", "no-store");
+    }
+
+    /** The request's JSON object, or null after answering 400/413. */
+    private static JsonNode body(HttpExchange ex) throws IOException {
+        byte[] bytes = ex.getRequestBody().readNBytes(MAX_BODY_BYTES + 1);
+        if (bytes.length > MAX_BODY_BYTES) {
+            sendError(ex, 413, "request body over " + MAX_BODY_BYTES + " bytes");
+            return null;
+        }
+        try {
+            JsonNode node = json.readTree(bytes);
+            if (node != null && node.isObject()) {
+                return node;
+            }
+        } catch (IOException e) {
+            // answered below
+        }
+        sendError(ex, 400, "the body must be a JSON object");
+        return null;
+    }
+
+    private static void sendError(HttpExchange ex, int status, String message) throws IOException {
+        ObjectNode error = json.createObjectNode();
+        error.put("error", message);
+        sendJson(ex, status, error);
+    }
+
+    private static void sendJson(HttpExchange ex, int status, JsonNode body) throws IOException {
+        send(ex, status, "application/json; charset=utf-8", json.writeValueAsBytes(body));
+    }
+
+    private static void send(HttpExchange ex, int status, String type, byte[] body) throws IOException {
+        ex.getResponseHeaders().set("Content-Type", type);
+        boolean head = "HEAD".equals(ex.getRequestMethod());
+        ex.sendResponseHeaders(status, head ? -1 : body.length);
+        if (!head) {
+            try (OutputStream out = ex.getResponseBody()) {
+                out.write(body);
+            }
+        }
+    }
+
+    private static void putLong(ObjectNode node, String field, Long value) {
+        if (value == null) {
+            node.putNull(field);
+        } else {
+            node.put(field, value);
+        }
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null && t.getCause() != t) {
+            t = t.getCause();
+        }
+        return t.getMessage() == null ? t.toString() : t.getMessage();
+    }
+
+    private static byte[] sha256(String s) {
+        try {
+            return MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static Thread daemon(Runnable r, String name) {
+        Thread t = new Thread(r, name);
+        t.setDaemon(true);
+        return t;
+    }
+
+    @Override
+    public void close() {
+        updates.shutdownNow();
+        hub.close();
+        server.stop(0);
+        httpThreads.shutdownNow();
+        feed.close();
+        feedback.close();
+    }
+}

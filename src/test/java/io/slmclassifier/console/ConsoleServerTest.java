@@ -1,0 +1,501 @@
+package io.slmclassifier.console;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.slmclassifier.avro.AdapterCommandType;
+import io.slmclassifier.avro.AdapterStatus;
+import io.slmclassifier.avro.Classification;
+import io.slmclassifier.avro.LabelProbability;
+import io.slmclassifier.avro.LabeledExample;
+import io.slmclassifier.stream.AvroSerde;
+import io.slmclassifier.stream.KafkaTestCluster;
+import io.slmclassifier.stream.registry.EmbeddedSchemaRegistry;
+import io.slmclassifier.stream.registry.SchemaRegistryClient;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import java.util.stream.Stream;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * The console's HTTP API on loopback against a real broker and registry: what the stream carries shows up in the
+ * state and the event stream, labels land on the feedback topic as Avro, and writes are refused without the
+ * configured token or when none is configured.
+ */
+class ConsoleServerTest {
+
+    @RegisterExtension
+    static final KafkaTestCluster kafka = new KafkaTestCluster();
+
+    private static final String TOKEN = "s3cret-token";
+    private static final ObjectMapper json = new ObjectMapper();
+    private static final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(5)).build();
+    private static final List<String> LABELS = List.of("order", "call", "other");
+
+    private static EmbeddedSchemaRegistry registry;
+    private static ConsoleServer writable;
+    private static ConsoleServer readOnly;
+    private static ConsoleServer controlled;
+    private static final RecordingControl control = new RecordingControl();
+    private static KafkaProducer<String, Classification> results;
+
+    @BeforeAll
+    static void start() throws Exception {
+        registry = EmbeddedSchemaRegistry.builder().kafka(kafka.bootstrapServers()).start();
+        try (Admin admin = Admin.create(Map.<String, Object>of("bootstrap.servers", kafka.bootstrapServers()))) {
+            admin.createTopics(List.of(new NewTopic("intents.classified", 2, (short) 1),
+                    new NewTopic("intents.dlq", 1, (short) 1))).all().get(30, TimeUnit.SECONDS);
+        }
+        results = new KafkaProducer<>(Map.of("bootstrap.servers", kafka.bootstrapServers()), new StringSerializer(),
+                AvroSerde.forType(Classification.class, client()).serializer());
+        // Written before the consoles start, which begin at the end of the topics: none of them shows these.
+        results.send(new ProducerRecord<>("intents.classified", "warm-up", classification("warm-up", "x", 0.9, null)))
+                .get(30, TimeUnit.SECONDS);
+        try (KafkaProducer<byte[], byte[]> raw = rawProducer()) {
+            raw.send(new ProducerRecord<>("intents.dlq", new byte[] {1})).get(30, TimeUnit.SECONDS);
+        }
+        writable = new ConsoleServer(settings(TOKEN, "feedback.writable"), client(), null);
+        readOnly = new ConsoleServer(settings("", "feedback.readonly"), client(), null);
+        controlled = new ConsoleServer(settings(TOKEN, "feedback.controlled"), client(), control);
+        for (ConsoleServer console : List.of(writable, readOnly, controlled)) {
+            awaitState(console, s -> s.path("partitions").asInt() == 3); // reading every partition from its end
+        }
+    }
+
+    @AfterAll
+    static void stop() {
+        for (AutoCloseable c : new AutoCloseable[] {results, writable, readOnly, controlled, registry}) {
+            try {
+                if (c != null) {
+                    c.close();
+                }
+            } catch (Exception e) {
+                // keep closing the rest
+            }
+        }
+    }
+
+    @Test
+    void classificationsAndDeadLettersShowUpInStateAndEvents() throws Exception {
+        BlockingQueue<String> events = new LinkedBlockingQueue<>();
+        try (Stream<String> lines = http.send(HttpRequest.newBuilder(URI.create(writable.url() + "api/events")).build(),
+                HttpResponse.BodyHandlers.ofLines()).body()) {
+            Thread reader = new Thread(() -> {
+                try {
+                    lines.forEach(events::add);
+                } catch (RuntimeException e) {
+                    // the stream was closed
+                }
+            });
+            reader.setDaemon(true);
+            reader.start();
+            assertEquals("event: snapshot", pollUntil(events, l -> l.startsWith("event:")));
+
+            results.send(new ProducerRecord<>("intents.classified", "live-1",
+                    classification("live-1", "<script>alert(1)</script> kommen", 0.55, 4L))).get(30, TimeUnit.SECONDS);
+            RecordHeaders headers = new RecordHeaders();
+            headers.add("slm.error.type", "empty-text".getBytes(StandardCharsets.UTF_8));
+            headers.add("slm.error.message", "the text is empty".getBytes(StandardCharsets.UTF_8));
+            try (KafkaProducer<byte[], byte[]> raw = rawProducer()) {
+                raw.send(new ProducerRecord<>("intents.dlq", null, null, "k".getBytes(StandardCharsets.UTF_8),
+                        "   ".getBytes(StandardCharsets.UTF_8), headers)).get(30, TimeUnit.SECONDS);
+            }
+
+            String update = pollUntil(events, l -> l.startsWith("data:") && l.contains("\"live-1\""));
+            JsonNode view = json.readTree(update.substring("data:".length()));
+            JsonNode item = find(view.get("recent"), "live-1");
+            assertEquals("<script>alert(1)</script> kommen", item.get("text").asText());
+            assertEquals("order", item.get("label").asText());
+            assertEquals(0.55, item.get("top").asDouble(), 1e-9);
+            assertEquals(4, item.get("adapterVersion").asLong());
+            assertEquals(LABELS.size(), item.get("probabilities").size());
+            assertEquals(12, item.get("latencyMs").asLong());
+        }
+
+        JsonNode state = awaitState(writable, s -> s.path("stats").path("deadLetters").asLong() >= 1
+                && find(s.get("recent"), "live-1") != null);
+        assertFalse(state.toString().contains("warm-up"), "the console starts at the end of the topics");
+        assertEquals(1, state.path("stats").path("deadLettersByReason").path("empty-text").asLong());
+        assertEquals("the text is empty", state.path("deadLetterList").get(0).path("message").asText());
+        assertTrue(state.path("stats").path("throughput").asDouble() > 0);
+        assertEquals(12, state.path("stats").path("latencyP50").asLong());
+        assertEquals(4, state.path("servingVersion").asLong(), "without adapter control: the latest result's");
+        assertEquals(LABELS, strings(state.get("labels")));
+        assertTrue(state.path("writable").asBoolean());
+        assertFalse(state.path("adapters").path("available").asBoolean());
+    }
+
+    @Test
+    void reviewQueuePutsTheLeastConfidentFirst() throws Exception {
+        results.send(new ProducerRecord<>("intents.classified", "sure", classification("sure", "ja", 0.95, null)));
+        results.send(new ProducerRecord<>("intents.classified", "unsure", classification("unsure", "hm", 0.40, null)));
+        // A clear winner among the classes, but most of the next-token probability went elsewhere.
+        Classification elsewhere = classification("elsewhere", "??", 0.90, null);
+        elsewhere.setLabelMass(0.2);
+        results.send(new ProducerRecord<>("intents.classified", "elsewhere", elsewhere)).get(30, TimeUnit.SECONDS);
+
+        JsonNode state = awaitState(readOnly, s -> find(s.get("review"), "sure") != null
+                && find(s.get("review"), "elsewhere") != null && find(s.get("review"), "unsure") != null);
+        List<String> order = new ArrayList<>();
+        state.get("review").forEach(n -> order.add(n.get("id").asText()));
+        assertTrue(order.indexOf("elsewhere") < order.indexOf("unsure"), order.toString());
+        assertTrue(order.indexOf("unsure") < order.indexOf("sure"), order.toString());
+        assertEquals(0.18, find(state.get("review"), "elsewhere").get("confidence").asDouble(), 1e-9);
+    }
+
+    @Test
+    void labelWithTheTokenWritesALabeledExample() throws Exception {
+        results.send(new ProducerRecord<>("intents.classified", "to-label",
+                classification("to-label", "RobLW an Zugführer, kommen.", 0.5, 7L))).get(30, TimeUnit.SECONDS);
+        awaitState(writable, s -> find(s.get("recent"), "to-label") != null);
+        Instant before = Instant.now();
+
+        HttpResponse<String> answer = post(writable, "api/labels", "{\"id\":\"to-label\",\"label\":\"call\"}", TOKEN);
+        assertEquals(200, answer.statusCode(), answer.body());
+        assertEquals("feedback.writable", json.readTree(answer.body()).get("topic").asText());
+
+        List<LabeledExample> written = readFeedback("feedback.writable", 1);
+        LabeledExample example = written.get(0);
+        assertEquals("to-label", example.getId());
+        assertEquals("RobLW an Zugführer, kommen.", example.getText());
+        assertEquals("call", example.getLabel());
+        assertEquals("console", example.getSource());
+        assertEquals("order", example.getPredictedLabel());
+        assertEquals(7L, example.getAdapterVersion());
+        assertFalse(example.getLabeledAt().isBefore(before.minusMillis(1)));
+
+        JsonNode state = awaitState(writable, s -> s.path("feedback").path("pending").asLong() == 1);
+        assertEquals(1, state.path("feedback").path("sentHere").asLong());
+        assertNull(find(state.get("review"), "to-label"), "a labeled message leaves the review queue");
+        assertEquals("call", find(state.get("recent"), "to-label").get("labeledAs").asText());
+    }
+
+    @Test
+    void badLabelRequestsAreRefusedWithTheReason() throws Exception {
+        results.send(new ProducerRecord<>("intents.classified", "bad-req", classification("bad-req", "t", 0.5, null)))
+                .get(30, TimeUnit.SECONDS);
+        awaitState(writable, s -> find(s.get("recent"), "bad-req") != null);
+        assertEquals(400, post(writable, "api/labels", "{\"id\":\"bad-req\",\"label\":\"nonsense\"}", TOKEN).statusCode());
+        assertEquals(404, post(writable, "api/labels", "{\"id\":\"never-seen\",\"label\":\"call\"}", TOKEN).statusCode());
+        assertEquals(400, post(writable, "api/labels", "not json", TOKEN).statusCode());
+        assertEquals(405, http.send(HttpRequest.newBuilder(URI.create(writable.url() + "api/labels")).GET().build(),
+                HttpResponse.BodyHandlers.ofString()).statusCode());
+    }
+
+    @Test
+    void withoutTheRightTokenNothingIsWritten() throws Exception {
+        results.send(new ProducerRecord<>("intents.classified", "guarded", classification("guarded", "t", 0.5, null)))
+                .get(30, TimeUnit.SECONDS);
+        awaitState(writable, s -> find(s.get("recent"), "guarded") != null);
+        String body = "{\"id\":\"guarded\",\"label\":\"call\"}";
+
+        HttpResponse<String> none = post(writable, "api/labels", body, null);
+        assertEquals(401, none.statusCode());
+        assertTrue(none.headers().firstValue("WWW-Authenticate").orElse("").startsWith("Bearer"));
+        assertEquals(401, post(writable, "api/labels", body, "wrong").statusCode());
+        assertEquals(401, post(writable, "api/labels", body, TOKEN + "x").statusCode());
+        assertEquals(401, post(writable, "api/adapters", "{\"command\":\"ROLLBACK\"}", "wrong").statusCode());
+
+        assertTrue(readFeedback("feedback.writable", 0).stream().noneMatch(e -> e.getId().equals("guarded")));
+        JsonNode state = awaitState(writable, s -> true);
+        assertTrue(find(state.get("recent"), "guarded").get("labeledAs").isNull());
+        assertTrue(find(state.get("review"), "guarded") != null, "a refused label leaves the message to review");
+    }
+
+    @Test
+    void withoutAConfiguredTokenTheConsoleIsReadOnly() throws Exception {
+        results.send(new ProducerRecord<>("intents.classified", "ro", classification("ro", "t", 0.5, null)))
+                .get(30, TimeUnit.SECONDS);
+        JsonNode state = awaitState(readOnly, s -> find(s.get("recent"), "ro") != null);
+        assertFalse(state.path("writable").asBoolean());
+
+        String body = "{\"id\":\"ro\",\"label\":\"call\"}";
+        assertEquals(403, post(readOnly, "api/labels", body, null).statusCode());
+        // Not even a token that would be right elsewhere opens it: there is nothing to compare with.
+        assertEquals(403, post(readOnly, "api/labels", body, TOKEN).statusCode());
+        assertEquals(403, post(readOnly, "api/labels", body, "").statusCode());
+        assertEquals(403, post(readOnly, "api/adapters", "{\"command\":\"UNPIN\"}", TOKEN).statusCode());
+        assertEquals(0, endOffset("feedback.readonly"));
+    }
+
+    @Test
+    void adapterCommandsGoThroughTheControl() throws Exception {
+        HttpResponse<String> pin = post(controlled, "api/adapters", "{\"command\":\"PIN\",\"version\":2}", TOKEN);
+        assertEquals(202, pin.statusCode(), pin.body());
+        assertEquals(new Sent(AdapterCommandType.PIN, 2L, "console"), control.sent.get(control.sent.size() - 1));
+
+        assertEquals(202, post(controlled, "api/adapters", "{\"command\":\"ROLLBACK\",\"version\":null}", TOKEN).statusCode());
+        assertEquals(new Sent(AdapterCommandType.ROLLBACK, null, "console"), control.sent.get(control.sent.size() - 1));
+        assertEquals(202, post(controlled, "api/adapters", "{\"command\":\"UNPIN\",\"version\":3}", TOKEN).statusCode());
+        assertEquals(new Sent(AdapterCommandType.UNPIN, null, "console"), control.sent.get(control.sent.size() - 1));
+
+        int before = control.sent.size();
+        assertEquals(400, post(controlled, "api/adapters", "{\"command\":\"PIN\"}", TOKEN).statusCode());
+        assertEquals(404, post(controlled, "api/adapters", "{\"command\":\"PIN\",\"version\":99}", TOKEN).statusCode());
+        assertEquals(400, post(controlled, "api/adapters", "{\"command\":\"TRAIN\"}", TOKEN).statusCode());
+        assertEquals(400, post(controlled, "api/adapters", "{\"command\":\"PIN\",\"version\":\"two\"}", TOKEN).statusCode());
+        assertEquals(401, post(controlled, "api/adapters", "{\"command\":\"PIN\",\"version\":2}", null).statusCode());
+        assertEquals(before, control.sent.size(), "refused commands are not sent");
+
+        control.failing = true;
+        try {
+            HttpResponse<String> failed = post(controlled, "api/adapters", "{\"command\":\"PIN\",\"version\":1}", TOKEN);
+            assertEquals(502, failed.statusCode());
+            assertTrue(failed.body().contains("control topic unreachable"), failed.body());
+        } finally {
+            control.failing = false;
+        }
+
+        assertEquals(503, post(writable, "api/adapters", "{\"command\":\"PIN\",\"version\":2}", TOKEN).statusCode());
+
+        JsonNode adapters = awaitState(controlled, s -> true).get("adapters");
+        assertTrue(adapters.get("available").asBoolean());
+        assertEquals(3, adapters.get("serving").asLong());
+        assertEquals(2, adapters.get("pinned").asLong());
+        List<Long> versions = new ArrayList<>();
+        adapters.get("versions").forEach(v -> versions.add(v.get("version").asLong()));
+        assertEquals(List.of(3L, 2L, 1L), versions, "newest first");
+        JsonNode v3 = adapters.get("versions").get(0);
+        assertTrue(v3.get("serving").asBoolean());
+        assertEquals(0.81, v3.get("metrics").get("macro_f1").asDouble(), 1e-9);
+        assertEquals("REJECTED", adapters.get("versions").get(1).get("status").asText());
+        assertEquals("macro F1 below the serving version", adapters.get("versions").get(1).get("message").asText());
+    }
+
+    @Test
+    void pendingLabelsCountOnlyThoseSinceTheNewestAdapter() throws Exception {
+        results.send(new ProducerRecord<>("intents.classified", "p-1", classification("p-1", "t", 0.5, 3L)))
+                .get(30, TimeUnit.SECONDS);
+        awaitState(controlled, s -> find(s.get("recent"), "p-1") != null);
+        // The labels written before the newest adapter was trained are in it already.
+        try (KafkaProducer<String, LabeledExample> older = new KafkaProducer<>(
+                Map.of("bootstrap.servers", kafka.bootstrapServers()), new StringSerializer(),
+                AvroSerde.forType(LabeledExample.class, client()).serializer())) {
+            long past = RecordingControl.NEWEST_CREATED.minusSeconds(60).toEpochMilli();
+            older.send(new ProducerRecord<>("feedback.controlled", null, past, "old", new LabeledExample("old", "t",
+                    "call", "test", Instant.ofEpochMilli(past), null, null))).get(30, TimeUnit.SECONDS);
+        }
+        assertEquals(200, post(controlled, "api/labels", "{\"id\":\"p-1\",\"label\":\"other\"}", TOKEN).statusCode());
+        JsonNode state = awaitState(controlled, s -> s.path("feedback").path("pending").asLong() == 1);
+        assertEquals(3, state.path("feedback").path("sinceVersion").asLong());
+        assertEquals(2, readFeedback("feedback.controlled", 2).size());
+    }
+
+    @Test
+    void thePageIsServedWithAStrictContentPolicy() throws Exception {
+        HttpResponse<String> page = http.send(HttpRequest.newBuilder(URI.create(writable.url())).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, page.statusCode());
+        assertTrue(page.headers().firstValue("Content-Type").orElse("").startsWith("text/html"));
+        assertTrue(page.headers().firstValue("Content-Security-Policy").orElse("").contains("script-src 'self'"));
+        assertTrue(page.body().contains("<script src=\"console.js\""));
+        HttpResponse<String> script = http.send(HttpRequest.newBuilder(URI.create(writable.url() + "console.js")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, script.statusCode());
+        assertFalse(script.body().contains("innerHTML"), "the page never parses data as HTML");
+        assertEquals(404, http.send(HttpRequest.newBuilder(URI.create(writable.url() + "../pom.xml")).build(),
+                HttpResponse.BodyHandlers.ofString()).statusCode());
+        assertEquals(404, http.send(HttpRequest.newBuilder(URI.create(writable.url() + "console/console.js")).build(),
+                HttpResponse.BodyHandlers.ofString()).statusCode());
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+
+    record Sent(AdapterCommandType type, Long version, String requestedBy) {}
+
+    /**
+     * Three versions in memory and a record of what was sent: the console's side of the interface, whose
+     * control-topic implementation lives with the adapter rollout.
+     */
+    static final class RecordingControl implements AdapterControl {
+        static final Instant NEWEST_CREATED = Instant.now().minusSeconds(3600);
+        final List<Sent> sent = new CopyOnWriteArrayList<>();
+        volatile boolean failing;
+
+        @Override
+        public List<AdapterRow> versions() {
+            return List.of(
+                    new AdapterRow(1, AdapterStatus.ROLLED_BACK, Map.of("macro_f1", 0.62), NEWEST_CREATED.minusSeconds(7200), null),
+                    new AdapterRow(3, AdapterStatus.ACTIVE, Map.of("macro_f1", 0.81, "accuracy", 0.9), NEWEST_CREATED, null),
+                    new AdapterRow(2, AdapterStatus.REJECTED, Map.of("macro_f1", 0.55), NEWEST_CREATED.minusSeconds(3600),
+                            "macro F1 below the serving version"));
+        }
+
+        @Override
+        public OptionalLong serving() {
+            return OptionalLong.of(3);
+        }
+
+        @Override
+        public OptionalLong pinned() {
+            return OptionalLong.of(2);
+        }
+
+        @Override
+        public void send(AdapterCommandType type, Long version, String requestedBy) {
+            if (failing) {
+                throw new IllegalStateException("control topic unreachable");
+            }
+            sent.add(new Sent(type, version, requestedBy));
+        }
+    }
+
+    private static ConsoleSettings settings(String token, String feedbackTopic) {
+        return new ConsoleSettings("127.0.0.1", 0, token, kafka.bootstrapServers(), Map.of(), "intents.classified",
+                "intents.dlq", feedbackTopic);
+    }
+
+    private static SchemaRegistryClient client() {
+        return SchemaRegistryClient.builder(registry.url()).build();
+    }
+
+    private static KafkaProducer<byte[], byte[]> rawProducer() {
+        return new KafkaProducer<>(Map.of("bootstrap.servers", kafka.bootstrapServers()), new ByteArraySerializer(),
+                new ByteArraySerializer());
+    }
+
+    static Classification classification(String id, String text, double top, Long adapterVersion) {
+        double rest = (1 - top) / 2;
+        return Classification.newBuilder()
+                .setId(id)
+                .setText(text)
+                .setLabel("order")
+                .setLabelIndex(0)
+                .setProbabilities(List.of(new LabelProbability("order", top), new LabelProbability("call", rest),
+                        new LabelProbability("other", rest)))
+                .setLogits(List.of(1.0, 0.0, 0.0))
+                .setTask("radr-intents")
+                .setModelId("qwen3-tiny")
+                .setAdapterVersion(adapterVersion)
+                .setSourceTopic("intents.in")
+                .setSourcePartition(0)
+                .setSourceOffset(0L)
+                .setEventTime(Instant.now())
+                .setProcessingTime(Instant.now())
+                .setLatencyMs(12L)
+                .build();
+    }
+
+    private static HttpResponse<String> post(ConsoleServer console, String path, String body, String token)
+            throws Exception {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(console.url() + path))
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body));
+        if (token != null) {
+            request.header("Authorization", "Bearer " + token);
+        }
+        return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static JsonNode awaitState(ConsoleServer console, Predicate<JsonNode> condition) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        JsonNode last = null;
+        while (System.nanoTime() < deadline) {
+            HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(console.url() + "api/state"))
+                    .build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, response.statusCode(), response.body());
+            last = json.readTree(response.body());
+            if (condition.test(last)) {
+                return last;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("the console's state never met the condition; last: " + last);
+    }
+
+    private static String pollUntil(BlockingQueue<String> lines, Predicate<String> wanted) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (System.nanoTime() < deadline) {
+            String line = lines.poll(100, TimeUnit.MILLISECONDS);
+            if (line != null && wanted.test(line)) {
+                return line;
+            }
+        }
+        throw new AssertionError("no such event within 30 s");
+    }
+
+    private static JsonNode find(JsonNode items, String id) {
+        for (JsonNode item : items) {
+            if (item.get("id").asText().equals(id)) {
+                return item;
+            }
+        }
+        return null;
+    }
+
+    private static List<String> strings(JsonNode array) {
+        List<String> out = new ArrayList<>();
+        array.forEach(n -> out.add(n.asText()));
+        return out;
+    }
+
+    /** The feedback topic read from its beginning by a reader of its own, until it has at least {@code count}. */
+    private static List<LabeledExample> readFeedback(String topic, int count) {
+        AvroSerde<LabeledExample> serde = AvroSerde.forType(LabeledExample.class, client());
+        List<LabeledExample> out = new ArrayList<>();
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(
+                Map.of("bootstrap.servers", kafka.bootstrapServers()), new StringDeserializer(),
+                new ByteArrayDeserializer())) {
+            List<TopicPartition> partitions = consumer.partitionsFor(topic, Duration.ofSeconds(10)).stream()
+                    .map(p -> new TopicPartition(topic, p.partition())).toList();
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            Map<TopicPartition, Long> ends = consumer.endOffsets(partitions);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(count == 0 ? 3 : 30);
+            while (System.nanoTime() < deadline && (out.size() < count
+                    || partitions.stream().anyMatch(tp -> consumer.position(tp) < ends.get(tp)))) {
+                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+                    LabeledExample example = serde.deserializer().deserialize(r.topic(), r.headers(), r.value());
+                    assertEquals(example.getId(), r.key());
+                    out.add(example);
+                }
+            }
+        }
+        assertTrue(out.size() >= count, "expected " + count + " records on " + topic + ", found " + out);
+        return out;
+    }
+
+    private static long endOffset(String topic) {
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(
+                Map.of("bootstrap.servers", kafka.bootstrapServers(), "allow.auto.create.topics", "false"),
+                new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            List<TopicPartition> partitions = consumer.partitionsFor(topic, Duration.ofSeconds(10)).stream()
+                    .map(p -> new TopicPartition(topic, p.partition())).toList();
+            return consumer.endOffsets(partitions).values().stream().mapToLong(Long::longValue).sum();
+        }
+    }
+}
