@@ -89,6 +89,13 @@ public final class DemoCommand implements Callable<Integer> {
             + "live accuracy as the trainer learns.")
     boolean simulate;
 
+    @Option(names = "--console-port", defaultValue = "0", description = "Web console port (default: a free one; -1: none).")
+    int consolePort;
+
+    @Option(names = "--console-token", defaultValue = "",
+            description = "Token the web console asks for before labeling or commanding adapters (default: none, read-only).")
+    String consoleToken;
+
     @Override
     public Integer call() throws Exception {
         PrintStream out = System.out;
@@ -119,6 +126,9 @@ public final class DemoCommand implements Callable<Integer> {
             Map<String, String> p = new HashMap<>(shared);
             p.put("state.dir", work.resolve("state").toString());
             p.put("adapter.cache.dir", work.resolve("adapters").toString());
+            p.put("console.port", String.valueOf(consolePort));
+            p.put("console.host", "127.0.0.1");
+            p.put("console.token", consoleToken);
             Map<String, String> t = new HashMap<>(shared);
             t.put("work.dir", work.resolve("training").toString());
             t.put("trigger.examples", Integer.toString(trainAfter != null ? trainAfter : simulate ? 150 : 20));
@@ -153,6 +163,10 @@ public final class DemoCommand implements Callable<Integer> {
                         + "-> intents.control + intents.adapters%nmetrics            processor http://127.0.0.1:%d/metrics, "
                         + "trainer http://127.0.0.1:%d/metrics%n", broker.bootstrapServers(), registry.url(),
                         processor.operationsPort(), trainer.operationsPort());
+                if (processor.consolePort() >= 0) {
+                    out.printf("web console        http://127.0.0.1:%d/%s%n", processor.consolePort(),
+                            consoleToken.isBlank() ? "  (read-only: --console-token T lets it label)" : "");
+                }
                 if (modelDir.equals(resolver.demoTinyDir()) || modelDir.endsWith("qwen3-tiny")) {
                     out.println("\n" + RANDOM_WEIGHTS_NOTE + (simulate ? "" : " Try --simulate to watch that happen."));
                 }

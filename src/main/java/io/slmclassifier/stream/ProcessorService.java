@@ -49,6 +49,7 @@ public final class ProcessorService implements AutoCloseable {
     private final KafkaStreams streams;
     private final OperationsServer operations;
     private final AdapterRollout rollout;
+    private final io.slmclassifier.console.ConsoleServer console;
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
@@ -117,6 +118,8 @@ public final class ProcessorService implements AutoCloseable {
         log.info("Processor ready: {} -> {} (dead letters: {}), task {} on {} ({}), metrics on {}",
                 settings.inputTopic(), settings.outputTopic(), settings.dlqTopic(), task.name(), modelId,
                 model.device(), operations == null ? "off" : "http://0.0.0.0:" + operations.port() + "/metrics");
+        // The web console (console.port); null: no AdapterControl over the control log yet, its adapters panel says so.
+        this.console = io.slmclassifier.console.ConsoleServer.startIfEnabled(config, null);
     }
 
     Properties streamsProperties() {
@@ -188,6 +191,10 @@ public final class ProcessorService implements AutoCloseable {
         return operations == null ? -1 : operations.port();
     }
 
+    public int consolePort() {
+        return console == null ? -1 : console.port();
+    }
+
     /** Blocks until {@link #close} has run (from a shutdown hook on SIGTERM, for example). */
     public void awaitStop() throws InterruptedException {
         stopped.await();
@@ -199,6 +206,9 @@ public final class ProcessorService implements AutoCloseable {
             return; // a shutdown hook and the owner may both close it
         }
         log.info("Stopping: committing what is done; records still waiting run again after a restart");
+        if (console != null) {
+            console.close();
+        }
         // Without static membership a restarted instance is a new member: leave now, or its partitions wait out
         // the session timeout. With it (group.instance.id), stay, so a rolling restart moves no partitions.
         boolean staticMember = config.kafkaPassThrough().containsKey("group.instance.id");
