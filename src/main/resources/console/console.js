@@ -48,7 +48,7 @@ function fmt(value, digits) {
 }
 
 function time(millis) {
-  return new Date(millis).toLocaleTimeString();
+  return new Date(millis).toLocaleTimeString([], { hour12: false });
 }
 
 function adapterName(version) {
@@ -273,6 +273,10 @@ function select(id) {
 }
 
 async function sendLabel(item, label) {
+  if (!state.writable) {
+    toast('Read-only console: the server has no token configured', true);
+    return;
+  }
   if (state.inFlight.has(item.id)) return;
   state.inFlight.add(item.id);
   try {
