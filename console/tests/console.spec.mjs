@@ -1,0 +1,266 @@
+// The web console in a real browser against the real demo: a local broker, registry and processor started by
+// `java -jar target/slm-classifier.jar demo`, sentences typed at its prompt through stdin, Debian's Chromium driven
+// by playwright-core. The feedback topic is read back by a Kafka consumer of its own, not through the console.
+//
+// Needs target/slm-classifier.jar and target/test-classes (mvn verify), /usr/bin/chromium and `npm ci` here.
+// Screenshots and the demos' logs go to target/console-screenshots/.
+
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFile } from 'node:child_process';
+import { createWriteStream, mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { chromium } from 'playwright-core';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const shots = join(root, 'target', 'console-screenshots');
+const TOKEN = 'console-test-' + Math.random().toString(36).slice(2);
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const javaEnv = { ...process.env, OPT_OUT_TRACKING: 'true', DJL_OFFLINE: 'true' };
+
+let context;
+let profile;
+let demo;
+let page;
+
+/** One run of `demo`, its stdin for typing, its stdout for the prompt's answers and the addresses it prints. */
+class Demo {
+  constructor(args, logName) {
+    this.output = '';
+    this.process = spawn('java', ['-jar', join(root, 'target', 'slm-classifier.jar'), 'demo', '--device', 'cpu',
+      ...args], { cwd: root, env: javaEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.process.stdout.on('data', (chunk) => { this.output += chunk.toString(); });
+    // The demo logs to stderr: kept with the screenshots, for when a run fails.
+    this.process.stderr.pipe(createWriteStream(join(shots, logName)));
+    this.exited = new Promise((r) => this.process.once('exit', r));
+  }
+
+  async started() {
+    await this.until(() => /Type a sentence/.test(this.output), 180_000, 'the prompt');
+    this.bootstrap = this.output.match(/bootstrap servers\s+(\S+)/)[1];
+    this.registry = this.output.match(/schema registry\s+(\S+)/)[1];
+    this.console = this.output.match(/web console\s+(http:\/\/\S+)/)[1];
+    return this;
+  }
+
+  async until(condition, timeoutMs, what) {
+    const started = Date.now();
+    while (!condition()) {
+      if (this.process.exitCode !== null || Date.now() - started > timeoutMs) {
+        throw new Error('the demo did not show ' + what + ' (exit ' + this.process.exitCode + '):\n' + this.output);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  answers() {
+    return (this.output.match(/adapter \S+, \d+ ms\n/g) || []).length;
+  }
+
+  /** Types one sentence at the prompt and waits for the demo to print its classification. */
+  async type(sentence) {
+    const before = this.answers();
+    this.process.stdin.write(sentence + '\n');
+    await this.until(() => this.answers() > before, 60_000, 'an answer to "' + sentence + '"');
+  }
+
+  /** End of input stops the demo cleanly, broker included; a signal to its pid if it does not. */
+  async stop() {
+    if (this.process.exitCode !== null) return;
+    this.process.stdin.end();
+    const timer = setTimeout(() => {
+      if (this.process.exitCode === null) process.kill(this.process.pid, 'SIGTERM');
+    }, 30_000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+/** The feedback topic, read from its beginning by a consumer of its own. */
+async function feedbackRecords() {
+  const { stdout } = await promisify(execFile)('java', ['-cp',
+    join(root, 'target', 'slm-classifier.jar') + ':' + join(root, 'target', 'test-classes'),
+    'io.slmclassifier.console.ReadFeedbackTopic', demo.bootstrap, demo.registry, 'intents.feedback', '20'],
+  { env: javaEnv, timeout: 60_000 });
+  return stdout.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+}
+
+function liveRow(text) {
+  return page.locator('#live-rows tr', { has: page.locator('td.text', { hasText: text }) });
+}
+
+function reviewItem(text) {
+  return page.locator('#review-list li', { has: page.locator('.text', { hasText: text }) });
+}
+
+async function openConsole() {
+  page = await context.newPage();
+  page.on('dialog', (dialog) => { page.dialogSeen = dialog.message(); dialog.dismiss(); });
+  await page.goto(demo.console);
+  await page.locator('#connection', { hasText: 'live' }).waitFor({ timeout: 15_000 });
+}
+
+before(async () => {
+  mkdirSync(shots, { recursive: true });
+  profile = mkdtempSync(join(tmpdir(), 'console-chromium-'));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1400, height: 1000 },
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+});
+
+after(async () => {
+  if (demo) await demo.stop();
+  if (context) await context.close();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+});
+
+describe('a console with a token', () => {
+  before(async () => {
+    demo = await new Demo(['--console-port', '0', '--console-token', TOKEN], 'demo.log').started();
+    await openConsole();
+  });
+
+  after(async () => {
+    await page.close();
+    await demo.stop();
+  });
+
+  test('a typed sentence appears in the live view with its classification', async () => {
+    const sentence = 'RobLW an Zugführer, kommen.';
+    await demo.type(sentence);
+    const row = liveRow(sentence);
+    await row.waitFor({ timeout: 15_000 });
+    const label = (await row.locator('td.label').textContent()).trim();
+    assert.match(demo.output, new RegExp('^> ?' + label + ' ', 'm'), 'the page shows the label the demo printed');
+    assert.match(await row.locator('.probs').textContent(), /disconfirm \d\.\d\d .*confirm \d\.\d\d/);
+    assert.equal((await row.locator('td').nth(4).textContent()).trim(), 'base');
+    await reviewItem(sentence).waitFor();
+    await page.locator('#tile-total', { hasText: /^[1-9]/ }).waitFor();
+    await page.screenshot({ path: join(shots, 'live.png'), fullPage: true });
+  });
+
+  test('without the token a label is refused and nothing is written', async () => {
+    const sentence = 'Ist negativ, noch nicht.';
+    await demo.type(sentence);
+    const item = reviewItem(sentence);
+    await item.waitFor({ timeout: 15_000 });
+    await item.locator('button[data-label="confirm"]').click();
+    await page.locator('#toast', { hasText: /Label refused: 401/ }).waitFor({ timeout: 10_000 });
+    await page.screenshot({ path: join(shots, 'refused.png'), fullPage: true });
+
+    await page.fill('#token-input', 'not-the-token');
+    await page.click('#token-save');
+    await item.locator('button[data-label="confirm"]').click();
+    await page.locator('#toast', { hasText: /Label refused: 401: wrong console token/ }).waitFor({ timeout: 10_000 });
+    await page.click('#token-forget');
+
+    assert.equal(await item.count(), 1, 'the message is still waiting for review');
+    assert.deepEqual(await feedbackRecords(), [], 'no feedback record was written');
+  });
+
+  test('a label picked with a number key lands on intents.feedback', async () => {
+    const sentence = 'Ist negativ, noch nicht.';
+    await page.fill('#token-input', TOKEN);
+    await page.click('#token-save');
+    await page.locator('#token-state', { hasText: 'token set' }).waitFor();
+    const item = reviewItem(sentence);
+    await item.locator('.text').click(); // select it; the number keys label the selected message
+    await item.and(page.locator('.selected')).waitFor();
+    const predicted = (await item.locator('.meta').textContent()).match(/predicted (\S+),/)[1];
+    // Key 5 is the fifth label of the task: radr-intents lists call fifth.
+    assert.equal((await item.locator('button').nth(4).getAttribute('data-label')), 'call');
+    await page.keyboard.press('5');
+    await page.locator('#toast', { hasText: /Label "call" sent to intents.feedback/ }).waitFor({ timeout: 15_000 });
+    await item.waitFor({ state: 'detached', timeout: 5_000 });
+    await liveRow(sentence).and(page.locator('.labeled')).waitFor();
+
+    const records = await feedbackRecords();
+    assert.equal(records.length, 1, JSON.stringify(records));
+    const example = records[0];
+    assert.equal(example.text, sentence);
+    assert.equal(example.label, 'call');
+    assert.equal(example.source, 'console');
+    assert.equal(example.predicted_label, predicted);
+    assert.equal(example.adapter_version, null);
+    assert.equal(example.key, example.id);
+    assert.equal(example.id, await liveRow(sentence).getAttribute('data-id'), 'the id of the classification');
+    assert.ok(Math.abs(Date.now() - example.labeled_at) < 120_000);
+    await page.locator('#tile-pending', { hasText: /^1$/ }).waitFor({ timeout: 10_000 });
+    await page.screenshot({ path: join(shots, 'labeled.png'), fullPage: true });
+  });
+
+  test('markup in a message is shown as text and never runs', async () => {
+    const scriptText = '<script>window.__injected = 1</script> Zugführer kommen';
+    const imageText = '<img src=x onerror="window.__injected = 2"> Stellwerk kommen';
+    await demo.type(scriptText);
+    await demo.type(imageText);
+    for (const text of [scriptText, imageText]) {
+      await liveRow(text).waitFor({ timeout: 15_000 });
+      assert.equal(await liveRow(text).locator('td.text').evaluate((td) => td.firstChild.textContent), text);
+      await reviewItem(text).waitFor({ timeout: 15_000 });
+      await page.getByText(text, { exact: true }).first().waitFor();
+    }
+    assert.equal(await page.evaluate(() => window.__injected), undefined, 'no injected code ran');
+    assert.equal(await page.locator('main img, main script').count(), 0, 'no element was made from the messages');
+    assert.equal(page.dialogSeen, undefined);
+    await page.screenshot({ path: join(shots, 'escaped.png'), fullPage: true });
+  });
+
+  test('the adapters panel says when there is no adapter control', async () => {
+    await page.locator('#adapters-none', { hasText: 'no adapter control' }).waitFor();
+    assert.equal(await page.locator('#adapters-table').isHidden(), true);
+    for (const sentence of ['Frage: wo steht der Zug?', 'Verstanden, Ende.', 'Zugführer an RobLW, bitte kommen.']) {
+      await demo.type(sentence);
+    }
+    await liveRow('Verstanden, Ende.').waitFor({ timeout: 15_000 });
+    await page.waitForTimeout(1000); // one more update, so the chart has the last second
+    await page.screenshot({ path: join(shots, 'console.png'), fullPage: false });
+  });
+});
+
+
+describe('a console without a token', () => {
+  before(async () => {
+    demo = await new Demo(['--console-port', '0'], 'demo-read-only.log').started();
+    await openConsole();
+  });
+
+  after(async () => {
+    await page.close();
+    await demo.stop();
+  });
+
+  test('is read-only: no token field, label buttons disabled, writes refused with 403', async () => {
+    assert.match(demo.output, /web console\s+http:\S+\s+\(read-only/);
+    const sentence = 'Nur lesen, kommen.';
+    await demo.type(sentence);
+    const item = reviewItem(sentence);
+    await item.waitFor({ timeout: 15_000 });
+    await page.locator('#read-only').waitFor();
+    assert.equal(await page.locator('#token-form').isHidden(), true);
+    const buttons = item.locator('button');
+    assert.ok(await buttons.count() > 0);
+    for (const button of await buttons.all()) assert.equal(await button.isDisabled(), true);
+    await page.keyboard.press('1');
+    await page.waitForTimeout(500);
+    assert.equal(await item.count(), 1, 'a number key labels nothing');
+
+    const id = await liveRow(sentence).getAttribute('data-id');
+    const statuses = await page.evaluate(async (body) => {
+      const ask = (path, auth) => fetch(path, { method: 'POST', body: JSON.stringify(body),
+        headers: { 'Content-Type': 'application/json', ...(auth ? { Authorization: 'Bearer ' + auth } : {}) } });
+      return [(await ask('api/labels')).status, (await ask('api/labels', 'anything')).status,
+        (await ask('api/adapters', 'anything')).status];
+    }, { id, label: 'call', command: 'ROLLBACK' });
+    assert.deepEqual(statuses, [403, 403, 403]);
+    assert.deepEqual(await feedbackRecords(), []);
+    await page.screenshot({ path: join(shots, 'read-only.png'), fullPage: true });
+  });
+});
