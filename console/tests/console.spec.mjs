@@ -19,7 +19,9 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const shots = join(root, 'target', 'console-screenshots');
 const TOKEN = 'console-test-' + Math.random().toString(36).slice(2);
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const javaEnv = { ...process.env, OPT_OUT_TRACKING: 'true', DJL_OFFLINE: 'true' };
+// Offline, as the Java tests run: the demo's tiny model is written into a cache under target/, nothing is fetched.
+const javaEnv = { ...process.env, OPT_OUT_TRACKING: 'true', DJL_OFFLINE: 'true', HF_HUB_OFFLINE: '1',
+  HF_HOME: join(root, 'target', 'console-hf-home') };
 
 let context;
 let profile;
@@ -30,8 +32,8 @@ let page;
 class Demo {
   constructor(args, logName) {
     this.output = '';
-    this.process = spawn('java', ['-jar', join(root, 'target', 'slm-classifier.jar'), 'demo', '--device', 'cpu',
-      ...args], { cwd: root, env: javaEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.process = spawn('java', ['-jar', join(root, 'target', 'slm-classifier.jar'), 'demo', '--model', 'demo-tiny',
+      '--device', 'cpu', ...args], { cwd: root, env: javaEnv, stdio: ['pipe', 'pipe', 'pipe'] });
     this.process.stdout.on('data', (chunk) => { this.output += chunk.toString(); });
     // The demo logs to stderr: kept with the screenshots, for when a run fails.
     this.process.stderr.pipe(createWriteStream(join(shots, logName)));
