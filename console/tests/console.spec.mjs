@@ -215,15 +215,53 @@ describe('a console with a token', () => {
     await page.screenshot({ path: join(shots, 'escaped.png'), fullPage: true });
   });
 
-  test('the adapters panel says when there is no adapter control', async () => {
-    await page.locator('#adapters-none', { hasText: 'no adapter control' }).waitFor();
-    assert.equal(await page.locator('#adapters-table').isHidden(), true);
+  test('the adapters panel follows the control topic: no version before any training', async () => {
+    await page.locator('#adapters-table').waitFor();
+    assert.equal(await page.locator('#adapters-none').isHidden(), true);
+    assert.equal(await page.locator('#adapter-rows tr').count(), 0);
     for (const sentence of ['Frage: wo steht der Zug?', 'Verstanden, Ende.', 'Zugführer an RobLW, bitte kommen.']) {
       await demo.type(sentence);
     }
     await liveRow('Verstanden, Ende.').waitFor({ timeout: 15_000 });
     await page.waitForTimeout(1000); // one more update, so the chart has the last second
     await page.screenshot({ path: join(shots, 'console.png'), fullPage: false });
+  });
+});
+
+
+describe('adapters trained from simulated feedback', () => {
+  before(async () => {
+    demo = await new Demo(['--console-port', '0', '--console-token', TOKEN, '--simulate', '--train-after', '60'],
+      'demo-simulate.log').started();
+    await openConsole();
+  });
+
+  after(async () => {
+    await page.close();
+    await demo.stop();
+  });
+
+  function adapterRow(version) {
+    return page.locator('#adapter-rows tr[data-version="' + version + '"]');
+  }
+
+  test('a trained version appears serving, is rolled back with a click, then pinned', async () => {
+    await adapterRow(1).locator('td', { hasText: /^serving$/ }).waitFor({ timeout: 180_000 });
+    assert.match(await adapterRow(1).textContent(), /macro_f1 \d\.\d{3}/);
+    await page.fill('#token-input', TOKEN);
+    await page.click('#token-save');
+    await page.locator('#token-state', { hasText: 'token set' }).waitFor();
+    await page.screenshot({ path: join(shots, 'adapters.png'), fullPage: true });
+
+    await page.click('#rollback');
+    await page.locator('#toast', { hasText: /Sent rollback/ }).waitFor({ timeout: 15_000 });
+    await adapterRow(1).locator('td', { hasText: /^rolled back$/ }).waitFor({ timeout: 30_000 });
+    await page.locator('#serving', { hasText: /base/ }).waitFor({ timeout: 30_000 });
+
+    await adapterRow(1).locator('button', { hasText: 'Pin' }).click();
+    await page.locator('#toast', { hasText: /Sent pin v1/ }).waitFor({ timeout: 15_000 });
+    await adapterRow(1).locator('td', { hasText: /^serving, pinned$/ }).waitFor({ timeout: 30_000 });
+    await page.screenshot({ path: join(shots, 'adapters-pinned.png'), fullPage: true });
   });
 });
 

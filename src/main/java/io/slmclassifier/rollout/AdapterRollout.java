@@ -60,6 +60,11 @@ public final class AdapterRollout implements AutoCloseable {
         control.follow(this::apply);
     }
 
+    /** The control topic as this processor follows it. */
+    public ControlLog control() {
+        return control;
+    }
+
     /** The version served now; 0 for the base model. */
     public synchronized long serving() {
         return serving;

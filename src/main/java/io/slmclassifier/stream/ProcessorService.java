@@ -5,6 +5,8 @@ import io.slmclassifier.avro.TextMessage;
 import io.slmclassifier.classify.Classifier;
 import io.slmclassifier.classify.LanguageModel;
 import io.slmclassifier.classify.Task;
+import io.slmclassifier.console.ConsoleServer;
+import io.slmclassifier.console.ControlTopicAdapters;
 import io.slmclassifier.model.ModelFingerprint;
 import io.slmclassifier.model.TorchRuntime;
 import io.slmclassifier.model.hub.ModelResolver;
@@ -49,7 +51,7 @@ public final class ProcessorService implements AutoCloseable {
     private final KafkaStreams streams;
     private final OperationsServer operations;
     private final AdapterRollout rollout;
-    private final io.slmclassifier.console.ConsoleServer console;
+    private final ConsoleServer console;
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
@@ -118,8 +120,7 @@ public final class ProcessorService implements AutoCloseable {
         log.info("Processor ready: {} -> {} (dead letters: {}), task {} on {} ({}), metrics on {}",
                 settings.inputTopic(), settings.outputTopic(), settings.dlqTopic(), task.name(), modelId,
                 model.device(), operations == null ? "off" : "http://0.0.0.0:" + operations.port() + "/metrics");
-        // The web console (console.port); null: no AdapterControl over the control log yet, its adapters panel says so.
-        this.console = io.slmclassifier.console.ConsoleServer.startIfEnabled(config, null);
+        this.console = ConsoleServer.startIfEnabled(config, new ControlTopicAdapters(rollout.control()));
     }
 
     Properties streamsProperties() {
