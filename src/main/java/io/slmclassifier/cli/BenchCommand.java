@@ -119,12 +119,13 @@ public final class BenchCommand implements Callable<Integer> {
         }
         if (kafka) {
             List<String> texts = ProduceCommand.synthetic(messages, 11);
-            System.out.printf("%8s %6s %16s %16s %10s %10s %10s%n", "messages", "batch", "alone msg/s", "kafka msg/s",
-                    "cost", "p50 ms", "p99 ms");
+            System.out.printf("%8s %6s %16s %16s %10s %10s %10s %12s%n", "messages", "batch", "alone msg/s", "kafka msg/s",
+                    "cost", "p50 ms", "p99 ms", "texts/pass");
             for (int batch : batchSizes) {
                 StreamBenchmark.Result r = StreamBenchmark.run(dir, task, texts, batch, device, commitIntervalMs);
-                System.out.printf("%8d %6d %16.1f %16.1f %9.1f%% %10.1f %10.1f%n", r.messages(), r.batch(),
-                        r.aloneMessagesPerSecond(), r.kafkaMessagesPerSecond(), 100 * r.kafkaCost(), r.p50Ms(), r.p99Ms());
+                System.out.printf("%8d %6d %16.1f %16.1f %9.1f%% %10.1f %10.1f %12.1f%n", r.messages(), r.batch(),
+                        r.aloneMessagesPerSecond(), r.kafkaMessagesPerSecond(), 100 * r.kafkaCost(), r.p50Ms(), r.p99Ms(),
+                        r.textsPerPass());
             }
             return 0;
         }

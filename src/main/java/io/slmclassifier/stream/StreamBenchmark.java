@@ -31,8 +31,11 @@ import org.apache.kafka.streams.KafkaStreams;
  */
 public final class StreamBenchmark {
 
+    /**
+     * @param textsPerPass mean texts per forward pass on the Kafka path during the measured run
+     */
     public record Result(int messages, int batch, double aloneMessagesPerSecond, double kafkaMessagesPerSecond,
-            double p50Ms, double p99Ms) {
+            double p50Ms, double p99Ms, double textsPerPass) {
         public double kafkaCost() {
             return 1 - kafkaMessagesPerSecond / aloneMessagesPerSecond;
         }
@@ -79,6 +82,9 @@ public final class StreamBenchmark {
                 try (KafkaConsumer<byte[], byte[]> reader = reader(broker)) {
                     produce(broker, texts); // warm-up at saturation too: JIT, first transactions, first batches
                     consume(reader, texts.size());
+                    var passes = service.metrics().registry().get("slm.forward.texts").summary();
+                    long passesBefore = passes.count();
+                    double textsBefore = passes.totalAmount();
                     long start = System.nanoTime();
                     produce(broker, texts);
                     double[] latencies = consume(reader, texts.size());
@@ -86,7 +92,8 @@ public final class StreamBenchmark {
                     Arrays.sort(latencies);
                     return new Result(latencies.length, batch, alone, latencies.length / seconds,
                             latencies[(int) (0.50 * (latencies.length - 1))],
-                            latencies[(int) (0.99 * (latencies.length - 1))]);
+                            latencies[(int) (0.99 * (latencies.length - 1))],
+                            (passes.totalAmount() - textsBefore) / Math.max(1, passes.count() - passesBefore));
                 }
             }
         }
