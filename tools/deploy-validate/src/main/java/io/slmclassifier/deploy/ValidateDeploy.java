@@ -34,7 +34,7 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
- * Checks the deployment files of the repository and exits non-zero on the first run that finds anything wrong.
+ * Checks the deployment files of the repository; exits non-zero, listing every error, when anything is wrong.
  *
  * <ul>
  *   <li>Kubernetes: every {@code kustomization.yaml} under {@code k8s/} is rendered (resources, namespace, images
@@ -194,6 +194,8 @@ public final class ValidateDeploy {
     }
 
     private static final class InvalidFile extends Exception {
+        private static final long serialVersionUID = 1L;
+
         InvalidFile(String message) {
             super(message);
         }
@@ -396,7 +398,7 @@ public final class ValidateDeploy {
         if (metadata.has("namespace")) {
             checkName(where, "namespace", metadata.get("namespace").asText(), DNS1123_LABEL, 63);
         }
-        metadata.path("labels").fields().forEachRemaining(e -> {
+        metadata.path("labels").properties().forEach(e -> {
             checkQualifiedName(where, "label", e.getKey());
             if (!e.getValue().isTextual()) {
                 error(where, "label " + e.getKey() + " must be a string (quote it)");
@@ -404,7 +406,7 @@ public final class ValidateDeploy {
                 error(where, "label " + e.getKey() + ": invalid value '" + e.getValue().asText() + "'");
             }
         });
-        metadata.path("annotations").fields().forEachRemaining(e -> {
+        metadata.path("annotations").properties().forEach(e -> {
             checkQualifiedName(where, "annotation", e.getKey());
             if (!e.getValue().isTextual()) {
                 error(where, "annotation " + e.getKey() + " must be a string (quote it)");
@@ -477,7 +479,7 @@ public final class ValidateDeploy {
      */
     private ObjectNode strictSchema(JsonNode s) {
         ObjectNode out = JsonNodeFactory.instance.objectNode();
-        s.fields().forEachRemaining(e -> {
+        s.properties().forEach(e -> {
             String k = e.getKey();
             if (k.startsWith("x-kubernetes-") || k.equals("description")) {
                 return;
@@ -485,7 +487,7 @@ public final class ValidateDeploy {
             switch (k) {
                 case "properties" -> {
                     ObjectNode props = out.putObject("properties");
-                    e.getValue().fields().forEachRemaining(p -> props.set(p.getKey(), strictSchema(p.getValue())));
+                    e.getValue().properties().forEach(p -> props.set(p.getKey(), strictSchema(p.getValue())));
                 }
                 case "items" -> out.set("items", strictSchema(e.getValue()));
                 case "additionalProperties" -> out.set(k, e.getValue().isObject() ? strictSchema(e.getValue()) : e.getValue());
@@ -518,8 +520,7 @@ public final class ValidateDeploy {
         if (!matchLabels.isObject() || matchLabels.isEmpty()) {
             return false;
         }
-        for (Iterator<Map.Entry<String, JsonNode>> it = matchLabels.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
+        for (Map.Entry<String, JsonNode> e : matchLabels.properties()) {
             if (!e.getValue().asText().equals(labels.path(e.getKey()).asText(null))) {
                 return false;
             }
@@ -735,7 +736,7 @@ public final class ValidateDeploy {
     }
 
     private void checkTasks(Node cm) {
-        cm.body().path("data").fields().forEachRemaining(e -> {
+        cm.body().path("data").properties().forEach(e -> {
             Path task = root.resolve("tasks").resolve(e.getKey());
             try {
                 if (!Files.isRegularFile(task)) {
@@ -819,7 +820,7 @@ public final class ValidateDeploy {
         JsonNode compose = readOne(file);
         JsonNode services = compose.path("services");
         Map<String, TopicSpec> created = new LinkedHashMap<>();
-        services.fields().forEachRemaining(s -> {
+        services.properties().forEach(s -> {
             for (JsonNode part : s.getValue().path("command")) {
                 Matcher m = CREATE_TOPIC.matcher(part.asText());
                 while (m.find()) {
@@ -827,7 +828,7 @@ public final class ValidateDeploy {
                 }
             }
         });
-        services.fields().forEachRemaining(s -> {
+        services.properties().forEach(s -> {
             String name = s.getKey();
             JsonNode svc = s.getValue();
             for (JsonNode d : svc.path("deploy").path("resources").path("reservations").path("devices")) {
@@ -855,8 +856,7 @@ public final class ValidateDeploy {
             String sw = where + " service " + name;
             Map<String, String> config = new LinkedHashMap<>(defaults(service));
             JsonNode env = svc.path("environment");
-            for (Iterator<Map.Entry<String, JsonNode>> it = env.fields(); it.hasNext(); ) {
-                Map.Entry<String, JsonNode> e = it.next();
+            for (Map.Entry<String, JsonNode> e : env.properties()) {
                 checkSetting(sw, service, e.getKey());
                 if (e.getKey().startsWith("SLM_") && !e.getValue().isNull()) {
                     config.put(e.getKey().substring(4).toLowerCase().replace('_', '.'), e.getValue().asText());
