@@ -17,6 +17,8 @@ import io.kubernetes.client.openapi.JSON;
 import java.io.IOException;
 import java.io.StringReader;
 import java.lang.reflect.InvocationTargetException;
+import java.net.URL;
+import java.net.URLClassLoader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -115,8 +117,8 @@ public final class ValidateDeploy {
     }
 
     private void run(List<Path> composeFiles) throws IOException {
-        knownKeys.put("processor", keysOf("processor/processor.properties"));
-        knownKeys.put("trainer", keysOf("trainer/trainer.properties"));
+        knownKeys.put("processor", keysOf("processor/processor.properties", "io.slmclassifier.stream.ProcessorConfig"));
+        knownKeys.put("trainer", keysOf("trainer/trainer.properties", "io.slmclassifier.train.TrainerConfig"));
         loadTopicCrd();
 
         // Kubernetes: render every kustomization, validate every object, then the references between them.
@@ -697,8 +699,7 @@ public final class ValidateDeploy {
         }
         String key = variable.substring(4).toLowerCase().replace('_', '.');
         if (!key.startsWith("kafka.") && !knownKeys.get(service).contains(key)) {
-            error(where, variable + " sets '" + key + "', which the " + service + " does not know (" + service
-                    + "/" + service + ".properties lists its keys)");
+            error(where, variable + " sets '" + key + "', which is no " + service + " key");
         }
     }
 
@@ -728,7 +729,7 @@ public final class ValidateDeploy {
                 }
                 for (String key : p.stringPropertyNames()) {
                     if (!key.startsWith("kafka.") && !knownKeys.get(service).contains(key)) {
-                        error(cm.where(), file + ": key '" + key + "' is not a " + service + " key (" + service + "/" + file + ")");
+                        error(cm.where(), file + ": '" + key + "' is no " + service + " key");
                     }
                 }
             }
@@ -937,12 +938,52 @@ public final class ValidateDeploy {
 
     // ------------------------------------------------------------------------------------------------ helpers
 
-    private Set<String> keysOf(String properties) throws IOException {
-        Set<String> keys = new TreeSet<>(defaults(properties.substring(0, properties.indexOf('/'))).keySet());
-        if (keys.isEmpty()) {
+    private static final Pattern COMMENTED_KEY = Pattern.compile("^#\\s*([a-z][a-z0-9.]*)=");
+
+    /**
+     * The keys a service knows: its configuration class's DEFAULTS when the build's classes are there (then each key
+     * of the default properties file must be one of them), and the keys, set or commented out, of that file.
+     */
+    private Set<String> keysOf(String properties, String configClass) throws IOException {
+        Set<String> fileKeys = new TreeSet<>(defaults(properties.substring(0, properties.indexOf('/'))).keySet());
+        if (fileKeys.isEmpty()) {
             error(properties, "lists no keys");
         }
+        Set<String> keys = new TreeSet<>(fileKeys);
+        for (String line : Files.readAllLines(root.resolve(properties), StandardCharsets.UTF_8)) {
+            Matcher m = COMMENTED_KEY.matcher(line.trim());
+            if (m.find()) {
+                keys.add(m.group(1));
+            }
+        }
+        Set<String> code = codeKeys(configClass);
+        if (code != null) {
+            for (String k : keys) {
+                if (!k.startsWith("kafka.") && !code.contains(k)) {
+                    error(properties, "key '" + k + "' is not in " + configClass + ".DEFAULTS");
+                }
+            }
+            keys.addAll(code);
+        }
         return keys;
+    }
+
+    /** Keys of a configuration class's DEFAULTS table, read from the build's classes; null when not built. */
+    private Set<String> codeKeys(String className) {
+        Path classes = root.resolve("target/classes");
+        if (!Files.isDirectory(classes)) {
+            return null;
+        }
+        try (URLClassLoader loader = new URLClassLoader(new URL[] {classes.toUri().toURL()}, ClassLoader.getPlatformClassLoader())) {
+            String[][] rows = (String[][]) Class.forName(className, true, loader).getField("DEFAULTS").get(null);
+            Set<String> keys = new TreeSet<>();
+            for (String[] row : rows) {
+                keys.add(row[0]);
+            }
+            return keys;
+        } catch (ReflectiveOperationException | LinkageError | IOException | ClassCastException e) {
+            return null;
+        }
     }
 
     private JsonNode readOne(Path file) throws IOException {
