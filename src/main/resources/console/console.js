@@ -12,6 +12,7 @@ const state = {
   labels: [],
   writable: false,
   review: [],
+  serverReview: [],
   selectedId: null,
   reviewKey: '',
   adaptersKey: '',
@@ -286,7 +287,10 @@ async function sendLabel(item, label) {
     state.reviewKey = '';
     showReview(state.review.filter((i) => i.id !== item.id));
   } catch (e) {
+    // A view that arrived while the label was on its way hid the message; it is waiting for review again.
     state.inFlight.delete(item.id);
+    state.reviewKey = '';
+    showReview(state.serverReview);
     toast('Label refused: ' + e.message, true);
   }
 }
@@ -394,6 +398,7 @@ function apply(view, fresh) {
   addLive(view.recent, fresh);
   showStats(view);
   drawTimeline(view);
+  state.serverReview = view.review;
   showReview(view.review);
   showAdapters(view.adapters);
   showDeadLetters(view);

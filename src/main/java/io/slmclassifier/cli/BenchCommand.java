@@ -92,6 +92,10 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--commit-interval-ms", defaultValue = "100", description = "With --kafka: the processor's Kafka Streams commit interval (default: ${DEFAULT-VALUE}).")
     int commitIntervalMs;
 
+    @Option(names = "--repeats", defaultValue = "5", description = "With --kafka: measured runs per side after a warm-up; "
+            + "the median counts (default: ${DEFAULT-VALUE}).")
+    int repeats;
+
     @Option(names = "--messages", defaultValue = "2000", description = "With --kafka: messages to send (default: ${DEFAULT-VALUE}).")
     int messages;
 
@@ -122,7 +126,7 @@ public final class BenchCommand implements Callable<Integer> {
             System.out.printf("%8s %6s %16s %16s %10s %10s %10s %12s%n", "messages", "batch", "alone msg/s", "kafka msg/s",
                     "cost", "p50 ms", "p99 ms", "texts/pass");
             for (int batch : batchSizes) {
-                StreamBenchmark.Result r = StreamBenchmark.run(dir, task, texts, batch, device, commitIntervalMs);
+                StreamBenchmark.Result r = StreamBenchmark.run(dir, task, texts, batch, device, commitIntervalMs, repeats);
                 System.out.printf("%8d %6d %16.1f %16.1f %9.1f%% %10.1f %10.1f %12.1f%n", r.messages(), r.batch(),
                         r.aloneMessagesPerSecond(), r.kafkaMessagesPerSecond(), 100 * r.kafkaCost(), r.p50Ms(), r.p99Ms(),
                         r.textsPerPass());
@@ -142,7 +146,11 @@ public final class BenchCommand implements Callable<Integer> {
                             LoraAdapter adapter = lora ? LoraAdapter.initialize(LoraConfig.defaults(lm.id()),
                                     lm.weights().config, lm.manager(), 42) : null) {
                         if (adapter != null && merge) {
+                            // What a processor pays, off the serving path, when a new version rolls out.
+                            long started = System.nanoTime();
                             classifier.useMergedAdapter("bench", adapter);
+                            System.out.printf("adapter merged into the weights in %d ms (peak RSS %d MB)%n",
+                                    (System.nanoTime() - started) / 1_000_000, peakRssMb());
                         } else if (adapter != null) {
                             classifier.useAdapter("bench", adapter);
                         }

@@ -27,41 +27,34 @@ import org.apache.kafka.streams.KafkaStreams;
 
 /**
  * What the Kafka path costs: the same texts classified by the classifier alone, then through a local broker,
- * the embedded registry and the processor (exactly once), at saturation (all input produced up front).
+ * the embedded registry and the processor (exactly once), at saturation (all input produced up front), both
+ * measured warm, in turns, several times.
  */
 public final class StreamBenchmark {
 
     /**
-     * @param textsPerPass mean texts per forward pass on the Kafka path during the measured run
+     * @param aloneMessagesPerSecond median of the classifier-alone passes
+     * @param kafkaMessagesPerSecond median of the runs through Kafka
+     * @param kafkaCost one minus the median of the paired ratios (Kafka run / alone pass just before it)
+     * @param textsPerPass mean texts per forward pass on the Kafka path during the measured runs
      */
     public record Result(int messages, int batch, double aloneMessagesPerSecond, double kafkaMessagesPerSecond,
-            double p50Ms, double p99Ms, double textsPerPass) {
-        public double kafkaCost() {
-            return 1 - kafkaMessagesPerSecond / aloneMessagesPerSecond;
-        }
-    }
+            double kafkaCost, double p50Ms, double p99Ms, double textsPerPass) {}
 
     private StreamBenchmark() {}
 
+    /**
+     * Both sides warm up once, then run in turns, {@code repeats} times: an alone pass, then a Kafka run, so a
+     * slow spell of the shared machine falls on both. The cost is taken from the median of the paired ratios;
+     * latencies are pooled over the Kafka runs.
+     */
     public static Result run(Path modelDir, Path taskFile, List<String> texts, int batch, String device,
-            int commitIntervalMs) throws Exception {
-        double alone;
+            int commitIntervalMs, int repeats) throws Exception {
+        Path state = Files.createTempDirectory("slm-bench-state-");
         try (LanguageModel model = LanguageModel.load(modelDir, TorchRuntime.device(device), null);
                 Classifier classifier = new Classifier(model, Task.load(taskFile),
-                        Classifier.Options.defaults().withBatchSize(batch))) {
-            double seconds = 0;
-            for (int pass = 0; pass < 2; pass++) { // the first pass warms the JIT up and is not counted
-                long start = System.nanoTime();
-                for (int from = 0; from < texts.size(); from += batch) {
-                    classifier.classify(texts.subList(from, Math.min(texts.size(), from + batch)));
-                }
-                seconds = (System.nanoTime() - start) / 1e9;
-            }
-            alone = texts.size() / seconds;
-        }
-
-        Path state = Files.createTempDirectory("slm-bench-state-");
-        try (LocalKafkaBroker broker = LocalKafkaBroker.start();
+                        Classifier.Options.defaults().withBatchSize(batch));
+                LocalKafkaBroker broker = LocalKafkaBroker.start();
                 EmbeddedSchemaRegistry registry = EmbeddedSchemaRegistry.builder().kafka(broker.bootstrapServers()).start()) {
             Map<String, String> c = new HashMap<>();
             c.put("bootstrap.servers", broker.bootstrapServers());
@@ -80,23 +73,50 @@ public final class StreamBenchmark {
                     Thread.sleep(100);
                 }
                 try (KafkaConsumer<byte[], byte[]> reader = reader(broker)) {
-                    produce(broker, texts); // warm-up at saturation too: JIT, first transactions, first batches
+                    alone(classifier, texts, batch); // warm-up of both sides: JIT, first transactions, first batches
+                    produce(broker, texts);
                     consume(reader, texts.size());
                     var passes = service.metrics().registry().get("slm.forward.texts").summary();
                     long passesBefore = passes.count();
                     double textsBefore = passes.totalAmount();
-                    long start = System.nanoTime();
-                    produce(broker, texts);
-                    double[] latencies = consume(reader, texts.size());
-                    double seconds = (System.nanoTime() - start) / 1e9;
-                    Arrays.sort(latencies);
-                    return new Result(latencies.length, batch, alone, latencies.length / seconds,
-                            latencies[(int) (0.50 * (latencies.length - 1))],
-                            latencies[(int) (0.99 * (latencies.length - 1))],
+                    double[] alone = new double[repeats];
+                    double[] kafka = new double[repeats];
+                    double[] ratios = new double[repeats];
+                    List<Double> latencies = new ArrayList<>();
+                    for (int run = 0; run < repeats; run++) {
+                        alone[run] = alone(classifier, texts, batch);
+                        long start = System.nanoTime();
+                        produce(broker, texts);
+                        double[] runLatencies = consume(reader, texts.size());
+                        kafka[run] = runLatencies.length / ((System.nanoTime() - start) / 1e9);
+                        ratios[run] = kafka[run] / alone[run];
+                        for (double l : runLatencies) {
+                            latencies.add(l);
+                        }
+                    }
+                    double[] sorted = latencies.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+                    return new Result(texts.size(), batch, median(alone), median(kafka), 1 - median(ratios),
+                            sorted[(int) (0.50 * (sorted.length - 1))], sorted[(int) (0.99 * (sorted.length - 1))],
                             (passes.totalAmount() - textsBefore) / Math.max(1, passes.count() - passesBefore));
                 }
             }
         }
+    }
+
+    /** Messages/s of one pass of the classifier alone over the texts. */
+    private static double alone(Classifier classifier, List<String> texts, int batch) {
+        long start = System.nanoTime();
+        for (int from = 0; from < texts.size(); from += batch) {
+            classifier.classify(texts.subList(from, Math.min(texts.size(), from + batch)));
+        }
+        return texts.size() / ((System.nanoTime() - start) / 1e9);
+    }
+
+    private static double median(double[] values) {
+        double[] sorted = values.clone();
+        Arrays.sort(sorted);
+        int n = sorted.length;
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
     }
 
     private static void produce(LocalKafkaBroker broker, List<String> texts) {
