@@ -7,7 +7,7 @@
 #                                               (`config`), then the settings, health checks and topics
 #   k8s/**                                      Kubernetes OpenAPI schema (Kubernetes' Java client models),
 #                                               Strimzi's KafkaTopic CRD schema, references between objects
-#   processor/Dockerfile, trainer/Dockerfile    build sources present and inside the build context
+#   Dockerfile                                  stages per service and flavor, build sources inside the build context
 #
 # The checks themselves: tools/deploy-validate/src/main/java/io/slmclassifier/deploy/ValidateDeploy.java.
 set -euo pipefail

@@ -50,8 +50,9 @@ import java.util.stream.Stream;
  *       services use against the KafkaTopics, and every {@code SLM_*} variable and properties key against the
  *       keys the services know ({@code processor/processor.properties}, {@code trainer/trainer.properties}).</li>
  *   <li>Compose: the configurations {@code docker compose config} resolved (given as arguments): environment
- *       keys, health-check ports, the topics the topic service creates; each Dockerfile's build sources exist
- *       and are not excluded from the build context by {@code .dockerignore}.</li>
+ *       keys, health-check ports, the topics the topic service creates, build targets and the FLAVOR argument;
+ *       the Dockerfile has a stage per service and per flavor, and its build sources exist and are not excluded
+ *       from the build context by {@code .dockerignore}.</li>
  * </ul>
  *
  * Usage: {@code ValidateDeploy REPOSITORY_ROOT [RESOLVED_COMPOSE_FILE ...]}
@@ -166,9 +167,7 @@ public final class ValidateDeploy {
         for (Path c : composeFiles) {
             checkCompose(c);
         }
-        for (String service : List.of("processor", "trainer")) {
-            checkDockerfile(service + "/Dockerfile");
-        }
+        checkDockerfile("Dockerfile");
     }
 
     // ------------------------------------------------------------------------------------------------ kustomize
@@ -841,18 +840,22 @@ public final class ValidateDeploy {
                     error(where + " service " + name, "an nvidia device reservation needs capabilities [gpu]");
                 }
             }
-            String dockerfile = svc.path("build").path("dockerfile").asText("");
-            String service = null;
-            for (String known : knownKeys.keySet()) {
-                if (dockerfile.equals(known + "/Dockerfile")) {
-                    service = known;
-                }
-            }
-            if (svc.has("build") && service == null) {
-                error(where, "service " + name + ": build.dockerfile " + dockerfile + " is neither processor/Dockerfile nor trainer/Dockerfile");
-            }
-            if (service == null) {
+            if (!svc.has("build")) {
                 return;
+            }
+            JsonNode build = svc.path("build");
+            String dockerfile = build.path("dockerfile").asText("Dockerfile");
+            if (!dockerfile.equals("Dockerfile")) {
+                error(where, "service " + name + ": build.dockerfile " + dockerfile + " is not the repository's Dockerfile");
+            }
+            String service = build.path("target").asText("processor");
+            if (!knownKeys.containsKey(service)) {
+                error(where, "service " + name + ": build.target " + service + " is neither processor nor trainer");
+                return;
+            }
+            String flavor = build.path("args").path("FLAVOR").asText("cpu");
+            if (!flavor.equals("cpu") && !flavor.equals("gpu")) {
+                error(where, "service " + name + ": build arg FLAVOR " + flavor + " is neither cpu nor gpu");
             }
             String sw = where + " service " + name;
             Map<String, String> config = new LinkedHashMap<>(defaults(service));
@@ -899,12 +902,24 @@ public final class ValidateDeploy {
     // ------------------------------------------------------------------------------------------------ Dockerfiles
 
     private static final Pattern COPY = Pattern.compile("(?m)^\\s*(COPY|ADD)\\s+(.*)$");
+    private static final Pattern STAGE = Pattern.compile("(?im)^\\s*FROM\\s+\\S+\\s+AS\\s+(\\S+)\\s*$");
+    private static final List<String> STAGES = List.of("processor", "trainer", "runtime-cpu", "runtime-gpu");
 
     private void checkDockerfile(String path) throws IOException {
         Path file = root.resolve(path);
         if (!Files.isRegularFile(file)) {
             error(path, "missing");
             return;
+        }
+        Set<String> stages = new TreeSet<>();
+        Matcher stage = STAGE.matcher(Files.readString(file, StandardCharsets.UTF_8));
+        while (stage.find()) {
+            stages.add(stage.group(1));
+        }
+        for (String needed : STAGES) {
+            if (!stages.contains(needed)) {
+                error(path, "no stage " + needed + " (stages: " + stages + ")");
+            }
         }
         List<String> include = new ArrayList<>();
         Path ignore = root.resolve(".dockerignore");

@@ -1,16 +1,22 @@
 # syntax=docker/dockerfile:1
+# The images of the stream processor and the trainer: one jar, two services, each on CPU or on an NVIDIA GPU.
+# Build from the repository root (the build context is the whole repository; .dockerignore keeps it small):
 #
-# The stream processor. Build from the repository root (the build context is the whole repository):
-#
-#   CPU (default target):  docker build -f processor/Dockerfile -t slm-classifier-processor:cpu .
-#   GPU (CUDA 12.8):       docker build -f processor/Dockerfile --target gpu -t slm-classifier-processor:gpu .
+#   docker build --target processor -t slm-classifier-processor:cpu .
+#   docker build --target processor --build-arg FLAVOR=gpu -t slm-classifier-processor:gpu .
+#   docker build --target trainer --build-arg FLAVOR=gpu -t slm-classifier-trainer:gpu .
+#   docker build --target trainer -t slm-classifier-trainer:cpu .
 #
 # Run: docker run --rm -p 9400:9400 -e SLM_BOOTSTRAP_SERVERS=... -e SLM_SCHEMA_REGISTRY_URL=... \
 #        -e SLM_MODEL_DIR=... slm-classifier-processor:cpu
-# The default configuration is /etc/slm/processor.properties (a copy of processor/processor.properties); every
-# key can be overridden with SLM_* environment variables, or another file mounted there. Writable places for a
-# non-root, read-only-root container: /var/lib/slm (state.dir, adapter.cache.dir), /var/cache/slm (DJL's
-# extracted JNI and tokenizer libraries, HF_HOME, XDG_CACHE_HOME) and /tmp.
+#      docker run --rm --gpus 1 -p 9401:9401 -e SLM_BOOTSTRAP_SERVERS=... -e SLM_SCHEMA_REGISTRY_URL=... \
+#        -e SLM_MODEL_DIR=Qwen/Qwen3-0.6B -e SLM_TASK_FILE=/app/tasks/radr-intents.yaml slm-classifier-trainer:gpu
+# The default configurations are /etc/slm/processor.properties and /etc/slm/trainer.properties (copies of
+# processor/processor.properties and trainer/trainer.properties); every key can be overridden with SLM_*
+# environment variables, or another file mounted there. Writable places for a non-root, read-only-root
+# container: /var/lib/slm (state.dir, adapter.cache.dir, work.dir), /var/cache/slm (DJL's extracted JNI and
+# tokenizer libraries, HF_HOME, XDG_CACHE_HOME) and /tmp. Training runs in float32 (CPU, or GPU with float32
+# weights); inference on a GPU in float16.
 #
 # PyTorch natives: the jar carries DJL's CPU build of PyTorch 2.7.1 (ai.djl.pytorch:pytorch-native-cpu); the
 # images unpack it once at build time into /opt/djl/pytorch instead of at every start. Maven Central has no
@@ -23,6 +29,8 @@ ARG MAVEN_IMAGE=maven:3.9-eclipse-temurin-17
 ARG JRE_IMAGE=eclipse-temurin:17-jre-noble
 ARG CUDA_IMAGE=nvidia/cuda:12.8.1-runtime-ubuntu24.04
 ARG FETCH_IMAGE=ubuntu:24.04
+# cpu or gpu: which runtime stage the service images are built on.
+ARG FLAVOR=cpu
 
 # ---------------------------------------------------------------------------------------------------------------
 FROM ${MAVEN_IMAGE} AS build
@@ -45,7 +53,7 @@ RUN set -eu; \
     cp /src/target/slm-classifier.jar /out/slm-classifier.jar
 
 # ---------------------------------------------------------------------------------------------------------------
-# DJL's CUDA build of PyTorch (only built for the gpu target).
+# DJL's CUDA build of PyTorch (only built when FLAVOR=gpu).
 FROM ${FETCH_IMAGE} AS natives-cuda
 ARG PYTORCH_VERSION=2.7.1
 ARG PYTORCH_FLAVOR=cu128
@@ -72,14 +80,26 @@ RUN set -eu; \
 FROM ${JRE_IMAGE} AS jre
 
 # ---------------------------------------------------------------------------------------------------------------
-# GPU image: CUDA 12.8 runtime (libcudart, which DJL uses to count GPUs) with the JRE and DJL's cu128 natives.
+# FLAVOR=gpu: CUDA 12.8 runtime (libcudart, which DJL uses to count GPUs) with the JRE and DJL's cu128 natives.
 # Needs an NVIDIA driver for CUDA 12.8 (>= 570) on the host and the NVIDIA container toolkit.
-FROM ${CUDA_IMAGE} AS gpu
-ARG PYTORCH_VERSION=2.7.1
-ARG PYTORCH_FLAVOR=cu128
+FROM ${CUDA_IMAGE} AS runtime-gpu
 ENV JAVA_HOME=/opt/java/openjdk
 ENV PATH=/opt/java/openjdk/bin:${PATH}
 COPY --from=jre /opt/java/openjdk /opt/java/openjdk
+COPY --from=natives-cuda /opt/djl/pytorch /opt/djl/pytorch
+ARG PYTORCH_FLAVOR=cu128
+ENV PYTORCH_FLAVOR=${PYTORCH_FLAVOR}
+
+# ---------------------------------------------------------------------------------------------------------------
+# FLAVOR=cpu (the default): slim JRE 17 and the CPU natives from the jar.
+FROM jre AS runtime-cpu
+COPY --from=build /out/pytorch-cpu /opt/djl/pytorch
+ENV PYTORCH_FLAVOR=cpu
+
+# ---------------------------------------------------------------------------------------------------------------
+# What both services share, on the runtime chosen by FLAVOR.
+FROM runtime-${FLAVOR} AS runtime
+ARG PYTORCH_VERSION=2.7.1
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
@@ -87,51 +107,29 @@ RUN apt-get update \
  && useradd --system --uid 10001 --gid slm --home-dir /var/lib/slm --shell /usr/sbin/nologin slm \
  && mkdir -p /app /etc/slm /var/lib/slm /var/cache/slm/djl /var/cache/slm/huggingface \
  && chown -R slm:slm /var/lib/slm /var/cache/slm
-COPY --from=natives-cuda /opt/djl/pytorch /opt/djl/pytorch
 COPY --from=build /out/slm-classifier.jar /app/slm-classifier.jar
 COPY tasks /app/tasks
 COPY processor/processor.properties /etc/slm/processor.properties
+COPY trainer/trainer.properties /etc/slm/trainer.properties
 ENV OPT_OUT_TRACKING=true \
     DJL_OFFLINE=true \
     PYTORCH_LIBRARY_PATH=/opt/djl/pytorch \
     PYTORCH_VERSION=${PYTORCH_VERSION} \
-    PYTORCH_FLAVOR=${PYTORCH_FLAVOR} \
     ENGINE_CACHE_DIR=/var/cache/slm/djl \
     DJL_CACHE_DIR=/var/cache/slm/djl \
     XDG_CACHE_HOME=/var/cache/slm \
     HF_HOME=/var/cache/slm/huggingface
 WORKDIR /app
 USER 10001:10001
-EXPOSE 9400
 ENTRYPOINT ["java", "-XX:MaxRAMPercentage=50", "-XX:+ExitOnOutOfMemoryError", "-jar", "/app/slm-classifier.jar"]
-CMD ["processor", "--config", "/etc/slm/processor.properties"]
 
 # ---------------------------------------------------------------------------------------------------------------
-# CPU image (the default target): slim JRE 17 and the CPU natives from the jar.
-FROM jre AS cpu
-ARG PYTORCH_VERSION=2.7.1
-RUN apt-get update \
- && apt-get install -y --no-install-recommends curl \
- && rm -rf /var/lib/apt/lists/* \
- && groupadd --system --gid 10001 slm \
- && useradd --system --uid 10001 --gid slm --home-dir /var/lib/slm --shell /usr/sbin/nologin slm \
- && mkdir -p /app /etc/slm /var/lib/slm /var/cache/slm/djl /var/cache/slm/huggingface \
- && chown -R slm:slm /var/lib/slm /var/cache/slm
-COPY --from=build /out/pytorch-cpu /opt/djl/pytorch
-COPY --from=build /out/slm-classifier.jar /app/slm-classifier.jar
-COPY tasks /app/tasks
-COPY processor/processor.properties /etc/slm/processor.properties
-ENV OPT_OUT_TRACKING=true \
-    DJL_OFFLINE=true \
-    PYTORCH_LIBRARY_PATH=/opt/djl/pytorch \
-    PYTORCH_VERSION=${PYTORCH_VERSION} \
-    PYTORCH_FLAVOR=cpu \
-    ENGINE_CACHE_DIR=/var/cache/slm/djl \
-    DJL_CACHE_DIR=/var/cache/slm/djl \
-    XDG_CACHE_HOME=/var/cache/slm \
-    HF_HOME=/var/cache/slm/huggingface
-WORKDIR /app
-USER 10001:10001
+FROM runtime AS trainer
+EXPOSE 9401
+CMD ["trainer", "--config", "/etc/slm/trainer.properties"]
+
+# ---------------------------------------------------------------------------------------------------------------
+# The processor, the default target.
+FROM runtime AS processor
 EXPOSE 9400
-ENTRYPOINT ["java", "-XX:MaxRAMPercentage=50", "-XX:+ExitOnOutOfMemoryError", "-jar", "/app/slm-classifier.jar"]
 CMD ["processor", "--config", "/etc/slm/processor.properties"]
