@@ -7,7 +7,7 @@
 #                                               (`config`), then the settings, health checks and topics
 #   k8s/**                                      Kubernetes OpenAPI schema (Kubernetes' Java client models),
 #                                               Strimzi's KafkaTopic CRD schema, references between objects
-#   Dockerfile                                  stages per service and flavor, build sources inside the build context
+#   processor/Dockerfile, trainer/Dockerfile    stages, build sources inside the build context, alike but for the service
 #
 # The checks themselves: tools/deploy-validate/src/main/java/io/slmclassifier/deploy/ValidateDeploy.java.
 set -euo pipefail

@@ -50,9 +50,9 @@ import java.util.stream.Stream;
  *       services use against the KafkaTopics, and every {@code SLM_*} variable and properties key against the
  *       keys the services know ({@code processor/processor.properties}, {@code trainer/trainer.properties}).</li>
  *   <li>Compose: the configurations {@code docker compose config} resolved (given as arguments): environment
- *       keys, health-check ports, the topics the topic service creates, build targets and the FLAVOR argument;
- *       the Dockerfile has a stage per service and per flavor, and its build sources exist and are not excluded
- *       from the build context by {@code .dockerignore}.</li>
+ *       keys, health-check ports, the topics the topic service creates, Dockerfiles and the FLAVOR argument. Each
+ *       Dockerfile has a runtime stage per flavor and its service's stage last, its build sources exist and are not
+ *       excluded from the build context by {@code .dockerignore}, and the two differ only in the service.</li>
  * </ul>
  *
  * Usage: {@code ValidateDeploy REPOSITORY_ROOT [RESOLVED_COMPOSE_FILE ...]}
@@ -167,7 +167,10 @@ public final class ValidateDeploy {
         for (Path c : composeFiles) {
             checkCompose(c);
         }
-        checkDockerfile("Dockerfile");
+        for (String service : List.of("processor", "trainer")) {
+            checkDockerfile(service);
+        }
+        checkDockerfilesAlike();
     }
 
     // ------------------------------------------------------------------------------------------------ kustomize
@@ -844,14 +847,15 @@ public final class ValidateDeploy {
                 return;
             }
             JsonNode build = svc.path("build");
-            String dockerfile = build.path("dockerfile").asText("Dockerfile");
-            if (!dockerfile.equals("Dockerfile")) {
-                error(where, "service " + name + ": build.dockerfile " + dockerfile + " is not the repository's Dockerfile");
-            }
-            String service = build.path("target").asText("processor");
-            if (!knownKeys.containsKey(service)) {
-                error(where, "service " + name + ": build.target " + service + " is neither processor nor trainer");
+            String dockerfile = build.path("dockerfile").asText("");
+            String service = knownKeys.keySet().stream().filter(k -> dockerfile.equals(k + "/Dockerfile")).findFirst().orElse(null);
+            if (service == null) {
+                error(where, "service " + name + ": build.dockerfile " + dockerfile + " is neither processor/Dockerfile nor trainer/Dockerfile");
                 return;
+            }
+            String target = build.path("target").asText(service);
+            if (!target.equals(service)) {
+                error(where, "service " + name + ": build.target " + target + " is not the " + service + " stage");
             }
             String flavor = build.path("args").path("FLAVOR").asText("cpu");
             if (!flavor.equals("cpu") && !flavor.equals("gpu")) {
@@ -903,23 +907,28 @@ public final class ValidateDeploy {
 
     private static final Pattern COPY = Pattern.compile("(?m)^\\s*(COPY|ADD)\\s+(.*)$");
     private static final Pattern STAGE = Pattern.compile("(?im)^\\s*FROM\\s+\\S+\\s+AS\\s+(\\S+)\\s*$");
-    private static final List<String> STAGES = List.of("processor", "trainer", "runtime-cpu", "runtime-gpu");
+    private static final List<String> RUNTIME_STAGES = List.of("runtime-cpu", "runtime-gpu");
 
-    private void checkDockerfile(String path) throws IOException {
+    /** A service's Dockerfile: its runtime stages, its own stage last (the default target), its build sources. */
+    private void checkDockerfile(String service) throws IOException {
+        String path = service + "/Dockerfile";
         Path file = root.resolve(path);
         if (!Files.isRegularFile(file)) {
             error(path, "missing");
             return;
         }
-        Set<String> stages = new TreeSet<>();
+        List<String> stages = new ArrayList<>();
         Matcher stage = STAGE.matcher(Files.readString(file, StandardCharsets.UTF_8));
         while (stage.find()) {
             stages.add(stage.group(1));
         }
-        for (String needed : STAGES) {
+        for (String needed : RUNTIME_STAGES) {
             if (!stages.contains(needed)) {
                 error(path, "no stage " + needed + " (stages: " + stages + ")");
             }
+        }
+        if (stages.isEmpty() || !stages.get(stages.size() - 1).equals(service)) {
+            error(path, "the last stage (the default target) is not named " + service + " (stages: " + stages + ")");
         }
         List<String> include = new ArrayList<>();
         Path ignore = root.resolve(".dockerignore");
@@ -947,6 +956,39 @@ public final class ValidateDeploy {
                         && include.stream().noneMatch(i -> src.equals(i) || src.startsWith(i + "/"))) {
                     error(path, m.group(1) + " source " + src + " is excluded from the build context by .dockerignore");
                 }
+            }
+        }
+    }
+
+    /**
+     * The two Dockerfiles are one recipe (a Dockerfile cannot include another): apart from comments, the service's
+     * name and its port, they must be the same line for line, so a fix to one cannot miss the other.
+     */
+    private void checkDockerfilesAlike() throws IOException {
+        List<List<String>> recipes = new ArrayList<>();
+        for (String service : List.of("processor", "trainer")) {
+            Path file = root.resolve(service + "/Dockerfile");
+            if (!Files.isRegularFile(file)) {
+                return;
+            }
+            String port = defaults(service).getOrDefault("metrics.port", "");
+            List<String> recipe = new ArrayList<>();
+            for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+                if (!line.isBlank() && !line.trim().startsWith("#")) {
+                    recipe.add(line.replace(service, "SERVICE").replace(port, "PORT"));
+                }
+            }
+            recipes.add(recipe);
+        }
+        List<String> processor = recipes.get(0);
+        List<String> trainer = recipes.get(1);
+        for (int i = 0; i < Math.max(processor.size(), trainer.size()); i++) {
+            String p = i < processor.size() ? processor.get(i) : "(end)";
+            String t = i < trainer.size() ? trainer.get(i) : "(end)";
+            if (!p.equals(t)) {
+                error("processor/Dockerfile, trainer/Dockerfile", "differ in more than the service, at instruction line "
+                        + (i + 1) + ": '" + p + "' vs '" + t + "'");
+                return;
             }
         }
     }
