@@ -39,8 +39,6 @@ import java.util.regex.Pattern;
 public final class HubClient {
     private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
     private static final Pattern GIT_SHA1 = Pattern.compile("[0-9a-f]{40}");
-    /** huggingface_hub's own timeout for the metadata request. */
-    private static final Duration METADATA_TIMEOUT = Duration.ofSeconds(10);
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
     private static final int MAX_REDIRECTS = 10;
     private static final int TRANSFER_ATTEMPTS = 3;
@@ -86,7 +84,7 @@ public final class HubClient {
             HttpResponse<Void> response;
             try {
                 response = http.send(request(uri).method("HEAD", HttpRequest.BodyPublishers.noBody())
-                        .timeout(METADATA_TIMEOUT).build(), HttpResponse.BodyHandlers.discarding());
+                        .timeout(settings.etagTimeout()).build(), HttpResponse.BodyHandlers.discarding());
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new InterruptedIOException("interrupted while asking " + settings.endpoint() + " for " + file);
@@ -195,7 +193,7 @@ public final class HubClient {
         URI uri = location;
         HttpResponse<InputStream> response = null;
         for (int hop = 0; hop <= MAX_REDIRECTS; hop++) {
-            HttpRequest.Builder get = request(uri).GET();
+            HttpRequest.Builder get = request(uri).GET().timeout(settings.downloadTimeout());
             if (have > 0) {
                 get.header("Range", "bytes=" + have + "-");
             }
@@ -238,21 +236,88 @@ public final class HubClient {
         long total = expectedSize >= 0 ? expectedSize : length.isPresent() ? already + length.getAsLong() : -1;
         DownloadProgress bar = new DownloadProgress(progress, name, total, already);
         try (InputStream in = response.body();
+                StallWatch watch = new StallWatch(in, settings.downloadTimeout());
                 OutputStream out = Files.newOutputStream(partial, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                         append ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING)) {
             byte[] buffer = new byte[1 << 20];
             int n;
             long received = already;
-            while ((n = in.read(buffer)) > 0) {
-                out.write(buffer, 0, n);
-                received += n;
-                bar.advance(n);
+            try {
+                while ((n = in.read(buffer)) > 0) {
+                    watch.progressed();
+                    out.write(buffer, 0, n);
+                    received += n;
+                    bar.advance(n);
+                }
+            } catch (IOException closed) {
+                if (!watch.stalled()) {
+                    throw closed;
+                }
+            }
+            if (watch.stalled()) {
+                throw new IOException("no data for " + settings.downloadTimeout().toMillis() + " ms after " + received
+                        + " bytes (HF_HUB_DOWNLOAD_TIMEOUT)");
             }
             if (total >= 0 && received < total) {
                 throw new IOException("the connection closed after " + received + " of " + total + " bytes");
             }
         } finally {
             bar.finish();
+        }
+    }
+
+    /**
+     * The read timeout of a download: java.net.http has none for a body that stops arriving, so a daemon thread
+     * closes the stream when no byte came for the timeout, which ends the blocked read.
+     */
+    private static final class StallWatch implements AutoCloseable {
+        private final InputStream in;
+        private final long timeoutNanos;
+        private final Thread watcher;
+        private volatile long lastProgress = System.nanoTime();
+        private volatile boolean stalled;
+        private volatile boolean done;
+
+        StallWatch(InputStream in, Duration timeout) {
+            this.in = in;
+            this.timeoutNanos = timeout.toNanos();
+            this.watcher = new Thread(this::watch, "hub-download-watch");
+            watcher.setDaemon(true);
+            watcher.start();
+        }
+
+        void progressed() {
+            lastProgress = System.nanoTime();
+        }
+
+        boolean stalled() {
+            return stalled;
+        }
+
+        private void watch() {
+            long tick = Math.max(10_000_000L, timeoutNanos / 4);
+            while (!done) {
+                try {
+                    Thread.sleep(tick / 1_000_000L);
+                } catch (InterruptedException e) {
+                    return;
+                }
+                if (!done && System.nanoTime() - lastProgress > timeoutNanos) {
+                    stalled = true;
+                    try {
+                        in.close();
+                    } catch (IOException ignored) {
+                        // closing is all there is to do; the reader sees the stall either way
+                    }
+                    return;
+                }
+            }
+        }
+
+        @Override
+        public void close() {
+            done = true;
+            watcher.interrupt();
         }
     }
 

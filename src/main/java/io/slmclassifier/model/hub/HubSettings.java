@@ -4,18 +4,25 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Locale;
 import java.util.Map;
 
 /**
  * Where the hub is and where its files go, read from the same environment variables as Python's
  * huggingface_hub so both share one cache: {@code HF_ENDPOINT}, {@code HF_HOME}, {@code HF_HUB_CACHE},
- * {@code HF_TOKEN} (or the token file {@code huggingface-cli login} writes) and {@code HF_HUB_OFFLINE}.
+ * {@code HF_TOKEN} (or the token file {@code huggingface-cli login} writes), {@code HF_HUB_OFFLINE},
+ * {@code HF_HUB_ETAG_TIMEOUT} and {@code HF_HUB_DOWNLOAD_TIMEOUT}.
  *
  * @param token null when no token is configured
+ * @param etagTimeout how long the metadata request of a file may take
+ * @param downloadTimeout how long a download may go without receiving a byte before it is given up and resumed
  */
-public record HubSettings(String endpoint, Path cacheDir, String token, boolean offline) {
+public record HubSettings(String endpoint, Path cacheDir, String token, boolean offline, Duration etagTimeout,
+        Duration downloadTimeout) {
     public static final String DEFAULT_ENDPOINT = "https://huggingface.co";
+    /** huggingface_hub's defaults for both timeouts. */
+    public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(10);
 
     public HubSettings {
         endpoint = endpoint.endsWith("/") ? endpoint.substring(0, endpoint.length() - 1) : endpoint;
@@ -25,7 +32,8 @@ public record HubSettings(String endpoint, Path cacheDir, String token, boolean 
     @Override
     public String toString() {
         return "HubSettings[endpoint=" + endpoint + ", cacheDir=" + cacheDir + ", token="
-                + (token == null ? "none" : "set") + ", offline=" + offline + "]";
+                + (token == null ? "none" : "set") + ", offline=" + offline + ", etagTimeout=" + etagTimeout
+                + ", downloadTimeout=" + downloadTimeout + "]";
     }
 
     public static HubSettings fromEnvironment(Map<String, String> env) {
@@ -35,7 +43,25 @@ public record HubSettings(String endpoint, Path cacheDir, String token, boolean 
                 : home.resolve("hub");
         String endpoint = firstSet(env, "HF_ENDPOINT");
         return new HubSettings(endpoint != null ? endpoint : DEFAULT_ENDPOINT, cache, token(env, home),
-                isTrue(env.get("HF_HUB_OFFLINE")));
+                isTrue(env.get("HF_HUB_OFFLINE")), seconds(env, "HF_HUB_ETAG_TIMEOUT"),
+                seconds(env, "HF_HUB_DOWNLOAD_TIMEOUT"));
+    }
+
+    /** A timeout in seconds, fractions allowed as in huggingface_hub; a value that is not a positive number is an error. */
+    private static Duration seconds(Map<String, String> env, String name) {
+        String value = firstSet(env, name);
+        if (value == null) {
+            return DEFAULT_TIMEOUT;
+        }
+        try {
+            double seconds = Double.parseDouble(value.strip());
+            if (seconds > 0 && seconds < 1e9) {
+                return Duration.ofNanos(Math.round(seconds * 1e9));
+            }
+        } catch (NumberFormatException e) {
+            // falls through to the error below
+        }
+        throw new IllegalArgumentException(name + " must be a positive number of seconds, not '" + value + "'");
     }
 
     /** {@code HF_HOME}, else {@code $XDG_CACHE_HOME/huggingface}, else {@code ~/.cache/huggingface}. */

@@ -14,6 +14,7 @@ import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -24,6 +25,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The hub client against a real HTTP server on loopback that answers as huggingface.co does. */
@@ -205,6 +207,24 @@ class HubClientTest {
     }
 
     @Test
+    // Without a read timeout the download would wait for the stalled connection forever.
+    @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void aStalledDownloadIsGivenUpAfterTheDownloadTimeoutAndResumed() throws IOException {
+        server.stallOnce(weights, 300_000);
+        Map<String, String> env = env();
+        env.put("HF_HUB_DOWNLOAD_TIMEOUT", "0.5");
+        Path snapshot = resolver(env).resolve(REPO);
+
+        String sha = HubTestServer.sha256(weights);
+        List<String> ranges = server.requests().stream()
+                .filter(r -> r.method().equals("GET") && r.path().equals("/lfs/" + sha)).map(r -> r.range()).toList();
+        assertEquals(2, ranges.size(), ranges.toString());
+        assertEquals(null, ranges.get(0));
+        assertTrue(ranges.get(1).startsWith("bytes=") && !ranges.get(1).equals("bytes=0-"), ranges.toString());
+        assertArrayEquals(weights, Files.readAllBytes(snapshot.resolve("model.safetensors")));
+    }
+
+    @Test
     void corruptedContentIsRefusedAndNotKept() throws IOException {
         server.corrupt(weights);
         HubException corrupt = assertThrows(HubException.class, () -> resolver(env()).resolve(REPO));
@@ -325,6 +345,16 @@ class HubClientTest {
         assertFalse(mirror.toString().contains("hf_abc"), mirror.toString());
         assertTrue(mirror.offline());
         assertFalse(HubSettings.fromEnvironment(Map.of("HF_HOME", "/data/hf", "HF_HUB_OFFLINE", "0")).offline());
+
+        assertEquals(Duration.ofSeconds(10), defaults.etagTimeout());
+        assertEquals(Duration.ofSeconds(10), defaults.downloadTimeout());
+        HubSettings slow = HubSettings.fromEnvironment(Map.of("HF_HOME", "/data/hf", "HF_HUB_ETAG_TIMEOUT", "30",
+                "HF_HUB_DOWNLOAD_TIMEOUT", "2.5"));
+        assertEquals(Duration.ofSeconds(30), slow.etagTimeout());
+        assertEquals(Duration.ofMillis(2500), slow.downloadTimeout());
+        IllegalArgumentException bad = assertThrows(IllegalArgumentException.class,
+                () -> HubSettings.fromEnvironment(Map.of("HF_HOME", "/data/hf", "HF_HUB_DOWNLOAD_TIMEOUT", "soon")));
+        assertTrue(bad.getMessage().contains("HF_HUB_DOWNLOAD_TIMEOUT"), bad.getMessage());
     }
 
     @Test

@@ -18,6 +18,9 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 
 /**
  * A Hugging Face hub on loopback with the hub's URL layout and headers: {@code /{repo}/resolve/{revision}/{file}}
@@ -48,12 +51,22 @@ final class HubTestServer implements AutoCloseable {
     private final Map<String, byte[]> lfsObjects = new ConcurrentHashMap<>();
     private final Set<String> corrupted = ConcurrentHashMap.newKeySet();
     private final Map<String, Integer> dropAfter = new ConcurrentHashMap<>();
+    private final Map<String, Integer> stallAfter = new ConcurrentHashMap<>();
+    /** Holds stalled responses until the server closes. */
+    private final CountDownLatch closed = new CountDownLatch(1);
+    private final ExecutorService handlers = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "hub-test-server");
+        t.setDaemon(true);
+        return t;
+    });
     private volatile boolean smallFilesViaResolveCache;
     private final List<Request> requests = new CopyOnWriteArrayList<>();
 
     HubTestServer() throws IOException {
         server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
         server.createContext("/", this::handle);
+        // A thread per exchange: a stalled response must not hold up the client's next request.
+        server.setExecutor(handlers);
         server.start();
     }
 
@@ -101,6 +114,11 @@ final class HubTestServer implements AutoCloseable {
     /** The next GET of this LFS object stops after {@code bytes} bytes, as a dropped connection does. */
     void dropConnectionOnce(byte[] content, int bytes) {
         dropAfter.put(sha256(content), bytes);
+    }
+
+    /** The next GET of this LFS object sends {@code bytes} bytes and then nothing, with the connection kept open. */
+    void stallOnce(byte[] content, int bytes) {
+        stallAfter.put(sha256(content), bytes);
     }
 
     List<Request> requests() {
@@ -249,6 +267,19 @@ final class HubTestServer implements AutoCloseable {
             // Closing short of the announced length makes the server drop the connection.
             return;
         }
+        Integer stall = exchange.getRequestMethod().equals("GET") ? stallAfter.remove(sha) : null;
+        if (stall != null) {
+            exchange.sendResponseHeaders(200, content.length);
+            OutputStream body = exchange.getResponseBody();
+            body.write(content, 0, stall);
+            body.flush();
+            try {
+                closed.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return;
+        }
         send(exchange, 200, content, 0);
     }
 
@@ -275,6 +306,8 @@ final class HubTestServer implements AutoCloseable {
 
     @Override
     public void close() {
+        closed.countDown();
         server.stop(0);
+        handlers.shutdownNow();
     }
 }
