@@ -289,7 +289,6 @@ async function sendLabel(item, label) {
   } catch (e) {
     // A view that arrived while the label was on its way hid the message; it is waiting for review again.
     state.inFlight.delete(item.id);
-    state.reviewKey = '';
     showReview(state.serverReview);
     toast('Label refused: ' + e.message, true);
   }

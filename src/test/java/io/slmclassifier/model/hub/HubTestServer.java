@@ -258,21 +258,16 @@ final class HubTestServer implements AutoCloseable {
             send(exchange, 206, content, from);
             return;
         }
-        Integer drop = exchange.getRequestMethod().equals("GET") ? dropAfter.remove(sha) : null;
+        boolean get = exchange.getRequestMethod().equals("GET");
+        Integer drop = get ? dropAfter.remove(sha) : null;
         if (drop != null) {
-            exchange.sendResponseHeaders(200, content.length);
-            OutputStream body = exchange.getResponseBody();
-            body.write(content, 0, drop);
-            body.flush();
             // Closing short of the announced length makes the server drop the connection.
+            sendStart(exchange, content, drop);
             return;
         }
-        Integer stall = exchange.getRequestMethod().equals("GET") ? stallAfter.remove(sha) : null;
+        Integer stall = get ? stallAfter.remove(sha) : null;
         if (stall != null) {
-            exchange.sendResponseHeaders(200, content.length);
-            OutputStream body = exchange.getResponseBody();
-            body.write(content, 0, stall);
-            body.flush();
+            sendStart(exchange, content, stall);
             try {
                 closed.await();
             } catch (InterruptedException e) {
@@ -281,6 +276,14 @@ final class HubTestServer implements AutoCloseable {
             return;
         }
         send(exchange, 200, content, 0);
+    }
+
+    /** Announces the whole content and sends its first {@code bytes} bytes, leaving the response unfinished. */
+    private static void sendStart(HttpExchange exchange, byte[] content, int bytes) throws IOException {
+        exchange.sendResponseHeaders(200, content.length);
+        OutputStream body = exchange.getResponseBody();
+        body.write(content, 0, bytes);
+        body.flush();
     }
 
     private static void send(HttpExchange exchange, int status, byte[] content, int from) throws IOException {

@@ -971,11 +971,12 @@ public final class ValidateDeploy {
             if (!Files.isRegularFile(file)) {
                 return;
             }
-            String port = defaults(service).getOrDefault("metrics.port", "");
+            String port = defaults(service).get("metrics.port");
             List<String> recipe = new ArrayList<>();
             for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
                 if (!line.isBlank() && !line.trim().startsWith("#")) {
-                    recipe.add(line.replace(service, "SERVICE").replace(port, "PORT"));
+                    String generic = line.replace(service, "SERVICE");
+                    recipe.add(port == null || port.isEmpty() ? generic : generic.replace(port, "PORT"));
                 }
             }
             recipes.add(recipe);
