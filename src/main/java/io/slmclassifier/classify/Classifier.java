@@ -86,7 +86,7 @@ public final class Classifier implements AutoCloseable {
 
     /** Serve with these projection deltas (an unmerged adapter), or none; the prefix cache follows. */
     public synchronized void useAdapter(String version, Decoder.ProjectionDeltas projectionDeltas) {
-        switchTo(version, projectionDeltas, null);
+        switchTo(version, projectionDeltas, null, model.decoder());
     }
 
     /**
@@ -96,34 +96,64 @@ public final class Classifier implements AutoCloseable {
     public void useMergedAdapter(String version, LoraAdapter adapter) {
         // Merged outside the lock: batches keep running on the old weights until the switch.
         DecoderWeights merged = adapter.mergeInto(model.weights(), model.manager().newSubManager());
-        switchTo(version, null, merged);
+        switchTo(version, null, merged, new Decoder(merged, model.computeType()));
     }
 
-    private synchronized void switchTo(String version, Decoder.ProjectionDeltas projectionDeltas, DecoderWeights merged) {
+    private synchronized void switchTo(String version, Decoder.ProjectionDeltas projectionDeltas, DecoderWeights merged,
+            Decoder next) {
         DecoderWeights previous = mergedWeights;
+        Decoder previousDecoder = decoder;
         this.deltas = projectionDeltas;
         this.mergedWeights = merged;
-        this.decoder = merged == null ? model.decoder() : new Decoder(merged);
+        this.decoder = next;
         this.adapterVersion = version;
         prefixCache.retainAdapter(version);
+        if (previousDecoder != model.decoder()) {
+            previousDecoder.close();
+        }
         if (previous != null) {
             previous.close();
         }
     }
 
+    /** A text rendered into the task's prompt and tokenized, ready for a forward pass. */
+    public record Input(String text, TaskPrompt.Encoded encoded) {}
+
+    /**
+     * Renders and tokenizes one text; safe on any thread, so it can run beside a forward pass. Empty texts are
+     * refused.
+     */
+    public Input prepare(String text) {
+        if (text == null || text.isBlank()) {
+            throw new IllegalArgumentException("text is empty");
+        }
+        return new Input(text, prompt.encode(text));
+    }
+
     /** Classifies texts; results come back in input order. Empty texts are refused. */
-    public synchronized List<Classification> classify(List<String> texts) {
-        TorchRuntime.inferenceThread();
-        int n = texts.size();
-        TaskPrompt.Encoded[] encoded = new TaskPrompt.Encoded[n];
-        List<Integer> cached = new ArrayList<>();
-        List<Integer> full = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
+    public List<Classification> classify(List<String> texts) {
+        List<Input> inputs = new ArrayList<>(texts.size());
+        for (int i = 0; i < texts.size(); i++) {
             String text = texts.get(i);
             if (text == null || text.isBlank()) {
                 throw new IllegalArgumentException("text " + i + " is empty");
             }
-            encoded[i] = prompt.encode(text);
+            inputs.add(prepare(text));
+        }
+        return classifyPrepared(inputs);
+    }
+
+    /** Classifies prepared texts in as few forward passes as the batch limits allow; results in input order. */
+    public synchronized List<Classification> classifyPrepared(List<Input> inputs) {
+        TorchRuntime.inferenceThread();
+        int n = inputs.size();
+        List<String> texts = new ArrayList<>(n);
+        TaskPrompt.Encoded[] encoded = new TaskPrompt.Encoded[n];
+        List<Integer> cached = new ArrayList<>();
+        List<Integer> full = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            texts.add(inputs.get(i).text());
+            encoded[i] = inputs.get(i).encoded();
             boolean usePrefix = options.prefixCache() && prompt.prefixLength() > 0
                     && prompt.startsWithPrefix(encoded[i].tokens());
             (usePrefix ? cached : full).add(i);
@@ -199,6 +229,9 @@ public final class Classifier implements AutoCloseable {
     public synchronized void close() {
         prefixCache.close();
         head.close();
+        if (decoder != model.decoder()) {
+            decoder.close();
+        }
         if (mergedWeights != null) {
             mergedWeights.close();
         }

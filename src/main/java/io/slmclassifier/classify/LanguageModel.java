@@ -31,26 +31,29 @@ public final class LanguageModel implements AutoCloseable {
     private final ChatTemplate chatTemplate;
 
     private LanguageModel(String id, Path dir, Device device, NDManager root, DecoderWeights weights,
-            TextTokenizer tokenizer, ChatTemplate chatTemplate) {
+            DataType computeType, TextTokenizer tokenizer, ChatTemplate chatTemplate) {
         this.id = id;
         this.dir = dir;
         this.device = device;
         this.root = root;
         this.weights = weights;
-        this.decoder = new Decoder(weights);
+        this.decoder = new Decoder(weights, computeType);
         this.tokenizer = tokenizer;
         this.chatTemplate = chatTemplate;
     }
 
     /**
-     * @param dtype null picks the default: float32 on CPU, float16 on a GPU
+     * @param dtype the decoder's compute dtype; null picks the default: float32 on CPU, bfloat16 on a GPU (the
+     *     checkpoints' own dtype: float16 can overflow on real weights). Weights are kept in float32 beside it
+     *     (float16 when computing in float16) for the sliced head, adapter merges and training.
      */
     public static LanguageModel load(Path dir, Device device, DataType dtype) throws IOException {
         if (!Files.isDirectory(dir)) {
             throw new ModelLoadException("Model directory " + dir + " does not exist");
         }
         TorchRuntime.inferenceThread();
-        DataType type = dtype != null ? dtype : device.isGpu() ? DataType.FLOAT16 : DataType.FLOAT32;
+        DataType compute = dtype != null ? dtype : device.isGpu() ? DataType.BFLOAT16 : DataType.FLOAT32;
+        DataType type = compute == DataType.FLOAT16 ? DataType.FLOAT16 : DataType.FLOAT32;
         ModelConfig config = ModelConfig.load(dir);
         long started = System.nanoTime();
         NDManager root = NDManager.newBaseManager(device);
@@ -59,11 +62,11 @@ public final class LanguageModel implements AutoCloseable {
             ChatTemplate template = hasChatTemplate(dir) ? ChatTemplate.load(dir) : null;
             DecoderWeights weights = DecoderWeights.load(checkpoint, config, root, device, type);
             log.info("Loaded {} ({}, {} layers, hidden {}) on {} in {} ms", dir, config.architecture(),
-                    config.numHiddenLayers(), config.hiddenSize(), device + "/" + type,
+                    config.numHiddenLayers(), config.hiddenSize(), device + "/" + compute,
                     (System.nanoTime() - started) / 1_000_000);
             // A hub snapshot directory is named by its commit: the repository id names the model better.
             String id = HubCache.repoIdOf(dir).orElse(dir.getFileName().toString());
-            return new LanguageModel(id, dir, device, root, weights, tokenizer, template);
+            return new LanguageModel(id, dir, device, root, weights, compute, tokenizer, template);
         } catch (IOException | RuntimeException e) {
             root.close();
             throw e;
@@ -109,6 +112,11 @@ public final class LanguageModel implements AutoCloseable {
         return weights;
     }
 
+    /** The dtype the decoder computes in (the weights' own may differ). */
+    public DataType computeType() {
+        return decoder.computeType();
+    }
+
     public Decoder decoder() {
         return decoder;
     }
@@ -124,6 +132,7 @@ public final class LanguageModel implements AutoCloseable {
 
     @Override
     public void close() {
+        decoder.close();
         tokenizer.close();
         root.close();
     }

@@ -30,8 +30,9 @@ public final class SlicedHead implements AutoCloseable {
             ids[i] = classTokenIds[i];
         }
         NDArray index = manager.create(ids);
+        // float32, as the decoder's hidden states are, whatever the weights are stored in.
         this.rowsT = index.getNDArrayInternal().embedding(index, lmHead, ai.djl.ndarray.types.SparseFormat.DENSE)
-                .singletonOrThrow().transpose();
+                .singletonOrThrow().transpose().toType(DataType.FLOAT32, false);
         this.fullHead = lmHead;
     }
 
@@ -85,7 +86,7 @@ public final class SlicedHead implements AutoCloseable {
                 fullHeadT = fullHead.transpose();
                 fullHeadT.attach(manager);
             }
-            NDArray all = hidden.matMul(fullHeadT).toType(DataType.FLOAT32, false);
+            NDArray all = hidden.toType(fullHeadT.getDataType(), false).matMul(fullHeadT).toType(DataType.FLOAT32, false);
             NDArray max = all.max(new int[] {-1}, true);
             float[] lse = all.sub(max).exp().sum(new int[] {-1}).log().add(max.squeeze(-1)).toFloatArray();
             for (int b = 0; b < batch; b++) {

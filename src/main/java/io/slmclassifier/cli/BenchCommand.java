@@ -2,6 +2,7 @@ package io.slmclassifier.cli;
 
 import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.pytorch.jni.JniUtils;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.slmclassifier.classify.Classifier;
 import io.slmclassifier.classify.LanguageModel;
@@ -74,7 +75,8 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--device", defaultValue = "auto", description = "cpu, gpu or auto.")
     String device;
 
-    @Option(names = "--dtype", description = "float32 or float16 (default: float32 on CPU, float16 on GPU).")
+    @Option(names = "--dtype", description = "Compute dtype: float32, float16 or bfloat16 (default: float32 on CPU, bfloat16 on GPU; "
+            + "--train: float32).")
     String dtype;
 
     @Option(names = "--json", description = "Also write the results as JSON to this file.")
@@ -105,8 +107,13 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--steps", defaultValue = "3", description = "Timed training steps after one warm-up step (default: ${DEFAULT-VALUE}).")
     int steps;
 
+    /**
+     * @param encodeMs of each pass, the part spent rendering and tokenizing the texts
+     * @param gpuMb memory this process holds on the GPU after the row (PyTorch's cache was emptied before it,
+     *     so this is the row's peak reservation plus the CUDA context); -1 on CPU or without nvidia-smi
+     */
     public record Result(String mode, int batchSize, double messagesPerSecond, double p50Ms, double p99Ms,
-            int tokensPerMessage, long peakRssMb) {}
+            int tokensPerMessage, long peakRssMb, double encodeMs, long gpuMb) {}
 
     @Override
     public Integer call() throws Exception {
@@ -116,10 +123,11 @@ public final class BenchCommand implements Callable<Integer> {
         DataType type = dtype == null ? null : switch (dtype) {
             case "float32", "fp32" -> DataType.FLOAT32;
             case "float16", "fp16" -> DataType.FLOAT16;
-            default -> throw new IllegalArgumentException("--dtype must be float32 or float16");
+            case "bfloat16", "bf16" -> DataType.BFLOAT16;
+            default -> throw new IllegalArgumentException("--dtype must be float32, float16 or bfloat16");
         };
         if (train) {
-            return benchTraining(dir, t, d);
+            return benchTraining(dir, t, d, type == null ? DataType.FLOAT32 : type);
         }
         if (kafka) {
             List<String> texts = ProduceCommand.synthetic(messages, 11);
@@ -137,8 +145,8 @@ public final class BenchCommand implements Callable<Integer> {
         try (LanguageModel lm = LanguageModel.load(dir, d, type)) {
             long loadedRss = peakRssMb();
             System.out.printf("model %s on %s, peak RSS after load: %d MB%n", dir, d, loadedRss);
-            System.out.printf("%-8s %6s %12s %10s %10s %8s %10s%n", "prefix", "batch", "messages/s", "p50 ms",
-                    "p99 ms", "tokens", "peak MB");
+            System.out.printf("%-8s %6s %12s %10s %10s %10s %8s %10s %8s%n", "prefix", "batch", "messages/s", "p50 ms",
+                    "p99 ms", "encode ms", "tokens", "peak MB", "GPU MB");
             for (String mode : modes()) {
                 for (int batch : batchSizes) {
                     Classifier.Options options = new Classifier.Options(batch, Integer.MAX_VALUE, mode.equals("on"), false);
@@ -156,8 +164,9 @@ public final class BenchCommand implements Callable<Integer> {
                         }
                         Result r = measure(classifier, lora ? mode + (merge ? "+merged" : "+lora") : mode, batch);
                         results.add(r);
-                        System.out.printf("%-8s %6d %12.2f %10.1f %10.1f %8d %10d%n", r.mode, r.batchSize,
-                                r.messagesPerSecond, r.p50Ms, r.p99Ms, r.tokensPerMessage, r.peakRssMb);
+                        System.out.printf("%-8s %6d %12.2f %10.1f %10.1f %10.1f %8d %10d %8d%n", r.mode, r.batchSize,
+                                r.messagesPerSecond, r.p50Ms, r.p99Ms, r.encodeMs, r.tokensPerMessage, r.peakRssMb,
+                                r.gpuMb);
                     }
                 }
             }
@@ -169,11 +178,11 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     /** Training steps of the article's LoRA (r 16, alpha 32, all seven projections) on the radr sentences. */
-    private int benchTraining(Path dir, Task t, Device d) throws IOException {
+    private int benchTraining(Path dir, Task t, Device d, DataType compute) throws IOException {
         List<TrainingResult> results = new ArrayList<>();
-        try (LanguageModel lm = LanguageModel.load(dir, d, DataType.FLOAT32)) {
-            System.out.printf("model %s on %s (float32), peak RSS after load: %d MB%n", dir, d, peakRssMb());
-            System.out.printf("%6s %12s %12s %10s%n", "batch", "ms/step", "examples/s", "peak MB");
+        try (LanguageModel lm = LanguageModel.load(dir, d, compute)) {
+            System.out.printf("model %s on %s (computing in %s), peak RSS after load: %d MB%n", dir, d, compute, peakRssMb());
+            System.out.printf("%6s %12s %12s %10s %8s%n", "batch", "ms/step", "examples/s", "peak MB", "GPU MB");
             for (int batch : batchSizes) {
                 List<LabeledData.Example> examples = new ArrayList<>();
                 for (int i = 0; i < batch; i++) {
@@ -182,15 +191,20 @@ public final class BenchCommand implements Callable<Integer> {
                 try (LoraAdapter adapter = LoraAdapter.initialize(LoraConfig.defaults(lm.id()), lm.weights().config,
                         lm.manager(), 42);
                         LoraTrainer trainer = new LoraTrainer(lm, t, adapter, LoraTrainer.Settings.defaults())) {
+                    if (d.isGpu()) {
+                        JniUtils.emptyCudaCache();
+                    }
                     trainer.step(examples, 5e-5);
                     long start = System.nanoTime();
                     for (int i = 0; i < steps; i++) {
                         trainer.step(examples, 5e-5);
                     }
                     double ms = (System.nanoTime() - start) / 1e6 / steps;
-                    TrainingResult r = new TrainingResult(batch, ms, batch / (ms / 1000), peakRssMb());
+                    TrainingResult r = new TrainingResult(batch, ms, batch / (ms / 1000), peakRssMb(),
+                            d.isGpu() ? gpuMemoryMb() : -1);
                     results.add(r);
-                    System.out.printf("%6d %12.1f %12.2f %10d%n", batch, r.msPerStep, r.examplesPerSecond, r.peakRssMb);
+                    System.out.printf("%6d %12.1f %12.2f %10d %8d%n", batch, r.msPerStep, r.examplesPerSecond, r.peakRssMb,
+                            r.gpuMb);
                 }
             }
         }
@@ -200,12 +214,16 @@ public final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    public record TrainingResult(int batchSize, double msPerStep, double examplesPerSecond, long peakRssMb) {}
+    public record TrainingResult(int batchSize, double msPerStep, double examplesPerSecond, long peakRssMb, long gpuMb) {}
 
     private Result measure(Classifier classifier, String mode, int batch) {
         List<String> texts = new ArrayList<>();
         for (int i = 0; i < batch; i++) {
             texts.add(SENTENCES.get(i % SENTENCES.size()));
+        }
+        boolean gpu = classifier.model().device().isGpu();
+        if (gpu) {
+            JniUtils.emptyCudaCache();
         }
         var warm = classifier.classify(texts); // also builds the prefix cache
         int newTokens = warm.get(0).prefixCached()
@@ -218,8 +236,13 @@ public final class BenchCommand implements Callable<Integer> {
         }
         double total = Arrays.stream(ms).sum();
         Arrays.sort(ms);
+        long encodeStart = System.nanoTime();
+        for (String text : texts) {
+            classifier.prompt().encode(text);
+        }
+        double encodeMs = (System.nanoTime() - encodeStart) / 1e6;
         return new Result(mode, batch, batch * iterations / (total / 1000), percentile(ms, 0.50),
-                percentile(ms, 0.99), newTokens, peakRssMb());
+                percentile(ms, 0.99), newTokens, peakRssMb(), encodeMs, gpu ? gpuMemoryMb() : -1);
     }
 
     private List<String> modes() {
@@ -264,6 +287,28 @@ public final class BenchCommand implements Callable<Integer> {
     private static double percentile(double[] sorted, double q) {
         int index = (int) Math.ceil(q * sorted.length) - 1;
         return sorted[Math.max(0, Math.min(sorted.length - 1, index))];
+    }
+
+    /** GPU memory held by this process, from nvidia-smi; -1 when it cannot tell. */
+    static long gpuMemoryMb() {
+        try {
+            Process smi = new ProcessBuilder("nvidia-smi", "--query-compute-apps=pid,used_memory",
+                    "--format=csv,noheader,nounits").redirectErrorStream(true).start();
+            String out = new String(smi.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            smi.waitFor();
+            String pid = Long.toString(ProcessHandle.current().pid());
+            for (String line : out.split("\n")) {
+                String[] parts = line.split(",");
+                if (parts.length == 2 && parts[0].trim().equals(pid)) {
+                    return Long.parseLong(parts[1].trim());
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            return -1;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return -1;
     }
 
     /** VmHWM: the most resident memory this process has had (Linux). */

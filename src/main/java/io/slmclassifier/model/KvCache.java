@@ -4,19 +4,19 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 
 /**
- * Keys and values of a run of positions, one pair per layer, each [batch, kvHeads, length, headDim], after
- * the k norm and rotary embedding: exactly what later positions attend to.
+ * Keys and values of a run of positions of one sequence, after the k norm and rotary embedding: exactly what
+ * later positions attend to. Both are [layers, kvHeads, length, headDim] in float32.
  */
 public final class KvCache implements AutoCloseable {
     private final NDManager manager;
-    final NDArray[] keys;
-    final NDArray[] values;
+    private final NDArray keys;
+    private final NDArray values;
     private final int length;
 
-    KvCache(NDManager manager, int layers, int length) {
+    KvCache(NDManager manager, NDArray keys, NDArray values, int length) {
         this.manager = manager;
-        this.keys = new NDArray[layers];
-        this.values = new NDArray[layers];
+        this.keys = keys;
+        this.values = values;
         this.length = length;
     }
 
@@ -28,13 +28,17 @@ public final class KvCache implements AutoCloseable {
         return manager;
     }
 
+    NDArray keys() {
+        return keys;
+    }
+
+    NDArray values() {
+        return values;
+    }
+
     /** Bytes held, for logs and metrics. */
     public long bytes() {
-        long total = 0;
-        for (int i = 0; i < keys.length; i++) {
-            total += keys[i].size() * keys[i].getDataType().getNumOfBytes() * 2;
-        }
-        return total;
+        return (keys.size() + values.size()) * keys.getDataType().getNumOfBytes();
     }
 
     @Override

@@ -6,7 +6,6 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.norm.Dropout;
 import java.io.IOException;
 import java.nio.FloatBuffer;
 import java.nio.file.Files;
@@ -30,6 +29,8 @@ public final class LoraAdapter implements Decoder.ProjectionDeltas, AutoCloseabl
     private final NDArray[][] a;
     private final NDArray[][] b;
     private final NDArray scale;
+    /** Empty A and B of each module, for the modules this adapter does not target. */
+    private final NDArray[][] placeholders = new NDArray[LoraConfig.MODULES.size()][];
     private volatile boolean training;
 
     private LoraAdapter(LoraConfig config, ModelConfig model, NDManager manager) {
@@ -263,61 +264,38 @@ public final class LoraAdapter implements Decoder.ProjectionDeltas, AutoCloseabl
         }
     }
 
-    private NDArray delta(int layer, int module, NDArray x) {
-        NDArray a = this.a[layer][module];
-        if (a == null) {
-            return null;
-        }
-        NDArray input = training && config.dropout() > 0
-                ? Dropout.dropout(x, (float) config.dropout(), true).singletonOrThrow() : x;
-        NDArray down = input.getNDArrayInternal().linear(input, a, null).singletonOrThrow();
-        NDArray up = down.getNDArrayInternal().linear(down, b[layer][module], null).singletonOrThrow();
-        return up.mul(scale); // a 0-d float32 tensor keeps a float16 operand float16
-    }
-
-    /** Deltas of fused projections: a module without LoRA contributes zeros to its slice. */
-    private NDArray fused(int layer, NDArray x, int... modules) {
-        NDArray[] parts = new NDArray[modules.length];
-        boolean any = false;
-        for (int i = 0; i < modules.length; i++) {
-            parts[i] = delta(layer, modules[i], x);
-            any |= parts[i] != null;
-        }
-        if (!any) {
-            return null;
-        }
-        if (modules.length == 1) {
-            return parts[0];
-        }
-        for (int i = 0; i < modules.length; i++) {
-            if (parts[i] == null) {
-                long out = inOut(model, LoraConfig.MODULES.get(modules[i]))[1];
-                long[] shape = x.getShape().getShape().clone();
-                shape[shape.length - 1] = out;
-                parts[i] = x.getManager().zeros(new Shape(shape), x.getDataType(), x.getDevice());
+    /** Per layer, A then B of each module; a module without LoRA gets [0, in] and [out, 0] placeholders. */
+    @Override
+    public List<NDArray> loraTensors() {
+        List<NDArray> out = new ArrayList<>();
+        for (int layer = 0; layer < a.length; layer++) {
+            for (int m = 0; m < LoraConfig.MODULES.size(); m++) {
+                if (a[layer][m] != null) {
+                    out.add(a[layer][m]);
+                    out.add(b[layer][m]);
+                } else {
+                    NDArray[] none = placeholders[m];
+                    if (none == null) {
+                        long[] io = inOut(model, LoraConfig.MODULES.get(m));
+                        none = new NDArray[] {manager.zeros(new Shape(0, io[0])), manager.zeros(new Shape(io[1], 0))};
+                        placeholders[m] = none;
+                    }
+                    out.add(none[0]);
+                    out.add(none[1]);
+                }
             }
         }
-        return NDArrays.concat(new NDList(parts), -1);
+        return out;
     }
 
     @Override
-    public NDArray qkv(int layer, NDArray input) {
-        return fused(layer, input, 0, 1, 2);
+    public double loraScale() {
+        return config.scale();
     }
 
     @Override
-    public NDArray o(int layer, NDArray input) {
-        return fused(layer, input, 3);
-    }
-
-    @Override
-    public NDArray gateUp(int layer, NDArray input) {
-        return fused(layer, input, 4, 5);
-    }
-
-    @Override
-    public NDArray down(int layer, NDArray input) {
-        return fused(layer, input, 6);
+    public double activeDropout() {
+        return training ? config.dropout() : 0;
     }
 
     @Override

@@ -62,7 +62,7 @@ public final class ClassifierTopology {
 
     private ClassifierTopology() {}
 
-    public static Topology build(Settings settings, InputDecoder decoder, InferenceWorker worker,
+    public static Topology build(Settings settings, InputDecoder decoder, InferenceWorker<?> worker,
             Serializer<Classification> classificationSerializer, Listener listener) {
         Topology topology = new Topology();
         topology.addSource("input", new ByteArrayDeserializer(), new ByteArrayDeserializer(), settings.inputTopic());
@@ -85,7 +85,7 @@ public final class ClassifierTopology {
     static final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Object> {
         private final Settings settings;
         private final InputDecoder decoder;
-        private final InferenceWorker worker;
+        private final InferenceWorker<?> worker;
         private final Listener listener;
         private ProcessorContext<byte[], Object> context;
         private KeyValueStore<String, byte[]> store;
@@ -101,7 +101,7 @@ public final class ClassifierTopology {
         private record Batch(List<KeyValue<String, PendingRecord>> records,
                 CompletableFuture<List<InferenceWorker.Outcome>> result, long since) {}
 
-        MicroBatchProcessor(Settings settings, InputDecoder decoder, InferenceWorker worker, Listener listener) {
+        MicroBatchProcessor(Settings settings, InputDecoder decoder, InferenceWorker<?> worker, Listener listener) {
             this.settings = settings;
             this.decoder = decoder;
             this.worker = worker;

@@ -15,8 +15,12 @@ import org.slf4j.LoggerFactory;
  * waiting into forward passes of at most {@code maxBatch} texts, so several tasks' small batches become one
  * large one. A failed pass (out of memory, say) is split in halves and retried; a text that fails on its own
  * comes back as a failed {@link Outcome}, to be dead-lettered by the caller, and never stops the others.
+ *
+ * <p>Each text is prepared ({@code P}: rendered and tokenized) on the submitting thread, so that work overlaps
+ * the pass running on the device instead of queueing in front of it; a text whose preparation fails gets its
+ * failed outcome without reaching the model.
  */
-public final class InferenceWorker implements AutoCloseable {
+public final class InferenceWorker<P> implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(InferenceWorker.class);
 
     /** The result for one text: a classification, or the error that kept it from one. */
@@ -31,19 +35,26 @@ public final class InferenceWorker implements AutoCloseable {
         void forwardPass(int texts, long nanos, boolean failed);
     }
 
-    private record Submission(List<String> texts, CompletableFuture<List<Outcome>> done) {}
+    /** A prepared text, or why it could not be prepared. */
+    private record Item<P>(P prepared, RuntimeException error) {}
 
-    private final Function<List<String>, List<Classification>> model;
+    private record Submission<P>(List<Item<P>> items, CompletableFuture<List<Outcome>> done) {}
+
+    private final Function<String, P> prepare;
+    private final Function<List<P>, List<Classification>> model;
     private final int maxBatch;
     private final Listener listener;
-    private final LinkedBlockingQueue<Submission> queue = new LinkedBlockingQueue<>();
+    private final LinkedBlockingQueue<Submission<P>> queue = new LinkedBlockingQueue<>();
     private final Thread thread;
     private volatile boolean running = true;
 
     /**
-     * @param model classifies texts in one call (the classifier); it runs only on the worker's thread
+     * @param prepare prepares one text; runs on the submitting thread
+     * @param model classifies prepared texts in one call (the classifier); it runs only on the worker's thread
      */
-    public InferenceWorker(Function<List<String>, List<Classification>> model, int maxBatch, Listener listener) {
+    public InferenceWorker(Function<String, P> prepare, Function<List<P>, List<Classification>> model, int maxBatch,
+            Listener listener) {
+        this.prepare = prepare;
         this.model = model;
         this.maxBatch = maxBatch;
         this.listener = listener;
@@ -52,7 +63,13 @@ public final class InferenceWorker implements AutoCloseable {
         this.thread.start();
     }
 
-    /** Queues texts; the future completes with one outcome per text, in order. */
+    /** A worker over a model that takes the texts as they are. */
+    public static InferenceWorker<String> unprepared(Function<List<String>, List<Classification>> model, int maxBatch,
+            Listener listener) {
+        return new InferenceWorker<>(text -> text, model, maxBatch, listener);
+    }
+
+    /** Prepares the texts here, then queues them; the future completes with one outcome per text, in order. */
     public CompletableFuture<List<Outcome>> submit(List<String> texts) {
         CompletableFuture<List<Outcome>> done = new CompletableFuture<>();
         if (!running) {
@@ -63,7 +80,15 @@ public final class InferenceWorker implements AutoCloseable {
             done.complete(List.of());
             return done;
         }
-        queue.add(new Submission(List.copyOf(texts), done));
+        List<Item<P>> items = new ArrayList<>(texts.size());
+        for (String text : texts) {
+            try {
+                items.add(new Item<>(prepare.apply(text), null));
+            } catch (RuntimeException e) {
+                items.add(new Item<>(null, e));
+            }
+        }
+        queue.add(new Submission<>(items, done));
         return done;
     }
 
@@ -74,7 +99,7 @@ public final class InferenceWorker implements AutoCloseable {
 
     private void loop() {
         while (running) {
-            Submission first;
+            Submission<P> first;
             try {
                 first = queue.poll(100, TimeUnit.MILLISECONDS);
             } catch (InterruptedException e) {
@@ -85,29 +110,43 @@ public final class InferenceWorker implements AutoCloseable {
                 continue;
             }
             // Merge what else is already waiting, up to the batch limit; a large submission runs alone.
-            List<Submission> merged = new ArrayList<>(List.of(first));
-            int size = first.texts().size();
-            Submission next;
-            while ((next = queue.peek()) != null && size + next.texts().size() <= maxBatch) {
+            List<Submission<P>> merged = new ArrayList<>(List.of(first));
+            int size = first.items().size();
+            Submission<P> next;
+            while ((next = queue.peek()) != null && size + next.items().size() <= maxBatch) {
                 merged.add(queue.poll());
-                size += next.texts().size();
+                size += next.items().size();
             }
-            List<String> texts = new ArrayList<>(size);
-            merged.forEach(s -> texts.addAll(s.texts()));
-            List<Outcome> outcomes = new ArrayList<>(size);
-            for (int from = 0; from < texts.size(); from += maxBatch) {
-                outcomes.addAll(run(texts.subList(from, Math.min(texts.size(), from + maxBatch))));
+            List<Item<P>> items = new ArrayList<>(size);
+            merged.forEach(s -> items.addAll(s.items()));
+            Outcome[] outcomes = new Outcome[size];
+            List<Integer> ready = new ArrayList<>(size);
+            for (int i = 0; i < size; i++) {
+                if (items.get(i).error() != null) {
+                    outcomes[i] = new Outcome(null, items.get(i).error());
+                } else {
+                    ready.add(i);
+                }
+            }
+            for (int from = 0; from < ready.size(); from += maxBatch) {
+                List<Integer> part = ready.subList(from, Math.min(ready.size(), from + maxBatch));
+                List<P> prepared = new ArrayList<>(part.size());
+                part.forEach(i -> prepared.add(items.get(i).prepared()));
+                List<Outcome> results = run(prepared);
+                for (int j = 0; j < part.size(); j++) {
+                    outcomes[part.get(j)] = results.get(j);
+                }
             }
             int offset = 0;
-            for (Submission s : merged) {
-                s.done().complete(List.copyOf(outcomes.subList(offset, offset + s.texts().size())));
-                offset += s.texts().size();
+            for (Submission<P> s : merged) {
+                s.done().complete(List.of(outcomes).subList(offset, offset + s.items().size()));
+                offset += s.items().size();
             }
         }
     }
 
     /** Runs texts in one pass; on failure, halves until the failing texts are isolated. */
-    private List<Outcome> run(List<String> texts) {
+    private List<Outcome> run(List<P> texts) {
         long started = System.nanoTime();
         try {
             List<Classification> results = model.apply(texts);
@@ -138,7 +177,7 @@ public final class InferenceWorker implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        Submission left;
+        Submission<P> left;
         while ((left = queue.poll()) != null) {
             left.done().completeExceptionally(new IllegalStateException("inference worker closed"));
         }

@@ -46,7 +46,7 @@ public final class ProcessorMetrics implements ClassifierTopology.Listener, Infe
     }
 
     /** Reports the worker's queue depth. */
-    public void watch(InferenceWorker worker) {
+    public void watch(InferenceWorker<?> worker) {
         Gauge.builder("slm.queue.depth", worker, InferenceWorker::pending)
                 .description("submissions waiting for the inference worker").register(registry);
     }

@@ -46,7 +46,7 @@ public final class ProcessorService implements AutoCloseable {
     private final ProcessorConfig config;
     private final LanguageModel model;
     private final Classifier classifier;
-    private final InferenceWorker worker;
+    private final InferenceWorker<?> worker;
     private final ProcessorMetrics metrics;
     private final KafkaStreams streams;
     private final OperationsServer operations;
@@ -92,7 +92,8 @@ public final class ProcessorService implements AutoCloseable {
         this.classifier = new Classifier(model, task, new Classifier.Options(config.getInt("batch.max.size"),
                 config.getInt("batch.token.budget"), true, false));
         this.metrics = new ProcessorMetrics();
-        this.worker = new InferenceWorker(classifier::classify, config.getInt("batch.max.size"), metrics);
+        this.worker = new InferenceWorker<>(classifier::prepare, classifier::classifyPrepared, config.getInt("batch.max.size"),
+                metrics);
         metrics.watch(worker);
         if (config.getBoolean("topics.create")) {
             createTopics();

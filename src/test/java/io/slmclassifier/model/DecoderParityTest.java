@@ -23,7 +23,7 @@ class DecoderParityTest {
                 Checkpoint ckpt = Checkpoint.open(Fixtures.model(model))) {
             ModelConfig config = ModelConfig.load(Fixtures.model(model));
             DecoderWeights weights = DecoderWeights.load(ckpt, config, root, Device.cpu(), DataType.FLOAT32);
-            Decoder decoder = new Decoder(weights);
+            Decoder decoder = new Decoder(weights, DataType.FLOAT32);
             for (Fixtures.Case c : cases) {
                 try (NDManager batch = root.newSubManager()) {
                     NDArray hidden = decoder.lastHiddenStates(batch, new int[][] {c.inputIds()},

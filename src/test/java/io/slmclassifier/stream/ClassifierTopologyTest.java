@@ -109,7 +109,7 @@ class ClassifierTopologyTest {
     @Test
     void classifiesInBatchesKeepingKeyTimestampHeadersAndOrder() throws Exception {
         AtomicInteger batches = new AtomicInteger();
-        try (InferenceWorker worker = new InferenceWorker(classifier::classify, 64, (n, t, f) -> { });
+        try (InferenceWorker<String> worker = InferenceWorker.unprepared(classifier::classify, 64, (n, t, f) -> { });
                 TopologyTestDriver driver = driver(worker, 3, true, batches)) {
             TestInputTopic<byte[], byte[]> in = driver.createInputTopic("intents.in", new ByteArraySerializer(), new ByteArraySerializer());
             TestOutputTopic<byte[], byte[]> out = driver.createOutputTopic("intents.classified", new ByteArrayDeserializer(), new ByteArrayDeserializer());
@@ -150,7 +150,7 @@ class ClassifierTopologyTest {
     @Test
     void badInputGoesToTheDeadLetterTopicWithItsReason() throws Exception {
         AtomicInteger batches = new AtomicInteger();
-        try (InferenceWorker worker = new InferenceWorker(classifier::classify, 64, (n, t, f) -> { });
+        try (InferenceWorker<String> worker = InferenceWorker.unprepared(classifier::classify, 64, (n, t, f) -> { });
                 TopologyTestDriver driver = driver(worker, 8, false, batches)) {
             TestInputTopic<byte[], byte[]> in = driver.createInputTopic("intents.in", new ByteArraySerializer(), new ByteArraySerializer());
             TestOutputTopic<byte[], byte[]> dlq = driver.createOutputTopic("intents.dlq", new ByteArrayDeserializer(), new ByteArrayDeserializer());
@@ -181,7 +181,7 @@ class ClassifierTopologyTest {
     @Test
     void aTextTheModelCannotHandleIsDeadLetteredAlone() throws Exception {
         AtomicInteger batches = new AtomicInteger();
-        try (InferenceWorker worker = new InferenceWorker(texts -> {
+        try (InferenceWorker<String> worker = InferenceWorker.unprepared(texts -> {
                     if (texts.stream().anyMatch(t -> t.contains("BOOM"))) {
                         throw new IllegalStateException("out of memory");
                     }

@@ -29,7 +29,7 @@ class InferenceWorkerTest {
                         Classifier.Options.defaults())) {
             List<Integer> passSizes = Collections.synchronizedList(new ArrayList<>());
             CountDownLatch gate = new CountDownLatch(1);
-            try (InferenceWorker worker = new InferenceWorker(texts -> {
+            try (InferenceWorker<String> worker = InferenceWorker.unprepared(texts -> {
                 awaitQuietly(gate); // hold the first pass so the other submissions queue up behind it
                 return classifier.classify(texts);
             }, 64, (n, nanos, failed) -> passSizes.add(n))) {
@@ -60,7 +60,7 @@ class InferenceWorkerTest {
     @Test
     void aFailingTextIsIsolatedAndTheOthersComeThrough() throws Exception {
         AtomicInteger passes = new AtomicInteger();
-        try (InferenceWorker worker = new InferenceWorker(texts -> {
+        try (InferenceWorker<String> worker = InferenceWorker.unprepared(texts -> {
             passes.incrementAndGet();
             if (texts.contains("poison")) {
                 throw new IllegalStateException("simulated out of memory");
