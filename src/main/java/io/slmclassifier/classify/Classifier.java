@@ -28,6 +28,14 @@ public final class Classifier implements AutoCloseable {
             return new Options(32, 8192, true, false);
         }
 
+        /**
+         * Batch limits sized for the device: on a GPU a forward pass of a thousand messages costs little more
+         * than one of a hundred (docs/benchmarks.md), on a CPU time grows with the batch and latency with it.
+         */
+        public static Options forDevice(ai.djl.Device device) {
+            return device.isGpu() ? new Options(1024, 65_536, true, false) : defaults();
+        }
+
         public Options withBatchSize(int size) {
             return new Options(size, tokenBudget, prefixCache, labelMass);
         }
@@ -130,16 +138,18 @@ public final class Classifier implements AutoCloseable {
         return new Input(text, prompt.encode(text));
     }
 
-    /** Classifies texts; results come back in input order. Empty texts are refused. */
+    /**
+     * Classifies texts; results come back in input order. Empty texts are refused. Large batches are tokenized
+     * on all cores: on a GPU, tokenizing a thousand prompts on one thread takes longer than their forward pass.
+     */
     public List<Classification> classify(List<String> texts) {
-        List<Input> inputs = new ArrayList<>(texts.size());
         for (int i = 0; i < texts.size(); i++) {
-            String text = texts.get(i);
-            if (text == null || text.isBlank()) {
+            if (texts.get(i) == null || texts.get(i).isBlank()) {
                 throw new IllegalArgumentException("text " + i + " is empty");
             }
-            inputs.add(prepare(text));
         }
+        var stream = texts.stream();
+        List<Input> inputs = (texts.size() >= 64 ? stream.parallel() : stream).map(this::prepare).toList();
         return classifyPrepared(inputs);
     }
 

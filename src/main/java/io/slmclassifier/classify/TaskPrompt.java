@@ -22,6 +22,12 @@ public final class TaskPrompt {
     private final boolean renderEachTime;
     private final boolean addSpecialTokens;
     private final int[] prefixTokens;
+    /**
+     * The prompt before the text, cut where no text can change how the part before the cut tokenizes: the head's
+     * tokens are computed once, only the tail + text + rest is tokenized per message. Null when not proven.
+     */
+    private final int[] headTokens;
+    private final String tail;
 
     public TaskPrompt(Task task, TextTokenizer tokenizer, ChatTemplate template) {
         this.task = task;
@@ -51,6 +57,37 @@ public final class TaskPrompt {
         // and check every message at run time.
         int[] head = tokenizer.encode(before, addSpecialTokens);
         this.prefixTokens = Arrays.copyOf(head, Math.max(0, head.length - 1));
+        int cut = renderEachTime || addSpecialTokens ? -1 : lineStartBefore(before);
+        String[] probes = {"Hallo Welt", " x\n", "\n\nneue Zeile", "  zwei Leerzeichen", "<|im_end|>", "Grüße 🙂 ünïcödé",
+            "1234 5678", "'s it's", "\t\tTab", "Sentence:"};
+        boolean exact = cut > 0;
+        for (int i = 0; exact && i < probes.length; i++) {
+            exact = Arrays.equals(tokenizer.encode(render(probes[i]), false),
+                    concat(tokenizer.encode(before.substring(0, cut), false),
+                            tokenizer.encode(before.substring(cut) + probes[i] + after, false)));
+        }
+        this.headTokens = exact ? tokenizer.encode(before.substring(0, cut), false) : null;
+        this.tail = exact ? before.substring(cut) : null;
+    }
+
+    /**
+     * The start of the last line of the prompt before the text that begins with a non-space character: the
+     * tokenizer's pre-tokenizer ends a chunk at such a line break whatever follows later, so the text cannot
+     * reach across it. -1 when there is none.
+     */
+    private static int lineStartBefore(String before) {
+        for (int i = before.length() - 1; i > 0; i--) {
+            if (before.charAt(i - 1) == '\n' && !Character.isWhitespace(before.charAt(i))) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private static int[] concat(int[] a, int[] b) {
+        int[] out = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
     }
 
     public Task task() {
@@ -71,12 +108,34 @@ public final class TaskPrompt {
     }
 
     public Encoded encode(String text) {
-        int[] textTokens = tokenizer.encode(text, false);
-        boolean truncated = textTokens.length > task.maxTextTokens();
-        if (truncated) {
-            text = tokenizer.decode(Arrays.copyOf(textTokens, task.maxTextTokens()));
+        boolean truncated = false;
+        // A token covers at least one UTF-8 byte (plus, at most, one word-start marker): a text of fewer bytes
+        // than the limit cannot exceed it, and most texts are spared a second tokenization.
+        if (text.length() * 3L >= task.maxTextTokens() && utf8Length(text) >= task.maxTextTokens()) {
+            int[] textTokens = tokenizer.encode(text, false);
+            truncated = textTokens.length > task.maxTextTokens();
+            if (truncated) {
+                text = tokenizer.decode(Arrays.copyOf(textTokens, task.maxTextTokens()));
+            }
+        }
+        if (headTokens != null) {
+            return new Encoded(concat(headTokens, tokenizer.encode(tail + text + after, false)), truncated);
         }
         return new Encoded(tokenizer.encode(render(text), addSpecialTokens), truncated);
+    }
+
+    private static int utf8Length(String s) {
+        int bytes = 0;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            bytes += c < 0x80 ? 1 : c < 0x800 ? 2 : Character.isSurrogate(c) ? 2 : 3;
+        }
+        return bytes;
+    }
+
+    /** Whether messages are encoded by tokenizing only the prompt's tail with the text (proven exact at start). */
+    public boolean encodesTailOnly() {
+        return headTokens != null;
     }
 
     public boolean startsWithPrefix(int[] tokens) {

@@ -6,14 +6,8 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.engine.PtNDManager;
-import ai.djl.pytorch.engine.PtSymbolBlock;
 import ai.djl.pytorch.jni.IValue;
 import ai.djl.pytorch.jni.JniUtils;
-import java.io.ByteArrayInputStream;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -47,14 +41,12 @@ public final class Decoder implements AutoCloseable {
         double activeDropout();
     }
 
-    private static final String SOURCE = readSource();
-
     private final DecoderWeights w;
     private final ModelConfig c;
     private final DataType computeType;
     private final RotaryEmbedding rope;
     private final NDManager manager;
-    private final PtSymbolBlock program;
+    private final TorchProgram program;
     private final NDArray none;
 
     /**
@@ -68,11 +60,7 @@ public final class Decoder implements AutoCloseable {
         this.rope = new RotaryEmbedding(c);
         this.manager = weights.manager.newSubManager();
         this.none = manager.zeros(new Shape(0), DataType.FLOAT32);
-        try (InputStream archive = new ByteArrayInputStream(TorchScriptArchive.pack(SOURCE, List.of("w", "sizes", "eps")))) {
-            this.program = JniUtils.loadModule((PtNDManager) manager, archive, true, false);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        this.program = TorchProgram.load(manager, Decoder.class, "decoder.py", List.of("w", "sizes", "eps"));
         List<NDArray> tensors = new ArrayList<>();
         tensors.add(w.embedTokens);
         tensors.add(w.norm);
@@ -158,18 +146,8 @@ public final class Decoder implements AutoCloseable {
         return hidden;
     }
 
-    /**
-     * Runs a method of the program; the arguments are closed afterwards, the result is the caller's. Gradients
-     * are recorded when this thread records them (inside a gradient collector).
-     */
     private IValue call(String method, IValue... args) {
-        try {
-            return ProgramCalls.run(program, method, JniUtils.isGradMode(), args);
-        } finally {
-            for (IValue a : args) {
-                a.close();
-            }
-        }
+        return program.call(method, args);
     }
 
     private IValue rope(NDManager scope, int start, int count, boolean sine) {
@@ -190,11 +168,11 @@ public final class Decoder implements AutoCloseable {
     }
 
     private static IValue tensor(NDArray array) {
-        return IValue.from((PtNDArray) array);
+        return TorchProgram.tensor(array);
     }
 
     private static IValue list(List<NDArray> arrays) {
-        return IValue.listFrom(arrays.toArray(new PtNDArray[0]));
+        return TorchProgram.list(arrays);
     }
 
     private NDArray orNone(NDArray array) {
@@ -209,17 +187,6 @@ public final class Decoder implements AutoCloseable {
             case BFLOAT16 -> 15;
             default -> throw new IllegalArgumentException("the decoder computes in float32, float16 or bfloat16, not " + type);
         };
-    }
-
-    private static String readSource() {
-        try (InputStream in = Decoder.class.getResourceAsStream("decoder.py")) {
-            if (in == null) {
-                throw new IllegalStateException("decoder.py is missing from the classpath");
-            }
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
     }
 
     private static long[] toLong(int[] tokens) {

@@ -27,6 +27,10 @@ public final class TorchRuntime {
                 if (engine == null) {
                     configureOffline();
                     engine = Engine.getEngine("PyTorch");
+                    // DJL applies its documented switch only to its own forward(); the decoder program runs
+                    // through method calls, so the switch is applied here, for the whole engine.
+                    JniUtils.setGraphExecutorOptimize(
+                            Boolean.parseBoolean(System.getProperty("ai.djl.pytorch.graph_optimizer", "true")));
                 }
             }
         }

@@ -4,8 +4,11 @@ import io.slmclassifier.classify.Classification;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -16,9 +19,9 @@ import org.slf4j.LoggerFactory;
  * large one. A failed pass (out of memory, say) is split in halves and retried; a text that fails on its own
  * comes back as a failed {@link Outcome}, to be dead-lettered by the caller, and never stops the others.
  *
- * <p>Each text is prepared ({@code P}: rendered and tokenized) on the submitting thread, so that work overlaps
- * the pass running on the device instead of queueing in front of it; a text whose preparation fails gets its
- * failed outcome without reaching the model.
+ * <p>Each text is prepared ({@code P}: rendered and tokenized) on a pool of all cores, so that work overlaps the
+ * pass running on the device instead of queueing in front of it, and the stream thread that submits goes back to
+ * Kafka at once; a text whose preparation fails gets its failed outcome without reaching the model.
  */
 public final class InferenceWorker<P> implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(InferenceWorker.class);
@@ -44,7 +47,11 @@ public final class InferenceWorker<P> implements AutoCloseable {
     private final Function<List<P>, List<Classification>> model;
     private final int maxBatch;
     private final Listener listener;
+    /** Texts prepared per task on the pool: small enough to spread a large submission over the cores. */
+    private static final int PREPARE_CHUNK = 64;
+
     private final LinkedBlockingQueue<Submission<P>> queue = new LinkedBlockingQueue<>();
+    private final ExecutorService preparers;
     private final Thread thread;
     private volatile boolean running = true;
 
@@ -58,6 +65,12 @@ public final class InferenceWorker<P> implements AutoCloseable {
         this.model = model;
         this.maxBatch = maxBatch;
         this.listener = listener;
+        AtomicInteger preparerCount = new AtomicInteger();
+        this.preparers = Executors.newFixedThreadPool(Runtime.getRuntime().availableProcessors(), r -> {
+            Thread t = new Thread(r, "inference-prepare-" + preparerCount.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
         this.thread = new Thread(this::loop, "inference-worker");
         this.thread.setDaemon(true);
         this.thread.start();
@@ -69,7 +82,10 @@ public final class InferenceWorker<P> implements AutoCloseable {
         return new InferenceWorker<>(text -> text, model, maxBatch, listener);
     }
 
-    /** Prepares the texts here, then queues them; the future completes with one outcome per text, in order. */
+    /**
+     * Prepares the texts on the pool, then queues them for the next pass; the future completes with one outcome
+     * per text, in order. Submissions may reach the model in another order than they were made.
+     */
     public CompletableFuture<List<Outcome>> submit(List<String> texts) {
         CompletableFuture<List<Outcome>> done = new CompletableFuture<>();
         if (!running) {
@@ -80,6 +96,33 @@ public final class InferenceWorker<P> implements AutoCloseable {
             done.complete(List.of());
             return done;
         }
+        List<String> copy = List.copyOf(texts);
+        List<CompletableFuture<List<Item<P>>>> chunks = new ArrayList<>();
+        for (int from = 0; from < copy.size(); from += PREPARE_CHUNK) {
+            List<String> chunk = copy.subList(from, Math.min(copy.size(), from + PREPARE_CHUNK));
+            try {
+                chunks.add(CompletableFuture.supplyAsync(() -> prepareAll(chunk), preparers));
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                done.completeExceptionally(new IllegalStateException("inference worker is closed"));
+                return done;
+            }
+        }
+        CompletableFuture.allOf(chunks.toArray(new CompletableFuture<?>[0])).whenComplete((ignored, error) -> {
+            if (error != null) {
+                done.completeExceptionally(error);
+                return;
+            }
+            List<Item<P>> items = new ArrayList<>(copy.size());
+            chunks.forEach(c -> items.addAll(c.join()));
+            queue.add(new Submission<>(items, done));
+            if (!running) {
+                drain(); // closed while this submission was being prepared
+            }
+        });
+        return done;
+    }
+
+    private List<Item<P>> prepareAll(List<String> texts) {
         List<Item<P>> items = new ArrayList<>(texts.size());
         for (String text : texts) {
             try {
@@ -88,8 +131,7 @@ public final class InferenceWorker<P> implements AutoCloseable {
                 items.add(new Item<>(null, e));
             }
         }
-        queue.add(new Submission<>(items, done));
-        return done;
+        return items;
     }
 
     /** Submissions waiting for the worker (queue depth, for metrics). */
@@ -177,6 +219,11 @@ public final class InferenceWorker<P> implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        preparers.shutdown();
+        drain();
+    }
+
+    private void drain() {
         Submission<P> left;
         while ((left = queue.poll()) != null) {
             left.done().completeExceptionally(new IllegalStateException("inference worker closed"));

@@ -89,11 +89,12 @@ public final class ProcessorService implements AutoCloseable {
         this.model = LanguageModel.load(ModelResolver.resolveSpec(config.require("model.dir")),
                 TorchRuntime.device(config.get("device")), null);
         String modelId = config.get("model.id").isBlank() ? model.id() : config.get("model.id");
-        this.classifier = new Classifier(model, task, new Classifier.Options(config.getInt("batch.max.size"),
-                config.getInt("batch.token.budget"), true, false));
+        Classifier.Options sized = Classifier.Options.forDevice(model.device());
+        int maxBatch = orAuto("batch.max.size", sized.maxBatchSize());
+        this.classifier = new Classifier(model, task, new Classifier.Options(maxBatch,
+                orAuto("batch.token.budget", sized.tokenBudget()), true, false));
         this.metrics = new ProcessorMetrics();
-        this.worker = new InferenceWorker<>(classifier::prepare, classifier::classifyPrepared, config.getInt("batch.max.size"),
-                metrics);
+        this.worker = new InferenceWorker<>(classifier::prepare, classifier::classifyPrepared, maxBatch, metrics);
         metrics.watch(worker);
         if (config.getBoolean("topics.create")) {
             createTopics();
@@ -107,7 +108,7 @@ public final class ProcessorService implements AutoCloseable {
                 avro.textMessages(), config.getInt("text.max.chars"), !config.get("text.too.long").equals("reject"));
         ClassifierTopology.Settings settings = new ClassifierTopology.Settings(config.get("input.topic"),
                 config.get("output.topic"), config.get("dlq.topic"), task.name(), modelId, task.labels(),
-                config.getInt("batch.max.size"), Duration.ofMillis(config.getInt("batch.linger.ms")),
+                maxBatch, Duration.ofMillis(config.getInt("batch.linger.ms")),
                 Duration.ofMillis(config.getInt("inference.timeout.ms")));
         this.streams = new KafkaStreams(ClassifierTopology.build(settings, decoder, worker,
                 avro.classificationSerializer(), metrics), streamsProperties());
@@ -122,6 +123,11 @@ public final class ProcessorService implements AutoCloseable {
                 settings.inputTopic(), settings.outputTopic(), settings.dlqTopic(), task.name(), modelId,
                 model.device(), operations == null ? "off" : "http://0.0.0.0:" + operations.port() + "/metrics");
         this.console = ConsoleServer.startIfEnabled(config, new ControlTopicAdapters(rollout.control()));
+    }
+
+    /** A batch limit: the configured number, or the device's default for "auto". */
+    private int orAuto(String key, int auto) {
+        return config.get(key).equalsIgnoreCase("auto") ? auto : config.getInt(key);
     }
 
     Properties streamsProperties() {

@@ -53,7 +53,7 @@ public final class StreamBenchmark {
         Path state = Files.createTempDirectory("slm-bench-state-");
         try (LanguageModel model = LanguageModel.load(modelDir, TorchRuntime.device(device), null);
                 Classifier classifier = new Classifier(model, Task.load(taskFile),
-                        Classifier.Options.defaults().withBatchSize(batch));
+                        Classifier.Options.forDevice(TorchRuntime.device(device)).withBatchSize(batch));
                 LocalKafkaBroker broker = LocalKafkaBroker.start();
                 EmbeddedSchemaRegistry registry = EmbeddedSchemaRegistry.builder().kafka(broker.bootstrapServers()).start()) {
             Map<String, String> c = new HashMap<>();

@@ -2,20 +2,25 @@ package io.slmclassifier.train;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.engine.PtNDManager;
+import ai.djl.pytorch.jni.IValue;
 import ai.djl.pytorch.jni.JniUtils;
+import io.slmclassifier.model.TorchProgram;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
  * AdamW exactly as {@code torch.optim.AdamW} computes it (decoupled weight decay, bias corrections folded into
  * the step size and the denominator), with global grad-norm clipping as {@code clip_grad_norm_}. DJL's own
- * optimizer works on Blocks and clips element-wise only, so the update is written out here.
+ * optimizer works on Blocks and clips element-wise only; the update runs as a TorchScript program
+ * ({@code adamw.py}) of multi-tensor kernels, one engine call per step.
  */
 public final class AdamW implements AutoCloseable {
     private final List<NDArray> parameters;
     private final NDManager manager;
-    private final NDArray[] m;
-    private final NDArray[] v;
+    private final TorchProgram program;
+    private final List<NDArray> m = new ArrayList<>();
+    private final List<NDArray> v = new ArrayList<>();
     private final double beta1;
     private final double beta2;
     private final double eps;
@@ -25,12 +30,11 @@ public final class AdamW implements AutoCloseable {
     public AdamW(List<NDArray> parameters, NDManager parent, double beta1, double beta2, double eps, double weightDecay) {
         this.parameters = parameters;
         this.manager = parent.newSubManager();
-        this.m = new NDArray[parameters.size()];
-        this.v = new NDArray[parameters.size()];
-        for (int i = 0; i < parameters.size(); i++) {
-            m[i] = manager.zeros(parameters.get(i).getShape(), parameters.get(i).getDataType(), parameters.get(i).getDevice());
-            v[i] = manager.zeros(parameters.get(i).getShape(), parameters.get(i).getDataType(), parameters.get(i).getDevice());
+        for (NDArray p : parameters) {
+            m.add(manager.zeros(p.getShape(), p.getDataType(), p.getDevice()));
+            v.add(manager.zeros(p.getShape(), p.getDataType(), p.getDevice()));
         }
+        this.program = TorchProgram.load(manager, AdamW.class, "adamw.py", List.of());
         this.beta1 = beta1;
         this.beta2 = beta2;
         this.eps = eps;
@@ -42,19 +46,10 @@ public final class AdamW implements AutoCloseable {
         boolean grad = JniUtils.isGradMode();
         JniUtils.setGradMode(false);
         try (NDManager scope = manager.newSubManager()) {
-            double sumSquares = 0;
-            NDArray[] grads = gradients(scope);
-            for (NDArray g : grads) {
-                sumSquares += g.square().sum().toType(ai.djl.ndarray.types.DataType.FLOAT64, false).getDouble();
-            }
-            double norm = Math.sqrt(sumSquares);
-            double coefficient = maxNorm / (norm + 1e-6);
-            if (coefficient < 1) {
-                for (NDArray g : grads) {
-                    g.muli((float) coefficient);
-                }
-            }
-            return norm;
+            IValue norm = program.call("clip", TorchProgram.list(gradients(scope)), IValue.from(maxNorm));
+            float value = norm.toTensor((PtNDManager) scope).getFloat();
+            norm.close();
+            return value;
         } finally {
             JniUtils.setGradMode(grad);
         }
@@ -65,44 +60,31 @@ public final class AdamW implements AutoCloseable {
         boolean grad = JniUtils.isGradMode();
         JniUtils.setGradMode(false);
         step++;
-        double bias1 = 1 - Math.pow(beta1, step);
-        double bias2 = 1 - Math.pow(beta2, step);
-        double stepSize = lr / bias1;
+        double stepSize = lr / (1 - Math.pow(beta1, step));
+        double bias2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
         try (NDManager scope = manager.newSubManager()) {
-            NDArray[] grads = gradients(scope);
-            for (int i = 0; i < parameters.size(); i++) {
-                NDArray p = parameters.get(i);
-                NDArray g = grads[i];
-                if (weightDecay != 0) {
-                    p.muli((float) (1 - lr * weightDecay));
-                }
-                m[i].muli((float) beta1).addi(g.mul((float) (1 - beta1)));
-                v[i].muli((float) beta2).addi(g.square().mul((float) (1 - beta2)));
-                // Results belong to their first operand's manager: keep temporaries of the long-lived state in scope.
-                NDArray sqrtV = v[i].sqrt();
-                sqrtV.attach(scope);
-                NDArray denominator = sqrtV.div((float) Math.sqrt(bias2)).add((float) eps);
-                NDArray update = m[i].div(denominator);
-                update.attach(scope);
-                p.subi(update.muli((float) stepSize));
-                JniUtils.zeroGrad((PtNDArray) p);
-            }
+            program.run("step", TorchProgram.list(parameters), TorchProgram.list(gradients(scope)), TorchProgram.list(m),
+                    TorchProgram.list(v), IValue.from(lr), IValue.from(beta1), IValue.from(beta2), IValue.from(eps),
+                    IValue.from(weightDecay), IValue.from(stepSize), IValue.from(bias2Sqrt));
         } finally {
             JniUtils.setGradMode(grad);
         }
     }
 
-    private NDArray[] gradients(NDManager scope) {
-        NDArray[] grads = new NDArray[parameters.size()];
-        for (int i = 0; i < grads.length; i++) {
-            grads[i] = parameters.get(i).getGradient();
-            grads[i].attach(scope);
+    /** The gradient tensors themselves (not copies): the program scales and zeroes them in place. */
+    private List<NDArray> gradients(NDManager scope) {
+        List<NDArray> grads = new ArrayList<>(parameters.size());
+        for (NDArray p : parameters) {
+            NDArray g = p.getGradient();
+            g.attach(scope);
+            grads.add(g);
         }
         return grads;
     }
 
     @Override
     public void close() {
+        program.close();
         manager.close();
     }
 }

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The GPU benchmark of docs/benchmarks.md, run ON THE GPU HOST from the repository root after the kit is there
+# (tools/gpu-kit.sh here, tools/gpu-run.sh there): Hugging Face's reference and the project's own bench in the
+# same session, on the Qwen3-0.6B shape with random weights. Each step's output goes to $OUT (or ./gpu-results).
+#
+#   tools/gpu-bench.sh [hf] [infer] [infer-noopt] [train] [kafka]     (default: hf infer train kafka)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-gpu-results}
+mkdir -p "$OUT"
+steps=${*:-hf infer train kafka}
+TOK=gpu-kit/tokenizer
+BENCH=(bench --device gpu --shape qwen3-0.6b --tokenizer "$TOK" --work-dir /tmp/bench-models)
+
+tools/gpu-run.sh --kit > "$OUT/kit.txt" 2>&1 || { cat "$OUT/kit.txt"; exit 1; }
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$OUT/gpu.txt" 2>&1
+
+run() { # name, timeout, command...
+  local name=$1 limit=$2; shift 2
+  echo "== $name: ${JAVA_OPTS:+JAVA_OPTS=$JAVA_OPTS }$*" | tee -a "$OUT/commands.txt"
+  local start=$SECONDS
+  timeout "$limit" "$@" > "$OUT/$name.txt" 2>&1
+  echo "   exit $? after $((SECONDS - start)) s" | tee -a "$OUT/commands.txt"
+  grep -v " INFO \| WARN \|^\[" "$OUT/$name.txt" | tail -30
+}
+
+for step in $steps; do
+  case $step in
+    hf) run hf-reference 240 python3 gpu-kit/hf_reference.py "$TOK" 1,8,64,256,1024 ;;
+    infer) run java-infer 150 tools/gpu-run.sh "${BENCH[@]}" --batch-sizes 1,8,64,256,1024 --iterations 10 ;;
+    infer-noopt) JAVA_OPTS=-Dai.djl.pytorch.graph_optimizer=false \
+        run java-infer-noopt 120 tools/gpu-run.sh "${BENCH[@]}" --batch-sizes 1,8,64,256,1024 --iterations 10 ;;
+    train) run java-train 100 tools/gpu-run.sh "${BENCH[@]}" --train --batch-sizes 8,32 --steps 10 ;;
+    kafka) run java-kafka 400 tools/gpu-run.sh "${BENCH[@]}" --kafka --batch-sizes 256,1024 --messages 50000 --repeats 3 ;;
+    *) echo "unknown step $step"; exit 2 ;;
+  esac
+done
