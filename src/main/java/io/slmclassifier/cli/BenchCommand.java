@@ -79,6 +79,11 @@ public final class BenchCommand implements Callable<Integer> {
             + "--train: float32).")
     String dtype;
 
+    @Option(names = "--profile", description = "After the timed passes, profile one more pass of the last batch size and "
+            + "write PyTorch's trace (chrome-trace JSON) here; with CUDA_LAUNCH_BLOCKING=1 each operator's span holds its "
+            + "GPU time (tools/profile_summary.py sums them).")
+    Path profile;
+
     @Option(names = "--json", description = "Also write the results as JSON to this file.")
     Path json;
 
@@ -163,6 +168,9 @@ public final class BenchCommand implements Callable<Integer> {
                             classifier.useAdapter("bench", adapter);
                         }
                         Result r = measure(classifier, lora ? mode + (merge ? "+merged" : "+lora") : mode, batch);
+                        if (profile != null && batch == batchSizes[batchSizes.length - 1]) {
+                            profileOnePass(classifier, batch, profile.resolveSibling(mode + "-" + profile.getFileName()));
+                        }
                         results.add(r);
                         System.out.printf("%-8s %6d %12.2f %10.1f %10.1f %10.1f %8d %10d %8d%n", r.mode, r.batchSize,
                                 r.messagesPerSecond, r.p50Ms, r.p99Ms, r.encodeMs, r.tokensPerMessage, r.peakRssMb,
@@ -244,6 +252,17 @@ public final class BenchCommand implements Callable<Integer> {
         double encodeMs = (System.nanoTime() - encodeStart) / 1e6;
         return new Result(mode, batch, batch * iterations / (total / 1000), percentile(ms, 0.50),
                 percentile(ms, 0.99), newTokens, peakRssMb(), encodeMs, gpu ? gpuMemoryMb() : -1);
+    }
+
+    private static void profileOnePass(Classifier classifier, int batch, Path trace) {
+        List<String> texts = new ArrayList<>();
+        for (int i = 0; i < batch; i++) {
+            texts.add(SENTENCES.get(i % SENTENCES.size()));
+        }
+        JniUtils.startProfile(false, true, false);
+        classifier.classify(texts);
+        JniUtils.stopProfile(trace.toAbsolutePath().toString());
+        System.out.println("profile of one pass at batch " + batch + " written to " + trace);
     }
 
     private List<String> modes() {

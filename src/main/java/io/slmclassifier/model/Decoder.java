@@ -41,6 +41,13 @@ public final class Decoder implements AutoCloseable {
         double activeDropout();
     }
 
+    /**
+     * How rows attend to a cached prefix at inference: "merged" (default: the prefix once for all rows, merged by
+     * log-sum-exp) or "exact" (the prefix broadcast to every row and one masked attention, as training does).
+     * Both are exact; the switch exists to measure one against the other (docs/benchmarks.md).
+     */
+    private static final boolean MERGED_PREFIX_ATTENTION = !"exact".equals(System.getProperty("slm.prefix.attention"));
+
     private final DecoderWeights w;
     private final ModelConfig c;
     private final DataType computeType;
@@ -136,7 +143,8 @@ public final class Decoder implements AutoCloseable {
         }
         int start = prefix == null ? 0 : prefix.length();
         // The merged prefix attention is exact but carries no gradient, and the GPU's flash kernels need 16 bits.
-        boolean merged = !JniUtils.isGradMode() && (!w.manager.getDevice().isGpu() || computeType != DataType.FLOAT32);
+        boolean merged = MERGED_PREFIX_ATTENTION && !JniUtils.isGradMode()
+                && (!w.manager.getDevice().isGpu() || computeType != DataType.FLOAT32);
         IValue result = call("forward", tensor(batch.create(ids)), tensor(batch.create(last)),
                 rope(batch, start, width, false), rope(batch, start, width, true),
                 tensor(prefix == null ? none : prefix.keys()), tensor(prefix == null ? none : prefix.values()),
