@@ -76,7 +76,7 @@ public final class BenchCommand implements Callable<Integer> {
     String device;
 
     @Option(names = "--dtype", description = "Compute dtype: float32, float16 or bfloat16 (default: float32 on CPU, bfloat16 on GPU; "
-            + "--train: float32).")
+            + "the trainable LoRA tensors stay float32).")
     String dtype;
 
     @Option(names = "--profile", description = "After the timed passes, profile one more pass of the last batch size and "
@@ -132,7 +132,7 @@ public final class BenchCommand implements Callable<Integer> {
             default -> throw new IllegalArgumentException("--dtype must be float32, float16 or bfloat16");
         };
         if (train) {
-            return benchTraining(dir, t, d, type == null ? DataType.FLOAT32 : type);
+            return benchTraining(dir, t, d, type);
         }
         if (kafka) {
             List<String> texts = ProduceCommand.synthetic(messages, 11);
@@ -189,7 +189,8 @@ public final class BenchCommand implements Callable<Integer> {
     private int benchTraining(Path dir, Task t, Device d, DataType compute) throws IOException {
         List<TrainingResult> results = new ArrayList<>();
         try (LanguageModel lm = LanguageModel.load(dir, d, compute)) {
-            System.out.printf("model %s on %s (computing in %s), peak RSS after load: %d MB%n", dir, d, compute, peakRssMb());
+            System.out.printf("model %s on %s (computing in %s), peak RSS after load: %d MB%n", dir, d, lm.computeType(),
+                    peakRssMb());
             System.out.printf("%6s %12s %12s %10s %8s%n", "batch", "ms/step", "examples/s", "peak MB", "GPU MB");
             for (int batch : batchSizes) {
                 List<LabeledData.Example> examples = new ArrayList<>();

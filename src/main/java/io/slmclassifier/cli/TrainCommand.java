@@ -2,7 +2,6 @@ package io.slmclassifier.cli;
 
 import ai.djl.Device;
 import ai.djl.engine.Engine;
-import ai.djl.ndarray.types.DataType;
 import io.slmclassifier.classify.LanguageModel;
 import io.slmclassifier.classify.Task;
 import io.slmclassifier.model.LoraAdapter;
@@ -66,7 +65,7 @@ public final class TrainCommand implements Callable<Integer> {
         LabeledData validation = usable(LabeledData.read(validationFile, t), "validation", err);
         Device d = TorchRuntime.device(device);
         Engine.getInstance().setRandomSeed((int) seed);
-        try (LanguageModel lm = LanguageModel.load(ModelResolver.fromEnvironment().resolve(model), d, DataType.FLOAT32);
+        try (LanguageModel lm = LanguageModel.load(ModelResolver.fromEnvironment().resolve(model), d, null);
                 LoraAdapter adapter = initAdapter != null
                         ? LoraAdapter.load(initAdapter, lm.weights().config, lm.manager())
                         : LoraAdapter.initialize(new LoraConfig(loraR, loraAlpha, loraDropout, targets, rslora,

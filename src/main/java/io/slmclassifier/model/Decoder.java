@@ -42,11 +42,12 @@ public final class Decoder implements AutoCloseable {
     }
 
     /**
-     * How rows attend to a cached prefix at inference: "merged" (default: the prefix once for all rows, merged by
-     * log-sum-exp) or "exact" (the prefix broadcast to every row and one masked attention, as training does).
-     * Both are exact; the switch exists to measure one against the other (docs/benchmarks.md).
+     * How rows attend to a cached prefix at inference: "merged" (the prefix once for all rows, merged with each
+     * row's own part by log-sum-exp: no copy of the prefix per row), "broadcast" (the prefix broadcast to every
+     * row and one masked attention, as training does) or "auto": merged on CPU, broadcast on a GPU, where cuDNN's
+     * masked attention measured faster (docs/benchmarks.md). Both are exact.
      */
-    private static final boolean MERGED_PREFIX_ATTENTION = !"exact".equals(System.getProperty("slm.prefix.attention"));
+    private static final String PREFIX_ATTENTION = System.getProperty("slm.prefix.attention", "auto");
 
     private final DecoderWeights w;
     private final ModelConfig c;
@@ -84,7 +85,15 @@ public final class Decoder implements AutoCloseable {
         }
         long[] sizes = {c.numHiddenLayers(), c.numAttentionHeads(), c.numKeyValueHeads(), c.headDim(), c.hiddenSize(),
                 c.intermediateSize(), torchDtype(computeType)};
-        call("setup", list(tensors), IValue.listFrom(sizes), IValue.from(c.rmsNormEps()));
+        // The program's own copies (bfloat16) must be ordinary tensors: made under the engine's inference guard they
+        // could never take part in training. Nothing here requires gradients, so nothing is recorded.
+        boolean recording = JniUtils.isGradMode();
+        JniUtils.setGradMode(true);
+        try {
+            call("setup", list(tensors), IValue.listFrom(sizes), IValue.from(c.rmsNormEps()));
+        } finally {
+            JniUtils.setGradMode(recording);
+        }
     }
 
     public DecoderWeights weights() {
@@ -143,8 +152,9 @@ public final class Decoder implements AutoCloseable {
         }
         int start = prefix == null ? 0 : prefix.length();
         // The merged prefix attention is exact but carries no gradient, and the GPU's flash kernels need 16 bits.
-        boolean merged = MERGED_PREFIX_ATTENTION && !JniUtils.isGradMode()
-                && (!w.manager.getDevice().isGpu() || computeType != DataType.FLOAT32);
+        boolean gpu = w.manager.getDevice().isGpu();
+        boolean merged = !JniUtils.isGradMode() && (!gpu || computeType != DataType.FLOAT32)
+                && (PREFIX_ATTENTION.equals("merged") || PREFIX_ATTENTION.equals("auto") && !gpu);
         IValue result = call("forward", tensor(batch.create(ids)), tensor(batch.create(last)),
                 rope(batch, start, width, false), rope(batch, start, width, true),
                 tensor(prefix == null ? none : prefix.keys()), tensor(prefix == null ? none : prefix.values()),

@@ -23,7 +23,8 @@ import java.util.Random;
 /**
  * Fine-tunes a LoRA adapter on a frozen base model: cross-entropy over the C class logits of the sliced head,
  * AdamW with linear decay (optional warm-up), global grad-norm clipping, evaluation on the validation set, and
- * the best adapter by macro-F1 kept on disk. Float32 throughout: the gradient path must not change dtype.
+ * the best adapter by macro-F1 kept on disk. The LoRA tensors and the optimizer state are float32; the decoder
+ * computes in float32 on CPU and bfloat16 on a GPU.
  */
 public final class LoraTrainer implements AutoCloseable {
 
@@ -55,8 +56,9 @@ public final class LoraTrainer implements AutoCloseable {
 
     public LoraTrainer(LanguageModel model, Task task, LoraAdapter adapter, Settings settings) {
         if (model.weights().dtype != ai.djl.ndarray.types.DataType.FLOAT32) {
-            // DJL's dtype conversions sit outside autograd: the whole gradient path stays float32.
-            throw new IllegalArgumentException("training needs float32 weights; load the model with dtype float32");
+            // The LoRA tensors and the head are float32 beside float32 weights; the decoder program may compute in
+            // bfloat16 (its casts are on the gradient path), DJL's own casts are not.
+            throw new IllegalArgumentException("training needs a model loaded in float32 or bfloat16, not float16");
         }
         this.model = model;
         this.task = task;

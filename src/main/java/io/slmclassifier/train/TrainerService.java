@@ -1,7 +1,6 @@
 package io.slmclassifier.train;
 
 import ai.djl.engine.Engine;
-import ai.djl.ndarray.types.DataType;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Timer;
@@ -121,7 +120,7 @@ public final class TrainerService implements AutoCloseable {
                 config.get("adapter.store.token"));
         this.modelSha256 = ModelFingerprint.sha256(modelDir);
         // Training needs float32 on every device: the gradient path must not change dtype.
-        this.model = LanguageModel.load(modelDir, TorchRuntime.device(config.get("device")), DataType.FLOAT32);
+        this.model = LanguageModel.load(modelDir, TorchRuntime.device(config.get("device")), null);
         this.modelId = config.get("model.id").isBlank() ? model.id() : config.get("model.id");
 
         Properties consumer = config.kafkaClient();

@@ -72,7 +72,7 @@ class Model(Module):
       elif merged_prefix:
         attn = self.attend_prefix_merged(q, k, v, torch.unsqueeze(prefix_k[i], 0), torch.unsqueeze(prefix_v[i], 0))
       else:
-        attn = self.attend_prefix_exact(q, k, v, torch.unsqueeze(prefix_k[i], 0), torch.unsqueeze(prefix_v[i], 0))
+        attn = self.attend_prefix_broadcast(q, k, v, torch.unsqueeze(prefix_k[i], 0), torch.unsqueeze(prefix_v[i], 0))
       o = torch.linear(attn, self.w[base + 5])
       if torch.len(lora) > 0:
         o = torch.add(o, self.lora_delta(attn, lora[14 * i + 6], lora[14 * i + 7], lora_scale, dropout))
@@ -105,11 +105,11 @@ class Model(Module):
       qkv = torch.add(qkv, torch.cat([self.lora_delta(h, lora[j], lora[j + 1], lora_scale, dropout),
           self.lora_delta(h, lora[j + 2], lora[j + 3], lora_scale, dropout),
           self.lora_delta(h, lora[j + 4], lora[j + 5], lora_scale, dropout)], -1))
-    q_size = heads * head_dim
-    kv_size = kv_heads * head_dim
-    q = torch.reshape(torch.narrow(qkv, -1, 0, q_size), [batch, width, heads, head_dim])
-    k = torch.reshape(torch.narrow(qkv, -1, q_size, kv_size), [batch, width, kv_heads, head_dim])
-    v = torch.reshape(torch.narrow(qkv, -1, q_size + kv_size, kv_size), [batch, width, kv_heads, head_dim])
+    # Views into the one projection's output, per head: no copies.
+    per_head = torch.view(qkv, [batch, width, heads + 2 * kv_heads, head_dim])
+    q = torch.narrow(per_head, 2, 0, heads)
+    k = torch.narrow(per_head, 2, heads, kv_heads)
+    v = torch.narrow(per_head, 2, heads + kv_heads, kv_heads)
     q_norm = self.w[base + 3]
     if torch.numel(q_norm) > 0:
       q = torch.rms_norm(q, [head_dim], q_norm, self.eps[0])
@@ -152,7 +152,7 @@ class Model(Module):
         torch.transpose(v, 1, 2), None, 0., True, scale=None, enable_gqa=True)
     return torch.flatten(torch.transpose(out, 1, 2), 2)
 
-  def attend_prefix_exact(self: __torch__.Model, q: Tensor, k: Tensor, v: Tensor, prefix_k: Tensor,
+  def attend_prefix_broadcast(self: __torch__.Model, q: Tensor, k: Tensor, v: Tensor, prefix_k: Tensor,
       prefix_v: Tensor) -> Tensor:
     # The shared prefix broadcast to every row, then one masked attention: differentiable, used for training.
     batch = torch.size(q, 0)
@@ -176,21 +176,30 @@ class Model(Module):
     heads = self.sizes[1]
     kv_heads = self.sizes[2]
     head_dim = self.sizes[3]
-    groups = torch.floordiv(heads, kv_heads)
-    rows = groups * batch * width
-    # Query head j reads kv head j // groups: [B, T, kv, g, d] -> [1, kv, g * B * T, d].
-    grouped = torch.reshape(torch.permute(torch.reshape(q, [batch, width, kv_heads, groups, head_dim]),
-        [2, 3, 0, 1, 4]), [1, kv_heads, rows, head_dim])
-    o1, lse1 = self.flash(grouped, prefix_k, prefix_v, False)
-    o1 = torch.reshape(torch.permute(torch.reshape(o1, [kv_heads, groups, batch, width, head_dim]),
-        [2, 3, 0, 1, 4]), [batch, width, heads, head_dim])
-    lse1 = torch.reshape(torch.permute(torch.reshape(lse1, [kv_heads, groups, batch, width]), [2, 3, 0, 1]),
-        [batch, width, heads])
-    k_all = torch.reshape(torch.expand(torch.unsqueeze(k, 3), [batch, width, kv_heads, groups, head_dim]),
-        [batch, width, heads, head_dim])
-    v_all = torch.reshape(torch.expand(torch.unsqueeze(v, 3), [batch, width, kv_heads, groups, head_dim]),
-        [batch, width, heads, head_dim])
-    o2, lse2 = self.flash(torch.transpose(q, 1, 2), torch.transpose(k_all, 1, 2), torch.transpose(v_all, 1, 2), True)
+    if ops.prim.is_cuda(q):
+      # The GPU's flash kernels read kv head j // groups for query head j themselves: all views, no copies.
+      rows = torch.transpose(torch.reshape(q, [1, batch * width, heads, head_dim]), 1, 2)
+      o1, lse1 = self.flash(rows, prefix_k, prefix_v, False)
+      o1 = torch.reshape(torch.transpose(o1, 1, 2), [batch, width, heads, head_dim])
+      lse1 = torch.reshape(torch.transpose(lse1, 1, 2), [batch, width, heads])
+      o2, lse2 = self.flash(torch.transpose(q, 1, 2), torch.transpose(k, 1, 2), torch.transpose(v, 1, 2), True)
+    else:
+      # The CPU kernel wants as many kv heads as query heads: fold the groups into the rows for the prefix
+      # ([B, T, kv, g, d] -> [1, kv, g * B * T, d]) and repeat the rows' own keys and values.
+      groups = torch.floordiv(heads, kv_heads)
+      grouped = torch.reshape(torch.permute(torch.reshape(q, [batch, width, kv_heads, groups, head_dim]),
+          [2, 3, 0, 1, 4]), [1, kv_heads, groups * batch * width, head_dim])
+      o1, lse1 = self.flash(grouped, prefix_k, prefix_v, False)
+      o1 = torch.reshape(torch.permute(torch.reshape(o1, [kv_heads, groups, batch, width, head_dim]),
+          [2, 3, 0, 1, 4]), [batch, width, heads, head_dim])
+      lse1 = torch.reshape(torch.permute(torch.reshape(lse1, [kv_heads, groups, batch, width]), [2, 3, 0, 1]),
+          [batch, width, heads])
+      k_all = torch.reshape(torch.expand(torch.unsqueeze(k, 3), [batch, width, kv_heads, groups, head_dim]),
+          [batch, width, heads, head_dim])
+      v_all = torch.reshape(torch.expand(torch.unsqueeze(v, 3), [batch, width, kv_heads, groups, head_dim]),
+          [batch, width, heads, head_dim])
+      o2, lse2 = self.flash(torch.transpose(q, 1, 2), torch.transpose(k_all, 1, 2), torch.transpose(v_all, 1, 2),
+          True)
     o2 = torch.transpose(o2, 1, 2)
     lse2 = torch.transpose(lse2, 1, 2)
     lse = torch.logaddexp(lse1, lse2)
