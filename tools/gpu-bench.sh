@@ -3,7 +3,8 @@
 # (tools/gpu-kit.sh here, tools/gpu-run.sh there): Hugging Face's reference and the project's own bench in the
 # same session, on the Qwen3-0.6B shape with random weights. Each step's output goes to $OUT (or ./gpu-results).
 #
-#   tools/gpu-bench.sh [hf] [infer] [train] [kafka] [infer-noopt] [infer-merged] [profile] [train-fp32]
+#   tools/gpu-bench.sh [hf] [infer] [train] [kafka] [infer-noopt] [infer-broadcast] [profile] [train-fp32]
+#   [train-noopt] [kafka-1024]
 #   (default: hf infer train kafka; the others are the experiments behind the defaults)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -31,12 +32,15 @@ for step in $steps; do
     infer) run java-infer 150 tools/gpu-run.sh "${BENCH[@]}" --batch-sizes 1,8,64,256,1024 --iterations 10 ;;
     infer-noopt) JAVA_OPTS=-Dai.djl.pytorch.graph_optimizer=false \
         run java-infer-noopt 120 tools/gpu-run.sh "${BENCH[@]}" --batch-sizes 1,8,64,256,1024 --iterations 10 ;;
-    infer-merged) JAVA_OPTS=-Dslm.prefix.attention=merged \
-        run java-infer-merged 120 tools/gpu-run.sh "${BENCH[@]}" --batch-sizes 256,1024 --iterations 10 ;;
+    infer-broadcast) JAVA_OPTS=-Dslm.prefix.attention=broadcast \
+        run java-infer-broadcast 120 tools/gpu-run.sh "${BENCH[@]}" --batch-sizes 256,1024 --iterations 10 ;;
     profile) CUDA_LAUNCH_BLOCKING=1 run java-profile 120 tools/gpu-run.sh "${BENCH[@]}" --batch-sizes 1024 \
           --iterations 1 --profile "$OUT/trace.json"
         for t in on off; do python3 tools/profile_summary.py "$OUT/$t-trace.json" 30 > "$OUT/profile-$t.txt"; \
           cat "$OUT/profile-$t.txt"; rm -f "$OUT/$t-trace.json"; done ;;
+    train-noopt) JAVA_OPTS=-Dai.djl.pytorch.graph_optimizer=false \
+        run java-train-noopt 100 tools/gpu-run.sh "${BENCH[@]}" --train --batch-sizes 8,32 --steps 10 ;;
+    kafka-1024) run java-kafka-1024 200 tools/gpu-run.sh "${BENCH[@]}" --kafka --batch-sizes 1024 --messages 40000 --repeats 3 ;;
     train-fp32) run java-train-fp32 100 tools/gpu-run.sh "${BENCH[@]}" --train --dtype float32 --batch-sizes 8,32 --steps 10 ;;
     train) run java-train 100 tools/gpu-run.sh "${BENCH[@]}" --train --batch-sizes 8,32 --steps 10 ;;
     kafka) run java-kafka 400 tools/gpu-run.sh "${BENCH[@]}" --kafka --batch-sizes 256,1024 --messages 60000 --repeats 3 ;;

@@ -109,7 +109,7 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--train", description = "Measure LoRA training steps (r 16, all seven projections, batch of --batch-sizes) instead of inference.")
     boolean train;
 
-    @Option(names = "--steps", defaultValue = "3", description = "Timed training steps after one warm-up step (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--steps", defaultValue = "3", description = "Timed training steps after three warm-up steps (default: ${DEFAULT-VALUE}).")
     int steps;
 
     /**
@@ -203,7 +203,9 @@ public final class BenchCommand implements Callable<Integer> {
                     if (d.isGpu()) {
                         JniUtils.emptyCudaCache();
                     }
-                    trainer.step(examples, 5e-5);
+                    for (int warm = 0; warm < 3; warm++) {
+                        trainer.step(examples, 5e-5); // TorchScript profiles, then optimizes, forward and backward
+                    }
                     long start = System.nanoTime();
                     for (int i = 0; i < steps; i++) {
                         trainer.step(examples, 5e-5);
