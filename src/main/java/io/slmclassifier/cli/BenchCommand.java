@@ -103,6 +103,10 @@ public final class BenchCommand implements Callable<Integer> {
             + "the median counts (default: ${DEFAULT-VALUE}).")
     int repeats;
 
+    @Option(names = "--stream-threads", description = "With --kafka: the processor's stream threads and the input "
+            + "topic's partitions (default: 4 on a GPU, where one thread's Kafka work would starve it; 1 on CPU).")
+    Integer streamThreads;
+
     @Option(names = "--messages", defaultValue = "2000", description = "With --kafka: messages to send (default: ${DEFAULT-VALUE}).")
     int messages;
 
@@ -139,7 +143,8 @@ public final class BenchCommand implements Callable<Integer> {
             System.out.printf("%8s %6s %16s %16s %10s %10s %10s %12s%n", "messages", "batch", "alone msg/s", "kafka msg/s",
                     "cost", "p50 ms", "p99 ms", "texts/pass");
             for (int batch : batchSizes) {
-                StreamBenchmark.Result r = StreamBenchmark.run(dir, task, texts, batch, device, commitIntervalMs, repeats);
+                StreamBenchmark.Result r = StreamBenchmark.run(dir, task, texts, batch, device, commitIntervalMs, repeats,
+                        streamThreads != null ? streamThreads : d.isGpu() ? 4 : 1);
                 System.out.printf("%8d %6d %16.1f %16.1f %9.1f%% %10.1f %10.1f %12.1f%n", r.messages(), r.batch(),
                         r.aloneMessagesPerSecond(), r.kafkaMessagesPerSecond(), 100 * r.kafkaCost(), r.p50Ms(), r.p99Ms(),
                         r.textsPerPass());

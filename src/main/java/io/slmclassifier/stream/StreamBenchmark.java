@@ -47,9 +47,11 @@ public final class StreamBenchmark {
      * Both sides warm up once, then run in turns, {@code repeats} times: an alone pass, then a Kafka run, so a
      * slow spell of the shared machine falls on both. The cost is taken from the median of the paired ratios;
      * latencies are pooled over the Kafka runs.
+     *
+     * @param streamThreads stream threads of the processor, and partitions of the input topic
      */
     public static Result run(Path modelDir, Path taskFile, List<String> texts, int batch, String device,
-            int commitIntervalMs, int repeats) throws Exception {
+            int commitIntervalMs, int repeats, int streamThreads) throws Exception {
         Path state = Files.createTempDirectory("slm-bench-state-");
         try (LanguageModel model = LanguageModel.load(modelDir, TorchRuntime.device(device), null);
                 Classifier classifier = new Classifier(model, Task.load(taskFile),
@@ -65,7 +67,9 @@ public final class StreamBenchmark {
             c.put("metrics.port", "-1");
             c.put("state.dir", state.toString());
             c.put("batch.max.size", String.valueOf(batch));
-            c.put("topics.partitions", "1");
+            // One partition per stream thread: the inference worker merges what all of them submit into one pass.
+            c.put("topics.partitions", String.valueOf(streamThreads));
+            c.put("num.stream.threads", String.valueOf(streamThreads));
             c.put("kafka.commit.interval.ms", String.valueOf(commitIntervalMs));
             try (ProcessorService service = new ProcessorService(ProcessorConfig.of(c))) {
                 service.start();
