@@ -23,6 +23,11 @@
 # (checked 2026-11-30: 4 parts, then bench + hf_reference.py in the 4th call).
 # This script sizes the parts to what the current working tree leaves free (GPU_KIT_PART_MIB overrides)
 # and prints the calls. On the device, tools/gpu-run.sh checks, joins and unpacks the parts.
+# One call is enough when the test models, which the GPU host does not need, are out of the working tree
+# while packing and sending (the tree is then ~13 MiB):
+#   mv src/test/resources/models /tmp/hold/ && tools/gpu-kit.sh    # one part
+#   ... the device call(s) ...
+#   mv /tmp/hold/models src/test/resources/
 #
 # Environment: JAVA_HOME (default: the JDK of the `java` on PATH), SLM_SHARED (default /work/shared),
 # GPU_KIT_PART_MIB (part size in MiB; default: 64 MiB - working tree - 2 MiB margin).
