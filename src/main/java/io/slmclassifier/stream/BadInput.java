@@ -10,6 +10,9 @@ public final class BadInput extends RuntimeException {
         HEADER_SCHEMA_ID("header-schema-id"),
         EMPTY_TEXT("empty-text"),
         TEXT_TOO_LONG("text-too-long"),
+        ID_TOO_LONG("id-too-long"),
+        HEADERS_TOO_LARGE("headers-too-large"),
+        RECORD_TOO_LARGE("record-too-large"),
         MODEL_FAILURE("model-failure");
 
         public final String header;

@@ -45,9 +45,13 @@ public final class ClassifierTopology {
 
     private static final Logger log = LoggerFactory.getLogger(ClassifierTopology.class);
 
-    /** What the topology needs from the rest of the service. */
+    /**
+     * What the topology needs from the rest of the service.
+     *
+     * @param maxStoredBytes most bytes one waiting record may take in the changelogged store
+     */
     public record Settings(String inputTopic, String outputTopic, String dlqTopic, String taskName, String modelId,
-            List<String> labels, int maxBatch, Duration linger, Duration inferenceTimeout) {}
+            List<String> labels, int maxBatch, Duration linger, Duration inferenceTimeout, int maxStoredBytes) {}
 
     /** Observes what flows through (metrics); all methods may be called from several stream threads. */
     public interface Listener {
@@ -126,13 +130,30 @@ public final class ClassifierTopology {
                 PendingRecord pending = new PendingRecord(record.key(), decoded.id(), decoded.text(), decoded.truncated(),
                         record.timestamp(), PendingRecord.copy(record.headers()), meta.topic(), meta.partition(),
                         meta.offset(), PendingRecord.keepIfDifferent(record.value(), decoded.text()));
-                store.put(PendingRecord.storeKey(meta.partition(), meta.offset()), pending.toBytes());
+                store.put(PendingRecord.storeKey(meta.partition(), meta.offset()), storable(pending));
                 waiting++;
             } catch (BadInput e) {
                 deadLetter(record.key(), record.value(), record.timestamp(), record.headers(), meta.topic(),
                         meta.partition(), meta.offset(), e);
             }
             pump(false);
+        }
+
+        /**
+         * The record's stored bytes, within the store's bound: a changelog record over the broker's limit would stop
+         * the stream thread on this record forever. The original value (kept only for the dead-letter topic) goes
+         * first; a record still too large is refused.
+         */
+        private byte[] storable(PendingRecord pending) {
+            byte[] bytes = pending.toBytes();
+            if (bytes.length > settings.maxStoredBytes() && pending.originalValue() != null) {
+                bytes = pending.withoutOriginal().toBytes();
+            }
+            if (bytes.length > settings.maxStoredBytes()) {
+                throw new BadInput(BadInput.Reason.RECORD_TOO_LARGE, "the record takes " + bytes.length
+                        + " bytes waiting for its batch, more than store.record.max.bytes=" + settings.maxStoredBytes());
+            }
+            return bytes;
         }
 
         /**

@@ -6,6 +6,7 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.function.Function;
+import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.Headers;
 
 /**
@@ -20,16 +21,34 @@ public final class InputDecoder {
     /** What the processor keeps of an input value. */
     public record Decoded(String id, String text, boolean truncated) {}
 
+    /**
+     * Bounds on what a record may bring besides its text, so a waiting record always fits the store's changelog.
+     *
+     * @param maxIdChars longest message id
+     * @param maxHeaders most headers
+     * @param maxHeaderBytes most bytes of header keys and values together
+     */
+    public record Limits(int maxIdChars, int maxHeaders, int maxHeaderBytes) {
+        public static Limits defaults() {
+            return new Limits(1000, 64, 65_536);
+        }
+    }
+
     private final Format format;
     private final Function<byte[], TextMessage> avro;
     private final int maxChars;
     private final boolean truncate;
+    private final Limits limits;
 
     /**
      * @param avro decodes the wire format (throws {@link BadInput}); null when no registry is configured
      * @param truncate true: cut texts over {@code maxChars} and flag them; false: reject them
      */
     public InputDecoder(Format format, Function<byte[], TextMessage> avro, int maxChars, boolean truncate) {
+        this(format, avro, maxChars, truncate, Limits.defaults());
+    }
+
+    public InputDecoder(Format format, Function<byte[], TextMessage> avro, int maxChars, boolean truncate, Limits limits) {
         if (format == Format.AVRO && avro == null) {
             throw new IllegalArgumentException("input.format=avro needs schema.registry.url");
         }
@@ -37,6 +56,7 @@ public final class InputDecoder {
         this.avro = avro;
         this.maxChars = maxChars;
         this.truncate = truncate;
+        this.limits = limits;
     }
 
     public static Format format(String name) {
@@ -52,6 +72,7 @@ public final class InputDecoder {
         if (value == null || value.length == 0) {
             throw new BadInput(BadInput.Reason.EMPTY_TEXT, "the record has no value");
         }
+        checkHeaders(headers);
         if (WireFormat.schemaIdHeader(headers, false) != null && !WireFormat.hasPrefix(value)) {
             throw new BadInput(BadInput.Reason.HEADER_SCHEMA_ID, "the schema id comes in the __value_schema_id header; "
                     + "only the wire format with the id in the payload (magic byte 0) is supported");
@@ -63,10 +84,20 @@ public final class InputDecoder {
             if (!WireFormat.hasPrefix(value)) {
                 throw new BadInput(BadInput.Reason.UNDECODABLE, "not in the registry wire format (no magic byte 0)");
             }
-            TextMessage message = avro.apply(value);
+            TextMessage message;
+            try {
+                message = avro.apply(value);
+            } catch (OutOfMemoryError e) {
+                // A length field that announces gigabytes: the allocation fails, the record is bad, the heap is fine.
+                throw new BadInput(BadInput.Reason.UNDECODABLE, "the Avro datum announces more data than fits in memory");
+            }
             text = message.getText();
             if (message.getId() != null && !message.getId().isBlank()) {
                 id = message.getId();
+                if (id.length() > limits.maxIdChars()) {
+                    throw new BadInput(BadInput.Reason.ID_TOO_LONG, "the message id has " + id.length()
+                            + " characters, more than id.max.chars=" + limits.maxIdChars());
+                }
             }
         } else {
             try {
@@ -87,5 +118,28 @@ public final class InputDecoder {
             return new Decoded(id, text.substring(0, maxChars), true);
         }
         return new Decoded(id, text, false);
+    }
+
+    private void checkHeaders(Headers headers) {
+        int count = 0;
+        long bytes = 0;
+        for (Header h : headers) {
+            count++;
+            bytes += h.key().length() * 3L + (h.value() == null ? 0 : h.value().length); // UTF-8: at most 3 bytes a char
+        }
+        if (count > limits.maxHeaders()) {
+            throw new BadInput(BadInput.Reason.HEADERS_TOO_LARGE, "the record has " + count
+                    + " headers, more than headers.max.count=" + limits.maxHeaders());
+        }
+        if (bytes > limits.maxHeaderBytes()) {
+            long exact = 0;
+            for (Header h : headers) {
+                exact += h.key().getBytes(StandardCharsets.UTF_8).length + (h.value() == null ? 0 : h.value().length);
+            }
+            if (exact > limits.maxHeaderBytes()) {
+                throw new BadInput(BadInput.Reason.HEADERS_TOO_LARGE, "the record's headers take " + exact
+                        + " bytes, more than headers.max.bytes=" + limits.maxHeaderBytes());
+            }
+        }
     }
 }

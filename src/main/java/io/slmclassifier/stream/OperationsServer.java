@@ -12,16 +12,23 @@ import org.apache.kafka.streams.KafkaStreams;
 
 /**
  * {@code /metrics} (Prometheus text), {@code /health/live} and {@code /health/ready}. For the processor: live while
- * its Streams client is not dead, ready when Streams is RUNNING (partitions assigned and state restored).
+ * its Streams client is not dead, ready when Streams is RUNNING (partitions assigned and state restored) and its
+ * stream threads are not failing again and again.
  */
 public final class OperationsServer implements AutoCloseable {
     private final HttpServer server;
 
-    public OperationsServer(int port, ProcessorMetrics metrics, Supplier<KafkaStreams.State> state) throws IOException {
+    /**
+     * @param steady false while stream threads keep dying (each is replaced, so Streams alone would stay RUNNING
+     *     while a poison record stops every partition of the thread)
+     */
+    public OperationsServer(int port, ProcessorMetrics metrics, Supplier<KafkaStreams.State> state, BooleanSupplier steady)
+            throws IOException {
         this(port, metrics::scrape, () -> {
             KafkaStreams.State s = state.get();
             return s != KafkaStreams.State.ERROR && s != KafkaStreams.State.NOT_RUNNING;
-        }, () -> state.get() == KafkaStreams.State.RUNNING, () -> state.get().name());
+        }, () -> state.get() == KafkaStreams.State.RUNNING && steady.getAsBoolean(),
+                () -> state.get().name() + (steady.getAsBoolean() ? "" : " (stream threads keep failing)"));
     }
 
     /**

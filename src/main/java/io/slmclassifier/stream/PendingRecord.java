@@ -56,9 +56,10 @@ public record PendingRecord(byte[] key, String id, String text, boolean truncate
 
     /**
      * Format version of the stored bytes, first byte of every value, so a later layout can still read these:
-     * 1 without the original value, 2 with it.
+     * 1 without the original value, 2 with it (strings as {@code writeUTF}, at most 65,535 bytes), 3 with every
+     * string length-prefixed like the byte fields, so no field has a limit of the layout's own.
      */
-    private static final byte FORMAT = 2;
+    private static final byte FORMAT = 3;
 
     public byte[] toBytes() {
         try {
@@ -66,16 +67,16 @@ public record PendingRecord(byte[] key, String id, String text, boolean truncate
             DataOutputStream out = new DataOutputStream(bytes);
             out.writeByte(FORMAT);
             writeBytes(out, key);
-            out.writeUTF(id);
-            writeBytes(out, text.getBytes(StandardCharsets.UTF_8));
+            writeString(out, id);
+            writeString(out, text);
             out.writeBoolean(truncated);
             out.writeLong(timestamp);
             out.writeInt(headers.size());
             for (HeaderValue h : headers) {
-                out.writeUTF(h.key());
+                writeString(out, h.key());
                 writeBytes(out, h.value());
             }
-            out.writeUTF(topic);
+            writeString(out, topic);
             out.writeInt(partition);
             out.writeLong(offset);
             writeBytes(out, originalValue);
@@ -85,24 +86,29 @@ public record PendingRecord(byte[] key, String id, String text, boolean truncate
         }
     }
 
+    /** The same record without its original value (the dead-letter topic then gets the text). */
+    public PendingRecord withoutOriginal() {
+        return new PendingRecord(key, id, text, truncated, timestamp, headers, topic, partition, offset, null);
+    }
+
     public static PendingRecord fromBytes(byte[] bytes) {
         try {
             DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes));
             byte format = in.readByte();
-            if (format != 1 && format != FORMAT) {
-                throw new IllegalStateException("stored record has format " + format + ", this version reads 1 and " + FORMAT);
+            if (format < 1 || format > FORMAT) {
+                throw new IllegalStateException("stored record has format " + format + ", this version reads 1 to " + FORMAT);
             }
             byte[] key = readBytes(in);
-            String id = in.readUTF();
-            String text = new String(readBytes(in), StandardCharsets.UTF_8);
+            String id = readString(in, format);
+            String text = format >= 3 ? readString(in, format) : new String(readBytes(in), StandardCharsets.UTF_8);
             boolean truncated = in.readBoolean();
             long timestamp = in.readLong();
             int count = in.readInt();
             List<HeaderValue> headers = new ArrayList<>(count);
             for (int i = 0; i < count; i++) {
-                headers.add(new HeaderValue(in.readUTF(), readBytes(in)));
+                headers.add(new HeaderValue(readString(in, format), readBytes(in)));
             }
-            String topic = in.readUTF();
+            String topic = readString(in, format);
             int partition = in.readInt();
             long offset = in.readLong();
             byte[] original = format >= 2 ? readBytes(in) : null;
@@ -110,6 +116,14 @@ public record PendingRecord(byte[] key, String id, String text, boolean truncate
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    private static void writeString(DataOutputStream out, String value) throws IOException {
+        writeBytes(out, value.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static String readString(DataInputStream in, byte format) throws IOException {
+        return format >= 3 ? new String(readBytes(in), StandardCharsets.UTF_8) : in.readUTF();
     }
 
     /** Length-prefixed; -1 for null (a record without key, a header without value). */

@@ -35,6 +35,11 @@ public final class ProcessorConfig extends ServiceConfig {
         {"inference.timeout.ms", "5000", "a batch running longer than this is logged (the stream thread never waits for it)"},
         {"text.max.chars", "10000", "longer texts are truncated or rejected (text.too.long)"},
         {"text.too.long", "truncate", "truncate (and flag the result) or reject (to the dead-letter topic)"},
+        {"id.max.chars", "1000", "longer message ids go to the dead-letter topic (id-too-long)"},
+        {"headers.max.count", "64", "records with more headers go to the dead-letter topic (headers-too-large)"},
+        {"headers.max.bytes", "65536", "records whose header keys and values take more bytes go to the dead-letter topic"},
+        {"store.record.max.bytes", "524288", "most bytes a waiting record takes in the changelogged store (under the broker's "
+                + "1 MiB): past it the original value is not kept, then the record is dead-lettered (record-too-large)"},
         {"topics.create", "true", "create missing topics at start"},
         {"topics.partitions", "3", "partitions of created topics"},
         {"topics.replication", "1", "replication factor of created topics"},

@@ -46,6 +46,10 @@ public final class ProcessorService implements AutoCloseable {
     private final ProcessorConfig config;
     private final LanguageModel model;
     private final Classifier classifier;
+    /** A thread that fails this often in this window fails on the same record again and again: not ready. */
+    private static final int FAILURES_NOT_READY = 3;
+    private static final Duration FAILURE_WINDOW = Duration.ofMinutes(5);
+    private final java.util.Queue<Long> threadFailures = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private final InferenceWorker<?> worker;
     private final ProcessorMetrics metrics;
     private final KafkaStreams streams;
@@ -78,6 +82,11 @@ public final class ProcessorService implements AutoCloseable {
                     case REGISTRY_FAILURE -> e;
                     default -> new BadInput(BadInput.Reason.UNDECODABLE, e.getMessage(), e);
                 };
+            } catch (BadInput e) {
+                throw e;
+            } catch (RuntimeException e) {
+                // Whatever else Avro throws on a malformed datum (a negative or absurd length, say) is the record's.
+                throw new BadInput(BadInput.Reason.UNDECODABLE, "the Avro datum cannot be read: " + e, e);
             }
         });
     }
@@ -105,24 +114,34 @@ public final class ProcessorService implements AutoCloseable {
                 classifier, ModelFingerprint.sha256(model.dir()), adapterCache(config), instanceId(config),
                 metrics::adapterVersion);
         InputDecoder decoder = new InputDecoder(InputDecoder.format(config.get("input.format")),
-                avro.textMessages(), config.getInt("text.max.chars"), !config.get("text.too.long").equals("reject"));
+                avro.textMessages(), config.getInt("text.max.chars"), !config.get("text.too.long").equals("reject"),
+                new InputDecoder.Limits(config.getInt("id.max.chars"), config.getInt("headers.max.count"),
+                        config.getInt("headers.max.bytes")));
         ClassifierTopology.Settings settings = new ClassifierTopology.Settings(config.get("input.topic"),
                 config.get("output.topic"), config.get("dlq.topic"), task.name(), modelId, task.labels(),
                 maxBatch, Duration.ofMillis(config.getInt("batch.linger.ms")),
-                Duration.ofMillis(config.getInt("inference.timeout.ms")));
+                Duration.ofMillis(config.getInt("inference.timeout.ms")), config.getInt("store.record.max.bytes"));
         this.streams = new KafkaStreams(ClassifierTopology.build(settings, decoder, worker,
                 avro.classificationSerializer(), metrics), streamsProperties());
         streams.setUncaughtExceptionHandler(e -> {
+            threadFailures.add(System.nanoTime());
             log.error("Stream thread failed; replacing it", e);
             return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
         });
         streams.setStateListener((now, before) -> log.info("Kafka Streams {} -> {}", before, now));
         int port = config.getInt("metrics.port");
-        this.operations = port < 0 ? null : new OperationsServer(port, metrics, streams::state);
+        this.operations = port < 0 ? null : new OperationsServer(port, metrics, streams::state, this::streamThreadsSteady);
         log.info("Processor ready: {} -> {} (dead letters: {}), task {} on {} ({}), metrics on {}",
                 settings.inputTopic(), settings.outputTopic(), settings.dlqTopic(), task.name(), modelId,
                 model.device(), operations == null ? "off" : "http://0.0.0.0:" + operations.port() + "/metrics");
         this.console = ConsoleServer.startIfEnabled(config, new ControlTopicAdapters(rollout.control()));
+    }
+
+    /** Fewer than {@link #FAILURES_NOT_READY} stream thread failures within {@link #FAILURE_WINDOW}. */
+    boolean streamThreadsSteady() {
+        long since = System.nanoTime() - FAILURE_WINDOW.toNanos();
+        threadFailures.removeIf(t -> t < since);
+        return threadFailures.size() < FAILURES_NOT_READY;
     }
 
     /** A batch limit: the configured number, or the device's default for "auto". */

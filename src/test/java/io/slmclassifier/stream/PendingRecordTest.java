@@ -32,15 +32,52 @@ class PendingRecordTest {
         assertNull(PendingRecord.keepIfDifferent("kommen".getBytes(StandardCharsets.UTF_8), "kommen"));
     }
 
+    /** Stores of an earlier version hold formats 1 and 2 (strings as writeUTF): they are still read. */
     @Test
-    void readsTheFirstFormatWithoutAnOriginalValue() {
-        PendingRecord record = new PendingRecord("k".getBytes(), "id", "Nein.", false, 5L, List.of(), "t", 0, 1L, null);
-        byte[] bytes = record.toBytes();
-        // Format 1 is format 2 without the trailing original value (here: a -1 length).
-        byte[] first = java.util.Arrays.copyOf(bytes, bytes.length - 4);
-        first[0] = 1;
-        PendingRecord back = PendingRecord.fromBytes(first);
-        assertEquals("Nein.", back.text());
-        assertArrayEquals("Nein.".getBytes(StandardCharsets.UTF_8), back.value());
+    void readsTheEarlierFormats() throws Exception {
+        for (int format = 1; format <= 2; format++) {
+            java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+            java.io.DataOutputStream out = new java.io.DataOutputStream(bytes);
+            out.writeByte(format);
+            out.writeInt(1);
+            out.write('k');
+            out.writeUTF("id-1");
+            byte[] text = "Nein.".getBytes(StandardCharsets.UTF_8);
+            out.writeInt(text.length);
+            out.write(text);
+            out.writeBoolean(false);
+            out.writeLong(5L);
+            out.writeInt(1);
+            out.writeUTF("trace");
+            out.writeInt(2);
+            out.write(new byte[] {'t', '1'});
+            out.writeUTF("intents.in");
+            out.writeInt(3);
+            out.writeLong(9L);
+            if (format == 2) {
+                out.writeInt(-1);
+            }
+            PendingRecord back = PendingRecord.fromBytes(bytes.toByteArray());
+            assertEquals("id-1", back.id(), "format " + format);
+            assertEquals("Nein.", back.text());
+            assertEquals("trace", back.headers().get(0).key());
+            assertEquals("intents.in", back.topic());
+            assertEquals(9L, back.offset());
+            assertArrayEquals(text, back.value());
+        }
+    }
+
+    /** writeUTF stops at 65,535 bytes: ids and header keys beyond that once killed the stream thread. */
+    @Test
+    void fieldsLongerThan64KiBRoundTrip() {
+        String longId = "i".repeat(70_000);
+        String longKey = "h".repeat(70_000);
+        PendingRecord record = new PendingRecord("k".getBytes(), longId, "Nein.", false, 5L,
+                List.of(new PendingRecord.HeaderValue(longKey, new byte[] {1})), "t".repeat(70_000), 0, 1L, null);
+        PendingRecord back = PendingRecord.fromBytes(record.toBytes());
+        assertEquals(longId, back.id());
+        assertEquals(longKey, back.headers().get(0).key());
+        assertEquals(70_000, back.topic().length());
+        assertNull(record.withoutOriginal().originalValue());
     }
 }

@@ -164,4 +164,54 @@ class ProcessorEndToEndTest {
             assertTrue(java.util.Arrays.equals(unknownId, dead.get(0).value()), "the original bytes are kept");
         }
     }
+
+    /**
+     * Records that once stopped every partition of their stream thread (issue: an Avro length of 2 GiB, a 70,000
+     * character id or header key, a 1 MB text whose changelog record outgrew the broker): each goes to the
+     * dead-letter topic with its reason, or is classified truncated, and the record behind them is classified.
+     */
+    @Test
+    void poisonRecordsAreDeadLetteredAndTheRecordsBehindThemFlow(@TempDir Path state) throws Exception {
+        String app = "poison";
+        try (ProcessorService service = new ProcessorService(config(app, state))) {
+            service.start();
+            var serializer = AvroSerde.forType(io.slmclassifier.avro.TextMessage.class,
+                    SchemaRegistryClient.builder(registry.url()).build()).serializer();
+            byte[] valid = serializer.serialize(app + ".in", io.slmclassifier.avro.TextMessage.newBuilder()
+                    .setId("ok").setText("Ist negativ, noch nicht.").build());
+            byte[] hugeLength = java.util.Arrays.copyOf(valid, 11); // magic byte, schema id, then a 2 GiB length
+            System.arraycopy(new byte[] {(byte) 0xfe, (byte) 0xff, (byte) 0xff, (byte) 0xff, 0x0f, 0x61}, 0, hugeLength, 5, 6);
+            byte[] longId = serializer.serialize(app + ".in", io.slmclassifier.avro.TextMessage.newBuilder()
+                    .setId("i".repeat(70_000)).setText("Ja, hier ist Zugführer, kommen.").build());
+            byte[] bigText = ("Lagebild " + "x".repeat(1_040_000 - 9)).getBytes(StandardCharsets.UTF_8);
+            Properties p = new Properties();
+            p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+            try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
+                byte[] key = "same-partition".getBytes(StandardCharsets.UTF_8);
+                producer.send(new ProducerRecord<>(app + ".in", key, hugeLength));
+                producer.send(new ProducerRecord<>(app + ".in", key, longId));
+                ProducerRecord<byte[], byte[]> longHeader = new ProducerRecord<>(app + ".in", key,
+                        "Einen Augenblick.".getBytes(StandardCharsets.UTF_8));
+                longHeader.headers().add("h".repeat(70_000), new byte[] {1});
+                producer.send(longHeader);
+                producer.send(new ProducerRecord<>(app + ".in", key, bigText));
+                producer.send(new ProducerRecord<>(app + ".in", key, valid)).get();
+            }
+            List<ConsumerRecord<byte[], byte[]>> results = readCommitted(app + ".classified", 2, Duration.ofSeconds(90));
+            assertEquals(2, results.size(), "the long text (truncated) and the record behind the poison");
+            Classification truncated = decode(app + ".classified", results.get(0).value());
+            assertTrue(truncated.getTruncated());
+            assertEquals(10_000, truncated.getText().length());
+            assertEquals("ok", decode(app + ".classified", results.get(1).value()).getId());
+            List<ConsumerRecord<byte[], byte[]>> dead = readCommitted(app + ".dlq", 3, Duration.ofSeconds(30));
+            assertEquals(List.of("undecodable", "id-too-long", "headers-too-large"), dead.stream()
+                    .map(r -> new String(r.headers().lastHeader("slm.error.type").value(), StandardCharsets.UTF_8)).toList());
+            assertTrue(java.util.Arrays.equals(hugeLength, dead.get(0).value()), "the original bytes are kept");
+            assertEquals(KafkaStreams.State.RUNNING, service.state());
+            var ready = (java.net.HttpURLConnection) new java.net.URL("http://127.0.0.1:" + service.operationsPort()
+                    + "/health/ready").openConnection();
+            assertEquals(200, ready.getResponseCode());
+            assertTrue(service.streamThreadsSteady());
+        }
+    }
 }
