@@ -242,9 +242,18 @@ public final class HubClient {
             byte[] buffer = new byte[1 << 20];
             int n;
             long received = already;
+            // Reading stops at the announced size (or the ceiling): a hub that sends more fills no disk.
+            long limit = expectedSize >= 0 ? expectedSize : settings.maxFileBytes();
             try {
                 while ((n = in.read(buffer)) > 0) {
                     watch.progressed();
+                    if (received + n > limit) {
+                        out.close();
+                        Files.deleteIfExists(partial);
+                        throw new HubException(HubException.Reason.PROTOCOL, name + ": the hub sent more than "
+                                + (expectedSize >= 0 ? "the " + expectedSize + " bytes it announced"
+                                        : "the ceiling of " + limit + " bytes (SLM_HUB_MAX_FILE_BYTES)") + "; refused");
+                    }
                     out.write(buffer, 0, n);
                     received += n;
                     bar.advance(n);
@@ -376,11 +385,28 @@ public final class HubClient {
                     + (commit == null ? "X-Repo-Commit" : "an ETag") + ": is " + settings.endpoint()
                     + " a Hugging Face hub?");
         }
+        // Both become names in the cache: anything but hex digits could point outside it.
+        if (!GIT_SHA1.matcher(commit).matches()) {
+            throw new HubException(HubException.Reason.PROTOCOL, uri + " named the commit '" + shorten(commit)
+                    + "', not 40 hex digits: refused");
+        }
+        if (!SHA256.matcher(etag).matches() && !GIT_SHA1.matcher(etag).matches()) {
+            throw new HubException(HubException.Reason.PROTOCOL, uri + " sent the ETag '" + shorten(etag)
+                    + "', neither a sha256 nor a git sha1 in hex: refused");
+        }
         OptionalLong size = headers.firstValueAsLong("X-Linked-Size");
         if (size.isEmpty() && contentLengthIsSize) {
             size = headers.firstValueAsLong("Content-Length");
         }
+        if (size.isPresent() && size.getAsLong() > settings.maxFileBytes()) {
+            throw new HubException(HubException.Reason.PROTOCOL, uri + " announces " + size.getAsLong()
+                    + " bytes, more than the ceiling of " + settings.maxFileBytes() + " (SLM_HUB_MAX_FILE_BYTES)");
+        }
         return new FileMetadata(commit, etag, size.orElse(-1), location);
+    }
+
+    private static String shorten(String value) {
+        return value.length() <= 80 ? value : value.substring(0, 80) + "...";
     }
 
     /** The hub quotes ETags; a proxy may weaken them. Neither belongs in a file name. */

@@ -12,17 +12,20 @@ import java.util.Map;
  * Where the hub is and where its files go, read from the same environment variables as Python's
  * huggingface_hub so both share one cache: {@code HF_ENDPOINT}, {@code HF_HOME}, {@code HF_HUB_CACHE},
  * {@code HF_TOKEN} (or the token file {@code huggingface-cli login} writes), {@code HF_HUB_OFFLINE},
- * {@code HF_HUB_ETAG_TIMEOUT} and {@code HF_HUB_DOWNLOAD_TIMEOUT}.
+ * {@code HF_HUB_ETAG_TIMEOUT} and {@code HF_HUB_DOWNLOAD_TIMEOUT}; {@code SLM_HUB_MAX_FILE_BYTES} is this project's.
  *
  * @param token null when no token is configured
  * @param etagTimeout how long the metadata request of a file may take
  * @param downloadTimeout how long a download may go without receiving a byte before it is given up and resumed
+ * @param maxFileBytes the most bytes any one file may have ({@code SLM_HUB_MAX_FILE_BYTES}, default 64 GiB): a
+ *     larger announcement is refused, and reading stops there when none was made
  */
 public record HubSettings(String endpoint, Path cacheDir, String token, boolean offline, Duration etagTimeout,
-        Duration downloadTimeout) {
+        Duration downloadTimeout, long maxFileBytes) {
     public static final String DEFAULT_ENDPOINT = "https://huggingface.co";
     /** huggingface_hub's defaults for both timeouts. */
     public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(10);
+    public static final long DEFAULT_MAX_FILE_BYTES = 64L << 30;
 
     public HubSettings {
         endpoint = endpoint.endsWith("/") ? endpoint.substring(0, endpoint.length() - 1) : endpoint;
@@ -33,7 +36,7 @@ public record HubSettings(String endpoint, Path cacheDir, String token, boolean 
     public String toString() {
         return "HubSettings[endpoint=" + endpoint + ", cacheDir=" + cacheDir + ", token="
                 + (token == null ? "none" : "set") + ", offline=" + offline + ", etagTimeout=" + etagTimeout
-                + ", downloadTimeout=" + downloadTimeout + "]";
+                + ", downloadTimeout=" + downloadTimeout + ", maxFileBytes=" + maxFileBytes + "]";
     }
 
     public static HubSettings fromEnvironment(Map<String, String> env) {
@@ -44,7 +47,23 @@ public record HubSettings(String endpoint, Path cacheDir, String token, boolean 
         String endpoint = firstSet(env, "HF_ENDPOINT");
         return new HubSettings(endpoint != null ? endpoint : DEFAULT_ENDPOINT, cache, token(env, home),
                 isTrue(env.get("HF_HUB_OFFLINE")), seconds(env, "HF_HUB_ETAG_TIMEOUT"),
-                seconds(env, "HF_HUB_DOWNLOAD_TIMEOUT"));
+                seconds(env, "HF_HUB_DOWNLOAD_TIMEOUT"), maxFileBytes(env));
+    }
+
+    private static long maxFileBytes(Map<String, String> env) {
+        String value = firstSet(env, "SLM_HUB_MAX_FILE_BYTES");
+        if (value == null) {
+            return DEFAULT_MAX_FILE_BYTES;
+        }
+        try {
+            long bytes = Long.parseLong(value.strip());
+            if (bytes > 0) {
+                return bytes;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new IllegalArgumentException("SLM_HUB_MAX_FILE_BYTES must be a positive number of bytes, not '" + value + "'");
     }
 
     /** A timeout in seconds, fractions allowed as in huggingface_hub; a value that is not a positive number is an error. */

@@ -239,6 +239,45 @@ class HubClientTest {
         assertFalse(Files.exists(repoDir.resolve("snapshots").resolve(COMMIT).resolve("model.safetensors")));
     }
 
+    /** ETags and commits become file names in the cache: one holding "../" once wrote outside it. */
+    @Test
+    void etagsAndCommitsThatAreNotHexAreRefusedAndNothingIsWrittenOutsideTheCache() throws IOException {
+        server.forge("ETag", "\"../../../escaped\"");
+        server.forge("X-Linked-Etag", "\"../../../escaped\"");
+        HubException etag = assertThrows(HubException.class, () -> resolver(env()).resolve(REPO));
+        assertEquals(HubException.Reason.PROTOCOL, etag.reason());
+        assertTrue(etag.getMessage().contains("neither a sha256 nor a git sha1"), etag.getMessage());
+
+        server.forge("ETag", "\"" + HubTestServer.sha256(weights) + "\"");
+        server.forge("X-Linked-Etag", "\"" + HubTestServer.sha256(weights) + "\"");
+        server.forge("X-Repo-Commit", "../../../escaped-commit");
+        HubException commit = assertThrows(HubException.class, () -> resolver(env()).resolve(REPO));
+        assertTrue(commit.getMessage().contains("not 40 hex digits"), commit.getMessage());
+
+        for (String name : List.of("escaped", "escaped.lock", "escaped-commit")) {
+            assertFalse(Files.exists(home.resolve(name)), name);
+            assertFalse(Files.exists(home.resolve("hub").resolve(name)), name);
+        }
+    }
+
+    /** A file announced as 100 bytes was once read to 1.5 GB before its size was checked. */
+    @Test
+    void readingStopsAtTheAnnouncedSizeAndAtTheCeiling() throws IOException {
+        server.forgeLfs("X-Linked-Size", "100");
+        HubException more = assertThrows(HubException.class, () -> resolver(env()).resolve(REPO));
+        assertEquals(HubException.Reason.PROTOCOL, more.reason());
+        assertTrue(more.getMessage().contains("sent more than the 100 bytes it announced"), more.getMessage());
+        try (var blobs = Files.walk(home.resolve("hub"))) {
+            assertTrue(blobs.noneMatch(f -> f.toString().endsWith(".incomplete")), "nothing half-read is kept");
+        }
+
+        server.clearForged();
+        Map<String, String> env = env();
+        env.put("SLM_HUB_MAX_FILE_BYTES", "1000");
+        HubException ceiling = assertThrows(HubException.class, () -> resolver(env).resolve(REPO));
+        assertTrue(ceiling.getMessage().contains("SLM_HUB_MAX_FILE_BYTES"), ceiling.getMessage());
+    }
+
     @Test
     void shardedCheckpointsFetchTheIndexAndEveryShard() throws IOException {
         String repo = "test-org/sharded";

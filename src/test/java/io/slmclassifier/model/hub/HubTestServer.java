@@ -60,6 +60,9 @@ final class HubTestServer implements AutoCloseable {
         return t;
     });
     private volatile boolean smallFilesViaResolveCache;
+    /** Header values that replace the true ones on resolve answers (of LFS files only): a hostile or broken hub. */
+    private final Map<String, String> forged = new ConcurrentHashMap<>();
+    private final Map<String, String> forgedLfs = new ConcurrentHashMap<>();
     private final List<Request> requests = new CopyOnWriteArrayList<>();
 
     HubTestServer() throws IOException {
@@ -109,6 +112,21 @@ final class HubTestServer implements AutoCloseable {
      */
     void redirectSmallFilesToResolveCache() {
         smallFilesViaResolveCache = true;
+    }
+
+    /** Resolve answers carry this value of {@code header} instead of the true one. */
+    void forge(String header, String value) {
+        forged.put(header, value);
+    }
+
+    /** Resolve answers of LFS files carry this value of {@code header} instead of the true one. */
+    void forgeLfs(String header, String value) {
+        forgedLfs.put(header, value);
+    }
+
+    void clearForged() {
+        forged.clear();
+        forgedLfs.clear();
     }
 
     /** The next GET of this LFS object stops after {@code bytes} bytes, as a dropped connection does. */
@@ -206,10 +224,13 @@ final class HubTestServer implements AutoCloseable {
                 out.set("X-Linked-Etag", "\"" + sha256(file.content()) + "\"");
                 out.set("X-Linked-Size", Long.toString(file.content().length));
                 out.set("Location", "/lfs/" + sha256(file.content()));
+                forged.forEach(out::set);
+                forgedLfs.forEach(out::set);
                 exchange.sendResponseHeaders(302, -1);
                 return;
             }
             out.set("ETag", "\"" + gitSha1(file.content()) + "\"");
+            forged.forEach(out::set);
             if (smallFilesViaResolveCache) {
                 out.set("Location", RESOLVE_CACHE + repoId + "/" + repo.commit + "/" + parts[4]);
                 exchange.sendResponseHeaders(307, -1);
