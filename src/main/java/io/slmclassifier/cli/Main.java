@@ -16,6 +16,11 @@ import picocli.CommandLine.Command;
 public final class Main implements Runnable {
 
     public static void main(String[] args) {
+        // The JDK's HTTP servers (console, metrics, registry) wait forever for a request's headers unless told
+        // otherwise: a client that opens connections and sends nothing would hold their threads.
+        if (System.getProperty("sun.net.httpserver.maxReqTime") == null) {
+            System.setProperty("sun.net.httpserver.maxReqTime", "30");
+        }
         System.exit(run(args));
     }
 

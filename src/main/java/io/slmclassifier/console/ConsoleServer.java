@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.Filter;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.slmclassifier.avro.AdapterCommandType;
@@ -59,6 +60,7 @@ public final class ConsoleServer implements AutoCloseable {
     /** Classifications in one snapshot or update; the page keeps about this many. */
     private static final int RECENT_PER_EVENT = 50;
     private static final int MAX_BODY_BYTES = 16 * 1024;
+    private static final int HTTP_THREADS = 32;
     private static final String REQUESTED_BY = "console";
     private static final String SOURCE = "console";
     private static final Map<String, String> STATIC = Map.of(
@@ -99,9 +101,11 @@ public final class ConsoleServer implements AutoCloseable {
         this.feed = new LiveFeed(settings, state, AvroSerde.forType(Classification.class, registry),
                 this::newestAdapterCreated);
         AtomicInteger threadNumber = new AtomicInteger();
-        this.httpThreads = Executors.newCachedThreadPool(r -> daemon(r, "console-http-" + threadNumber.incrementAndGet()));
+        // A bounded pool: each open event stream holds a thread, and a flood of connections must not make thousands.
+        this.httpThreads = Executors.newFixedThreadPool(HTTP_THREADS,
+                r -> daemon(r, "console-http-" + threadNumber.incrementAndGet()));
         this.updates = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "console-updates"));
-        String host = settings.host() == null || settings.host().isBlank() ? "0.0.0.0" : settings.host();
+        String host = settings.host() == null || settings.host().isBlank() ? "127.0.0.1" : settings.host();
         try {
             this.server = HttpServer.create(new InetSocketAddress(host, settings.port()), 0);
         } catch (IOException e) {
@@ -112,12 +116,32 @@ public final class ConsoleServer implements AutoCloseable {
             throw new IOException("console: cannot listen on " + host + ":" + settings.port() + ": " + e.getMessage(), e);
         }
         server.setExecutor(httpThreads);
-        server.createContext("/", this::page);
-        server.createContext("/api/state", ex -> handle(ex, "GET", () -> sendJson(ex, 200, snapshot())));
-        server.createContext("/api/events", ex -> handle(ex, "GET",
-                () -> hub.serve(ex, "snapshot", json.writeValueAsString(snapshot()))));
-        server.createContext("/api/labels", ex -> handle(ex, "POST", () -> label(ex)));
-        server.createContext("/api/adapters", ex -> handle(ex, "POST", () -> adapterCommand(ex)));
+        for (var context : List.of(
+                server.createContext("/", this::page),
+                server.createContext("/api/state", ex -> handle(ex, "GET", () -> sendJson(ex, 200, snapshot()))),
+                server.createContext("/api/events", ex -> handle(ex, "GET",
+                        () -> hub.serve(ex, "snapshot", json.writeValueAsString(snapshot())))),
+                server.createContext("/api/labels", ex -> handle(ex, "POST", () -> label(ex))),
+                server.createContext("/api/adapters", ex -> handle(ex, "POST", () -> adapterCommand(ex))))) {
+            context.getFilters().add(new Filter() {
+                @Override
+                public void doFilter(HttpExchange ex, Chain chain) throws IOException {
+                    if (!settings.hostAllowed(ex.getRequestHeaders().getFirst("Host"))) {
+                        try (ex) {
+                            send(ex, 421, "text/plain; charset=utf-8", ("this console does not answer to the host "
+                                    + "name used; allow it with console.allowed.hosts\n").getBytes(StandardCharsets.UTF_8));
+                        }
+                        return;
+                    }
+                    chain.doFilter(ex);
+                }
+
+                @Override
+                public String description() {
+                    return "Host must name this console (DNS rebinding)";
+                }
+            });
+        }
         feed.start();
         server.start();
         updates.scheduleAtFixedRate(this::pushUpdate, UPDATE_PERIOD_MS, UPDATE_PERIOD_MS, TimeUnit.MILLISECONDS);

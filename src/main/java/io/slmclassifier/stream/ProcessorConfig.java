@@ -51,7 +51,9 @@ public final class ProcessorConfig extends ServiceConfig {
         {"instance.id", "", "this instance's name in error reports (empty: the host name)"},
         {"feedback.topic", "intents.feedback", "Avro LabeledExample records: people's labels for the next training run"},
         {"console.port", "-1", "HTTP port of the web console; 0 picks a free port, -1 disables"},
-        {"console.host", "0.0.0.0", "address the web console listens on"},
+        {"console.host", "127.0.0.1", "address the web console listens on (0.0.0.0: every interface)"},
+        {"console.allowed.hosts", "", "host names (comma-separated) browsers may use to reach the console besides "
+                + "localhost and 127.0.0.1: other Host headers are refused (DNS rebinding)"},
         {"console.token", "", "token for labeling and adapter commands (Authorization: Bearer); empty: read-only console"},
     };
 

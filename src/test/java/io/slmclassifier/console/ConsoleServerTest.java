@@ -20,6 +20,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -157,6 +158,37 @@ class ConsoleServerTest {
         assertEquals(LABELS, strings(state.get("labels")));
         assertTrue(state.path("writable").asBoolean());
         assertFalse(state.path("adapters").path("available").asBoolean());
+    }
+
+    /** A page of another origin whose DNS name points at this address (DNS rebinding) reads nothing. */
+    @Test
+    void requestsNamingAnotherHostAreRefused() throws Exception {
+        assertTrue(rawGet(readOnly.port(), "/api/state", "127.0.0.1:" + readOnly.port()).startsWith("HTTP/1.1 200"));
+        assertTrue(rawGet(readOnly.port(), "/api/state", "localhost").startsWith("HTTP/1.1 200"));
+        String rebound = rawGet(readOnly.port(), "/api/state", "attacker.example:" + readOnly.port());
+        assertTrue(rebound.startsWith("HTTP/1.1 421"), rebound);
+        assertFalse(rebound.contains("partitions"), "no state for another origin");
+        assertTrue(rawGet(readOnly.port(), "/", "attacker.example").startsWith("HTTP/1.1 421"));
+        ConsoleSettings named = new ConsoleSettings("127.0.0.1", 0, "", kafka.bootstrapServers(), Map.of(),
+                "intents.classified", "intents.dlq", "feedback.named", java.util.Set.of("Console.Example.org"));
+        assertTrue(named.hostAllowed("console.example.org:8080"));
+        assertTrue(named.hostAllowed("[::1]:9"));
+        assertFalse(named.hostAllowed("console.example.org.attacker.example"));
+        assertFalse(named.hostAllowed(null));
+    }
+
+    /** The console listens on loopback unless a deployment says otherwise. */
+    @Test
+    void listensOnLoopbackByDefault() {
+        assertEquals("127.0.0.1", io.slmclassifier.stream.ProcessorConfig.of(Map.of()).get("console.host"));
+    }
+
+    private static String rawGet(int port, String path, String host) throws IOException {
+        try (java.net.Socket socket = new java.net.Socket("127.0.0.1", port)) {
+            socket.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: " + host
+                    + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            return new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        }
     }
 
     @Test
