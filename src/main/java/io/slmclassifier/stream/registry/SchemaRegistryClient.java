@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.net.URI;
+import java.net.URISyntaxException;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -418,17 +419,23 @@ public final class SchemaRegistryClient {
                 if (trimmed.isEmpty()) {
                     continue;
                 }
-                URI uri = URI.create(trimmed);
-                if (uri.getScheme() == null || uri.getHost() == null) {
-                    throw new IllegalArgumentException("not an http(s) URL: " + trimmed);
+                URI uri;
+                try {
+                    uri = new URI(trimmed);
+                } catch (URISyntaxException e) {
+                    throw new IllegalArgumentException("not a URL: " + redact(trimmed));
                 }
-                if (uri.getUserInfo() != null) {
-                    // http://user:password@host is how some deployments pass credentials; move them to a header.
+                if (uri.getScheme() == null || uri.getHost() == null) {
+                    throw new IllegalArgumentException("not an http(s) URL: " + redact(trimmed));
+                }
+                if (uri.getRawUserInfo() != null) {
+                    // http://user:password@host is how some deployments pass credentials; move them to a header
+                    // (decoded: p%40ss is p@ss), and out of the URL, which reaches logs and error messages.
                     String userInfo = uri.getUserInfo();
                     int colon = userInfo.indexOf(':');
                     basicAuth(colon < 0 ? userInfo : userInfo.substring(0, colon),
                             colon < 0 ? "" : userInfo.substring(colon + 1));
-                    trimmed = trimmed.replace(userInfo + "@", "");
+                    trimmed = trimmed.replace(uri.getRawUserInfo() + "@", "");
                 }
                 // Keep any path prefix (Apicurio: /apis/ccompat/v7), drop the trailing slash.
                 parsed.add(trimmed.endsWith("/") ? trimmed.substring(0, trimmed.length() - 1) : trimmed);
@@ -437,6 +444,11 @@ public final class SchemaRegistryClient {
                 throw new IllegalArgumentException("no schema registry URL given");
             }
             this.baseUrls = List.copyOf(parsed);
+        }
+
+        /** The URL without the user and password it may carry, for messages. */
+        static String redact(String url) {
+            return url.replaceAll("(?<=//)[^/@]*@", "***@");
         }
 
         /** HTTP basic authentication. */

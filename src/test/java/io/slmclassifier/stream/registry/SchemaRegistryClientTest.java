@@ -154,6 +154,26 @@ class SchemaRegistryClientTest {
         }
     }
 
+    /** Credentials in the URL (percent-encoded, as URLs carry them) go to the header and never into messages. */
+    @Test
+    void credentialsInTheUrlBecomeBasicAuthAndNeverReachMessages() {
+        try (ScriptedHttpServer server = new ScriptedHttpServer("").answer(200, "{\"id\": 7}")) {
+            String withCredentials = server.url().replace("http://", "http://alice:p%40ss@");
+            SchemaRegistryClient basic = SchemaRegistryClient.builder(withCredentials).build();
+            assertEquals(7, basic.register("auth-value", GREETING_V1));
+            // base64("alice:p@ss")
+            assertEquals("Basic YWxpY2U6cEBzcw==", server.requests().get(0).authorization());
+        }
+        SchemaRegistryClient unreachable = SchemaRegistryClient.builder("http://alice:p%40ss@127.0.0.1:1")
+                .maxRetries(0).build();
+        SchemaRegistryException failed = assertThrows(SchemaRegistryException.class,
+                () -> unreachable.register("auth-value", GREETING_V1));
+        assertFalse(failed.getMessage().contains("p%40ss") || failed.getMessage().contains("p@ss"), failed.getMessage());
+        IllegalArgumentException bad = assertThrows(IllegalArgumentException.class,
+                () -> SchemaRegistryClient.builder("http://alice:p%40ss@/no host"));
+        assertFalse(bad.getMessage().contains("p%40ss"), bad.getMessage());
+    }
+
     @Test
     void sendsBearerTokenUnderAPathPrefix() {
         try (ScriptedHttpServer server = new ScriptedHttpServer("/apis/ccompat/v7")
