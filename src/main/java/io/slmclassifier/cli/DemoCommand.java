@@ -92,12 +92,27 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--console-port", defaultValue = "0", description = "Web console port (default: a free one; -1: none).")
     int consolePort;
 
-    @Option(names = "--console-token", defaultValue = "",
-            description = "Token the web console asks for before labeling or commanding adapters (default: none, read-only).")
+    @Option(names = "--console-token", defaultValue = "${env:SLM_CONSOLE_TOKEN}",
+            description = "Token the web console asks for before labeling or commanding adapters (default: "
+                    + "SLM_CONSOLE_TOKEN, else none: read-only). On a shared machine prefer the variable or "
+                    + "--console-token-file: ps shows command lines.")
     String consoleToken;
+
+    @Option(names = "--console-token-file", description = "Read the console token from this file.")
+    Path consoleTokenFile;
 
     @Override
     public Integer call() throws Exception {
+        if (consoleToken == null) {
+            consoleToken = "";
+        }
+        if (consoleTokenFile != null) {
+            if (!consoleToken.isBlank()) {
+                throw new IllegalArgumentException("give the console token once: --console-token (or SLM_CONSOLE_TOKEN) "
+                        + "or --console-token-file");
+            }
+            consoleToken = java.nio.file.Files.readString(consoleTokenFile).strip();
+        }
         PrintStream out = System.out;
         ModelResolver resolver = ModelResolver.fromEnvironment();
         if (dataDir != null) {

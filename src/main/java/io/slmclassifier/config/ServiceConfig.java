@@ -17,7 +17,8 @@ import java.util.TreeMap;
  * properties file, the environment ({@code SLM_} + the key upper-cased with dots as underscores, e.g.
  * {@code SLM_BOOTSTRAP_SERVERS}), and command-line overrides. Keys starting with {@code kafka.} are handed,
  * without the prefix, to every Kafka client; secrets can therefore come from the environment
- * ({@code SLM_KAFKA_SASL_JAAS_CONFIG}) instead of the file.
+ * ({@code SLM_KAFKA_SASL_JAAS_CONFIG}) instead of the file. Any documented key can also be read from a file
+ * named by {@code <key>.file} ({@code SLM_CONSOLE_TOKEN_FILE=/run/secrets/console-token}, say).
  */
 public class ServiceConfig {
     private final Map<String, String> values;
@@ -55,7 +56,30 @@ public class ServiceConfig {
             }
         }
         values.putAll(overrides);
+        readSecretFiles(defaults, values);
         return values;
+    }
+
+    /**
+     * {@code <key>.file} (or {@code SLM_<KEY>_FILE}) names a file whose content is the value of {@code <key>}: a
+     * token from a mounted secret, never on a command line where {@code ps} shows it.
+     */
+    private static void readSecretFiles(String[][] defaults, Map<String, String> values) throws IOException {
+        for (String[] d : defaults) {
+            String path = values.get(d[0] + ".file");
+            if (path == null || path.isBlank()) {
+                continue;
+            }
+            if (!values.get(d[0]).equals(d[1])) {
+                throw new IllegalArgumentException("configuration '" + d[0] + "' is given twice: as a value and as "
+                        + d[0] + ".file");
+            }
+            Path file = Path.of(path.strip());
+            if (!Files.isRegularFile(file)) {
+                throw new IllegalArgumentException("configuration '" + d[0] + ".file': no such file " + file);
+            }
+            values.put(d[0], Files.readString(file, StandardCharsets.UTF_8).strip());
+        }
     }
 
     /** {@code key=value} pairs from repeated command-line flags. */

@@ -29,6 +29,23 @@ class ProcessorConfigTest {
                 () -> ProcessorConfig.of(Map.of("batch.max.size", "many")).getInt("batch.max.size"));
     }
 
+    /** Tokens need not be on a command line (ps shows it): any key can come from a file, a mounted secret. */
+    @Test
+    void secretsComeFromFilesNamedByKeyDotFile(@TempDir Path dir) throws Exception {
+        Path secret = dir.resolve("console-token");
+        Files.writeString(secret, "s3cret\n");
+        ProcessorConfig c = ProcessorConfig.load(null, Map.of("SLM_CONSOLE_TOKEN_FILE", secret.toString()), Map.of());
+        assertEquals("s3cret", c.get("console.token"));
+        assertEquals("s3cret", ProcessorConfig.load(null, Map.of(),
+                Map.of("adapter.store.token.file", secret.toString())).get("adapter.store.token"));
+        IllegalArgumentException twice = assertThrows(IllegalArgumentException.class, () -> ProcessorConfig.load(null,
+                Map.of("SLM_CONSOLE_TOKEN_FILE", secret.toString()), Map.of("console.token", "other")));
+        assertTrue(twice.getMessage().contains("given twice"), twice.getMessage());
+        IllegalArgumentException missing = assertThrows(IllegalArgumentException.class, () -> ProcessorConfig.load(null,
+                Map.of("SLM_CONSOLE_TOKEN_FILE", dir.resolve("nope").toString()), Map.of()));
+        assertTrue(missing.getMessage().contains("no such file"), missing.getMessage());
+    }
+
     @Test
     void theShippedFileParses() throws Exception {
         ProcessorConfig c = ProcessorConfig.load(Path.of("processor/processor.properties"), Map.of(), Map.of());
