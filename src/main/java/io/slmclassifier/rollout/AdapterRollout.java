@@ -31,6 +31,7 @@ public final class AdapterRollout implements AutoCloseable {
     private final AdapterStore store;
     private final Classifier classifier;
     private final String baseModelSha256;
+    private static final java.util.regex.Pattern SHA256_HEX = java.util.regex.Pattern.compile("[0-9a-f]{64}");
     private final Path cacheDir;
     private final String instance;
     private final LongConsumer servingVersion;
@@ -104,8 +105,15 @@ public final class AdapterRollout implements AutoCloseable {
         log.info("Now serving {}", what);
     }
 
-    /** Fetches and checks the archive, unpacked under the cache directory; a checked copy there is reused. */
+    /**
+     * Fetches and checks the archive and unpacks it under the cache directory. The archive is kept there and
+     * checked again on every load: a copy on disk is trusted no more than one from the store.
+     */
     private Path fetch(AdapterEvent event) throws IOException {
+        // The sha names files in the cache: anything but 64 hex digits could name a place outside it.
+        if (event.getSha256() == null || !SHA256_HEX.matcher(event.getSha256()).matches()) {
+            throw new IOException("its sha256 is not 64 hex digits: refused");
+        }
         if (!event.getBaseModelSha256().equals(baseModelSha256)) {
             throw new IOException("it was trained on base model " + event.getBaseModelId() + " ("
                     + event.getBaseModelSha256() + "), not on the one served here (" + baseModelSha256 + ")");
@@ -116,17 +124,26 @@ public final class AdapterRollout implements AutoCloseable {
                     + classifier.task().hash() + " (prompt or labels differ)");
         }
         Path dir = cacheDir.resolve(event.getVersion() + "-" + event.getSha256());
-        if (Files.isRegularFile(dir.resolve("adapter_model.safetensors"))) {
-            return dir;
+        Path kept = cacheDir.resolve(dir.getFileName() + ".zip");
+        byte[] archive = Files.isRegularFile(kept) ? Files.readAllBytes(kept) : null;
+        if (archive != null && !matches(archive, event)) {
+            log.warn("The cached archive of version {} does not match its event; fetching it again", event.getVersion());
+            Files.delete(kept);
+            archive = null;
         }
-        if (event.getLocation() == null) {
-            throw new IOException("its event names no location");
-        }
-        byte[] archive = store.get(event.getLocation());
-        String sha = ModelFingerprint.sha256(archive);
-        if (archive.length != event.getSizeBytes() || !sha.equals(event.getSha256())) {
-            throw new IOException("the archive at " + event.getLocation() + " is corrupt: " + archive.length
-                    + " bytes with SHA-256 " + sha + ", expected " + event.getSizeBytes() + " bytes with " + event.getSha256());
+        if (archive == null) {
+            if (event.getLocation() == null) {
+                throw new IOException("its event names no location");
+            }
+            archive = store.get(event.getLocation());
+            if (!matches(archive, event)) {
+                throw new IOException("the archive at " + event.getLocation() + " is corrupt: " + archive.length
+                        + " bytes with SHA-256 " + ModelFingerprint.sha256(archive) + ", expected "
+                        + event.getSizeBytes() + " bytes with " + event.getSha256());
+            }
+            Files.write(Files.createDirectories(cacheDir).resolve(kept.getFileName() + ".partial"), archive);
+            Files.move(cacheDir.resolve(kept.getFileName() + ".partial"), kept,
+                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         }
         Path partial = Files.createDirectories(cacheDir).resolve(dir.getFileName() + ".partial");
         deleteTree(partial);
@@ -134,6 +151,10 @@ public final class AdapterRollout implements AutoCloseable {
         deleteTree(dir);
         Files.move(partial, dir);
         return dir;
+    }
+
+    private static boolean matches(byte[] archive, AdapterEvent event) {
+        return archive.length == event.getSizeBytes() && ModelFingerprint.sha256(archive).equals(event.getSha256());
     }
 
     private void report(AdapterEvent event, String reason) {

@@ -207,6 +207,14 @@ class RolloutEndToEndTest {
             send(producer, "refused", heldOut.subList(0, 4));
             collect(output, results, seen, duplicates, "refused-", 4).forEach(c -> assertNull(c.getAdapterVersion()));
 
+            // 6b. A forged event whose sha names a path outside the cache is refused before anything is read.
+            control.publish(AdapterEvent.newBuilder(v1).setVersion(3).setParentVersion(1L)
+                    .setSha256(v1.getSha256() + "/../../../../tmp/forged").setCreatedAt(Instant.now()).build());
+            awaitTrue(() -> !state(control).errors(3).isEmpty(), Duration.ofSeconds(30), "an error event for version 3");
+            assertTrue(state(control).errors(3).get("processor-0").contains("not 64 hex digits"),
+                    state(control).errors(3).toString());
+            assertEquals(0, processor.get().rollout().serving());
+
             // 7. Pin version 1, then restart the processor: it serves version 1 again before it consumes anything.
             AdapterCli.send(control, AdapterCommandType.PIN, 1L, "test");
             awaitTrue(() -> processor.get().rollout().serving() == 1, Duration.ofSeconds(30), "pinned version 1");
