@@ -60,13 +60,13 @@ public final class TaskPrompt {
         int cut = renderEachTime || addSpecialTokens ? -1 : lineStartBefore(before);
         String[] probes = {"Hallo Welt", " x\n", "\n\nneue Zeile", "  zwei Leerzeichen", "<|im_end|>", "Grüße 🙂 ünïcödé",
             "1234 5678", "'s it's", "\t\tTab", "Sentence:"};
-        boolean exact = cut > 0;
+        int[] headOfCut = cut > 0 ? tokenizer.encode(before.substring(0, cut), false) : null;
+        boolean exact = headOfCut != null;
         for (int i = 0; exact && i < probes.length; i++) {
             exact = Arrays.equals(tokenizer.encode(render(probes[i]), false),
-                    concat(tokenizer.encode(before.substring(0, cut), false),
-                            tokenizer.encode(before.substring(cut) + probes[i] + after, false)));
+                    concat(headOfCut, tokenizer.encode(before.substring(cut) + probes[i] + after, false)));
         }
-        this.headTokens = exact ? tokenizer.encode(before.substring(0, cut), false) : null;
+        this.headTokens = exact ? headOfCut : null;
         this.tail = exact ? before.substring(cut) : null;
     }
 

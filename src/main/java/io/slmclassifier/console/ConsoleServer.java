@@ -116,6 +116,24 @@ public final class ConsoleServer implements AutoCloseable {
             throw new IOException("console: cannot listen on " + host + ":" + settings.port() + ": " + e.getMessage(), e);
         }
         server.setExecutor(httpThreads);
+        Filter hostCheck = new Filter() {
+            @Override
+            public void doFilter(HttpExchange ex, Chain chain) throws IOException {
+                if (!settings.hostAllowed(ex.getRequestHeaders().getFirst("Host"))) {
+                    try (ex) {
+                        send(ex, 421, "text/plain; charset=utf-8", ("this console does not answer to the host "
+                                + "name used; allow it with console.allowed.hosts\n").getBytes(StandardCharsets.UTF_8));
+                    }
+                    return;
+                }
+                chain.doFilter(ex);
+            }
+
+            @Override
+            public String description() {
+                return "Host must name this console (DNS rebinding)";
+            }
+        };
         for (var context : List.of(
                 server.createContext("/", this::page),
                 server.createContext("/api/state", ex -> handle(ex, "GET", () -> sendJson(ex, 200, snapshot()))),
@@ -123,24 +141,7 @@ public final class ConsoleServer implements AutoCloseable {
                         () -> hub.serve(ex, "snapshot", json.writeValueAsString(snapshot())))),
                 server.createContext("/api/labels", ex -> handle(ex, "POST", () -> label(ex))),
                 server.createContext("/api/adapters", ex -> handle(ex, "POST", () -> adapterCommand(ex))))) {
-            context.getFilters().add(new Filter() {
-                @Override
-                public void doFilter(HttpExchange ex, Chain chain) throws IOException {
-                    if (!settings.hostAllowed(ex.getRequestHeaders().getFirst("Host"))) {
-                        try (ex) {
-                            send(ex, 421, "text/plain; charset=utf-8", ("this console does not answer to the host "
-                                    + "name used; allow it with console.allowed.hosts\n").getBytes(StandardCharsets.UTF_8));
-                        }
-                        return;
-                    }
-                    chain.doFilter(ex);
-                }
-
-                @Override
-                public String description() {
-                    return "Host must name this console (DNS rebinding)";
-                }
-            });
+            context.getFilters().add(hostCheck);
         }
         feed.start();
         server.start();

@@ -1,5 +1,8 @@
 package io.slmclassifier.model;
 
+import static io.slmclassifier.model.TorchProgram.list;
+import static io.slmclassifier.model.TorchProgram.tensor;
+
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -21,9 +24,6 @@ import java.util.List;
  * padding mask is needed and padded rows are never read.
  */
 public final class Decoder implements AutoCloseable {
-
-    /** Tensors per layer in the program's weight list: see decoder.py. */
-    static final int LAYER_SLOTS = 9;
 
     /**
      * LoRA on the seven projections, handed to the program as tensors: y = W x + scale * B (A dropout(x)).
@@ -90,7 +90,7 @@ public final class Decoder implements AutoCloseable {
         boolean recording = JniUtils.isGradMode();
         JniUtils.setGradMode(true);
         try {
-            call("setup", list(tensors), IValue.listFrom(sizes), IValue.from(c.rmsNormEps()));
+            program.call("setup", list(tensors), IValue.listFrom(sizes), IValue.from(c.rmsNormEps()));
         } finally {
             JniUtils.setGradMode(recording);
         }
@@ -116,7 +116,7 @@ public final class Decoder implements AutoCloseable {
         NDManager cacheManager = owner.newSubManager();
         try (NDManager scope = owner.newSubManager()) {
             NDArray ids = scope.create(new long[][] {toLong(tokens)});
-            IValue result = call("prefill", tensor(ids), rope(scope, 0, tokens.length, false),
+            IValue result = program.call("prefill", tensor(ids), rope(scope, 0, tokens.length, false),
                     rope(scope, 0, tokens.length, true), lora(deltas), IValue.from(scale(deltas)),
                     IValue.from(dropout(deltas)));
             IValue[] pair = result.toIValueTuple();
@@ -155,17 +155,13 @@ public final class Decoder implements AutoCloseable {
         boolean gpu = w.manager.getDevice().isGpu();
         boolean merged = !JniUtils.isGradMode() && (!gpu || computeType != DataType.FLOAT32)
                 && !PREFIX_ATTENTION.equals("broadcast");
-        IValue result = call("forward", tensor(batch.create(ids)), tensor(batch.create(last)),
+        IValue result = program.call("forward", tensor(batch.create(ids)), tensor(batch.create(last)),
                 rope(batch, start, width, false), rope(batch, start, width, true),
                 tensor(prefix == null ? none : prefix.keys()), tensor(prefix == null ? none : prefix.values()),
                 lora(deltas), IValue.from(scale(deltas)), IValue.from(dropout(deltas)), IValue.from(merged));
         NDArray hidden = result.toTensor((PtNDManager) batch);
         result.close();
         return hidden;
-    }
-
-    private IValue call(String method, IValue... args) {
-        return program.call(method, args);
     }
 
     private IValue rope(NDManager scope, int start, int count, boolean sine) {
@@ -183,14 +179,6 @@ public final class Decoder implements AutoCloseable {
 
     private static double dropout(ProjectionDeltas deltas) {
         return deltas == null ? 0 : deltas.activeDropout();
-    }
-
-    private static IValue tensor(NDArray array) {
-        return TorchProgram.tensor(array);
-    }
-
-    private static IValue list(List<NDArray> arrays) {
-        return TorchProgram.list(arrays);
     }
 
     private NDArray orNone(NDArray array) {

@@ -24,10 +24,6 @@ public final class KvCache implements AutoCloseable {
         return length;
     }
 
-    public NDManager manager() {
-        return manager;
-    }
-
     NDArray keys() {
         return keys;
     }

@@ -121,25 +121,18 @@ public final class InputDecoder {
     }
 
     private void checkHeaders(Headers headers) {
-        int count = 0;
-        long bytes = 0;
-        for (Header h : headers) {
-            count++;
-            bytes += h.key().length() * 3L + (h.value() == null ? 0 : h.value().length); // UTF-8: at most 3 bytes a char
-        }
-        if (count > limits.maxHeaders()) {
-            throw new BadInput(BadInput.Reason.HEADERS_TOO_LARGE, "the record has " + count
+        Header[] all = headers.toArray();
+        if (all.length > limits.maxHeaders()) {
+            throw new BadInput(BadInput.Reason.HEADERS_TOO_LARGE, "the record has " + all.length
                     + " headers, more than headers.max.count=" + limits.maxHeaders());
         }
+        long bytes = 0;
+        for (Header h : all) {
+            bytes += h.key().getBytes(StandardCharsets.UTF_8).length + (h.value() == null ? 0 : h.value().length);
+        }
         if (bytes > limits.maxHeaderBytes()) {
-            long exact = 0;
-            for (Header h : headers) {
-                exact += h.key().getBytes(StandardCharsets.UTF_8).length + (h.value() == null ? 0 : h.value().length);
-            }
-            if (exact > limits.maxHeaderBytes()) {
-                throw new BadInput(BadInput.Reason.HEADERS_TOO_LARGE, "the record's headers take " + exact
-                        + " bytes, more than headers.max.bytes=" + limits.maxHeaderBytes());
-            }
+            throw new BadInput(BadInput.Reason.HEADERS_TOO_LARGE, "the record's headers take " + bytes
+                    + " bytes, more than headers.max.bytes=" + limits.maxHeaderBytes());
         }
     }
 }

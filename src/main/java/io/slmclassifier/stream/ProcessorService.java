@@ -82,8 +82,6 @@ public final class ProcessorService implements AutoCloseable {
                     case REGISTRY_FAILURE -> e;
                     default -> new BadInput(BadInput.Reason.UNDECODABLE, e.getMessage(), e);
                 };
-            } catch (BadInput e) {
-                throw e;
             } catch (RuntimeException e) {
                 // Whatever else Avro throws on a malformed datum (a negative or absurd length, say) is the record's.
                 throw new BadInput(BadInput.Reason.UNDECODABLE, "the Avro datum cannot be read: " + e, e);

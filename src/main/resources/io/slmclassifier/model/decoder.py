@@ -1,12 +1,12 @@
 class Model(Module):
   # The Qwen3 / Qwen2 / Llama decoder as ONE TorchScript program (transformers' modeling_qwen3.py, step by step).
-  # DecoderProgram packs this file into a TorchScript archive and loads it in the PyTorch engine, so a forward
+  # model/Decoder.java packs this file into a TorchScript archive and loads it in the PyTorch engine, so a forward
   # pass is one call from Java: fused attention, fused norms, no per-operation crossing of the JNI boundary.
   #
   # This is TorchScript's serialized dialect, not Python: dtypes are integers (6 float32, 5 float16,
   # 15 bfloat16), keyword-only arguments are named, every attribute is declared with its type.
   #
-  # self.w: 0 embed_tokens, 1 norm, then 9 slots per layer (LAYER_SLOTS in DecoderProgram):
+  # self.w: 0 embed_tokens, 1 norm, then 9 slots per layer (in the order Decoder's constructor hands them over):
   #   input_layernorm, qkv_proj (q, k, v rows), qkv_bias, q_norm, k_norm, o_proj, post_attention_layernorm,
   #   gate_up_proj (gate, up rows), down_proj. Absent tensors (no bias, no q/k norms) are empty.
   # self.sizes: layers, heads, kv_heads, head_dim, hidden, intermediate, compute dtype.

@@ -96,10 +96,20 @@ class ProcessorEndToEndTest {
         return out;
     }
 
-    static void produce(String topic, int count, int keys) {
+    /** Serializes TextMessage inputs the way a producer with the registry's serializer does. */
+    static org.apache.kafka.common.serialization.Serializer<io.slmclassifier.avro.TextMessage> textMessages() {
+        return AvroSerde.forType(io.slmclassifier.avro.TextMessage.class,
+                SchemaRegistryClient.builder(registry.url()).build()).serializer();
+    }
+
+    static KafkaProducer<byte[], byte[]> rawProducer() {
         Properties p = new Properties();
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
-        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
+        return new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
+    }
+
+    static void produce(String topic, int count, int keys) {
+        try (KafkaProducer<byte[], byte[]> producer = rawProducer()) {
             for (int i = 0; i < count; i++) {
                 producer.send(new ProducerRecord<>(topic, ("key-" + (i % keys)).getBytes(StandardCharsets.UTF_8),
                         ("Meldung " + i + ": RobLW an Zugführer, kommen.").getBytes(StandardCharsets.UTF_8)));
@@ -142,14 +152,11 @@ class ProcessorEndToEndTest {
         String app = "avro-in";
         try (ProcessorService service = new ProcessorService(config(app, state))) {
             service.start();
-            var serializer = AvroSerde.forType(io.slmclassifier.avro.TextMessage.class,
-                    SchemaRegistryClient.builder(registry.url()).build()).serializer();
+            var serializer = textMessages();
             byte[] message = serializer.serialize(app + ".in", io.slmclassifier.avro.TextMessage.newBuilder()
                     .setId("request-42").setText("Ja, hier ist Zugführer, kommen.").build());
             byte[] unknownId = java.util.Arrays.copyOf(WireFormat.prefix(987654), 9);
-            Properties p = new Properties();
-            p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
-            try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
+            try (KafkaProducer<byte[], byte[]> producer = rawProducer()) {
                 producer.send(new ProducerRecord<>(app + ".in", "a".getBytes(), message));
                 producer.send(new ProducerRecord<>(app + ".in", "b".getBytes(), unknownId));
             }
@@ -175,8 +182,7 @@ class ProcessorEndToEndTest {
         String app = "poison";
         try (ProcessorService service = new ProcessorService(config(app, state))) {
             service.start();
-            var serializer = AvroSerde.forType(io.slmclassifier.avro.TextMessage.class,
-                    SchemaRegistryClient.builder(registry.url()).build()).serializer();
+            var serializer = textMessages();
             byte[] valid = serializer.serialize(app + ".in", io.slmclassifier.avro.TextMessage.newBuilder()
                     .setId("ok").setText("Ist negativ, noch nicht.").build());
             byte[] hugeLength = java.util.Arrays.copyOf(valid, 11); // magic byte, schema id, then a 2 GiB length
@@ -184,9 +190,7 @@ class ProcessorEndToEndTest {
             byte[] longId = serializer.serialize(app + ".in", io.slmclassifier.avro.TextMessage.newBuilder()
                     .setId("i".repeat(70_000)).setText("Ja, hier ist Zugführer, kommen.").build());
             byte[] bigText = ("Lagebild " + "x".repeat(1_040_000 - 9)).getBytes(StandardCharsets.UTF_8);
-            Properties p = new Properties();
-            p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
-            try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
+            try (KafkaProducer<byte[], byte[]> producer = rawProducer()) {
                 byte[] key = "same-partition".getBytes(StandardCharsets.UTF_8);
                 producer.send(new ProducerRecord<>(app + ".in", key, hugeLength));
                 producer.send(new ProducerRecord<>(app + ".in", key, longId));
