@@ -4,7 +4,7 @@
 # same session, on the Qwen3-0.6B shape with random weights. Each step's output goes to $OUT (or ./gpu-results).
 #
 #   tools/gpu-bench.sh [hf] [infer] [train] [kafka] [infer-noopt] [infer-broadcast] [profile] [train-fp32]
-#   [train-noopt] [kafka-1024]
+#   [train-noopt] [kafka-1024] [train-profile] [train-trace]
 #   (default: hf infer train kafka; the others are the experiments behind the defaults)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +38,14 @@ for step in $steps; do
           --iterations 1 --profile "$OUT/trace.json"
         for t in on off; do python3 tools/profile_summary.py "$OUT/$t-trace.json" 30 > "$OUT/profile-$t.txt"; \
           cat "$OUT/profile-$t.txt"; rm -f "$OUT/$t-trace.json"; done ;;
+    train-profile) CUDA_LAUNCH_BLOCKING=1 run java-train-profile 120 tools/gpu-run.sh "${BENCH[@]}" --train --batch-sizes 8 \
+          --steps 3 --profile "$OUT/trace.json"
+        python3 tools/profile_summary.py "$OUT/train-trace.json" 40 > "$OUT/profile-train.txt"
+        cat "$OUT/profile-train.txt"; rm -f "$OUT/train-trace.json" ;;
+    train-trace) run java-train-trace 120 tools/gpu-run.sh "${BENCH[@]}" --train --batch-sizes 8 \
+          --steps 3 --profile "$OUT/trace.json"
+        python3 tools/profile_summary.py "$OUT/train-trace.json" 40 > "$OUT/profile-train-async.txt"
+        cat "$OUT/profile-train-async.txt"; gzip -f "$OUT/train-trace.json" ;;
     train-noopt) JAVA_OPTS=-Dai.djl.pytorch.graph_optimizer=false \
         run java-train-noopt 100 tools/gpu-run.sh "${BENCH[@]}" --train --batch-sizes 8,32 --steps 10 ;;
     kafka-1024) run java-kafka-1024 200 tools/gpu-run.sh "${BENCH[@]}" --kafka --batch-sizes 1024 --messages 40000 --repeats 3 ;;

@@ -29,6 +29,8 @@ for thread in by_thread.values():
     close_until(float("inf"))
 total = sum(self_time.values())
 rows = int(sys.argv[2]) if len(sys.argv) > 2 else 25
-print(f"{'operator':48s} {'self ms':>9s} {'share':>6s} {'calls':>7s}   (total {total / 1000:.1f} ms)")
+span = max(e["ts"] + e["dur"] for e in spans) - min(e["ts"] for e in spans)
+print(f"{'operator':48s} {'self ms':>9s} {'share':>6s} {'calls':>7s}   (total {total / 1000:.1f} ms, "
+      f"wall span {span / 1000:.1f} ms, {len(by_thread)} threads)")
 for name, t in self_time.most_common(rows):
     print(f"{name[:48]:48s} {t / 1000:9.2f} {100 * t / total:5.1f}% {calls[name]:7d}")

@@ -9,6 +9,8 @@ import io.slmclassifier.model.LoraAdapter;
 import io.slmclassifier.model.TorchRuntime;
 import java.util.ArrayList;
 import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One task on one model: texts in, class probabilities out, in ONE forward pass per batch. Messages are
@@ -16,6 +18,7 @@ import java.util.List;
  * full), grouped by length into batches, and scored by the sliced head.
  */
 public final class Classifier implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Classifier.class);
 
     /**
      * @param maxBatchSize most sequences per forward pass
@@ -193,9 +196,18 @@ public final class Classifier implements AutoCloseable {
                 sequences.add(encoded[members.get(j)].tokens());
             }
             SlicedHead.Scores scores;
+            long started = System.nanoTime();
             try (NDManager scope = model.manager().newSubManager()) {
                 NDArray hidden = lastHiddenStates(scope, sequences, prefix, deltas);
                 scores = head.score(hidden, options.labelMass());
+            }
+            if (log.isDebugEnabled()) {
+                int width = 0;
+                for (int j : batch) {
+                    width = Math.max(width, lengths[j]);
+                }
+                log.debug("forward pass: {} rows x {} tokens{} in {} us", batch.length, width,
+                        prefix == null ? "" : " after the cached prefix", (System.nanoTime() - started) / 1000);
             }
             for (int r = 0; r < batch.length; r++) {
                 int index = members.get(batch[r]);

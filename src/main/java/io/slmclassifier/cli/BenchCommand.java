@@ -79,7 +79,7 @@ public final class BenchCommand implements Callable<Integer> {
             + "the trainable LoRA tensors stay float32).")
     String dtype;
 
-    @Option(names = "--profile", description = "After the timed passes, profile one more pass of the last batch size and "
+    @Option(names = "--profile", description = "After the timed passes (steps, with --train), profile one more of the last batch size and "
             + "write PyTorch's trace (chrome-trace JSON) here; with CUDA_LAUNCH_BLOCKING=1 each operator's span holds its "
             + "GPU time (tools/profile_summary.py sums them).")
     Path profile;
@@ -140,14 +140,15 @@ public final class BenchCommand implements Callable<Integer> {
         }
         if (kafka) {
             List<String> texts = ProduceCommand.synthetic(messages, 11);
-            System.out.printf("%8s %6s %16s %16s %10s %10s %10s %12s%n", "messages", "batch", "alone msg/s", "kafka msg/s",
-                    "cost", "p50 ms", "p99 ms", "texts/pass");
+            System.out.printf("%8s %6s %12s %12s %8s %10s %10s %11s %12s %12s%n", "messages", "batch", "alone msg/s",
+                    "kafka msg/s", "cost", "p50 ms", "p99 ms", "texts/pass", "worker busy", "pass msg/s");
             for (int batch : batchSizes) {
                 StreamBenchmark.Result r = StreamBenchmark.run(dir, task, texts, batch, device, commitIntervalMs, repeats,
                         streamThreads != null ? streamThreads : d.isGpu() ? 4 : 1);
-                System.out.printf("%8d %6d %16.1f %16.1f %9.1f%% %10.1f %10.1f %12.1f%n", r.messages(), r.batch(),
-                        r.aloneMessagesPerSecond(), r.kafkaMessagesPerSecond(), 100 * r.kafkaCost(), r.p50Ms(), r.p99Ms(),
-                        r.textsPerPass());
+                System.out.printf("%8d %6d %12.1f %12.1f %7.1f%% %10.1f %10.1f %11.1f %11.1f%% %12.1f%n",
+                        r.messages(), r.batch(), r.aloneMessagesPerSecond(), r.kafkaMessagesPerSecond(), 100 * r.kafkaCost(),
+                        r.p50Ms(), r.p99Ms(), r.textsPerPass(), 100 * r.workerBusy(),
+                        r.passMessagesPerSecond());
             }
             return 0;
         }
@@ -221,6 +222,13 @@ public final class BenchCommand implements Callable<Integer> {
                     results.add(r);
                     System.out.printf("%6d %12.1f %12.2f %10d %8d%n", batch, r.msPerStep, r.examplesPerSecond, r.peakRssMb,
                             r.gpuMb);
+                    if (profile != null && batch == batchSizes[batchSizes.length - 1]) {
+                        Path trace = profile.resolveSibling("train-" + profile.getFileName());
+                        JniUtils.startProfile(false, true, false);
+                        trainer.step(examples, 5e-5);
+                        JniUtils.stopProfile(trace.toAbsolutePath().toString());
+                        System.out.println("profile of one training step at batch " + batch + " written to " + trace);
+                    }
                 }
             }
         }

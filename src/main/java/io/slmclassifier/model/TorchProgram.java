@@ -79,6 +79,7 @@ public final class TorchProgram implements AutoCloseable {
 
     /** Runs a method; the arguments are closed afterwards, the result is the caller's to close. */
     public IValue call(String method, IValue... args) {
+        TorchRuntime.programThread();
         try {
             if (!JniUtils.isGradMode()) {
                 return IValueUtils.runMethod(module, method, args);

@@ -27,14 +27,26 @@ public final class TorchRuntime {
                 if (engine == null) {
                     configureOffline();
                     engine = Engine.getEngine("PyTorch");
-                    // DJL applies its documented switch only to its own forward(); the decoder program runs
-                    // through method calls, so the switch is applied here, for the whole engine.
-                    JniUtils.setGraphExecutorOptimize(
-                            Boolean.parseBoolean(System.getProperty("ai.djl.pytorch.graph_optimizer", "true")));
                 }
             }
         }
         return engine;
+    }
+
+    /**
+     * DJL's documented switch {@code ai.djl.pytorch.graph_optimizer} (default on): whether TorchScript optimizes
+     * a program (fuses its element-wise chains) after profiling its first runs. PyTorch keeps it per thread and DJL
+     * applies it only around its own forward(), so each thread that calls a program applies it once here.
+     */
+    private static final ThreadLocal<Boolean> GRAPH_OPTIMIZER = ThreadLocal.withInitial(() -> {
+        boolean on = Boolean.parseBoolean(System.getProperty("ai.djl.pytorch.graph_optimizer", "true"));
+        JniUtils.setGraphExecutorOptimize(on);
+        return on;
+    });
+
+    /** Applies the per-thread program settings on the calling thread (once per thread). */
+    public static void programThread() {
+        GRAPH_OPTIMIZER.get();
     }
 
     /** Grad mode is per thread in PyTorch: every thread that runs inference calls this first. */

@@ -14,9 +14,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The one inference thread of the JVM. Stream threads submit their micro-batches; the worker merges whatever is
+ * The one inference thread of the JVM. Stream threads submit their micro-batches; the worker packs whatever is
  * waiting into forward passes of at most {@code maxBatch} texts, so several tasks' small batches become one
- * large one. A failed pass (out of memory, say) is split in halves and retried; a text that fails on its own
+ * large one and a large one is spread over full passes. A failed pass (out of memory, say) is split in halves and retried; a text that fails on its own
  * comes back as a failed {@link Outcome}, to be dead-lettered by the caller, and never stops the others.
  *
  * <p>Each text is prepared ({@code P}: rendered and tokenized) on a pool of all cores, so that work overlaps the
@@ -41,7 +41,20 @@ public final class InferenceWorker<P> implements AutoCloseable {
     /** A prepared text, or why it could not be prepared. */
     private record Item<P>(P prepared, RuntimeException error) {}
 
-    private record Submission<P>(List<Item<P>> items, CompletableFuture<List<Outcome>> done) {}
+    /** Texts submitted together; their future completes once each has its outcome. */
+    private record Submission<P>(List<Item<P>> items, CompletableFuture<List<Outcome>> done, Outcome[] outcomes,
+            AtomicInteger unsettled) {
+        Submission(List<Item<P>> items, CompletableFuture<List<Outcome>> done) {
+            this(items, done, new Outcome[items.size()], new AtomicInteger(items.size()));
+        }
+
+        void settle(int index, Outcome outcome) {
+            outcomes[index] = outcome;
+            if (unsettled.decrementAndGet() == 0) {
+                done.complete(List.of(outcomes));
+            }
+        }
+    }
 
     private final Function<String, P> prepare;
     private final Function<List<P>, List<Classification>> model;
@@ -140,50 +153,47 @@ public final class InferenceWorker<P> implements AutoCloseable {
     }
 
     private void loop() {
+        Submission<P> current = null; // the submission whose items fill the next pass first
+        int next = 0; // its first item not yet in a pass
         while (running) {
-            Submission<P> first;
-            try {
-                first = queue.poll(100, TimeUnit.MILLISECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
+            if (current == null) {
+                try {
+                    current = queue.poll(100, TimeUnit.MILLISECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+                next = 0;
+                if (current == null) {
+                    continue;
+                }
             }
-            if (first == null) {
-                continue;
-            }
-            // Merge what else is already waiting, up to the batch limit; a large submission runs alone.
-            List<Submission<P>> merged = new ArrayList<>(List.of(first));
-            int size = first.items().size();
-            Submission<P> next;
-            while ((next = queue.peek()) != null && size + next.items().size() <= maxBatch) {
-                merged.add(queue.poll());
-                size += next.items().size();
-            }
-            List<Item<P>> items = new ArrayList<>(size);
-            merged.forEach(s -> items.addAll(s.items()));
-            Outcome[] outcomes = new Outcome[size];
-            List<Integer> ready = new ArrayList<>(size);
-            for (int i = 0; i < size; i++) {
-                if (items.get(i).error() != null) {
-                    outcomes[i] = new Outcome(null, items.get(i).error());
+            // Fill the pass with what is waiting, splitting submissions where the limit falls, so that passes
+            // are full whenever the queue is; a submission completes when its last item has run.
+            List<Submission<P>> owners = new ArrayList<>();
+            List<Integer> indexes = new ArrayList<>();
+            List<P> prepared = new ArrayList<>();
+            while (current != null && prepared.size() < maxBatch) {
+                Item<P> item = current.items().get(next);
+                if (item.error() != null) {
+                    current.settle(next, new Outcome(null, item.error()));
                 } else {
-                    ready.add(i);
+                    owners.add(current);
+                    indexes.add(next);
+                    prepared.add(item.prepared());
+                }
+                if (++next == current.items().size()) {
+                    current = queue.poll();
+                    next = 0;
                 }
             }
-            for (int from = 0; from < ready.size(); from += maxBatch) {
-                List<Integer> part = ready.subList(from, Math.min(ready.size(), from + maxBatch));
-                List<P> prepared = new ArrayList<>(part.size());
-                part.forEach(i -> prepared.add(items.get(i).prepared()));
-                List<Outcome> results = run(prepared);
-                for (int j = 0; j < part.size(); j++) {
-                    outcomes[part.get(j)] = results.get(j);
-                }
+            List<Outcome> results = prepared.isEmpty() ? List.of() : run(prepared);
+            for (int i = 0; i < results.size(); i++) {
+                owners.get(i).settle(indexes.get(i), results.get(i));
             }
-            int offset = 0;
-            for (Submission<P> s : merged) {
-                s.done().complete(List.of(outcomes).subList(offset, offset + s.items().size()));
-                offset += s.items().size();
-            }
+        }
+        if (current != null) {
+            queue.add(current); // closed mid-submission: drain() fails it with the rest
         }
     }
 

@@ -1,9 +1,6 @@
 package io.slmclassifier.stream;
 
 import io.slmclassifier.classify.Classifier;
-import io.slmclassifier.classify.LanguageModel;
-import io.slmclassifier.classify.Task;
-import io.slmclassifier.model.TorchRuntime;
 import io.slmclassifier.stream.registry.EmbeddedSchemaRegistry;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -15,6 +12,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -26,7 +24,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.streams.KafkaStreams;
 
 /**
- * What the Kafka path costs: the same texts classified by the classifier alone, then through a local broker,
+ * What the Kafka path costs: the same texts classified by the processor's classifier alone, then through a local broker,
  * the embedded registry and the processor (exactly once), at saturation (all input produced up front), both
  * measured warm, in turns, several times.
  */
@@ -37,9 +35,14 @@ public final class StreamBenchmark {
      * @param kafkaMessagesPerSecond median of the runs through Kafka
      * @param kafkaCost one minus the median of the paired ratios (Kafka run / alone pass just before it)
      * @param textsPerPass mean texts per forward pass on the Kafka path during the measured runs
+     * @param workerBusy share of the Kafka runs' wall time the inference worker spent in forward passes: under 1,
+     *     the device waited for the stream path
+     * @param passMessagesPerSecond texts per second of forward-pass time on the Kafka path: under the alone rate,
+     *     the passes themselves ran slower (contention for the cores, smaller passes)
      */
     public record Result(int messages, int batch, double aloneMessagesPerSecond, double kafkaMessagesPerSecond,
-            double kafkaCost, double p50Ms, double p99Ms, double textsPerPass) {}
+            double kafkaCost, double p50Ms, double p99Ms, double textsPerPass, double workerBusy,
+            double passMessagesPerSecond) {}
 
     private StreamBenchmark() {}
 
@@ -53,10 +56,7 @@ public final class StreamBenchmark {
     public static Result run(Path modelDir, Path taskFile, List<String> texts, int batch, String device,
             int commitIntervalMs, int repeats, int streamThreads) throws Exception {
         Path state = Files.createTempDirectory("slm-bench-state-");
-        try (LanguageModel model = LanguageModel.load(modelDir, TorchRuntime.device(device), null);
-                Classifier classifier = new Classifier(model, Task.load(taskFile),
-                        Classifier.Options.forDevice(TorchRuntime.device(device)).withBatchSize(batch));
-                LocalKafkaBroker broker = LocalKafkaBroker.start();
+        try (LocalKafkaBroker broker = LocalKafkaBroker.start();
                 EmbeddedSchemaRegistry registry = EmbeddedSchemaRegistry.builder().kafka(broker.bootstrapServers()).start()) {
             Map<String, String> c = new HashMap<>();
             c.put("bootstrap.servers", broker.bootstrapServers());
@@ -72,36 +72,51 @@ public final class StreamBenchmark {
             c.put("num.stream.threads", String.valueOf(streamThreads));
             c.put("kafka.commit.interval.ms", String.valueOf(commitIntervalMs));
             try (ProcessorService service = new ProcessorService(ProcessorConfig.of(c))) {
+                // The alone passes run on the processor's own classifier: the same program, so the same plans
+                // TorchScript made for it (they depend on the shapes it has seen), and the same batch limits.
+                Classifier classifier = service.classifier();
                 service.start();
                 while (service.state() != KafkaStreams.State.RUNNING) {
                     Thread.sleep(100);
                 }
                 try (KafkaConsumer<byte[], byte[]> reader = reader(broker)) {
                     alone(classifier, texts, batch); // warm-up of both sides: JIT, first transactions, first batches
-                    produce(broker, texts);
+                    try (KafkaProducer<byte[], byte[]> producer = producer(broker)) {
+                        produce(producer, texts);
+                    }
                     consume(reader, texts.size());
                     var passes = service.metrics().registry().get("slm.forward.texts").summary();
+                    var passTime = service.metrics().registry().get("slm.latency.model").timer();
                     long passesBefore = passes.count();
                     double textsBefore = passes.totalAmount();
                     double[] alone = new double[repeats];
                     double[] kafka = new double[repeats];
                     double[] ratios = new double[repeats];
+                    double kafkaSeconds = 0;
+                    double passSecondsBefore = passTime.totalTime(TimeUnit.SECONDS);
                     List<Double> latencies = new ArrayList<>();
-                    for (int run = 0; run < repeats; run++) {
-                        alone[run] = alone(classifier, texts, batch);
-                        long start = System.nanoTime();
-                        produce(broker, texts);
-                        double[] runLatencies = consume(reader, texts.size());
-                        kafka[run] = runLatencies.length / ((System.nanoTime() - start) / 1e9);
-                        ratios[run] = kafka[run] / alone[run];
-                        for (double l : runLatencies) {
-                            latencies.add(l);
+                    try (KafkaProducer<byte[], byte[]> producer = producer(broker)) {
+                        for (int run = 0; run < repeats; run++) {
+                            alone[run] = alone(classifier, texts, batch);
+                            long start = System.nanoTime();
+                            produce(producer, texts);
+                            double[] delivered = consume(reader, texts.size());
+                            double seconds = (System.nanoTime() - start) / 1e9;
+                            kafkaSeconds += seconds;
+                            kafka[run] = delivered.length / seconds;
+                            ratios[run] = kafka[run] / alone[run];
+                            for (double l : delivered) {
+                                latencies.add(l);
+                            }
                         }
                     }
+                    double passSeconds = passTime.totalTime(TimeUnit.SECONDS) - passSecondsBefore;
+                    double passTexts = passes.totalAmount() - textsBefore;
                     double[] sorted = latencies.stream().mapToDouble(Double::doubleValue).sorted().toArray();
                     return new Result(texts.size(), batch, median(alone), median(kafka), 1 - median(ratios),
                             sorted[(int) (0.50 * (sorted.length - 1))], sorted[(int) (0.99 * (sorted.length - 1))],
-                            (passes.totalAmount() - textsBefore) / Math.max(1, passes.count() - passesBefore));
+                            passTexts / Math.max(1, passes.count() - passesBefore), passSeconds / kafkaSeconds,
+                            passTexts / passSeconds);
                 }
             }
         }
@@ -123,16 +138,22 @@ public final class StreamBenchmark {
         return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
     }
 
-    private static void produce(LocalKafkaBroker broker, List<String> texts) {
+    /** The users' producer: connected before the clock starts, as a long-lived one would be. */
+    private static KafkaProducer<byte[], byte[]> producer(LocalKafkaBroker broker) {
         Properties p = new Properties();
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
         p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
-        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
-            for (int i = 0; i < texts.size(); i++) {
-                producer.send(new ProducerRecord<>("intents.in", ("k" + (i % 16)).getBytes(StandardCharsets.UTF_8),
-                        texts.get(i).getBytes(StandardCharsets.UTF_8)));
-            }
+        KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
+        producer.partitionsFor("intents.in");
+        return producer;
+    }
+
+    private static void produce(KafkaProducer<byte[], byte[]> producer, List<String> texts) {
+        for (int i = 0; i < texts.size(); i++) {
+            producer.send(new ProducerRecord<>("intents.in", ("k" + (i % 16)).getBytes(StandardCharsets.UTF_8),
+                    texts.get(i).getBytes(StandardCharsets.UTF_8)));
         }
+        producer.flush();
     }
 
     private static KafkaConsumer<byte[], byte[]> reader(LocalKafkaBroker broker) {

@@ -202,11 +202,11 @@ class Model(Module):
           True)
     o2 = torch.transpose(o2, 1, 2)
     lse2 = torch.transpose(lse2, 1, 2)
-    lse = torch.logaddexp(lse1, lse2)
-    w1 = torch.unsqueeze(torch.exp(torch.sub(lse1, lse)), -1)
-    w2 = torch.unsqueeze(torch.exp(torch.sub(lse2, lse)), -1)
-    out = torch.add(torch.mul(torch.to(o1, 6), w1), torch.mul(torch.to(o2, 6), w2))
-    return torch.flatten(torch.to(out, ops.prim.dtype(q)), 2)
+    # The prefix's share of each query's softmax mass, exp(lse1) / (exp(lse1) + exp(lse2)) = sigmoid(lse1 - lse2),
+    # weighs the two outputs in ONE pass over them (lerp), fused or not: TorchScript's fuser compiles exact shapes
+    # for a program's first shapes only, and a stream's batches keep changing shape.
+    share = torch.unsqueeze(torch.to(torch.sigmoid(torch.sub(lse1, lse2)), ops.prim.dtype(q)), -1)
+    return torch.flatten(torch.lerp(o2, o1, share), 2)
 
   def flash(self: __torch__.Model, q: Tensor, k: Tensor, v: Tensor, causal: bool) -> Tuple[Tensor, Tensor]:
     # Attention output [B, H, T, d] and its log-sum-exp [B, H, T] (float32), from the flash kernels.

@@ -58,6 +58,44 @@ class InferenceWorkerTest {
     }
 
     @Test
+    void passesAreFilledToTheLimitAcrossSubmissions() throws Exception {
+        List<Integer> passSizes = Collections.synchronizedList(new ArrayList<>());
+        CountDownLatch gate = new CountDownLatch(1);
+        try (InferenceWorker<String> worker = InferenceWorker.unprepared(texts -> {
+            awaitQuietly(gate);
+            return echo(texts);
+        }, 8, (n, nanos, failed) -> passSizes.add(n))) {
+            List<CompletableFuture<List<InferenceWorker.Outcome>>> futures = new ArrayList<>();
+            for (int s = 0; s < 4; s++) {
+                List<String> texts = new ArrayList<>();
+                for (int i = 0; i < 5; i++) {
+                    texts.add(s + "/" + i);
+                }
+                futures.add(worker.submit(texts));
+                Thread.sleep(50); // the first pass holds the worker; the others queue behind it
+            }
+            gate.countDown();
+            for (int s = 0; s < 4; s++) {
+                List<InferenceWorker.Outcome> outcomes = futures.get(s).get(10, TimeUnit.SECONDS);
+                for (int i = 0; i < 5; i++) {
+                    assertEquals(s + "/" + i, outcomes.get(i).classification().text());
+                }
+            }
+            assertEquals(20, passSizes.stream().mapToInt(Integer::intValue).sum());
+            // After the pass that was already running, the queued 15 texts split where the limit falls: 8 then 7.
+            assertEquals(List.of(8, 7), passSizes.subList(1, passSizes.size()), "pass sizes " + passSizes);
+        }
+    }
+
+    private static List<Classification> echo(List<String> texts) {
+        List<Classification> out = new ArrayList<>();
+        for (String t : texts) {
+            out.add(new Classification(t, "a", 0, new double[] {1, 0}, new float[] {1, 0}, Double.NaN, false, 1, false, "base"));
+        }
+        return out;
+    }
+
+    @Test
     void aFailingTextIsIsolatedAndTheOthersComeThrough() throws Exception {
         AtomicInteger passes = new AtomicInteger();
         try (InferenceWorker<String> worker = InferenceWorker.unprepared(texts -> {
@@ -65,11 +103,7 @@ class InferenceWorkerTest {
             if (texts.contains("poison")) {
                 throw new IllegalStateException("simulated out of memory");
             }
-            List<Classification> out = new ArrayList<>();
-            for (String t : texts) {
-                out.add(new Classification(t, "a", 0, new double[] {1, 0}, new float[] {1, 0}, Double.NaN, false, 1, false, "base"));
-            }
-            return out;
+            return echo(texts);
         }, 64, (n, nanos, failed) -> { })) {
             List<String> texts = List.of("one", "two", "poison", "four", "five");
             List<InferenceWorker.Outcome> outcomes = worker.submit(texts).get(10, TimeUnit.SECONDS);
