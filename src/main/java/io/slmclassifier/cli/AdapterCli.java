@@ -6,6 +6,7 @@ import io.slmclassifier.avro.AdapterEvent;
 import io.slmclassifier.config.ServiceConfig;
 import io.slmclassifier.rollout.ControlLog;
 import io.slmclassifier.rollout.ControlRecords;
+import io.slmclassifier.rollout.ControlSignature;
 import io.slmclassifier.rollout.ControlState;
 import io.slmclassifier.stream.registry.SchemaRegistryClient;
 import java.io.IOException;
@@ -30,6 +31,7 @@ public final class AdapterCli implements Callable<Integer> {
         {"schema.registry.basic.auth.user.info", "", "user:password for the registry"},
         {"schema.registry.bearer.token", "", "bearer token for the registry"},
         {"control.topic", "intents.control", "adapter events and commands"},
+        {"control.signing.key", "", "HMAC-SHA256 key of the control topic, when the processors check signatures"},
     };
 
     @Parameters(index = "0", description = "list, rollback, pin, unpin or train")
@@ -48,7 +50,8 @@ public final class AdapterCli implements Callable<Integer> {
     public Integer call() throws Exception {
         ServiceConfig settings = ServiceConfig.load(DEFAULTS, config.file, System.getenv(), config.overrides());
         SchemaRegistryClient registry = SchemaRegistryClient.fromConfig(settings.registryClient());
-        try (ControlLog control = new ControlLog(settings.kafkaClient(), settings.get("control.topic"), new ControlRecords(registry))) {
+        try (ControlLog control = new ControlLog(settings.kafkaClient(), settings.get("control.topic"), new ControlRecords(registry),
+                ControlSignature.of(settings.get("control.signing.key")))) {
             control.catchUp(Duration.ofSeconds(30));
             if (action.equals("list")) {
                 print(control.state(), System.out);

@@ -116,6 +116,14 @@ public class ServiceConfig {
         }
     }
 
+    public long getLong(String key) {
+        try {
+            return Long.parseLong(get(key));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("configuration '" + key + "' must be a whole number, not '" + get(key) + "'");
+        }
+    }
+
     public double getDouble(String key) {
         try {
             return Double.parseDouble(get(key));

@@ -19,8 +19,6 @@ import java.util.zip.ZipOutputStream;
 public final class AdapterArchive {
     static final List<String> FILES = List.of("adapter_config.json", "adapter_model.safetensors", "training_metrics.json");
     private static final List<String> REQUIRED = FILES.subList(0, 2);
-    /** Far above any LoRA of a small model; keeps a hostile archive from filling the disk. */
-    private static final long MAX_ENTRY_BYTES = 2L << 30;
 
     private AdapterArchive() {}
 
@@ -45,25 +43,29 @@ public final class AdapterArchive {
         return bytes.toByteArray();
     }
 
-    /** Writes the archive's files into {@code dir}; anything but the known file names is refused. */
-    public static void unpack(byte[] archive, Path dir) throws IOException {
+    /**
+     * Writes the archive's files into {@code dir}; anything but the known file names is refused, and so is an
+     * archive whose files take more than {@code maxBytes} unpacked (a zip bomb), while it is being unpacked.
+     */
+    public static void unpack(byte[] archive, Path dir, long maxBytes) throws IOException {
         Files.createDirectories(dir);
         try (ZipInputStream zip = new ZipInputStream(new ByteArrayInputStream(archive))) {
             ZipEntry entry;
             int seen = 0;
+            long written = 0;
             while ((entry = zip.getNextEntry()) != null) {
                 if (!FILES.contains(entry.getName())) {
                     throw new IOException("unexpected entry '" + entry.getName() + "' in adapter archive");
                 }
                 Path target = dir.resolve(entry.getName());
-                long written = 0;
                 try (var out = Files.newOutputStream(target)) {
                     byte[] buffer = new byte[1 << 16];
                     int n;
                     while ((n = zip.read(buffer)) > 0) {
                         written += n;
-                        if (written > MAX_ENTRY_BYTES) {
-                            throw new IOException("adapter archive entry " + entry.getName() + " is too large");
+                        if (written > maxBytes) {
+                            throw new IOException("the adapter archive unpacks to more than " + maxBytes
+                                    + " bytes (adapter.max.bytes): refused");
                         }
                         out.write(buffer, 0, n);
                     }

@@ -32,6 +32,9 @@ public final class AdapterRollout implements AutoCloseable {
     private final Classifier classifier;
     private final String baseModelSha256;
     private static final java.util.regex.Pattern SHA256_HEX = java.util.regex.Pattern.compile("[0-9a-f]{64}");
+    /** What this class writes into the cache: {@code <version>-<sha256>}, its {@code .zip}, and partial ones. */
+    private static final java.util.regex.Pattern CACHE_ENTRY =
+            java.util.regex.Pattern.compile("(\\d{1,18})-[0-9a-f]{64}(\\.zip)?(\\.partial)?");
     private final Path cacheDir;
     private final String instance;
     private final LongConsumer servingVersion;
@@ -91,11 +94,13 @@ public final class AdapterRollout implements AutoCloseable {
             }
             switched(wanted, String.format("adapter version %d (macro-F1 %s, loaded in %d ms)", wanted,
                     event.getMetrics().get("macro_f1"), (System.nanoTime() - started) / 1_000_000));
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException | OutOfMemoryError e) {
+            // Whatever one event makes go wrong stays with that event: the serving version goes on serving.
             refused.add(wanted);
             log.error("Refusing adapter version {}: {}; still serving {}", wanted, e.getMessage(),
                     serving == 0 ? "the base model" : "version " + serving);
-            report(event, e.getMessage());
+            forget(wanted);
+            report(event, String.valueOf(e.getMessage()));
         }
     }
 
@@ -103,6 +108,30 @@ public final class AdapterRollout implements AutoCloseable {
         serving = version;
         servingVersion.accept(version == 0 ? -1 : version);
         log.info("Now serving {}", what);
+        // Retired versions leave the disk; a rollback to one fetches and checks it again.
+        deleteCached(v -> v != version);
+    }
+
+    /** Deletes what the cache holds of a version (its archive and directory, finished or partial). */
+    private void forget(long version) {
+        deleteCached(v -> v == version);
+    }
+
+    /** Deletes the cache's entries of the versions chosen; nothing else in the directory is touched. */
+    private void deleteCached(java.util.function.LongPredicate versions) {
+        if (!Files.isDirectory(cacheDir)) {
+            return;
+        }
+        try (var entries = Files.list(cacheDir)) {
+            for (Path entry : entries.toList()) {
+                var name = CACHE_ENTRY.matcher(entry.getFileName().toString());
+                if (name.matches() && versions.test(Long.parseLong(name.group(1)))) {
+                    deleteTree(entry);
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            log.warn("Could not delete adapters from {}: {}", cacheDir, e.getMessage());
+        }
     }
 
     /**
@@ -135,7 +164,7 @@ public final class AdapterRollout implements AutoCloseable {
             if (event.getLocation() == null) {
                 throw new IOException("its event names no location");
             }
-            archive = store.get(event.getLocation());
+            archive = store.get(event.getLocation(), event.getSizeBytes());
             if (!matches(archive, event)) {
                 throw new IOException("the archive at " + event.getLocation() + " is corrupt: " + archive.length
                         + " bytes with SHA-256 " + ModelFingerprint.sha256(archive) + ", expected "
@@ -147,7 +176,7 @@ public final class AdapterRollout implements AutoCloseable {
         }
         Path partial = Files.createDirectories(cacheDir).resolve(dir.getFileName() + ".partial");
         deleteTree(partial);
-        AdapterArchive.unpack(archive, partial);
+        AdapterArchive.unpack(archive, partial, store.maxBytes());
         deleteTree(dir);
         Files.move(partial, dir);
         return dir;

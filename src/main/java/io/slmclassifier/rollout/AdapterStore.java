@@ -32,7 +32,9 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * chunks small enough for any broker's default message size, so a cluster with nothing but Kafka works; or a
  * directory ({@code file:///shared/adapters}) or an HTTP(S) location that takes PUT and serves GET
  * ({@code https://store.example/adapters}). The trainer writes where it is configured to; a processor reads
- * from the location the {@code AdapterEvent} names, whatever it is configured with itself.
+ * the location an {@code AdapterEvent} names only when it lies inside the store it is configured with itself:
+ * an event is written by whoever can write the control topic, and its location must not make the processor
+ * read its own files, reach other hosts or hand the store's token to them. Reading stops at a size bound.
  */
 public final class AdapterStore {
     /** 512 KiB: under the 1 MiB default of {@code max.message.bytes} with room for headers. */
@@ -44,8 +46,13 @@ public final class AdapterStore {
     private final Properties kafka;
     private final String adaptersTopic;
     private final String httpToken;
+    private final long maxBytes;
+    /** Redirects are followed by hand, only within the store: the token must not travel to another origin. */
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10))
-            .followRedirects(HttpClient.Redirect.NORMAL).build();
+            .followRedirects(HttpClient.Redirect.NEVER).build();
+    private static final int MAX_REDIRECTS = 5;
+    /** Default bound on one archive: far above a LoRA of a small model (tens of MB). */
+    public static final long DEFAULT_MAX_BYTES = 1L << 30;
 
     /**
      * @param target {@code kafka}, a {@code file:} URI or an {@code http(s):} URL (where {@link #put} writes)
@@ -53,6 +60,11 @@ public final class AdapterStore {
      * @param httpToken bearer token for HTTP(S) stores; blank for none
      */
     public AdapterStore(String target, Properties kafka, String adaptersTopic, String httpToken) {
+        this(target, kafka, adaptersTopic, httpToken, DEFAULT_MAX_BYTES);
+    }
+
+    /** @param maxBytes the most bytes one archive may take; larger ones are refused before or while reading */
+    public AdapterStore(String target, Properties kafka, String adaptersTopic, String httpToken, long maxBytes) {
         if (!target.equals("kafka") && !target.startsWith("file:") && !target.startsWith("http://")
                 && !target.startsWith("https://")) {
             throw new IllegalArgumentException("adapter.store must be kafka, a file: URI or an http(s) URL, not " + target);
@@ -61,6 +73,11 @@ public final class AdapterStore {
         this.kafka = kafka;
         this.adaptersTopic = adaptersTopic;
         this.httpToken = httpToken;
+        this.maxBytes = maxBytes;
+    }
+
+    public long maxBytes() {
+        return maxBytes;
     }
 
     /** Stores one version's archive; returns the location to put into its {@code AdapterEvent}. */
@@ -87,23 +104,96 @@ public final class AdapterStore {
         return uri.toString();
     }
 
-    /** Fetches an archive from the location its event names. */
-    public byte[] get(String location) throws IOException {
-        if (location.startsWith(KAFKA_SCHEME)) {
-            return getKafka(location);
+    /**
+     * Fetches the archive at a location inside this store, of {@code declaredBytes} as its event says; reading
+     * stops as soon as more arrives than that or than the store's bound.
+     */
+    public byte[] get(String location, long declaredBytes) throws IOException {
+        if (declaredBytes < 0 || declaredBytes > maxBytes) {
+            throw new IOException("its archive is declared as " + declaredBytes + " bytes, over the bound of "
+                    + maxBytes + " (adapter.max.bytes)");
         }
-        if (location.startsWith("file:")) {
-            return Files.readAllBytes(Path.of(URI.create(location)));
-        }
-        if (location.startsWith("http://") || location.startsWith("https://")) {
-            HttpResponse<byte[]> response = send(HttpRequest.newBuilder(URI.create(location)).GET(),
-                    HttpResponse.BodyHandlers.ofByteArray());
-            if (response.statusCode() != 200) {
-                throw new IOException("GET " + location + " answered " + response.statusCode());
+        long limit = declaredBytes;
+        if (target.equals("kafka")) {
+            if (!location.startsWith(KAFKA_SCHEME + adaptersTopic + "/")) {
+                throw outside(location);
             }
-            return response.body();
+            return getKafka(location, limit);
         }
-        throw new IOException("unknown adapter location " + location);
+        if (target.startsWith("file:")) {
+            Path base = Path.of(URI.create(target)).toAbsolutePath().normalize();
+            Path file;
+            try {
+                file = Path.of(URI.create(location)).toAbsolutePath().normalize();
+            } catch (IllegalArgumentException | java.nio.file.FileSystemNotFoundException e) {
+                throw outside(location);
+            }
+            if (!location.startsWith("file:") || !file.startsWith(base) || file.equals(base)
+                    || !Files.isRegularFile(file, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                throw outside(location);
+            }
+            try (var in = Files.newInputStream(file)) {
+                return readAtMost(in, limit, location);
+            }
+        }
+        URI uri = insideHttpStore(location);
+        for (int hop = 0; ; hop++) {
+            HttpResponse<java.io.InputStream> response = send(HttpRequest.newBuilder(uri).GET(),
+                    HttpResponse.BodyHandlers.ofInputStream());
+            try (var body = response.body()) {
+                int status = response.statusCode();
+                if (status / 100 == 3 && hop < MAX_REDIRECTS) {
+                    String next = response.headers().firstValue("Location")
+                            .orElseThrow(() -> new IOException("GET " + location + " answered " + status + " without a Location"));
+                    uri = insideHttpStore(uri.resolve(next).toString());
+                    continue;
+                }
+                if (status != 200) {
+                    throw new IOException("GET " + location + " answered " + status);
+                }
+                return readAtMost(body, limit, location);
+            }
+        }
+    }
+
+    /** The location as a URI when it is under the configured store's URL (same scheme, host and port, path below). */
+    private URI insideHttpStore(String location) throws IOException {
+        URI base = URI.create(target.endsWith("/") ? target : target + "/").normalize();
+        URI uri;
+        try {
+            uri = URI.create(location).normalize();
+        } catch (IllegalArgumentException e) {
+            throw outside(location);
+        }
+        boolean inside = uri.getScheme() != null && uri.getScheme().equalsIgnoreCase(base.getScheme())
+                && uri.getRawUserInfo() == null && uri.getHost() != null && uri.getHost().equalsIgnoreCase(base.getHost())
+                && uri.getPort() == base.getPort() && uri.getRawPath() != null
+                && uri.getRawPath().startsWith(base.getRawPath()) && !uri.getRawPath().contains("/../");
+        if (!inside) {
+            throw outside(location);
+        }
+        return uri;
+    }
+
+    private IOException outside(String location) {
+        return new IOException("its location " + location + " is not inside this processor's adapter store (" + target
+                + ", adapter.store): refused");
+    }
+
+    /** All of the stream if it holds at most {@code limit} bytes; an error as soon as it holds more. */
+    private static byte[] readAtMost(java.io.InputStream in, long limit, String location) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream((int) Math.min(limit, 1 << 20));
+        byte[] buffer = new byte[1 << 16];
+        long total = 0;
+        int n;
+        while ((n = in.read(buffer)) > 0) {
+            total += n;
+            if (total > limit) {
+                throw new IOException(location + " holds more than the " + limit + " bytes its event declares: refused");
+            }
+            out.write(buffer, 0, n);
+        }
+        return out.toByteArray();
     }
 
     private <T> HttpResponse<T> send(HttpRequest.Builder request, HttpResponse.BodyHandler<T> body) throws IOException {
@@ -147,13 +237,19 @@ public final class AdapterStore {
         }
     }
 
-    private byte[] getKafka(String location) throws IOException {
+    private byte[] getKafka(String location, long limit) throws IOException {
         String[] parts = location.substring(KAFKA_SCHEME.length()).split("/");
         if (parts.length != 3) {
             throw new IOException("bad adapter location " + location + " (want kafka:<topic>/<partition>/<offset>)");
         }
-        TopicPartition partition = new TopicPartition(parts[0], Integer.parseInt(parts[1]));
-        long offset = Long.parseLong(parts[2]);
+        TopicPartition partition;
+        long offset;
+        try {
+            partition = new TopicPartition(parts[0], Integer.parseInt(parts[1]));
+            offset = Long.parseLong(parts[2]);
+        } catch (NumberFormatException e) {
+            throw new IOException("bad adapter location " + location + " (want kafka:<topic>/<partition>/<offset>)");
+        }
         Properties p = new Properties();
         p.putAll(kafka);
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
@@ -181,9 +277,18 @@ public final class AdapterStore {
                         if (version == null || h == null) {
                             throw new IOException("no adapter chunk at " + location);
                         }
-                        count = Integer.parseInt(new String(h.value(), StandardCharsets.UTF_8));
+                        try {
+                            count = Integer.parseInt(new String(h.value(), StandardCharsets.UTF_8));
+                        } catch (NumberFormatException e) {
+                            throw new IOException("no adapter chunk at " + location);
+                        }
                     }
-                    if (key.length == 2 && key[0].equals(version) && Integer.parseInt(key[1]) == next && next < count) {
+                    if (key.length == 2 && key[0].equals(version) && key[1].equals(Integer.toString(next)) && next < count
+                            && r.value() != null) {
+                        if (out.size() + (long) r.value().length > limit) {
+                            throw new IOException(location + " holds more than the " + limit
+                                    + " bytes its event declares: refused");
+                        }
                         out.write(r.value());
                         next++;
                     }

@@ -37,6 +37,7 @@ public final class ControlLog implements AutoCloseable {
 
     private final String topic;
     private final ControlRecords records;
+    private final ControlSignature signature;
     private final KafkaConsumer<String, byte[]> consumer;
     private final Properties producerSettings;
     private KafkaProducer<String, byte[]> producer;
@@ -45,9 +46,16 @@ public final class ControlLog implements AutoCloseable {
     private Thread follower;
     private volatile boolean running = true;
 
+    /** A control log whose records are neither signed nor checked. */
     public ControlLog(Properties kafka, String topic, ControlRecords records) {
+        this(kafka, topic, records, ControlSignature.none());
+    }
+
+    /** @param signature signs what this log writes and drops what it reads without a valid signature */
+    public ControlLog(Properties kafka, String topic, ControlRecords records, ControlSignature signature) {
         this.topic = topic;
         this.records = records;
+        this.signature = signature;
         Properties c = new Properties();
         c.putAll(kafka);
         c.remove(ConsumerConfig.GROUP_ID_CONFIG);
@@ -98,7 +106,8 @@ public final class ControlLog implements AutoCloseable {
                     }
                 } catch (WakeupException e) {
                     return;
-                } catch (RuntimeException e) {
+                } catch (RuntimeException | OutOfMemoryError e) {
+                    // The thread outlives any one record: without it no new version or rollback would be seen.
                     log.error("Reading {} failed; retrying", topic, e);
                     sleep();
                 }
@@ -129,6 +138,11 @@ public final class ControlLog implements AutoCloseable {
             if (r.value() == null) {
                 continue; // a tombstone: nothing to fold
             }
+            if (!signature.verify(r.key(), r.value(), r.headers())) {
+                log.warn("Ignoring record {} at {}-{}@{}: it carries no valid signature (control.signing.key)", r.key(),
+                        topic, r.partition(), r.offset());
+                continue;
+            }
             SpecificRecord record;
             try {
                 record = records.decode(topic, r.value());
@@ -157,7 +171,9 @@ public final class ControlLog implements AutoCloseable {
             producer = new KafkaProducer<>(producerSettings, new StringSerializer(), new ByteArraySerializer());
         }
         try {
-            producer.send(new ProducerRecord<>(topic, key, records.encode(topic, record))).get();
+            ProducerRecord<String, byte[]> out = new ProducerRecord<>(topic, key, records.encode(topic, record));
+            signature.sign(key, out.value(), out.headers());
+            producer.send(out).get();
         } catch (ExecutionException e) {
             throw new IOException("could not write to " + topic + ": " + e.getCause(), e.getCause());
         } catch (InterruptedException e) {

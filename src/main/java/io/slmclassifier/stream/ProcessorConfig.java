@@ -46,7 +46,9 @@ public final class ProcessorConfig extends ServiceConfig {
         {"metrics.port", "9400", "HTTP port of /metrics and /health/*; 0 picks a free port, -1 disables"},
         {"control.topic", "intents.control", "adapter events and operator commands (compacted, one partition)"},
         {"adapters.topic", "intents.adapters", "adapter archives in chunks (compacted)"},
+        {"adapter.store", "kafka", "where adapters are read from: kafka (the adapters topic), a file: URI or an http(s) URL prefix; events naming any other location are refused"},
         {"adapter.store.token", "", "bearer token for adapters kept at an HTTP(S) location"},
+        {"adapter.max.bytes", "1073741824", "most bytes of one adapter archive, and of its files unpacked; larger ones are refused while reading"},
         {"adapter.cache.dir", "", "where fetched adapters are unpacked (empty: a temporary directory)"},
         {"instance.id", "", "this instance's name in error reports (empty: the host name)"},
         {"feedback.topic", "intents.feedback", "Avro LabeledExample records: people's labels for the next training run"},
@@ -54,6 +56,7 @@ public final class ProcessorConfig extends ServiceConfig {
         {"console.host", "127.0.0.1", "address the web console listens on (0.0.0.0: every interface)"},
         {"console.allowed.hosts", "", "host names (comma-separated) browsers may use to reach the console besides "
                 + "localhost and 127.0.0.1: other Host headers are refused (DNS rebinding)"},
+        {"control.signing.key", "", "HMAC-SHA256 key (32+ characters; best as control.signing.key.file from a Secret): control records without its valid signature are ignored, own records are signed"},
         {"console.token", "", "token for labeling and adapter commands (Authorization: Bearer); empty: read-only console"},
     };
 

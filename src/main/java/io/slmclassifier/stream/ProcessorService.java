@@ -14,6 +14,7 @@ import io.slmclassifier.rollout.AdapterRollout;
 import io.slmclassifier.rollout.AdapterStore;
 import io.slmclassifier.rollout.ControlLog;
 import io.slmclassifier.rollout.ControlRecords;
+import io.slmclassifier.rollout.ControlSignature;
 import io.slmclassifier.stream.registry.SchemaRegistryClient;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -107,8 +108,10 @@ public final class ProcessorService implements AutoCloseable {
             createTopics();
         }
         this.rollout = new AdapterRollout(
-                new ControlLog(config.kafkaClient(), config.get("control.topic"), new ControlRecords(avro.registry())),
-                new AdapterStore("kafka", config.kafkaClient(), config.get("adapters.topic"), config.get("adapter.store.token")),
+                new ControlLog(config.kafkaClient(), config.get("control.topic"), new ControlRecords(avro.registry()),
+                        ControlSignature.of(config.get("control.signing.key"))),
+                new AdapterStore(config.get("adapter.store"), config.kafkaClient(), config.get("adapters.topic"),
+                        config.get("adapter.store.token"), config.getLong("adapter.max.bytes")),
                 classifier, ModelFingerprint.sha256(model.dir()), adapterCache(config), instanceId(config),
                 metrics::adapterVersion);
         InputDecoder decoder = new InputDecoder(InputDecoder.format(config.get("input.format")),

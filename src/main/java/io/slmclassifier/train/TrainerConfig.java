@@ -25,6 +25,8 @@ public final class TrainerConfig extends ServiceConfig {
         {"dlq.topic", "intents.dlq", "feedback records that cannot be used, with error headers"},
         {"adapter.store", "kafka", "where new adapters go: kafka (the adapters topic), a file: URI or an http(s) URL taking PUT"},
         {"adapter.store.token", "", "bearer token for an HTTP(S) adapter store"},
+        {"adapter.max.bytes", "1073741824", "most bytes of one adapter archive read back (warm start), and of its files unpacked"},
+        {"control.signing.key", "", "HMAC-SHA256 key shared with the processors (32+ characters; best as control.signing.key.file): adapter events are signed, unsigned control records ignored"},
         {"work.dir", "", "directory for training runs (empty: a temporary directory)"},
         {"group.id", "slm-trainer", "consumer group on the feedback topics"},
         {"validation.percent", "20", "share of examples held out for validation, chosen by a hash of the example id"},

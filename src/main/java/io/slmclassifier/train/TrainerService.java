@@ -20,6 +20,7 @@ import io.slmclassifier.rollout.AdapterArchive;
 import io.slmclassifier.rollout.AdapterStore;
 import io.slmclassifier.rollout.ControlLog;
 import io.slmclassifier.rollout.ControlRecords;
+import io.slmclassifier.rollout.ControlSignature;
 import io.slmclassifier.rollout.ControlState;
 import io.slmclassifier.stream.AvroSerde;
 import io.slmclassifier.stream.ClassifierTopology;
@@ -115,9 +116,10 @@ public final class TrainerService implements AutoCloseable {
         }
         SchemaRegistryClient registry = SchemaRegistryClient.fromConfig(config.registryClient());
         this.examples = AvroSerde.forType(LabeledExample.class, registry);
-        this.control = new ControlLog(config.kafkaClient(), config.get("control.topic"), new ControlRecords(registry));
+        this.control = new ControlLog(config.kafkaClient(), config.get("control.topic"), new ControlRecords(registry),
+                ControlSignature.of(config.get("control.signing.key")));
         this.store = new AdapterStore(config.get("adapter.store"), config.kafkaClient(), config.get("adapters.topic"),
-                config.get("adapter.store.token"));
+                config.get("adapter.store.token"), config.getLong("adapter.max.bytes"));
         this.modelSha256 = ModelFingerprint.sha256(modelDir);
         // Training needs float32 on every device: the gradient path must not change dtype.
         this.model = LanguageModel.load(modelDir, TorchRuntime.device(config.get("device")), null);
@@ -417,12 +419,12 @@ public final class TrainerService implements AutoCloseable {
 
     /** A published version's adapter, checked against its event, for training from or for the gate. */
     private LoraAdapter fetch(AdapterEvent event) throws IOException {
-        byte[] archive = store.get(event.getLocation());
+        byte[] archive = store.get(event.getLocation(), event.getSizeBytes());
         if (!ModelFingerprint.sha256(archive).equals(event.getSha256())) {
             throw new IOException("adapter version " + event.getVersion() + " at " + event.getLocation() + " is corrupt");
         }
         Path dir = workDir.resolve("serving-" + event.getVersion());
-        AdapterArchive.unpack(archive, dir);
+        AdapterArchive.unpack(archive, dir, store.maxBytes());
         return LoraAdapter.load(dir, model.weights().config, model.manager());
     }
 

@@ -73,6 +73,9 @@ class RolloutEndToEndTest {
         broker.close();
     }
 
+    /** Shared by the trainer, the processor and the operator's commands below; forged records lack it. */
+    private static final String SIGNING_KEY = "test-signing-key-of-at-least-32-characters";
+
     private static ProcessorConfig processorConfig(Path dir, Path taskFile) {
         Map<String, String> c = new HashMap<>();
         c.put("bootstrap.servers", broker.bootstrapServers());
@@ -92,6 +95,7 @@ class RolloutEndToEndTest {
         c.put("instance.id", "processor-0");
         c.put("topics.partitions", "2");
         c.put("batch.max.size", "16");
+        c.put("control.signing.key", SIGNING_KEY);
         return ProcessorConfig.of(c);
     }
 
@@ -118,6 +122,7 @@ class RolloutEndToEndTest {
         c.put("lora.alpha", "16");
         c.put("lora.dropout", "0");
         c.put("gate.min.improvement", "0.05");
+        c.put("control.signing.key", SIGNING_KEY);
         return TrainerConfig.of(c);
     }
 
@@ -131,7 +136,9 @@ class RolloutEndToEndTest {
         try (TrainerService trainer = new TrainerService(trainerConfig(dir, taskFile));
                 KafkaProducer<byte[], byte[]> producer = producer();
                 KafkaConsumer<byte[], byte[]> output = consumer("loop.classified");
-                ControlLog control = new ControlLog(clientSettings(), "loop.control", new ControlRecords(registryClient))) {
+                ControlLog control = new ControlLog(clientSettings(), "loop.control", new ControlRecords(registryClient),
+                        ControlSignature.of(SIGNING_KEY));
+                ControlLog forger = new ControlLog(clientSettings(), "loop.control", new ControlRecords(registryClient))) {
             processor.get().start();
             trainer.start();
             Map<String, Classification> seen = new HashMap<>();
@@ -188,6 +195,12 @@ class RolloutEndToEndTest {
             List<Classification> flowed = collect(output, results, seen, duplicates, "traffic-", sent.get());
             assertEquals(sent.get(), flowed.size(), "traffic records lost");
             assertTrue(duplicates.isEmpty(), "doubled: " + duplicates);
+            // Refused and retired versions left the disk: the cache holds the served version only.
+            try (var cached = Files.list(dir.resolve("adapters"))) {
+                List<String> names = cached.map(p -> p.getFileName().toString()).toList();
+                assertFalse(names.isEmpty());
+                assertTrue(names.stream().allMatch(n -> n.startsWith("1-")), names.toString());
+            }
             assertTrue(flowed.stream().anyMatch(c -> c.getAdapterVersion() == null), "some traffic before the swap");
             assertTrue(flowed.stream().anyMatch(c -> Long.valueOf(1).equals(c.getAdapterVersion())), "traffic after it");
 
@@ -214,6 +227,30 @@ class RolloutEndToEndTest {
             assertTrue(state(control).errors(3).get("processor-0").contains("not 64 hex digits"),
                     state(control).errors(3).toString());
             assertEquals(0, processor.get().rollout().serving());
+
+            // 6c. A signed event naming a location outside the configured store (the adapters topic) is refused
+            // before anything is read, and the control-log thread goes on: the next command still applies.
+            String[] outside = {"file:///dev/zero", "http://127.0.0.1:1/adapter.zip", "kafka:another.topic/0/0"};
+            for (int i = 0; i < outside.length; i++) {
+                String location = outside[i];
+                long version = 10 + i; // each newer than the last, so each is the one the log asks for
+                control.publish(AdapterEvent.newBuilder(v1).setVersion(version).setParentVersion(1L)
+                        .setLocation(location).setCreatedAt(Instant.now()).build());
+                awaitTrue(() -> !state(control).errors(version).isEmpty(), Duration.ofSeconds(30),
+                        "an error event for " + location);
+                assertTrue(state(control).errors(version).get("processor-0").contains("not inside"),
+                        state(control).errors(version).toString());
+            }
+            assertEquals(0, processor.get().rollout().serving());
+
+            // 6d. Commands and events without a valid signature are ignored: a forged pin changes nothing.
+            forger.publish(io.slmclassifier.avro.AdapterCommand.newBuilder().setCommand(AdapterCommandType.PIN).setVersion(1L)
+                    .setRequestedBy("forger").setRequestedAt(Instant.now()).build());
+            forger.publish(AdapterEvent.newBuilder(v1).setVersion(40).setParentVersion(1L).setCreatedAt(Instant.now()).build());
+            send(producer, "forged", heldOut.subList(0, 4));
+            collect(output, results, seen, duplicates, "forged-", 4).forEach(c -> assertNull(c.getAdapterVersion()));
+            sleep(2000); // the follower polls every 200 ms: ample time to have read (and dropped) both records
+            assertEquals(0, processor.get().rollout().serving(), "the forged pin was ignored");
 
             // 7. Pin version 1, then restart the processor: it serves version 1 again before it consumes anything.
             AdapterCli.send(control, AdapterCommandType.PIN, 1L, "test");
