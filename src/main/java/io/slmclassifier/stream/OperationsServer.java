@@ -22,9 +22,9 @@ public final class OperationsServer implements AutoCloseable {
      * @param steady false while stream threads keep dying (each is replaced, so Streams alone would stay RUNNING
      *     while a poison record stops every partition of the thread)
      */
-    public OperationsServer(int port, ProcessorMetrics metrics, Supplier<KafkaStreams.State> state, BooleanSupplier steady)
-            throws IOException {
-        this(port, metrics::scrape, () -> {
+    public OperationsServer(String host, int port, ProcessorMetrics metrics, Supplier<KafkaStreams.State> state,
+            BooleanSupplier steady) throws IOException {
+        this(host, port, metrics::scrape, () -> {
             KafkaStreams.State s = state.get();
             return s != KafkaStreams.State.ERROR && s != KafkaStreams.State.NOT_RUNNING;
         }, () -> state.get() == KafkaStreams.State.RUNNING && steady.getAsBoolean(),
@@ -32,15 +32,21 @@ public final class OperationsServer implements AutoCloseable {
     }
 
     /**
+     * @param host the address to listen on: loopback unless a deployment opens it ({@code metrics.host})
      * @param describe a word for the health endpoints' body (a state name)
      */
-    public OperationsServer(int port, Supplier<String> scrape, BooleanSupplier live, BooleanSupplier ready,
+    public OperationsServer(String host, int port, Supplier<String> scrape, BooleanSupplier live, BooleanSupplier ready,
             Supplier<String> describe) throws IOException {
-        server = HttpServer.create(new InetSocketAddress(port), 0);
+        server = HttpServer.create(new InetSocketAddress(host, port), 0);
         server.createContext("/metrics", ex -> respond(ex, 200, "text/plain; version=0.0.4; charset=utf-8", scrape.get()));
         server.createContext("/health/live", ex -> respond(ex, live.getAsBoolean() ? 200 : 503, "text/plain", describe.get() + "\n"));
         server.createContext("/health/ready", ex -> respond(ex, ready.getAsBoolean() ? 200 : 503, "text/plain", describe.get() + "\n"));
         server.start();
+    }
+
+    /** Where it listens. */
+    public InetSocketAddress address() {
+        return server.getAddress();
     }
 
     public int port() {

@@ -44,6 +44,7 @@ public final class ProcessorConfig extends ServiceConfig {
         {"topics.partitions", "3", "partitions of created topics"},
         {"topics.replication", "1", "replication factor of created topics"},
         {"metrics.port", "9400", "HTTP port of /metrics and /health/*; 0 picks a free port, -1 disables"},
+        {"metrics.host", "127.0.0.1", "address of /metrics and /health/* (0.0.0.0: every interface, as containers need for probes and scraping)"},
         {"control.topic", "intents.control", "adapter events and operator commands (compacted, one partition)"},
         {"adapters.topic", "intents.adapters", "adapter archives in chunks (compacted)"},
         {"adapter.store", "kafka", "where adapters are read from: kafka (the adapters topic), a file: URI or an http(s) URL prefix; events naming any other location are refused"},

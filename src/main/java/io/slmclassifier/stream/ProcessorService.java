@@ -131,10 +131,11 @@ public final class ProcessorService implements AutoCloseable {
         });
         streams.setStateListener((now, before) -> log.info("Kafka Streams {} -> {}", before, now));
         int port = config.getInt("metrics.port");
-        this.operations = port < 0 ? null : new OperationsServer(port, metrics, streams::state, this::streamThreadsSteady);
+        this.operations = port < 0 ? null : new OperationsServer(config.get("metrics.host"), port, metrics, streams::state,
+                this::streamThreadsSteady);
         log.info("Processor ready: {} -> {} (dead letters: {}), task {} on {} ({}), metrics on {}",
                 settings.inputTopic(), settings.outputTopic(), settings.dlqTopic(), task.name(), modelId,
-                model.device(), operations == null ? "off" : "http://0.0.0.0:" + operations.port() + "/metrics");
+                model.device(), operations == null ? "off" : "http://" + config.get("metrics.host") + ":" + operations.port() + "/metrics");
         this.console = ConsoleServer.startIfEnabled(config, new ControlTopicAdapters(rollout.control()));
     }
 

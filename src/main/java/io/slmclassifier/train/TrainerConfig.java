@@ -49,6 +49,7 @@ public final class TrainerConfig extends ServiceConfig {
         {"topics.partitions", "3", "partitions of created feedback and dataset topics"},
         {"topics.replication", "1", "replication factor of created topics"},
         {"metrics.port", "9401", "HTTP port of /metrics and /health/*; 0 picks a free port, -1 disables"},
+        {"metrics.host", "127.0.0.1", "address of /metrics and /health/* (0.0.0.0: every interface, as containers need for probes and scraping)"},
     };
 
     private TrainerConfig(Map<String, String> values) {

@@ -153,7 +153,7 @@ public final class TrainerService implements AutoCloseable {
         Gauge.builder("slm.trainer.training", this, t -> t.training != null ? 1 : 0)
                 .description("1 while a run is in progress").register(metrics);
         int port = config.getInt("metrics.port");
-        this.operations = port < 0 ? null : new OperationsServer(port, metrics::scrape, running::get, () -> ready,
+        this.operations = port < 0 ? null : new OperationsServer(config.get("metrics.host"), port, metrics::scrape, running::get, () -> ready,
                 () -> training != null ? "TRAINING" : ready ? "READY" : "STARTING");
         this.loop = new Thread(this::run, "trainer");
         log.info("Trainer for task {} on {} ({}): feedback {} -> dataset {}, adapters to {}, metrics on {}", task.name(),
