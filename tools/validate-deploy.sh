@@ -6,7 +6,7 @@
 #   docker-compose.yml, docker-compose.gpu.yml  the Compose schema and model of the Compose implementation
 #                                               (`config`), then the settings, health checks and topics
 #   k8s/**                                      Kubernetes OpenAPI schema (Kubernetes' Java client models),
-#                                               Strimzi's KafkaTopic CRD schema, references between objects
+#                                               Strimzi's KafkaTopic and KafkaUser CRD schemas, references between objects
 #   processor/Dockerfile, trainer/Dockerfile    stages, build sources inside the build context, alike but for the service
 #
 # The checks themselves: tools/deploy-validate/src/main/java/io/slmclassifier/deploy/ValidateDeploy.java.

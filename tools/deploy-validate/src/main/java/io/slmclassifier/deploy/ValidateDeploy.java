@@ -43,8 +43,9 @@ import java.util.stream.Stream;
  *       and RFC 6902 patches: the subset of kustomize these files use; anything else is refused), and every
  *       object is validated against the Kubernetes OpenAPI schema through the models of Kubernetes' Java client
  *       (unknown fields, missing required fields, wrong types, quantities), plus the API server's name and label
- *       rules. Strimzi {@code KafkaTopic}s are validated against the {@code openAPIV3Schema} of Strimzi's
- *       generated CRD ({@code strimzi/kafkatopic-crd.yaml}), strictly: no field the schema does not declare.</li>
+ *       rules. Strimzi {@code KafkaTopic}s and {@code KafkaUser}s are validated against the {@code openAPIV3Schema}
+ *       of Strimzi's generated CRDs ({@code strimzi/kafkatopic-crd.yaml}, {@code strimzi/kafkauser-crd.yaml}),
+ *       strictly: no field the schema does not declare; a user's ACLs name only topics that are KafkaTopics.</li>
  *   <li>References: selectors against pod labels, the StatefulSet's headless Service, ConfigMap keys, claims,
  *       volume mounts, named ports, Prometheus ports, the task ConfigMap against {@code tasks/}, the topics the
  *       services use against the KafkaTopics, and every {@code SLM_*} variable and properties key against the
@@ -89,8 +90,9 @@ public final class ValidateDeploy {
     private final Set<String> errors = new LinkedHashSet<>();
     private final Set<Path> covered = new TreeSet<>();
     private final Map<String, Set<String>> knownKeys = new LinkedHashMap<>();
-    private ObjectNode topicCrd;
-    private JsonSchema topicSchema;
+    /** Strimzi's CustomResourceDefinitions (tools/deploy-validate/strimzi/*-crd.yaml) by kind, and their schemas. */
+    private final Map<String, ObjectNode> strimziCrds = new LinkedHashMap<>();
+    private final Map<String, JsonSchema> strimziSchemas = new LinkedHashMap<>();
     private int checkedObjects;
 
     private ValidateDeploy(Path root) {
@@ -120,7 +122,7 @@ public final class ValidateDeploy {
     private void run(List<Path> composeFiles) throws IOException {
         knownKeys.put("processor", keysOf("processor/processor.properties", "io.slmclassifier.stream.ProcessorConfig"));
         knownKeys.put("trainer", keysOf("trainer/trainer.properties", "io.slmclassifier.train.TrainerConfig"));
-        loadTopicCrd();
+        loadStrimziCrds();
 
         // Kubernetes: render every kustomization, validate every object, then the references between them.
         Path k8s = root.resolve("k8s");
@@ -132,6 +134,7 @@ public final class ValidateDeploy {
             error("k8s/", "no kustomization.yaml");
         }
         List<Node> topics = new ArrayList<>();
+        List<Node> users = new ArrayList<>();
         List<Node> configMaps = new ArrayList<>();
         for (Path k : kustomizations) {
             covered.add(k);
@@ -151,6 +154,8 @@ public final class ValidateDeploy {
                 }
                 if (o.kind().equals("KafkaTopic")) {
                     topics.add(o);
+                } else if (o.kind().equals("KafkaUser")) {
+                    users.add(o);
                 } else if (o.kind().equals("ConfigMap")) {
                     configMaps.add(o);
                 }
@@ -163,6 +168,7 @@ public final class ValidateDeploy {
                     .forEach(p -> error(rel(p), "not part of any kustomization, so never applied or checked"));
         }
         checkKubernetesTopics(topics, configMaps);
+        checkUserAcls(users, topics);
 
         for (Path c : composeFiles) {
             checkCompose(c);
@@ -339,7 +345,7 @@ public final class ValidateDeploy {
         checkMetadata(where, o.kind(), o.body().path("metadata"));
         String key = o.apiVersion() + "/" + o.kind();
         if (o.apiVersion().startsWith("kafka.strimzi.io/")) {
-            validateKafkaTopic(o, where);
+            validateStrimzi(o, where);
             return;
         }
         String model = BUILTIN.get(key);
@@ -441,20 +447,23 @@ public final class ValidateDeploy {
 
     // ------------------------------------------------------------------------------------------------ Strimzi
 
-    private void loadTopicCrd() throws IOException {
-        Path crd = root.resolve("tools/deploy-validate/strimzi/kafkatopic-crd.yaml");
-        topicCrd = (ObjectNode) readOne(crd);
+    private void loadStrimziCrds() throws IOException {
+        for (String file : List.of("kafkatopic-crd.yaml", "kafkauser-crd.yaml")) {
+            ObjectNode crd = (ObjectNode) readOne(root.resolve("tools/deploy-validate/strimzi/" + file));
+            strimziCrds.put(crd.path("spec").path("names").path("kind").asText(), crd);
+        }
     }
 
-    private void validateKafkaTopic(Node o, String where) {
-        String group = topicCrd.path("spec").path("group").asText();
-        String kind = topicCrd.path("spec").path("names").path("kind").asText();
-        if (!o.kind().equals(kind)) {
+    private void validateStrimzi(Node o, String where) {
+        ObjectNode crd = strimziCrds.get(o.kind());
+        if (crd == null) {
             error(where, "no schema here for apiVersion " + o.apiVersion() + " kind " + o.kind());
             return;
         }
+        String group = crd.path("spec").path("group").asText();
+        String kind = o.kind();
         JsonNode version = null;
-        for (JsonNode v : topicCrd.path("spec").path("versions")) {
+        for (JsonNode v : crd.path("spec").path("versions")) {
             if (o.apiVersion().equals(group + "/" + v.path("name").asText()) && v.path("served").asBoolean()) {
                 version = v;
             }
@@ -463,17 +472,35 @@ public final class ValidateDeploy {
             error(where, o.apiVersion() + " is not a served version of " + kind + " (Strimzi CRD in tools/deploy-validate/strimzi)");
             return;
         }
-        if (topicSchema == null) {
-            ObjectNode schema = strictSchema(version.path("schema").path("openAPIV3Schema"));
-            schema.put("$schema", "http://json-schema.org/draft-07/schema#");
-            topicSchema = JsonSchemaFactory.getInstance(SpecVersion.VersionFlag.V7).getSchema(schema);
-        }
-        for (ValidationMessage m : topicSchema.validate(o.body())) {
+        JsonNode openApi = version.path("schema").path("openAPIV3Schema");
+        JsonSchema schema = strimziSchemas.computeIfAbsent(kind, k -> {
+            ObjectNode strict = strictSchema(openApi);
+            strict.put("$schema", "http://json-schema.org/draft-07/schema#");
+            return JsonSchemaFactory.getInstance(SpecVersion.VersionFlag.V7).getSchema(strict);
+        });
+        for (ValidationMessage m : schema.validate(o.body())) {
             error(where, m.getMessage());
         }
         validateModel(where, "V1ObjectMeta", o.body().path("metadata"));
         if (!o.body().path("metadata").path("labels").has("strimzi.io/cluster")) {
-            error(where, "label strimzi.io/cluster (the Kafka cluster of the topic) missing");
+            error(where, "label strimzi.io/cluster (the Kafka cluster of the " + kind + ") missing");
+        }
+    }
+
+    /** Every topic a user's ACLs name literally is one of the KafkaTopics, on the same Kafka cluster. */
+    private void checkUserAcls(List<Node> users, List<Node> topics) {
+        Set<String> known = new LinkedHashSet<>();
+        topics.forEach(t -> known.add(t.body().path("metadata").path("labels").path("strimzi.io/cluster").asText() + "/" + t.name()));
+        for (Node user : users) {
+            String cluster = user.body().path("metadata").path("labels").path("strimzi.io/cluster").asText();
+            for (JsonNode acl : user.body().path("spec").path("authorization").path("acls")) {
+                JsonNode resource = acl.path("resource");
+                if (resource.path("type").asText().equals("topic") && resource.path("patternType").asText("literal").equals("literal")
+                        && !known.contains(cluster + "/" + resource.path("name").asText())) {
+                    error(user.where(), "ACL on topic " + resource.path("name").asText() + ", which is no KafkaTopic of "
+                            + cluster + " (k8s/topics)");
+                }
+            }
         }
     }
 
