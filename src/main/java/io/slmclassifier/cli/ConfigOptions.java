@@ -13,7 +13,10 @@ final class ConfigOptions {
     @Option(names = "--config", description = "Properties file (see processor/processor.properties and trainer/trainer.properties).")
     Path file;
 
-    @Option(names = "--set", description = "Override one setting: key=value (repeatable).")
+    @Option(names = "--set", description = "Override one setting: key=value (repeatable). Every key can also come from "
+            + "the environment (SLM_ + the key upper-cased, dots as underscores: SLM_CONSOLE_TOKEN) or from a file "
+            + "named by <key>.file (console.token.file=/run/secrets/console-token): pass secrets that way, not here, "
+            + "where ps shows them.")
     List<String> overrides = new ArrayList<>();
 
     Map<String, String> overrides() {
