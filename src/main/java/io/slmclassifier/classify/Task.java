@@ -89,11 +89,27 @@ public record Task(
         }
     }
 
+    /** The keys a task file may have, in the order the documentation gives them. */
+    static final List<String> KEYS = List.of("name", "labels", "prompt", "chat_template", "label_tokens", "max_text_tokens");
+
     public static Task parse(String yaml) {
         ObjectMapper mapper = new ObjectMapper(new YAMLFactory())
                 .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
         try {
-            return mapper.readValue(yaml, Task.class);
+            // Unknown keys first: a misspelt key would otherwise surface as its correct twin missing.
+            com.fasterxml.jackson.databind.JsonNode tree = mapper.readTree(yaml);
+            if (tree != null && tree.isObject()) {
+                for (java.util.Iterator<String> it = tree.fieldNames(); it.hasNext(); ) {
+                    String key = it.next();
+                    if (!KEYS.contains(key)) {
+                        String near = KEYS.stream().filter(k -> editDistance(k, key) <= 2).findFirst()
+                                .map(k -> " (did you mean '" + k + "'?)").orElse("");
+                        throw new IllegalArgumentException("invalid task: unknown key '" + key + "'" + near
+                                + "; a task has " + String.join(", ", KEYS));
+                    }
+                }
+            }
+            return mapper.treeToValue(tree, Task.class);
         } catch (com.fasterxml.jackson.databind.exc.ValueInstantiationException e) {
             throw new IllegalArgumentException(e.getCause() != null ? e.getCause().getMessage() : e.getMessage(), e);
         } catch (com.fasterxml.jackson.databind.JsonMappingException e) {
@@ -102,6 +118,23 @@ public record Task(
         } catch (com.fasterxml.jackson.core.JacksonException e) {
             throw new IllegalArgumentException("invalid task: " + e.getOriginalMessage(), e);
         }
+    }
+
+    private static int editDistance(String a, String b) {
+        int[] previous = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) {
+            previous[j] = j;
+        }
+        for (int i = 1; i <= a.length(); i++) {
+            int[] current = new int[b.length() + 1];
+            current[0] = i;
+            for (int j = 1; j <= b.length(); j++) {
+                int substitute = previous[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
+                current[j] = Math.min(substitute, Math.min(previous[j], current[j - 1]) + 1);
+            }
+            previous = current;
+        }
+        return previous[b.length()];
     }
 
     public boolean useChatTemplate() {

@@ -31,12 +31,36 @@ public final class Main implements Runnable {
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             if (e instanceof ModelLoadException || e instanceof IllegalArgumentException || e instanceof IOException
                     || e instanceof UncheckedIOException) {
-                commandLine.getErr().println("error: " + e.getMessage());
+                commandLine.getErr().println("error: " + describe(e instanceof UncheckedIOException u ? u.getCause() : e));
                 return 2;
             }
             throw e;
         });
         return cli.execute(args);
+    }
+
+    /**
+     * The message of an error for a person: the file-system exceptions carry only the path, so the reason is
+     * added ("no such file", "directory does not exist", "permission denied").
+     */
+    static String describe(Throwable e) {
+        if (e instanceof java.nio.file.NoSuchFileException missing) {
+            java.nio.file.Path path = java.nio.file.Path.of(missing.getFile());
+            java.nio.file.Path parent = path.toAbsolutePath().getParent();
+            return parent != null && !java.nio.file.Files.isDirectory(parent)
+                    ? "directory " + parent + " does not exist (for " + missing.getFile() + ")"
+                    : "no such file: " + missing.getFile();
+        }
+        if (e instanceof java.nio.file.AccessDeniedException denied) {
+            return "permission denied: " + denied.getFile();
+        }
+        if (e instanceof java.nio.file.NotDirectoryException notDir) {
+            return "not a directory: " + notDir.getFile();
+        }
+        if (e instanceof java.nio.file.FileAlreadyExistsException exists) {
+            return "already exists: " + exists.getFile();
+        }
+        return e.getMessage();
     }
 
     @Override

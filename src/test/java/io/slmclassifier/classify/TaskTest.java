@@ -60,6 +60,17 @@ class TaskTest {
     }
 
     @Test
+    void aMisspeltKeyIsNamedWithTheKeyItResembles() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Task.parse("name: t\nlabels: [a, b]\npromt: 'x {text}'"));
+        assertEquals("invalid task: unknown key 'promt' (did you mean 'prompt'?); a task has name, labels, prompt, "
+                + "chat_template, label_tokens, max_text_tokens", e.getMessage());
+        assertTrue(assertThrows(IllegalArgumentException.class,
+                () -> Task.parse("name: t\nlabels: [a, b]\nprompt: 'x {text}'\ncolour: red")).getMessage()
+                .startsWith("invalid task: unknown key 'colour';"));
+    }
+
+    @Test
     void labelsSharingAFirstTokenAreRefusedNamingBoth() {
         // "info_provide" and "info_request" both start with the token "info": the seed renamed them for this.
         Task task = Task.parse("name: t\nlabels: [call, info_provide, info_request]\nprompt: '{text}'");

@@ -20,6 +20,31 @@ import org.junit.jupiter.api.io.TempDir;
 class ClassifyCommandTest {
 
     @Test
+    void aMissingFileOrDirectorySaysSoInOneLine(@TempDir Path dir) throws Exception {
+        java.io.PrintStream stderr = System.err;
+        for (String[] files : new String[][] {{dir.resolve("nope.txt").toString(), "-"},
+                {"-", dir.resolve("missing/dir/out.jsonl").toString()}}) {
+            ByteArrayOutputStream err = new ByteArrayOutputStream();
+            java.io.InputStream stdin = System.in;
+            int code;
+            try {
+                System.setErr(new java.io.PrintStream(err, true, StandardCharsets.UTF_8));
+                System.setIn(new java.io.ByteArrayInputStream("Ist negativ.\n".getBytes(StandardCharsets.UTF_8)));
+                code = Main.run("classify", "--model", Fixtures.model("qwen3-tiny").toString(), "--task",
+                        Fixtures.task("radr-intents").toString(), "--input", files[0], "--output", files[1], "--device", "cpu");
+            } finally {
+                System.setErr(stderr);
+                System.setIn(stdin);
+            }
+            String said = err.toString(StandardCharsets.UTF_8).lines().filter(l -> l.startsWith("error:")).findFirst().orElse("");
+            assertEquals(2, code);
+            assertEquals(files[0].equals("-") ? "error: directory " + dir.resolve("missing/dir") + " does not exist (for "
+                    + files[1] + ")" : "error: no such file: " + files[0], said);
+        }
+        assertEquals("permission denied: /etc/x", Main.describe(new java.nio.file.AccessDeniedException("/etc/x")));
+    }
+
+    @Test
     void classifiesTextAndJsonLinesAndReportsBadLines(@TempDir Path dir) throws Exception {
         Path input = dir.resolve("in.txt");
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
