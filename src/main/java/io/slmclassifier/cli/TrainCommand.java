@@ -41,25 +41,45 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--init-adapter", description = "Start from this adapter instead of a fresh one.")
     Path initAdapter;
 
-    @Option(names = "--epochs", defaultValue = "3") int epochs;
-    @Option(names = "--lr", defaultValue = "5e-5", description = "Peak learning rate, decayed linearly to 0.") double lr;
-    @Option(names = "--warmup-steps", defaultValue = "0") int warmupSteps;
-    @Option(names = "--weight-decay", defaultValue = "0") double weightDecay;
-    @Option(names = "--batch-size", defaultValue = "8") int batchSize;
-    @Option(names = "--max-grad-norm", defaultValue = "1.0") double maxGradNorm;
+    @Option(names = "--overwrite", description = "Replace an adapter already in --output (otherwise refused).")
+    boolean overwrite;
+
+    @Option(names = "--epochs", defaultValue = "3", description = "Passes over the training data (default: ${DEFAULT-VALUE}).")
+    int epochs;
+    @Option(names = "--lr", defaultValue = "5e-5", description = "Peak learning rate, decayed linearly to 0 (default: ${DEFAULT-VALUE}).")
+    double lr;
+    @Option(names = "--warmup-steps", defaultValue = "0", description = "Steps of linear learning-rate warm-up (default: ${DEFAULT-VALUE}).")
+    int warmupSteps;
+    @Option(names = "--weight-decay", defaultValue = "0", description = "AdamW weight decay (default: ${DEFAULT-VALUE}).")
+    double weightDecay;
+    @Option(names = "--batch-size", defaultValue = "8", description = "Examples per optimizer step (default: ${DEFAULT-VALUE}).")
+    int batchSize;
+    @Option(names = "--max-grad-norm", defaultValue = "1.0", description = "Gradients are clipped to this global norm (default: ${DEFAULT-VALUE}).")
+    double maxGradNorm;
     @Option(names = "--eval-every", defaultValue = "0", description = "Evaluate every N steps (0: at each epoch end).") int evalEvery;
-    @Option(names = "--lora-r", defaultValue = "16") int loraR;
-    @Option(names = "--lora-alpha", defaultValue = "32") double loraAlpha;
-    @Option(names = "--lora-dropout", defaultValue = "0.05") double loraDropout;
+    @Option(names = "--lora-r", defaultValue = "16", description = "LoRA rank (default: ${DEFAULT-VALUE}).")
+    int loraR;
+    @Option(names = "--lora-alpha", defaultValue = "32", description = "LoRA alpha; deltas are scaled by alpha / r (default: ${DEFAULT-VALUE}).")
+    double loraAlpha;
+    @Option(names = "--lora-dropout", defaultValue = "0.05", description = "Dropout on the LoRA inputs while training (default: ${DEFAULT-VALUE}).")
+    double loraDropout;
     @Option(names = "--rslora", description = "Scale by alpha / sqrt(r) instead of alpha / r.") boolean rslora;
-    @Option(names = "--targets", defaultValue = "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj", split = ",")
+    @Option(names = "--targets", defaultValue = "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj", split = ",",
+            description = "Projections that get LoRA deltas, comma-separated (default: all seven).")
     List<String> targets;
-    @Option(names = "--seed", defaultValue = "42") long seed;
-    @Option(names = "--device", defaultValue = "auto", description = "cpu, gpu or auto.") String device;
+    @Option(names = "--seed", defaultValue = "42", description = "Seed of initialisation, dropout and shuffling (default: ${DEFAULT-VALUE}).")
+    long seed;
+    @Option(names = "--device", defaultValue = "auto", description = "cpu, gpu or auto (default: ${DEFAULT-VALUE}).") String device;
 
     @Override
     public Integer call() throws Exception {
         PrintStream err = System.err;
+        for (String file : List.of("adapter_config.json", "adapter_model.safetensors")) {
+            if (!overwrite && java.nio.file.Files.exists(output.resolve(file))) {
+                throw new IllegalArgumentException("--output " + output + " already holds an adapter (" + file
+                        + "); choose another directory, or pass --overwrite to replace it");
+            }
+        }
         Task t = Task.load(task);
         LabeledData train = usable(LabeledData.read(trainFile, t), "training", err);
         LabeledData validation = usable(LabeledData.read(validationFile, t), "validation", err);
@@ -81,6 +101,11 @@ public final class TrainCommand implements Callable<Integer> {
                     result.bestStep(), result.steps(), result.examplesPerSecond());
             System.out.print(result.best().toTable());
             System.out.printf("%nadapter written to %s (before training: macro-F1 %.4f)%n", output, result.initial().macroF1());
+            if (result.bestStep() == 0) {
+                System.out.printf("No step beat the adapter training started from, so that is the one written. Try more "
+                        + "epochs (--epochs %d), a higher learning rate (--lr %s), or more and more varied examples.%n",
+                        epochs * 3, lr * 10);
+            }
         }
         return 0;
     }

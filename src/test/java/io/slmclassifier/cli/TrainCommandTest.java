@@ -86,5 +86,21 @@ class TrainCommandTest {
         assertEquals(reported.get("macro_f1").asDouble(), evaluated.get("macro_f1").asDouble(), 1e-12);
         assertEquals(reported.get("confusion"), evaluated.get("confusion"));
         assertTrue(evaluated.get("macro_f1").asDouble() > 0.5, "learned something: " + evaluated);
+
+        // A second run into the same directory would replace a good adapter: refused before anything runs.
+        byte[] kept = Files.readAllBytes(out.resolve("adapter_model.safetensors"));
+        ByteArrayOutputStream refusal = new ByteArrayOutputStream();
+        try {
+            System.setErr(new PrintStream(refusal, true, StandardCharsets.UTF_8));
+            code = Main.run("train", "--model", Fixtures.model("qwen3-tiny").toString(), "--task", task.toString(),
+                    "--train", train.toString(), "--validation", validation.toString(), "--output", out.toString(),
+                    "--epochs", "1", "--device", "cpu");
+        } finally {
+            System.setErr(stderr);
+        }
+        assertEquals(2, code);
+        assertEquals("error: --output " + out + " already holds an adapter (adapter_config.json); choose another "
+                + "directory, or pass --overwrite to replace it", refusal.toString(StandardCharsets.UTF_8).strip());
+        assertTrue(java.util.Arrays.equals(kept, Files.readAllBytes(out.resolve("adapter_model.safetensors"))));
     }
 }
