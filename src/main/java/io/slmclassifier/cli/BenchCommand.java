@@ -54,7 +54,8 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--config", description = "Write a random model of this config.json's shape.")
     Path config;
 
-    @Option(names = "--tokenizer", description = "Directory with tokenizer.json and tokenizer_config.json for a random model.")
+    @Option(names = "--tokenizer", description = "Directory with tokenizer.json and tokenizer_config.json for a random model "
+            + "(default: the Qwen3 tokenizer the jar carries).")
     Path tokenizer;
 
     @Option(names = "--work-dir", defaultValue = "bench-models", description = "Where random models are written and reused (default: ${DEFAULT-VALUE}).")
@@ -304,13 +305,14 @@ public final class BenchCommand implements Callable<Integer> {
         } else {
             throw new IllegalArgumentException("give --model DIR, --shape qwen3-0.6b or --config FILE");
         }
-        if (tokenizer == null) {
-            throw new IllegalArgumentException("a random model needs --tokenizer DIR (with tokenizer.json)");
-        }
         Path dir = workDir.resolve(name + "-random");
         if (!Files.isRegularFile(dir.resolve("model.safetensors"))) {
             System.out.println("writing random BF16 weights to " + dir);
             RandomModel.write(new ObjectMapper().readTree(configJson), dir, 42);
+        }
+        if (tokenizer == null) {
+            io.slmclassifier.model.DemoTinyModel.copyTokenizer(dir);
+            return dir;
         }
         for (String file : new String[] {"tokenizer.json", "tokenizer_config.json"}) {
             if (Files.exists(tokenizer.resolve(file))) {

@@ -20,12 +20,14 @@ import picocli.CommandLine.Option;
 public final class EvaluateCommand implements Callable<Integer> {
 
     @Option(names = "--model", required = true, description = ModelOptions.DESCRIPTION) String model;
-    @Option(names = "--task", required = true) Path task;
+    @Option(names = "--task", required = true, description = "Task file (YAML or JSON).") Path task;
     @Option(names = "--adapter", description = "PEFT LoRA adapter directory.") Path adapter;
     @Option(names = "--data", required = true, description = "JSON lines {text, label} or CSV text,label.") Path data;
     @Option(names = "--json", description = "Also write the metrics as JSON to this file.") Path json;
-    @Option(names = "--device", defaultValue = "auto") String device;
-    @Option(names = "--batch-size", defaultValue = "32") int batchSize;
+    @Option(names = "--device", defaultValue = "auto", description = "cpu, gpu or auto (default: ${DEFAULT-VALUE}).")
+    String device;
+    @Option(names = "--batch-size", defaultValue = "32", description = "Most examples per forward pass (default: ${DEFAULT-VALUE}).")
+    int batchSize;
 
     @Override
     public Integer call() throws Exception {

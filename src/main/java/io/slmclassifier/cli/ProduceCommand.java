@@ -21,8 +21,10 @@ import picocli.CommandLine.Option;
         description = "Send text records (UTF-8 values) to a topic at a target rate.")
 public final class ProduceCommand implements Callable<Integer> {
 
-    @Option(names = "--bootstrap-servers", defaultValue = "localhost:9092") String bootstrap;
-    @Option(names = "--topic", defaultValue = "intents.in") String topic;
+    @Option(names = "--bootstrap-servers", defaultValue = "localhost:9092", description = "Kafka bootstrap servers (default: ${DEFAULT-VALUE}).")
+    String bootstrap;
+    @Option(names = "--topic", defaultValue = "intents.in", description = "Topic to write the texts to (default: ${DEFAULT-VALUE}).")
+    String topic;
     @Option(names = "--file", description = "One text per line; without it, synthetic radr-style sentences.") Path file;
     @Option(names = "--count", defaultValue = "1000", description = "Records to send (default: ${DEFAULT-VALUE}).") long count;
     @Option(names = "--rate", defaultValue = "0", description = "Records per second; 0 sends as fast as possible.") double rate;

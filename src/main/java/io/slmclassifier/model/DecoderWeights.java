@@ -13,8 +13,8 @@ import java.nio.FloatBuffer;
 
 /**
  * The decoder's tensors, named after the checkpoint keys. q/k/v and gate/up are stored fused (rows of q, then
- * k, then v; rows of gate, then up) so each is one matrix product per layer: per-op overhead dominates small
- * batches (DESIGN.md section 8).
+ * k, then v; rows of gate, then up) so each is one matrix product per layer: the cost of launching each operation
+ * dominates small batches.
  */
 public final class DecoderWeights implements AutoCloseable {
 

@@ -68,6 +68,14 @@ public final class DemoTinyModel {
                 && Files.isRegularFile(dir.resolve("model.safetensors"));
     }
 
+    /** The Qwen3 tokenizer the jar carries ({@code tokenizer.json}, {@code tokenizer_config.json}), copied into a directory. */
+    public static void copyTokenizer(Path dir) throws IOException {
+        Files.createDirectories(dir);
+        for (String file : new String[] {"tokenizer.json", "tokenizer_config.json"}) {
+            Files.write(dir.resolve(file), resource(file));
+        }
+    }
+
     private static byte[] resource(String file) throws IOException {
         try (InputStream in = DemoTinyModel.class.getResourceAsStream(RESOURCES + file)) {
             if (in == null) {

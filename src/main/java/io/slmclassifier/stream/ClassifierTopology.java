@@ -30,7 +30,7 @@ import org.slf4j.LoggerFactory;
  * inference worker -> intents.classified, or intents.dlq with the reason.
  *
  * <p>Records wait in a changelogged store, not in memory: under exactly-once their input offsets commit with
- * the transaction that put them there, so only the store brings them back after a crash (DESIGN.md section 6).
+ * the transaction that put them there, so only the store brings them back after a crash.
  * Results leave with the input's key, timestamp and headers, plus {@code adapter-version} and {@code model-id}.
  */
 public final class ClassifierTopology {
