@@ -23,6 +23,9 @@ import picocli.CommandLine.Parameters;
 @Command(name = "adapter", mixinStandardHelpOptions = true,
         description = "List adapter versions with their metrics, or send rollback, pin, unpin or train.")
 public final class AdapterCli implements Callable<Integer> {
+    @picocli.CommandLine.Mixin
+    LogOptions logging;
+
 
     /** The settings this command reads; a processor's or trainer's file works as it is. */
     static final String[][] DEFAULTS = {

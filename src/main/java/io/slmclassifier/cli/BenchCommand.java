@@ -33,6 +33,9 @@ import picocli.CommandLine.Option;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Measure messages/s and latency percentiles of the classifier.")
 public final class BenchCommand implements Callable<Integer> {
+    @picocli.CommandLine.Mixin
+    LogOptions logging;
+
 
     /** Sentences from the radr task (DFKI/radr_intents examples in the seed article). */
     static final List<String> SENTENCES = List.of(

@@ -37,6 +37,9 @@ import picocli.CommandLine.Option;
 @Command(name = "classify", mixinStandardHelpOptions = true,
         description = "Classify text from a file or stdin; JSON lines out.")
 public final class ClassifyCommand implements Callable<Integer> {
+    @picocli.CommandLine.Mixin
+    LogOptions logging;
+
     private static final ObjectMapper JSON = new ObjectMapper();
 
     @Option(names = "--model", required = true, description = ModelOptions.DESCRIPTION)

@@ -59,6 +59,9 @@ import picocli.CommandLine.Option;
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = "Run a local broker, registry, processor and trainer, and classify sentences typed at the prompt.")
 public final class DemoCommand implements Callable<Integer> {
+    @picocli.CommandLine.Mixin
+    LogOptions logging;
+
 
     static final String DEFAULT_MODEL = "Qwen/Qwen3-0.6B";
 

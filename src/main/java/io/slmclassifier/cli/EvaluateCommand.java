@@ -18,6 +18,9 @@ import picocli.CommandLine.Option;
 /** Metrics of a model (and optionally an adapter) on labeled data. */
 @Command(name = "evaluate", mixinStandardHelpOptions = true, description = "Print accuracy, F1 and the confusion matrix.")
 public final class EvaluateCommand implements Callable<Integer> {
+    @picocli.CommandLine.Mixin
+    LogOptions logging;
+
 
     @Option(names = "--model", required = true, description = ModelOptions.DESCRIPTION) String model;
     @Option(names = "--task", required = true, description = "Task file (YAML or JSON).") Path task;

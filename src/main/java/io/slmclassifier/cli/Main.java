@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
 public final class Main implements Runnable {
 
     public static void main(String[] args) {
+        LogOptions.apply(java.util.List.of(args));
         // The JDK's HTTP servers (console, metrics, registry) wait forever for a request's headers unless told
         // otherwise: a client that opens connections and sends nothing would hold their threads.
         if (System.getProperty("sun.net.httpserver.maxReqTime") == null) {

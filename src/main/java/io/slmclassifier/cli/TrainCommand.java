@@ -22,6 +22,9 @@ import picocli.CommandLine.Option;
 @Command(name = "train", mixinStandardHelpOptions = true,
         description = "Train a LoRA adapter (PEFT format) for a task; the best by validation macro-F1 is kept.")
 public final class TrainCommand implements Callable<Integer> {
+    @picocli.CommandLine.Mixin
+    LogOptions logging;
+
 
     @Option(names = "--model", required = true, description = ModelOptions.DESCRIPTION + " The frozen base.")
     String model;
