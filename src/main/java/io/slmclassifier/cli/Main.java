@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
         description = "Classify text with a small causal language model in one forward pass.",
         subcommands = {ClassifyCommand.class, TrainCommand.class, EvaluateCommand.class, BenchCommand.class,
                 ProduceCommand.class, ProcessorCommand.class, TrainerCommand.class, AdapterCli.class,
-                DemoCommand.class})
+                DemoCommand.class, SoakCommand.class})
 public final class Main implements Runnable {
 
     public static void main(String[] args) {

@@ -79,7 +79,7 @@ public final class ProduceCommand implements Callable<Integer> {
     }
 
     /** Radio-style German sentences from a small grammar, so a load test needs no data file. */
-    static List<String> synthetic(int n, long seed) {
+    public static List<String> synthetic(int n, long seed) {
         String[] units = {"RobLW", "Zugführer", "Angriffstrupp", "Wassertrupp", "Einsatzleitung", "Drohne 2"};
         String[] templates = {"%s an %s, kommen.", "Ja, hier ist %s, kommen.", "%s: Erkundung im Erdgeschoss abgeschlossen.",
                 "Frage an %s: Lage im ersten Obergeschoss?", "Verstanden, %s geht vor.", "Negativ, %s noch nicht bereit."};

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.slmclassifier.avro.Classification;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -39,23 +39,12 @@ class ProcessorCrashTest {
     }
 
     private Process startChild(String app, Path state, Path log, String linger) throws Exception {
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx1g", "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"),
-                "io.slmclassifier.cli.Main", "processor"));
-        Map<String, String> config = new java.util.TreeMap<>(ProcessorEndToEndTest.config(app, state).asMap());
+        Map<String, String> config = new HashMap<>(ProcessorEndToEndTest.config(app, state).asMap());
         config.put("batch.max.size", "1000");
         config.put("batch.linger.ms", linger);
         // The killed member holds its partitions until its session expires: keep that short.
         config.put("kafka.consumer.session.timeout.ms", "6000");
-        for (Map.Entry<String, String> e : config.entrySet()) {
-            command.add("--set");
-            command.add(e.getKey() + "=" + e.getValue());
-        }
-        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
-        pb.environment().put("OPT_OUT_TRACKING", "true");
-        pb.environment().put("DJL_OFFLINE", "true");
-        return pb.start();
+        return ProcessorProcess.start(config, log);
     }
 
     private static long committed(String app) throws Exception {
@@ -76,9 +65,7 @@ class ProcessorCrashTest {
         Process first = startChild(app, dir.resolve("state-1"), log, "600000");
         try {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-            while (!java.nio.file.Files.readString(log).contains("Processor ready") && System.nanoTime() < deadline) {
-                Thread.sleep(200);
-            }
+            ProcessorProcess.awaitLog(first, log, "Processor ready", 1, Duration.ofSeconds(90));
             ProcessorEndToEndTest.produce(app + ".in", n, 5);
             while (committed(app) < n && System.nanoTime() < deadline) {
                 Thread.sleep(200);
@@ -103,10 +90,8 @@ class ProcessorCrashTest {
             }
             assertEquals(n, texts.size(), java.nio.file.Files.readString(log));
         } finally {
-            second.destroy(); // SIGTERM: the shutdown hook finishes the batch in flight and commits
-            boolean exited = second.waitFor(60, TimeUnit.SECONDS);
-            second.destroyForcibly();
-            assertTrue(exited, "the processor stops on SIGTERM");
+            // SIGTERM: the shutdown hook finishes the batch in flight and commits.
+            assertTrue(ProcessorProcess.stop(second, Duration.ofSeconds(60)), "the processor stops on SIGTERM");
         }
         assertTrue(java.nio.file.Files.readString(log).contains("Stopped"), "a clean stop is logged");
     }

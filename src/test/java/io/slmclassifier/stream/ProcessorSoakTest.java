@@ -1,0 +1,39 @@
+package io.slmclassifier.stream;
+
+import static org.junit.jupiter.api.Assertions.assertAll;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.slmclassifier.Fixtures;
+import io.slmclassifier.cli.ProduceCommand;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Crashes under load, the CI size of the {@code soak} command: a real broker, two processor JVMs on a
+ * three-partition input, 5,000 messages at 100 msg/s, one processor killed with SIGKILL every 15 s and restarted,
+ * in turns (three kills in the 50 s of sending), then every id read back with {@code read_committed} exactly once.
+ */
+class ProcessorSoakTest {
+
+    @Test
+    void processorsKilledUnderLoadLoseNothingAndDoubleNothing(@TempDir Path dir) throws Exception {
+        int messages = 5_000;
+        long started = System.nanoTime();
+        SoakRun.Result r = SoakRun.run(new SoakRun.Settings(Fixtures.model("qwen3-tiny"), Fixtures.task("radr-intents"),
+                "cpu", ProduceCommand.synthetic(500, 7), messages, 100, Duration.ofSeconds(15), 2, 3,
+                Duration.ofSeconds(60), dir));
+        Duration took = Duration.ofNanos(System.nanoTime() - started);
+        System.out.printf("soak: %s in %d s%n", r, took.toSeconds());
+        assertAll(
+                () -> assertEquals(messages, r.sent(), "every message acknowledged by the broker"),
+                () -> assertTrue(r.kills() >= 2, "each processor killed while the producer ran: " + r.kills() + " kills"),
+                () -> assertEquals(0, r.lost(), "lost; processor logs in " + dir),
+                () -> assertEquals(0, r.doubled(), "read back more than once; processor logs in " + dir),
+                () -> assertEquals(0, r.deadLettered(), "valid inputs dead-lettered; processor logs in " + dir),
+                () -> assertEquals(messages, r.received()),
+                () -> assertTrue(took.compareTo(Duration.ofMinutes(3)) < 0, "took " + took.toSeconds() + " s"));
+    }
+}
