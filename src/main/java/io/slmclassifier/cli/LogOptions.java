@@ -16,7 +16,8 @@ import picocli.CommandLine.Option;
  * so that picocli accepts them.
  */
 final class LogOptions {
-    static final Set<String> INTERACTIVE = Set.of("demo", "classify", "train", "evaluate", "adapter", "produce", "bench");
+    static final Set<String> INTERACTIVE = Set.of("demo", "classify", "train", "evaluate", "adapter", "produce", "bench",
+            "soak");
 
     @Option(names = "--verbose", description = "Show the libraries' INFO logs on the terminal too.")
     boolean verbose;

@@ -18,6 +18,9 @@ import picocli.CommandLine.Option;
                 + "(read_committed): lost, doubled, dead-lettered, p50/p99 latency across the kills.",
                 "Exits 0 when every id came back exactly once and nothing was dead-lettered, 1 otherwise."})
 public final class SoakCommand implements Callable<Integer> {
+    @picocli.CommandLine.Mixin
+    LogOptions logging;
+
 
     @Option(names = "--model", defaultValue = ModelResolver.DEMO_TINY,
             description = ModelOptions.DESCRIPTION + " Default: ${DEFAULT-VALUE}.")

@@ -98,6 +98,8 @@ public final class ClassifierTopology {
         /** Batches handed to the worker, oldest first; results are emitted in this order. */
         private final java.util.ArrayDeque<Batch> inFlight = new java.util.ArrayDeque<>();
         private final java.util.Set<String> inFlightKeys = new java.util.HashSet<>();
+        /** The last batch reported as slow. */
+        private Batch slowReported;
 
         /** The worker runs batches one after another: a second one queued behind keeps it from idling. */
         private static final int MAX_IN_FLIGHT = 2;
@@ -172,7 +174,9 @@ public final class ClassifierTopology {
                 }
             }
             Batch oldest = inFlight.peekFirst();
-            if (oldest != null && System.nanoTime() - oldest.since() > settings.inferenceTimeout().toNanos()) {
+            if (oldest != null && oldest != slowReported
+                    && System.nanoTime() - oldest.since() > settings.inferenceTimeout().toNanos()) {
+                slowReported = oldest; // once per batch: pump runs for every record
                 log.warn("A batch of {} records has run for more than {}; still waiting for it",
                         oldest.records().size(), settings.inferenceTimeout());
             }
