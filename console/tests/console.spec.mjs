@@ -69,9 +69,10 @@ class Demo {
     await this.until(() => this.answers() > before, 60_000, 'an answer to "' + sentence + '"');
   }
 
-  /** End of input stops the demo cleanly, broker included; a signal to its pid if it does not. */
+  /** /quit stops the demo cleanly, broker included; a signal to its pid if it does not. */
   async stop() {
     if (this.process.exitCode !== null) return;
+    this.process.stdin.write('/quit\n');
     this.process.stdin.end();
     const timer = setTimeout(() => {
       if (this.process.exitCode === null) process.kill(this.process.pid, 'SIGTERM');

@@ -37,7 +37,9 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.Callable;
+import java.util.concurrent.LinkedBlockingQueue;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -117,7 +119,78 @@ public final class DemoCommand implements Callable<Integer> {
             }
             consoleToken = java.nio.file.Files.readString(consoleTokenFile).strip();
         }
+        // Everything that can be checked is checked before anything starts: a taken port found after 30 s of
+        // start-up (and as much teardown) is no way to learn it.
+        requireFree("--kafka-port", kafkaPort);
+        requireFree("--registry-port", registryPort);
+        requireFree("--console-port", consolePort);
+        try (DataDirLock lock = dataDir == null ? null : DataDirLock.acquire(dataDir)) {
+            return run();
+        }
+    }
+
+    private static void requireFree(String option, int port) {
+        if (port <= 0) {
+            return; // 0: a free one is picked; -1: off
+        }
+        try (java.net.ServerSocket probe = new java.net.ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress())) {
+            // bound and released at once
+        } catch (IOException taken) {
+            throw new IllegalArgumentException(option + " " + port + ": the port is already in use on 127.0.0.1");
+        }
+    }
+
+    /** One demo per data directory: a second one would find the broker's files locked and fail without saying why. */
+    static final class DataDirLock implements AutoCloseable {
+        private final java.nio.channels.FileChannel channel;
+        private final java.nio.channels.FileLock lock;
+
+        private DataDirLock(java.nio.channels.FileChannel channel, java.nio.channels.FileLock lock) {
+            this.channel = channel;
+            this.lock = lock;
+        }
+
+        static DataDirLock acquire(Path dir) throws IOException {
+            Files.createDirectories(dir);
+            Path file = dir.resolve(".demo.lock");
+            java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(file,
+                    java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.READ,
+                    java.nio.file.StandardOpenOption.WRITE);
+            java.nio.channels.FileLock lock;
+            try {
+                lock = channel.tryLock();
+            } catch (java.nio.channels.OverlappingFileLockException heldInThisJvm) {
+                lock = null;
+            }
+            if (lock == null) {
+                String holder = new String(Files.readAllBytes(file), java.nio.charset.StandardCharsets.UTF_8).strip();
+                channel.close();
+                throw new IllegalArgumentException("data directory " + dir + " is in use by another demo"
+                        + (holder.isEmpty() ? "" : " (pid " + holder + ")"));
+            }
+            channel.truncate(0);
+            channel.write(java.nio.ByteBuffer.wrap(Long.toString(ProcessHandle.current().pid())
+                    .getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+            return new DataDirLock(channel, lock);
+        }
+
+        @Override
+        public void close() throws IOException {
+            lock.release();
+            channel.close();
+        }
+    }
+
+    private Integer run() throws Exception {
         PrintStream out = System.out;
+        java.util.concurrent.CountDownLatch stopped = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicBoolean toldToServe = new java.util.concurrent.atomic.AtomicBoolean();
+        Lines input = new Lines(System.in, System.console() != null, () -> {
+            if (!toldToServe.getAndSet(true)) {
+                out.printf("%nNo terminal: serving until stopped (kill %d, or SIGTERM from a service manager).%n",
+                        ProcessHandle.current().pid());
+            }
+        });
         ModelResolver resolver = ModelResolver.fromEnvironment();
         if (dataDir != null) {
             resolver = resolver.withDemoTinyDir(dataDir.resolve("models").resolve(ModelResolver.DEMO_TINY));
@@ -126,7 +199,7 @@ public final class DemoCommand implements Callable<Integer> {
         Path work = dataDir != null ? dataDir : Files.createTempDirectory("slm-demo-");
         Path taskFile = task != null ? task : simulate ? Files.writeString(work.resolve("colours.yaml"), ColourTask.YAML)
                 : Path.of("tasks/radr-intents.yaml");
-        LocalKafkaBroker.Builder brokerBuilder = LocalKafkaBroker.builder().port(kafkaPort);
+        LocalKafkaBroker.Builder brokerBuilder = LocalKafkaBroker.builder().port(kafkaPort).graceOnExit(Duration.ofSeconds(20));
         if (dataDir != null) {
             brokerBuilder.dataDir(dataDir.resolve("kafka"));
         }
@@ -166,10 +239,16 @@ public final class DemoCommand implements Callable<Integer> {
                     KafkaProducer<byte[], byte[]> producer = producer(broker);
                     KafkaConsumer<byte[], byte[]> consumer = consumer(broker);
                     ControlLog control = new ControlLog(properties(broker), "intents.control", new ControlRecords(registryClient))) {
-                // Ctrl-C: stop the services cleanly (the broker's own hook stops the broker).
+                // SIGTERM or Ctrl-C ends the session; this method then closes the clients, the services, the
+                // registry and the broker, in that order (a broker stopped first leaves every client waiting on it),
+                // and the hook lets the JVM go once that is done.
                 Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-                    trainer.close();
-                    processor.close();
+                    input.stop();
+                    try {
+                        stopped.await(20, java.util.concurrent.TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
                 }, "demo-shutdown"));
                 processor.start();
                 trainer.start();
@@ -194,18 +273,71 @@ public final class DemoCommand implements Callable<Integer> {
                     simulation.start();
                 }
                 out.printf("%nType a sentence and press Enter. Then !LABEL corrects the last answer (labels: %s).%n"
-                        + "/train trains now, /adapters lists versions, /rollback [V], /pin V, /unpin. Ctrl-D or Ctrl-C stops.%n",
+                        + "/train trains now, /adapters lists versions, /rollback [V], /pin V, /unpin. /quit, Ctrl-D or "
+                        + "Ctrl-C stops.%n",
                         String.join(", ", processor.classifier().task().labels()));
                 Session session = new Session(out, producer, consumer, control,
                         AvroSerde.forType(Classification.class, registryClient),
                         AvroSerde.forType(LabeledExample.class, registryClient), processor, trainer);
-                session.run(new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)));
+                session.run(input);
                 if (simulation != null) {
                     simulation.close();
                 }
             }
+        } finally {
+            stopped.countDown();
         }
         return 0;
+    }
+
+    /**
+     * Standard input, line by line, read on a thread of its own: a stop (SIGTERM, Ctrl-C) must not wait for a line.
+     * At the end of the input an interactive demo stops (Ctrl-D); one without a terminal (started in the
+     * background, by a service manager, in a container) goes on serving until it is stopped.
+     */
+    static final class Lines {
+        private static final String END = new String("end of input");
+        private final BlockingQueue<String> queue = new LinkedBlockingQueue<>();
+        private final boolean stopAtEnd;
+        private final Runnable onEndWithoutTerminal;
+        private volatile boolean stopping;
+
+        Lines(java.io.InputStream in, boolean stopAtEnd, Runnable onEndWithoutTerminal) {
+            this.stopAtEnd = stopAtEnd;
+            this.onEndWithoutTerminal = onEndWithoutTerminal;
+            Thread reader = new Thread(() -> {
+                try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
+                    String line;
+                    while ((line = r.readLine()) != null) {
+                        queue.add(line);
+                    }
+                } catch (IOException e) {
+                    // the input is gone: same as its end
+                }
+                queue.add(END);
+            }, "demo-input");
+            reader.setDaemon(true);
+            reader.start();
+        }
+
+        void stop() {
+            stopping = true;
+            queue.add(END);
+        }
+
+        /** The next line; null when the demo should stop. */
+        String next() throws InterruptedException {
+            while (true) {
+                String line = queue.take();
+                if (line != END) {
+                    return stopping ? null : line;
+                }
+                if (stopping || stopAtEnd) {
+                    return null;
+                }
+                onEndWithoutTerminal.run();
+            }
+        }
     }
 
     static final String RANDOM_WEIGHTS_NOTE = "This model has random weights: its labels mean nothing until the "
@@ -233,12 +365,15 @@ public final class DemoCommand implements Callable<Integer> {
             ControlLog control, AvroSerde<Classification> results, AvroSerde<LabeledExample> feedback,
             ProcessorService processor, TrainerService trainer) {
 
-        void run(BufferedReader in) throws Exception {
+        void run(Lines in) throws Exception {
             Classification last = null;
             String line;
             prompt();
-            while ((line = in.readLine()) != null) {
+            while ((line = in.next()) != null) {
                 line = line.strip();
+                if (line.equals("/quit")) {
+                    break;
+                }
                 try {
                     if (line.startsWith("!")) {
                         correct(last, line.substring(1).strip());
@@ -293,7 +428,7 @@ public final class DemoCommand implements Callable<Integer> {
                 case "pin" -> send(AdapterCommandType.PIN, version);
                 case "unpin" -> send(AdapterCommandType.UNPIN, null);
                 default -> throw new IllegalArgumentException("unknown command /" + words[0]
-                        + " (/train, /adapters, /rollback [V], /pin V, /unpin)");
+                        + " (/train, /adapters, /rollback [V], /pin V, /unpin, /quit)");
             }
         }
 

@@ -90,7 +90,18 @@ public final class LocalKafkaBroker implements AutoCloseable {
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()));
         this.process = command.start();
         // Normal JVM exit: stop the child too. (SIGKILL of this JVM is covered by the child's stdin watch.)
-        this.killOnExit = new Thread(process::destroyForcibly, "local-kafka-broker-kill");
+        Duration grace = builder.graceOnExit;
+        this.killOnExit = new Thread(() -> {
+            // At the JVM's exit: let an owner that stops its clients first close the broker last, then kill.
+            try {
+                if (!grace.isZero()) {
+                    process.waitFor(grace.toMillis(), TimeUnit.MILLISECONDS);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            process.destroyForcibly();
+        }, "local-kafka-broker-kill");
         Runtime.getRuntime().addShutdownHook(killOnExit);
         try {
             awaitReady(builder.startupTimeout, logFile);
@@ -366,6 +377,7 @@ public final class LocalKafkaBroker implements AutoCloseable {
         private final Map<String, String> brokerProperties = new LinkedHashMap<>();
         private List<String> jvmOptions = List.of("-Xms128m", "-Xmx1g", "-XX:+ExitOnOutOfMemoryError");
         private Duration startupTimeout = Duration.ofSeconds(90);
+        private Duration graceOnExit = Duration.ZERO;
         private int port;
 
         private Builder() {
@@ -395,6 +407,15 @@ public final class LocalKafkaBroker implements AutoCloseable {
         /** Options of the broker JVM (heap size and such). */
         public Builder jvmOptions(List<String> jvmOptions) {
             this.jvmOptions = List.copyOf(jvmOptions);
+            return this;
+        }
+
+        /**
+         * When the JVM exits with the broker still running, wait this long for its owner to close it (after the
+         * owner's clients) before killing it; by default it is killed at once.
+         */
+        public Builder graceOnExit(Duration graceOnExit) {
+            this.graceOnExit = graceOnExit;
             return this;
         }
 

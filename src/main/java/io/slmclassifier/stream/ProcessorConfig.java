@@ -14,6 +14,7 @@ public final class ProcessorConfig extends ServiceConfig {
     /** Key, default, meaning: the reference the README's configuration table is made from. */
     public static final String[][] DEFAULTS = {
         {"bootstrap.servers", "localhost:9092", "Kafka bootstrap servers"},
+        {"startup.timeout.ms", "30000", "how long start-up waits for a bootstrap server to answer before it gives up with one line"},
         {"application.id", "slm-classifier", "Kafka Streams application id (consumer group, state, transactions)"},
         {"processing.guarantee", "exactly_once_v2", "exactly_once_v2 or at_least_once"},
         {"num.stream.threads", "1", "stream threads; all share the one inference worker"},

@@ -93,6 +93,8 @@ public final class ProcessorService implements AutoCloseable {
     public ProcessorService(ProcessorConfig config, AvroWire avro) throws Exception {
         this.config = config;
         TorchRuntime.configureOffline();
+        // Before the model loads and any Kafka client starts: an unreachable broker is one line, not minutes of retries.
+        KafkaReachability.await(config.get("bootstrap.servers"), Duration.ofMillis(config.getInt("startup.timeout.ms")));
         Task task = Task.load(Path.of(config.require("task.file")));
         this.model = LanguageModel.load(ModelResolver.resolveSpec(config.require("model.dir")),
                 TorchRuntime.device(config.get("device")), null);

@@ -11,6 +11,7 @@ public final class TrainerConfig extends ServiceConfig {
     /** Key, default, meaning: the reference the README's configuration table is made from. */
     public static final String[][] DEFAULTS = {
         {"bootstrap.servers", "localhost:9092", "Kafka bootstrap servers"},
+        {"startup.timeout.ms", "30000", "how long start-up waits for a bootstrap server to answer before it gives up with one line"},
         {"schema.registry.url", "", "Confluent-compatible schema registry (required)"},
         {"schema.registry.basic.auth.user.info", "", "user:password for the registry"},
         {"schema.registry.bearer.token", "", "bearer token for the registry"},

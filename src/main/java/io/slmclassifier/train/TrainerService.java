@@ -104,6 +104,8 @@ public final class TrainerService implements AutoCloseable {
     public TrainerService(TrainerConfig config) throws Exception {
         this.config = config;
         TorchRuntime.configureOffline();
+        io.slmclassifier.stream.KafkaReachability.await(config.get("bootstrap.servers"),
+                java.time.Duration.ofMillis(config.getInt("startup.timeout.ms")));
         this.task = Task.load(Path.of(config.require("task.file")));
         Path modelDir = ModelResolver.resolveSpec(config.require("model.dir"));
         this.dataset = new FeedbackDataset(task, config.getInt("validation.percent"));
@@ -330,6 +332,8 @@ public final class TrainerService implements AutoCloseable {
         training = new Thread(() -> {
             try {
                 trainingTime.record(() -> train(state, split, why));
+            } catch (java.util.concurrent.CancellationException e) {
+                log.info("Training run abandoned: {}", e.getMessage());
             } catch (RuntimeException e) {
                 log.error("Training run failed", e);
             } finally {
@@ -432,8 +436,8 @@ public final class TrainerService implements AutoCloseable {
         return String.format("%.4f", v);
     }
 
-    /** Progress into the log: a line per evaluation and every 50 steps. */
-    private static final class LogProgress implements LoraTrainer.Progress {
+    /** Progress into the log: a line per evaluation and every 50 steps; a stopping trainer ends the run at its next step. */
+    private final class LogProgress implements LoraTrainer.Progress {
         private final long version;
 
         LogProgress(long version) {
@@ -442,6 +446,10 @@ public final class TrainerService implements AutoCloseable {
 
         @Override
         public void step(int step, int totalSteps, double loss, double examplesPerSecond) {
+            if (!running.get()) {
+                // Nothing of an abandoned run is published: it would reach a broker that may be gone already.
+                throw new java.util.concurrent.CancellationException("the trainer is stopping (version " + version + ")");
+            }
             if (step % 50 == 0 || step == totalSteps) {
                 log.info("version {}: step {}/{} loss {} ({} examples/s)", version, step, totalSteps, fmt(loss),
                         String.format("%.1f", examplesPerSecond));
@@ -470,7 +478,7 @@ public final class TrainerService implements AutoCloseable {
         Thread run = training;
         if (run != null) {
             try {
-                run.join(1_000);
+                run.join(10_000); // it stops at its next step
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }

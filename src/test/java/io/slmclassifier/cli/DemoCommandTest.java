@@ -35,7 +35,7 @@ class DemoCommandTest {
 
     @Test
     void typedSentencesComeBackClassifiedAndCorrectionsAreSent() {
-        String input = "RobLW an Zugführer, kommen.\n\nIst negativ, noch nicht.\n!disconfirm\n!nope\n/pin 9\n/adapters\n";
+        String input = "RobLW an Zugführer, kommen.\n\nIst negativ, noch nicht.\n!disconfirm\n!nope\n/pin 9\n/adapters\n/quit\n";
         String output = run(new ByteArrayInputStream(input.getBytes(StandardCharsets.UTF_8)), new ByteArrayOutputStream(),
                 "demo", "--device", "cpu");
         assertTrue(output.startsWith("0\n"), output);
@@ -69,6 +69,7 @@ class DemoCommandTest {
                 accuracy = Math.max(accuracy, Double.parseDouble(m.group(1)));
             }
         }
+        keyboard.write("/quit\n".getBytes(StandardCharsets.UTF_8));
         keyboard.close();
         String output = demo.get();
         assertTrue(output.startsWith("0\n"), output);

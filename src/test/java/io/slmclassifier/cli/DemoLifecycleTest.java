@@ -1,0 +1,54 @@
+package io.slmclassifier.cli;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The demo as a service manager or a container runs it: no terminal, its input at an end from the start. It keeps
+ * serving (and says so) until SIGTERM, then stops its clients, services, registry and broker in that order,
+ * in seconds.
+ */
+class DemoLifecycleTest {
+
+    @Test
+    void withoutATerminalItServesUntilSigtermThenStopsQuickly(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("out.txt");
+        Path err = dir.resolve("err.txt");
+        ProcessBuilder pb = new ProcessBuilder(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"), "io.slmclassifier.cli.Main", "demo",
+                "--model", "demo-tiny", "--device", "cpu", "--console-port", "-1", "--data-dir", dir.resolve("data").toString()))
+                .redirectInput(ProcessBuilder.Redirect.from(Files.createFile(dir.resolve("empty-input")).toFile()))
+                .redirectOutput(out.toFile()).redirectError(err.toFile());
+        pb.environment().put("OPT_OUT_TRACKING", "true");
+        pb.environment().put("DJL_OFFLINE", "true");
+        pb.environment().put("HF_HOME", dir.resolve("hf").toString());
+        Process demo = pb.start();
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
+            while (!Files.readString(out).contains("No terminal: serving until stopped") && demo.isAlive()
+                    && System.nanoTime() < deadline) {
+                Thread.sleep(500);
+            }
+            assertTrue(Files.readString(out).contains("No terminal: serving until stopped (kill " + demo.pid()),
+                    Files.readString(out) + Files.readString(err));
+            Thread.sleep(2000);
+            assertTrue(demo.isAlive(), "still serving after its input ended");
+
+            long stopping = System.nanoTime();
+            demo.destroy(); // SIGTERM
+            assertTrue(demo.waitFor(10, TimeUnit.SECONDS), "stopped within 10 s of SIGTERM");
+            double seconds = (System.nanoTime() - stopping) / 1e9;
+            String log = Files.readString(err);
+            assertTrue(log.lines().noneMatch(l -> l.contains("could not be established")), "no client outlived the broker:\n" + log);
+            assertTrue(seconds < 10, "took " + seconds + " s");
+        } finally {
+            demo.destroyForcibly();
+        }
+    }
+}

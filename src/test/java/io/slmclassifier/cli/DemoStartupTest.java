@@ -1,0 +1,49 @@
+package io.slmclassifier.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** What keeps a demo from starting is found before anything starts, and said in one line. */
+class DemoStartupTest {
+
+    private static String refusal(String... args) {
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        PrintStream stderr = System.err;
+        int code;
+        try {
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            code = Main.run(args);
+        } finally {
+            System.setErr(stderr);
+        }
+        assertEquals(2, code, err.toString(StandardCharsets.UTF_8));
+        return err.toString(StandardCharsets.UTF_8).strip();
+    }
+
+    @Test
+    void takenPortsAreNamedBeforeAnythingStarts() throws Exception {
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            int port = taken.getLocalPort();
+            for (String option : new String[] {"--kafka-port", "--registry-port", "--console-port"}) {
+                assertEquals("error: " + option + " " + port + ": the port is already in use on 127.0.0.1",
+                        refusal("demo", option, String.valueOf(port)));
+            }
+        }
+    }
+
+    @Test
+    void aDataDirectoryServesOneDemo(@TempDir Path dir) throws Exception {
+        try (DemoCommand.DataDirLock held = DemoCommand.DataDirLock.acquire(dir)) {
+            assertEquals("error: data directory " + dir + " is in use by another demo (pid " + ProcessHandle.current().pid()
+                    + ")", refusal("demo", "--data-dir", dir.toString()));
+        }
+    }
+}
