@@ -248,7 +248,16 @@ describe('adapters trained from simulated feedback', () => {
 
   test('a trained version appears serving, is rolled back with a click, then pinned', async () => {
     await adapterRow(1).locator('td', { hasText: /^serving$/ }).waitFor({ timeout: 180_000 });
-    assert.match(await adapterRow(1).textContent(), /macro_f1 \d\.\d{3}/);
+    assert.match(await adapterRow(1).locator('td.metrics').textContent(), /^macro-F1 \d\.\d{3} .*accuracy \d\.\d{3}/);
+    assert.equal(await adapterRow(1).locator('td.metrics details').getAttribute('open'), null, 'the rest folded away');
+    const height = (await adapterRow(1).boundingBox()).height;
+    assert.ok(height < 120, 'a row of the table, not a page of metrics: ' + height + ' px');
+    // Labels that name colours are drawn in them (the simulation's task is red, blue, green).
+    const swatch = (label) => page.locator('#legend li', { hasText: new RegExp('^' + label + ' ') })
+      .locator('.swatch').evaluate((s) => getComputedStyle(s).backgroundColor);
+    assert.equal(await swatch('red'), 'rgb(192, 57, 43)');
+    assert.equal(await swatch('blue'), 'rgb(47, 111, 222)');
+    assert.equal(await swatch('green'), 'rgb(35, 137, 90)');
     await page.fill('#token-input', TOKEN);
     await page.click('#token-save');
     await page.locator('#token-state', { hasText: 'token set' }).waitFor();

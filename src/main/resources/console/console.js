@@ -56,9 +56,19 @@ function adapterName(version) {
   return version === null || version === undefined ? 'base' : 'v' + version;
 }
 
+/** Labels that name a colour are drawn in it; the others take the palette's colours in label order. */
+const NAMED_COLORS = { red: '#c0392b', blue: '#2f6fde', green: '#23895a', orange: '#e0823d', purple: '#8e5cc9',
+  violet: '#8e5cc9', teal: '#1a9aa8', cyan: '#1a9aa8', yellow: '#b59a1b', pink: '#d2558f', gray: '#5b6b82',
+  grey: '#5b6b82', brown: '#9c6b3e', black: '#222222', white: '#b8b8b8' };
+
 function color(label) {
-  const i = state.labels.indexOf(label);
-  return PALETTE[(i < 0 ? state.labels.length : i) % PALETTE.length];
+  const named = NAMED_COLORS[String(label).toLowerCase()];
+  if (named) return named;
+  const taken = new Set(state.labels.map((l) => NAMED_COLORS[String(l).toLowerCase()]).filter(Boolean));
+  const free = PALETTE.filter((c) => !taken.has(c));
+  const others = state.labels.filter((l) => !NAMED_COLORS[String(l).toLowerCase()]);
+  const i = others.indexOf(label);
+  return free[(i < 0 ? others.length : i) % free.length];
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -329,8 +339,24 @@ async function command(type, version) {
 $('rollback').addEventListener('click', () => command('ROLLBACK', null));
 $('unpin').addEventListener('click', () => command('UNPIN', null));
 
-function metricsText(metrics) {
-  return Object.entries(metrics).map(([k, v]) => k + ' ' + Number(v).toFixed(3)).join(', ');
+/** The few figures people decide on, then the version's message and every metric behind a click. */
+function metricsCell(metrics, message) {
+  const f = (k) => (metrics[k] === undefined ? null : Number(metrics[k]));
+  const parts = [];
+  if (f('macro_f1') !== null) {
+    parts.push('macro-F1 ' + f('macro_f1').toFixed(3)
+      + (f('serving_macro_f1') !== null ? ' (serving then ' + f('serving_macro_f1').toFixed(3) + ')' : ''));
+  }
+  if (f('accuracy') !== null) parts.push('accuracy ' + f('accuracy').toFixed(3));
+  if (f('train_examples') !== null) {
+    parts.push(f('train_examples').toFixed(0) + ' + ' + (f('validation_examples') || 0).toFixed(0) + ' examples');
+  }
+  const all = Object.entries(metrics).map(([k, v]) => k + ' ' + (Number.isInteger(v) ? v : Number(v).toFixed(3)));
+  const more = [];
+  if (message) more.push(el('div', { class: 'message' }, message));
+  if (all.length) more.push(el('div', { class: 'all-metrics' }, all.join(', ')));
+  return el('td', { class: 'metrics' }, parts.join(' · '),
+    more.length ? el('details', {}, el('summary', {}, 'more'), ...more) : '');
 }
 
 function showAdapters(adapters) {
@@ -358,9 +384,8 @@ function showAdapters(adapters) {
     return el('tr', { 'data-version': v.version },
       el('td', {}, 'v' + v.version),
       el('td', { class: 'status-' + (v.serving ? 'ACTIVE' : v.status) }, status),
-      el('td', {}, metricsText(v.metrics)),
+      metricsCell(v.metrics, v.message),
       el('td', {}, v.created === null ? '' : new Date(v.created).toLocaleString()),
-      el('td', {}, v.message || ''),
       el('td', {}, buttons));
   }));
 }

@@ -67,7 +67,9 @@ public final class ConsoleServer implements AutoCloseable {
             "/", "index.html",
             "/index.html", "index.html",
             "/console.js", "console.js",
-            "/console.css", "console.css");
+            "/console.css", "console.css",
+            "/favicon.svg", "favicon.svg",
+            "/favicon.ico", "favicon.svg");
     private static final Set<AdapterCommandType> CONSOLE_COMMANDS =
             Set.of(AdapterCommandType.ROLLBACK, AdapterCommandType.PIN, AdapterCommandType.UNPIN);
     /** Scripts, styles and data only from this server; nothing inline, no frames, no forms elsewhere. */
@@ -429,7 +431,8 @@ public final class ConsoleServer implements AutoCloseable {
                 bytes = in.readAllBytes();
             }
             String type = resource.endsWith(".html") ? "text/html; charset=utf-8"
-                    : resource.endsWith(".js") ? "text/javascript; charset=utf-8" : "text/css; charset=utf-8";
+                    : resource.endsWith(".js") ? "text/javascript; charset=utf-8"
+                    : resource.endsWith(".svg") ? "image/svg+xml" : "text/css; charset=utf-8";
             ex.getResponseHeaders().set("Content-Security-Policy", CONTENT_SECURITY_POLICY);
             send(ex, 200, type, bytes);
         }

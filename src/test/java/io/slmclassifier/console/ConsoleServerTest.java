@@ -363,6 +363,13 @@ class ConsoleServerTest {
                 HttpResponse.BodyHandlers.ofString()).statusCode());
         assertEquals(404, http.send(HttpRequest.newBuilder(URI.create(writable.url() + "console/console.js")).build(),
                 HttpResponse.BodyHandlers.ofString()).statusCode());
+        for (String icon : new String[] {"favicon.ico", "favicon.svg"}) {
+            HttpResponse<String> favicon = http.send(HttpRequest.newBuilder(URI.create(writable.url() + icon)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, favicon.statusCode(), icon);
+            assertEquals("image/svg+xml", favicon.headers().firstValue("Content-Type").orElse(""));
+            assertTrue(favicon.body().startsWith("<svg"), favicon.body());
+        }
     }
 
     // ---------------------------------------------------------------------------------------------------------
