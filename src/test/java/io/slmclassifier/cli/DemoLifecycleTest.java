@@ -21,7 +21,7 @@ class DemoLifecycleTest {
         Path out = dir.resolve("out.txt");
         Path err = dir.resolve("err.txt");
         ProcessBuilder pb = new ProcessBuilder(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"), "io.slmclassifier.cli.Main", "demo",
+                "-Dai.djl.offline=true", "-cp", QuietTerminalTest.shippedClassPath(), "io.slmclassifier.cli.Main", "demo",
                 "--model", "demo-tiny", "--device", "cpu", "--console-port", "-1", "--data-dir", dir.resolve("data").toString()))
                 .redirectInput(ProcessBuilder.Redirect.from(Files.createFile(dir.resolve("empty-input")).toFile()))
                 .redirectOutput(out.toFile()).redirectError(err.toFile());
@@ -39,6 +39,9 @@ class DemoLifecycleTest {
                     Files.readString(out) + Files.readString(err));
             Thread.sleep(2000);
             assertTrue(demo.isAlive(), "still serving after its input ended");
+            // The terminal of a demo start: its own lines on stdout, nothing from the libraries on stderr.
+            assertTrue(Files.readAllLines(err).isEmpty(), "stderr of the start:\n" + Files.readString(err));
+            assertTrue(Files.readAllLines(out).size() < 30, Files.readString(out));
 
             long stopping = System.nanoTime();
             demo.destroy(); // SIGTERM

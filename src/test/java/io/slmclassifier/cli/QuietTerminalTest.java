@@ -38,7 +38,7 @@ class QuietTerminalTest {
     }
 
     /** The test class path with the test classes last, so the jar's logging settings win over the tests' own. */
-    private static String shippedClassPath() {
+    static String shippedClassPath() {
         List<String> entries = new ArrayList<>(List.of(System.getProperty("java.class.path").split(java.io.File.pathSeparator)));
         List<String> tests = entries.stream().filter(e -> e.endsWith("test-classes")).toList();
         entries.removeAll(tests);
