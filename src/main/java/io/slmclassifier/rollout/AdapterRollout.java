@@ -39,6 +39,8 @@ public final class AdapterRollout implements AutoCloseable {
     private final String instance;
     private final LongConsumer servingVersion;
     private final Set<Long> refused = new HashSet<>();
+    /** The calibration temperature of each version whose event carries one (metric {@code temperature}). */
+    private final java.util.Map<Long, Double> temperatures = new java.util.concurrent.ConcurrentHashMap<>();
     /** 0: the base model. */
     private long serving = 0;
 
@@ -74,8 +76,23 @@ public final class AdapterRollout implements AutoCloseable {
         return serving;
     }
 
+    /** The calibration temperature of a version as results name it; null for the base model or when none was fitted. */
+    public Double temperatureOf(String adapterVersion) {
+        try {
+            return temperatures.get(Long.parseLong(adapterVersion));
+        } catch (NumberFormatException e) {
+            return null;
+        }
+    }
+
     synchronized void apply(ControlState state) {
         TorchRuntime.inferenceThread();
+        for (AdapterEvent e : state.events()) {
+            Double t = e.getMetrics() == null ? null : e.getMetrics().get("temperature");
+            if (t != null && t > 0 && Double.isFinite(t)) {
+                temperatures.put(e.getVersion(), t);
+            }
+        }
         long wanted = state.serving().orElse(0);
         if (wanted == serving || refused.contains(wanted)) {
             return;

@@ -49,9 +49,12 @@ public final class ClassifierTopology {
      * What the topology needs from the rest of the service.
      *
      * @param maxStoredBytes most bytes one waiting record may take in the changelogged store
+     * @param reviewTopic where results below {@code abstainThreshold} go as well, for people to label
+     * @param abstainThreshold results whose calibrated confidence is below it abstain (0: none do)
      */
     public record Settings(String inputTopic, String outputTopic, String dlqTopic, String taskName, String modelId,
-            List<String> labels, int maxBatch, Duration linger, Duration inferenceTimeout, int maxStoredBytes) {}
+            List<String> labels, int maxBatch, Duration linger, Duration inferenceTimeout, int maxStoredBytes,
+            String reviewTopic, double abstainThreshold) {}
 
     /** Observes what flows through (metrics); all methods may be called from several stream threads. */
     public interface Listener {
@@ -62,21 +65,31 @@ public final class ClassifierTopology {
         void deadLettered(BadInput.Reason reason);
 
         void batch(int size);
+
+        /** A result whose confidence was below the abstain threshold, by its label. */
+        default void abstained(String label) {}
     }
 
     private ClassifierTopology() {}
 
+    /**
+     * @param temperatureOf the calibration temperature of an adapter version as results name it ({@code base} or
+     *     a number), or null where there is none (probabilities are then the plain softmax)
+     */
     public static Topology build(Settings settings, InputDecoder decoder, InferenceWorker<?> worker,
-            Serializer<Classification> classificationSerializer, Listener listener) {
+            Serializer<Classification> classificationSerializer, Listener listener,
+            java.util.function.Function<String, Double> temperatureOf) {
         Topology topology = new Topology();
         topology.addSource("input", new ByteArrayDeserializer(), new ByteArrayDeserializer(), settings.inputTopic());
-        topology.addProcessor("classify", () -> new MicroBatchProcessor(settings, decoder, worker, listener), "input");
+        topology.addProcessor("classify", () -> new MicroBatchProcessor(settings, decoder, worker, listener,
+                temperatureOf), "input");
         topology.addStateStore(Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(STORE), Serdes.String(),
                 Serdes.ByteArray()), "classify");
         topology.addSink("classified", settings.outputTopic(), new ByteArraySerializer(), classificationSerializer,
                 "classify");
         topology.addSink("dead-letters", settings.dlqTopic(), new ByteArraySerializer(), new ByteArraySerializer(),
                 "classify");
+        topology.addSink("review", settings.reviewTopic(), new ByteArraySerializer(), classificationSerializer, "classify");
         return topology;
     }
 
@@ -91,6 +104,7 @@ public final class ClassifierTopology {
         private final InputDecoder decoder;
         private final InferenceWorker<?> worker;
         private final Listener listener;
+        private final java.util.function.Function<String, Double> temperatureOf;
         private ProcessorContext<byte[], Object> context;
         private KeyValueStore<String, byte[]> store;
         /** Records in the store and not in flight. */
@@ -107,11 +121,13 @@ public final class ClassifierTopology {
         private record Batch(List<KeyValue<String, PendingRecord>> records,
                 CompletableFuture<List<InferenceWorker.Outcome>> result, long since) {}
 
-        MicroBatchProcessor(Settings settings, InputDecoder decoder, InferenceWorker<?> worker, Listener listener) {
+        MicroBatchProcessor(Settings settings, InputDecoder decoder, InferenceWorker<?> worker, Listener listener,
+                java.util.function.Function<String, Double> temperatureOf) {
             this.settings = settings;
             this.decoder = decoder;
             this.worker = worker;
             this.listener = listener;
+            this.temperatureOf = temperatureOf;
         }
 
         @Override
@@ -217,7 +233,12 @@ public final class ClassifierTopology {
                     headers.remove(HEADER_ADAPTER_VERSION).remove(HEADER_MODEL_ID).remove(WireFormat.VALUE_SCHEMA_ID_HEADER);
                     headers.add(HEADER_ADAPTER_VERSION, c.adapterVersion().getBytes(StandardCharsets.UTF_8));
                     headers.add(HEADER_MODEL_ID, settings.modelId().getBytes(StandardCharsets.UTF_8));
-                    context.forward(new Record<>(p.key(), (Object) toAvro(p, c, now), p.timestamp(), headers), "classified");
+                    Classification result = toAvro(p, c, now);
+                    context.forward(new Record<>(p.key(), (Object) result, p.timestamp(), headers), "classified");
+                    if (result.getAbstained()) {
+                        context.forward(new Record<>(p.key(), (Object) result, p.timestamp(), headers), "review");
+                        listener.abstained(result.getLabel());
+                    }
                     listener.classified(now - p.timestamp());
                 } else {
                     deadLetter(p.key(), p.value(), p.timestamp(), p.kafkaHeaders(),
@@ -228,13 +249,20 @@ public final class ClassifierTopology {
             }
         }
 
+        /**
+         * The result record: probabilities calibrated with the temperature of the version that produced them (the
+         * label, their argmax, does not change), the raw logits as they came.
+         */
         private Classification toAvro(PendingRecord p, io.slmclassifier.classify.Classification c, long now) {
+            Double temperature = temperatureOf.apply(c.adapterVersion());
+            double[] calibrated = temperature == null ? c.probabilities() : softmax(c.logits(), temperature);
             List<LabelProbability> probabilities = new ArrayList<>();
             List<Double> logits = new ArrayList<>();
             for (int k = 0; k < settings.labels().size(); k++) {
-                probabilities.add(new LabelProbability(settings.labels().get(k), c.probabilities()[k]));
+                probabilities.add(new LabelProbability(settings.labels().get(k), calibrated[k]));
                 logits.add((double) c.logits()[k]);
             }
+            double confidence = calibrated[c.labelIndex()];
             return Classification.newBuilder()
                     .setId(p.id())
                     .setText(p.text())
@@ -253,7 +281,27 @@ public final class ClassifierTopology {
                     .setProcessingTime(java.time.Instant.ofEpochMilli(now))
                     .setLatencyMs(now - p.timestamp())
                     .setTruncated(p.truncated() || c.truncated())
+                    .setConfidence(confidence)
+                    .setAbstained(confidence < settings.abstainThreshold())
+                    .setCalibrationTemperature(temperature)
                     .build();
+        }
+
+        private static double[] softmax(float[] logits, double temperature) {
+            double max = Double.NEGATIVE_INFINITY;
+            for (float l : logits) {
+                max = Math.max(max, l / temperature);
+            }
+            double[] p = new double[logits.length];
+            double sum = 0;
+            for (int k = 0; k < logits.length; k++) {
+                p[k] = Math.exp(logits[k] / temperature - max);
+                sum += p[k];
+            }
+            for (int k = 0; k < p.length; k++) {
+                p[k] /= sum;
+            }
+            return p;
         }
 
         private static Long adapterVersion(String version) {

@@ -80,6 +80,12 @@ public final class ProcessorMetrics implements ClassifierTopology.Listener, Infe
     }
 
     @Override
+    public void abstained(String label) {
+        Counter.builder("slm.records.abstained").tag("label", label)
+                .description("results under the abstain threshold, sent to review as well").register(registry).increment();
+    }
+
+    @Override
     public void batch(int size) {
         batchSize.record(size);
     }

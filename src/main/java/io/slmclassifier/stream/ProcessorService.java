@@ -123,9 +123,13 @@ public final class ProcessorService implements AutoCloseable {
         ClassifierTopology.Settings settings = new ClassifierTopology.Settings(config.get("input.topic"),
                 config.get("output.topic"), config.get("dlq.topic"), task.name(), modelId, task.labels(),
                 maxBatch, Duration.ofMillis(config.getInt("batch.linger.ms")),
-                Duration.ofMillis(config.getInt("inference.timeout.ms")), config.getInt("store.record.max.bytes"));
+                Duration.ofMillis(config.getInt("inference.timeout.ms")), config.getInt("store.record.max.bytes"),
+                config.get("review.topic"), config.getDouble("abstain.threshold"));
+        Double baseTemperature = config.get("calibration.temperature").isBlank() ? null
+                : config.getDouble("calibration.temperature");
         this.streams = new KafkaStreams(ClassifierTopology.build(settings, decoder, worker,
-                avro.classificationSerializer(), metrics), streamsProperties());
+                avro.classificationSerializer(), metrics,
+                version -> "base".equals(version) ? baseTemperature : rollout.temperatureOf(version)), streamsProperties());
         streams.setUncaughtExceptionHandler(e -> {
             threadFailures.add(System.nanoTime());
             log.error("Stream thread failed; replacing it", e);
@@ -176,6 +180,7 @@ public final class ProcessorService implements AutoCloseable {
                 Topics.plain(config.get("input.topic"), partitions, replication),
                 Topics.plain(config.get("output.topic"), partitions, replication),
                 Topics.plain(config.get("dlq.topic"), partitions, replication),
+                Topics.plain(config.get("review.topic"), partitions, replication),
                 Topics.compacted(config.get("control.topic"), 1, replication),
                 Topics.compacted(config.get("adapters.topic"), 1, replication)));
     }

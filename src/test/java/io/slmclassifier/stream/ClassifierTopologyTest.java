@@ -87,7 +87,7 @@ class ClassifierTopologyTest {
     private TopologyTestDriver driver(InferenceWorker worker, int maxBatch, boolean truncate, AtomicInteger batches) {
         ClassifierTopology.Settings settings = new ClassifierTopology.Settings("intents.in", "intents.classified",
                 "intents.dlq", task.name(), "qwen3-tiny", task.labels(), maxBatch, Duration.ofMillis(10),
-                Duration.ofSeconds(30), 524_288);
+                Duration.ofSeconds(30), 524_288, "intents.review", 0);
         InputDecoder decoder = new InputDecoder(InputDecoder.Format.AUTO, null, 60, truncate);
         var topology = ClassifierTopology.build(settings, decoder, worker, new RawAvro(), new ClassifierTopology.Listener() {
             public void received() {}
@@ -99,7 +99,7 @@ class ClassifierTopologyTest {
             public void batch(int size) {
                 batches.incrementAndGet();
             }
-        });
+        }, version -> null);
         Properties props = new Properties();
         props.put(StreamsConfig.APPLICATION_ID_CONFIG, "topology-test");
         props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");

@@ -178,6 +178,47 @@ class ProcessorEndToEndTest {
      * dead-letter topic with its reason, or is classified truncated, and the record behind them is classified.
      */
     @Test
+    void probabilitiesAreCalibratedAndUnsureResultsAlsoGoToReview(@TempDir Path state) throws Exception {
+        String app = "calibrated";
+        Map<String, String> c = new HashMap<>(config(app, state).asMap());
+        c.put("calibration.temperature", "2.5");
+        c.put("abstain.threshold", "0.9"); // a tiny model with random weights is never that sure: all abstain
+        c.put("review.topic", app + ".review");
+        try (ProcessorService service = new ProcessorService(ProcessorConfig.of(c))) {
+            service.start();
+            try (KafkaProducer<byte[], byte[]> producer = rawProducer()) {
+                for (String text : List.of("RobLW an Zugführer, kommen.", "Ist negativ, noch nicht.")) {
+                    producer.send(new ProducerRecord<>(app + ".in", text.getBytes(StandardCharsets.UTF_8))).get();
+                }
+            }
+            List<ConsumerRecord<byte[], byte[]>> results = readCommitted(app + ".classified", 2, Duration.ofSeconds(90));
+            assertEquals(2, results.size());
+            for (ConsumerRecord<byte[], byte[]> r : results) {
+                Classification result = decode(app + ".classified", r.value());
+                assertEquals(2.5, result.getCalibrationTemperature());
+                double[] expected = softmax(result.getLogits(), 2.5);
+                for (int k = 0; k < expected.length; k++) {
+                    assertEquals(expected[k], result.getProbabilities().get(k).getProbability(), 1e-12);
+                }
+                assertEquals(expected[result.getLabelIndex()], result.getConfidence(), 1e-12);
+                assertTrue(result.getConfidence() < 0.9, "unsure: " + result.getConfidence());
+                assertTrue(result.getAbstained());
+            }
+            List<ConsumerRecord<byte[], byte[]>> review = readCommitted(app + ".review", 2, Duration.ofSeconds(30));
+            assertEquals(results.stream().map(r -> decode(app + ".classified", r.value()).getId()).sorted().toList(),
+                    review.stream().map(r -> decode(app + ".review", r.value()).getId()).sorted().toList());
+            assertTrue(service.metrics().scrape().contains("slm_records_abstained_total"), "counted per label");
+        }
+    }
+
+    private static double[] softmax(List<Double> logits, double temperature) {
+        double max = logits.stream().mapToDouble(l -> l / temperature).max().orElseThrow();
+        double[] p = logits.stream().mapToDouble(l -> Math.exp(l / temperature - max)).toArray();
+        double sum = java.util.Arrays.stream(p).sum();
+        return java.util.Arrays.stream(p).map(v -> v / sum).toArray();
+    }
+
+    @Test
     void poisonRecordsAreDeadLetteredAndTheRecordsBehindThemFlow(@TempDir Path state) throws Exception {
         String app = "poison";
         try (ProcessorService service = new ProcessorService(config(app, state))) {
