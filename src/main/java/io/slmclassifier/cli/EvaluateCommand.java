@@ -2,13 +2,14 @@ package io.slmclassifier.cli;
 
 import ai.djl.Device;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.slmclassifier.classify.LanguageModel;
 import io.slmclassifier.classify.Task;
 import io.slmclassifier.model.LoraAdapter;
 import io.slmclassifier.model.TorchRuntime;
 import io.slmclassifier.model.hub.ModelResolver;
 import io.slmclassifier.train.LabeledData;
-import io.slmclassifier.train.Metrics;
+import io.slmclassifier.train.Calibration;
 import io.slmclassifier.train.ModelEvaluation;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -16,7 +17,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** Metrics of a model (and optionally an adapter) on labeled data. */
-@Command(name = "evaluate", mixinStandardHelpOptions = true, description = "Print accuracy, F1 and the confusion matrix.")
+@Command(name = "evaluate", mixinStandardHelpOptions = true,
+        description = "Print accuracy, F1, the confusion matrix and calibration (ECE, NLL, Brier, selective accuracy).")
 public final class EvaluateCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     LogOptions logging;
@@ -39,10 +41,14 @@ public final class EvaluateCommand implements Callable<Integer> {
         Device d = TorchRuntime.device(device);
         try (LanguageModel lm = LanguageModel.load(ModelResolver.fromEnvironment().resolve(model), d, null);
                 LoraAdapter loaded = adapter == null ? null : lm.loadAdapter(adapter)) {
-            Metrics metrics = ModelEvaluation.evaluate(lm, t, loaded, examples.examples(), batchSize);
-            System.out.print(metrics.toTable());
+            ModelEvaluation.Outcome outcome = ModelEvaluation.classify(lm, t, loaded, examples.examples(), batchSize);
+            Calibration.Report calibration = outcome.calibration();
+            System.out.print(outcome.metrics().toTable());
+            System.out.print(calibration.toTable());
             if (json != null) {
-                new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(json.toFile(), metrics.toJson());
+                ObjectNode report = outcome.metrics().toJson();
+                report.set("calibration", calibration.toJson());
+                new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(json.toFile(), report);
             }
         }
         return 0;

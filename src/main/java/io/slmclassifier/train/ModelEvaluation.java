@@ -11,10 +11,31 @@ import java.util.List;
 public final class ModelEvaluation {
     private ModelEvaluation() {}
 
+    /**
+     * The metrics, and what they were computed from: per example the logits over the task's labels and the index of
+     * the true label, from which {@link Calibration} measures how far the confidence can be trusted.
+     */
+    public record Outcome(Metrics metrics, float[][] logits, int[] truth) {
+        public Calibration.Report calibration() {
+            return Calibration.Report.of(logits, truth);
+        }
+    }
+
     /** {@code classifier} already serves the adapter to evaluate. */
     public static Metrics evaluate(Classifier classifier, List<LabeledData.Example> data) {
+        return classify(classifier, data).metrics();
+    }
+
+    public static Metrics evaluate(LanguageModel model, Task task, Decoder.ProjectionDeltas adapter,
+            List<LabeledData.Example> data, int batchSize) {
+        return classify(model, task, adapter, data, batchSize).metrics();
+    }
+
+    /** {@code classifier} already serves the adapter to evaluate. */
+    public static Outcome classify(Classifier classifier, List<LabeledData.Example> data) {
         int[] truth = new int[data.size()];
         int[] predicted = new int[data.size()];
+        float[][] logits = new float[data.size()][];
         int chunk = 64;
         for (int from = 0; from < data.size(); from += chunk) {
             List<LabeledData.Example> part = data.subList(from, Math.min(data.size(), from + chunk));
@@ -22,18 +43,19 @@ public final class ModelEvaluation {
             for (int i = 0; i < part.size(); i++) {
                 truth[from + i] = part.get(i).label();
                 predicted[from + i] = results.get(i).labelIndex();
+                logits[from + i] = results.get(i).logits();
             }
         }
-        return Metrics.of(classifier.task().labels(), truth, predicted);
+        return new Outcome(Metrics.of(classifier.task().labels(), truth, predicted), logits, truth);
     }
 
-    public static Metrics evaluate(LanguageModel model, Task task, Decoder.ProjectionDeltas adapter,
+    public static Outcome classify(LanguageModel model, Task task, Decoder.ProjectionDeltas adapter,
             List<LabeledData.Example> data, int batchSize) {
         try (Classifier classifier = new Classifier(model, task, Classifier.Options.defaults().withBatchSize(batchSize))) {
             if (adapter != null) {
                 classifier.useAdapter("evaluated", adapter);
             }
-            return evaluate(classifier, data);
+            return classify(classifier, data);
         }
     }
 }

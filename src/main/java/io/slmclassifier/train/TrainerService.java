@@ -369,8 +369,14 @@ public final class TrainerService implements AutoCloseable {
                     LoraTrainer trainer = new LoraTrainer(model, task, start, settings)) {
                 result = trainer.train(split.train(), split.validation(), run, new LogProgress(version));
             }
-            if (!testSet.isEmpty()) {
-                try (LoraAdapter best = LoraAdapter.load(run, model.weights().config, model.manager())) {
+            Calibration calibration;
+            double temperature;
+            try (LoraAdapter best = LoraAdapter.load(run, model.weights().config, model.manager())) {
+                // The candidate's logits on the validation split: its calibration, and the temperature fitted there.
+                ModelEvaluation.Outcome validation = ModelEvaluation.classify(model, task, best, split.validation(), 32);
+                calibration = Calibration.measure(validation.logits(), validation.truth(), 1);
+                temperature = Calibration.fitTemperature(validation.logits(), validation.truth());
+                if (!testSet.isEmpty()) {
                     test = ModelEvaluation.evaluate(model, task, best, testSet, 32);
                 }
             }
@@ -380,6 +386,10 @@ public final class TrainerService implements AutoCloseable {
             metrics.put("weighted_f1", result.best().weightedF1());
             metrics.put("accuracy", result.best().accuracy());
             metrics.put("serving_macro_f1", servingMetrics.macroF1());
+            metrics.put("ece", calibration.ece());
+            metrics.put("nll", calibration.nll());
+            metrics.put("brier", calibration.brier());
+            metrics.put("temperature", temperature);
             if (test != null) {
                 metrics.put("test_macro_f1", test.macroF1());
                 metrics.put("test_accuracy", test.accuracy());

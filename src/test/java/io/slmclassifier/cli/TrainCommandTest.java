@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.slmclassifier.Fixtures;
+import io.slmclassifier.train.Calibration;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -86,6 +87,14 @@ class TrainCommandTest {
         assertEquals(reported.get("macro_f1").asDouble(), evaluated.get("macro_f1").asDouble(), 1e-12);
         assertEquals(reported.get("confusion"), evaluated.get("confusion"));
         assertTrue(evaluated.get("macro_f1").asDouble() > 0.5, "learned something: " + evaluated);
+        JsonNode calibration = evaluated.get("calibration");
+        double ece = calibration.get("ece").asDouble();
+        assertTrue(ece >= 0 && ece <= 1, "ECE " + calibration);
+        assertTrue(calibration.get("brier").asDouble() >= 0 && calibration.get("brier").asDouble() <= 2, "Brier " + calibration);
+        assertEquals(Calibration.THRESHOLDS.length, calibration.get("selective").size(), calibration.toString());
+        // The fitted temperature minimises the NLL on these examples, so it can only lower it.
+        JsonNode scaled = calibration.get("temperature_scaling");
+        assertTrue(scaled.get("nll").asDouble() <= calibration.get("nll").asDouble(), calibration.toString());
 
         // A second run into the same directory would replace a good adapter: refused before anything runs.
         byte[] kept = Files.readAllBytes(out.resolve("adapter_model.safetensors"));

@@ -18,6 +18,7 @@ import io.slmclassifier.stream.ProcessorConfig;
 import io.slmclassifier.stream.ProcessorService;
 import io.slmclassifier.stream.registry.EmbeddedSchemaRegistry;
 import io.slmclassifier.stream.registry.SchemaRegistryClient;
+import io.slmclassifier.train.Calibration;
 import io.slmclassifier.train.ColourTask;
 import io.slmclassifier.train.LabeledData;
 import io.slmclassifier.train.Metrics;
@@ -185,6 +186,11 @@ class RolloutEndToEndTest {
             AdapterEvent v1 = control.state().event(1).orElseThrow();
             assertEquals(AdapterStatus.ACTIVE, v1.getStatus());
             assertTrue(v1.getMetrics().get("macro_f1") >= v1.getMetrics().get("serving_macro_f1") + 0.05, v1.toString());
+            // Calibration of the candidate on the validation split, with the temperature fitted there.
+            assertTrue(v1.getMetrics().get("ece") >= 0 && v1.getMetrics().get("ece") <= 1, v1.toString());
+            assertTrue(v1.getMetrics().get("nll") > 0 && v1.getMetrics().get("brier") >= 0, v1.toString());
+            double temperature = v1.getMetrics().get("temperature");
+            assertTrue(temperature >= Calibration.MIN_TEMPERATURE && temperature <= Calibration.MAX_TEMPERATURE, v1.toString());
 
             // 4. Held-out traffic through the new version: macro-F1 of the live output at least 0.9.
             send(producer, "after", heldOut);

@@ -1,0 +1,205 @@
+package io.slmclassifier.train;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * How far the classifier's confidence can be trusted, measured from its logits over the task's labels at a
+ * temperature T (probabilities are softmax(logits / T); T = 1 is what the classifier reports).
+ *
+ * @param ece expected calibration error over {@link #BINS} equal-width bins of confidence (the top probability):
+ *     the sum over bins of (examples in the bin / n) * |accuracy in the bin - mean confidence in the bin|
+ * @param nll mean negative log of the probability given to the true label
+ * @param brier mean over examples of the sum over labels of (p_k - y_k)^2, y being the one-hot truth
+ * @param selective for each of {@link #THRESHOLDS}, the examples whose confidence is at least the threshold
+ */
+public record Calibration(double temperature, double ece, double nll, double brier, List<Selective> selective) {
+    public static final int BINS = 15;
+    public static final double[] THRESHOLDS = {0.5, 0.6, 0.7, 0.8, 0.9, 0.95};
+    /** The range searched for the fitted temperature. */
+    public static final double MIN_TEMPERATURE = 0.05;
+    public static final double MAX_TEMPERATURE = 20;
+
+    /**
+     * @param coverage fraction of the examples kept
+     * @param accuracy accuracy on the kept examples; NaN when none is kept
+     */
+    public record Selective(double threshold, double coverage, double accuracy) {}
+
+    /** {@code logits[i]} follows the task's label order; {@code truth[i]} is the index of the true label. */
+    public static Calibration measure(float[][] logits, int[] truth, double temperature) {
+        int n = truth.length;
+        if (n == 0 || logits.length != n) {
+            throw new IllegalArgumentException("Calibration needs one row of logits per example, and examples: "
+                    + logits.length + " rows, " + n + " labels");
+        }
+        double[] confidence = new double[n];
+        boolean[] correct = new boolean[n];
+        double nll = 0;
+        double brier = 0;
+        for (int i = 0; i < n; i++) {
+            double[] p = softmax(logits[i], temperature);
+            int top = argmax(p);
+            confidence[i] = p[top];
+            correct[i] = top == truth[i];
+            nll -= Math.log(p[truth[i]]);
+            for (int k = 0; k < p.length; k++) {
+                double miss = p[k] - (k == truth[i] ? 1 : 0);
+                brier += miss * miss;
+            }
+        }
+        List<Selective> selective = new ArrayList<>();
+        for (double threshold : THRESHOLDS) {
+            int kept = 0;
+            int keptCorrect = 0;
+            for (int i = 0; i < n; i++) {
+                if (confidence[i] >= threshold) {
+                    kept++;
+                    keptCorrect += correct[i] ? 1 : 0;
+                }
+            }
+            selective.add(new Selective(threshold, (double) kept / n, kept == 0 ? Double.NaN : (double) keptCorrect / kept));
+        }
+        return new Calibration(temperature, expectedCalibrationError(confidence, correct), nll / n, brier / n,
+                List.copyOf(selective));
+    }
+
+    private static double expectedCalibrationError(double[] confidence, boolean[] correct) {
+        int n = confidence.length;
+        double ece = 0;
+        for (int bin = 0; bin < BINS; bin++) {
+            // Bins (k/15, (k+1)/15] as in Guo et al.; comparing against k / 15.0 keeps the edges where others put them.
+            double lower = bin / (double) BINS;
+            double upper = (bin + 1) / (double) BINS;
+            int count = 0;
+            double confidenceSum = 0;
+            int correctCount = 0;
+            for (int i = 0; i < n; i++) {
+                if (confidence[i] > lower && confidence[i] <= upper) {
+                    count++;
+                    confidenceSum += confidence[i];
+                    correctCount += correct[i] ? 1 : 0;
+                }
+            }
+            if (count > 0) {
+                ece += (double) count / n * Math.abs((double) correctCount / count - confidenceSum / count);
+            }
+        }
+        return ece;
+    }
+
+    /** Mean negative log-likelihood of the true labels at {@code temperature}, without the other figures. */
+    public static double nll(float[][] logits, int[] truth, double temperature) {
+        double sum = 0;
+        for (int i = 0; i < truth.length; i++) {
+            sum -= Math.log(softmax(logits[i], temperature)[truth[i]]);
+        }
+        return sum / truth.length;
+    }
+
+    /**
+     * The temperature that minimises the NLL of the true labels (temperature scaling, Guo et al. 2017), searched in
+     * [{@link #MIN_TEMPERATURE}, {@link #MAX_TEMPERATURE}]. The NLL is convex in 1/T (a log-sum-exp of terms linear
+     * in it), so it has a single minimum along log T too, and a golden-section search on log T finds it: one
+     * dimension, no derivatives, no library.
+     */
+    public static double fitTemperature(float[][] logits, int[] truth) {
+        double invPhi = (Math.sqrt(5) - 1) / 2;
+        double low = Math.log(MIN_TEMPERATURE);
+        double high = Math.log(MAX_TEMPERATURE);
+        double left = high - invPhi * (high - low);
+        double right = low + invPhi * (high - low);
+        double nllLeft = nll(logits, truth, Math.exp(left));
+        double nllRight = nll(logits, truth, Math.exp(right));
+        while (high - low > 1e-9) {
+            if (nllLeft <= nllRight) {
+                high = right;
+                right = left;
+                nllRight = nllLeft;
+                left = high - invPhi * (high - low);
+                nllLeft = nll(logits, truth, Math.exp(left));
+            } else {
+                low = left;
+                left = right;
+                nllLeft = nllRight;
+                right = low + invPhi * (high - low);
+                nllRight = nll(logits, truth, Math.exp(right));
+            }
+        }
+        return Math.exp((low + high) / 2);
+    }
+
+    /** softmax(logits / temperature), the maximum subtracted first so that large logits do not overflow. */
+    public static double[] softmax(float[] logits, double temperature) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (float v : logits) {
+            max = Math.max(max, v);
+        }
+        double[] p = new double[logits.length];
+        double sum = 0;
+        for (int k = 0; k < logits.length; k++) {
+            p[k] = Math.exp((logits[k] - max) / temperature);
+            sum += p[k];
+        }
+        for (int k = 0; k < p.length; k++) {
+            p[k] /= sum;
+        }
+        return p;
+    }
+
+    private static int argmax(double[] p) {
+        int top = 0;
+        for (int k = 1; k < p.length; k++) {
+            if (p[k] > p[top]) {
+                top = k;
+            }
+        }
+        return top;
+    }
+
+    /** The figures as reported (T = 1) and after a temperature fitted on the same examples. */
+    public record Report(Calibration reported, Calibration scaled) {
+        public static Report of(float[][] logits, int[] truth) {
+            return new Report(measure(logits, truth, 1), measure(logits, truth, fitTemperature(logits, truth)));
+        }
+
+        public ObjectNode toJson() {
+            ObjectNode node = new ObjectMapper().createObjectNode();
+            node.put("bins", BINS);
+            node.put("ece", reported.ece());
+            node.put("nll", reported.nll());
+            node.put("brier", reported.brier());
+            var rows = node.putArray("selective");
+            for (Selective s : reported.selective()) {
+                ObjectNode row = rows.addObject().put("threshold", s.threshold()).put("coverage", s.coverage());
+                if (Double.isNaN(s.accuracy())) {
+                    row.putNull("accuracy");
+                } else {
+                    row.put("accuracy", s.accuracy());
+                }
+            }
+            ObjectNode fitted = node.putObject("temperature_scaling");
+            fitted.put("fitted_on", "the evaluated data");
+            fitted.put("temperature", scaled.temperature());
+            fitted.put("ece", scaled.ece());
+            fitted.put("nll", scaled.nll());
+            return node;
+        }
+
+        public String toTable() {
+            StringBuilder out = new StringBuilder();
+            out.append(String.format("%ncalibration   ECE (%d bins) %.4f   NLL %.4f   Brier %.4f%n", BINS, reported.ece(),
+                    reported.nll(), reported.brier()));
+            out.append(String.format("%-12s %9s %9s%n", "confidence", "coverage", "accuracy"));
+            for (Selective s : reported.selective()) {
+                out.append(String.format(">= %-9.2f %9.3f %9s%n", s.threshold(), s.coverage(),
+                        Double.isNaN(s.accuracy()) ? "-" : String.format("%.3f", s.accuracy())));
+            }
+            out.append(String.format("temperature fitted on these examples %.3f: ECE %.4f   NLL %.4f%n",
+                    scaled.temperature(), scaled.ece(), scaled.nll()));
+            return out.toString();
+        }
+    }
+}
