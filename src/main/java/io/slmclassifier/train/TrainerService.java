@@ -389,7 +389,14 @@ public final class TrainerService implements AutoCloseable {
             metrics.put("ece", calibration.ece());
             metrics.put("nll", calibration.nll());
             metrics.put("brier", calibration.brier());
-            metrics.put("temperature", temperature);
+            if (temperature > Calibration.MIN_TEMPERATURE * 1.01 && temperature < Calibration.MAX_TEMPERATURE / 1.01) {
+                metrics.put("temperature", temperature);
+            } else {
+                // At a bound the fit found no minimum (a validation split without a single error drives T to 0):
+                // processors serve this version uncalibrated rather than with a meaningless temperature.
+                log.info("Version {}: no calibration temperature (the fit ended at its bound, T = {})", version,
+                        fmt(temperature));
+            }
             if (test != null) {
                 metrics.put("test_macro_f1", test.macroF1());
                 metrics.put("test_accuracy", test.accuracy());
