@@ -278,7 +278,8 @@ describe('adapters trained from simulated feedback', () => {
 
 describe('a console without a token', () => {
   before(async () => {
-    demo = await new Demo(['--console-port', '0'], 'demo-read-only.log').started();
+    // Everything a random model says is unsure: every result abstains, and goes to review first.
+    demo = await new Demo(['--console-port', '0', '--abstain-threshold', '0.99'], 'demo-read-only.log').started();
     await openConsole();
   });
 
@@ -293,6 +294,8 @@ describe('a console without a token', () => {
     await demo.type(sentence);
     const item = reviewItem(sentence);
     await item.waitFor({ timeout: 15_000 });
+    assert.match(await item.getAttribute('class'), /abstained/);
+    assert.match(await item.locator('.meta').textContent(), /^set aside for review: predicted /);
     await page.locator('#read-only').waitFor();
     assert.equal(await page.locator('#token-form').isHidden(), true);
     const buttons = item.locator('button');

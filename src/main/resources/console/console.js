@@ -251,12 +251,12 @@ function reviewItem(item) {
       onclick: (event) => { event.stopPropagation(); sendLabel(item, p.label); },
     }, key ? el('kbd', {}, key) : null, p.label);
   });
-  const confidence = 'predicted ' + item.label + ', p ' + item.top.toFixed(2)
+  const confidence = (item.abstained ? 'set aside for review: ' : '') + 'predicted ' + item.label + ', p ' + item.top.toFixed(2)
     + (item.labelMass === null ? '' : ', label mass ' + item.labelMass.toFixed(2))
     + ', adapter ' + adapterName(item.adapterVersion);
   return el('li', {
     'data-id': item.id,
-    class: item.id === state.selectedId ? 'selected' : null,
+    class: [item.id === state.selectedId ? 'selected' : '', item.abstained ? 'abstained' : ''].join(' ').trim() || null,
     onclick: () => select(item.id),
   }, el('span', { class: 'text' }, item.text), el('span', { class: 'meta' }, confidence),
   el('div', { class: 'choices' }, choices));

@@ -95,6 +95,11 @@ public final class DemoCommand implements Callable<Integer> {
             + "live accuracy as the trainer learns.")
     boolean simulate;
 
+    @Option(names = "--abstain-threshold", defaultValue = "0", description = "Results whose calibrated confidence is "
+            + "below this abstain: flagged, sent to intents.review too, and first in the console's review queue "
+            + "(default: ${DEFAULT-VALUE}, never).")
+    double abstainThreshold;
+
     @Option(names = "--console-port", defaultValue = "0", description = "Web console port (default: a free one; -1: none).")
     int consolePort;
 
@@ -219,6 +224,7 @@ public final class DemoCommand implements Callable<Integer> {
             p.put("state.dir", work.resolve("state").toString());
             p.put("adapter.cache.dir", work.resolve("adapters").toString());
             p.put("console.port", String.valueOf(consolePort));
+            p.put("abstain.threshold", String.valueOf(abstainThreshold));
             p.put("console.host", "127.0.0.1");
             p.put("console.token", consoleToken);
             Map<String, String> t = new HashMap<>(shared);

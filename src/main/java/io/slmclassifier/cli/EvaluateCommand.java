@@ -29,6 +29,8 @@ public final class EvaluateCommand implements Callable<Integer> {
     @Option(names = "--adapter", description = "PEFT LoRA adapter directory.") Path adapter;
     @Option(names = "--data", required = true, description = "JSON lines {text, label} or CSV text,label.") Path data;
     @Option(names = "--json", description = "Also write the metrics as JSON to this file.") Path json;
+    @Option(names = "--plot", description = "Write the reliability diagram and accuracy against coverage, before and "
+            + "after temperature scaling, as PNG and SVG into this directory.") Path plot;
     @Option(names = "--device", defaultValue = "auto", description = "cpu, gpu or auto (default: ${DEFAULT-VALUE}).")
     String device;
     @Option(names = "--batch-size", defaultValue = "32", description = "Most examples per forward pass (default: ${DEFAULT-VALUE}).")
@@ -45,6 +47,11 @@ public final class EvaluateCommand implements Callable<Integer> {
             Calibration.Report calibration = outcome.calibration();
             System.out.print(outcome.metrics().toTable());
             System.out.print(calibration.toTable());
+            if (plot != null) {
+                for (Path written : io.slmclassifier.train.CalibrationPlots.write(plot, calibration)) {
+                    System.out.println("wrote " + written);
+                }
+            }
             if (json != null) {
                 ObjectNode report = outcome.metrics().toJson();
                 report.set("calibration", calibration.toJson());

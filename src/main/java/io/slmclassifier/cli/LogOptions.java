@@ -17,7 +17,7 @@ import picocli.CommandLine.Option;
  */
 final class LogOptions {
     static final Set<String> INTERACTIVE = Set.of("demo", "classify", "train", "evaluate", "adapter", "produce", "bench",
-            "soak");
+            "soak", "calibrate");
 
     @Option(names = "--verbose", description = "Show the libraries' INFO logs on the terminal too.")
     boolean verbose;

@@ -256,8 +256,11 @@ final class LiveState {
         }
 
         ArrayNode review = out.putArray("review");
+        // What the processor set aside for people (abstained: also on the review topic) comes first, then the
+        // least confident of the rest.
         recent.stream().filter(s -> s.labeledAs == null)
-                .sorted(Comparator.comparingDouble((Seen s) -> s.confidence).thenComparing(s -> -s.seq))
+                .sorted(Comparator.comparing((Seen s) -> !s.record.getAbstained())
+                        .thenComparingDouble(s -> s.confidence).thenComparing(s -> -s.seq))
                 .limit(REVIEW_SIZE)
                 .forEach(s -> review.add(toJson(s)));
 
@@ -292,6 +295,7 @@ final class LiveState {
         n.put("label", c.getLabel());
         n.put("top", s.top);
         n.put("confidence", s.confidence);
+        n.put("abstained", c.getAbstained());
         if (c.getLabelMass() == null) {
             n.putNull("labelMass");
         } else {

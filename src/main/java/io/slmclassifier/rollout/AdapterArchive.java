@@ -13,11 +13,13 @@ import java.util.zip.ZipOutputStream;
 
 /**
  * One adapter version as a single file: a zip of its PEFT directory ({@code adapter_config.json},
- * {@code adapter_model.safetensors} and, when present, {@code training_metrics.json}). Entries are written in a
+ * {@code adapter_model.safetensors} and, when present, {@code training_metrics.json} and {@code calibration.json},
+ * the temperature fitted for it). Entries are written in a
  * fixed order with a fixed time, so the same adapter always gives the same bytes and the same SHA-256.
  */
 public final class AdapterArchive {
-    static final List<String> FILES = List.of("adapter_config.json", "adapter_model.safetensors", "training_metrics.json");
+    static final List<String> FILES = List.of("adapter_config.json", "adapter_model.safetensors", "training_metrics.json",
+            "calibration.json");
     private static final List<String> REQUIRED = FILES.subList(0, 2);
 
     private AdapterArchive() {}

@@ -76,6 +76,19 @@ public final class AdapterRollout implements AutoCloseable {
         return serving;
     }
 
+    /** The temperature in an adapter's {@code calibration.json}, when it has a usable one. */
+    private static Double archivedTemperature(Path dir) throws IOException {
+        Path file = dir.resolve("calibration.json");
+        if (!Files.isRegularFile(file)) {
+            return null;
+        }
+        var t = new com.fasterxml.jackson.databind.ObjectMapper().readTree(file.toFile()).path("temperature");
+        if (!t.isNumber() || !(t.asDouble() > 0) || !Double.isFinite(t.asDouble())) {
+            throw new IOException("its calibration.json has no positive temperature");
+        }
+        return t.asDouble();
+    }
+
     /** The calibration temperature of a version as results name it; null for the base model or when none was fitted. */
     public Double temperatureOf(String adapterVersion) {
         try {
@@ -106,6 +119,10 @@ public final class AdapterRollout implements AutoCloseable {
         try {
             long started = System.nanoTime();
             Path dir = fetch(event);
+            Double temperature = archivedTemperature(dir);
+            if (temperature != null) {
+                temperatures.put(wanted, temperature); // the archive's, checked by its sha, over the event's copy
+            }
             try (LoraAdapter adapter = classifier.model().loadAdapter(dir)) {
                 classifier.useMergedAdapter(String.valueOf(wanted), adapter);
             }

@@ -15,7 +15,8 @@ import java.util.List;
  * @param brier mean over examples of the sum over labels of (p_k - y_k)^2, y being the one-hot truth
  * @param selective for each of {@link #THRESHOLDS}, the examples whose confidence is at least the threshold
  */
-public record Calibration(double temperature, double ece, double nll, double brier, List<Selective> selective) {
+public record Calibration(double temperature, double ece, double nll, double brier, List<Selective> selective,
+        List<Bin> bins, List<Selective> coverageCurve) {
     public static final int BINS = 15;
     public static final double[] THRESHOLDS = {0.5, 0.6, 0.7, 0.8, 0.9, 0.95};
     /** The range searched for the fitted temperature. */
@@ -27,6 +28,9 @@ public record Calibration(double temperature, double ece, double nll, double bri
      * @param accuracy accuracy on the kept examples; NaN when none is kept
      */
     public record Selective(double threshold, double coverage, double accuracy) {}
+
+    /** One bin of the reliability diagram: confidence in (lower, upper], its examples' mean confidence and accuracy. */
+    public record Bin(double lower, double upper, int count, double meanConfidence, double accuracy) {}
 
     /** {@code logits[i]} follows the task's label order; {@code truth[i]} is the index of the true label. */
     public static Calibration measure(float[][] logits, int[] truth, double temperature) {
@@ -62,13 +66,36 @@ public record Calibration(double temperature, double ece, double nll, double bri
             }
             selective.add(new Selective(threshold, (double) kept / n, kept == 0 ? Double.NaN : (double) keptCorrect / kept));
         }
-        return new Calibration(temperature, expectedCalibrationError(confidence, correct), nll / n, brier / n,
-                List.copyOf(selective));
+        List<Bin> bins = reliabilityBins(confidence, correct);
+        double ece = 0;
+        for (Bin b : bins) {
+            if (b.count() > 0) {
+                ece += (double) b.count() / n * Math.abs(b.accuracy() - b.meanConfidence());
+            }
+        }
+        return new Calibration(temperature, ece, nll / n, brier / n, List.copyOf(selective), bins,
+                coverageCurve(confidence, correct));
     }
 
-    private static double expectedCalibrationError(double[] confidence, boolean[] correct) {
+    /** Accuracy of the most confident examples against the fraction kept, at every cut (thresholds: the confidences). */
+    private static List<Selective> coverageCurve(double[] confidence, boolean[] correct) {
+        Integer[] order = new Integer[confidence.length];
+        for (int i = 0; i < order.length; i++) {
+            order[i] = i;
+        }
+        java.util.Arrays.sort(order, (a, b) -> Double.compare(confidence[b], confidence[a]));
+        List<Selective> curve = new ArrayList<>();
+        int right = 0;
+        for (int k = 0; k < order.length; k++) {
+            right += correct[order[k]] ? 1 : 0;
+            curve.add(new Selective(confidence[order[k]], (k + 1.0) / order.length, (double) right / (k + 1)));
+        }
+        return List.copyOf(curve);
+    }
+
+    private static List<Bin> reliabilityBins(double[] confidence, boolean[] correct) {
         int n = confidence.length;
-        double ece = 0;
+        List<Bin> bins = new ArrayList<>();
         for (int bin = 0; bin < BINS; bin++) {
             // Bins (k/15, (k+1)/15] as in Guo et al.; comparing against k / 15.0 keeps the edges where others put them.
             double lower = bin / (double) BINS;
@@ -83,11 +110,10 @@ public record Calibration(double temperature, double ece, double nll, double bri
                     correctCount += correct[i] ? 1 : 0;
                 }
             }
-            if (count > 0) {
-                ece += (double) count / n * Math.abs((double) correctCount / count - confidenceSum / count);
-            }
+            bins.add(new Bin(lower, upper, count, count == 0 ? Double.NaN : confidenceSum / count,
+                    count == 0 ? Double.NaN : (double) correctCount / count));
         }
-        return ece;
+        return List.copyOf(bins);
     }
 
     /** Mean negative log-likelihood of the true labels at {@code temperature}, without the other figures. */
@@ -159,8 +185,26 @@ public record Calibration(double temperature, double ece, double nll, double bri
         return top;
     }
 
+    /**
+     * Whether a fitted temperature is a real minimum: at a bound of the search the NLL was still falling (no errors
+     * among the examples drive T to 0, no signal drives it up), and the number means nothing.
+     */
+    public static boolean fittedInside(double temperature) {
+        return temperature > MIN_TEMPERATURE * 1.01 && temperature < MAX_TEMPERATURE / 1.01;
+    }
+
     /** The figures as reported (T = 1) and after a temperature fitted on the same examples. */
     public record Report(Calibration reported, Calibration scaled) {
+        /** {@code calibration.json}: the temperature and the figures before and after it, on {@code examples}. */
+        public ObjectNode summary(int examples) {
+            ObjectNode json = new ObjectMapper().createObjectNode();
+            json.put("temperature", scaled.temperature());
+            json.put("examples", examples);
+            json.putObject("before").put("ece", reported.ece()).put("nll", reported.nll()).put("brier", reported.brier());
+            json.putObject("after").put("ece", scaled.ece()).put("nll", scaled.nll()).put("brier", scaled.brier());
+            return json;
+        }
+
         public static Report of(float[][] logits, int[] truth) {
             return new Report(measure(logits, truth, 1), measure(logits, truth, fitTemperature(logits, truth)));
         }

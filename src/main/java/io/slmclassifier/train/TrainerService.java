@@ -374,8 +374,14 @@ public final class TrainerService implements AutoCloseable {
             try (LoraAdapter best = LoraAdapter.load(run, model.weights().config, model.manager())) {
                 // The candidate's logits on the validation split: its calibration, and the temperature fitted there.
                 ModelEvaluation.Outcome validation = ModelEvaluation.classify(model, task, best, split.validation(), 32);
-                calibration = Calibration.measure(validation.logits(), validation.truth(), 1);
-                temperature = Calibration.fitTemperature(validation.logits(), validation.truth());
+                Calibration.Report report = validation.calibration();
+                calibration = report.reported();
+                temperature = report.scaled().temperature();
+                if (Calibration.fittedInside(temperature)) {
+                    // In the archive too, beside the weights it belongs to: processors read it when they load them.
+                    new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter()
+                            .writeValue(run.resolve("calibration.json").toFile(), report.summary(split.validation().size()));
+                }
                 if (!testSet.isEmpty()) {
                     test = ModelEvaluation.evaluate(model, task, best, testSet, 32);
                 }
@@ -389,7 +395,7 @@ public final class TrainerService implements AutoCloseable {
             metrics.put("ece", calibration.ece());
             metrics.put("nll", calibration.nll());
             metrics.put("brier", calibration.brier());
-            if (temperature > Calibration.MIN_TEMPERATURE * 1.01 && temperature < Calibration.MAX_TEMPERATURE / 1.01) {
+            if (Calibration.fittedInside(temperature)) {
                 metrics.put("temperature", temperature);
             } else {
                 // At a bound the fit found no minimum (a validation split without a single error drives T to 0):

@@ -81,7 +81,16 @@ class TrainCommandTest {
 
         Path metrics = dir.resolve("metrics.json");
         assertEquals(0, Main.run("evaluate", "--model", Fixtures.model("qwen3-tiny").toString(), "--task", task.toString(),
-                "--adapter", out.toString(), "--data", validation.toString(), "--json", metrics.toString(), "--device", "cpu"));
+                "--adapter", out.toString(), "--data", validation.toString(), "--json", metrics.toString(), "--device", "cpu",
+                "--plot", dir.resolve("plots").toString()));
+        for (String chart : new String[] {"reliability", "coverage"}) {
+            byte[] png = Files.readAllBytes(dir.resolve("plots").resolve(chart + ".png"));
+            assertTrue(png.length > 10_000 && png[1] == 'P' && png[2] == 'N' && png[3] == 'G', chart + ".png: " + png.length);
+            String svg = Files.readString(dir.resolve("plots").resolve(chart + ".svg"));
+            assertTrue(svg.startsWith("<?xml") && svg.contains("<svg"), chart + ".svg");
+            assertTrue(svg.contains(chart.equals("reliability") ? "confidence (mean per bin of 1/15)" : "coverage (fraction kept)")
+                    && svg.contains("T = 1 (as served)") && svg.contains("(fitted)"), chart + ".svg has its axis and legend");
+        }
         JsonNode reported = new ObjectMapper().readTree(out.resolve("training_metrics.json").toFile()).get("validation");
         JsonNode evaluated = new ObjectMapper().readTree(metrics.toFile());
         assertEquals(reported.get("macro_f1").asDouble(), evaluated.get("macro_f1").asDouble(), 1e-12);
@@ -95,6 +104,29 @@ class TrainCommandTest {
         // The fitted temperature minimises the NLL on these examples, so it can only lower it.
         JsonNode scaled = calibration.get("temperature_scaling");
         assertTrue(scaled.get("nll").asDouble() <= calibration.get("nll").asDouble(), calibration.toString());
+
+        // The adapter's calibration temperature on the validation examples: a setting for the processor, or a
+        // plain statement that these examples cannot calibrate it (a fit at its bound), never a meaningless number.
+        Path calibrationFile = dir.resolve("calibration.json");
+        ByteArrayOutputStream calibrated = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(calibrated, true, StandardCharsets.UTF_8));
+            code = Main.run("calibrate", "--model", Fixtures.model("qwen3-tiny").toString(), "--task", task.toString(),
+                    "--adapter", out.toString(), "--data", validation.toString(), "--output", calibrationFile.toString(),
+                    "--device", "cpu");
+        } finally {
+            System.setOut(stdout);
+        }
+        String said = calibrated.toString(StandardCharsets.UTF_8);
+        JsonNode fitted = new ObjectMapper().readTree(calibrationFile.toFile());
+        assertTrue(said.startsWith(fitted.get("examples").asInt() + " examples: ECE "), said);
+        if (code == 0) {
+            assertTrue(said.contains(String.format("calibration.temperature=%.6f", fitted.get("temperature").asDouble())), said);
+        } else {
+            assertEquals(1, code, said);
+            assertTrue(said.contains("The fit ended at its bound"), said);
+        }
+        assertTrue(fitted.get("after").get("nll").asDouble() <= fitted.get("before").get("nll").asDouble() + 1e-12);
 
         // A second run into the same directory would replace a good adapter: refused before anything runs.
         byte[] kept = Files.readAllBytes(out.resolve("adapter_model.safetensors"));

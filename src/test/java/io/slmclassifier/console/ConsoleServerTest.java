@@ -207,6 +207,14 @@ class ConsoleServerTest {
         assertTrue(order.indexOf("elsewhere") < order.indexOf("unsure"), order.toString());
         assertTrue(order.indexOf("unsure") < order.indexOf("sure"), order.toString());
         assertEquals(0.18, find(state.get("review"), "elsewhere").get("confidence").asDouble(), 1e-9);
+
+        // A result the processor set aside (abstained, and so also on the review topic) goes before all of them.
+        Classification abstained = classification("abstained", "eh", 0.85, null);
+        abstained.setAbstained(true);
+        results.send(new ProducerRecord<>("intents.classified", "abstained", abstained)).get(30, TimeUnit.SECONDS);
+        JsonNode after = awaitState(readOnly, s -> find(s.get("review"), "abstained") != null);
+        assertEquals("abstained", after.get("review").get(0).get("id").asText());
+        assertTrue(after.get("review").get(0).get("abstained").asBoolean());
     }
 
     @Test
