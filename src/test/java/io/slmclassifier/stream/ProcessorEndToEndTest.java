@@ -211,6 +211,52 @@ class ProcessorEndToEndTest {
         }
     }
 
+    @Test
+    void theTemperatureInAnAdaptersArchiveIsAppliedToItsResults(@TempDir Path state) throws Exception {
+        String app = "archived-temperature";
+        Map<String, String> c = new HashMap<>(config(app, state.resolve("streams")).asMap());
+        c.put("control.topic", app + ".control");
+        c.put("adapters.topic", app + ".adapters");
+        ProcessorConfig config = ProcessorConfig.of(c);
+        try (ProcessorService service = new ProcessorService(config)) {
+            service.start();
+            // An adapter as the trainer publishes it: PEFT files and calibration.json in one archive, chunks on the
+            // adapters topic, an event on the control topic.
+            var model = service.classifier().model();
+            Path dir = state.resolve("adapter");
+            try (var adapter = io.slmclassifier.model.LoraAdapter.initialize(io.slmclassifier.model.LoraConfig.defaults(model.id()),
+                    model.weights().config, model.manager(), 7)) {
+                adapter.save(dir);
+            }
+            java.nio.file.Files.writeString(dir.resolve("calibration.json"), "{\"temperature\": 3.0}");
+            byte[] archive = io.slmclassifier.rollout.AdapterArchive.pack(dir);
+            String location = new io.slmclassifier.rollout.AdapterStore("kafka", config.kafkaClient(), app + ".adapters", "")
+                    .put(1, archive);
+            service.rollout().control().publish(io.slmclassifier.avro.AdapterEvent.newBuilder().setVersion(1)
+                    .setBaseModelId(model.id()).setBaseModelSha256(io.slmclassifier.model.ModelFingerprint.sha256(model.dir()))
+                    .setTaskName(service.classifier().task().name()).setTaskHash(service.classifier().task().hash())
+                    .setSha256(io.slmclassifier.model.ModelFingerprint.sha256(archive)).setSizeBytes(archive.length)
+                    .setMetrics(Map.of()).setCreatedAt(java.time.Instant.now())
+                    .setStatus(io.slmclassifier.avro.AdapterStatus.ACTIVE).setLocation(location).build());
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            while (service.rollout().serving() != 1 && System.nanoTime() < deadline) {
+                Thread.sleep(100);
+            }
+            assertEquals(1, service.rollout().serving());
+            try (KafkaProducer<byte[], byte[]> producer = rawProducer()) {
+                producer.send(new ProducerRecord<>(app + ".in", "Ist negativ.".getBytes(StandardCharsets.UTF_8))).get();
+            }
+            Classification result = decode(app + ".classified",
+                    readCommitted(app + ".classified", 1, Duration.ofSeconds(60)).get(0).value());
+            assertEquals(1L, result.getAdapterVersion());
+            assertEquals(3.0, result.getCalibrationTemperature());
+            double[] expected = softmax(result.getLogits(), 3.0);
+            for (int k = 0; k < expected.length; k++) {
+                assertEquals(expected[k], result.getProbabilities().get(k).getProbability(), 1e-12);
+            }
+        }
+    }
+
     private static double[] softmax(List<Double> logits, double temperature) {
         double max = logits.stream().mapToDouble(l -> l / temperature).max().orElseThrow();
         double[] p = logits.stream().mapToDouble(l -> Math.exp(l / temperature - max)).toArray();
