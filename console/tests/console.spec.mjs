@@ -253,11 +253,10 @@ describe('adapters trained from simulated feedback', () => {
     const height = (await adapterRow(1).boundingBox()).height;
     assert.ok(height < 120, 'a row of the table, not a page of metrics: ' + height + ' px');
     // Labels that name colours are drawn in them (the simulation's task is red, blue, green).
-    const swatch = (label) => page.locator('#legend li', { hasText: new RegExp('^' + label + ' ') })
-      .locator('.swatch').evaluate((s) => getComputedStyle(s).backgroundColor);
-    assert.equal(await swatch('red'), 'rgb(192, 57, 43)');
-    assert.equal(await swatch('blue'), 'rgb(47, 111, 222)');
-    assert.equal(await swatch('green'), 'rgb(35, 137, 90)');
+    // Read in one go: the legend is redrawn as counts change, and a detached swatch has no computed colour.
+    const swatches = await page.evaluate(() => Object.fromEntries([...document.querySelectorAll('#legend li')]
+      .map((li) => [li.textContent.trim().split(' ')[0], getComputedStyle(li.querySelector('.swatch')).backgroundColor])));
+    assert.deepEqual(swatches, { red: 'rgb(192, 57, 43)', blue: 'rgb(47, 111, 222)', green: 'rgb(35, 137, 90)' });
     await page.fill('#token-input', TOKEN);
     await page.click('#token-save');
     await page.locator('#token-state', { hasText: 'token set' }).waitFor();
