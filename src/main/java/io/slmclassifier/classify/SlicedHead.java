@@ -104,6 +104,11 @@ public final class SlicedHead implements AutoCloseable {
 
     /** Softmax over the C logits, in double precision. */
     public static double[] softmax(float[] logits) {
+        return softmax(logits, 1);
+    }
+
+    /** softmax(logits / temperature), the maximum subtracted first so that large logits do not overflow. */
+    public static double[] softmax(float[] logits, double temperature) {
         double max = Double.NEGATIVE_INFINITY;
         for (float l : logits) {
             max = Math.max(max, l);
@@ -111,7 +116,7 @@ public final class SlicedHead implements AutoCloseable {
         double[] p = new double[logits.length];
         double sum = 0;
         for (int i = 0; i < p.length; i++) {
-            p[i] = Math.exp(logits[i] - max);
+            p[i] = Math.exp((logits[i] - max) / temperature);
             sum += p[i];
         }
         for (int i = 0; i < p.length; i++) {

@@ -255,7 +255,8 @@ public final class ClassifierTopology {
          */
         private Classification toAvro(PendingRecord p, io.slmclassifier.classify.Classification c, long now) {
             Double temperature = temperatureOf.apply(c.adapterVersion());
-            double[] calibrated = temperature == null ? c.probabilities() : softmax(c.logits(), temperature);
+            double[] calibrated = temperature == null ? c.probabilities()
+                    : io.slmclassifier.classify.SlicedHead.softmax(c.logits(), temperature);
             List<LabelProbability> probabilities = new ArrayList<>();
             List<Double> logits = new ArrayList<>();
             for (int k = 0; k < settings.labels().size(); k++) {
@@ -285,23 +286,6 @@ public final class ClassifierTopology {
                     .setAbstained(confidence < settings.abstainThreshold())
                     .setCalibrationTemperature(temperature)
                     .build();
-        }
-
-        private static double[] softmax(float[] logits, double temperature) {
-            double max = Double.NEGATIVE_INFINITY;
-            for (float l : logits) {
-                max = Math.max(max, l / temperature);
-            }
-            double[] p = new double[logits.length];
-            double sum = 0;
-            for (int k = 0; k < logits.length; k++) {
-                p[k] = Math.exp(logits[k] / temperature - max);
-                sum += p[k];
-            }
-            for (int k = 0; k < p.length; k++) {
-                p[k] /= sum;
-            }
-            return p;
         }
 
         private static Long adapterVersion(String version) {

@@ -2,6 +2,7 @@ package io.slmclassifier.train;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.slmclassifier.classify.SlicedHead;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -44,7 +45,7 @@ public record Calibration(double temperature, double ece, double nll, double bri
         double nll = 0;
         double brier = 0;
         for (int i = 0; i < n; i++) {
-            double[] p = softmax(logits[i], temperature);
+            double[] p = SlicedHead.softmax(logits[i], temperature);
             int top = argmax(p);
             confidence[i] = p[top];
             correct[i] = top == truth[i];
@@ -120,7 +121,7 @@ public record Calibration(double temperature, double ece, double nll, double bri
     public static double nll(float[][] logits, int[] truth, double temperature) {
         double sum = 0;
         for (int i = 0; i < truth.length; i++) {
-            sum -= Math.log(softmax(logits[i], temperature)[truth[i]]);
+            sum -= Math.log(SlicedHead.softmax(logits[i], temperature)[truth[i]]);
         }
         return sum / truth.length;
     }
@@ -155,24 +156,6 @@ public record Calibration(double temperature, double ece, double nll, double bri
             }
         }
         return Math.exp((low + high) / 2);
-    }
-
-    /** softmax(logits / temperature), the maximum subtracted first so that large logits do not overflow. */
-    public static double[] softmax(float[] logits, double temperature) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (float v : logits) {
-            max = Math.max(max, v);
-        }
-        double[] p = new double[logits.length];
-        double sum = 0;
-        for (int k = 0; k < logits.length; k++) {
-            p[k] = Math.exp((logits[k] - max) / temperature);
-            sum += p[k];
-        }
-        for (int k = 0; k < p.length; k++) {
-            p[k] /= sum;
-        }
-        return p;
     }
 
     private static int argmax(double[] p) {

@@ -77,7 +77,7 @@ class CalibrationTest {
 
     @Test
     void softmaxIsStableForLargeLogits() {
-        double[] p = Calibration.softmax(new float[] {1000f, 999f, -1000f}, 1);
+        double[] p = io.slmclassifier.classify.SlicedHead.softmax(new float[] {1000f, 999f, -1000f}, 1);
         assertEquals(1 / (1 + Math.exp(-1)), p[0], 1e-12);
         assertEquals(Math.exp(-1) / (1 + Math.exp(-1)), p[1], 1e-12);
         assertEquals(0, p[2], 1e-300);
@@ -109,7 +109,7 @@ class CalibrationTest {
             for (int k = 0; k < classes; k++) {
                 logits[i][k] = (float) random.nextGaussian() + (k == favourite ? 2f : 0f);
             }
-            double[] p = Calibration.softmax(logits[i], 1);
+            double[] p = io.slmclassifier.classify.SlicedHead.softmax(logits[i], 1);
             double u = random.nextDouble();
             int label = 0;
             double cumulative = p[0];
