@@ -1,18 +1,15 @@
 package io.slmclassifier.cli;
 
-import io.slmclassifier.avro.AdapterCommand;
 import io.slmclassifier.avro.AdapterCommandType;
 import io.slmclassifier.avro.AdapterEvent;
 import io.slmclassifier.config.ServiceConfig;
+import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import io.slmclassifier.rollout.ControlLog;
 import io.slmclassifier.rollout.ControlRecords;
 import io.slmclassifier.rollout.ControlSignature;
 import io.slmclassifier.rollout.ControlState;
-import io.slmclassifier.stream.registry.SchemaRegistryClient;
-import java.io.IOException;
 import java.io.PrintStream;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -67,26 +64,10 @@ public final class AdapterCli implements Callable<Integer> {
                 case "train" -> AdapterCommandType.TRAIN;
                 default -> throw new IllegalArgumentException("unknown action '" + action + "': list, rollback, pin, unpin or train");
             };
-            send(control, type, version, requestedBy);
+            control.command(type, version, requestedBy);
             System.out.printf("sent %s%s to %s%n", type, version == null ? "" : " " + version, control.topic());
             return 0;
         }
-    }
-
-    /** Checks a command against the log before sending it, so a typo does not become a silent no-op. */
-    public static void send(ControlLog control, AdapterCommandType type, Long version, String requestedBy) throws IOException {
-        ControlState state = control.state();
-        if (type == AdapterCommandType.PIN && version == null) {
-            throw new IllegalArgumentException("pin needs a version");
-        }
-        if (version != null && version != 0 && (type == AdapterCommandType.PIN || type == AdapterCommandType.ROLLBACK)) {
-            AdapterEvent e = state.event(version).orElseThrow(() -> new IllegalArgumentException("no adapter version " + version));
-            if (e.getStatus() != io.slmclassifier.avro.AdapterStatus.ACTIVE) {
-                throw new IllegalArgumentException("version " + version + " is " + e.getStatus() + " and cannot be served");
-            }
-        }
-        control.publish(AdapterCommand.newBuilder().setCommand(type).setVersion(version).setRequestedBy(requestedBy)
-                .setRequestedAt(Instant.now()).build());
     }
 
     static void print(ControlState state, PrintStream out) {

@@ -1,7 +1,7 @@
 package io.slmclassifier.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.slmclassifier.train.Calibration;
+import io.slmclassifier.quality.Calibration;
 import io.slmclassifier.train.ModelEvaluation;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;

@@ -6,18 +6,18 @@ import io.slmclassifier.avro.AdapterStatus;
 import io.slmclassifier.avro.Classification;
 import io.slmclassifier.avro.LabelProbability;
 import io.slmclassifier.avro.LabeledExample;
+import io.slmclassifier.kafka.AvroSerde;
+import io.slmclassifier.kafka.LocalKafkaBroker;
+import io.slmclassifier.kafka.registry.EmbeddedSchemaRegistry;
+import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import io.slmclassifier.model.ModelConfig;
 import io.slmclassifier.model.hub.HubException;
 import io.slmclassifier.model.hub.ModelResolver;
 import io.slmclassifier.rollout.ControlLog;
 import io.slmclassifier.rollout.ControlRecords;
 import io.slmclassifier.rollout.ControlState;
-import io.slmclassifier.stream.AvroSerde;
-import io.slmclassifier.stream.LocalKafkaBroker;
 import io.slmclassifier.stream.ProcessorConfig;
 import io.slmclassifier.stream.ProcessorService;
-import io.slmclassifier.stream.registry.EmbeddedSchemaRegistry;
-import io.slmclassifier.stream.registry.SchemaRegistryClient;
 import io.slmclassifier.train.ColourTask;
 import io.slmclassifier.train.TrainerConfig;
 import io.slmclassifier.train.TrainerService;
@@ -439,7 +439,7 @@ public final class DemoCommand implements Callable<Integer> {
         }
 
         private void send(AdapterCommandType type, Long version) throws Exception {
-            AdapterCli.send(control, type, version, "demo:" + System.getProperty("user.name"));
+            control.command(type, version, "demo:" + System.getProperty("user.name"));
             out.printf("sent %s%s%n", type, version == null ? "" : " " + version);
         }
 

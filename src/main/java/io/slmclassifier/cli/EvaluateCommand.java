@@ -2,7 +2,7 @@ package io.slmclassifier.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.slmclassifier.train.Calibration;
+import io.slmclassifier.quality.Calibration;
 import io.slmclassifier.train.ModelEvaluation;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -30,7 +30,7 @@ public final class EvaluateCommand implements Callable<Integer> {
         System.out.print(outcome.metrics().toTable());
         System.out.print(calibration.toTable());
         if (plot != null) {
-            for (Path written : io.slmclassifier.train.CalibrationPlots.write(plot, calibration)) {
+            for (Path written : io.slmclassifier.quality.CalibrationPlots.write(plot, calibration)) {
                 System.out.println("wrote " + written);
             }
         }

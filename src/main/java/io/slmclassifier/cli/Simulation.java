@@ -2,9 +2,9 @@ package io.slmclassifier.cli;
 
 import io.slmclassifier.avro.Classification;
 import io.slmclassifier.avro.LabeledExample;
-import io.slmclassifier.stream.AvroSerde;
-import io.slmclassifier.stream.LocalKafkaBroker;
-import io.slmclassifier.stream.registry.SchemaRegistryClient;
+import io.slmclassifier.kafka.AvroSerde;
+import io.slmclassifier.kafka.LocalKafkaBroker;
+import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import io.slmclassifier.train.ColourTask;
 import io.slmclassifier.train.LabeledData;
 import java.io.PrintStream;

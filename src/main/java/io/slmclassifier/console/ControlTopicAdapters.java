@@ -3,7 +3,6 @@ package io.slmclassifier.console;
 import io.slmclassifier.avro.AdapterCommandType;
 import io.slmclassifier.avro.AdapterEvent;
 import io.slmclassifier.avro.AdapterStatus;
-import io.slmclassifier.cli.AdapterCli;
 import io.slmclassifier.rollout.ControlLog;
 import io.slmclassifier.rollout.ControlState;
 import java.util.ArrayList;
@@ -56,6 +55,6 @@ public final class ControlTopicAdapters implements AdapterControl {
 
     @Override
     public void send(AdapterCommandType type, Long version, String requestedBy) throws Exception {
-        AdapterCli.send(control, type, version, requestedBy);
+        control.command(type, version, requestedBy);
     }
 }

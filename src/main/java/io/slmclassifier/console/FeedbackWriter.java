@@ -1,8 +1,8 @@
 package io.slmclassifier.console;
 
 import io.slmclassifier.avro.LabeledExample;
-import io.slmclassifier.stream.AvroSerde;
-import io.slmclassifier.stream.registry.SchemaRegistryClient;
+import io.slmclassifier.kafka.AvroSerde;
+import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.producer.KafkaProducer;

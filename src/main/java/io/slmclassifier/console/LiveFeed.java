@@ -1,7 +1,8 @@
 package io.slmclassifier.console;
 
 import io.slmclassifier.avro.Classification;
-import io.slmclassifier.stream.AvroSerde;
+import io.slmclassifier.kafka.AvroSerde;
+import io.slmclassifier.kafka.DeadLetterHeaders;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -125,8 +126,8 @@ final class LiveFeed implements AutoCloseable {
                 state.classified(c, now);
             }
         } else {
-            state.deadLetter(header(r, "slm.error.type", "unknown"), header(r, "slm.error.message", ""),
-                    preview(r.value()), header(r, "slm.source.topic", ""), now);
+            state.deadLetter(header(r, DeadLetterHeaders.ERROR_TYPE, "unknown"), header(r, DeadLetterHeaders.ERROR_MESSAGE, ""),
+                    preview(r.value()), header(r, DeadLetterHeaders.SOURCE_TOPIC, ""), now);
         }
     }
 

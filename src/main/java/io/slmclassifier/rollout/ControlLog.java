@@ -1,9 +1,12 @@
 package io.slmclassifier.rollout;
 
 import io.slmclassifier.avro.AdapterCommand;
+import io.slmclassifier.avro.AdapterCommandType;
 import io.slmclassifier.avro.AdapterEvent;
+import io.slmclassifier.avro.AdapterStatus;
 import java.io.IOException;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -160,6 +163,25 @@ public final class ControlLog implements AutoCloseable {
 
     public void publish(AdapterEvent event) throws IOException {
         send(ControlRecords.key(event), event);
+    }
+
+    /**
+     * An operator's command, checked against the log before it is sent so that a typo does not become a silent
+     * no-op: PIN needs a version, and only a version that was published ACTIVE can be pinned or rolled back to.
+     */
+    public void command(AdapterCommandType type, Long version, String requestedBy) throws IOException {
+        ControlState state = state();
+        if (type == AdapterCommandType.PIN && version == null) {
+            throw new IllegalArgumentException("pin needs a version");
+        }
+        if (version != null && version != 0 && (type == AdapterCommandType.PIN || type == AdapterCommandType.ROLLBACK)) {
+            AdapterEvent e = state.event(version).orElseThrow(() -> new IllegalArgumentException("no adapter version " + version));
+            if (e.getStatus() != AdapterStatus.ACTIVE) {
+                throw new IllegalArgumentException("version " + version + " is " + e.getStatus() + " and cannot be served");
+            }
+        }
+        publish(AdapterCommand.newBuilder().setCommand(type).setVersion(version).setRequestedBy(requestedBy)
+                .setRequestedAt(Instant.now()).build());
     }
 
     public void publish(AdapterCommand command) throws IOException {

@@ -3,10 +3,10 @@ package io.slmclassifier.rollout;
 import io.slmclassifier.avro.AdapterCommand;
 import io.slmclassifier.avro.AdapterEvent;
 import io.slmclassifier.avro.AdapterStatus;
-import io.slmclassifier.stream.AvroSerde;
-import io.slmclassifier.stream.SubjectNameStrategy;
-import io.slmclassifier.stream.WireFormat;
-import io.slmclassifier.stream.registry.SchemaRegistryClient;
+import io.slmclassifier.kafka.AvroSerde;
+import io.slmclassifier.kafka.SubjectNameStrategy;
+import io.slmclassifier.kafka.WireFormat;
+import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import java.util.UUID;
 import org.apache.avro.specific.SpecificRecord;
 

@@ -2,6 +2,8 @@ package io.slmclassifier.stream;
 
 import io.slmclassifier.avro.Classification;
 import io.slmclassifier.avro.LabelProbability;
+import io.slmclassifier.kafka.DeadLetterHeaders;
+import io.slmclassifier.kafka.WireFormat;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -35,11 +37,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class ClassifierTopology {
     public static final String STORE = "pending-classification";
-    public static final String HEADER_ERROR_TYPE = "slm.error.type";
-    public static final String HEADER_ERROR_MESSAGE = "slm.error.message";
-    public static final String HEADER_SOURCE_TOPIC = "slm.source.topic";
-    public static final String HEADER_SOURCE_PARTITION = "slm.source.partition";
-    public static final String HEADER_SOURCE_OFFSET = "slm.source.offset";
     public static final String HEADER_ADAPTER_VERSION = "adapter-version";
     public static final String HEADER_MODEL_ID = "model-id";
 
@@ -299,11 +296,7 @@ public final class ClassifierTopology {
         private void deadLetter(byte[] key, byte[] value, long timestamp, Headers original, String topic, int partition,
                 long offset, BadInput error) {
             Headers headers = new org.apache.kafka.common.header.internals.RecordHeaders(original.toArray());
-            headers.add(HEADER_ERROR_TYPE, error.reason().header.getBytes(StandardCharsets.UTF_8));
-            headers.add(HEADER_ERROR_MESSAGE, String.valueOf(error.getMessage()).getBytes(StandardCharsets.UTF_8));
-            headers.add(HEADER_SOURCE_TOPIC, topic.getBytes(StandardCharsets.UTF_8));
-            headers.add(HEADER_SOURCE_PARTITION, String.valueOf(partition).getBytes(StandardCharsets.UTF_8));
-            headers.add(HEADER_SOURCE_OFFSET, String.valueOf(offset).getBytes(StandardCharsets.UTF_8));
+            DeadLetterHeaders.add(headers, error.reason().header, error.getMessage(), topic, partition, offset);
             context.forward(new Record<>(key, (Object) value, timestamp, headers), "dead-letters");
             listener.deadLettered(error.reason());
         }

@@ -1,6 +1,7 @@
 package io.slmclassifier.stream;
 
 import io.slmclassifier.avro.TextMessage;
+import io.slmclassifier.kafka.WireFormat;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;

@@ -2,8 +2,11 @@ package io.slmclassifier.stream;
 
 import io.slmclassifier.avro.Classification;
 import io.slmclassifier.avro.TextMessage;
-import io.slmclassifier.stream.registry.EmbeddedSchemaRegistry;
-import io.slmclassifier.stream.registry.SchemaRegistryClient;
+import io.slmclassifier.kafka.AvroSerde;
+import io.slmclassifier.kafka.LocalKafkaBroker;
+import io.slmclassifier.kafka.Topics;
+import io.slmclassifier.kafka.registry.EmbeddedSchemaRegistry;
+import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,7 +1,8 @@
 package io.slmclassifier.stream;
 
 import io.slmclassifier.classify.Classifier;
-import io.slmclassifier.stream.registry.EmbeddedSchemaRegistry;
+import io.slmclassifier.kafka.LocalKafkaBroker;
+import io.slmclassifier.kafka.registry.EmbeddedSchemaRegistry;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -12,6 +12,7 @@ import io.slmclassifier.classify.TaskPrompt;
 import io.slmclassifier.model.KvCache;
 import io.slmclassifier.model.LoraAdapter;
 import io.slmclassifier.model.TorchRuntime;
+import io.slmclassifier.quality.Metrics;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

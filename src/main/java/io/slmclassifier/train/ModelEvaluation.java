@@ -5,6 +5,8 @@ import io.slmclassifier.classify.Classifier;
 import io.slmclassifier.classify.LanguageModel;
 import io.slmclassifier.classify.Task;
 import io.slmclassifier.model.Decoder;
+import io.slmclassifier.quality.Calibration;
+import io.slmclassifier.quality.Metrics;
 import java.util.List;
 
 /** Classifies labeled examples and compares: the one evaluation used by training, `evaluate` and the gate. */

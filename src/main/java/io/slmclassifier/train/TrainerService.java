@@ -11,22 +11,24 @@ import io.slmclassifier.avro.AdapterStatus;
 import io.slmclassifier.avro.LabeledExample;
 import io.slmclassifier.classify.LanguageModel;
 import io.slmclassifier.classify.Task;
+import io.slmclassifier.kafka.AvroSerde;
+import io.slmclassifier.kafka.DeadLetterHeaders;
+import io.slmclassifier.kafka.Topics;
+import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import io.slmclassifier.model.LoraAdapter;
 import io.slmclassifier.model.LoraConfig;
 import io.slmclassifier.model.ModelFingerprint;
 import io.slmclassifier.model.TorchRuntime;
 import io.slmclassifier.model.hub.ModelResolver;
+import io.slmclassifier.ops.OperationsServer;
+import io.slmclassifier.quality.Calibration;
+import io.slmclassifier.quality.Metrics;
 import io.slmclassifier.rollout.AdapterArchive;
 import io.slmclassifier.rollout.AdapterStore;
 import io.slmclassifier.rollout.ControlLog;
 import io.slmclassifier.rollout.ControlRecords;
 import io.slmclassifier.rollout.ControlSignature;
 import io.slmclassifier.rollout.ControlState;
-import io.slmclassifier.stream.AvroSerde;
-import io.slmclassifier.stream.ClassifierTopology;
-import io.slmclassifier.stream.OperationsServer;
-import io.slmclassifier.stream.Topics;
-import io.slmclassifier.stream.registry.SchemaRegistryClient;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -54,7 +56,6 @@ import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -104,7 +105,7 @@ public final class TrainerService implements AutoCloseable {
     public TrainerService(TrainerConfig config) throws Exception {
         this.config = config;
         TorchRuntime.configureOffline();
-        io.slmclassifier.stream.KafkaReachability.await(config.get("bootstrap.servers"),
+        io.slmclassifier.kafka.KafkaReachability.await(config.get("bootstrap.servers"),
                 java.time.Duration.ofMillis(config.getInt("startup.timeout.ms")));
         this.task = Task.load(Path.of(config.require("task.file")));
         Path modelDir = ModelResolver.resolveSpec(config.require("model.dir"));
@@ -257,11 +258,7 @@ public final class TrainerService implements AutoCloseable {
                 config.get("dlq.topic"), error.getMessage());
         ProducerRecord<byte[], byte[]> dead = new ProducerRecord<>(config.get("dlq.topic"), null, r.timestamp(),
                 r.key(), r.value(), r.headers());
-        dead.headers().add(ClassifierTopology.HEADER_ERROR_TYPE, "invalid-feedback".getBytes(StandardCharsets.UTF_8));
-        dead.headers().add(ClassifierTopology.HEADER_ERROR_MESSAGE, String.valueOf(error.getMessage()).getBytes(StandardCharsets.UTF_8));
-        dead.headers().add(ClassifierTopology.HEADER_SOURCE_TOPIC, r.topic().getBytes(StandardCharsets.UTF_8));
-        dead.headers().add(ClassifierTopology.HEADER_SOURCE_PARTITION, String.valueOf(r.partition()).getBytes(StandardCharsets.UTF_8));
-        dead.headers().add(ClassifierTopology.HEADER_SOURCE_OFFSET, String.valueOf(r.offset()).getBytes(StandardCharsets.UTF_8));
+        DeadLetterHeaders.add(dead.headers(), "invalid-feedback", error.getMessage(), r.topic(), r.partition(), r.offset());
         producer.send(dead);
         refused.increment();
     }

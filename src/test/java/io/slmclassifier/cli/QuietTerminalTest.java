@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.slmclassifier.Fixtures;
-import io.slmclassifier.stream.LocalKafkaBroker;
-import io.slmclassifier.stream.registry.EmbeddedSchemaRegistry;
+import io.slmclassifier.kafka.LocalKafkaBroker;
+import io.slmclassifier.kafka.registry.EmbeddedSchemaRegistry;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -69,9 +69,9 @@ class QuietTerminalTest {
 
         try (LocalKafkaBroker broker = LocalKafkaBroker.start();
                 EmbeddedSchemaRegistry registry = EmbeddedSchemaRegistry.builder().kafka(broker.bootstrapServers()).start()) {
-            io.slmclassifier.stream.Topics.ensure(io.slmclassifier.stream.ProcessorConfig.of(java.util.Map.of(
+            io.slmclassifier.kafka.Topics.ensure(io.slmclassifier.stream.ProcessorConfig.of(java.util.Map.of(
                     "bootstrap.servers", broker.bootstrapServers())).kafkaClient(),
-                    List.of(io.slmclassifier.stream.Topics.compacted("intents.control", 1, 1)));
+                    List.of(io.slmclassifier.kafka.Topics.compacted("intents.control", 1, 1)));
             Run list = run(dir, "", "adapter", "list", "--set", "bootstrap.servers=" + broker.bootstrapServers(),
                     "--set", "schema.registry.url=" + registry.url());
             assertEquals(0, list.code(), String.join("\n", list.err()));

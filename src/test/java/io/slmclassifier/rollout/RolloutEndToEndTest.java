@@ -11,17 +11,16 @@ import io.slmclassifier.avro.AdapterEvent;
 import io.slmclassifier.avro.AdapterStatus;
 import io.slmclassifier.avro.Classification;
 import io.slmclassifier.avro.LabeledExample;
-import io.slmclassifier.cli.AdapterCli;
-import io.slmclassifier.stream.AvroSerde;
-import io.slmclassifier.stream.LocalKafkaBroker;
+import io.slmclassifier.kafka.AvroSerde;
+import io.slmclassifier.kafka.LocalKafkaBroker;
+import io.slmclassifier.kafka.registry.EmbeddedSchemaRegistry;
+import io.slmclassifier.kafka.registry.SchemaRegistryClient;
+import io.slmclassifier.quality.Calibration;
+import io.slmclassifier.quality.Metrics;
 import io.slmclassifier.stream.ProcessorConfig;
 import io.slmclassifier.stream.ProcessorService;
-import io.slmclassifier.stream.registry.EmbeddedSchemaRegistry;
-import io.slmclassifier.stream.registry.SchemaRegistryClient;
-import io.slmclassifier.train.Calibration;
 import io.slmclassifier.train.ColourTask;
 import io.slmclassifier.train.LabeledData;
-import io.slmclassifier.train.Metrics;
 import io.slmclassifier.train.TrainerConfig;
 import io.slmclassifier.train.TrainerService;
 import java.nio.charset.StandardCharsets;
@@ -216,7 +215,7 @@ class RolloutEndToEndTest {
             assertTrue(flowed.stream().anyMatch(c -> Long.valueOf(1).equals(c.getAdapterVersion())), "traffic after it");
 
             // 5. Rollback: the base model serves again within a few batches.
-            AdapterCli.send(control, AdapterCommandType.ROLLBACK, null, "test");
+            control.command(AdapterCommandType.ROLLBACK, null, "test");
             awaitTrue(() -> processor.get().rollout().serving() == 0, Duration.ofSeconds(30), "rolled back to the base model");
             send(producer, "rolled-back", heldOut.subList(0, 8));
             collect(output, results, seen, duplicates, "rolled-back-", 8)
@@ -264,7 +263,7 @@ class RolloutEndToEndTest {
             assertEquals(0, processor.get().rollout().serving(), "the forged pin was ignored");
 
             // 7. Pin version 1, then restart the processor: it serves version 1 again before it consumes anything.
-            AdapterCli.send(control, AdapterCommandType.PIN, 1L, "test");
+            control.command(AdapterCommandType.PIN, 1L, "test");
             awaitTrue(() -> processor.get().rollout().serving() == 1, Duration.ofSeconds(30), "pinned version 1");
             processor.get().close();
             processor.set(new ProcessorService(processorConfig(dir, taskFile)));

@@ -5,6 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.slmclassifier.Fixtures;
 import io.slmclassifier.avro.Classification;
+import io.slmclassifier.kafka.AvroSerde;
+import io.slmclassifier.kafka.LocalKafkaBroker;
+import io.slmclassifier.kafka.WireFormat;
+import io.slmclassifier.kafka.registry.EmbeddedSchemaRegistry;
+import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -28,8 +33,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import io.slmclassifier.stream.registry.EmbeddedSchemaRegistry;
-import io.slmclassifier.stream.registry.SchemaRegistryClient;
 
 /** The processor against a real broker: N in, N out, read_committed, none lost or doubled, order per key kept. */
 class ProcessorEndToEndTest {

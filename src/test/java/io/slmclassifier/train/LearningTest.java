@@ -9,6 +9,7 @@ import io.slmclassifier.Fixtures;
 import io.slmclassifier.classify.LanguageModel;
 import io.slmclassifier.model.LoraAdapter;
 import io.slmclassifier.model.LoraConfig;
+import io.slmclassifier.quality.Metrics;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

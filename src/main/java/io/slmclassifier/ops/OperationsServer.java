@@ -1,0 +1,70 @@
+package io.slmclassifier.ops;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import io.slmclassifier.stream.ProcessorMetrics;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
+import org.apache.kafka.streams.KafkaStreams;
+
+/**
+ * {@code /metrics} (Prometheus text), {@code /health/live} and {@code /health/ready}. For the processor: live while
+ * its Streams client is not dead, ready when Streams is RUNNING (partitions assigned and state restored) and its
+ * stream threads are not failing again and again.
+ */
+public final class OperationsServer implements AutoCloseable {
+    private final HttpServer server;
+
+    /**
+     * @param steady false while stream threads keep dying (each is replaced, so Streams alone would stay RUNNING
+     *     while a poison record stops every partition of the thread)
+     */
+    public OperationsServer(String host, int port, ProcessorMetrics metrics, Supplier<KafkaStreams.State> state,
+            BooleanSupplier steady) throws IOException {
+        this(host, port, metrics::scrape, () -> {
+            KafkaStreams.State s = state.get();
+            return s != KafkaStreams.State.ERROR && s != KafkaStreams.State.NOT_RUNNING;
+        }, () -> state.get() == KafkaStreams.State.RUNNING && steady.getAsBoolean(),
+                () -> state.get().name() + (steady.getAsBoolean() ? "" : " (stream threads keep failing)"));
+    }
+
+    /**
+     * @param host the address to listen on: loopback unless a deployment opens it ({@code metrics.host})
+     * @param describe a word for the health endpoints' body (a state name)
+     */
+    public OperationsServer(String host, int port, Supplier<String> scrape, BooleanSupplier live, BooleanSupplier ready,
+            Supplier<String> describe) throws IOException {
+        server = HttpServer.create(new InetSocketAddress(host, port), 0);
+        server.createContext("/metrics", ex -> respond(ex, 200, "text/plain; version=0.0.4; charset=utf-8", scrape.get()));
+        server.createContext("/health/live", ex -> respond(ex, live.getAsBoolean() ? 200 : 503, "text/plain", describe.get() + "\n"));
+        server.createContext("/health/ready", ex -> respond(ex, ready.getAsBoolean() ? 200 : 503, "text/plain", describe.get() + "\n"));
+        server.start();
+    }
+
+    /** Where it listens. */
+    public InetSocketAddress address() {
+        return server.getAddress();
+    }
+
+    public int port() {
+        return server.getAddress().getPort();
+    }
+
+    private static void respond(HttpExchange exchange, int status, String type, String body) throws IOException {
+        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+        exchange.getResponseHeaders().set("Content-Type", type);
+        exchange.sendResponseHeaders(status, bytes.length);
+        try (OutputStream out = exchange.getResponseBody()) {
+            out.write(bytes);
+        }
+    }
+
+    @Override
+    public void close() {
+        server.stop(0);
+    }
+}
