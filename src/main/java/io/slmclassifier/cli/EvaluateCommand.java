@@ -3,6 +3,7 @@ package io.slmclassifier.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.slmclassifier.quality.Calibration;
+import io.slmclassifier.quality.QualityPlots;
 import io.slmclassifier.train.ModelEvaluation;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -20,8 +21,8 @@ public final class EvaluateCommand implements Callable<Integer> {
     EvaluationOptions evaluation;
 
     @Option(names = "--json", description = "Also write the metrics as JSON to this file.") Path json;
-    @Option(names = "--plot", description = "Write the reliability diagram and accuracy against coverage, before and "
-            + "after temperature scaling, as PNG and SVG into this directory.") Path plot;
+    @Option(names = "--plot", description = "Write the reliability diagram and accuracy against coverage (before and "
+            + "after temperature scaling) and the confusion matrix as a heat map, as PNG and SVG into this directory.") Path plot;
 
     @Override
     public Integer call() throws Exception {
@@ -30,7 +31,7 @@ public final class EvaluateCommand implements Callable<Integer> {
         System.out.print(outcome.metrics().toTable());
         System.out.print(calibration.toTable());
         if (plot != null) {
-            for (Path written : io.slmclassifier.quality.CalibrationPlots.write(plot, calibration)) {
+            for (Path written : QualityPlots.write(plot, calibration, outcome.metrics())) {
                 System.out.println("wrote " + written);
             }
         }

@@ -68,14 +68,20 @@ public record Calibration(double temperature, double ece, double nll, double bri
             selective.add(new Selective(threshold, (double) kept / n, kept == 0 ? Double.NaN : (double) keptCorrect / kept));
         }
         List<Bin> bins = reliabilityBins(confidence, correct);
+        return new Calibration(temperature, ece(bins), nll / n, brier / n, List.copyOf(selective), bins,
+                coverageCurve(confidence, correct));
+    }
+
+    /** The expected calibration error of reliability bins: their gaps between accuracy and confidence, by weight. */
+    public static double ece(List<Bin> bins) {
+        int n = bins.stream().mapToInt(Bin::count).sum();
         double ece = 0;
         for (Bin b : bins) {
             if (b.count() > 0) {
                 ece += (double) b.count() / n * Math.abs(b.accuracy() - b.meanConfidence());
             }
         }
-        return new Calibration(temperature, ece, nll / n, brier / n, List.copyOf(selective), bins,
-                coverageCurve(confidence, correct));
+        return ece;
     }
 
     /** Accuracy of the most confident examples against the fraction kept, at every cut (thresholds: the confidences). */

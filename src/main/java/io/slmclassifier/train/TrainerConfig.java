@@ -4,6 +4,7 @@ import io.slmclassifier.config.ServiceConfig;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.OptionalDouble;
 
 /** The trainer service's configuration: the documented defaults below, then a file, the environment and flags. */
 public final class TrainerConfig extends ServiceConfig {
@@ -46,6 +47,7 @@ public final class TrainerConfig extends ServiceConfig {
         {"lora.dropout", "0.05", "LoRA dropout during training"},
         {"lora.targets", "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj", "projections a fresh adapter adapts"},
         {"gate.min.improvement", "0.01", "a candidate is published only if its validation macro-F1 beats the serving one by this much"},
+        {"gate.max.ece", "", "optional: a candidate is published only if its validation ECE (15 bins, after its fitted temperature) is at most this; empty: no ceiling"},
         {"topics.create", "true", "create missing topics at start"},
         {"topics.partitions", "3", "partitions of created feedback and dataset topics"},
         {"topics.replication", "1", "replication factor of created topics"},
@@ -60,6 +62,25 @@ public final class TrainerConfig extends ServiceConfig {
     public static TrainerConfig load(Path file, Map<String, String> environment, Map<String, String> overrides)
             throws IOException {
         return new TrainerConfig(layers(DEFAULTS, file, environment, overrides));
+    }
+
+    /** The ECE ceiling of the quality gate, when one is set: a number in [0, 1]. */
+    public OptionalDouble maxEce() {
+        String value = get("gate.max.ece").trim();
+        if (value.isEmpty()) {
+            return OptionalDouble.empty();
+        }
+        double ceiling;
+        try {
+            ceiling = Double.parseDouble(value);
+        } catch (NumberFormatException e) {
+            ceiling = Double.NaN;
+        }
+        if (!(ceiling >= 0 && ceiling <= 1)) {
+            throw new IllegalArgumentException("gate.max.ece must be empty or a number in [0, 1] (an expected "
+                    + "calibration error), not '" + value + "'");
+        }
+        return OptionalDouble.of(ceiling);
     }
 
     public static TrainerConfig of(Map<String, String> overrides) {

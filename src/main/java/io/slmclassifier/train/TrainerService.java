@@ -6,6 +6,7 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.slmclassifier.avro.AdapterEvaluation;
 import io.slmclassifier.avro.AdapterEvent;
 import io.slmclassifier.avro.AdapterStatus;
 import io.slmclassifier.avro.LabeledExample;
@@ -22,6 +23,7 @@ import io.slmclassifier.model.TorchRuntime;
 import io.slmclassifier.model.hub.ModelResolver;
 import io.slmclassifier.ops.OperationsServer;
 import io.slmclassifier.quality.Calibration;
+import io.slmclassifier.quality.EvaluationRecords;
 import io.slmclassifier.quality.Metrics;
 import io.slmclassifier.rollout.AdapterArchive;
 import io.slmclassifier.rollout.AdapterStore;
@@ -100,6 +102,7 @@ public final class TrainerService implements AutoCloseable {
     private volatile boolean ready;
     private volatile Thread training;
     private final long startedMillis = System.currentTimeMillis();
+    private final QualityGate gate;
     private long handledTrainRequest;
 
     public TrainerService(TrainerConfig config) throws Exception {
@@ -110,6 +113,7 @@ public final class TrainerService implements AutoCloseable {
         this.task = Task.load(Path.of(config.require("task.file")));
         Path modelDir = ModelResolver.resolveSpec(config.require("model.dir"));
         this.dataset = new FeedbackDataset(task, config.getInt("validation.percent"));
+        this.gate = QualityGate.of(config);
         this.testSet = config.get("test.file").isBlank() ? List.of()
                 : LabeledData.read(Path.of(config.get("test.file")), task).examples();
         this.workDir = config.get("work.dir").isBlank() ? Files.createTempDirectory("slm-trainer-")
@@ -366,15 +370,18 @@ public final class TrainerService implements AutoCloseable {
                     LoraTrainer trainer = new LoraTrainer(model, task, start, settings)) {
                 result = trainer.train(split.train(), split.validation(), run, new LogProgress(version));
             }
-            Calibration calibration;
+            Calibration.Report report;
             double temperature;
+            boolean calibrated;
+            AdapterEvaluation evaluation;
             try (LoraAdapter best = LoraAdapter.load(run, model.weights().config, model.manager())) {
                 // The candidate's logits on the validation split: its calibration, and the temperature fitted there.
                 ModelEvaluation.Outcome validation = ModelEvaluation.classify(model, task, best, split.validation(), 32);
-                Calibration.Report report = validation.calibration();
-                calibration = report.reported();
+                report = validation.calibration();
                 temperature = report.scaled().temperature();
-                if (Calibration.fittedInside(temperature)) {
+                calibrated = Calibration.fittedInside(temperature);
+                evaluation = EvaluationRecords.toAvro(validation.metrics(), report, calibrated);
+                if (calibrated) {
                     // In the archive too, beside the weights it belongs to: processors read it when they load them.
                     new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter()
                             .writeValue(run.resolve("calibration.json").toFile(), report.summary(split.validation().size()));
@@ -389,11 +396,13 @@ public final class TrainerService implements AutoCloseable {
             metrics.put("weighted_f1", result.best().weightedF1());
             metrics.put("accuracy", result.best().accuracy());
             metrics.put("serving_macro_f1", servingMetrics.macroF1());
-            metrics.put("ece", calibration.ece());
-            metrics.put("nll", calibration.nll());
-            metrics.put("brier", calibration.brier());
-            if (Calibration.fittedInside(temperature)) {
+            metrics.put("ece", report.reported().ece());
+            metrics.put("nll", report.reported().nll());
+            metrics.put("brier", report.reported().brier());
+            if (calibrated) {
                 metrics.put("temperature", temperature);
+                metrics.put("ece_calibrated", report.scaled().ece());
+                metrics.put("nll_calibrated", report.scaled().nll());
             } else {
                 // At a bound the fit found no minimum (a validation split without a single error drives T to 0):
                 // processors serve this version uncalibrated rather than with a meaningless temperature.
@@ -410,25 +419,21 @@ public final class TrainerService implements AutoCloseable {
             metrics.put("train_seconds", (System.nanoTime() - started) / 1e9);
             metrics.put(CUTOFF_METRIC, (double) split.cutoffMillis());
             byte[] archive = AdapterArchive.pack(run);
-            double margin = config.getDouble("gate.min.improvement");
-            boolean better = result.best().macroF1() >= servingMetrics.macroF1() + margin;
+            // The calibration error of the probabilities the version would serve: after its temperature when it has one.
+            double servedEce = calibrated ? report.scaled().ece() : report.reported().ece();
+            QualityGate.Verdict verdict = gate.judge(result.best().macroF1(), servingMetrics.macroF1(), servedEce);
             AdapterEvent.Builder event = AdapterEvent.newBuilder().setVersion(version)
                     .setParentVersion(parent.isPresent() ? parent.getAsLong() : null).setBaseModelId(modelId)
                     .setBaseModelSha256(modelSha256).setTaskName(task.name()).setTaskHash(task.hash())
                     .setSha256(ModelFingerprint.sha256(archive)).setSizeBytes(archive.length).setMetrics(metrics)
-                    .setCreatedAt(Instant.now());
-            if (better) {
+                    .setEvaluation(evaluation).setCreatedAt(Instant.now()).setMessage(verdict.message());
+            if (verdict.publish()) {
                 String location = store.put(version, archive);
-                control.publish(event.setStatus(AdapterStatus.ACTIVE).setLocation(location).setMessage(String.format(
-                        "macro-F1 %.4f beats the serving %.4f by at least %.4f", result.best().macroF1(),
-                        servingMetrics.macroF1(), margin)).build());
-                log.info("Published version {} (validation macro-F1 {} vs serving {}) to {}", version,
-                        fmt(result.best().macroF1()), fmt(servingMetrics.macroF1()), location);
+                control.publish(event.setStatus(AdapterStatus.ACTIVE).setLocation(location).build());
+                log.info("Published version {} ({}) to {}", version, verdict.message(), location);
             } else {
-                String why = String.format("macro-F1 %.4f does not beat the serving %.4f by %.4f",
-                        result.best().macroF1(), servingMetrics.macroF1(), margin);
-                control.publish(event.setStatus(AdapterStatus.REJECTED).setMessage(why).build());
-                log.info("Rejected candidate {}: {}", version, why);
+                control.publish(event.setStatus(AdapterStatus.REJECTED).build());
+                log.info("Rejected candidate {}: {}", version, verdict.message());
             }
         } catch (IOException e) {
             throw new IllegalStateException("training run for version " + version + " failed: " + e.getMessage(), e);

@@ -2,11 +2,13 @@ package io.slmclassifier.rollout;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.slmclassifier.Fixtures;
 import io.slmclassifier.avro.AdapterCommandType;
+import io.slmclassifier.avro.AdapterEvaluation;
 import io.slmclassifier.avro.AdapterEvent;
 import io.slmclassifier.avro.AdapterStatus;
 import io.slmclassifier.avro.Classification;
@@ -16,6 +18,7 @@ import io.slmclassifier.kafka.LocalKafkaBroker;
 import io.slmclassifier.kafka.registry.EmbeddedSchemaRegistry;
 import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import io.slmclassifier.quality.Calibration;
+import io.slmclassifier.quality.EvaluationRecords;
 import io.slmclassifier.quality.Metrics;
 import io.slmclassifier.stream.ProcessorConfig;
 import io.slmclassifier.stream.ProcessorService;
@@ -192,6 +195,18 @@ class RolloutEndToEndTest {
             Double temperature = v1.getMetrics().get("temperature");
             assertTrue(temperature == null || temperature > Calibration.MIN_TEMPERATURE && temperature < Calibration.MAX_TEMPERATURE,
                     v1.toString());
+            // The evaluation behind those figures, published for the console to draw.
+            AdapterEvaluation evaluation = v1.getEvaluation();
+            assertNotNull(evaluation, "the trainer's event carries its evaluation");
+            assertEquals(ColourTask.LABELS, evaluation.getLabels());
+            assertEquals(v1.getMetrics().get("validation_examples").intValue(), evaluation.getExamples());
+            assertEquals(evaluation.getExamples(), evaluation.getConfusion().stream().flatMap(List::stream)
+                    .mapToInt(Integer::intValue).sum(), "the confusion matrix counts every validation example");
+            assertEquals(Calibration.BINS, evaluation.getReliability().size());
+            assertEquals(v1.getMetrics().get("ece"), EvaluationRecords.fromAvro(evaluation).calibration().reported().ece(), 1e-9);
+            assertEquals(1.0, evaluation.getCoverage().get(evaluation.getCoverage().size() - 1).getCoverage(), 1e-12);
+            assertEquals(temperature, evaluation.getTemperature());
+            assertEquals(temperature == null, evaluation.getReliabilityCalibrated().isEmpty());
 
             // 4. Held-out traffic through the new version: macro-F1 of the live output at least 0.9.
             send(producer, "after", heldOut);
