@@ -100,6 +100,11 @@ public final class DemoCommand implements Callable<Integer> {
             + "(default: ${DEFAULT-VALUE}, never).")
     double abstainThreshold;
 
+    @Option(names = "--abstain-min-label-mass", defaultValue = "0", description = "Results whose label mass (the "
+            + "share of the next-token probability on the class tokens) is below this abstain too; above 0 it is "
+            + "computed, which needs the whole LM head: slower (default: ${DEFAULT-VALUE}, off).")
+    double abstainMinLabelMass;
+
     @Option(names = "--console-port", defaultValue = "0", description = "Web console port (default: a free one; -1: none).")
     int consolePort;
 
@@ -129,6 +134,10 @@ public final class DemoCommand implements Callable<Integer> {
         requireFree("--kafka-port", kafkaPort);
         requireFree("--registry-port", registryPort);
         requireFree("--console-port", consolePort);
+        if (!(abstainMinLabelMass >= 0 && abstainMinLabelMass < 1)) {
+            throw new IllegalArgumentException("--abstain-min-label-mass must be at least 0 and below 1, not "
+                    + abstainMinLabelMass);
+        }
         try (DataDirLock lock = dataDir == null ? null : DataDirLock.acquire(dataDir)) {
             return run();
         }
@@ -225,6 +234,7 @@ public final class DemoCommand implements Callable<Integer> {
             p.put("adapter.cache.dir", work.resolve("adapters").toString());
             p.put("console.port", String.valueOf(consolePort));
             p.put("abstain.threshold", String.valueOf(abstainThreshold));
+            p.put("abstain.min.label.mass", String.valueOf(abstainMinLabelMass));
             p.put("console.host", "127.0.0.1");
             p.put("console.token", consoleToken);
             Map<String, String> t = new HashMap<>(shared);

@@ -46,12 +46,14 @@ public final class ClassifierTopology {
      * What the topology needs from the rest of the service.
      *
      * @param maxStoredBytes most bytes one waiting record may take in the changelogged store
-     * @param reviewTopic where results below {@code abstainThreshold} go as well, for people to label
+     * @param reviewTopic where results that abstain go as well, for people to label
      * @param abstainThreshold results whose calibrated confidence is below it abstain (0: none do)
+     * @param abstainMinLabelMass results whose label mass is below it abstain too (0: none do); it takes a
+     *     classifier that computes the label mass, results without one never fall below it
      */
     public record Settings(String inputTopic, String outputTopic, String dlqTopic, String taskName, String modelId,
             List<String> labels, int maxBatch, Duration linger, Duration inferenceTimeout, int maxStoredBytes,
-            String reviewTopic, double abstainThreshold) {}
+            String reviewTopic, double abstainThreshold, double abstainMinLabelMass) {}
 
     /** Observes what flows through (metrics); all methods may be called from several stream threads. */
     public interface Listener {
@@ -63,7 +65,7 @@ public final class ClassifierTopology {
 
         void batch(int size);
 
-        /** A result whose confidence was below the abstain threshold, by its label. */
+        /** A result that abstained (confidence or label mass below its floor), by its label. */
         default void abstained(String label) {}
     }
 
@@ -261,6 +263,10 @@ public final class ClassifierTopology {
                 logits.add((double) c.logits()[k]);
             }
             double confidence = calibrated[c.labelIndex()];
+            // The label mass is not calibrated: a low one means the model wanted to say something that is no
+            // class at all, however sure it is between the classes. NaN (not computed) never abstains.
+            boolean abstained = confidence < settings.abstainThreshold()
+                    || c.labelMass() < settings.abstainMinLabelMass();
             return Classification.newBuilder()
                     .setId(p.id())
                     .setText(p.text())
@@ -280,7 +286,7 @@ public final class ClassifierTopology {
                     .setLatencyMs(now - p.timestamp())
                     .setTruncated(p.truncated() || c.truncated())
                     .setConfidence(confidence)
-                    .setAbstained(confidence < settings.abstainThreshold())
+                    .setAbstained(abstained)
                     .setCalibrationTemperature(temperature)
                     .build();
         }

@@ -23,8 +23,11 @@ public final class ProcessorConfig extends ServiceConfig {
         {"input.format", "auto", "auto (registry wire format recognised), text or avro"},
         {"output.topic", "intents.classified", "Avro Classification results"},
         {"dlq.topic", "intents.dlq", "records that could not be classified, with error headers"},
-        {"review.topic", "intents.review", "results that abstained (confidence under abstain.threshold), for people to label"},
+        {"review.topic", "intents.review", "results that abstained (confidence under abstain.threshold or label mass "
+                + "under abstain.min.label.mass), for people to label"},
         {"abstain.threshold", "0", "results whose calibrated confidence is below this abstain: flagged, and also sent to review.topic (0: never)"},
+        {"abstain.min.label.mass", "0", "results whose label mass (the share of the full-vocabulary next-token probability on the class tokens) "
+                + "is below this abstain too, in [0, 1); above 0 the label mass is computed, which needs the whole LM head: slower (0: off)"},
         {"calibration.temperature", "", "temperature for the base model's logits (e.g. what evaluate fits); adapter versions bring their own"},
         {"schema.registry.url", "", "Confluent-compatible schema registry (required: results are Avro)"},
         {"schema.registry.basic.auth.user.info", "", "user:password for the registry"},
@@ -64,6 +67,19 @@ public final class ProcessorConfig extends ServiceConfig {
         {"control.signing.key", "", "HMAC-SHA256 key (32+ characters; best as control.signing.key.file from a Secret): control records without its valid signature are ignored, own records are signed"},
         {"console.token", "", "token for labeling and adapter commands (Authorization: Bearer); empty: read-only console"},
     };
+
+    /**
+     * {@code abstain.min.label.mass}, checked: at 1 or more every result would abstain, as the class tokens never
+     * hold all of the probability.
+     */
+    public double abstainMinLabelMass() {
+        double floor = getDouble("abstain.min.label.mass");
+        if (!(floor >= 0 && floor < 1)) { // NaN fails both
+            throw new IllegalArgumentException("configuration 'abstain.min.label.mass' must be at least 0 and below 1, "
+                    + "not '" + get("abstain.min.label.mass") + "'");
+        }
+        return floor;
+    }
 
     private ProcessorConfig(Map<String, String> values) {
         super(values);

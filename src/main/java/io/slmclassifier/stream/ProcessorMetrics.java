@@ -82,7 +82,8 @@ public final class ProcessorMetrics implements ClassifierTopology.Listener, Infe
     @Override
     public void abstained(String label) {
         Counter.builder("slm.records.abstained").tag("label", label)
-                .description("results under the abstain threshold, sent to review as well").register(registry).increment();
+                .description("results that abstained (confidence or label mass under its floor), sent to review as well")
+                .register(registry).increment();
     }
 
     @Override

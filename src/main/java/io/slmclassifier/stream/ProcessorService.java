@@ -97,6 +97,8 @@ public final class ProcessorService implements AutoCloseable {
 
     public ProcessorService(ProcessorConfig config, AvroWire avro) throws Exception {
         this.config = config;
+        // A bad value fails at once, not after waiting for Kafka and loading the model.
+        double minLabelMass = config.abstainMinLabelMass();
         TorchRuntime.configureOffline();
         // Before the model loads and any Kafka client starts: an unreachable broker is one line, not minutes of retries.
         KafkaReachability.await(config.get("bootstrap.servers"), Duration.ofMillis(config.getInt("startup.timeout.ms")));
@@ -107,7 +109,7 @@ public final class ProcessorService implements AutoCloseable {
         Classifier.Options sized = Classifier.Options.forDevice(model.device());
         int maxBatch = orAuto("batch.max.size", sized.maxBatchSize());
         this.classifier = new Classifier(model, task, new Classifier.Options(maxBatch,
-                orAuto("batch.token.budget", sized.tokenBudget()), true, false));
+                orAuto("batch.token.budget", sized.tokenBudget()), true, minLabelMass > 0));
         this.metrics = new ProcessorMetrics();
         this.worker = new InferenceWorker<>(classifier::prepare, classifier::classifyPrepared, maxBatch, metrics);
         metrics.watch(worker);
@@ -129,7 +131,7 @@ public final class ProcessorService implements AutoCloseable {
                 config.get("output.topic"), config.get("dlq.topic"), task.name(), modelId, task.labels(),
                 maxBatch, Duration.ofMillis(config.getInt("batch.linger.ms")),
                 Duration.ofMillis(config.getInt("inference.timeout.ms")), config.getInt("store.record.max.bytes"),
-                config.get("review.topic"), config.getDouble("abstain.threshold"));
+                config.get("review.topic"), config.getDouble("abstain.threshold"), minLabelMass);
         Double baseTemperature = config.get("calibration.temperature").isBlank() ? null
                 : config.getDouble("calibration.temperature");
         this.streams = new KafkaStreams(ClassifierTopology.build(settings, decoder, worker,

@@ -1,6 +1,7 @@
 package io.slmclassifier.stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -15,8 +16,11 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Properties;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.avro.io.BinaryEncoder;
 import org.apache.avro.io.DecoderFactory;
@@ -85,9 +89,15 @@ class ClassifierTopologyTest {
     }
 
     private TopologyTestDriver driver(InferenceWorker worker, int maxBatch, boolean truncate, AtomicInteger batches) {
+        return driver(worker, maxBatch, truncate, batches, 0, 0, new ArrayList<>());
+    }
+
+    /** @param abstained collects the labels the listener is told abstained */
+    private TopologyTestDriver driver(InferenceWorker worker, int maxBatch, boolean truncate, AtomicInteger batches,
+            double abstainThreshold, double abstainMinLabelMass, List<String> abstained) {
         ClassifierTopology.Settings settings = new ClassifierTopology.Settings("intents.in", "intents.classified",
                 "intents.dlq", task.name(), "qwen3-tiny", task.labels(), maxBatch, Duration.ofMillis(10),
-                Duration.ofSeconds(30), 524_288, "intents.review", 0);
+                Duration.ofSeconds(30), 524_288, "intents.review", abstainThreshold, abstainMinLabelMass);
         InputDecoder decoder = new InputDecoder(InputDecoder.Format.AUTO, null, 60, truncate);
         var topology = ClassifierTopology.build(settings, decoder, worker, new RawAvro(), new ClassifierTopology.Listener() {
             public void received() {}
@@ -98,6 +108,10 @@ class ClassifierTopologyTest {
 
             public void batch(int size) {
                 batches.incrementAndGet();
+            }
+
+            public void abstained(String label) {
+                abstained.add(label);
             }
         }, version -> null);
         Properties props = new Properties();
@@ -205,6 +219,68 @@ class ClassifierTopologyTest {
             TestRecord<byte[], byte[]> truncated = dlq.readRecord();
             assertEquals("4", new String(truncated.key()));
             assertEquals(longBoom, new String(truncated.value(), StandardCharsets.UTF_8));
+        }
+    }
+
+    /**
+     * Confidence only compares the classes with each other; a label mass under abstain.min.label.mass sets a
+     * result aside however confident it is, and a result above the floor stays where it was.
+     */
+    @Test
+    void aLabelMassUnderTheFloorAbstainsWhateverTheConfidence() throws Exception {
+        List<String> texts = List.of("RobLW an Zugführer, kommen.", "Ist negativ, noch nicht.", "Ja, hier ist Zugführer.",
+                "Einen Augenblick, ich melde mich gleich.", "Wie ist das Wetter morgen in Berlin?", "Verstanden, Ende.");
+        try (Classifier withMass = new Classifier(model, task, Classifier.Options.defaults().withLabelMass(true))) {
+            List<io.slmclassifier.classify.Classification> expected = withMass.classify(texts);
+            double[] masses = expected.stream().mapToDouble(io.slmclassifier.classify.Classification::labelMass)
+                    .sorted().toArray();
+            int half = masses.length / 2;
+            assertTrue(masses[half - 1] < masses[half], "no gap to put the floor in: " + Arrays.toString(masses));
+            double floor = (masses[half - 1] + masses[half]) / 2;
+            // A threshold in force that every result clears: what abstains, abstains by its label mass.
+            double threshold = expected.stream().mapToDouble(c -> c.probabilities()[c.labelIndex()]).min()
+                    .orElseThrow() / 2;
+            assertTrue(threshold > 0);
+
+            AtomicInteger batches = new AtomicInteger();
+            List<String> abstained = new CopyOnWriteArrayList<>();
+            try (InferenceWorker<String> worker = InferenceWorker.unprepared(withMass::classify, 64, (n, t, f) -> { });
+                    TopologyTestDriver driver = driver(worker, 8, true, batches, threshold, floor, abstained)) {
+                TestInputTopic<byte[], byte[]> in = driver.createInputTopic("intents.in", new ByteArraySerializer(), new ByteArraySerializer());
+                TestOutputTopic<byte[], byte[]> out = driver.createOutputTopic("intents.classified", new ByteArrayDeserializer(), new ByteArrayDeserializer());
+                TestOutputTopic<byte[], byte[]> review = driver.createOutputTopic("intents.review", new ByteArrayDeserializer(), new ByteArrayDeserializer());
+                for (int i = 0; i < texts.size(); i++) {
+                    in.pipeInput(("k" + i).getBytes(StandardCharsets.UTF_8), texts.get(i).getBytes(StandardCharsets.UTF_8));
+                }
+                drain(driver, out, texts.size());
+                List<TestRecord<byte[], byte[]>> results = out.readRecordsToList();
+                assertEquals(texts.size(), results.size());
+
+                List<String> underFloor = new ArrayList<>();
+                List<String> underFloorLabels = new ArrayList<>();
+                for (int i = 0; i < texts.size(); i++) {
+                    Classification c = decode(results.get(i).value());
+                    double mass = expected.get(i).labelMass();
+                    assertEquals(mass, c.getLabelMass(), mass * 1e-6, "the result carries its label mass");
+                    assertTrue(c.getConfidence() > threshold, "confidence " + c.getConfidence() + " over " + threshold);
+                    if (mass < floor) {
+                        assertTrue(c.getAbstained(), texts.get(i) + ": label mass " + mass + " under " + floor);
+                        underFloor.add("k" + i);
+                        underFloorLabels.add(c.getLabel());
+                    } else {
+                        assertFalse(c.getAbstained(), texts.get(i) + ": label mass " + mass + " over " + floor);
+                    }
+                }
+                assertEquals(half, underFloor.size());
+
+                List<TestRecord<byte[], byte[]>> reviewed = review.readRecordsToList();
+                assertEquals(underFloor, reviewed.stream().map(r -> new String(r.key(), StandardCharsets.UTF_8)).toList(),
+                        "exactly the results under the floor go to review");
+                for (TestRecord<byte[], byte[]> r : reviewed) {
+                    assertTrue(decode(r.value()).getAbstained());
+                }
+                assertEquals(underFloorLabels, abstained, "counted by their labels");
+            }
         }
     }
 }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -52,5 +53,24 @@ class ProcessorConfigTest {
         assertEquals("intents.in", c.get("input.topic"));
         assertEquals("intents.classified", c.get("output.topic"));
         assertEquals("intents.dlq", c.get("dlq.topic"));
+    }
+
+    /** A label-mass floor of 1 would set every result aside; a bad one stops start-up before Kafka is waited for. */
+    @Test
+    void theLabelMassFloorIsAtLeastZeroAndBelowOne() {
+        assertEquals(0, ProcessorConfig.of(Map.of()).abstainMinLabelMass());
+        assertEquals(0.25, ProcessorConfig.of(Map.of("abstain.min.label.mass", "0.25")).abstainMinLabelMass());
+        assertEquals(0.999, ProcessorConfig.of(Map.of("abstain.min.label.mass", "0.999")).abstainMinLabelMass());
+        for (String bad : List.of("1", "1.5", "-0.1", "NaN", "some")) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> ProcessorConfig.of(Map.of("abstain.min.label.mass", bad)).abstainMinLabelMass());
+            assertTrue(e.getMessage().contains("'abstain.min.label.mass'") && e.getMessage().contains(bad),
+                    e.getMessage());
+        }
+        ProcessorConfig unreachable = ProcessorConfig.of(Map.of("abstain.min.label.mass", "1",
+                "bootstrap.servers", "127.0.0.1:1", "startup.timeout.ms", "1"));
+        IllegalArgumentException atStart = assertThrows(IllegalArgumentException.class,
+                () -> new ProcessorService(unreachable, null));
+        assertTrue(atStart.getMessage().contains("abstain.min.label.mass"), atStart.getMessage());
     }
 }
