@@ -262,6 +262,23 @@ describe('adapters trained from simulated feedback', () => {
     await page.locator('#token-state', { hasText: 'token set' }).waitFor();
     await page.screenshot({ path: join(shots, 'adapters.png'), fullPage: true });
 
+    // The quality panel draws the serving version's published evaluation: three charts, each an SVG from the server.
+    const quality = page.locator('#quality-versions .quality-version[data-role="serving"][data-version="1"]');
+    await quality.waitFor({ timeout: 15_000 });
+    assert.match(await quality.locator('h3').textContent(),
+      /^Serving: v1 \(serving\), \d+ validation examples, (T = \d+\.\d\d|no temperature)$/);
+    const drawn = await page.evaluate(() => Promise.all([...document.querySelectorAll(
+      '#quality-versions .quality-version[data-role="serving"] img.plot')].map(async (img) => {
+      await img.decode();
+      return [img.dataset.kind, img.naturalWidth, img.naturalHeight];
+    })));
+    assert.deepEqual(drawn.map((d) => d[0]), ['reliability', 'coverage', 'confusion']);
+    for (const [kind, width, height] of drawn) assert.ok(width >= 500 && height >= 400, kind + ': ' + width + 'x' + height);
+    const reliability = await page.evaluate(() => fetch('api/plots/1/reliability.svg').then((r) => r.text()));
+    assert.match(reliability, /Reliability diagram \(v1, \d+ validation examples\)/);
+    await page.locator('#quality').scrollIntoViewIfNeeded();
+    await page.locator('#quality').screenshot({ path: join(shots, 'quality.png') });
+
     await page.click('#rollback');
     await page.locator('#toast', { hasText: /Sent rollback/ }).waitFor({ timeout: 15_000 });
     await adapterRow(1).locator('td', { hasText: /^rolled back$/ }).waitFor({ timeout: 30_000 });
@@ -295,6 +312,9 @@ describe('a console without a token', () => {
     await item.waitFor({ timeout: 15_000 });
     assert.match(await item.getAttribute('class'), /abstained/);
     assert.match(await item.locator('.meta').textContent(), /^set aside for review: predicted /);
+    // Counted as abstained, in the figures and per label in the legend.
+    await page.locator('#tile-abstained', { hasText: /^[1-9]\d*$/ }).waitFor({ timeout: 15_000 });
+    assert.match(await page.locator('#legend').textContent(), /\(\d+ abstained\)/);
     await page.locator('#read-only').waitFor();
     assert.equal(await page.locator('#token-form').isHidden(), true);
     const buttons = item.locator('button');

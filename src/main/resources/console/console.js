@@ -16,6 +16,7 @@ const state = {
   selectedId: null,
   reviewKey: '',
   adaptersKey: '',
+  qualityKey: '',
   deadKey: '',
   inFlight: new Set(),
 };
@@ -173,6 +174,7 @@ function showStats(view) {
   setText('tile-p99', s.latencyP99 === null ? '–' : String(s.latencyP99));
   setText('tile-dlq', fmt(s.deadLetterRate, 1));
   setText('tile-total', String(s.classified));
+  setText('tile-abstained', String(s.abstained));
   const f = view.feedback;
   setText('tile-pending', f.pending === null ? '–' : String(f.pending));
   setText('tile-pending-name', f.sinceVersion === null || f.sinceVersion === undefined
@@ -223,11 +225,13 @@ function drawTimeline(view) {
     });
   });
   const legend = $('legend');
-  const key = labels.join('\u0000') + JSON.stringify(view.stats.perLabel);
+  const abstained = view.stats.abstainedPerLabel || {};
+  const key = labels.join('\u0000') + JSON.stringify(view.stats.perLabel) + JSON.stringify(abstained);
   if (legend.dataset.key !== key) {
     legend.dataset.key = key;
-    legend.replaceChildren(...labels.map((l) => el('li', {},
-      el('span', { class: 'swatch', style: { backgroundColor: color(l) } }), l + ' ' + (view.stats.perLabel[l] || 0))));
+    legend.replaceChildren(...labels.map((l) => el('li', { 'data-label': l },
+      el('span', { class: 'swatch', style: { backgroundColor: color(l) } }), l + ' ' + (view.stats.perLabel[l] || 0),
+      abstained[l] ? el('span', { class: 'muted abstained-count' }, ' (' + abstained[l] + ' abstained)') : '')));
   }
 }
 
@@ -359,6 +363,10 @@ function metricsCell(metrics, message) {
     more.length ? el('details', {}, el('summary', {}, 'more'), ...more) : '');
 }
 
+function statusText(v) {
+  return (v.serving ? 'serving' : v.status.toLowerCase().replace('_', ' ')) + (v.pinned ? ', pinned' : '');
+}
+
 function showAdapters(adapters) {
   const key = JSON.stringify(adapters);
   if (key === state.adaptersKey) return;
@@ -380,7 +388,7 @@ function showAdapters(adapters) {
     if (usable && serving !== null && v.version < serving) {
       buttons.push(el('button', { type: 'button', onclick: () => command('ROLLBACK', v.version) }, 'Roll back to'));
     }
-    const status = (v.serving ? 'serving' : v.status.toLowerCase().replace('_', ' ')) + (v.pinned ? ', pinned' : '');
+    const status = statusText(v);
     return el('tr', { 'data-version': v.version },
       el('td', {}, 'v' + v.version),
       el('td', { class: 'status-' + (v.serving ? 'ACTIVE' : v.status) }, status),
@@ -388,6 +396,48 @@ function showAdapters(adapters) {
       el('td', {}, v.created === null ? '' : new Date(v.created).toLocaleString()),
       el('td', {}, buttons));
   }));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Quality: the charts the server draws from each version's published evaluation
+
+const PLOTS = ['reliability', 'coverage', 'confusion'];
+
+function qualityBlock(role, version, versions) {
+  const v = versions.find((x) => x.version === version);
+  const e = v ? v.evaluation : null;
+  let title = role + ': v' + version + (v ? ' (' + statusText(v) + ')' : '');
+  if (e) {
+    title += ', ' + e.examples + ' validation examples, '
+      + (e.temperature === null ? 'no temperature' : 'T = ' + e.temperature.toFixed(2));
+  }
+  // The version's creation time in the address: a version number reused after a reset is drawn afresh.
+  const stamp = v && v.created !== null ? '?created=' + v.created : '';
+  return el('div', { class: 'quality-version', 'data-role': role.toLowerCase(), 'data-version': version },
+    el('h3', {}, title),
+    el('div', { class: 'plots' }, ...PLOTS.map((kind) => {
+      const src = 'api/plots/' + version + '/' + kind + '.svg' + stamp;
+      return el('a', { href: src, target: '_blank', rel: 'noopener', title: 'open ' + kind + ' of v' + version },
+        el('img', { class: 'plot', src, alt: kind + ' of v' + version, 'data-kind': kind }));
+    })));
+}
+
+function showQuality(view) {
+  const quality = view.quality || { serving: null, candidate: null };
+  const versions = (view.adapters && view.adapters.versions) || [];
+  const key = JSON.stringify([quality, view.adapters && view.adapters.serving,
+    versions.map((v) => [v.version, v.status, v.serving, v.pinned, v.created])]);
+  if (key === state.qualityKey) return;
+  state.qualityKey = key;
+  const blocks = [];
+  if (quality.serving !== null) blocks.push(qualityBlock('Serving', quality.serving, versions));
+  if (quality.candidate !== null && quality.candidate !== quality.serving) {
+    // While the base model serves, every version is newer than it: the newest is shown, whatever became of it.
+    const baseServes = !view.adapters || view.adapters.serving === null || view.adapters.serving === undefined;
+    blocks.push(qualityBlock(baseServes ? 'Newest' : 'Candidate', quality.candidate, versions));
+  }
+  $('quality-versions').replaceChildren(...blocks);
+  $('quality-empty').hidden = blocks.length > 0;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -425,6 +475,7 @@ function apply(view, fresh) {
   state.serverReview = view.review;
   showReview(view.review);
   showAdapters(view.adapters);
+  showQuality(view);
   showDeadLetters(view);
   for (const button of document.querySelectorAll('.choices button, #adapters-actions button, #adapter-rows button')) {
     if (!state.writable) {

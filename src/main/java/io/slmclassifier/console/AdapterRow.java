@@ -1,5 +1,6 @@
 package io.slmclassifier.console;
 
+import io.slmclassifier.avro.AdapterEvaluation;
 import io.slmclassifier.avro.AdapterStatus;
 import java.time.Instant;
 import java.util.Map;
@@ -14,9 +15,11 @@ import java.util.Objects;
  * @param created when the version was first published (its first event); labels given after the newest version's
  *     {@code created} are the ones no adapter has learnt from yet
  * @param message human-readable detail, e.g. why it was rejected; may be null
+ * @param evaluation what the trainer measured on the validation split (confusion, reliability, coverage); null when
+ *     it published none
  */
 public record AdapterRow(long version, AdapterStatus status, Map<String, Double> metrics, Instant created,
-        String message) {
+        String message, AdapterEvaluation evaluation) {
 
     public AdapterRow {
         Objects.requireNonNull(status, "status");

@@ -8,6 +8,7 @@ import com.sun.net.httpserver.Filter;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.slmclassifier.avro.AdapterCommandType;
+import io.slmclassifier.avro.AdapterEvaluation;
 import io.slmclassifier.avro.Classification;
 import io.slmclassifier.avro.LabeledExample;
 import io.slmclassifier.kafka.AvroSerde;
@@ -32,6 +33,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -43,6 +46,8 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code GET /} the page ({@code /console.js}, {@code /console.css}), from the classpath.
  *   <li>{@code GET /api/state} everything the page shows, as JSON; {@code GET /api/events} the same as a first
  *       {@code snapshot} event, then an {@code update} event twice a second with what is new.
+ *   <li>{@code GET /api/plots/<version>/reliability.svg} (also {@code coverage.svg}, {@code confusion.svg}): the
+ *       pictures of a version's published evaluation, drawn by the same code as {@code evaluate --plot}.
  *   <li>{@code POST /api/labels} {@code {"id": ..., "label": ...}}: a person's label for a recent
  *       classification, written to the feedback topic as a {@code LabeledExample}.
  *   <li>{@code POST /api/adapters} {@code {"command": "ROLLBACK"|"PIN"|"UNPIN", "version": n}}: an
@@ -72,6 +77,9 @@ public final class ConsoleServer implements AutoCloseable {
             "/favicon.ico", "favicon.svg");
     private static final Set<AdapterCommandType> CONSOLE_COMMANDS =
             Set.of(AdapterCommandType.ROLLBACK, AdapterCommandType.PIN, AdapterCommandType.UNPIN);
+    private static final Pattern PLOT_PATH = Pattern.compile("/api/plots/(\\d{1,18})/([a-z]+)\\.svg");
+    /** A chart is an image: nothing in it may run or load anything, even when it is opened on its own. */
+    private static final String PLOT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'";
     /** Scripts, styles and data only from this server; nothing inline, no frames, no forms elsewhere. */
     private static final String CONTENT_SECURITY_POLICY = "default-src 'none'; script-src 'self'; style-src 'self';"
             + " img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
@@ -80,6 +88,7 @@ public final class ConsoleServer implements AutoCloseable {
     private final AdapterControl control;
     private final LiveState state = new LiveState();
     private final EventHub hub = new EventHub();
+    private final EvaluationPlots plots = new EvaluationPlots();
     private final FeedbackWriter feedback;
     private final LiveFeed feed;
     private final HttpServer server;
@@ -141,6 +150,7 @@ public final class ConsoleServer implements AutoCloseable {
                 server.createContext("/api/state", ex -> handle(ex, "GET", () -> sendJson(ex, 200, snapshot()))),
                 server.createContext("/api/events", ex -> handle(ex, "GET",
                         () -> hub.serve(ex, "snapshot", json.writeValueAsString(snapshot())))),
+                server.createContext("/api/plots/", ex -> handle(ex, "GET", () -> plot(ex))),
                 server.createContext("/api/labels", ex -> handle(ex, "POST", () -> label(ex))),
                 server.createContext("/api/adapters", ex -> handle(ex, "POST", () -> adapterCommand(ex))))) {
             context.getFilters().add(hostCheck);
@@ -228,7 +238,9 @@ public final class ConsoleServer implements AutoCloseable {
                     row.metrics().forEach(metrics::put);
                     putLong(n, "created", row.created() == null ? null : row.created().toEpochMilli());
                     n.put("message", row.message());
+                    putEvaluation(n, row.evaluation());
                 }
+                putQuality(view.putObject("quality"), rows, serving);
                 AdapterRow newest = rows.isEmpty() ? null : rows.get(0);
                 putLong((ObjectNode) view.get("feedback"), "sinceVersion", newest == null ? null : newest.version());
             } catch (RuntimeException e) {
@@ -248,6 +260,33 @@ public final class ConsoleServer implements AutoCloseable {
             view.put("servingFrom", control == null ? "no result yet" : "adapter control");
         }
         return view;
+    }
+
+    private static void putEvaluation(ObjectNode version, AdapterEvaluation evaluation) {
+        if (evaluation == null) {
+            version.putNull("evaluation");
+            return;
+        }
+        ObjectNode n = version.putObject("evaluation");
+        n.put("examples", evaluation.getExamples());
+        if (evaluation.getTemperature() == null) {
+            n.putNull("temperature");
+        } else {
+            n.put("temperature", evaluation.getTemperature());
+        }
+    }
+
+    /**
+     * The versions whose evaluations the quality panel draws: the serving one, and the candidate, the newest version
+     * trained after it (published, rejected or waiting), when there is one; each only when it has an evaluation.
+     */
+    private static void putQuality(ObjectNode quality, List<AdapterRow> newestFirst, Long serving) {
+        AdapterRow served = serving == null ? null
+                : newestFirst.stream().filter(r -> r.version() == serving).findFirst().orElse(null);
+        AdapterRow candidate = newestFirst.stream()
+                .filter(r -> serving == null || r.version() > serving).findFirst().orElse(null);
+        putLong(quality, "serving", served == null || served.evaluation() == null ? null : served.version());
+        putLong(quality, "candidate", candidate == null || candidate.evaluation() == null ? null : candidate.version());
     }
 
     private Instant newestAdapterCreated() {
@@ -307,6 +346,25 @@ public final class ConsoleServer implements AutoCloseable {
         answer.put("partition", written.partition());
         answer.put("offset", written.offset());
         sendJson(ex, 200, answer);
+    }
+
+    private void plot(HttpExchange ex) throws IOException {
+        Matcher path = PLOT_PATH.matcher(ex.getRequestURI().getPath());
+        if (!path.matches() || !EvaluationPlots.KINDS.contains(path.group(2))) {
+            sendError(ex, 404, "no such plot: /api/plots/<version>/reliability.svg, coverage.svg or confusion.svg");
+            return;
+        }
+        long version = Long.parseLong(path.group(1));
+        AdapterEvaluation evaluation = control == null ? null : control.versions().stream()
+                .filter(r -> r.version() == version && r.evaluation() != null)
+                .map(AdapterRow::evaluation).findFirst().orElse(null);
+        if (evaluation == null) {
+            sendError(ex, 404, "version " + version + " has no published evaluation");
+            return;
+        }
+        byte[] svg = plots.svg(version, path.group(2), evaluation);
+        ex.getResponseHeaders().set("Content-Security-Policy", PLOT_SECURITY_POLICY);
+        send(ex, 200, "image/svg+xml", svg);
     }
 
     private void adapterCommand(HttpExchange ex) throws IOException {

@@ -38,7 +38,7 @@ public final class ControlTopicAdapters implements AdapterControl {
                 shown = AdapterStatus.ERROR;
                 message = String.join("; ", state.errors(e.getVersion()).values());
             }
-            rows.add(new AdapterRow(e.getVersion(), shown, e.getMetrics(), e.getCreatedAt(), message));
+            rows.add(new AdapterRow(e.getVersion(), shown, e.getMetrics(), e.getCreatedAt(), message, e.getEvaluation()));
         }
         return rows;
     }

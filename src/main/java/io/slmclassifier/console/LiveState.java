@@ -90,6 +90,8 @@ final class LiveState {
     private final ArrayDeque<DeadLetter> deadLetters = new ArrayDeque<>();
     private final Map<String, Long> deadLettersByReason = new TreeMap<>();
     private final Map<String, Long> totalsPerLabel = new LinkedHashMap<>();
+    private final Map<String, Long> abstainedPerLabel = new LinkedHashMap<>();
+    private long abstainedTotal;
     private List<String> labels = List.of();
     private long nextSeq = 1;
     private long classifiedTotal;
@@ -120,6 +122,10 @@ final class LiveState {
         second(now).classified++;
         second(now).perLabel.merge(c.getLabel(), 1, Integer::sum);
         totalsPerLabel.merge(c.getLabel(), 1L, Long::sum);
+        if (c.getAbstained()) {
+            abstainedPerLabel.merge(c.getLabel(), 1L, Long::sum);
+            abstainedTotal++;
+        }
         latencies[latencyNext] = c.getLatencyMs();
         latencyNext = (latencyNext + 1) % LATENCY_SAMPLES;
         latencyCount = Math.min(latencyCount + 1, LATENCY_SAMPLES);
@@ -227,13 +233,10 @@ final class LiveState {
             stats.putNull("latencyP50");
             stats.putNull("latencyP99");
         }
-        ObjectNode perLabel = stats.putObject("perLabel");
-        labels.forEach(l -> perLabel.put(l, totalsPerLabel.getOrDefault(l, 0L)));
-        totalsPerLabel.forEach((l, n) -> {
-            if (!perLabel.has(l)) {
-                perLabel.put(l, n);
-            }
-        });
+        putPerLabel(stats.putObject("perLabel"), totalsPerLabel);
+        // Results the processor abstained on (also on the review topic), by the label it would have given.
+        stats.put("abstained", abstainedTotal);
+        putPerLabel(stats.putObject("abstainedPerLabel"), abstainedPerLabel);
         ObjectNode reasons = stats.putObject("deadLettersByReason");
         deadLettersByReason.forEach(reasons::put);
         if (anyClassification) {
@@ -284,6 +287,16 @@ final class LiveState {
             feedback.put("pending", pendingLabels);
         }
         return out;
+    }
+
+    /** Counts in the task's label order, then any label of older results that the task no longer has. */
+    private void putPerLabel(ObjectNode out, Map<String, Long> counts) {
+        labels.forEach(l -> out.put(l, counts.getOrDefault(l, 0L)));
+        counts.forEach((l, n) -> {
+            if (!out.has(l)) {
+                out.put(l, n);
+            }
+        });
     }
 
     private static ObjectNode toJson(Seen s) {

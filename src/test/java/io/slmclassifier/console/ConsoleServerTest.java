@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.slmclassifier.avro.AdapterCommandType;
+import io.slmclassifier.avro.AdapterEvaluation;
 import io.slmclassifier.avro.AdapterStatus;
 import io.slmclassifier.avro.Classification;
 import io.slmclassifier.avro.LabelProbability;
@@ -16,6 +17,9 @@ import io.slmclassifier.kafka.AvroSerde;
 import io.slmclassifier.kafka.KafkaTestCluster;
 import io.slmclassifier.kafka.registry.EmbeddedSchemaRegistry;
 import io.slmclassifier.kafka.registry.SchemaRegistryClient;
+import io.slmclassifier.quality.Calibration;
+import io.slmclassifier.quality.EvaluationRecords;
+import io.slmclassifier.quality.Metrics;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -336,6 +340,88 @@ class ConsoleServerTest {
         assertEquals("macro F1 below the serving version", adapters.get("versions").get(1).get("message").asText());
     }
 
+    /**
+     * An evaluation as the trainer publishes it, from logits that are too sure of themselves: 60 examples, right one
+     * time in two, each at a confidence of about 0.99.
+     */
+    static final AdapterEvaluation EVALUATION = overconfidentEvaluation();
+
+    private static AdapterEvaluation overconfidentEvaluation() {
+        int n = 60;
+        float[][] logits = new float[n][];
+        int[] truth = new int[n];
+        int[] predicted = new int[n];
+        for (int i = 0; i < n; i++) {
+            truth[i] = i % 3;
+            // "other" always taken for "order", "call" half the time
+            predicted[i] = truth[i] == 2 || truth[i] == 1 && i % 2 == 0 ? 0 : truth[i];
+            logits[i] = new float[3];
+            logits[i][predicted[i]] = 5f + (i % 5) * 0.1f;
+        }
+        return EvaluationRecords.toAvro(Metrics.of(LABELS, truth, predicted), Calibration.Report.of(logits, truth), true);
+    }
+
+    @Test
+    void theQualityPanelDrawsTheServingVersionAndTheCandidate() throws Exception {
+        JsonNode state = awaitState(controlled, s -> true);
+        assertEquals(3, state.get("quality").get("serving").asLong());
+        assertTrue(state.get("quality").get("candidate").isNull(), "nothing trained after the serving version");
+        JsonNode v3 = state.get("adapters").get("versions").get(0);
+        assertEquals(60, v3.get("evaluation").get("examples").asInt());
+        assertEquals(EVALUATION.getTemperature(), v3.get("evaluation").get("temperature").asDouble(), 1e-12);
+        assertTrue(state.get("adapters").get("versions").get(2).get("evaluation").isNull(), "v1 published none");
+
+        control.candidate = new AdapterRow(4, AdapterStatus.REJECTED, Map.of("macro_f1", 0.7), Instant.now(),
+                "validation ECE 0.3000 is above gate.max.ece 0.0500", EVALUATION);
+        try {
+            JsonNode withCandidate = awaitState(controlled, s -> !s.get("quality").get("candidate").isNull());
+            assertEquals(4, withCandidate.get("quality").get("candidate").asLong());
+            assertEquals(3, withCandidate.get("quality").get("serving").asLong());
+
+            HttpResponse<String> reliability = get(controlled, "api/plots/4/reliability.svg");
+            assertEquals(200, reliability.statusCode(), reliability.body());
+            assertEquals("image/svg+xml", reliability.headers().firstValue("Content-Type").orElse(""));
+            assertTrue(reliability.headers().firstValue("Content-Security-Policy").orElse("").startsWith("default-src 'none'"));
+            String svg = reliability.body();
+            assertTrue(svg.startsWith("<?xml") && svg.contains("<svg"), svg.substring(0, Math.min(200, svg.length())));
+            assertTrue(svg.contains("Reliability diagram (v4, 60 validation examples)"), "titled with the version");
+            assertTrue(svg.contains("confidence (mean per bin of 1/15)") && svg.contains("perfect calibration"));
+            // Over-confident before, and the fitted temperature brings the confidence down to the accuracy.
+            double before = EvaluationRecords.fromAvro(EVALUATION).calibration().reported().ece();
+            double after = EvaluationRecords.fromAvro(EVALUATION).calibration().scaled().ece();
+            assertTrue(before > 0.25 && after < before / 2, before + " -> " + after);
+            assertTrue(svg.contains(String.format("ECE %.3f", before)) && svg.contains(String.format("ECE %.3f", after)),
+                    "both series in the legend");
+
+            String coverage = get(controlled, "api/plots/3/coverage.svg").body();
+            assertTrue(coverage.contains("coverage (fraction kept)") && coverage.contains("(fitted)"), "coverage of v3");
+            String confusion = get(controlled, "api/plots/3/confusion.svg").body();
+            assertTrue(confusion.contains("predicted label") && LABELS.stream().allMatch(l -> confusion.contains(">" + l + "<")));
+            assertTrue(confusion.contains(">10<") && confusion.contains(">20<"), "the counts in their cells");
+        } finally {
+            control.candidate = null;
+        }
+        assertEquals(404, get(controlled, "api/plots/1/reliability.svg").statusCode(), "v1 has no evaluation");
+        assertEquals(404, get(controlled, "api/plots/3/histogram.svg").statusCode());
+        assertEquals(404, get(controlled, "api/plots/../pom.xml").statusCode());
+        assertEquals(404, get(writable, "api/plots/3/reliability.svg").statusCode(), "no adapter control, no versions");
+    }
+
+    @Test
+    void abstentionsAreCountedPerLabel() throws Exception {
+        long before = awaitState(readOnly, s -> true).get("stats").get("abstained").asLong();
+        Classification setAside = classification("abstained-count", "hmm", 0.99, null);
+        setAside.setAbstained(true);
+        results.send(new ProducerRecord<>("intents.classified", "abstained-count", setAside)).get(30, TimeUnit.SECONDS);
+        JsonNode state = awaitState(readOnly, s -> s.get("stats").get("abstained").asLong() == before + 1);
+        assertTrue(state.get("stats").get("abstainedPerLabel").get("order").asLong() >= 1, state.get("stats").toString());
+        assertEquals(0, state.get("stats").get("abstainedPerLabel").get("call").asLong());
+    }
+
+    private static HttpResponse<String> get(ConsoleServer console, String path) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create(console.url() + path)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
     @Test
     void pendingLabelsCountOnlyThoseSinceTheNewestAdapter() throws Exception {
         results.send(new ProducerRecord<>("intents.classified", "p-1", classification("p-1", "t", 0.5, 3L)))
@@ -393,13 +479,22 @@ class ConsoleServerTest {
         final List<Sent> sent = new CopyOnWriteArrayList<>();
         volatile boolean failing;
 
+        /** A version trained after the serving one, while a test wants a candidate. */
+        volatile AdapterRow candidate;
+
         @Override
         public List<AdapterRow> versions() {
-            return List.of(
-                    new AdapterRow(1, AdapterStatus.ROLLED_BACK, Map.of("macro_f1", 0.62), NEWEST_CREATED.minusSeconds(7200), null),
-                    new AdapterRow(3, AdapterStatus.ACTIVE, Map.of("macro_f1", 0.81, "accuracy", 0.9), NEWEST_CREATED, null),
+            List<AdapterRow> rows = new ArrayList<>(List.of(
+                    new AdapterRow(1, AdapterStatus.ROLLED_BACK, Map.of("macro_f1", 0.62), NEWEST_CREATED.minusSeconds(7200),
+                            null, null),
+                    new AdapterRow(3, AdapterStatus.ACTIVE, Map.of("macro_f1", 0.81, "accuracy", 0.9), NEWEST_CREATED, null,
+                            EVALUATION),
                     new AdapterRow(2, AdapterStatus.REJECTED, Map.of("macro_f1", 0.55), NEWEST_CREATED.minusSeconds(3600),
-                            "macro F1 below the serving version"));
+                            "macro F1 below the serving version", EVALUATION)));
+            if (candidate != null) {
+                rows.add(candidate);
+            }
+            return rows;
         }
 
         @Override
