@@ -196,7 +196,8 @@ public final class QualityPlots {
         XYLineAndShapeRenderer renderer = new XYLineAndShapeRenderer(true, true);
         for (int s = 0; s < data.getSeriesCount(); s++) {
             renderer.setSeriesPaint(s, colors[s % colors.length]);
-            renderer.setSeriesStroke(s, new BasicStroke(2f));
+            // The first series is drawn last (on top): the later ones wider, so a curve that coincides stays visible.
+            renderer.setSeriesStroke(s, new BasicStroke(s == 0 ? 2f : 4f));
             renderer.setSeriesShapesVisible(s, data.getSeries(s).getItemCount() <= 30);
         }
         plot.setRenderer(renderer);
