@@ -4,7 +4,7 @@
 # same session, on the Qwen3-0.6B shape with random weights. Each step's output goes to $OUT (or ./gpu-results).
 #
 #   tools/gpu-bench.sh [hf] [infer] [train] [kafka] [infer-noopt] [infer-broadcast] [profile] [train-fp32]
-#   [train-noopt] [kafka-1024] [train-profile] [train-trace]
+#   [train-noopt] [kafka-1024] [train-profile] [train-trace] [label-mass]
 #   (default: hf infer train kafka; the others are the experiments behind the defaults)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +30,8 @@ for step in $steps; do
   case $step in
     hf) run hf-reference 240 python3 gpu-kit/hf_reference.py "$TOK" 1,8,64,256,1024 ;;
     infer) run java-infer 150 tools/gpu-run.sh "${BENCH[@]}" --batch-sizes 1,8,64,256,1024 --iterations 10 ;;
+    label-mass) run java-infer-label-mass 150 tools/gpu-run.sh "${BENCH[@]}" --batch-sizes 1,64,1024 --iterations 10 \
+          --prefix-cache on --label-mass ;;
     infer-noopt) JAVA_OPTS=-Dai.djl.pytorch.graph_optimizer=false \
         run java-infer-noopt 120 tools/gpu-run.sh "${BENCH[@]}" --batch-sizes 1,8,64,256,1024 --iterations 10 ;;
     infer-broadcast) JAVA_OPTS=-Dslm.prefix.attention=broadcast \

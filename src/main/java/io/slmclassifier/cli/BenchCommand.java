@@ -97,6 +97,10 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--merge", description = "With --lora: merge the adapter into copies of the base matrices.")
     boolean merge;
 
+    @Option(names = "--label-mass", description = "Also compute each result's label mass (the whole LM head on the "
+            + "last position), as a processor does with abstain.min.label.mass, to measure its cost.")
+    boolean labelMass;
+
     @Option(names = "--kafka", description = "Measure the whole stream path (local broker, registry, processor) against the classifier alone.")
     boolean kafka;
 
@@ -164,7 +168,8 @@ public final class BenchCommand implements Callable<Integer> {
                     "p99 ms", "encode ms", "tokens", "peak MB", "GPU MB");
             for (String mode : modes()) {
                 for (int batch : batchSizes) {
-                    Classifier.Options options = new Classifier.Options(batch, Integer.MAX_VALUE, mode.equals("on"), false);
+                    Classifier.Options options = new Classifier.Options(batch, Integer.MAX_VALUE, mode.equals("on"),
+                            labelMass);
                     try (Classifier classifier = new Classifier(lm, t, options);
                             LoraAdapter adapter = lora ? LoraAdapter.initialize(LoraConfig.defaults(lm.id()),
                                     lm.weights().config, lm.manager(), 42) : null) {
@@ -177,7 +182,8 @@ public final class BenchCommand implements Callable<Integer> {
                         } else if (adapter != null) {
                             classifier.useAdapter("bench", adapter);
                         }
-                        Result r = measure(classifier, lora ? mode + (merge ? "+merged" : "+lora") : mode, batch);
+                        Result r = measure(classifier, (lora ? mode + (merge ? "+merged" : "+lora") : mode)
+                                + (labelMass ? "+mass" : ""), batch);
                         if (profile != null && batch == batchSizes[batchSizes.length - 1]) {
                             profileOnePass(classifier, batch, profile.resolveSibling(mode + "-" + profile.getFileName()));
                         }

@@ -15,10 +15,12 @@ import java.util.Set;
  * @param token what writing requests must carry as {@code Authorization: Bearer <token>}; empty: the console
  *     is read-only and refuses every write
  * @param kafka client settings passed to the console's consumer and producer (security, timeouts)
+ * @param reviewTopic where the processor writes the results it abstained on; the console's review queue starts
+ *     with those written before it started and not yet labeled
  */
 public record ConsoleSettings(String host, int port, String token, String bootstrapServers,
         Map<String, String> kafka, String classifiedTopic, String dlqTopic, String feedbackTopic,
-        Set<String> allowedHosts) {
+        Set<String> allowedHosts, String reviewTopic) {
 
     public ConsoleSettings {
         token = token == null ? "" : token.trim();
@@ -29,7 +31,8 @@ public record ConsoleSettings(String host, int port, String token, String bootst
 
     public ConsoleSettings(String host, int port, String token, String bootstrapServers, Map<String, String> kafka,
             String classifiedTopic, String dlqTopic, String feedbackTopic) {
-        this(host, port, token, bootstrapServers, kafka, classifiedTopic, dlqTopic, feedbackTopic, Set.of());
+        this(host, port, token, bootstrapServers, kafka, classifiedTopic, dlqTopic, feedbackTopic, Set.of(),
+                "intents.review");
     }
 
     /** The console's part of the processor's configuration: {@code console.*}, the topics and the clients. */
@@ -37,7 +40,7 @@ public record ConsoleSettings(String host, int port, String token, String bootst
         return new ConsoleSettings(config.get("console.host"), config.getInt("console.port"),
                 config.get("console.token"), config.require("bootstrap.servers"), config.kafkaPassThrough(),
                 config.get("output.topic"), config.get("dlq.topic"), config.get("feedback.topic"),
-                Set.of(config.get("console.allowed.hosts").split(",")));
+                Set.of(config.get("console.allowed.hosts").split(",")), config.get("review.topic"));
     }
 
     /** Whether a request's {@code Host} header names this console: a loopback name or an allowed one. */
@@ -62,6 +65,6 @@ public record ConsoleSettings(String host, int port, String token, String bootst
 
     public ConsoleSettings withToken(String newToken) {
         return new ConsoleSettings(host, port, newToken, bootstrapServers, kafka, classifiedTopic, dlqTopic,
-                feedbackTopic, allowedHosts);
+                feedbackTopic, allowedHosts, reviewTopic);
     }
 }

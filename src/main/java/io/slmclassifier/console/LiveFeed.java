@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -41,6 +42,10 @@ final class LiveFeed implements AutoCloseable {
     private static final long ASSIGN_REFRESH_MS = 60_000;
     private static final long PENDING_REFRESH_MS = 2_000;
     private static final int DEAD_LETTER_PREVIEW_CHARS = 300;
+    /** Records read back per partition of the review topic at start-up, and of the feedback topic to leave out. */
+    static final int REVIEW_BACKLOG_PER_PARTITION = 500;
+    static final int FEEDBACK_LOOKBACK_PER_PARTITION = 5_000;
+    private static final Duration BACKLOG_TIMEOUT = Duration.ofSeconds(15);
 
     private final ConsoleSettings settings;
     private final LiveState state;
@@ -57,6 +62,13 @@ final class LiveFeed implements AutoCloseable {
         this.state = state;
         this.classifications = classifications;
         this.newestAdapterCreated = newestAdapterCreated;
+        this.consumer = new KafkaConsumer<>(consumerSettings(settings), new ByteArrayDeserializer(),
+                new ByteArrayDeserializer());
+        this.thread = new Thread(this::run, "console-feed");
+        thread.setDaemon(true);
+    }
+
+    private static Properties consumerSettings(ConsoleSettings settings) {
         Properties p = new Properties();
         p.putAll(settings.kafka());
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, settings.bootstrapServers());
@@ -67,9 +79,7 @@ final class LiveFeed implements AutoCloseable {
         // Looking a topic up must not create it.
         p.put(ConsumerConfig.ALLOW_AUTO_CREATE_TOPICS_CONFIG, "false");
         p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "2000");
-        this.consumer = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
-        this.thread = new Thread(this::run, "console-feed");
-        thread.setDaemon(true);
+        return p;
     }
 
     void start() {
@@ -80,12 +90,19 @@ final class LiveFeed implements AutoCloseable {
     private void run() {
         long nextAssign = 0;
         long nextPending = 0;
+        boolean backlogRead = false;
         try {
             while (!closing) {
                 long now = System.currentTimeMillis();
                 if (now >= nextAssign) {
                     boolean complete = assign();
                     nextAssign = now + (complete ? ASSIGN_REFRESH_MS : ASSIGN_RETRY_MS);
+                }
+                if (!backlogRead) {
+                    // After the live topics' ends are fixed: what is abstained from then on comes live, and a result
+                    // in both is kept once.
+                    readReviewBacklog();
+                    backlogRead = true;
                 }
                 if (now >= nextPending) {
                     countPendingLabels();
@@ -129,6 +146,69 @@ final class LiveFeed implements AutoCloseable {
             state.deadLetter(header(r, DeadLetterHeaders.ERROR_TYPE, "unknown"), header(r, DeadLetterHeaders.ERROR_MESSAGE, ""),
                     preview(r.value()), header(r, DeadLetterHeaders.SOURCE_TOPIC, ""), now);
         }
+    }
+
+    /**
+     * The review queue people left when the console last stopped: the newest abstained results on the review topic,
+     * less those whose id is the key of a record on the feedback topic (labeled since, here or elsewhere).
+     */
+    private void readReviewBacklog() {
+        try (KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(consumerSettings(settings),
+                new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            Set<String> labeled = new HashSet<>();
+            readTail(reader, settings.feedbackTopic(), FEEDBACK_LOOKBACK_PER_PARTITION, r -> {
+                if (r.key() != null) {
+                    labeled.add(new String(r.key(), StandardCharsets.UTF_8));
+                }
+            });
+            List<Classification> waiting = new ArrayList<>();
+            readTail(reader, settings.reviewTopic(), REVIEW_BACKLOG_PER_PARTITION, r -> {
+                try {
+                    Classification c = classifications.deserializer().deserialize(r.topic(), r.headers(), r.value());
+                    if (c != null && !labeled.contains(c.getId())) {
+                        waiting.add(c);
+                    }
+                } catch (RuntimeException e) {
+                    log.debug("Unreadable record on {} at partition {} offset {}: {}", r.topic(), r.partition(),
+                            r.offset(), e.getMessage());
+                }
+            });
+            state.reviewBacklog(waiting);
+            if (!waiting.isEmpty()) {
+                log.info("Console review queue: {} abstained results from {} not labeled yet", waiting.size(),
+                        settings.reviewTopic());
+            }
+        } catch (WakeupException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            log.warn("Could not read the review backlog from {}: {}", settings.reviewTopic(), e.toString());
+        }
+    }
+
+    /** Hands the last {@code perPartition} records of each partition of {@code topic} to {@code each}, oldest first. */
+    private void readTail(KafkaConsumer<byte[], byte[]> reader, String topic, int perPartition,
+            Consumer<ConsumerRecord<byte[], byte[]>> each) {
+        List<TopicPartition> tps = partitionsFor(topic).stream()
+                .map(info -> new TopicPartition(info.topic(), info.partition())).toList();
+        if (tps.isEmpty()) {
+            return;
+        }
+        Map<TopicPartition, Long> ends = reader.endOffsets(tps, METADATA_TIMEOUT);
+        Map<TopicPartition, Long> begins = reader.beginningOffsets(tps, METADATA_TIMEOUT);
+        reader.assign(tps);
+        for (TopicPartition tp : tps) {
+            reader.seek(tp, Math.max(begins.get(tp), ends.get(tp) - perPartition));
+        }
+        long deadline = System.nanoTime() + BACKLOG_TIMEOUT.toNanos();
+        while (!closing && System.nanoTime() < deadline
+                && tps.stream().anyMatch(tp -> reader.position(tp, METADATA_TIMEOUT) < ends.get(tp))) {
+            for (ConsumerRecord<byte[], byte[]> r : reader.poll(POLL)) {
+                if (r.offset() < ends.get(new TopicPartition(r.topic(), r.partition()))) {
+                    each.accept(r);
+                }
+            }
+        }
+        reader.unsubscribe();
     }
 
     /**

@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.stream.Stream;
 
 /**
  * What the console knows about the stream: the recent classifications (for the live view and the review queue),
@@ -82,6 +83,8 @@ final class LiveState {
     }
 
     private final ArrayDeque<Seen> recent = new ArrayDeque<>();
+    /** Abstained results from before the console started, still to be labeled: in the review queue only. */
+    private final List<Seen> backlog = new ArrayList<>();
     private final Map<String, Seen> byId = new HashMap<>();
     private final TreeMap<Long, Second> seconds = new TreeMap<>();
     private final long[] latencies = new long[LATENCY_SAMPLES];
@@ -110,6 +113,7 @@ final class LiveState {
         if (replaced != null) {
             // The same input classified again (a batch rerun after a restart): keep only the newest result.
             recent.remove(replaced);
+            backlog.remove(replaced);
         }
         while (recent.size() > RECENT_CAPACITY) {
             Seen evicted = recent.removeFirst();
@@ -133,6 +137,24 @@ final class LiveState {
         latestAdapterVersion = c.getAdapterVersion();
         anyClassification = true;
         trim(now);
+    }
+
+    /**
+     * Abstained results written to the review topic before the console started, that nobody has labeled yet: they
+     * join the review queue (and can be labeled by id) without counting as classified here. A result already seen
+     * live is not added twice.
+     */
+    synchronized void reviewBacklog(List<Classification> abstained) {
+        for (Classification c : abstained) {
+            if (backlog.size() >= RECENT_CAPACITY) {
+                break;
+            }
+            if (!byId.containsKey(c.getId())) {
+                Seen seen = new Seen(nextSeq++, c.getProcessingTime().toEpochMilli(), c);
+                byId.put(seen.id(), seen);
+                backlog.add(seen);
+            }
+        }
     }
 
     synchronized void deadLetter(String reason, String message, String value, String sourceTopic, long now) {
@@ -261,7 +283,7 @@ final class LiveState {
         ArrayNode review = out.putArray("review");
         // What the processor set aside for people (abstained: also on the review topic) comes first, then the
         // least confident of the rest.
-        recent.stream().filter(s -> s.labeledAs == null)
+        Stream.concat(backlog.stream(), recent.stream()).filter(s -> s.labeledAs == null)
                 .sorted(Comparator.comparing((Seen s) -> !s.record.getAbstained())
                         .thenComparingDouble(s -> s.confidence).thenComparing(s -> -s.seq))
                 .limit(REVIEW_SIZE)

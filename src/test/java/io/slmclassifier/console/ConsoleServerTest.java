@@ -174,7 +174,7 @@ class ConsoleServerTest {
         assertFalse(rebound.contains("partitions"), "no state for another origin");
         assertTrue(rawGet(readOnly.port(), "/", "attacker.example").startsWith("HTTP/1.1 421"));
         ConsoleSettings named = new ConsoleSettings("127.0.0.1", 0, "", kafka.bootstrapServers(), Map.of(),
-                "intents.classified", "intents.dlq", "feedback.named", java.util.Set.of("Console.Example.org"));
+                "intents.classified", "intents.dlq", "feedback.named", java.util.Set.of("Console.Example.org"), "intents.review");
         assertTrue(named.hostAllowed("console.example.org:8080"));
         assertTrue(named.hostAllowed("[::1]:9"));
         assertFalse(named.hostAllowed("console.example.org.attacker.example"));
@@ -416,6 +416,38 @@ class ConsoleServerTest {
         JsonNode state = awaitState(readOnly, s -> s.get("stats").get("abstained").asLong() == before + 1);
         assertTrue(state.get("stats").get("abstainedPerLabel").get("order").asLong() >= 1, state.get("stats").toString());
         assertEquals(0, state.get("stats").get("abstainedPerLabel").get("call").asLong());
+    }
+
+    @Test
+    void aNewConsoleStartsItsReviewQueueWithWhatIsStillUnlabeledOnTheReviewTopic() throws Exception {
+        try (Admin admin = Admin.create(Map.<String, Object>of("bootstrap.servers", kafka.bootstrapServers()))) {
+            admin.createTopics(List.of(new NewTopic("review.backlog", 2, (short) 1),
+                    new NewTopic("feedback.backlog", 1, (short) 1))).all().get(30, TimeUnit.SECONDS);
+        }
+        for (String id : List.of("waiting", "labeled-elsewhere")) {
+            Classification c = classification(id, "set aside " + id, 0.41, null);
+            c.setAbstained(true);
+            results.send(new ProducerRecord<>("review.backlog", id, c)).get(30, TimeUnit.SECONDS);
+        }
+        try (KafkaProducer<String, LabeledExample> labels = new KafkaProducer<>(
+                Map.of("bootstrap.servers", kafka.bootstrapServers()), new StringSerializer(),
+                AvroSerde.forType(LabeledExample.class, client()).serializer())) {
+            labels.send(new ProducerRecord<>("feedback.backlog", "labeled-elsewhere", new LabeledExample(
+                    "labeled-elsewhere", "set aside labeled-elsewhere", "call", "reviewer", Instant.now(), "order", null)))
+                    .get(30, TimeUnit.SECONDS);
+        }
+        ConsoleSettings settings = new ConsoleSettings("127.0.0.1", 0, TOKEN, kafka.bootstrapServers(), Map.of(),
+                "intents.classified", "intents.dlq", "feedback.backlog", java.util.Set.of(), "review.backlog");
+        try (ConsoleServer restarted = new ConsoleServer(settings, client(), null)) {
+            JsonNode state = awaitState(restarted, s -> find(s.get("review"), "waiting") != null);
+            assertNull(find(state.get("review"), "labeled-elsewhere"), "labeled since: not in the queue");
+            assertTrue(find(state.get("review"), "waiting").get("abstained").asBoolean());
+            assertNull(find(state.get("recent"), "waiting"), "the backlog is no live result");
+            assertEquals(0, state.get("stats").get("classified").asLong(), "nor is it counted as classified here");
+            // It can be labeled from this console like any other.
+            assertEquals(200, post(restarted, "api/labels", "{\"id\":\"waiting\",\"label\":\"call\"}", TOKEN).statusCode());
+            assertNull(find(awaitState(restarted, s -> true).get("review"), "waiting"), "labeled: out of the queue");
+        }
     }
 
     private static HttpResponse<String> get(ConsoleServer console, String path) throws Exception {
