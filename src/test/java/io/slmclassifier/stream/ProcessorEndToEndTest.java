@@ -5,11 +5,22 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.slmclassifier.Fixtures;
 import io.slmclassifier.avro.Classification;
+import io.slmclassifier.classify.LanguageModel;
+import io.slmclassifier.classify.Task;
 import io.slmclassifier.kafka.AvroSerde;
 import io.slmclassifier.kafka.LocalKafkaBroker;
 import io.slmclassifier.kafka.WireFormat;
 import io.slmclassifier.kafka.registry.EmbeddedSchemaRegistry;
 import io.slmclassifier.kafka.registry.SchemaRegistryClient;
+import io.slmclassifier.model.LoraAdapter;
+import io.slmclassifier.model.LoraConfig;
+import io.slmclassifier.model.TorchRuntime;
+import io.slmclassifier.quality.Calibration;
+import io.slmclassifier.quality.Metrics;
+import io.slmclassifier.train.ColourTask;
+import io.slmclassifier.train.LabeledData;
+import io.slmclassifier.train.LoraTrainer;
+import io.slmclassifier.train.ModelEvaluation;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -217,14 +228,9 @@ class ProcessorEndToEndTest {
     @Test
     void theTemperatureInAnAdaptersArchiveIsAppliedToItsResults(@TempDir Path state) throws Exception {
         String app = "archived-temperature";
-        Map<String, String> c = new HashMap<>(config(app, state.resolve("streams")).asMap());
-        c.put("control.topic", app + ".control");
-        c.put("adapters.topic", app + ".adapters");
-        ProcessorConfig config = ProcessorConfig.of(c);
+        ProcessorConfig config = withAdapterTopics(config(app, state.resolve("streams")), app);
         try (ProcessorService service = new ProcessorService(config)) {
             service.start();
-            // An adapter as the trainer publishes it: PEFT files and calibration.json in one archive, chunks on the
-            // adapters topic, an event on the control topic.
             var model = service.classifier().model();
             Path dir = state.resolve("adapter");
             try (var adapter = io.slmclassifier.model.LoraAdapter.initialize(io.slmclassifier.model.LoraConfig.defaults(model.id()),
@@ -232,20 +238,7 @@ class ProcessorEndToEndTest {
                 adapter.save(dir);
             }
             java.nio.file.Files.writeString(dir.resolve("calibration.json"), "{\"temperature\": 3.0}");
-            byte[] archive = io.slmclassifier.rollout.AdapterArchive.pack(dir);
-            String location = new io.slmclassifier.rollout.AdapterStore("kafka", config.kafkaClient(), app + ".adapters", "")
-                    .put(1, archive);
-            service.rollout().control().publish(io.slmclassifier.avro.AdapterEvent.newBuilder().setVersion(1)
-                    .setBaseModelId(model.id()).setBaseModelSha256(io.slmclassifier.model.ModelFingerprint.sha256(model.dir()))
-                    .setTaskName(service.classifier().task().name()).setTaskHash(service.classifier().task().hash())
-                    .setSha256(io.slmclassifier.model.ModelFingerprint.sha256(archive)).setSizeBytes(archive.length)
-                    .setMetrics(Map.of()).setCreatedAt(java.time.Instant.now())
-                    .setStatus(io.slmclassifier.avro.AdapterStatus.ACTIVE).setLocation(location).build());
-            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-            while (service.rollout().serving() != 1 && System.nanoTime() < deadline) {
-                Thread.sleep(100);
-            }
-            assertEquals(1, service.rollout().serving());
+            publishAdapter(service, config, app, dir);
             try (KafkaProducer<byte[], byte[]> producer = rawProducer()) {
                 producer.send(new ProducerRecord<>(app + ".in", "Ist negativ.".getBytes(StandardCharsets.UTF_8))).get();
             }
@@ -258,6 +251,157 @@ class ProcessorEndToEndTest {
                 assertEquals(expected[k], result.getProbabilities().get(k).getProbability(), 1e-12);
             }
         }
+    }
+
+    /**
+     * An adapter trained to over-confidence (LoRA on clean colour labels, then asked about texts whose labels are 30%
+     * random, as people's labels sometimes are): its temperature, fitted on one such set, halves the calibration
+     * error on another, and does so in the stream once the archive carrying it is rolled out.
+     */
+    @Test
+    void anOverConfidentAdaptersTemperatureHalvesHeldOutEceInTheStream(@TempDir Path state) throws Exception {
+        String app = "over-confident";
+        Path taskFile = java.nio.file.Files.writeString(state.resolve("colours.yaml"), ColourTask.YAML);
+        Map<String, String> c = new HashMap<>(config(app, state.resolve("streams")).asMap());
+        c.put("task.file", taskFile.toString());
+        c.put("batch.max.size", "32");
+        ProcessorConfig config = withAdapterTopics(ProcessorConfig.of(c), app);
+        Task task = Task.load(taskFile);
+        List<LabeledData.Example> calibration = noisy(ColourTask.sentences(300, 3), 0.3, 30);
+        List<LabeledData.Example> heldOut = noisy(ColourTask.sentences(300, 4), 0.3, 40);
+        Path dir = state.resolve("adapter");
+        double temperature;
+        double before;
+        double after;
+        try (LanguageModel model = LanguageModel.load(Fixtures.model("qwen3-tiny"), TorchRuntime.device("cpu"), null);
+                LoraAdapter adapter = LoraAdapter.initialize(new LoraConfig(8, 16, 0.05, List.of("q_proj", "k_proj",
+                        "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"), false, model.id()),
+                        model.weights().config, model.manager(), 42);
+                LoraTrainer trainer = new LoraTrainer(model, task, adapter,
+                        new LoraTrainer.Settings(2, 1e-2, 8, 0, 0.0, 1.0, 0, 42))) {
+            LoraTrainer.Result trained = trainer.train(ColourTask.sentences(240, 1), ColourTask.sentences(60, 2), dir,
+                    new LoraTrainer.Progress() {
+                        @Override
+                        public void step(int step, int totalSteps, double loss, double examplesPerSecond) {}
+
+                        @Override
+                        public void evaluated(int step, Metrics metrics, boolean best) {}
+                    });
+            assertTrue(trained.best().accuracy() > 0.9, "learned the clean labels: " + trained.best().accuracy());
+            try (LoraAdapter best = LoraAdapter.load(dir, model.weights().config, model.manager())) {
+                ModelEvaluation.Outcome fit = ModelEvaluation.classify(model, task, best, calibration, 32);
+                Calibration.Report report = fit.calibration();
+                temperature = report.scaled().temperature();
+                // What the trainer writes beside the weights: the processor reads it when it loads them.
+                new com.fasterxml.jackson.databind.ObjectMapper().writeValue(dir.resolve("calibration.json").toFile(),
+                        report.summary(calibration.size()));
+                ModelEvaluation.Outcome held = ModelEvaluation.classify(model, task, best, heldOut, 32);
+                before = Calibration.measure(held.logits(), held.truth(), 1).ece();
+                after = Calibration.measure(held.logits(), held.truth(), temperature).ece();
+            }
+        }
+        System.out.printf("over-confident adapter: T %.3f fitted on 300 noisy examples, held-out ECE %.4f before, %.4f after%n",
+                temperature, before, after);
+        assertTrue(temperature > 1 && Calibration.fittedInside(temperature), "over-confident: T " + temperature);
+        assertTrue(before > 0.1 && after <= before / 2, "held-out ECE " + before + " before, " + after + " after");
+
+        try (ProcessorService service = new ProcessorService(config)) {
+            service.start();
+            publishAdapter(service, config, app, dir);
+            try (KafkaProducer<byte[], byte[]> producer = rawProducer()) {
+                for (int i = 0; i < heldOut.size(); i++) {
+                    producer.send(new ProducerRecord<>(app + ".in", ("held-" + i).getBytes(StandardCharsets.UTF_8),
+                            heldOut.get(i).text().getBytes(StandardCharsets.UTF_8)));
+                }
+            }
+            Map<String, Classification> byText = new HashMap<>();
+            for (ConsumerRecord<byte[], byte[]> r : readCommitted(app + ".classified", heldOut.size(), Duration.ofSeconds(120))) {
+                Classification result = decode(app + ".classified", r.value());
+                byText.put(result.getText(), result);
+            }
+            float[][] streamed = new float[heldOut.size()][];
+            int[] truth = new int[heldOut.size()];
+            double[] confidence = new double[heldOut.size()];
+            boolean[] right = new boolean[heldOut.size()];
+            for (int i = 0; i < heldOut.size(); i++) {
+                Classification result = byText.get(heldOut.get(i).text());
+                assertEquals(1L, result.getAdapterVersion());
+                assertEquals(temperature, result.getCalibrationTemperature(), 0, "the archive's T, as written");
+                streamed[i] = new float[result.getLogits().size()];
+                for (int k = 0; k < streamed[i].length; k++) {
+                    streamed[i][k] = result.getLogits().get(k).floatValue();
+                }
+                truth[i] = heldOut.get(i).label();
+                confidence[i] = result.getConfidence();
+                right[i] = result.getLabelIndex() == truth[i];
+            }
+            // The stream's probabilities are the calibrated ones: their ECE on the held-out labels is the one measured
+            // above at T, and at most half of what the same logits give uncalibrated.
+            double streamedAfter = ece(confidence, right);
+            assertEquals(Calibration.measure(streamed, truth, temperature).ece(), streamedAfter, 1e-9);
+            assertTrue(streamedAfter <= Calibration.measure(streamed, truth, 1).ece() / 2,
+                    "in the stream: ECE " + streamedAfter + " against " + Calibration.measure(streamed, truth, 1).ece());
+        }
+    }
+
+    /** ECE over 15 equal-width bins, from the confidences a consumer reads in the results. */
+    private static double ece(double[] confidence, boolean[] right) {
+        double sum = 0;
+        for (int bin = 0; bin < Calibration.BINS; bin++) {
+            double lower = bin / (double) Calibration.BINS;
+            double upper = (bin + 1) / (double) Calibration.BINS;
+            int n = 0;
+            double confidenceSum = 0;
+            int correct = 0;
+            for (int i = 0; i < confidence.length; i++) {
+                if (confidence[i] > lower && confidence[i] <= upper) {
+                    n++;
+                    confidenceSum += confidence[i];
+                    correct += right[i] ? 1 : 0;
+                }
+            }
+            if (n > 0) {
+                sum += (double) n / confidence.length * Math.abs((double) correct / n - confidenceSum / n);
+            }
+        }
+        return sum;
+    }
+
+    /** {@code share} of the examples get a label drawn at random (which may be the right one). */
+    private static List<LabeledData.Example> noisy(List<LabeledData.Example> clean, double share, long seed) {
+        java.util.Random random = new java.util.Random(seed);
+        return clean.stream().map(e -> random.nextDouble() < share
+                ? new LabeledData.Example(e.text(), random.nextInt(ColourTask.LABELS.size())) : e).toList();
+    }
+
+    private static ProcessorConfig withAdapterTopics(ProcessorConfig config, String app) {
+        Map<String, String> c = new HashMap<>(config.asMap());
+        c.put("control.topic", app + ".control");
+        c.put("adapters.topic", app + ".adapters");
+        return ProcessorConfig.of(c);
+    }
+
+    /**
+     * The adapter in {@code dir} as the trainer publishes it: PEFT files (and calibration.json) in one archive, chunks on
+     * the adapters topic, an ACTIVE event for version 1 on the control topic; returns once the processor serves it.
+     */
+    private static void publishAdapter(ProcessorService service, ProcessorConfig config, String app, Path dir)
+            throws Exception {
+        var model = service.classifier().model();
+        byte[] archive = io.slmclassifier.rollout.AdapterArchive.pack(dir);
+        String location = new io.slmclassifier.rollout.AdapterStore("kafka", config.kafkaClient(), app + ".adapters", "")
+                .put(1, archive);
+        service.rollout().control().publish(io.slmclassifier.avro.AdapterEvent.newBuilder().setVersion(1)
+                .setBaseModelId(model.id()).setBaseModelSha256(io.slmclassifier.model.ModelFingerprint.sha256(model.dir()))
+                .setTaskName(service.classifier().task().name()).setTaskHash(service.classifier().task().hash())
+                .setSha256(io.slmclassifier.model.ModelFingerprint.sha256(archive)).setSizeBytes(archive.length)
+                .setMetrics(Map.of()).setCreatedAt(java.time.Instant.now())
+                .setStatus(io.slmclassifier.avro.AdapterStatus.ACTIVE).setLocation(location).build());
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (service.rollout().serving() != 1 && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+        }
+        assertEquals(1, service.rollout().serving());
     }
 
     private static double[] softmax(List<Double> logits, double temperature) {
