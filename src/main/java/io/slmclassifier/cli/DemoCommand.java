@@ -147,9 +147,7 @@ public final class DemoCommand implements Callable<Integer> {
         if (port <= 0) {
             return; // 0: a free one is picked; -1: off
         }
-        try (java.net.ServerSocket probe = new java.net.ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress())) {
-            // bound and released at once
-        } catch (IOException taken) {
+        if (!LocalKafkaBroker.isFree(port)) {
             throw new IllegalArgumentException(option + " " + port + ": the port is already in use on 127.0.0.1");
         }
     }

@@ -297,22 +297,28 @@ public final class LocalKafkaBroker implements AutoCloseable {
     }
 
     private static void requireFree(int port) throws IOException {
-        try (ServerSocket probe = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
-            // Bound and released at once: the broker can bind it next.
-        } catch (IOException taken) {
+        if (!isFree(port)) {
             throw new IOException("port " + port + " is already in use on " + InetAddress.getLoopbackAddress()
-                    .getHostAddress(), taken);
+                    .getHostAddress());
+        }
+    }
+
+    /** Whether {@code port} can be bound on the loopback address now (bound and released at once). */
+    public static boolean isFree(int port) {
+        try (ServerSocket probe = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
+            return true;
+        } catch (IOException taken) {
+            return false;
         }
     }
 
     private static int reusePortOrPickFree(String previousPort) throws IOException {
         if (previousPort != null) {
             int port = Integer.parseInt(previousPort);
-            try (ServerSocket probe = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
+            if (isFree(port)) {
                 return port;
-            } catch (IOException taken) {
-                log.info("Port {} of the previous run is taken; picking another", port);
             }
+            log.info("Port {} of the previous run is taken; picking another", port);
         }
         try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             socket.setReuseAddress(true);
