@@ -71,18 +71,24 @@ public final class AdapterCli implements Callable<Integer> {
     }
 
     static void print(ControlState state, PrintStream out) {
-        out.printf("%-8s %-12s %-8s %-9s %-9s %-20s %s%n", "version", "status", "parent", "macro-F1", "serving", "created", "message");
+        String row = "%-8s %-12s %-8s %-9s %-9s %-7s %-6s %-20s %s%n";
+        out.printf(row, "version", "status", "parent", "macro-F1", "serving", "ECE", "T", "created", "message");
         for (AdapterEvent e : state.events()) {
-            Double f1 = e.getMetrics().get("macro_f1");
-            Double servingF1 = e.getMetrics().get("serving_macro_f1");
-            out.printf("%-8d %-12s %-8s %-9s %-9s %-20s %s%n", e.getVersion(),
-                    state.status(e.getVersion()).name().toLowerCase().replace('_', ' '),
-                    e.getParentVersion() == null ? "-" : e.getParentVersion(), f1 == null ? "-" : String.format("%.4f", f1),
-                    servingF1 == null ? "-" : String.format("%.4f", servingF1),
-                    e.getCreatedAt().toString().substring(0, 19), e.getMessage() == null ? "" : e.getMessage());
+            // ECE as served: after the version's temperature when it has one.
+            Double ece = e.getMetrics().getOrDefault("ece_calibrated", e.getMetrics().get("ece"));
+            out.printf(row, e.getVersion(), state.status(e.getVersion()).name().toLowerCase().replace('_', ' '),
+                    e.getParentVersion() == null ? "-" : e.getParentVersion(), figure(e, "macro_f1", "%.4f"),
+                    figure(e, "serving_macro_f1", "%.4f"), ece == null ? "-" : String.format("%.4f", ece),
+                    figure(e, "temperature", "%.2f"), e.getCreatedAt().toString().substring(0, 19),
+                    e.getMessage() == null ? "" : e.getMessage());
             state.errors(e.getVersion()).forEach((instance, reason) -> out.printf("%8s error on %s: %s%n", "", instance, reason));
         }
         out.printf("%nserving: %s%s%n", state.serving().isPresent() ? "version " + state.serving().getAsLong() : "the base model",
                 state.pinned().isPresent() ? " (pinned)" : "");
+    }
+
+    private static String figure(AdapterEvent e, String metric, String format) {
+        Double value = e.getMetrics().get(metric);
+        return value == null ? "-" : String.format(format, value);
     }
 }

@@ -316,6 +316,10 @@ class RolloutEndToEndTest {
             assertEquals(0, code, listed);
             assertTrue(listed.contains("serving: version 1 (pinned)"), listed);
             assertTrue(listed.lines().anyMatch(l -> l.startsWith("1 ") && l.contains("serving")), listed);
+            assertTrue(listed.lines().findFirst().orElse("").contains(" ECE "), listed);
+            double servedEce = v1.getMetrics().getOrDefault("ece_calibrated", v1.getMetrics().get("ece"));
+            assertTrue(listed.lines().anyMatch(l -> l.startsWith("1 ") && l.contains(String.format(" %.4f ", servedEce))),
+                    "version 1 with its ECE as served: " + listed);
             assertTrue(listed.contains("error on processor-0"), listed);
         } finally {
             processor.get().close();
