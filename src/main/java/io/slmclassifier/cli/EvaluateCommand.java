@@ -34,6 +34,10 @@ public final class EvaluateCommand implements Callable<Integer> {
             for (Path written : QualityPlots.write(plot, calibration, outcome.metrics())) {
                 System.out.println("wrote " + written);
             }
+            if (outcome.metrics().labels().size() > QualityPlots.MAX_CONFUSION_LABELS) {
+                System.out.printf("no confusion matrix drawn: %d labels (at most %d)%n",
+                        outcome.metrics().labels().size(), QualityPlots.MAX_CONFUSION_LABELS);
+            }
         }
         if (json != null) {
             ObjectNode report = outcome.metrics().toJson();

@@ -362,7 +362,13 @@ public final class ConsoleServer implements AutoCloseable {
             sendError(ex, 404, "version " + version + " has no published evaluation");
             return;
         }
-        byte[] svg = plots.svg(version, path.group(2), evaluation);
+        byte[] svg;
+        try {
+            svg = plots.svg(version, path.group(2), evaluation);
+        } catch (IllegalArgumentException e) {
+            sendError(ex, 422, "version " + version + ": " + e.getMessage());
+            return;
+        }
         ex.getResponseHeaders().set("Content-Security-Policy", PLOT_SECURITY_POLICY);
         send(ex, 200, "image/svg+xml", svg);
     }

@@ -41,6 +41,10 @@ public final class QualityPlots {
     private static final Color BEFORE = new Color(0x2f6fde);
     private static final Color AFTER = new Color(0xe0823d);
     private static final Color HEAT = new Color(0x1f4e9c);
+    /** Most labels a confusion matrix is drawn for (a cell each: beyond this, neither readable nor small). */
+    public static final int MAX_CONFUSION_LABELS = 100;
+    /** Most labels whose cells also show their count. */
+    private static final int MAX_NUMBERED_LABELS = 30;
 
     static {
         System.setProperty("java.awt.headless", "true"); // no display on servers and in CI
@@ -57,7 +61,7 @@ public final class QualityPlots {
         List<Path> written = new ArrayList<>();
         written.addAll(both(dir, "reliability", reliability(report)));
         written.addAll(both(dir, "coverage", coverage(report)));
-        if (metrics != null) {
+        if (metrics != null && metrics.labels().size() <= MAX_CONFUSION_LABELS) {
             written.addAll(both(dir, "confusion", confusion(metrics.labels(), metrics.confusion())));
         }
         return written;
@@ -93,10 +97,17 @@ public final class QualityPlots {
 
     /**
      * Rows the true labels, columns the predicted ones. A cell's colour is its share of the row (the recall of the
-     * diagonal, the confusions elsewhere), so rare labels read as clearly as common ones; its number is the count.
+     * diagonal, the confusions elsewhere), so rare labels read as clearly as common ones; its number is the count
+     * (up to 30 labels).
+     *
+     * @throws IllegalArgumentException with more than {@link #MAX_CONFUSION_LABELS} labels
      */
     public static JFreeChart confusion(List<String> labels, int[][] counts) {
         int c = labels.size();
+        if (c > MAX_CONFUSION_LABELS) {
+            throw new IllegalArgumentException("a confusion matrix of " + c + " labels is not drawn (at most "
+                    + MAX_CONFUSION_LABELS + ")");
+        }
         double[] x = new double[c * c];
         double[] y = new double[c * c];
         double[] share = new double[c * c];
@@ -128,7 +139,7 @@ public final class QualityPlots {
         plot.setDomainGridlinesVisible(false);
         plot.setRangeGridlinesVisible(false);
         Font font = new Font(Font.SANS_SERIF, Font.PLAIN, c <= 8 ? 14 : c <= 16 ? 11 : 8);
-        for (int i = 0; i < x.length; i++) {
+        for (int i = 0; i < (c <= MAX_NUMBERED_LABELS ? x.length : 0); i++) {
             int count = counts[(int) y[i]][(int) x[i]];
             XYTextAnnotation number = new XYTextAnnotation(Integer.toString(count), x[i], y[i]);
             number.setFont(font);
