@@ -72,6 +72,14 @@ public record Calibration(double temperature, double ece, double nll, double bri
                 coverageCurve(confidence, correct));
     }
 
+    /**
+     * The expected calibration error of results as a consumer reads them: each one's confidence (its label's
+     * probability) and whether that label was right.
+     */
+    public static double ece(double[] confidence, boolean[] correct) {
+        return ece(reliabilityBins(confidence, correct));
+    }
+
     /** The expected calibration error of reliability bins: their gaps between accuracy and confidence, by weight. */
     public static double ece(List<Bin> bins) {
         int n = bins.stream().mapToInt(Bin::count).sum();

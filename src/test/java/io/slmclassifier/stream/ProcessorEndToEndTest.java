@@ -337,34 +337,11 @@ class ProcessorEndToEndTest {
             }
             // The stream's probabilities are the calibrated ones: their ECE on the held-out labels is the one measured
             // above at T, and at most half of what the same logits give uncalibrated.
-            double streamedAfter = ece(confidence, right);
+            double streamedAfter = Calibration.ece(confidence, right);
             assertEquals(Calibration.measure(streamed, truth, temperature).ece(), streamedAfter, 1e-9);
             assertTrue(streamedAfter <= Calibration.measure(streamed, truth, 1).ece() / 2,
                     "in the stream: ECE " + streamedAfter + " against " + Calibration.measure(streamed, truth, 1).ece());
         }
-    }
-
-    /** ECE over 15 equal-width bins, from the confidences a consumer reads in the results. */
-    private static double ece(double[] confidence, boolean[] right) {
-        double sum = 0;
-        for (int bin = 0; bin < Calibration.BINS; bin++) {
-            double lower = bin / (double) Calibration.BINS;
-            double upper = (bin + 1) / (double) Calibration.BINS;
-            int n = 0;
-            double confidenceSum = 0;
-            int correct = 0;
-            for (int i = 0; i < confidence.length; i++) {
-                if (confidence[i] > lower && confidence[i] <= upper) {
-                    n++;
-                    confidenceSum += confidence[i];
-                    correct += right[i] ? 1 : 0;
-                }
-            }
-            if (n > 0) {
-                sum += (double) n / confidence.length * Math.abs((double) correct / n - confidenceSum / n);
-            }
-        }
-        return sum;
     }
 
     /** {@code share} of the examples get a label drawn at random (which may be the right one). */
