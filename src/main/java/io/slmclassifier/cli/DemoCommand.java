@@ -134,10 +134,8 @@ public final class DemoCommand implements Callable<Integer> {
         requireFree("--kafka-port", kafkaPort);
         requireFree("--registry-port", registryPort);
         requireFree("--console-port", consolePort);
-        if (!(abstainMinLabelMass >= 0 && abstainMinLabelMass < 1)) {
-            throw new IllegalArgumentException("--abstain-min-label-mass must be at least 0 and below 1, not "
-                    + abstainMinLabelMass);
-        }
+        ProcessorConfig.checkLabelMassFloor(abstainMinLabelMass, "--abstain-min-label-mass",
+                String.valueOf(abstainMinLabelMass));
         try (DataDirLock lock = dataDir == null ? null : DataDirLock.acquire(dataDir)) {
             return run();
         }

@@ -73,10 +73,17 @@ public final class ProcessorConfig extends ServiceConfig {
      * hold all of the probability.
      */
     public double abstainMinLabelMass() {
-        double floor = getDouble("abstain.min.label.mass");
+        return checkLabelMassFloor(getDouble("abstain.min.label.mass"), "configuration 'abstain.min.label.mass'",
+                get("abstain.min.label.mass"));
+    }
+
+    /**
+     * A floor on the label mass, checked wherever it is given ({@code what} names it, {@code given} is the value as
+     * written): at least 0 and below 1.
+     */
+    public static double checkLabelMassFloor(double floor, String what, String given) {
         if (!(floor >= 0 && floor < 1)) { // NaN fails both
-            throw new IllegalArgumentException("configuration 'abstain.min.label.mass' must be at least 0 and below 1, "
-                    + "not '" + get("abstain.min.label.mass") + "'");
+            throw new IllegalArgumentException(what + " must be at least 0 and below 1, not '" + given + "'");
         }
         return floor;
     }
