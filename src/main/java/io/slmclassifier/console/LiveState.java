@@ -94,7 +94,6 @@ final class LiveState {
     private final Map<String, Long> deadLettersByReason = new TreeMap<>();
     private final Map<String, Long> totalsPerLabel = new LinkedHashMap<>();
     private final Map<String, Long> abstainedPerLabel = new LinkedHashMap<>();
-    private long abstainedTotal;
     private List<String> labels = List.of();
     private long nextSeq = 1;
     private long classifiedTotal;
@@ -128,7 +127,6 @@ final class LiveState {
         totalsPerLabel.merge(c.getLabel(), 1L, Long::sum);
         if (c.getAbstained()) {
             abstainedPerLabel.merge(c.getLabel(), 1L, Long::sum);
-            abstainedTotal++;
         }
         latencies[latencyNext] = c.getLatencyMs();
         latencyNext = (latencyNext + 1) % LATENCY_SAMPLES;
@@ -257,7 +255,7 @@ final class LiveState {
         }
         putPerLabel(stats.putObject("perLabel"), totalsPerLabel);
         // Results the processor abstained on (also on the review topic), by the label it would have given.
-        stats.put("abstained", abstainedTotal);
+        stats.put("abstained", abstainedPerLabel.values().stream().mapToLong(Long::longValue).sum());
         putPerLabel(stats.putObject("abstainedPerLabel"), abstainedPerLabel);
         ObjectNode reasons = stats.putObject("deadLettersByReason");
         deadLettersByReason.forEach(reasons::put);
