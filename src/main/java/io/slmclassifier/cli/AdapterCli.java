@@ -10,6 +10,7 @@ import io.slmclassifier.rollout.ControlSignature;
 import io.slmclassifier.rollout.ControlState;
 import java.io.PrintStream;
 import java.time.Duration;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -74,21 +75,20 @@ public final class AdapterCli implements Callable<Integer> {
         String row = "%-8s %-12s %-8s %-9s %-9s %-7s %-6s %-20s %s%n";
         out.printf(row, "version", "status", "parent", "macro-F1", "serving", "ECE", "T", "created", "message");
         for (AdapterEvent e : state.events()) {
-            // ECE as served: after the version's temperature when it has one.
-            Double ece = e.getMetrics().getOrDefault("ece_calibrated", e.getMetrics().get("ece"));
+            Map<String, Double> m = e.getMetrics();
             out.printf(row, e.getVersion(), state.status(e.getVersion()).name().toLowerCase().replace('_', ' '),
-                    e.getParentVersion() == null ? "-" : e.getParentVersion(), figure(e, "macro_f1", "%.4f"),
-                    figure(e, "serving_macro_f1", "%.4f"), ece == null ? "-" : String.format("%.4f", ece),
-                    figure(e, "temperature", "%.2f"), e.getCreatedAt().toString().substring(0, 19),
-                    e.getMessage() == null ? "" : e.getMessage());
+                    e.getParentVersion() == null ? "-" : e.getParentVersion(), figure(m.get("macro_f1"), "%.4f"),
+                    figure(m.get("serving_macro_f1"), "%.4f"),
+                    // ECE as served: after the version's temperature when it has one.
+                    figure(m.getOrDefault("ece_calibrated", m.get("ece")), "%.4f"), figure(m.get("temperature"), "%.2f"),
+                    e.getCreatedAt().toString().substring(0, 19), e.getMessage() == null ? "" : e.getMessage());
             state.errors(e.getVersion()).forEach((instance, reason) -> out.printf("%8s error on %s: %s%n", "", instance, reason));
         }
         out.printf("%nserving: %s%s%n", state.serving().isPresent() ? "version " + state.serving().getAsLong() : "the base model",
                 state.pinned().isPresent() ? " (pinned)" : "");
     }
 
-    private static String figure(AdapterEvent e, String metric, String format) {
-        Double value = e.getMetrics().get(metric);
+    private static String figure(Double value, String format) {
         return value == null ? "-" : String.format(format, value);
     }
 }
