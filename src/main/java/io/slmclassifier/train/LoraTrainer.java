@@ -44,7 +44,16 @@ public final class LoraTrainer implements AutoCloseable {
         void evaluated(int step, Metrics metrics, boolean best);
     }
 
-    public record Result(int bestStep, Metrics best, Metrics initial, int steps, double examplesPerSecond) {}
+    /**
+     * @param bestValidation the kept adapter's classification of the validation examples: its metrics, and the logits
+     *     they came from (calibration is measured on those, without classifying the examples again)
+     */
+    public record Result(int bestStep, ModelEvaluation.Outcome bestValidation, Metrics initial, int steps,
+            double examplesPerSecond) {
+        public Metrics best() {
+            return bestValidation.metrics();
+        }
+    }
 
     private final LanguageModel model;
     private final Task task;
@@ -119,9 +128,13 @@ public final class LoraTrainer implements AutoCloseable {
     }
 
     public Metrics evaluate(List<LabeledData.Example> data) {
+        return validate(data).metrics();
+    }
+
+    private ModelEvaluation.Outcome validate(List<LabeledData.Example> data) {
         adapter.setTraining(false);
         classifier.useAdapter("training-" + (version++), adapter);
-        return ModelEvaluation.evaluate(classifier, data);
+        return ModelEvaluation.classify(classifier, data);
     }
 
     /** Trains for the configured epochs; the best adapter (by validation macro-F1) is written to {@code output}. */
@@ -130,11 +143,11 @@ public final class LoraTrainer implements AutoCloseable {
         Files.createDirectories(output);
         int stepsPerEpoch = (train.size() + settings.batchSize() - 1) / settings.batchSize();
         int totalSteps = stepsPerEpoch * settings.epochs();
-        Metrics initial = evaluate(validation);
-        Metrics best = initial;
+        ModelEvaluation.Outcome initial = validate(validation);
+        ModelEvaluation.Outcome best = initial;
         int bestStep = 0;
-        keep(output, 0, initial);
-        progress.evaluated(0, initial, true);
+        keep(output, 0, initial.metrics());
+        progress.evaluated(0, initial.metrics(), true);
         List<LabeledData.Example> order = new ArrayList<>(train);
         Random random = new Random(settings.seed());
         int step = 0;
@@ -150,18 +163,18 @@ public final class LoraTrainer implements AutoCloseable {
                 progress.step(step, totalSteps, loss, seen / ((System.nanoTime() - started) / 1e9));
                 boolean endOfEpoch = from + settings.batchSize() >= order.size();
                 if (endOfEpoch || (settings.evalEvery() > 0 && step % settings.evalEvery() == 0)) {
-                    Metrics m = evaluate(validation);
-                    boolean better = m.macroF1() > best.macroF1();
+                    ModelEvaluation.Outcome m = validate(validation);
+                    boolean better = m.metrics().macroF1() > best.metrics().macroF1();
                     if (better) {
                         best = m;
                         bestStep = step;
-                        keep(output, step, m);
+                        keep(output, step, m.metrics());
                     }
-                    progress.evaluated(step, m, better);
+                    progress.evaluated(step, m.metrics(), better);
                 }
             }
         }
-        return new Result(bestStep, best, initial, step, seen / ((System.nanoTime() - started) / 1e9));
+        return new Result(bestStep, best, initial.metrics(), step, seen / ((System.nanoTime() - started) / 1e9));
     }
 
     private void keep(Path output, int step, Metrics metrics) throws IOException {

@@ -370,23 +370,18 @@ public final class TrainerService implements AutoCloseable {
                     LoraTrainer trainer = new LoraTrainer(model, task, start, settings)) {
                 result = trainer.train(split.train(), split.validation(), run, new LogProgress(version));
             }
-            Calibration.Report report;
-            double temperature;
-            boolean calibrated;
-            AdapterEvaluation evaluation;
-            try (LoraAdapter best = LoraAdapter.load(run, model.weights().config, model.manager())) {
-                // The candidate's logits on the validation split: its calibration, and the temperature fitted there.
-                ModelEvaluation.Outcome validation = ModelEvaluation.classify(model, task, best, split.validation(), 32);
-                report = validation.calibration();
-                temperature = report.scaled().temperature();
-                calibrated = Calibration.fittedInside(temperature);
-                evaluation = EvaluationRecords.toAvro(validation.metrics(), report, calibrated);
-                if (calibrated) {
-                    // In the archive too, beside the weights it belongs to: processors read it when they load them.
-                    new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter()
-                            .writeValue(run.resolve("calibration.json").toFile(), report.summary(split.validation().size()));
-                }
-                if (!testSet.isEmpty()) {
+            // The kept adapter's logits on the validation split: its calibration, and the temperature fitted there.
+            Calibration.Report report = result.bestValidation().calibration();
+            double temperature = report.scaled().temperature();
+            boolean calibrated = Calibration.fittedInside(temperature);
+            AdapterEvaluation evaluation = EvaluationRecords.toAvro(result.best(), report, calibrated);
+            if (calibrated) {
+                // In the archive too, beside the weights it belongs to: processors read it when they load them.
+                new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter()
+                        .writeValue(run.resolve("calibration.json").toFile(), report.summary(split.validation().size()));
+            }
+            if (!testSet.isEmpty()) {
+                try (LoraAdapter best = LoraAdapter.load(run, model.weights().config, model.manager())) {
                     test = ModelEvaluation.evaluate(model, task, best, testSet, 32);
                 }
             }
