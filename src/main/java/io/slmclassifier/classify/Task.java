@@ -16,6 +16,7 @@ import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
+import org.apache.commons.text.similarity.LevenshteinDistance;
 
 /**
  * A classification task, the user's contract (YAML; JSON is valid YAML):
@@ -91,6 +92,8 @@ public record Task(
 
     /** The keys a task file may have, in the order the documentation gives them. */
     static final List<String> KEYS = List.of("name", "labels", "prompt", "chat_template", "label_tokens", "max_text_tokens");
+    /** Edit distance up to 2 (a slip of one or two characters), -1 beyond. */
+    private static final LevenshteinDistance NEAR = new LevenshteinDistance(2);
 
     public static Task parse(String yaml) {
         ObjectMapper mapper = new ObjectMapper(new YAMLFactory())
@@ -102,7 +105,7 @@ public record Task(
                 for (java.util.Iterator<String> it = tree.fieldNames(); it.hasNext(); ) {
                     String key = it.next();
                     if (!KEYS.contains(key)) {
-                        String near = KEYS.stream().filter(k -> editDistance(k, key) <= 2).findFirst()
+                        String near = KEYS.stream().filter(k -> NEAR.apply(k, key) >= 0).findFirst()
                                 .map(k -> " (did you mean '" + k + "'?)").orElse("");
                         throw new IllegalArgumentException("invalid task: unknown key '" + key + "'" + near
                                 + "; a task has " + String.join(", ", KEYS));
@@ -118,23 +121,6 @@ public record Task(
         } catch (com.fasterxml.jackson.core.JacksonException e) {
             throw new IllegalArgumentException("invalid task: " + e.getOriginalMessage(), e);
         }
-    }
-
-    private static int editDistance(String a, String b) {
-        int[] previous = new int[b.length() + 1];
-        for (int j = 0; j <= b.length(); j++) {
-            previous[j] = j;
-        }
-        for (int i = 1; i <= a.length(); i++) {
-            int[] current = new int[b.length() + 1];
-            current[0] = i;
-            for (int j = 1; j <= b.length(); j++) {
-                int substitute = previous[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
-                current[j] = Math.min(substitute, Math.min(previous[j], current[j - 1]) + 1);
-            }
-            previous = current;
-        }
-        return previous[b.length()];
     }
 
     public boolean useChatTemplate() {
