@@ -83,10 +83,15 @@ public final class AdapterRollout implements AutoCloseable {
             return null;
         }
         var t = new com.fasterxml.jackson.databind.ObjectMapper().readTree(file.toFile()).path("temperature");
-        if (!t.isNumber() || !(t.asDouble() > 0) || !Double.isFinite(t.asDouble())) {
+        if (!t.isNumber() || !usableTemperature(t.asDouble())) {
             throw new IOException("its calibration.json has no positive temperature");
         }
         return t.asDouble();
+    }
+
+    /** A temperature logits can be divided by: positive and finite. */
+    private static boolean usableTemperature(double t) {
+        return t > 0 && Double.isFinite(t);
     }
 
     /** The calibration temperature of a version as results name it; null for the base model or when none was fitted. */
@@ -102,7 +107,7 @@ public final class AdapterRollout implements AutoCloseable {
         TorchRuntime.inferenceThread();
         for (AdapterEvent e : state.events()) {
             Double t = e.getMetrics() == null ? null : e.getMetrics().get("temperature");
-            if (t != null && t > 0 && Double.isFinite(t)) {
+            if (t != null && usableTemperature(t)) {
                 temperatures.put(e.getVersion(), t);
             }
         }
