@@ -13,6 +13,8 @@ import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.List;
 import java.util.Properties;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -47,12 +49,35 @@ public final class AdapterStore {
     private final String adaptersTopic;
     private final String httpToken;
     private final long maxBytes;
+    private final Duration fetchTimeout;
     /** Redirects are followed by hand, only within the store: the token must not travel to another origin. */
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10))
             .followRedirects(HttpClient.Redirect.NEVER).build();
     private static final int MAX_REDIRECTS = 5;
     /** Default bound on one archive: far above a LoRA of a small model (tens of MB). */
     public static final long DEFAULT_MAX_BYTES = 1L << 30;
+    /** Default bound on one fetch, from the first byte asked to the last one read. */
+    public static final Duration DEFAULT_FETCH_TIMEOUT = Duration.ofSeconds(60);
+    /**
+     * Percent-encoded dot, slash, backslash and percent in a path: a server that decodes before it resolves
+     * would walk {@code /store/%2e%2e/x} out of the store, so none of them is taken, whatever it decodes to.
+     */
+    private static final java.util.regex.Pattern ENCODED_PATH_SYNTAX =
+            java.util.regex.Pattern.compile("%(2e|2f|5c|25)", java.util.regex.Pattern.CASE_INSENSITIVE);
+
+    /**
+     * The store could not deliver the archive now (unreachable, reset, 5xx, not there yet, too slow): asking
+     * again later may succeed. Anything else wrong with a fetch is the archive's or the event's, and is final.
+     */
+    public static final class Unavailable extends IOException {
+        Unavailable(String message, Throwable cause) {
+            super(message, cause);
+        }
+
+        Unavailable(String message) {
+            super(message);
+        }
+    }
 
     /**
      * @param target {@code kafka}, a {@code file:} URI or an {@code http(s):} URL (where {@link #put} writes)
@@ -65,6 +90,12 @@ public final class AdapterStore {
 
     /** @param maxBytes the most bytes one archive may take; larger ones are refused before or while reading */
     public AdapterStore(String target, Properties kafka, String adaptersTopic, String httpToken, long maxBytes) {
+        this(target, kafka, adaptersTopic, httpToken, maxBytes, DEFAULT_FETCH_TIMEOUT);
+    }
+
+    /** @param fetchTimeout the longest one {@link #get} may take, all of it: connecting, waiting, reading */
+    public AdapterStore(String target, Properties kafka, String adaptersTopic, String httpToken, long maxBytes,
+            Duration fetchTimeout) {
         if (!target.equals("kafka") && !target.startsWith("file:") && !target.startsWith("http://")
                 && !target.startsWith("https://")) {
             throw new IllegalArgumentException("adapter.store must be kafka, a file: URI or an http(s) URL, not " + target);
@@ -74,10 +105,15 @@ public final class AdapterStore {
         this.adaptersTopic = adaptersTopic;
         this.httpToken = httpToken;
         this.maxBytes = maxBytes;
+        this.fetchTimeout = fetchTimeout;
     }
 
     public long maxBytes() {
         return maxBytes;
+    }
+
+    public Duration fetchTimeout() {
+        return fetchTimeout;
     }
 
     /** Stores one version's archive; returns the location to put into its {@code AdapterEvent}. */
@@ -96,7 +132,8 @@ public final class AdapterStore {
             return file.toUri().toString();
         }
         URI uri = URI.create(target.endsWith("/") ? target + name : target + "/" + name);
-        HttpResponse<String> response = send(HttpRequest.newBuilder(uri).PUT(HttpRequest.BodyPublishers.ofByteArray(archive)),
+        HttpResponse<String> response = send(HttpRequest.newBuilder(uri).timeout(Duration.ofMinutes(5))
+                        .PUT(HttpRequest.BodyPublishers.ofByteArray(archive)),
                 HttpResponse.BodyHandlers.ofString());
         if (response.statusCode() / 100 != 2) {
             throw new IOException("PUT " + uri + " answered " + response.statusCode() + ": " + response.body());
@@ -106,19 +143,21 @@ public final class AdapterStore {
 
     /**
      * Fetches the archive at a location inside this store, of {@code declaredBytes} as its event says; reading
-     * stops as soon as more arrives than that or than the store's bound.
+     * stops as soon as more arrives than that or than the store's bound, and the whole fetch ends within
+     * {@link #fetchTimeout()}. Throws {@link Unavailable} where a later try may succeed.
      */
     public byte[] get(String location, long declaredBytes) throws IOException {
         if (declaredBytes < 0 || declaredBytes > maxBytes) {
             throw new IOException("its archive is declared as " + declaredBytes + " bytes, over the bound of "
                     + maxBytes + " (adapter.max.bytes)");
         }
+        long deadline = System.nanoTime() + fetchTimeout.toNanos();
         long limit = declaredBytes;
         if (target.equals("kafka")) {
             if (!location.startsWith(KAFKA_SCHEME + adaptersTopic + "/")) {
                 throw outside(location);
             }
-            return getKafka(location, limit);
+            return getKafka(location, limit, deadline);
         }
         if (target.startsWith("file:")) {
             Path base = Path.of(URI.create(target)).toAbsolutePath().normalize();
@@ -133,13 +172,12 @@ public final class AdapterStore {
                 throw outside(location);
             }
             try (var in = Files.newInputStream(file)) {
-                return readAtMost(in, limit, location);
+                return readAtMost(in, limit, location, deadline);
             }
         }
         URI uri = insideHttpStore(location);
         for (int hop = 0; ; hop++) {
-            HttpResponse<java.io.InputStream> response = send(HttpRequest.newBuilder(uri).GET(),
-                    HttpResponse.BodyHandlers.ofInputStream());
+            HttpResponse<java.io.InputStream> response = sendGet(uri, deadline);
             try (var body = response.body()) {
                 int status = response.statusCode();
                 if (status / 100 == 3 && hop < MAX_REDIRECTS) {
@@ -148,27 +186,42 @@ public final class AdapterStore {
                     uri = insideHttpStore(uri.resolve(next).toString());
                     continue;
                 }
+                if (status / 100 == 5 || status == 404 || status == 408 || status == 429) {
+                    // The store's trouble (or an archive not there yet behind an eventually consistent store).
+                    throw new Unavailable("GET " + location + " answered " + status);
+                }
                 if (status != 200) {
                     throw new IOException("GET " + location + " answered " + status);
                 }
-                return readAtMost(body, limit, location);
+                // The request's timeout ends at the headers: a body trickling in is cut at the deadline by closing it.
+                CompletableFuture.delayedExecutor(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)
+                        .execute(() -> closeQuietly(body));
+                return readAtMost(body, limit, location, deadline);
             }
         }
     }
 
-    /** The location as a URI when it is under the configured store's URL (same scheme, host and port, path below). */
+    /**
+     * The location as a URI when it is under the configured store's URL: same scheme, host and port, and a path
+     * that lies below the store's once decoded, with no dot segment and nothing encoded that a server could
+     * decode into one ({@link #ENCODED_PATH_SYNTAX}).
+     */
     private URI insideHttpStore(String location) throws IOException {
         URI base = URI.create(target.endsWith("/") ? target : target + "/").normalize();
         URI uri;
         try {
-            uri = URI.create(location).normalize();
-        } catch (IllegalArgumentException e) {
+            uri = new URI(location);
+        } catch (java.net.URISyntaxException e) {
             throw outside(location);
         }
+        String rawPath = uri.getRawPath();
+        String path = uri.getPath();
         boolean inside = uri.getScheme() != null && uri.getScheme().equalsIgnoreCase(base.getScheme())
                 && uri.getRawUserInfo() == null && uri.getHost() != null && uri.getHost().equalsIgnoreCase(base.getHost())
-                && uri.getPort() == base.getPort() && uri.getRawPath() != null
-                && uri.getRawPath().startsWith(base.getRawPath()) && !uri.getRawPath().contains("/../");
+                && uri.getPort() == base.getPort() && rawPath != null && path != null
+                && !ENCODED_PATH_SYNTAX.matcher(rawPath).find() && !path.contains("\\") && path.indexOf('\0') < 0
+                && java.util.Arrays.stream(path.split("/", -1)).noneMatch(segment -> segment.equals(".") || segment.equals(".."))
+                && path.startsWith(base.getPath());
         if (!inside) {
             throw outside(location);
         }
@@ -180,24 +233,65 @@ public final class AdapterStore {
                 + ", adapter.store): refused");
     }
 
-    /** All of the stream if it holds at most {@code limit} bytes; an error as soon as it holds more. */
-    private static byte[] readAtMost(java.io.InputStream in, long limit, String location) throws IOException {
+    /**
+     * All of the stream if it holds at most {@code limit} bytes, read before the deadline; an error as soon as it
+     * holds more. A read that fails (the peer reset, or the stream closed at the deadline) is the store's.
+     */
+    private byte[] readAtMost(java.io.InputStream in, long limit, String location, long deadline) throws IOException {
         ByteArrayOutputStream out = new ByteArrayOutputStream((int) Math.min(limit, 1 << 20));
         byte[] buffer = new byte[1 << 16];
         long total = 0;
-        int n;
-        while ((n = in.read(buffer)) > 0) {
+        while (true) {
+            int n;
+            try {
+                n = in.read(buffer);
+            } catch (IOException e) {
+                throw System.nanoTime() - deadline >= 0 ? timedOut(location, total) : new Unavailable("reading "
+                        + location + " failed after " + total + " bytes: " + e, e);
+            }
+            if (System.nanoTime() - deadline >= 0) {
+                throw timedOut(location, total);
+            }
+            if (n < 0) {
+                return out.toByteArray();
+            }
             total += n;
             if (total > limit) {
                 throw new IOException(location + " holds more than the " + limit + " bytes its event declares: refused");
             }
             out.write(buffer, 0, n);
         }
-        return out.toByteArray();
+    }
+
+    private Unavailable timedOut(String location, long bytesRead) {
+        return new Unavailable("fetching " + location + " took longer than " + fetchTimeout.toMillis()
+                + " ms (adapter.fetch.timeout.ms); " + bytesRead + " bytes had arrived");
+    }
+
+    private static void closeQuietly(java.io.Closeable closeable) {
+        try {
+            closeable.close();
+        } catch (IOException e) {
+            // closing to stop a read: nothing more to do
+        }
+    }
+
+    private HttpResponse<java.io.InputStream> sendGet(URI uri, long deadline) throws IOException {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+            throw timedOut(uri.toString(), 0);
+        }
+        try {
+            return send(HttpRequest.newBuilder(uri).GET().timeout(Duration.ofNanos(left)),
+                    HttpResponse.BodyHandlers.ofInputStream());
+        } catch (java.net.http.HttpTimeoutException e) {
+            throw timedOut(uri.toString(), 0);
+        } catch (IOException e) {
+            throw new Unavailable("GET " + uri + " failed: " + e, e);
+        }
     }
 
     private <T> HttpResponse<T> send(HttpRequest.Builder request, HttpResponse.BodyHandler<T> body) throws IOException {
-        request.timeout(Duration.ofMinutes(5));
         if (!httpToken.isBlank()) {
             request.header("Authorization", "Bearer " + httpToken);
         }
@@ -237,7 +331,12 @@ public final class AdapterStore {
         }
     }
 
-    private byte[] getKafka(String location, long limit) throws IOException {
+    /**
+     * Reads the chunks from the location's offset on, within the deadline. A partition the topic does not have is
+     * the event's error; a broker that does not answer, a topic not there or chunks not (yet) all there are the
+     * store's.
+     */
+    private byte[] getKafka(String location, long limit, long deadline) throws IOException {
         String[] parts = location.substring(KAFKA_SCHEME.length()).split("/");
         if (parts.length != 3) {
             throw new IOException("bad adapter location " + location + " (want kafka:<topic>/<partition>/<offset>)");
@@ -256,20 +355,31 @@ public final class AdapterStore {
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         p.remove(ConsumerConfig.GROUP_ID_CONFIG);
         try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
+            // Asked first: assigning a partition that does not exist makes every later call wait out its timeout.
+            List<org.apache.kafka.common.PartitionInfo> partitions = consumer.partitionsFor(partition.topic(), left(deadline));
+            if (partitions == null || partitions.isEmpty()) {
+                throw new Unavailable("the adapters topic " + partition.topic() + " does not exist (yet)");
+            }
+            if (partitions.stream().noneMatch(i -> i.partition() == partition.partition())) {
+                throw new IOException("its location " + location + " names partition " + partition.partition() + " but "
+                        + partition.topic() + " has " + partitions.size() + ": refused");
+            }
             consumer.assign(List.of(partition));
             consumer.seek(partition, offset);
-            long end = consumer.endOffsets(List.of(partition)).get(partition);
+            long end = consumer.endOffsets(List.of(partition), left(deadline)).get(partition);
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             String version = null;
             int next = 0;
             int count = -1;
-            long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
             while (count < 0 || next < count) {
-                if (consumer.position(partition) >= end || System.nanoTime() > deadline) {
-                    throw new IOException("adapter at " + location + " is incomplete: " + next + " of "
+                if (System.nanoTime() - deadline >= 0) {
+                    throw timedOut(location, out.size());
+                }
+                if (consumer.position(partition, left(deadline)) >= end) {
+                    throw new Unavailable("adapter at " + location + " is incomplete: " + next + " of "
                             + (count < 0 ? "?" : count) + " chunks found");
                 }
-                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+                for (ConsumerRecord<String, byte[]> r : consumer.poll(min(left(deadline), Duration.ofMillis(200)))) {
                     String[] key = r.key() == null ? new String[0] : r.key().split("/");
                     if (version == null) {
                         version = key.length == 2 ? key[0] : null;
@@ -295,6 +405,19 @@ public final class AdapterStore {
                 }
             }
             return out.toByteArray();
+        } catch (org.apache.kafka.common.errors.TimeoutException e) {
+            throw timedOut(location, 0);
+        } catch (org.apache.kafka.common.KafkaException e) {
+            // Interrupted, disconnected, not authorised just now: the broker's side.
+            throw new Unavailable("reading " + location + " failed: " + e, e);
         }
+    }
+
+    private static Duration left(long deadline) {
+        return Duration.ofNanos(Math.max(0, deadline - System.nanoTime()));
+    }
+
+    private static Duration min(Duration a, Duration b) {
+        return a.compareTo(b) <= 0 ? a : b;
     }
 }

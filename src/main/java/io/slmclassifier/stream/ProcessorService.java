@@ -120,7 +120,8 @@ public final class ProcessorService implements AutoCloseable {
                 new ControlLog(config.kafkaClient(), config.get("control.topic"), new ControlRecords(avro.registry()),
                         ControlSignature.of(config.get("control.signing.key"))),
                 new AdapterStore(config.get("adapter.store"), config.kafkaClient(), config.get("adapters.topic"),
-                        config.get("adapter.store.token"), config.getLong("adapter.max.bytes")),
+                        config.get("adapter.store.token"), config.getLong("adapter.max.bytes"),
+                        Duration.ofMillis(config.getLong("adapter.fetch.timeout.ms"))),
                 classifier, ModelFingerprint.sha256(model.dir()), adapterCache(config), instanceId(config),
                 metrics::adapterVersion);
         InputDecoder decoder = new InputDecoder(InputDecoder.format(config.get("input.format")),

@@ -182,4 +182,161 @@ class AdapterStoreTest {
         }
         assertThrows(IllegalArgumentException.class, () -> new AdapterStore("s3://bucket", new Properties(), "t", ""));
     }
+
+    /**
+     * A file server that decodes the request path and resolves it against its root, as many do: an encoded dot
+     * segment that reached it would be served from outside {@code /store/}. Every path it resolves is recorded.
+     */
+    private static HttpServer decodingServer(Path root, java.util.List<String> resolved) throws IOException {
+        HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        server.createContext("/", ex -> {
+            String decoded = java.net.URLDecoder.decode(ex.getRequestURI().getRawPath().replace("+", "%2B"),
+                    java.nio.charset.StandardCharsets.UTF_8);
+            Path file = root.resolve(decoded.substring(1)).normalize();
+            String path = "/" + root.relativize(file).toString().replace('\\', '/');
+            resolved.add(path);
+            if (path.startsWith("/store/redirect-")) {
+                int n = Integer.parseInt(path.substring("/store/redirect-".length()));
+                ex.getResponseHeaders().add("Location", ESCAPES[n]);
+                ex.sendResponseHeaders(302, -1);
+            } else if (Files.isRegularFile(file)) {
+                byte[] body = Files.readAllBytes(file);
+                ex.sendResponseHeaders(200, body.length);
+                ex.getResponseBody().write(body);
+            } else {
+                ex.sendResponseHeaders(404, -1);
+            }
+            ex.close();
+        });
+        server.start();
+        return server;
+    }
+
+    /** Paths below {@code /store/} as written that a decoding server resolves outside it. */
+    private static final String[] ESCAPES = {"/store/%2e%2e/good.zip", "/store/%2E%2E/other/x.zip", "/store/..%2fgood.zip",
+        "/store/.%2e/good.zip", "/store/%2e./other/x.zip", "/store/sub/%2e%2e%2f%2e%2e/good.zip", "/store/..%2Fgood.zip",
+        "/store/..%5cgood.zip", "/store/%252e%252e/good.zip"};
+
+    @Test
+    void encodedDotSegmentsNeverLeaveTheHttpStoreInALocationOrARedirect(@TempDir Path tmp) throws Exception {
+        Path root = Files.createDirectories(tmp.resolve("www"));
+        Files.createDirectories(root.resolve("store"));
+        Files.createDirectories(root.resolve("other"));
+        Files.write(root.resolve("good.zip"), new byte[] {6, 6, 6});
+        Files.write(root.resolve("other/x.zip"), new byte[] {6, 6, 6});
+        Files.write(root.resolve("store/in.zip"), new byte[] {1, 2, 3});
+        java.util.List<String> resolved = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        HttpServer server = decodingServer(root, resolved);
+        try {
+            String origin = "http://127.0.0.1:" + server.getAddress().getPort();
+            AdapterStore store = new AdapterStore(origin + "/store/", new Properties(), "unused", "s3cret");
+            assertArrayEquals(new byte[] {1, 2, 3}, store.get(origin + "/store/in.zip", 3), "a plain location still works");
+            for (int i = 0; i < ESCAPES.length; i++) {
+                String escape = origin + ESCAPES[i];
+                IOException direct = assertThrows(IOException.class, () -> store.get(escape, 3), escape);
+                assertTrue(direct.getMessage().contains("not inside"), direct.getMessage());
+                String viaRedirect = origin + "/store/redirect-" + i;
+                IOException redirected = assertThrows(IOException.class, () -> store.get(viaRedirect, 3), viaRedirect);
+                assertTrue(redirected.getMessage().contains("not inside"), redirected.getMessage());
+            }
+            assertTrue(resolved.stream().allMatch(p -> p.startsWith("/store/")), "requests outside /store/: " + resolved);
+            assertEquals(1 + ESCAPES.length, resolved.size(), resolved.toString());
+        } finally {
+            server.stop(0);
+        }
+    }
+
+    /**
+     * A raw HTTP server on loopback that reads a request's headers and then does what {@code answer} does with the
+     * socket's output; it counts the requests.
+     */
+    private static java.net.ServerSocket rawServer(java.util.concurrent.atomic.AtomicInteger requests,
+            IoConsumer<java.io.OutputStream> answer) throws IOException {
+        java.net.ServerSocket server = new java.net.ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        Thread acceptor = new Thread(() -> {
+            while (!server.isClosed()) {
+                try {
+                    java.net.Socket socket = server.accept();
+                    Thread handler = new Thread(() -> {
+                        try (socket) {
+                            var in = new java.io.BufferedReader(new java.io.InputStreamReader(socket.getInputStream(),
+                                    java.nio.charset.StandardCharsets.ISO_8859_1));
+                            String line;
+                            while ((line = in.readLine()) != null && !line.isEmpty()) {
+                                // the request's headers: read and dropped
+                            }
+                            requests.incrementAndGet();
+                            answer.accept(socket.getOutputStream());
+                        } catch (IOException | InterruptedException e) {
+                            // the client went away: the point of these servers
+                        }
+                    });
+                    handler.setDaemon(true);
+                    handler.start();
+                } catch (IOException closed) {
+                    return;
+                }
+            }
+        });
+        acceptor.setDaemon(true);
+        acceptor.start();
+        return server;
+    }
+
+    interface IoConsumer<T> {
+        void accept(T t) throws IOException, InterruptedException;
+    }
+
+    @Test
+    void anHttpFetchEndsAtItsDeadlineWhetherTheBodyTricklesOrNothingComes() throws Exception {
+        var requests = new java.util.concurrent.atomic.AtomicInteger();
+        java.time.Duration timeout = java.time.Duration.ofSeconds(2);
+        try (var trickling = rawServer(requests, out -> {
+                    out.write("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                    for (int i = 0; i < 100_000; i++) {
+                        out.write(0);
+                        out.flush();
+                        Thread.sleep(1000);
+                    }
+                });
+                var silent = rawServer(requests, out -> Thread.sleep(600_000))) {
+            for (var server : new java.net.ServerSocket[] {trickling, silent}) {
+                String base = "http://127.0.0.1:" + server.getLocalPort() + "/store";
+                AdapterStore store = new AdapterStore(base, new Properties(), "unused", "", 1 << 20, timeout);
+                long started = System.nanoTime();
+                IOException e = assertThrows(AdapterStore.Unavailable.class, () -> store.get(base + "/a.zip", 100_000));
+                long tookMillis = (System.nanoTime() - started) / 1_000_000;
+                assertTrue(e.getMessage().contains("adapter.fetch.timeout.ms"), e.getMessage());
+                assertTrue(tookMillis >= 1900 && tookMillis < 5000, "took " + tookMillis + " ms");
+            }
+        }
+        assertEquals(2, requests.get());
+    }
+
+    @Test
+    void theStoresFailuresAreTemporaryAndTheArchivesAreNot(@TempDir Path tmp) throws Exception {
+        var requests = new java.util.concurrent.atomic.AtomicInteger();
+        try (var failing = rawServer(requests, out -> out.write(
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII)))) {
+            String base = "http://127.0.0.1:" + failing.getLocalPort() + "/store";
+            AdapterStore store = new AdapterStore(base, new Properties(), "unused", "");
+            assertThrows(AdapterStore.Unavailable.class, () -> store.get(base + "/a.zip", 10));
+            IOException outside = assertThrows(IOException.class, () -> store.get(base + "/../a.zip", 10));
+            assertTrue(!(outside instanceof AdapterStore.Unavailable), outside.toString());
+        }
+        int closedPort;
+        try (var s = new java.net.ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            closedPort = s.getLocalPort();
+        }
+        String down = "http://127.0.0.1:" + closedPort + "/store";
+        AdapterStore unreachable = new AdapterStore(down, new Properties(), "unused", "");
+        assertThrows(AdapterStore.Unavailable.class, () -> unreachable.get(down + "/a.zip", 10), "connection refused");
+        try (var tooLong = rawServer(requests, out -> out.write(
+                "HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n01234567890123456789".getBytes(java.nio.charset.StandardCharsets.US_ASCII)))) {
+            String base = "http://127.0.0.1:" + tooLong.getLocalPort() + "/store";
+            IOException e = assertThrows(IOException.class,
+                    () -> new AdapterStore(base, new Properties(), "unused", "").get(base + "/a.zip", 10));
+            assertTrue(!(e instanceof AdapterStore.Unavailable) && e.getMessage().contains("more than the 10 bytes"), e.toString());
+        }
+    }
 }
