@@ -54,6 +54,16 @@ public final class LoraAdapter implements Decoder.ProjectionDeltas, AutoCloseabl
         };
     }
 
+    /** How many numbers an adapter of this configuration holds for this model: r (in + out) per targeted projection. */
+    public static long parameterCount(LoraConfig config, ModelConfig model) {
+        long perLayer = 0;
+        for (String module : config.targetModules()) {
+            long[] io = inOut(model, module);
+            perLayer += (long) config.r() * (io[0] + io[1]);
+        }
+        return perLayer * model.numHiddenLayers();
+    }
+
     static String key(int layer, String module, String ab) {
         String block = module.equals("gate_proj") || module.equals("up_proj") || module.equals("down_proj") ? "mlp" : "self_attn";
         return PREFIX + layer + "." + block + "." + module + ".lora_" + ab + ".weight";

@@ -448,7 +448,7 @@ public final class TrainerService implements AutoCloseable {
             throw new IOException("adapter version " + event.getVersion() + " at " + event.getLocation() + " is corrupt");
         }
         Path dir = workDir.resolve("serving-" + event.getVersion());
-        AdapterArchive.unpack(archive, dir, store.maxBytes());
+        AdapterArchive.unpack(archive, dir, model.weights().config, store.maxBytes());
         return LoraAdapter.load(dir, model.weights().config, model.manager());
     }
 

@@ -339,4 +339,89 @@ class AdapterStoreTest {
             assertTrue(!(e instanceof AdapterStore.Unavailable) && e.getMessage().contains("more than the 10 bytes"), e.toString());
         }
     }
+
+    /** A zip of these entries, each written as {@code size} bytes of {@code fill} (zeros compress to almost nothing). */
+    private static byte[] zip(Object... namesAndContents) throws IOException {
+        var bytes = new java.io.ByteArrayOutputStream();
+        try (var zip = new java.util.zip.ZipOutputStream(bytes)) {
+            for (int i = 0; i < namesAndContents.length; i += 2) {
+                zip.putNextEntry(new java.util.zip.ZipEntry((String) namesAndContents[i]));
+                Object content = namesAndContents[i + 1];
+                if (content instanceof Long zeros) {
+                    byte[] block = new byte[1 << 20];
+                    for (long left = zeros; left > 0; left -= block.length) {
+                        zip.write(block, 0, (int) Math.min(left, block.length));
+                    }
+                } else {
+                    zip.write((byte[]) content);
+                }
+                zip.closeEntry();
+            }
+        }
+        return bytes.toByteArray();
+    }
+
+    /** The zip with its entry {@code adapter_config.jsoX} renamed to a second {@code adapter_config.json}. */
+    private static byte[] twice(byte[] zip) {
+        String text = new String(zip, java.nio.charset.StandardCharsets.ISO_8859_1);
+        return text.replace("adapter_config.jsoX", "adapter_config.json").getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+    }
+
+    private static long sizeOf(Path dir) throws IOException {
+        try (var files = Files.walk(dir)) {
+            return files.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();
+        }
+    }
+
+    @Test
+    void aZipBombIsRefusedWithinWhatAnAdapterOfItsRankForTheModelTakes(@TempDir Path tmp) throws Exception {
+        io.slmclassifier.model.ModelConfig tiny = io.slmclassifier.model.ModelConfig.load(io.slmclassifier.Fixtures.model("qwen3-tiny"));
+        byte[] config = "{\"peft_type\": \"LORA\", \"r\": 2, \"lora_alpha\": 4, \"target_modules\": [\"q_proj\", \"k_proj\", \"v_proj\", \"o_proj\", \"gate_proj\", \"up_proj\", \"down_proj\"]}"
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        Files.write(Files.createDirectories(tmp.resolve("config")).resolve("adapter_config.json"), config);
+        long bound = AdapterArchive.unpackedBound(tiny, io.slmclassifier.model.LoraConfig.read(tmp.resolve("config")));
+        // 2 layers of r 2 over 7 projections of a 32-wide model: 2,432 numbers, 9.5 KiB in float32; with header
+        // room and the margin, plus 4 MiB for the small files.
+        assertEquals(2 * (4 * 2432 + 8 + 1024 * 28) + (4L << 20), bound);
+
+        byte[] bomb = zip("adapter_config.json", config, "adapter_model.safetensors", 64L << 20);
+        assertTrue(bomb.length < 256 * 1024, "64 MiB compressed to " + bomb.length);
+        Path out = tmp.resolve("bomb");
+        IOException e = assertThrows(IOException.class,
+                () -> AdapterArchive.unpack(bomb, out, tiny, AdapterStore.DEFAULT_MAX_BYTES));
+        assertTrue(e.getMessage().contains("the most an adapter of its rank for this model takes"), e.getMessage());
+        assertTrue(sizeOf(out) <= bound, "wrote " + sizeOf(out) + " bytes, over " + bound);
+
+        // The weights before the configuration that bounds them, a file twice, small files past 4 MiB: refused.
+        for (byte[] refused : new byte[][] {
+            zip("adapter_model.safetensors", new byte[10], "adapter_config.json", config),
+            twice(zip("adapter_config.json", config, "adapter_config.jsoX", config, "adapter_model.safetensors", new byte[10])),
+            zip("adapter_config.json", config, "training_metrics.json", 5L << 20, "adapter_model.safetensors", new byte[10])}) {
+            Path dir = Files.createTempDirectory(tmp, "refused");
+            assertThrows(IOException.class, () -> AdapterArchive.unpack(refused, dir, tiny, AdapterStore.DEFAULT_MAX_BYTES));
+            assertTrue(sizeOf(dir) <= bound);
+        }
+
+        // A real adapter of the tiny model, rank 16, unpacks.
+        Path adapter = tmp.resolve("real");
+        try (var manager = ai.djl.ndarray.NDManager.newBaseManager(ai.djl.Device.cpu());
+                var lora = io.slmclassifier.model.LoraAdapter.initialize(new io.slmclassifier.model.LoraConfig(16, 32, 0,
+                        io.slmclassifier.model.LoraConfig.MODULES, false, "qwen3-tiny"), tiny, manager, 7)) {
+            lora.save(adapter);
+        }
+        Files.writeString(adapter.resolve("calibration.json"), "{\"temperature\": 1.5}");
+        byte[] real = AdapterArchive.pack(adapter);
+        AdapterArchive.unpack(real, tmp.resolve("unpacked"), tiny, AdapterStore.DEFAULT_MAX_BYTES);
+        assertArrayEquals(Files.readAllBytes(adapter.resolve("adapter_model.safetensors")),
+                Files.readAllBytes(tmp.resolve("unpacked/adapter_model.safetensors")));
+
+        // Qwen3-0.6B at the article's r 16 on all seven projections: 10,092,544 numbers, bounded at 81.8 MiB, not 1 GiB.
+        io.slmclassifier.model.ModelConfig qwen06 = io.slmclassifier.model.ModelConfig.parse(new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree("{\"architectures\": [\"Qwen3ForCausalLM\"], \"vocab_size\": 151936, \"hidden_size\": 1024, "
+                        + "\"intermediate_size\": 3072, \"num_hidden_layers\": 28, \"num_attention_heads\": 16, "
+                        + "\"num_key_value_heads\": 8, \"head_dim\": 128}"), "Qwen3-0.6B");
+        var article = io.slmclassifier.model.LoraConfig.defaults("Qwen/Qwen3-0.6B");
+        assertEquals(10_092_544, io.slmclassifier.model.LoraAdapter.parameterCount(article, qwen06));
+        assertEquals(85_737_488, AdapterArchive.unpackedBound(qwen06, article));
+    }
 }
