@@ -60,7 +60,7 @@ public final class AdapterRollout implements AutoCloseable {
     private final LongConsumer servingVersion;
     /** Fetches, checks, merges and switches, one at a time: every change of the served version happens here. */
     private final ScheduledExecutorService switcher = Executors.newSingleThreadScheduledExecutor(daemon("adapter-rollout"));
-    /** Reads from the store, so that a read can be abandoned (interrupted) while the switcher goes on. */
+    /** Reads from the store, so that the switcher can leave a read of a version no longer wanted behind. */
     private final ExecutorService reader = Executors.newCachedThreadPool(daemon("adapter-fetch"));
     /** Versions whose archive or event failed a check: never tried again by this process. */
     private final Set<Long> refused = ConcurrentHashMap.newKeySet();

@@ -36,7 +36,8 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * ({@code https://store.example/adapters}). The trainer writes where it is configured to; a processor reads
  * the location an {@code AdapterEvent} names only when it lies inside the store it is configured with itself:
  * an event is written by whoever can write the control topic, and its location must not make the processor
- * read its own files, reach other hosts or hand the store's token to them. Reading stops at a size bound.
+ * read its own files, reach other hosts or hand the store's token to them. Reading stops at a size bound, and
+ * every fetch at a deadline.
  */
 public final class AdapterStore {
     /** 512 KiB: under the 1 MiB default of {@code max.message.bytes} with room for headers. */
@@ -100,6 +101,9 @@ public final class AdapterStore {
                 && !target.startsWith("https://")) {
             throw new IllegalArgumentException("adapter.store must be kafka, a file: URI or an http(s) URL, not " + target);
         }
+        if (fetchTimeout.isNegative() || fetchTimeout.isZero()) {
+            throw new IllegalArgumentException("adapter.fetch.timeout.ms must be positive, not " + fetchTimeout.toMillis());
+        }
         this.target = target;
         this.kafka = kafka;
         this.adaptersTopic = adaptersTopic;
@@ -110,10 +114,6 @@ public final class AdapterStore {
 
     public long maxBytes() {
         return maxBytes;
-    }
-
-    public Duration fetchTimeout() {
-        return fetchTimeout;
     }
 
     /** Stores one version's archive; returns the location to put into its {@code AdapterEvent}. */
@@ -144,7 +144,7 @@ public final class AdapterStore {
     /**
      * Fetches the archive at a location inside this store, of {@code declaredBytes} as its event says; reading
      * stops as soon as more arrives than that or than the store's bound, and the whole fetch ends within
-     * {@link #fetchTimeout()}. Throws {@link Unavailable} where a later try may succeed.
+     * the fetch timeout. Throws {@link Unavailable} where a later try may succeed.
      */
     public byte[] get(String location, long declaredBytes) throws IOException {
         if (declaredBytes < 0 || declaredBytes > maxBytes) {
