@@ -14,7 +14,6 @@ import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import io.slmclassifier.stream.ProcessorConfig;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
