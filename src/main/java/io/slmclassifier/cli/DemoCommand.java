@@ -6,6 +6,7 @@ import io.slmclassifier.avro.AdapterStatus;
 import io.slmclassifier.avro.Classification;
 import io.slmclassifier.avro.LabelProbability;
 import io.slmclassifier.avro.LabeledExample;
+import io.slmclassifier.console.ConsoleSettings;
 import io.slmclassifier.kafka.AvroSerde;
 import io.slmclassifier.kafka.LocalKafkaBroker;
 import io.slmclassifier.kafka.registry.EmbeddedSchemaRegistry;
@@ -129,6 +130,8 @@ public final class DemoCommand implements Callable<Integer> {
             }
             consoleToken = java.nio.file.Files.readString(consoleTokenFile).strip();
         }
+        ConsoleSettings.checkToken(consoleToken, consoleTokenFile != null ? "the token in --console-token-file"
+                : "--console-token (or SLM_CONSOLE_TOKEN)");
         // Everything that can be checked is checked before anything starts: a taken port found after 30 s of
         // start-up (and as much teardown) is no way to learn it.
         requireFree("--kafka-port", kafkaPort);

@@ -6,6 +6,7 @@ import io.slmclassifier.classify.Classifier;
 import io.slmclassifier.classify.LanguageModel;
 import io.slmclassifier.classify.Task;
 import io.slmclassifier.console.ConsoleServer;
+import io.slmclassifier.console.ConsoleSettings;
 import io.slmclassifier.console.ControlTopicAdapters;
 import io.slmclassifier.kafka.AvroDecodingException;
 import io.slmclassifier.kafka.AvroSerde;
@@ -99,6 +100,9 @@ public final class ProcessorService implements AutoCloseable {
         this.config = config;
         // A bad value fails at once, not after waiting for Kafka and loading the model.
         double minLabelMass = config.abstainMinLabelMass();
+        if (config.getInt("console.port") >= 0) {
+            ConsoleSettings.checkToken(config.get("console.token"), "configuration 'console.token'");
+        }
         TorchRuntime.configureOffline();
         // Before the model loads and any Kafka client starts: an unreachable broker is one line, not minutes of retries.
         KafkaReachability.await(config.get("bootstrap.servers"), Duration.ofMillis(config.getInt("startup.timeout.ms")));
