@@ -143,12 +143,14 @@ public final class ControlLog implements AutoCloseable {
         return state.copy();
     }
 
-    /** Reads everything written before this call; the state then reflects it. */
+    /** Reads everything written before this call; the state then reflects it. Again later: what came since. */
     public void catchUp(Duration timeout) {
         if (follower != null) {
             throw new IllegalStateException("already following; read state() instead");
         }
-        assign(timeout);
+        if (partitions == null) {
+            assign(timeout);
+        }
         Map<TopicPartition, Long> end = consumer.endOffsets(partitions, timeout);
         long deadline = System.nanoTime() + timeout.toNanos();
         while (partitions.stream().anyMatch(p -> consumer.position(p, timeout) < end.get(p))) {
@@ -230,8 +232,10 @@ public final class ControlLog implements AutoCloseable {
             }
             journal = loaded;
         }
-        log.info("Control state from the journal {}: {} records{}", journalFile, loaded.entries().size(),
-                state.serving().isPresent() ? ", serving version " + state.serving().getAsLong() : "");
+        if (!loaded.isEmpty()) {
+            log.info("Control state from the journal {}: {} records{}", journalFile, loaded.entries().size(),
+                    state.serving().isPresent() ? ", serving version " + state.serving().getAsLong() : "");
+        }
     }
 
     private int poll() {
