@@ -68,6 +68,8 @@ public final class ControlLog implements AutoCloseable {
     private int ignoredTotal;
     /** Issuer -> the last sequence this log wrote for it, so two records written in one millisecond still rise. */
     private final Map<String, Long> lastWritten = new HashMap<>();
+    /** Held while a record is written (not while it is read: a slow broker must not stop the follower). */
+    private final Object writing = new Object();
     /** Key -> offset of this log's rewrite of a vanished record, until it is read back. */
     private final Map<String, Long> rewrites = new HashMap<>();
 
@@ -395,9 +397,18 @@ public final class ControlLog implements AutoCloseable {
         send(ControlRecords.key(command), command);
     }
 
-    /** Writes the record stamped with its issuer, the issuer's next sequence and a nonce; returns its offset. */
+    /**
+     * Writes the record stamped with its issuer, the issuer's next sequence and a nonce; returns its offset. One
+     * write at a time, so the topic holds each issuer's records in the order of their sequences (a record that
+     * overtook an earlier one of its issuer would make readers refuse that one), while reading goes on.
+     */
     private long send(String key, SpecificRecord record) throws IOException {
-        SpecificRecord stamped = stamp(record);
+        synchronized (writing) {
+            return write(key, stamp(record));
+        }
+    }
+
+    private long write(String key, SpecificRecord stamped) throws IOException {
         synchronized (this) {
             if (producer == null) {
                 producer = new KafkaProducer<>(producerSettings, new StringSerializer(), new ByteArraySerializer());
