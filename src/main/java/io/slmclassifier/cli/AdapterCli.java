@@ -10,6 +10,7 @@ import io.slmclassifier.rollout.ControlSignature;
 import io.slmclassifier.rollout.ControlState;
 import java.io.PrintStream;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -56,6 +57,7 @@ public final class AdapterCli implements Callable<Integer> {
             control.catchUp(Duration.ofSeconds(30));
             if (action.equals("list")) {
                 print(control.state(), System.out);
+                printIgnored(control, System.out);
                 return 0;
             }
             AdapterCommandType type = switch (action) {
@@ -86,6 +88,28 @@ public final class AdapterCli implements Callable<Integer> {
         }
         out.printf("%nserving: %s%s%n", state.serving().isPresent() ? "version " + state.serving().getAsLong() : "the base model",
                 state.pinned().isPresent() ? " (pinned)" : "");
+    }
+
+    /**
+     * Where the topic disagrees with what was applied: tombstones, records without a valid signature, copies of
+     * earlier records. None of them changed the listing above; a tombstone or unsigned record for a key with
+     * applied records is how a writer without the key tries to erase them (compaction deletes the genuine one,
+     * and the trainer writes it again).
+     */
+    static void printIgnored(ControlLog control, PrintStream out) {
+        List<ControlLog.Ignored> ignored = control.ignored();
+        if (ignored.isEmpty()) {
+            return;
+        }
+        out.printf("%nwarning: %d record(s) on %s were not applied (the listing above is what was signed and applied):%n",
+                control.ignoredTotal(), control.topic());
+        for (ControlLog.Ignored i : ignored) {
+            out.printf("  %s at %s-%d@%d: %s%s%n", i.key(), control.topic(), i.partition(), i.offset(), i.reason(),
+                    control.applied(i.key()) ? "; the key holds applied records" : "");
+        }
+        if (control.ignoredTotal() > ignored.size()) {
+            out.printf("  ... and %d more%n", control.ignoredTotal() - ignored.size());
+        }
     }
 
     private static String figure(Double value, String format) {

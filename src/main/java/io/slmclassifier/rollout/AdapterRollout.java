@@ -59,8 +59,13 @@ public final class AdapterRollout implements AutoCloseable {
         servingVersion.accept(-1);
     }
 
-    /** Reads the control topic to its end and serves what it says before returning (restart: same version). */
+    /**
+     * Reads the control topic to its end and serves what it says before returning (restart: same version). The
+     * records applied are kept in the cache directory's control journal, so what was signed keeps serving after
+     * a restart even when compaction has deleted it from the topic under a tombstone.
+     */
     public void start() {
+        control.keepJournal(cacheDir.resolve(ControlLog.JOURNAL_FILE));
         control.catchUp(Duration.ofSeconds(60));
         apply(control.state());
         control.follow(this::apply);

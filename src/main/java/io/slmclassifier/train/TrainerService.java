@@ -74,6 +74,8 @@ public final class TrainerService implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(TrainerService.class);
     /** Metric names recorded in every event besides the candidate's own metrics. */
     public static final String CUTOFF_METRIC = "dataset_cutoff_ms";
+    /** How often the trainer compares what it published with what the control topic holds. */
+    private static final Duration RESTORE_EVERY = Duration.ofSeconds(5);
 
     private final TrainerConfig config;
     private final Task task;
@@ -125,6 +127,8 @@ public final class TrainerService implements AutoCloseable {
         this.examples = AvroSerde.forType(LabeledExample.class, registry);
         this.control = new ControlLog(config.kafkaClient(), config.get("control.topic"), new ControlRecords(registry),
                 ControlSignature.of(config.get("control.signing.key")));
+        // What it published, remembered beside the runs, so that it can write again what the topic loses.
+        control.keepJournal(workDir.resolve(ControlLog.JOURNAL_FILE));
         this.store = new AdapterStore(config.get("adapter.store"), config.kafkaClient(), config.get("adapters.topic"),
                 config.get("adapter.store.token"), config.getLong("adapter.max.bytes"));
         this.modelSha256 = ModelFingerprint.sha256(modelDir);
@@ -211,6 +215,7 @@ public final class TrainerService implements AutoCloseable {
     private void run() {
         try {
             control.catchUp(Duration.ofSeconds(60));
+            restorePublished();
             readDatasetToEnd();
             feedback.subscribe(config.getList("feedback.topics"));
             ControlState state = control.state();
@@ -219,10 +224,15 @@ public final class TrainerService implements AutoCloseable {
             ready = true;
             log.info("Trainer ready: {} examples in the dataset, serving version {}", dataset.size(),
                     state.serving().isPresent() ? state.serving().getAsLong() : "none (base model)");
+            long restoredAt = System.nanoTime();
             while (running.get()) {
                 copyFeedback();
                 readDataset(Duration.ofMillis(50));
                 maybeTrain();
+                if (System.nanoTime() - restoredAt > RESTORE_EVERY.toNanos()) {
+                    restorePublished();
+                    restoredAt = System.nanoTime();
+                }
             }
         } catch (WakeupException e) {
             // closing
@@ -230,6 +240,23 @@ public final class TrainerService implements AutoCloseable {
             log.error("Trainer loop failed", e);
         } finally {
             ready = false;
+        }
+    }
+
+    /**
+     * Writes again (signed, with a new sequence) each of its adapter events that the control topic no longer
+     * holds: a tombstone or an unsigned record of the same key lets compaction delete the genuine one, and readers
+     * without a journal (a new processor, {@code adapter list}) would forget the version.
+     */
+    private void restorePublished() {
+        try {
+            int written = control.restore(r -> r instanceof AdapterEvent e && e.getStatus() != AdapterStatus.ERROR);
+            if (written > 0) {
+                log.warn("Wrote {} adapter events again that had gone from {}", written, control.topic());
+            }
+        } catch (IOException | RuntimeException e) {
+            log.warn("Could not write lost adapter events again (trying again in {} s): {}", RESTORE_EVERY.toSeconds(),
+                    e.getMessage());
         }
     }
 
