@@ -65,6 +65,7 @@ public final class ProcessorConfig extends ServiceConfig {
         {"console.allowed.hosts", "", "host names (comma-separated) browsers may use to reach the console besides "
                 + "localhost and 127.0.0.1: other Host headers are refused (DNS rebinding)"},
         {"control.signing.key", "", "HMAC-SHA256 key (32+ characters; best as control.signing.key.file from a Secret): control records without its valid signature are ignored, own records are signed"},
+        {"control.signing.required", "false", "true: refuse to start without control.signing.key (one line, exit 2); false: start unsigned, saying so in one WARN line and in /health"},
         {"console.token", "", "token for labeling and adapter commands (Authorization: Bearer); empty: read-only console"},
     };
 
