@@ -42,8 +42,8 @@ public final class ProcessorProcess {
 
     /**
      * Waits until {@code log} has {@code occurrences} lines containing {@code text} (a restarted child appends to the
-     * same file) for as long as the child lives and its log grows: it gives up when the log has not grown for
-     * {@code stall}, or after {@link #START_CAP}. On a busy machine a JVM starts slowly, not silently.
+     * same file) for as long as the child lives and works: it gives up when neither its log nor its CPU time has
+     * grown for {@code stall}, or after {@link #START_CAP}. On a busy machine a JVM starts slowly, not idly.
      */
     public static void awaitLog(Process child, Path log, String text, int occurrences, Duration stall)
             throws InterruptedException {
@@ -55,7 +55,7 @@ public final class ProcessorProcess {
                 throw new IllegalStateException("the processor exited (" + child.exitValue() + "); see " + log);
             }
             return false;
-        }, () -> size(log), stall, START_CAP);
+        }, () -> size(log) + ProgressWait.cpuSeconds(child), stall, START_CAP);
         if (!waited.done()) {
             throw new IllegalStateException("no '" + text + "' in the processor's log: " + waited.describe() + "; see " + log);
         }

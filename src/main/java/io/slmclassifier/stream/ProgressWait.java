@@ -39,6 +39,14 @@ public final class ProgressWait {
     private ProgressWait() {}
 
     /**
+     * A child process's CPU time in whole seconds: it grows while the child works (a JVM starting, a model loading,
+     * a store restoring) even when it prints nothing, and hardly at all while it is stuck waiting.
+     */
+    public static long cpuSeconds(Process child) {
+        return child.info().totalCpuDuration().map(Duration::toSeconds).orElse(0L);
+    }
+
+    /**
      * Waits until {@code done} holds, while {@code progress} (any count that only grows as the work advances: bytes
      * of a log, records read) changes at least once every {@code stall}, and at most {@code cap} in all.
      */
