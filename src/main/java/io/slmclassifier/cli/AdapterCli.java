@@ -4,6 +4,7 @@ import io.slmclassifier.avro.AdapterCommandType;
 import io.slmclassifier.avro.AdapterEvent;
 import io.slmclassifier.config.ServiceConfig;
 import io.slmclassifier.kafka.registry.SchemaRegistryClient;
+import io.slmclassifier.kafka.registry.SchemaRegistryException;
 import io.slmclassifier.rollout.ControlLog;
 import io.slmclassifier.rollout.ControlRecords;
 import io.slmclassifier.rollout.ControlSignature;
@@ -51,6 +52,7 @@ public final class AdapterCli implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ServiceConfig settings = ServiceConfig.load(DEFAULTS, config.file, System.getenv(), config.overrides());
+        requireReachable(settings);
         SchemaRegistryClient registry = SchemaRegistryClient.fromConfig(settings.registryClient());
         try (ControlLog control = new ControlLog(settings.kafkaClient(), settings.get("control.topic"), new ControlRecords(registry),
                 ControlSignature.of(settings.get("control.signing.key")))) {
@@ -71,6 +73,31 @@ public final class AdapterCli implements Callable<Integer> {
             System.out.printf("sent %s%s to %s%n", type, version == null ? "" : " " + version, control.topic());
             return 0;
         }
+    }
+
+    /**
+     * Every control record names its schema by an id the registry resolves: without the registry each one would be
+     * skipped as unreadable, and the listing would show no versions and "the base model" as if that were the truth.
+     */
+    private static void requireReachable(ServiceConfig settings) {
+        Map<String, Object> once = new java.util.HashMap<>(settings.registryClient());
+        // One request, no retries: a person at a terminal wants the one line below, not a warning per retry.
+        once.put(SchemaRegistryClient.MAX_RETRIES_CONFIG, 0);
+        SchemaRegistryClient registry = SchemaRegistryClient.fromConfig(once);
+        try {
+            registry.subjects();
+        } catch (SchemaRegistryException e) {
+            throw new IllegalArgumentException("cannot read adapter versions: the schema registry at "
+                    + registry.urls() + " did not answer (" + rootCause(e) + ")", e);
+        }
+    }
+
+    private static String rootCause(Throwable e) {
+        Throwable cause = e;
+        while (cause.getCause() != null) {
+            cause = cause.getCause();
+        }
+        return cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
     }
 
     static void print(ControlState state, PrintStream out) {

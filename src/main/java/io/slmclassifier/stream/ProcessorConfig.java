@@ -66,6 +66,7 @@ public final class ProcessorConfig extends ServiceConfig {
         {"console.allowed.hosts", "", "host names (comma-separated) browsers may use to reach the console besides "
                 + "localhost and 127.0.0.1: other Host headers are refused (DNS rebinding)"},
         {"control.signing.key", "", "HMAC-SHA256 key (32+ characters; best as control.signing.key.file from a Secret): control records without its valid signature are ignored, own records are signed"},
+        {"control.signing.required", "false", "true: refuse to start without control.signing.key (one line, exit 2); false: start unsigned, saying so in one WARN line and in /health"},
         {"console.token", "", "token for labeling and adapter commands (Authorization: Bearer), at least 16 characters; empty: read-only console"},
         {"console.streams.max", String.valueOf(ConsoleSettings.DEFAULT_MAX_STREAMS), "open event streams (console pages) in all; the next one is answered 503"},
         {"console.streams.max.per.address", String.valueOf(ConsoleSettings.DEFAULT_STREAMS_PER_ADDRESS), "open event streams from one client address; the next one is answered 503"},

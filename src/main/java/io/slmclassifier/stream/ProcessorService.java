@@ -22,6 +22,7 @@ import io.slmclassifier.rollout.AdapterStore;
 import io.slmclassifier.rollout.ControlLog;
 import io.slmclassifier.rollout.ControlRecords;
 import io.slmclassifier.rollout.ControlSignature;
+import io.slmclassifier.rollout.ControlSigning;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.nio.file.Files;
@@ -100,12 +101,14 @@ public final class ProcessorService implements AutoCloseable {
         this.config = config;
         // A bad value fails at once, not after waiting for Kafka and loading the model.
         double minLabelMass = config.abstainMinLabelMass();
+        ControlSignature signature = ControlSigning.of(config);
         if (config.getInt("console.port") >= 0) {
             ConsoleSettings.checkToken(config.get("console.token"), "configuration 'console.token'");
         }
         TorchRuntime.configureOffline();
         // Before the model loads and any Kafka client starts: an unreachable broker is one line, not minutes of retries.
         KafkaReachability.await(config.get("bootstrap.servers"), Duration.ofMillis(config.getInt("startup.timeout.ms")));
+        ControlSigning.warnIfUnsigned(signature, config.get("control.topic"), log);
         Task task = Task.load(Path.of(config.require("task.file")));
         this.model = LanguageModel.load(ModelResolver.resolveSpec(config.require("model.dir")),
                 TorchRuntime.device(config.get("device")), null);
@@ -122,7 +125,7 @@ public final class ProcessorService implements AutoCloseable {
         }
         this.rollout = new AdapterRollout(
                 new ControlLog(config.kafkaClient(), config.get("control.topic"), new ControlRecords(avro.registry()),
-                        ControlSignature.of(config.get("control.signing.key"))),
+                        signature),
                 new AdapterStore(config.get("adapter.store"), config.kafkaClient(), config.get("adapters.topic"),
                         config.get("adapter.store.token"), config.getLong("adapter.max.bytes")),
                 classifier, ModelFingerprint.sha256(model.dir()), adapterCache(config), instanceId(config),
@@ -149,7 +152,7 @@ public final class ProcessorService implements AutoCloseable {
         streams.setStateListener((now, before) -> log.info("Kafka Streams {} -> {}", before, now));
         int port = config.getInt("metrics.port");
         this.operations = port < 0 ? null : new OperationsServer(config.get("metrics.host"), port, metrics, streams::state,
-                this::streamThreadsSteady);
+                this::streamThreadsSteady, ControlSigning.describe(signature));
         log.info("Processor ready: {} -> {} (dead letters: {}), task {} on {} ({}), metrics on {}",
                 settings.inputTopic(), settings.outputTopic(), settings.dlqTopic(), task.name(), modelId,
                 model.device(), operations == null ? "off" : "http://" + config.get("metrics.host") + ":" + operations.port() + "/metrics");

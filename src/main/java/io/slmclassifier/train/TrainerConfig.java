@@ -29,6 +29,7 @@ public final class TrainerConfig extends ServiceConfig {
         {"adapter.store.token", "", "bearer token for an HTTP(S) adapter store"},
         {"adapter.max.bytes", "1073741824", "most bytes of one adapter archive read back (warm start), and of its files unpacked"},
         {"control.signing.key", "", "HMAC-SHA256 key shared with the processors (32+ characters; best as control.signing.key.file): adapter events are signed, unsigned control records ignored"},
+        {"control.signing.required", "false", "true: refuse to start without control.signing.key (one line, exit 2); false: start unsigned, saying so in one WARN line and in /health"},
         {"work.dir", "", "directory for training runs (empty: a temporary directory)"},
         {"group.id", "slm-trainer", "consumer group on the feedback topics"},
         {"validation.percent", "20", "share of examples held out for validation, chosen by a hash of the example id"},

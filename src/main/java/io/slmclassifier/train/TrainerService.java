@@ -30,6 +30,7 @@ import io.slmclassifier.rollout.AdapterStore;
 import io.slmclassifier.rollout.ControlLog;
 import io.slmclassifier.rollout.ControlRecords;
 import io.slmclassifier.rollout.ControlSignature;
+import io.slmclassifier.rollout.ControlSigning;
 import io.slmclassifier.rollout.ControlState;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -109,9 +110,11 @@ public final class TrainerService implements AutoCloseable {
 
     public TrainerService(TrainerConfig config) throws Exception {
         this.config = config;
+        ControlSignature signature = ControlSigning.of(config);
         TorchRuntime.configureOffline();
         io.slmclassifier.kafka.KafkaReachability.await(config.get("bootstrap.servers"),
                 java.time.Duration.ofMillis(config.getInt("startup.timeout.ms")));
+        ControlSigning.warnIfUnsigned(signature, config.get("control.topic"), log);
         this.task = Task.load(Path.of(config.require("task.file")));
         Path modelDir = ModelResolver.resolveSpec(config.require("model.dir"));
         this.dataset = new FeedbackDataset(task, config.getInt("validation.percent"));
@@ -126,7 +129,7 @@ public final class TrainerService implements AutoCloseable {
         SchemaRegistryClient registry = SchemaRegistryClient.fromConfig(config.registryClient());
         this.examples = AvroSerde.forType(LabeledExample.class, registry);
         this.control = new ControlLog(config.kafkaClient(), config.get("control.topic"), new ControlRecords(registry),
-                ControlSignature.of(config.get("control.signing.key")));
+                signature);
         // What it published, remembered beside the runs, so that it can write again what the topic loses.
         control.keepJournal(workDir.resolve(ControlLog.JOURNAL_FILE));
         this.store = new AdapterStore(config.get("adapter.store"), config.kafkaClient(), config.get("adapters.topic"),
@@ -165,7 +168,7 @@ public final class TrainerService implements AutoCloseable {
                 .description("1 while a run is in progress").register(metrics);
         int port = config.getInt("metrics.port");
         this.operations = port < 0 ? null : new OperationsServer(config.get("metrics.host"), port, metrics::scrape, running::get, () -> ready,
-                () -> training != null ? "TRAINING" : ready ? "READY" : "STARTING");
+                () -> training != null ? "TRAINING" : ready ? "READY" : "STARTING", ControlSigning.describe(signature));
         this.loop = new Thread(this::run, "trainer");
         log.info("Trainer for task {} on {} ({}): feedback {} -> dataset {}, adapters to {}, metrics on {}", task.name(),
                 modelId, model.device(), config.getList("feedback.topics"), config.get("dataset.topic"),
