@@ -1,5 +1,6 @@
 package io.slmclassifier.config;
 
+import io.slmclassifier.kafka.DeadLetters;
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.charset.StandardCharsets;
@@ -149,6 +150,20 @@ public class ServiceConfig {
             }
         }
         return out;
+    }
+
+    /**
+     * The most bytes of one dead letter: {@code dlq.record.max.bytes}, or the producer's {@code max.request.size}
+     * where that is set lower, since the producer refuses anything larger (see {@link DeadLetters}).
+     */
+    public int deadLetterMaxBytes() {
+        int most = getInt("dlq.record.max.bytes");
+        for (String producerLimit : List.of("kafka.max.request.size", "kafka.producer.max.request.size")) {
+            if (!get(producerLimit).isBlank()) {
+                most = Math.min(most, getInt(producerLimit));
+            }
+        }
+        return DeadLetters.checkLimit(most, "configuration 'dlq.record.max.bytes' (and the producer's max.request.size)");
     }
 
     /** Everything under {@code kafka.}, without the prefix: client and Streams settings passed through. */

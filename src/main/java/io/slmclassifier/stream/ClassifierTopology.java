@@ -2,7 +2,7 @@ package io.slmclassifier.stream;
 
 import io.slmclassifier.avro.Classification;
 import io.slmclassifier.avro.LabelProbability;
-import io.slmclassifier.kafka.DeadLetterHeaders;
+import io.slmclassifier.kafka.DeadLetters;
 import io.slmclassifier.kafka.WireFormat;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -46,6 +46,7 @@ public final class ClassifierTopology {
      * What the topology needs from the rest of the service.
      *
      * @param maxStoredBytes most bytes one waiting record may take in the changelogged store
+     * @param maxDeadLetterBytes most bytes of one dead letter (see {@link DeadLetters}): what does not fit is cut
      * @param reviewTopic where results that abstain go as well, for people to label
      * @param abstainThreshold results whose calibrated confidence is below it abstain (0: none do)
      * @param abstainMinLabelMass results whose label mass is below it abstain too (0: none do); it takes a
@@ -53,7 +54,7 @@ public final class ClassifierTopology {
      */
     public record Settings(String inputTopic, String outputTopic, String dlqTopic, String taskName, String modelId,
             List<String> labels, int maxBatch, Duration linger, Duration inferenceTimeout, int maxStoredBytes,
-            String reviewTopic, double abstainThreshold, double abstainMinLabelMass) {}
+            int maxDeadLetterBytes, String reviewTopic, double abstainThreshold, double abstainMinLabelMass) {}
 
     /** Observes what flows through (metrics); all methods may be called from several stream threads. */
     public interface Listener {
@@ -301,9 +302,14 @@ public final class ClassifierTopology {
 
         private void deadLetter(byte[] key, byte[] value, long timestamp, Headers original, String topic, int partition,
                 long offset, BadInput error) {
-            Headers headers = new org.apache.kafka.common.header.internals.RecordHeaders(original.toArray());
-            DeadLetterHeaders.add(headers, error.reason().header, error.getMessage(), topic, partition, offset);
-            context.forward(new Record<>(key, (Object) value, timestamp, headers), "dead-letters");
+            DeadLetters.Letter letter = DeadLetters.of(key, value, original, error.reason().header, error.getMessage(),
+                    topic, partition, offset, settings.maxDeadLetterBytes());
+            if (letter.cut()) {
+                log.warn("The dead letter of {}-{}@{} ({}) is cut to fit in {} bytes: {}", topic, partition, offset,
+                        error.reason().header, settings.maxDeadLetterBytes(),
+                        new String(letter.headers().lastHeader(DeadLetters.TRUNCATED).value(), StandardCharsets.UTF_8));
+            }
+            context.forward(new Record<>(letter.key(), (Object) letter.value(), timestamp, letter.headers()), "dead-letters");
             listener.deadLettered(error.reason());
         }
     }

@@ -131,6 +131,7 @@ public final class ProcessorService implements AutoCloseable {
                 config.get("output.topic"), config.get("dlq.topic"), task.name(), modelId, task.labels(),
                 maxBatch, Duration.ofMillis(config.getInt("batch.linger.ms")),
                 Duration.ofMillis(config.getInt("inference.timeout.ms")), config.getInt("store.record.max.bytes"),
+                config.deadLetterMaxBytes(),
                 config.get("review.topic"), config.getDouble("abstain.threshold"), minLabelMass);
         Double baseTemperature = config.get("calibration.temperature").isBlank() ? null
                 : config.getDouble("calibration.temperature");
@@ -176,6 +177,10 @@ public final class ProcessorService implements AutoCloseable {
         }
         // A batch blocks its stream thread: commit often so results are visible soon after they are produced.
         p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, "100");
+        // A record the producer refuses goes to the dead-letter topic; by default it would stop its partition.
+        p.put(StreamsConfig.PRODUCTION_EXCEPTION_HANDLER_CLASS_CONFIG, ProductionFailureHandler.class.getName());
+        p.put(ProductionFailureHandler.DLQ_TOPIC_CONFIG, config.get("dlq.topic"));
+        p.put(ProductionFailureHandler.LISTENER_CONFIG, metrics);
         p.putAll(config.kafkaPassThrough());
         return p;
     }
