@@ -56,6 +56,7 @@ public final class ProcessorService implements AutoCloseable {
     private static final int FAILURES_NOT_READY = 3;
     private static final Duration FAILURE_WINDOW = Duration.ofMinutes(5);
     private final java.util.Queue<Long> threadFailures = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private final java.util.concurrent.atomic.AtomicInteger threadDeaths = new java.util.concurrent.atomic.AtomicInteger();
     private final InferenceWorker<?> worker;
     private final ProcessorMetrics metrics;
     private final KafkaStreams streams;
@@ -140,6 +141,7 @@ public final class ProcessorService implements AutoCloseable {
                 version -> "base".equals(version) ? baseTemperature : rollout.temperatureOf(version)), streamsProperties());
         streams.setUncaughtExceptionHandler(e -> {
             threadFailures.add(System.nanoTime());
+            threadDeaths.incrementAndGet();
             log.error("Stream thread failed; replacing it", e);
             return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
         });
@@ -158,6 +160,11 @@ public final class ProcessorService implements AutoCloseable {
         long since = System.nanoTime() - FAILURE_WINDOW.toNanos();
         threadFailures.removeIf(t -> t < since);
         return threadFailures.size() < FAILURES_NOT_READY;
+    }
+
+    /** Stream threads that died (and were replaced) since the start. */
+    int streamThreadDeaths() {
+        return threadDeaths.get();
     }
 
     /** A batch limit: the configured number, or the device's default for "auto". */
