@@ -157,13 +157,19 @@ public class ServiceConfig {
      * where that is set lower, since the producer refuses anything larger (see {@link DeadLetters}).
      */
     public int deadLetterMaxBytes() {
-        int most = getInt("dlq.record.max.bytes");
+        return DeadLetters.checkLimit(Math.min(getInt("dlq.record.max.bytes"), producerMaxRequestSize()),
+                "configuration 'dlq.record.max.bytes' (and the producer's max.request.size)");
+    }
+
+    /** The most bytes of one record the producer sends: its {@code max.request.size}, as passed through or Kafka's default. */
+    public int producerMaxRequestSize() {
+        int most = 1_048_576;
         for (String producerLimit : List.of("kafka.max.request.size", "kafka.producer.max.request.size")) {
             if (!get(producerLimit).isBlank()) {
-                most = Math.min(most, getInt(producerLimit));
+                most = getInt(producerLimit);
             }
         }
-        return DeadLetters.checkLimit(most, "configuration 'dlq.record.max.bytes' (and the producer's max.request.size)");
+        return most;
     }
 
     /** Everything under {@code kafka.}, without the prefix: client and Streams settings passed through. */

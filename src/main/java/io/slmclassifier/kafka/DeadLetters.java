@@ -81,7 +81,7 @@ public final class DeadLetters {
         DeadLetterHeaders.add(reason, errorType, Texts.cut(String.valueOf(message), MAX_MESSAGE_CHARS), topic,
                 partition, offset);
         Header[] originalHeaders = original == null ? new Header[0] : original.toArray();
-        long whole = RECORD_OVERHEAD + bytes(key) + bytes(value) + headerBytes(originalHeaders) + headerBytes(reason.toArray());
+        long whole = recordBytes(key, value, originalHeaders) + headerBytes(reason.toArray());
         if (whole <= maxRecordBytes) {
             return new Letter(key, value, join(Arrays.asList(originalHeaders), reason, null));
         }
@@ -121,6 +121,14 @@ public final class DeadLetters {
         }
         facts.add(TRUNCATED, utf8(String.join(",", cut)));
         return new Letter(keptKey, keptValue, join(keptHeaders, reason, facts));
+    }
+
+    /**
+     * An upper bound on the bytes of a record as the producer counts them against {@code max.request.size} (and
+     * the broker against {@code max.message.bytes}, for a batch of this record alone, uncompressed).
+     */
+    public static long recordBytes(byte[] key, byte[] value, Header[] headers) {
+        return RECORD_OVERHEAD + bytes(key) + bytes(value) + headerBytes(headers);
     }
 
     /** Bytes of a record's headers as they count against its size. */

@@ -9,6 +9,7 @@ import io.slmclassifier.console.ConsoleServer;
 import io.slmclassifier.console.ControlTopicAdapters;
 import io.slmclassifier.kafka.AvroDecodingException;
 import io.slmclassifier.kafka.AvroSerde;
+import io.slmclassifier.kafka.DeadLetters;
 import io.slmclassifier.kafka.KafkaReachability;
 import io.slmclassifier.kafka.Topics;
 import io.slmclassifier.kafka.registry.SchemaRegistryClient;
@@ -27,6 +28,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 import java.util.function.Function;
@@ -117,6 +119,16 @@ public final class ProcessorService implements AutoCloseable {
         if (config.getBoolean("topics.create")) {
             createTopics();
         }
+        // A record its topic refuses would abort its transaction, and the records behind it, for good: what goes
+        // out is kept within the topics' own limits.
+        Map<String, Integer> topicLimits = Topics.maxMessageBytes(config.kafkaClient(),
+                List.of(config.get("output.topic"), config.get("review.topic"), config.get("dlq.topic")));
+        int maxResultBytes = Math.min(config.producerMaxRequestSize(), Math.min(
+                topicLimits.getOrDefault(config.get("output.topic"), Integer.MAX_VALUE),
+                topicLimits.getOrDefault(config.get("review.topic"), Integer.MAX_VALUE)));
+        int maxDeadLetterBytes = DeadLetters.checkLimit(Math.min(config.deadLetterMaxBytes(),
+                topicLimits.getOrDefault(config.get("dlq.topic"), Integer.MAX_VALUE)),
+                "max.message.bytes of " + config.get("dlq.topic"));
         this.rollout = new AdapterRollout(
                 new ControlLog(config.kafkaClient(), config.get("control.topic"), new ControlRecords(avro.registry()),
                         ControlSignature.of(config.get("control.signing.key"))),
@@ -132,7 +144,7 @@ public final class ProcessorService implements AutoCloseable {
                 config.get("output.topic"), config.get("dlq.topic"), task.name(), modelId, task.labels(),
                 maxBatch, Duration.ofMillis(config.getInt("batch.linger.ms")),
                 Duration.ofMillis(config.getInt("inference.timeout.ms")), config.getInt("store.record.max.bytes"),
-                config.deadLetterMaxBytes(),
+                maxResultBytes, maxDeadLetterBytes,
                 config.get("review.topic"), config.getDouble("abstain.threshold"), minLabelMass);
         Double baseTemperature = config.get("calibration.temperature").isBlank() ? null
                 : config.getDouble("calibration.temperature");

@@ -11,23 +11,25 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * What Kafka Streams does with a record the producer refuses (too large for the broker, say): Kafka's default
- * fails the stream thread, and the replacement thread fails on the same record, so one record would stop its
- * partition for good. Here the record goes to the dead-letter topic instead (Kafka Streams 4's dead-letter records,
- * KIP-1034), as a copy of at most {@link #COPY_MAX_BYTES} so that it fits where the record itself did not, and
- * the stream thread carries on. Retriable errors (a broker away for a moment) are retried as Kafka's default does.
+ * What Kafka Streams does with a record the producer or the broker refuses (too large, say). Kafka's default
+ * fails the stream thread, the replacement fails on the same record, and one record stops its partition for good.
+ * Here the record is logged and counted, a copy of at most {@link #COPY_MAX_BYTES} goes to the dead-letter topic
+ * where that can be done (Kafka Streams' dead-letter records, KIP-1034), and the stream thread carries on.
+ * Retriable errors (a broker away for a moment) are retried, as Kafka's default does.
  *
- * <p>Dead letters are already cut to fit before they are sent ({@link DeadLetters}); this is for what no bound
- * foresaw, such as a topic whose {@code max.message.bytes} is below {@code dlq.record.max.bytes}.
+ * <p>This is the last line, not the first: under exactly-once a refused record leaves the producer's transaction
+ * unable to commit whatever the handler answers, so the processor keeps every record within the limits it knows
+ * ({@code dlq.record.max.bytes}, {@code max.request.size}, the topics' {@code max.message.bytes}) before sending.
+ * What reaches this handler is what no limit foresaw, such as a topic whose limit was lowered while running.
  */
 public final class ProductionFailureHandler implements ProductionExceptionHandler {
-    /** Streams configuration keys (objects, passed through Streams' configuration) this handler reads. */
+    /** Streams configuration keys (passed through Streams' configuration as objects) that this handler reads. */
     public static final String DLQ_TOPIC_CONFIG = "slm.production.failure.dlq.topic";
     public static final String LISTENER_CONFIG = "slm.production.failure.listener";
 
     /**
-     * Small enough for any broker's and topic's limit: the copy of a record that did not fit must not fail the
-     * same way. The error headers and the record's first bytes still identify it.
+     * Small enough for any topic's limit: the copy of a record that did not fit must not fail the same way. The
+     * error headers and the record's first bytes still identify it.
      */
     static final int COPY_MAX_BYTES = 65_536;
 
@@ -50,17 +52,25 @@ public final class ProductionFailureHandler implements ProductionExceptionHandle
         if (exception instanceof RetriableException) {
             return Response.retry();
         }
-        // A punctuation (where batches are emitted) has no source record: the record's own topic says what failed.
-        String sourceTopic = context.topic() != null ? context.topic() : record.topic();
-        log.error("Cannot write a record to {} ({}); a copy of at most {} bytes goes to {} instead", record.topic(),
-                exception.toString(), COPY_MAX_BYTES, dlqTopic);
-        DeadLetters.Letter letter = DeadLetters.of(record.key(), record.value(), record.headers(),
-                BadInput.Reason.PRODUCTION_FAILURE.header, "cannot write to " + record.topic() + ": " + exception,
-                sourceTopic, context.topic() != null ? context.partition() : -1,
-                context.topic() != null ? context.offset() : -1, COPY_MAX_BYTES);
         if (listener != null) {
             listener.deadLettered(BadInput.Reason.PRODUCTION_FAILURE);
         }
+        // A record the broker refused is reported on the producer's own network thread. A dead-letter record sent
+        // from there waits for the topic's metadata, which only that thread can fetch: it would block the producer
+        // for max.block.ms and then be lost all the same. So from there the failure is only logged and counted.
+        if (Thread.currentThread().getName().startsWith("kafka-producer-network-thread")) {
+            log.error("The broker refused a record for {} ({}); it is skipped. Source: {}-{}@{}", record.topic(),
+                    exception.toString(), context.topic(), context.partition(), context.offset());
+            return Response.resume();
+        }
+        log.error("Cannot write a record to {} ({}); a copy of at most {} bytes goes to {} instead", record.topic(),
+                exception.toString(), COPY_MAX_BYTES, dlqTopic);
+        // A punctuation (where batches are emitted) has no source record: the record's own topic says what failed.
+        boolean fromSource = context.topic() != null;
+        DeadLetters.Letter letter = DeadLetters.of(record.key(), record.value(), record.headers(),
+                BadInput.Reason.PRODUCTION_FAILURE.header, "cannot write to " + record.topic() + ": " + exception,
+                fromSource ? context.topic() : record.topic(), fromSource ? context.partition() : -1,
+                fromSource ? context.offset() : -1, COPY_MAX_BYTES);
         return Response.resume(List.of(new ProducerRecord<>(dlqTopic, null, record.timestamp(), letter.key(),
                 letter.value(), letter.headers())));
     }

@@ -29,6 +29,8 @@ import java.util.Properties;
 import java.util.concurrent.ExecutionException;
 import java.util.function.IntFunction;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -36,6 +38,7 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.errors.RecordTooLargeException;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.internals.RecordHeader;
@@ -71,6 +74,10 @@ class DeadLetterSizeEndToEndTest {
     }
 
     private static ProcessorConfig config(String app, Path stateDir) {
+        return config(app, stateDir, Map.of());
+    }
+
+    private static ProcessorConfig config(String app, Path stateDir, Map<String, String> more) {
         Map<String, String> c = new HashMap<>();
         c.put("bootstrap.servers", kafka.bootstrapServers());
         c.put("schema.registry.url", registry.url());
@@ -86,6 +93,7 @@ class DeadLetterSizeEndToEndTest {
         c.put("state.dir", stateDir.toString());
         c.put("topics.partitions", "1");
         c.put("batch.max.size", "8");
+        c.putAll(more);
         return ProcessorConfig.of(c);
     }
 
@@ -271,12 +279,13 @@ class DeadLetterSizeEndToEndTest {
     }
 
     /**
-     * A record the broker refuses (a result over its topic's {@code max.message.bytes}, here): a copy goes to the
-     * dead-letter topic, the records behind it are classified, and the stream thread lives on.
+     * A result larger than its topic takes (the output topic's {@code max.message.bytes} is low here): under
+     * exactly-once the broker's refusal would abort every transaction that carried it, so it is dead-lettered
+     * before it is sent, and the records behind it are classified.
      */
     @Test
-    void aResultTheBrokerRefusesGoesToTheDeadLetterTopicAndStopsNothing(@TempDir Path state) throws Exception {
-        String app = "refused";
+    void aResultLargerThanItsTopicTakesIsDeadLetteredAndStopsNothing(@TempDir Path state) throws Exception {
+        String app = "small-output";
         String in = app + ".in";
         try (Admin admin = Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
             admin.createTopics(List.of(new NewTopic(app + ".classified", 1, (short) 1)
@@ -294,8 +303,43 @@ class DeadLetterSizeEndToEndTest {
             assertEquals(2, results.size(), "the records behind the refused one are classified");
             List<ConsumerRecord<byte[], byte[]>> dead = readCommitted(app + ".dlq", 1, Duration.ofSeconds(30));
             assertEquals(1, dead.size());
-            assertEquals("production-failure", header(dead.get(0), "slm.error.type"));
-            assertTrue(header(dead.get(0), "slm.error.message").contains(app + ".classified"));
+            assertEquals("result-too-large", header(dead.get(0), "slm.error.type"));
+            assertArrayEquals(longText, dead.get(0).value(), "the input as it came");
+            assertEquals(0, service.streamThreadDeaths(), "no stream thread died");
+            assertEquals(KafkaStreams.State.RUNNING, service.state());
+        }
+    }
+
+    /**
+     * A record the broker refuses although the processor kept it within every limit it knew (the output topic's
+     * limit is lowered while the processor runs): the handler skips it and counts it, the stream thread lives on
+     * and the records behind it are classified. Under at-least-once: under exactly-once the refusal leaves the
+     * transaction unable to commit, whatever a handler answers.
+     */
+    @Test
+    void aRecordTheBrokerRefusesUnforeseenIsSkippedAndCountedWithoutKillingTheThread(@TempDir Path state)
+            throws Exception {
+        String app = "lowered";
+        String in = app + ".in";
+        byte[] longText = ("Lagebild: " + "RobLW an Zugführer, kommen. ".repeat(300)).getBytes(StandardCharsets.UTF_8);
+        try (ProcessorService service = new ProcessorService(config(app, state, Map.of("processing.guarantee", "at_least_once")))) {
+            service.start();
+            try (KafkaProducer<byte[], byte[]> producer = unboundedProducer()) {
+                producer.send(new ProducerRecord<>(in, KEY, "Einen Augenblick.".getBytes(StandardCharsets.UTF_8))).get();
+                assertEquals(1, readCommitted(app + ".classified", 1, Duration.ofSeconds(120)).size());
+                try (Admin admin = Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
+                    admin.incrementalAlterConfigs(Map.of(new ConfigResource(ConfigResource.Type.TOPIC, app + ".classified"),
+                            List.of(new AlterConfigOp(new ConfigEntry("max.message.bytes", "4000"),
+                                    AlterConfigOp.OpType.SET)))).all().get();
+                }
+                producer.send(new ProducerRecord<>(in, KEY, longText)).get();
+                producer.send(new ProducerRecord<>(in, KEY, "Ist negativ, noch nicht.".getBytes(StandardCharsets.UTF_8)));
+                producer.send(new ProducerRecord<>(in, KEY, "Ja, hier ist Zugführer, kommen.".getBytes(StandardCharsets.UTF_8))).get();
+            }
+            List<ConsumerRecord<byte[], byte[]>> results = readCommitted(app + ".classified", 3, Duration.ofSeconds(120));
+            assertEquals(3, results.size(), "the records behind the refused one are classified");
+            assertEquals(1.0, service.metrics().registry().get("slm.records.dlq").tag("reason", "production-failure")
+                    .counter().count());
             assertEquals(0, service.streamThreadDeaths(), "no stream thread died");
             assertEquals(KafkaStreams.State.RUNNING, service.state());
         }
