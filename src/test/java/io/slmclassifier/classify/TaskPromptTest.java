@@ -56,14 +56,14 @@ class TaskPromptTest {
             Task task = Task.load(Fixtures.task("radr-intents"));
             TaskPrompt prompt = new TaskPrompt(task, tokenizer, ChatTemplate.load(Fixtures.model("qwen3-tiny")));
             int cutsInsideAnEmoji = 0;
-            for (int shift = 0; shift < 4; shift++) {
-                String text = "x".repeat(shift) + "\uD83D\uDE92".repeat(task.maxTextTokens());
+            for (int shift = 0; shift < 8; shift++) {
+                String text = "x".repeat(shift) + "Feuer \uD83D\uDE92 ".repeat(task.maxTextTokens());
                 int[] textTokens = tokenizer.encode(text, false);
                 if (tokenizer.decode(java.util.Arrays.copyOf(textTokens, task.maxTextTokens())).endsWith("\uFFFD")) {
                     cutsInsideAnEmoji++;
                 }
                 TaskPrompt.Encoded encoded = prompt.encode(text);
-                assertTrue(encoded.truncated());
+                assertTrue(encoded.truncated(), textTokens.length + " tokens");
                 String decoded = tokenizer.decode(encoded.tokens());
                 assertTrue(!decoded.contains("\uFFFD"), "shift " + shift + ": " + decoded);
                 assertTrue(decoded.contains("\uD83D\uDE92"), "whole emojis stay");
