@@ -196,7 +196,8 @@ public final class ProcessorService implements AutoCloseable {
         }
         // A batch blocks its stream thread: commit often so results are visible soon after they are produced.
         p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, "100");
-        // A record the producer refuses goes to the dead-letter topic; by default it would stop its partition.
+        // A record the producer or the broker refuses must not fail the stream thread: by default it would, on the
+        // same record after every restart.
         p.put(StreamsConfig.PRODUCTION_EXCEPTION_HANDLER_CLASS_CONFIG, ProductionFailureHandler.class.getName());
         p.put(ProductionFailureHandler.DLQ_TOPIC_CONFIG, config.get("dlq.topic"));
         p.put(ProductionFailureHandler.LISTENER_CONFIG, metrics);

@@ -344,4 +344,42 @@ class DeadLetterSizeEndToEndTest {
             assertEquals(KafkaStreams.State.RUNNING, service.state());
         }
     }
+
+    /** The trainer's dead letters go through the same cut: a feedback record of the largest size is not lost. */
+    @Test
+    void aFeedbackRecordOfTheLargestSizeIsDeadLetteredCutByTheTrainer(@TempDir Path dir) throws Exception {
+        String app = "feedback";
+        String probe = app + ".probe";
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
+            admin.createTopics(List.of(new NewTopic(probe, 1, (short) 1), new NewTopic(app + ".in", 1, (short) 1)))
+                    .all().get();
+        }
+        int size = largestAccepted(probe, n -> new ProducerRecord<>(probe, KEY, filled(n, 0xFF)));
+        ProducerRecord<byte[], byte[]> poison = new ProducerRecord<>(app + ".in", KEY, filled(size, 0xFF));
+        Map<String, String> c = new HashMap<>();
+        c.put("bootstrap.servers", kafka.bootstrapServers());
+        c.put("schema.registry.url", registry.url());
+        c.put("feedback.topics", app + ".in");
+        c.put("dataset.topic", app + ".dataset");
+        c.put("control.topic", app + ".control");
+        c.put("adapters.topic", app + ".adapters");
+        c.put("dlq.topic", app + ".dlq");
+        c.put("model.dir", Fixtures.model("qwen3-tiny").toString());
+        c.put("task.file", Fixtures.task("radr-intents").toString());
+        c.put("device", "cpu");
+        c.put("work.dir", dir.toString());
+        c.put("metrics.port", "0");
+        c.put("control.signing.key", "test-signing-key-of-at-least-32-characters");
+        try (io.slmclassifier.train.TrainerService trainer = new io.slmclassifier.train.TrainerService(
+                io.slmclassifier.train.TrainerConfig.of(c))) {
+            trainer.start();
+            try (KafkaProducer<byte[], byte[]> producer = unboundedProducer()) {
+                producer.send(poison).get();
+            }
+            List<ConsumerRecord<byte[], byte[]>> dead = readCommitted(app + ".dlq", 1, Duration.ofSeconds(60));
+            assertEquals(1, dead.size(), "the dead letter is written");
+            assertCutLetterOf(poison, dead.get(0), "invalid-feedback", "value");
+            assertTrue(trainer.ready());
+        }
+    }
 }
