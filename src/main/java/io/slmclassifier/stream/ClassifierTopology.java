@@ -56,7 +56,8 @@ public final class ClassifierTopology {
      */
     public record Settings(String inputTopic, String outputTopic, String dlqTopic, String taskName, String modelId,
             List<String> labels, int maxBatch, Duration linger, Duration inferenceTimeout, int maxStoredBytes,
-            int maxResultBytes, int maxDeadLetterBytes, String reviewTopic, double abstainThreshold, double abstainMinLabelMass) {}
+            int maxResultBytes, int maxDeadLetterBytes, String reviewTopic, double abstainThreshold,
+            double abstainMinLabelMass) {}
 
     /** Observes what flows through (metrics); all methods may be called from several stream threads. */
     public interface Listener {
