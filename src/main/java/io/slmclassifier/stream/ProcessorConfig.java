@@ -24,6 +24,8 @@ public final class ProcessorConfig extends ServiceConfig {
         {"input.format", "auto", "auto (registry wire format recognised), text or avro"},
         {"output.topic", "intents.classified", "Avro Classification results"},
         {"dlq.topic", "intents.dlq", "records that could not be classified, with error headers"},
+        {"dlq.record.max.bytes", "1048576", "most bytes of one dead letter (at most the producer's max.request.size; "
+                + "the broker's or topic's message.max.bytes must allow it): what does not fit is cut and flagged with slm.truncated"},
         {"review.topic", "intents.review", "results that abstained (confidence under abstain.threshold or label mass "
                 + "under abstain.min.label.mass), for people to label"},
         {"abstain.threshold", "0", "results whose calibrated confidence is below this abstain: flagged, and also sent to review.topic (0: never)"},

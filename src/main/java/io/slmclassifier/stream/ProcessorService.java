@@ -10,6 +10,7 @@ import io.slmclassifier.console.ConsoleSettings;
 import io.slmclassifier.console.ControlTopicAdapters;
 import io.slmclassifier.kafka.AvroDecodingException;
 import io.slmclassifier.kafka.AvroSerde;
+import io.slmclassifier.kafka.DeadLetters;
 import io.slmclassifier.kafka.KafkaReachability;
 import io.slmclassifier.kafka.Topics;
 import io.slmclassifier.kafka.registry.SchemaRegistryClient;
@@ -29,6 +30,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 import java.util.function.Function;
@@ -58,6 +60,7 @@ public final class ProcessorService implements AutoCloseable {
     private static final int FAILURES_NOT_READY = 3;
     private static final Duration FAILURE_WINDOW = Duration.ofMinutes(5);
     private final java.util.Queue<Long> threadFailures = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private final java.util.concurrent.atomic.AtomicInteger threadDeaths = new java.util.concurrent.atomic.AtomicInteger();
     private final InferenceWorker<?> worker;
     private final ProcessorMetrics metrics;
     private final KafkaStreams streams;
@@ -123,6 +126,16 @@ public final class ProcessorService implements AutoCloseable {
         if (config.getBoolean("topics.create")) {
             createTopics();
         }
+        // A record its topic refuses would abort its transaction, and the records behind it, for good: what goes
+        // out is kept within the topics' own limits.
+        Map<String, Integer> topicLimits = Topics.maxMessageBytes(config.kafkaClient(),
+                List.of(config.get("output.topic"), config.get("review.topic"), config.get("dlq.topic")));
+        int maxResultBytes = Math.min(config.producerMaxRequestSize(), Math.min(
+                topicLimits.getOrDefault(config.get("output.topic"), Integer.MAX_VALUE),
+                topicLimits.getOrDefault(config.get("review.topic"), Integer.MAX_VALUE)));
+        int maxDeadLetterBytes = DeadLetters.checkLimit(Math.min(config.deadLetterMaxBytes(),
+                topicLimits.getOrDefault(config.get("dlq.topic"), Integer.MAX_VALUE)),
+                "max.message.bytes of " + config.get("dlq.topic"));
         this.rollout = new AdapterRollout(
                 new ControlLog(config.kafkaClient(), config.get("control.topic"), new ControlRecords(avro.registry()),
                         signature),
@@ -138,6 +151,7 @@ public final class ProcessorService implements AutoCloseable {
                 config.get("output.topic"), config.get("dlq.topic"), task.name(), modelId, task.labels(),
                 maxBatch, Duration.ofMillis(config.getInt("batch.linger.ms")),
                 Duration.ofMillis(config.getInt("inference.timeout.ms")), config.getInt("store.record.max.bytes"),
+                maxResultBytes, maxDeadLetterBytes,
                 config.get("review.topic"), config.getDouble("abstain.threshold"), minLabelMass);
         Double baseTemperature = config.get("calibration.temperature").isBlank() ? null
                 : config.getDouble("calibration.temperature");
@@ -146,6 +160,7 @@ public final class ProcessorService implements AutoCloseable {
                 version -> "base".equals(version) ? baseTemperature : rollout.temperatureOf(version)), streamsProperties());
         streams.setUncaughtExceptionHandler(e -> {
             threadFailures.add(System.nanoTime());
+            threadDeaths.incrementAndGet();
             log.error("Stream thread failed; replacing it", e);
             return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
         });
@@ -166,6 +181,11 @@ public final class ProcessorService implements AutoCloseable {
         return threadFailures.size() < FAILURES_NOT_READY;
     }
 
+    /** Stream threads that died (and were replaced) since the start. */
+    int streamThreadDeaths() {
+        return threadDeaths.get();
+    }
+
     /** A batch limit: the configured number, or the device's default for "auto". */
     private int orAuto(String key, int auto) {
         return config.get(key).equalsIgnoreCase("auto") ? auto : config.getInt(key);
@@ -183,6 +203,11 @@ public final class ProcessorService implements AutoCloseable {
         }
         // A batch blocks its stream thread: commit often so results are visible soon after they are produced.
         p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, "100");
+        // A record the producer or the broker refuses must not fail the stream thread: by default it would, on the
+        // same record after every restart.
+        p.put(StreamsConfig.PRODUCTION_EXCEPTION_HANDLER_CLASS_CONFIG, ProductionFailureHandler.class.getName());
+        p.put(ProductionFailureHandler.DLQ_TOPIC_CONFIG, config.get("dlq.topic"));
+        p.put(ProductionFailureHandler.LISTENER_CONFIG, metrics);
         p.putAll(config.kafkaPassThrough());
         return p;
     }

@@ -25,6 +25,8 @@ public final class TrainerConfig extends ServiceConfig {
         {"control.topic", "intents.control", "adapter events and operator commands (compacted, one partition)"},
         {"adapters.topic", "intents.adapters", "adapter archives in chunks (compacted), when adapter.store=kafka"},
         {"dlq.topic", "intents.dlq", "feedback records that cannot be used, with error headers"},
+        {"dlq.record.max.bytes", "1048576", "most bytes of one dead letter (at most the producer's max.request.size; "
+                + "the broker's or topic's message.max.bytes must allow it): what does not fit is cut and flagged with slm.truncated"},
         {"adapter.store", "kafka", "where new adapters go: kafka (the adapters topic), a file: URI or an http(s) URL taking PUT"},
         {"adapter.store.token", "", "bearer token for an HTTP(S) adapter store"},
         {"adapter.max.bytes", "1073741824", "most bytes of one adapter archive read back (warm start), and of its files unpacked"},

@@ -13,7 +13,7 @@ import io.slmclassifier.avro.LabeledExample;
 import io.slmclassifier.classify.LanguageModel;
 import io.slmclassifier.classify.Task;
 import io.slmclassifier.kafka.AvroSerde;
-import io.slmclassifier.kafka.DeadLetterHeaders;
+import io.slmclassifier.kafka.DeadLetters;
 import io.slmclassifier.kafka.Topics;
 import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import io.slmclassifier.model.LoraAdapter;
@@ -290,10 +290,10 @@ public final class TrainerService implements AutoCloseable {
     private void deadLetter(ConsumerRecord<byte[], byte[]> r, RuntimeException error) {
         log.warn("Feedback record {}-{}@{} goes to {}: {}", r.topic(), r.partition(), r.offset(),
                 config.get("dlq.topic"), error.getMessage());
-        ProducerRecord<byte[], byte[]> dead = new ProducerRecord<>(config.get("dlq.topic"), null, r.timestamp(),
-                r.key(), r.value(), r.headers());
-        DeadLetterHeaders.add(dead.headers(), "invalid-feedback", error.getMessage(), r.topic(), r.partition(), r.offset());
-        producer.send(dead);
+        DeadLetters.Letter letter = DeadLetters.of(r.key(), r.value(), r.headers(), "invalid-feedback", error.getMessage(),
+                r.topic(), r.partition(), r.offset(), config.deadLetterMaxBytes());
+        producer.send(new ProducerRecord<>(config.get("dlq.topic"), null, r.timestamp(), letter.key(), letter.value(),
+                letter.headers()));
         refused.increment();
     }
 
