@@ -1,7 +1,7 @@
 package io.slmclassifier.console;
 
-import io.slmclassifier.classify.Texts;
 import io.slmclassifier.avro.Classification;
+import io.slmclassifier.classify.Texts;
 import io.slmclassifier.kafka.AvroSerde;
 import io.slmclassifier.kafka.DeadLetterHeaders;
 import java.nio.charset.StandardCharsets;
