@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Packs what the Java app needs on the GPU host, which has Python + CUDA torch but no JVM and no network
-# (background: /work/shared/gpu/README.md). Run it HERE, after `mvn -B -q package -DskipTests`:
+# (background: gpu/README.md in the shared directory, see SLM_SHARED below). Run it HERE, after `mvn -B -q package -DskipTests`:
 #
 #   tools/gpu-kit.sh            # writes gpu-kit/ at the repository root (ignored by git)
 #
@@ -9,9 +9,9 @@
 #                     jre.stamp records both, delete it to force a rebuild)
 #   app.tar.xz        the unpacked shaded jar without libtorch (pytorch/), DJL's bundled JNI (jnilib/) and
 #                     every native library not for linux x86_64 glibc (rebuilt on every run)
-#   libdjl_torch.so   DJL's JNI built for the host's torch 2.11.0+cu130 (from /work/shared/gpu/)
-#   hf_reference.py   the Hugging Face reference benchmark (from /work/shared/gpu/)
-#   tokenizer/        Qwen3 tokenizer.json + tokenizer_config.json (from /work/shared/data/qwen3-tokenizer/)
+#   libdjl_torch.so   DJL's JNI built for the host's torch 2.11.0+cu130 (from $SLM_SHARED/gpu/)
+#   hf_reference.py   the Hugging Face reference benchmark (from $SLM_SHARED/gpu/)
+#   tokenizer/        Qwen3 tokenizer.json + tokenizer_config.json (from $SLM_SHARED/data/qwen3-tokenizer/)
 #   send/             the same five, as one tar | xz stream cut into part-00, part-01, ... + MANIFEST:
 #                     what actually travels (see below)
 #
@@ -29,14 +29,15 @@
 #   ... the device call(s) ...
 #   mv /tmp/hold/models src/test/resources/
 #
-# Environment: JAVA_HOME (default: the JDK of the `java` on PATH), SLM_SHARED (default /work/shared),
+# Environment: JAVA_HOME (default: the JDK of the `java` on PATH), SLM_SHARED (required: the directory
+# holding gpu/libdjl_torch.so, gpu/hf_reference.py and data/qwen3-tokenizer/),
 # GPU_KIT_PART_MIB (part size in MiB; default: 64 MiB - working tree - 2 MiB margin).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 JAR=target/slm-classifier.jar
 KIT=gpu-kit
-SHARED=${SLM_SHARED:-/work/shared}
+SHARED=${SLM_SHARED:?set SLM_SHARED to the directory holding gpu/ and data/qwen3-tokenizer/}
 MIB=1048576
 CALL_LIMIT=$((64 * MIB))   # working tree + carried paths, per device call
 MARGIN=$((2 * MIB))        # room for the working tree to grow between packing and sending

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the Java app ON THE GPU HOST (no JVM, no network there) from the kit that tools/gpu-kit.sh packed.
-# Background: /work/shared/gpu/README.md. The kit travels as gpu-kit/send/MANIFEST + part-NN, one part per
+# Background: gpu/README.md in the directory tools/gpu-kit.sh packs from ($SLM_SHARED). The kit travels as gpu-kit/send/MANIFEST + part-NN, one part per
 # device call (gpu-kit.sh prints the calls); run from the repository root there:
 #
 #   tools/gpu-run.sh --kit          # while parts are still arriving: says which are there, which missing;

@@ -59,6 +59,20 @@ def class_logits(model, tokenizer, t):
     return torch.stack(rows)
 
 
+
+def save_adapter(model, name):
+    """save_pretrained records the base model's path as given; the fixture names it relative to the repository."""
+    directory = os.path.join(RES, "adapters", name)
+    model.save_pretrained(directory)
+    config_path = os.path.join(directory, "adapter_config.json")
+    with open(config_path) as f:
+        config = json.load(f)
+    config["base_model_name_or_path"] = os.path.relpath(BASE, ROOT)
+    with open(config_path, "w") as f:
+        json.dump(config, f, indent=2, sort_keys=True)
+        f.write("\n")
+
+
 def base_model():
     m = AutoModelForCausalLM.from_pretrained(BASE, dtype=torch.float32, attn_implementation="eager")
     m.eval()
@@ -99,14 +113,14 @@ def main():
         model = get_peft_model(base_model(), config)
         randomize(model, seed)
         model.eval()
-        model.save_pretrained(os.path.join(RES, "adapters", name))
+        save_adapter(model, name)
         with torch.no_grad():
             out[name] = torch.softmax(class_logits(model, tokenizer, t), -1).tolist()
 
     # One optimizer step from a fixed initialisation, dropout 0, the article's optimizer and clipping.
     model = get_peft_model(base_model(), LoraConfig(r=8, lora_alpha=16, target_modules=ALL, lora_dropout=0.0))
     randomize(model, 3, scale_a=0.3, scale_b=0.3)
-    model.save_pretrained(os.path.join(RES, "adapters", "step-init"))
+    save_adapter(model, "step-init")
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=LR, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)

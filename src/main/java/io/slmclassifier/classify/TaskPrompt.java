@@ -115,13 +115,26 @@ public final class TaskPrompt {
             int[] textTokens = tokenizer.encode(text, false);
             truncated = textTokens.length > task.maxTextTokens();
             if (truncated) {
-                text = tokenizer.decode(Arrays.copyOf(textTokens, task.maxTextTokens()));
+                text = headOfText(text, tokenizer.decode(Arrays.copyOf(textTokens, task.maxTextTokens())));
             }
         }
         if (headTokens != null) {
             return new Encoded(concat(headTokens, tokenizer.encode(tail + text + after, false)), truncated);
         }
         return new Encoded(tokenizer.encode(render(text), addSpecialTokens), truncated);
+    }
+
+    /**
+     * The decoded first tokens of {@code text}, less the end of a character the cut went through: byte-level
+     * tokens split a character of several UTF-8 bytes (an emoji), and its first bytes alone decode to U+FFFD,
+     * which is not what the text says. A U+FFFD that is in the text itself stays.
+     */
+    static String headOfText(String text, String decodedHead) {
+        String head = decodedHead;
+        while (head.endsWith("\uFFFD") && !text.startsWith(head)) {
+            head = head.substring(0, head.length() - 1);
+        }
+        return head;
     }
 
     private static int utf8Length(String s) {

@@ -4,12 +4,14 @@ import io.slmclassifier.avro.AdapterCommandType;
 import io.slmclassifier.avro.AdapterEvent;
 import io.slmclassifier.config.ServiceConfig;
 import io.slmclassifier.kafka.registry.SchemaRegistryClient;
+import io.slmclassifier.kafka.registry.SchemaRegistryException;
 import io.slmclassifier.rollout.ControlLog;
 import io.slmclassifier.rollout.ControlRecords;
 import io.slmclassifier.rollout.ControlSignature;
 import io.slmclassifier.rollout.ControlState;
 import java.io.PrintStream;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -50,12 +52,14 @@ public final class AdapterCli implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ServiceConfig settings = ServiceConfig.load(DEFAULTS, config.file, System.getenv(), config.overrides());
+        requireReachable(settings);
         SchemaRegistryClient registry = SchemaRegistryClient.fromConfig(settings.registryClient());
         try (ControlLog control = new ControlLog(settings.kafkaClient(), settings.get("control.topic"), new ControlRecords(registry),
                 ControlSignature.of(settings.get("control.signing.key")))) {
             control.catchUp(Duration.ofSeconds(30));
             if (action.equals("list")) {
                 print(control.state(), System.out);
+                printIgnored(control, System.out);
                 return 0;
             }
             AdapterCommandType type = switch (action) {
@@ -69,6 +73,31 @@ public final class AdapterCli implements Callable<Integer> {
             System.out.printf("sent %s%s to %s%n", type, version == null ? "" : " " + version, control.topic());
             return 0;
         }
+    }
+
+    /**
+     * Every control record names its schema by an id the registry resolves: without the registry each one would be
+     * skipped as unreadable, and the listing would show no versions and "the base model" as if that were the truth.
+     */
+    private static void requireReachable(ServiceConfig settings) {
+        Map<String, Object> once = new java.util.HashMap<>(settings.registryClient());
+        // One request, no retries: a person at a terminal wants the one line below, not a warning per retry.
+        once.put(SchemaRegistryClient.MAX_RETRIES_CONFIG, 0);
+        SchemaRegistryClient registry = SchemaRegistryClient.fromConfig(once);
+        try {
+            registry.subjects();
+        } catch (SchemaRegistryException e) {
+            throw new IllegalArgumentException("cannot read adapter versions: the schema registry at "
+                    + registry.urls() + " did not answer (" + rootCause(e) + ")", e);
+        }
+    }
+
+    private static String rootCause(Throwable e) {
+        Throwable cause = e;
+        while (cause.getCause() != null) {
+            cause = cause.getCause();
+        }
+        return cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
     }
 
     static void print(ControlState state, PrintStream out) {
@@ -86,6 +115,28 @@ public final class AdapterCli implements Callable<Integer> {
         }
         out.printf("%nserving: %s%s%n", state.serving().isPresent() ? "version " + state.serving().getAsLong() : "the base model",
                 state.pinned().isPresent() ? " (pinned)" : "");
+    }
+
+    /**
+     * Where the topic disagrees with what was applied: tombstones, records without a valid signature, copies of
+     * earlier records. None of them changed the listing above; a tombstone or unsigned record for a key with
+     * applied records is how a writer without the key tries to erase them (compaction deletes the genuine one,
+     * and the trainer writes it again).
+     */
+    static void printIgnored(ControlLog control, PrintStream out) {
+        List<ControlLog.Ignored> ignored = control.ignored();
+        if (ignored.isEmpty()) {
+            return;
+        }
+        out.printf("%nwarning: %d record(s) on %s were not applied (the listing above is what was signed and applied):%n",
+                control.ignoredTotal(), control.topic());
+        for (ControlLog.Ignored i : ignored) {
+            out.printf("  %s at %s-%d@%d: %s%s%n", i.key(), control.topic(), i.partition(), i.offset(), i.reason(),
+                    control.applied(i.key()) ? "; the key holds applied records" : "");
+        }
+        if (control.ignoredTotal() > ignored.size()) {
+            out.printf("  ... and %d more%n", control.ignoredTotal() - ignored.size());
+        }
     }
 
     private static String figure(Double value, String format) {

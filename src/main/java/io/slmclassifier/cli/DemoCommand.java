@@ -6,6 +6,7 @@ import io.slmclassifier.avro.AdapterStatus;
 import io.slmclassifier.avro.Classification;
 import io.slmclassifier.avro.LabelProbability;
 import io.slmclassifier.avro.LabeledExample;
+import io.slmclassifier.console.ConsoleSettings;
 import io.slmclassifier.kafka.AvroSerde;
 import io.slmclassifier.kafka.LocalKafkaBroker;
 import io.slmclassifier.kafka.registry.EmbeddedSchemaRegistry;
@@ -15,6 +16,7 @@ import io.slmclassifier.model.hub.HubException;
 import io.slmclassifier.model.hub.ModelResolver;
 import io.slmclassifier.rollout.ControlLog;
 import io.slmclassifier.rollout.ControlRecords;
+import io.slmclassifier.rollout.ControlSignature;
 import io.slmclassifier.rollout.ControlState;
 import io.slmclassifier.stream.ProcessorConfig;
 import io.slmclassifier.stream.ProcessorService;
@@ -117,6 +119,15 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--console-token-file", description = "Read the console token from this file.")
     Path consoleTokenFile;
 
+    @Option(names = "--control-signing-key-file", defaultValue = "${env:SLM_CONTROL_SIGNING_KEY_FILE}",
+            description = "Sign the control topic with the key in this file (32+ characters). Default: "
+                    + "SLM_CONTROL_SIGNING_KEY_FILE, else the key in SLM_CONTROL_SIGNING_KEY, else " + SIGNING_KEY_FILE
+                    + " in the data directory, made on the first start and kept.")
+    Path controlSigningKeyFile;
+
+    /** The demo's own signing key, beside its broker data: a second processor on the same data signs with it too. */
+    static final String SIGNING_KEY_FILE = "control-signing.key";
+
     @Override
     public Integer call() throws Exception {
         if (consoleToken == null) {
@@ -129,6 +140,8 @@ public final class DemoCommand implements Callable<Integer> {
             }
             consoleToken = java.nio.file.Files.readString(consoleTokenFile).strip();
         }
+        ConsoleSettings.checkToken(consoleToken, consoleTokenFile != null ? "the token in --console-token-file"
+                : "--console-token (or SLM_CONSOLE_TOKEN)");
         // Everything that can be checked is checked before anything starts: a taken port found after 30 s of
         // start-up (and as much teardown) is no way to learn it.
         requireFree("--kafka-port", kafkaPort);
@@ -205,8 +218,10 @@ public final class DemoCommand implements Callable<Integer> {
         if (dataDir != null) {
             resolver = resolver.withDemoTinyDir(dataDir.resolve("models").resolve(ModelResolver.DEMO_TINY));
         }
-        Path modelDir = resolveModel(model, resolver, out);
         Path work = dataDir != null ? dataDir : Files.createTempDirectory("slm-demo-");
+        SigningKey signing = SigningKey.of(controlSigningKeyFile, System.getenv("SLM_CONTROL_SIGNING_KEY"), work);
+        ControlSignature signature = ControlSignature.of(signing.key());
+        Path modelDir = resolveModel(model, resolver, out);
         Path taskFile = task != null ? task : simulate ? Files.writeString(work.resolve("colours.yaml"), ColourTask.YAML)
                 : Path.of("tasks/radr-intents.yaml");
         LocalKafkaBroker.Builder brokerBuilder = LocalKafkaBroker.builder().port(kafkaPort).graceOnExit(Duration.ofSeconds(20));
@@ -225,6 +240,7 @@ public final class DemoCommand implements Callable<Integer> {
             shared.put("device", device);
             shared.put("metrics.port", "0");
             shared.put("topics.partitions", "1");
+            shared.put("control.signing.key", signing.key());
             Map<String, String> p = new HashMap<>(shared);
             p.put("state.dir", work.resolve("state").toString());
             p.put("adapter.cache.dir", work.resolve("adapters").toString());
@@ -250,7 +266,8 @@ public final class DemoCommand implements Callable<Integer> {
                     TrainerService trainer = new TrainerService(TrainerConfig.of(t));
                     KafkaProducer<byte[], byte[]> producer = producer(broker);
                     KafkaConsumer<byte[], byte[]> consumer = consumer(broker);
-                    ControlLog control = new ControlLog(properties(broker), "intents.control", new ControlRecords(registryClient))) {
+                    ControlLog control = new ControlLog(properties(broker), "intents.control", new ControlRecords(registryClient),
+                            signature)) {
                 // SIGTERM or Ctrl-C ends the session; this method then closes the clients, the services, the
                 // registry and the broker, in that order (a broker stopped first leaves every client waiting on it),
                 // and the hook lets the JVM go once that is done.
@@ -273,6 +290,7 @@ public final class DemoCommand implements Callable<Integer> {
                         + "-> intents.control + intents.adapters%nmetrics            processor http://127.0.0.1:%d/metrics, "
                         + "trainer http://127.0.0.1:%d/metrics%n", broker.bootstrapServers(), registry.url(),
                         processor.operationsPort(), trainer.operationsPort());
+                out.printf("control topic      signed with %s%n", signing.source());
                 if (processor.consolePort() >= 0) {
                     out.printf("web console        http://127.0.0.1:%d/%s%n", processor.consolePort(),
                             consoleToken.isBlank() ? "  (read-only: --console-token T lets it label)" : "");
@@ -300,6 +318,33 @@ public final class DemoCommand implements Callable<Integer> {
             stopped.countDown();
         }
         return 0;
+    }
+
+    /**
+     * The key the demo signs the control topic with, and where it came from: a file given, the environment, or the
+     * data directory's own key, made on the first start (random, owner-only) and read again on every later one, so
+     * that a restarted demo, or a second processor given the file, reads the versions the first one signed.
+     */
+    record SigningKey(String key, String source) {
+        static SigningKey of(Path given, String fromEnvironment, Path dataDir) throws IOException {
+            if (given != null) {
+                return new SigningKey(Files.readString(given, StandardCharsets.UTF_8).strip(), "the key in " + given);
+            }
+            if (fromEnvironment != null && !fromEnvironment.isBlank()) {
+                return new SigningKey(fromEnvironment.strip(), "the key in SLM_CONTROL_SIGNING_KEY");
+            }
+            Path file = dataDir.resolve(SIGNING_KEY_FILE);
+            if (!Files.exists(file)) {
+                byte[] random = new byte[32];
+                new java.security.SecureRandom().nextBytes(random);
+                // Created owner-only, never readable by others even for a moment.
+                Files.createFile(file, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                        java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+                Files.writeString(file, java.util.HexFormat.of().formatHex(random) + "\n", StandardCharsets.UTF_8);
+            }
+            return new SigningKey(Files.readString(file, StandardCharsets.UTF_8).strip(), "the key in " + file
+                    + " (another processor: --set control.signing.key.file=" + file + ")");
+        }
     }
 
     /**

@@ -1,5 +1,6 @@
 package io.slmclassifier.config;
 
+import io.slmclassifier.kafka.DeadLetters;
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.charset.StandardCharsets;
@@ -149,6 +150,26 @@ public class ServiceConfig {
             }
         }
         return out;
+    }
+
+    /**
+     * The most bytes of one dead letter: {@code dlq.record.max.bytes}, or the producer's {@code max.request.size}
+     * where that is set lower, since the producer refuses anything larger (see {@link DeadLetters}).
+     */
+    public int deadLetterMaxBytes() {
+        return DeadLetters.checkLimit(Math.min(getInt("dlq.record.max.bytes"), producerMaxRequestSize()),
+                "configuration 'dlq.record.max.bytes' (and the producer's max.request.size)");
+    }
+
+    /** The most bytes of one record the producer sends: its {@code max.request.size}, as passed through or Kafka's default. */
+    public int producerMaxRequestSize() {
+        int most = 1_048_576;
+        for (String producerLimit : List.of("kafka.max.request.size", "kafka.producer.max.request.size")) {
+            if (!get(producerLimit).isBlank()) {
+                most = getInt(producerLimit);
+            }
+        }
+        return most;
     }
 
     /** Everything under {@code kafka.}, without the prefix: client and Streams settings passed through. */

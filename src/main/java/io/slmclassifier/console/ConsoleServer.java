@@ -4,9 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.sun.net.httpserver.Filter;
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
 import io.slmclassifier.avro.AdapterCommandType;
 import io.slmclassifier.avro.AdapterEvaluation;
 import io.slmclassifier.avro.Classification;
@@ -17,25 +14,37 @@ import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import io.slmclassifier.stream.ProcessorConfig;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.Set;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.kafka.clients.producer.RecordMetadata;
+import org.eclipse.jetty.http.HttpStatus;
+import org.eclipse.jetty.io.Connection;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.handler.ErrorHandler;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
+import org.eclipse.jetty.util.thread.Scheduler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -56,7 +65,15 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Reading is open to whoever reaches the port, like the metrics. Every request that writes to Kafka needs
  * {@code Authorization: Bearer <console.token>}; without a configured token the console is read-only and
- * answers 403 to them all.
+ * answers 403 to them all; an address that gives a wrong token {@link TokenAttempts#MAX_FAILURES} times a minute is
+ * answered 429 until its minute is over.
+ *
+ * <p>The server is Jetty's, because it reads requests and writes event streams without holding a thread while a
+ * client is slow: an open event stream, or a client that sends its headers a byte at a time, costs a connection, not
+ * one of the {@value #HTTP_THREADS} request threads, and {@code /api/state} answers at once however many there are.
+ * Streams are capped in all and per client address ({@code console.streams.max}, {@code
+ * console.streams.max.per.address}); a connection that has not sent a whole request within
+ * {@link #HEADER_DEADLINE} is closed, and one that sends nothing for {@link #IDLE_TIMEOUT} too.
  */
 public final class ConsoleServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ConsoleServer.class);
@@ -66,6 +83,10 @@ public final class ConsoleServer implements AutoCloseable {
     private static final int RECENT_PER_EVENT = 50;
     private static final int MAX_BODY_BYTES = 16 * 1024;
     private static final int HTTP_THREADS = 32;
+    /** How long a new connection may take to send its first request's line and headers. */
+    static final Duration HEADER_DEADLINE = Duration.ofSeconds(10);
+    /** How long a connection may send nothing (between requests, or in the middle of one) and take nothing. */
+    static final Duration IDLE_TIMEOUT = Duration.ofSeconds(30);
     private static final String REQUESTED_BY = "console";
     private static final String SOURCE = "console";
     private static final Map<String, String> STATIC = Map.of(
@@ -87,12 +108,13 @@ public final class ConsoleServer implements AutoCloseable {
     private final ConsoleSettings settings;
     private final AdapterControl control;
     private final LiveState state = new LiveState();
-    private final EventHub hub = new EventHub();
+    private final EventHub hub;
+    private final TokenAttempts tokenAttempts = new TokenAttempts();
     private final EvaluationPlots plots = new EvaluationPlots();
     private final FeedbackWriter feedback;
     private final LiveFeed feed;
-    private final HttpServer server;
-    private final ExecutorService httpThreads;
+    private final Server server;
+    private final ServerConnector connector;
     private final ScheduledExecutorService updates;
     private final byte[] tokenDigest;
     private long broadcastSeq;
@@ -111,52 +133,33 @@ public final class ConsoleServer implements AutoCloseable {
         this.feedback = new FeedbackWriter(settings, registry);
         this.feed = new LiveFeed(settings, state, AvroSerde.forType(Classification.class, registry),
                 this::newestAdapterCreated);
-        AtomicInteger threadNumber = new AtomicInteger();
-        // A bounded pool: each open event stream holds a thread, and a flood of connections must not make thousands.
-        this.httpThreads = Executors.newFixedThreadPool(HTTP_THREADS,
-                r -> daemon(r, "console-http-" + threadNumber.incrementAndGet()));
+        this.hub = new EventHub(settings.maxStreams(), settings.maxStreamsPerAddress());
         this.updates = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "console-updates"));
+        QueuedThreadPool threads = new QueuedThreadPool(HTTP_THREADS, 2);
+        threads.setName("console-http");
+        threads.setDaemon(true);
+        this.server = new Server(threads);
+        HttpConfiguration http = new HttpConfiguration();
+        http.setSendServerVersion(false);
+        this.connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(http));
         String host = settings.host() == null || settings.host().isBlank() ? "127.0.0.1" : settings.host();
+        connector.setHost(host);
+        connector.setPort(settings.port());
+        connector.setIdleTimeout(IDLE_TIMEOUT.toMillis());
+        connector.addBean(new HeaderDeadline(connector.getScheduler()));
+        server.addConnector(connector);
+        server.setHandler(new Routes());
+        server.setErrorHandler(ConsoleServer::jettyError);
         try {
-            this.server = HttpServer.create(new InetSocketAddress(host, settings.port()), 0);
-        } catch (IOException e) {
+            server.start();
+        } catch (Exception e) {
+            stopQuietly(server);
             feed.close();
             feedback.close();
-            httpThreads.shutdownNow();
             updates.shutdownNow();
-            throw new IOException("console: cannot listen on " + host + ":" + settings.port() + ": " + e.getMessage(), e);
-        }
-        server.setExecutor(httpThreads);
-        Filter hostCheck = new Filter() {
-            @Override
-            public void doFilter(HttpExchange ex, Chain chain) throws IOException {
-                if (!settings.hostAllowed(ex.getRequestHeaders().getFirst("Host"))) {
-                    try (ex) {
-                        send(ex, 421, "text/plain; charset=utf-8", ("this console does not answer to the host "
-                                + "name used; allow it with console.allowed.hosts\n").getBytes(StandardCharsets.UTF_8));
-                    }
-                    return;
-                }
-                chain.doFilter(ex);
-            }
-
-            @Override
-            public String description() {
-                return "Host must name this console (DNS rebinding)";
-            }
-        };
-        for (var context : List.of(
-                server.createContext("/", this::page),
-                server.createContext("/api/state", ex -> handle(ex, "GET", () -> sendJson(ex, 200, snapshot()))),
-                server.createContext("/api/events", ex -> handle(ex, "GET",
-                        () -> hub.serve(ex, "snapshot", json.writeValueAsString(snapshot())))),
-                server.createContext("/api/plots/", ex -> handle(ex, "GET", () -> plot(ex))),
-                server.createContext("/api/labels", ex -> handle(ex, "POST", () -> label(ex))),
-                server.createContext("/api/adapters", ex -> handle(ex, "POST", () -> adapterCommand(ex))))) {
-            context.getFilters().add(hostCheck);
+            throw new IOException("console: cannot listen on " + host + ":" + settings.port() + ": " + rootMessage(e), e);
         }
         feed.start();
-        server.start();
         updates.scheduleAtFixedRate(this::pushUpdate, UPDATE_PERIOD_MS, UPDATE_PERIOD_MS, TimeUnit.MILLISECONDS);
         log.info("Console at {} ({}; adapter control {})", url(), settings.writable() ? "labels and commands need the token"
                 : "read-only: no console.token", control == null ? "absent" : "present");
@@ -179,14 +182,16 @@ public final class ConsoleServer implements AutoCloseable {
     }
 
     public int port() {
-        return server.getAddress().getPort();
+        return connector.getLocalPort();
     }
 
     /** The page's address; on every interface, the loopback one. */
     public String url() {
-        String host = server.getAddress().getAddress().isAnyLocalAddress() ? "127.0.0.1"
-                : server.getAddress().getAddress().getHostAddress();
-        return "http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + port() + "/";
+        String host = connector.getHost();
+        if (host.equals("0.0.0.0") || host.equals("::") || host.equals("[::]")) {
+            host = "127.0.0.1";
+        }
+        return "http://" + (host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host) + ":" + port() + "/";
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -300,7 +305,7 @@ public final class ConsoleServer implements AutoCloseable {
     // ---------------------------------------------------------------------------------------------------------
     // What the page does
 
-    private void label(HttpExchange ex) throws IOException {
+    private void label(Exchange ex) throws IOException {
         if (!authorized(ex)) {
             return;
         }
@@ -348,8 +353,8 @@ public final class ConsoleServer implements AutoCloseable {
         sendJson(ex, 200, answer);
     }
 
-    private void plot(HttpExchange ex) throws IOException {
-        Matcher path = PLOT_PATH.matcher(ex.getRequestURI().getPath());
+    private void plot(Exchange ex) throws IOException {
+        Matcher path = PLOT_PATH.matcher(ex.path());
         if (!path.matches() || !EvaluationPlots.KINDS.contains(path.group(2))) {
             sendError(ex, 404, "no such plot: /api/plots/<version>/reliability.svg, coverage.svg or confusion.svg");
             return;
@@ -369,11 +374,11 @@ public final class ConsoleServer implements AutoCloseable {
             sendError(ex, 422, "version " + version + ": " + e.getMessage());
             return;
         }
-        ex.getResponseHeaders().set("Content-Security-Policy", PLOT_SECURITY_POLICY);
+        ex.setHeader("Content-Security-Policy", PLOT_SECURITY_POLICY);
         send(ex, 200, "image/svg+xml", svg);
     }
 
-    private void adapterCommand(HttpExchange ex) throws IOException {
+    private void adapterCommand(Exchange ex) throws IOException {
         if (!authorized(ex)) {
             return;
         }
@@ -429,17 +434,30 @@ public final class ConsoleServer implements AutoCloseable {
         sendJson(ex, 202, answer);
     }
 
-    /** Refuses the request (and answers it) unless the console has a token and the request carries it. */
-    private boolean authorized(HttpExchange ex) throws IOException {
+    /**
+     * Refuses the request (and answers it) unless the console has a token and the request carries it. An address
+     * that gave too many wrong tokens lately is answered 429 without a look at the one it gives now.
+     */
+    private boolean authorized(Exchange ex) throws IOException {
         if (!settings.writable()) {
             sendError(ex, 403, "read-only console: no console.token is configured, so nothing can be written");
             return false;
         }
-        String header = ex.getRequestHeaders().getFirst("Authorization");
+        String address = ex.clientAddress();
+        long retryAfter = tokenAttempts.retryAfterSeconds(address, System.currentTimeMillis());
+        if (retryAfter > 0) {
+            ex.setHeader("Retry-After", Long.toString(retryAfter));
+            sendError(ex, 429, "too many wrong console tokens from " + address + "; try again in " + retryAfter + " s");
+            return false;
+        }
+        String header = ex.header("Authorization");
         String given = header != null && header.regionMatches(true, 0, "Bearer ", 0, 7) ? header.substring(7).trim() : "";
         // Compare digests: equal length, and a comparison that takes the same time wherever they differ.
         if (given.isEmpty() || !MessageDigest.isEqual(sha256(given), tokenDigest)) {
-            ex.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"slm-console\"");
+            if (!given.isEmpty()) {
+                tokenAttempts.failed(address, System.currentTimeMillis());
+            }
+            ex.setHeader("WWW-Authenticate", "Bearer realm=\"slm-console\"");
             sendError(ex, 401, given.isEmpty() ? "this needs the console token" : "wrong console token");
             return false;
         }
@@ -449,69 +467,188 @@ public final class ConsoleServer implements AutoCloseable {
     // ---------------------------------------------------------------------------------------------------------
     // HTTP plumbing
 
-    private interface Handler {
+    /** Every request, by path: the API, else the page's files. */
+    private final class Routes extends Handler.Abstract {
+        @Override
+        public boolean handle(Request request, Response response, Callback callback) throws Exception {
+            Exchange ex = new Exchange(request, response, callback);
+            common(ex);
+            if (!settings.hostAllowed(ex.header("Host"))) {
+                // A page of another origin whose DNS name points at this address (DNS rebinding).
+                send(ex, 421, "text/plain; charset=utf-8", ("this console does not answer to the host name used; "
+                        + "allow it with console.allowed.hosts\n").getBytes(StandardCharsets.UTF_8));
+                return true;
+            }
+            String path = ex.path();
+            switch (path) {
+                case "/api/state" -> serve(ex, "GET", () -> sendJson(ex, 200, snapshot()));
+                case "/api/events" -> serve(ex, "GET", () -> {
+                    String first = json.writeValueAsString(snapshot());
+                    ex.handedOver = true;
+                    hub.open(request, response, callback, "snapshot", first);
+                });
+                case "/api/labels" -> serve(ex, "POST", () -> label(ex));
+                case "/api/adapters" -> serve(ex, "POST", () -> adapterCommand(ex));
+                default -> {
+                    if (path.startsWith("/api/plots/")) {
+                        serve(ex, "GET", () -> plot(ex));
+                    } else {
+                        serve(ex, null, () -> page(ex));
+                    }
+                }
+            }
+            return true;
+        }
+    }
+
+    /**
+     * What Jetty answers itself (a path above the root, headers too large, a malformed request) in the console's
+     * JSON, with its headers, instead of Jetty's HTML page.
+     */
+    private static boolean jettyError(Request request, Response response, Callback callback) throws IOException {
+        Exchange ex = new Exchange(request, response, callback);
+        common(ex);
+        Object message = request.getAttribute(ErrorHandler.ERROR_MESSAGE);
+        sendError(ex, response.getStatus(), message != null ? message.toString() : HttpStatus.getMessage(response.getStatus()));
+        return true;
+    }
+
+    /**
+     * A connection that has not sent a whole request by {@link #HEADER_DEADLINE} after it opened is closed. It
+     * holds no thread meanwhile (Jetty reads what has come and waits for more without one), but each still takes a
+     * connection; and it may not keep one by sending a byte now and then, as the idle timeout would let it.
+     */
+    private static final class HeaderDeadline implements Connection.Listener {
+        private final Scheduler scheduler;
+
+        HeaderDeadline(Scheduler scheduler) {
+            this.scheduler = scheduler;
+        }
+
+        @Override
+        public void onOpened(Connection connection) {
+            scheduler.schedule(() -> {
+                if (connection.getMessagesIn() == 0 && connection.getEndPoint().isOpen()) {
+                    connection.getEndPoint().close();
+                }
+            }, HEADER_DEADLINE);
+        }
+    }
+
+    /** One request and its answer, which is sent once: what the handlers below read and write. */
+    private static final class Exchange {
+        final Request request;
+        final Response response;
+        final Callback callback;
+        boolean answered;
+        /** The response is the event hub's to complete. */
+        boolean handedOver;
+
+        Exchange(Request request, Response response, Callback callback) {
+            this.request = request;
+            this.response = response;
+            this.callback = callback;
+        }
+
+        String method() {
+            return request.getMethod();
+        }
+
+        /** The path, decoded and with dot segments resolved. */
+        String path() {
+            return Request.getPathInContext(request);
+        }
+
+        String header(String name) {
+            return request.getHeaders().get(name);
+        }
+
+        String clientAddress() {
+            return Request.getRemoteAddr(request);
+        }
+
+        void setHeader(String name, String value) {
+            response.getHeaders().put(name, value);
+        }
+
+        InputStream body() {
+            return Content.Source.asInputStream(request);
+        }
+    }
+
+    private interface Work {
         void run() throws IOException;
     }
 
-    private void handle(HttpExchange ex, String method, Handler handler) throws IOException {
-        try (ex) {
-            common(ex);
-            if (!method.equals(ex.getRequestMethod())) {
-                ex.getResponseHeaders().set("Allow", method);
+    /** Runs {@code work} for a request with the right method ({@code null}: any); a failure is answered 500. */
+    private void serve(Exchange ex, String method, Work work) {
+        try {
+            if (method != null && !method.equals(ex.method())) {
+                ex.setHeader("Allow", method);
                 sendError(ex, 405, "use " + method);
                 return;
             }
-            handler.run();
-        } catch (IOException e) {
-            throw e;
-        } catch (RuntimeException e) {
-            log.error("Console request {} {} failed", ex.getRequestMethod(), ex.getRequestURI(), e);
+            work.run();
+            if (!ex.answered && !ex.handedOver) {
+                throw new IllegalStateException("no answer to " + ex.method() + " " + ex.path());
+            }
+        } catch (IOException | RuntimeException e) {
+            if (ex.handedOver) {
+                return;
+            }
+            if (e instanceof RuntimeException) {
+                log.error("Console request {} {} failed", ex.method(), ex.path(), e);
+            }
+            if (ex.answered || ex.response.isCommitted()) {
+                ex.callback.failed(e);
+                return;
+            }
             try {
                 sendError(ex, 500, "internal error: " + e);
             } catch (IOException | RuntimeException ignored) {
-                // the answer had already started
+                ex.callback.failed(e);
             }
         }
     }
 
-    private void page(HttpExchange ex) throws IOException {
-        try (ex) {
-            common(ex);
-            String resource = STATIC.get(ex.getRequestURI().getPath());
-            if (resource == null) {
-                send(ex, 404, "text/plain; charset=utf-8", "not found\n".getBytes(StandardCharsets.UTF_8));
-                return;
-            }
-            if (!"GET".equals(ex.getRequestMethod()) && !"HEAD".equals(ex.getRequestMethod())) {
-                ex.getResponseHeaders().set("Allow", "GET");
-                send(ex, 405, "text/plain; charset=utf-8", "use GET\n".getBytes(StandardCharsets.UTF_8));
-                return;
-            }
-            byte[] bytes;
-            try (InputStream in = ConsoleServer.class.getResourceAsStream("/console/" + resource)) {
-                if (in == null) {
-                    throw new IOException("console resource missing from the classpath: " + resource);
-                }
-                bytes = in.readAllBytes();
-            }
-            String type = resource.endsWith(".html") ? "text/html; charset=utf-8"
-                    : resource.endsWith(".js") ? "text/javascript; charset=utf-8"
-                    : resource.endsWith(".svg") ? "image/svg+xml" : "text/css; charset=utf-8";
-            ex.getResponseHeaders().set("Content-Security-Policy", CONTENT_SECURITY_POLICY);
-            send(ex, 200, type, bytes);
+    private void page(Exchange ex) throws IOException {
+        String resource = STATIC.get(ex.path());
+        if (resource == null) {
+            send(ex, 404, "text/plain; charset=utf-8", "not found\n".getBytes(StandardCharsets.UTF_8));
+            return;
         }
+        if (!"GET".equals(ex.method()) && !"HEAD".equals(ex.method())) {
+            ex.setHeader("Allow", "GET");
+            send(ex, 405, "text/plain; charset=utf-8", "use GET\n".getBytes(StandardCharsets.UTF_8));
+            return;
+        }
+        byte[] bytes;
+        try (InputStream in = ConsoleServer.class.getResourceAsStream("/console/" + resource)) {
+            if (in == null) {
+                throw new IOException("console resource missing from the classpath: " + resource);
+            }
+            bytes = in.readAllBytes();
+        }
+        String type = resource.endsWith(".html") ? "text/html; charset=utf-8"
+                : resource.endsWith(".js") ? "text/javascript; charset=utf-8"
+                : resource.endsWith(".svg") ? "image/svg+xml" : "text/css; charset=utf-8";
+        ex.setHeader("Content-Security-Policy", CONTENT_SECURITY_POLICY);
+        send(ex, 200, type, bytes);
     }
 
-    private static void common(HttpExchange ex) {
-        ex.getResponseHeaders().set("X-Content-Type-Options", "nosniff");
-        ex.getResponseHeaders().set("Referrer-Policy", "no-referrer");
-        ex.getResponseHeaders().set("X-Frame-Options", "DENY");
-        ex.getResponseHeaders().set("Cache-Control", "no-store");
+    private static void common(Exchange ex) {
+        ex.setHeader("X-Content-Type-Options", "nosniff");
+        ex.setHeader("Referrer-Policy", "no-referrer");
+        ex.setHeader("X-Frame-Options", "DENY");
+        ex.setHeader("Cache-Control", "no-store");
     }
 
     /** The request's JSON object, or null after answering 400/413. */
-    private static JsonNode body(HttpExchange ex) throws IOException {
-        byte[] bytes = ex.getRequestBody().readNBytes(MAX_BODY_BYTES + 1);
+    private static JsonNode body(Exchange ex) throws IOException {
+        byte[] bytes;
+        try (InputStream in = ex.body()) {
+            bytes = in.readNBytes(MAX_BODY_BYTES + 1);
+        }
         if (bytes.length > MAX_BODY_BYTES) {
             sendError(ex, 413, "request body over " + MAX_BODY_BYTES + " bytes");
             return null;
@@ -528,25 +665,23 @@ public final class ConsoleServer implements AutoCloseable {
         return null;
     }
 
-    private static void sendError(HttpExchange ex, int status, String message) throws IOException {
+    private static void sendError(Exchange ex, int status, String message) throws IOException {
         ObjectNode error = json.createObjectNode();
         error.put("error", message);
         sendJson(ex, status, error);
     }
 
-    private static void sendJson(HttpExchange ex, int status, JsonNode body) throws IOException {
+    private static void sendJson(Exchange ex, int status, JsonNode body) throws IOException {
         send(ex, status, "application/json; charset=utf-8", json.writeValueAsBytes(body));
     }
 
-    private static void send(HttpExchange ex, int status, String type, byte[] body) throws IOException {
-        ex.getResponseHeaders().set("Content-Type", type);
-        boolean head = "HEAD".equals(ex.getRequestMethod());
-        ex.sendResponseHeaders(status, head ? -1 : body.length);
-        if (!head) {
-            try (OutputStream out = ex.getResponseBody()) {
-                out.write(body);
-            }
-        }
+    /** The whole answer; Jetty leaves the body out for HEAD. */
+    private static void send(Exchange ex, int status, String type, byte[] body) {
+        ex.answered = true;
+        ex.response.setStatus(status);
+        ex.setHeader("Content-Type", type);
+        ex.response.getHeaders().put("Content-Length", Integer.toString(body.length));
+        ex.response.write(true, ByteBuffer.wrap(body), ex.callback);
     }
 
     private static void putLong(ObjectNode node, String field, Long value) {
@@ -573,6 +708,14 @@ public final class ConsoleServer implements AutoCloseable {
         }
     }
 
+    private static void stopQuietly(Server server) {
+        try {
+            server.stop();
+        } catch (Exception e) {
+            log.warn("Console server did not stop cleanly: {}", e.toString());
+        }
+    }
+
     private static Thread daemon(Runnable r, String name) {
         Thread t = new Thread(r, name);
         t.setDaemon(true);
@@ -583,8 +726,7 @@ public final class ConsoleServer implements AutoCloseable {
     public void close() {
         updates.shutdownNow();
         hub.close();
-        server.stop(0);
-        httpThreads.shutdownNow();
+        stopQuietly(server);
         feed.close();
         feedback.close();
     }

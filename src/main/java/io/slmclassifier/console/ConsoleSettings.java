@@ -17,16 +17,34 @@ import java.util.Set;
  * @param kafka client settings passed to the console's consumer and producer (security, timeouts)
  * @param reviewTopic where the processor writes the results it abstained on; the console's review queue starts
  *     with those written before it started and not yet labeled
+ * @param maxStreams open event streams (pages) in all; the next one is answered 503
+ * @param maxStreamsPerAddress open event streams from one client address
  */
 public record ConsoleSettings(String host, int port, String token, String bootstrapServers,
         Map<String, String> kafka, String classifiedTopic, String dlqTopic, String feedbackTopic,
-        Set<String> allowedHosts, String reviewTopic) {
+        Set<String> allowedHosts, String reviewTopic, int maxStreams, int maxStreamsPerAddress) {
+
+    /** The shortest token accepted: 16 characters, as 8 random bytes in hex are (openssl rand -hex 16 gives 32). */
+    public static final int MIN_TOKEN_CHARS = 16;
+    public static final int DEFAULT_MAX_STREAMS = 256;
+    public static final int DEFAULT_STREAMS_PER_ADDRESS = 16;
 
     public ConsoleSettings {
         token = token == null ? "" : token.trim();
+        checkToken(token, "configuration 'console.token'");
+        if (maxStreams < 1 || maxStreamsPerAddress < 1) {
+            throw new IllegalArgumentException("configuration 'console.streams.max' and 'console.streams.max.per.address' "
+                    + "must be at least 1, not " + maxStreams + " and " + maxStreamsPerAddress);
+        }
         kafka = Map.copyOf(kafka);
         allowedHosts = allowedHosts.stream().map(h -> h.trim().toLowerCase(Locale.ROOT)).filter(h -> !h.isEmpty())
                 .collect(java.util.stream.Collectors.toUnmodifiableSet());
+    }
+
+    public ConsoleSettings(String host, int port, String token, String bootstrapServers, Map<String, String> kafka,
+            String classifiedTopic, String dlqTopic, String feedbackTopic, Set<String> allowedHosts, String reviewTopic) {
+        this(host, port, token, bootstrapServers, kafka, classifiedTopic, dlqTopic, feedbackTopic, allowedHosts,
+                reviewTopic, DEFAULT_MAX_STREAMS, DEFAULT_STREAMS_PER_ADDRESS);
     }
 
     public ConsoleSettings(String host, int port, String token, String bootstrapServers, Map<String, String> kafka,
@@ -35,12 +53,25 @@ public record ConsoleSettings(String host, int port, String token, String bootst
                 "intents.review");
     }
 
+    /**
+     * Refuses a console token that is set but shorter than {@link #MIN_TOKEN_CHARS}: it guards writes to Kafka from
+     * whoever reaches the port. {@code what} names where it was given; the message never repeats the token.
+     */
+    public static void checkToken(String token, String what) {
+        String t = token == null ? "" : token.strip();
+        if (!t.isEmpty() && t.length() < MIN_TOKEN_CHARS) {
+            throw new IllegalArgumentException(what + " is " + t.length() + " characters long; it must have at least "
+                    + MIN_TOKEN_CHARS + " (openssl rand -hex 16 makes one), or be empty for a read-only console");
+        }
+    }
+
     /** The console's part of the processor's configuration: {@code console.*}, the topics and the clients. */
     public static ConsoleSettings of(ProcessorConfig config) {
         return new ConsoleSettings(config.get("console.host"), config.getInt("console.port"),
                 config.get("console.token"), config.require("bootstrap.servers"), config.kafkaPassThrough(),
                 config.get("output.topic"), config.get("dlq.topic"), config.get("feedback.topic"),
-                Set.of(config.get("console.allowed.hosts").split(",")), config.get("review.topic"));
+                Set.of(config.get("console.allowed.hosts").split(",")), config.get("review.topic"),
+                config.getInt("console.streams.max"), config.getInt("console.streams.max.per.address"));
     }
 
     /** Whether a request's {@code Host} header names this console: a loopback name or an allowed one. */
@@ -65,6 +96,6 @@ public record ConsoleSettings(String host, int port, String token, String bootst
 
     public ConsoleSettings withToken(String newToken) {
         return new ConsoleSettings(host, port, newToken, bootstrapServers, kafka, classifiedTopic, dlqTopic,
-                feedbackTopic, allowedHosts, reviewTopic);
+                feedbackTopic, allowedHosts, reviewTopic, maxStreams, maxStreamsPerAddress);
     }
 }

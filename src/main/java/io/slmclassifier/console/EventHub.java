@@ -1,80 +1,81 @@
 package io.slmclassifier.console;
 
-import com.sun.net.httpserver.HttpExchange;
 import java.io.IOException;
-import java.io.OutputStream;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
 import java.util.Set;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
 
 /**
- * Server-sent events to the open pages. Each page has a short queue; one that falls behind (a slow network, a
- * sleeping laptop) is disconnected instead of holding memory, and its browser reconnects and starts again from a
- * fresh snapshot.
+ * Server-sent events to the open pages. Every write is asynchronous: an open stream holds no request thread, only
+ * its connection and the few frames queued for it, and the thread that broadcasts never waits for a page. One that
+ * falls behind (a slow network, a sleeping laptop) is disconnected instead of holding memory, and its browser
+ * reconnects and starts again from a fresh snapshot. A write the page never takes fails at the connection's idle
+ * timeout. Streams are capped in all and per client address; the next one is answered 503.
  */
 final class EventHub implements AutoCloseable {
-    static final int MAX_CLIENTS = 32;
     private static final int QUEUE_FRAMES = 32;
-    private static final long KEEP_ALIVE_SECONDS = 15;
-    private static final byte[] CLOSE = new byte[0];
+    /** The browser waits this long before reconnecting after the stream ends. */
+    private static final byte[] RETRY = "retry: 2000\n\n".getBytes(StandardCharsets.UTF_8);
 
-    private final Set<BlockingQueue<byte[]>> clients = ConcurrentHashMap.newKeySet();
-    private volatile boolean closed;
+    private final int maxStreams;
+    private final int maxStreamsPerAddress;
+    private final Set<Stream> streams = ConcurrentHashMap.newKeySet();
+    private boolean closed; // guarded by this
+
+    EventHub(int maxStreams, int maxStreamsPerAddress) {
+        this.maxStreams = maxStreams;
+        this.maxStreamsPerAddress = maxStreamsPerAddress;
+    }
 
     int clientCount() {
-        return clients.size();
+        return streams.size();
     }
 
     void broadcast(String event, String data) {
         byte[] frame = frame(event, data);
-        for (BlockingQueue<byte[]> queue : clients) {
-            if (!queue.offer(frame)) {
-                queue.clear();
-                queue.offer(CLOSE);
-            }
+        for (Stream stream : streams) {
+            stream.send(frame);
         }
     }
 
-    /** Streams events to one page until it goes away or the hub closes; the first frame is its snapshot. */
-    void serve(HttpExchange exchange, String firstEvent, String firstData) throws IOException {
-        if (closed || clients.size() >= MAX_CLIENTS) {
-            byte[] body = "too many open consoles\n".getBytes(StandardCharsets.UTF_8);
-            exchange.sendResponseHeaders(503, body.length);
-            exchange.getResponseBody().write(body);
-            exchange.close();
+    /**
+     * Starts a stream to one page, its first frame {@code firstEvent}, and returns; the broadcasts that follow go
+     * to it until it goes away or the hub closes, and only then is {@code done} completed. Over a cap the request is
+     * answered 503 instead.
+     */
+    void open(Request request, Response response, Callback done, String firstEvent, String firstData) {
+        String address = Request.getRemoteAddr(request);
+        String refusal = null;
+        Stream stream = null;
+        synchronized (this) {
+            if (closed) {
+                refusal = "the console is stopping";
+            } else if (streams.size() >= maxStreams) {
+                refusal = "too many open consoles: " + maxStreams + " (console.streams.max)";
+            } else if (streams.stream().filter(s -> s.address.equals(address)).count() >= maxStreamsPerAddress) {
+                refusal = "too many open consoles from " + address + ": " + maxStreamsPerAddress
+                        + " (console.streams.max.per.address)";
+            } else {
+                stream = new Stream(address, response, done);
+                streams.add(stream);
+            }
+        }
+        if (stream == null) {
+            response.setStatus(503);
+            response.getHeaders().put("Content-Type", "text/plain; charset=utf-8");
+            response.write(true, ByteBuffer.wrap((refusal + "\n").getBytes(StandardCharsets.UTF_8)), done);
             return;
         }
-        BlockingQueue<byte[]> queue = new ArrayBlockingQueue<>(QUEUE_FRAMES);
-        clients.add(queue);
-        exchange.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
-        exchange.getResponseHeaders().set("Cache-Control", "no-store");
-        exchange.getResponseHeaders().set("X-Accel-Buffering", "no");
-        exchange.sendResponseHeaders(200, 0);
-        try (OutputStream out = exchange.getResponseBody()) {
-            // The browser waits this long before reconnecting after the stream ends.
-            out.write("retry: 2000\n\n".getBytes(StandardCharsets.UTF_8));
-            out.write(frame(firstEvent, firstData));
-            out.flush();
-            while (!closed) {
-                byte[] next = queue.poll(KEEP_ALIVE_SECONDS, TimeUnit.SECONDS);
-                if (next == CLOSE) {
-                    break;
-                }
-                // A comment line keeps proxies from closing an idle stream and tells us when the page is gone.
-                out.write(next != null ? next : ": keep-alive\n\n".getBytes(StandardCharsets.UTF_8));
-                out.flush();
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (IOException e) {
-            // the page went away
-        } finally {
-            clients.remove(queue);
-            exchange.close();
-        }
+        response.setStatus(200);
+        response.getHeaders().put("Content-Type", "text/event-stream; charset=utf-8");
+        response.getHeaders().put("X-Accel-Buffering", "no");
+        stream.send(RETRY);
+        stream.send(frame(firstEvent, firstData));
     }
 
     private static byte[] frame(String event, String data) {
@@ -84,10 +85,80 @@ final class EventHub implements AutoCloseable {
 
     @Override
     public void close() {
-        closed = true;
-        for (BlockingQueue<byte[]> queue : clients) {
-            queue.clear();
-            queue.offer(CLOSE);
+        synchronized (this) {
+            closed = true;
+        }
+        for (Stream stream : streams) {
+            stream.end(new IOException("the console is stopping"));
+        }
+    }
+
+    /** One page's stream: one write at a time, the frames that come meanwhile queued behind it. */
+    private final class Stream implements Callback {
+        final String address;
+        private final Response response;
+        private final Callback done;
+        private final ArrayDeque<byte[]> queued = new ArrayDeque<>();
+        private boolean writing; // guarded by this
+        private boolean ended; // guarded by this
+
+        Stream(String address, Response response, Callback done) {
+            this.address = address;
+            this.response = response;
+            this.done = done;
+        }
+
+        void send(byte[] frame) {
+            boolean writeNow;
+            synchronized (this) {
+                if (ended) {
+                    return;
+                }
+                if (writing && queued.size() < QUEUE_FRAMES) {
+                    queued.add(frame);
+                    return;
+                }
+                writeNow = !writing;
+                writing = true;
+            }
+            if (writeNow) {
+                response.write(false, ByteBuffer.wrap(frame), this);
+            } else {
+                end(new IOException("the page fell " + QUEUE_FRAMES + " frames behind"));
+            }
+        }
+
+        /** The last write went out: the next queued frame follows. */
+        @Override
+        public void succeeded() {
+            byte[] next;
+            synchronized (this) {
+                next = ended ? null : queued.poll();
+                if (next == null) {
+                    writing = false;
+                    return;
+                }
+            }
+            response.write(false, ByteBuffer.wrap(next), this);
+        }
+
+        /** The page went away, or took nothing until the idle timeout. */
+        @Override
+        public void failed(Throwable x) {
+            end(x);
+        }
+
+        /** Ends the response without its closing chunk: the connection closes, and the browser reconnects. */
+        void end(Throwable reason) {
+            synchronized (this) {
+                if (ended) {
+                    return;
+                }
+                ended = true;
+                queued.clear();
+            }
+            streams.remove(this);
+            done.failed(reason);
         }
     }
 }

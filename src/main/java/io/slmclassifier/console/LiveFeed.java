@@ -1,6 +1,7 @@
 package io.slmclassifier.console;
 
 import io.slmclassifier.avro.Classification;
+import io.slmclassifier.classify.Texts;
 import io.slmclassifier.kafka.AvroSerde;
 import io.slmclassifier.kafka.DeadLetterHeaders;
 import java.nio.charset.StandardCharsets;
@@ -309,7 +310,7 @@ final class LiveFeed implements AutoCloseable {
             return "";
         }
         String text = new String(value, 0, Math.min(value.length, DEAD_LETTER_PREVIEW_CHARS * 4), StandardCharsets.UTF_8);
-        return text.length() > DEAD_LETTER_PREVIEW_CHARS ? text.substring(0, DEAD_LETTER_PREVIEW_CHARS) + "…" : text;
+        return text.length() > DEAD_LETTER_PREVIEW_CHARS ? Texts.cut(text, DEAD_LETTER_PREVIEW_CHARS) + "…" : text;
     }
 
     @Override

@@ -100,9 +100,12 @@ public final class AdapterRollout implements AutoCloseable {
     /**
      * Reads the control topic to its end and, before returning, serves what this processor has on disk: the
      * version the log wants when its archive is in the cache, else the version it served last if the log still
-     * has it ACTIVE. Fetching what is missing goes on in the background.
+     * has it ACTIVE. Fetching what is missing goes on in the background. The records applied are kept in the
+     * cache directory's control journal, so what was signed keeps serving after a restart even when compaction
+     * has deleted it from the topic under a tombstone.
      */
     public void start() {
+        control.keepJournal(cacheDir.resolve(ControlLog.JOURNAL_FILE));
         control.catchUp(Duration.ofSeconds(60));
         ControlState state = control.state();
         noteTemperatures(state);

@@ -4,6 +4,7 @@ import io.slmclassifier.avro.AdapterCommand;
 import io.slmclassifier.avro.AdapterEvent;
 import io.slmclassifier.avro.AdapterStatus;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -23,8 +24,14 @@ import org.apache.avro.specific.SpecificRecord;
  *   <li>ROLLBACK with a version: serve that version (0 is the base model) by rolling back every newer one;
  *       without: roll back the serving version. Either clears a pin;</li>
  *   <li>PIN v: serve v whatever comes after, until UNPIN; TRAIN asks the trainer for a run now.</li>
+ *   <li>Each record counts once, in its issuer's order: one with a {@code sequence} is refused when a record of the
+ *       same {@code issuer} with the same or a higher sequence was applied before (a genuine record written again,
+ *       or one overtaken by its issuer's newer one); one without a sequence (written before sequences existed) is
+ *       refused once any record with one was applied, because after that it can only be a copy. A refused record
+ *       changes nothing, so a replayed {@code rollback} or {@code pin} is not applied a second time.</li>
  * </ul>
  * ERROR events report that one processor could not load a version; they do not change what the others serve.
+ * The rules depend only on the records and their order, so a replica of the applied records folds to the same state.
  */
 public final class ControlState {
     /** A version as people see it. */
@@ -36,6 +43,10 @@ public final class ControlState {
     private final List<AdapterCommand> commands = new ArrayList<>();
     private Long pinned;
     private long lastTrainRequestMillis;
+    /** Issuer -> the highest sequence applied from it. */
+    private final Map<String, Long> lastSequence = new HashMap<>();
+    /** Nonce -> the record it was applied from, to name a replay as such. */
+    private final Map<String, String> appliedNonces = new HashMap<>();
 
     public ControlState copy() {
         ControlState c = new ControlState();
@@ -45,14 +56,70 @@ public final class ControlState {
         c.commands.addAll(commands);
         c.pinned = pinned;
         c.lastTrainRequestMillis = lastTrainRequestMillis;
+        c.lastSequence.putAll(lastSequence);
+        c.appliedNonces.putAll(appliedNonces);
         return c;
     }
 
-    public void apply(SpecificRecord record) {
+    /** Folds one record in; returns why it was refused (then nothing changed), or empty when it was applied. */
+    public Optional<String> apply(SpecificRecord record) {
+        Origin origin = Origin.of(record);
+        if (origin == null) {
+            return Optional.of("not a control record");
+        }
+        Optional<String> refusal = refusal(origin);
+        if (refusal.isPresent()) {
+            return refusal;
+        }
+        if (origin.sequence() != null) {
+            lastSequence.put(origin.issuer(), origin.sequence());
+            if (origin.nonce() != null) {
+                appliedNonces.put(origin.nonce(), origin.issuer() + " #" + origin.sequence());
+            }
+        }
         if (record instanceof AdapterEvent e) {
             apply(e);
-        } else if (record instanceof AdapterCommand c) {
-            apply(c);
+        } else {
+            apply((AdapterCommand) record);
+        }
+        return Optional.empty();
+    }
+
+    private Optional<String> refusal(Origin origin) {
+        if (origin.sequence() == null) {
+            return lastSequence.isEmpty() ? Optional.empty()
+                    : Optional.of("it has no sequence, and records with one were applied before: a copy of an old record");
+        }
+        if (origin.issuer() == null || origin.issuer().isBlank()) {
+            return Optional.of("it has a sequence but no issuer");
+        }
+        if (origin.nonce() != null && appliedNonces.containsKey(origin.nonce())) {
+            return Optional.of("a replay of the record with nonce " + origin.nonce() + " (" + appliedNonces.get(origin.nonce())
+                    + "), applied before");
+        }
+        Long last = lastSequence.get(origin.issuer());
+        if (last != null && origin.sequence() <= last) {
+            return Optional.of("sequence " + origin.sequence() + " of " + origin.issuer()
+                    + " is not above the last one applied from it (" + last + "): a replay or an overtaken record");
+        }
+        return Optional.empty();
+    }
+
+    /** The highest sequence applied from this issuer (0 when none): a writer's next record must be above it. */
+    public long lastSequence(String issuer) {
+        return lastSequence.getOrDefault(issuer, 0L);
+    }
+
+    /** Who wrote a record and its place in that writer's order, as the record itself says (signed with it). */
+    record Origin(String issuer, Long sequence, String nonce) {
+        static Origin of(SpecificRecord record) {
+            if (record instanceof AdapterEvent e) {
+                return new Origin(e.getIssuer(), e.getSequence(), e.getNonce());
+            }
+            if (record instanceof AdapterCommand c) {
+                return new Origin(c.getIssuer(), c.getSequence(), c.getNonce());
+            }
+            return null;
         }
     }
 

@@ -13,7 +13,11 @@ public final class BadInput extends RuntimeException {
         ID_TOO_LONG("id-too-long"),
         HEADERS_TOO_LARGE("headers-too-large"),
         RECORD_TOO_LARGE("record-too-large"),
-        MODEL_FAILURE("model-failure");
+        MODEL_FAILURE("model-failure"),
+        /** The result is larger than its topic takes (a long key and text under a low max.message.bytes). */
+        RESULT_TOO_LARGE("result-too-large"),
+        /** The record's result or dead letter could not be written (see {@link ProductionFailureHandler}). */
+        PRODUCTION_FAILURE("production-failure");
 
         public final String header;
 

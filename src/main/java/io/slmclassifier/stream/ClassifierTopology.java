@@ -2,7 +2,7 @@ package io.slmclassifier.stream;
 
 import io.slmclassifier.avro.Classification;
 import io.slmclassifier.avro.LabelProbability;
-import io.slmclassifier.kafka.DeadLetterHeaders;
+import io.slmclassifier.kafka.DeadLetters;
 import io.slmclassifier.kafka.WireFormat;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -46,6 +46,9 @@ public final class ClassifierTopology {
      * What the topology needs from the rest of the service.
      *
      * @param maxStoredBytes most bytes one waiting record may take in the changelogged store
+     * @param maxResultBytes most bytes of one result record (the output and review topics take no more): a larger
+     *     result is dead-lettered, since a record the broker refuses would abort its transaction again and again
+     * @param maxDeadLetterBytes most bytes of one dead letter (see {@link DeadLetters}): what does not fit is cut
      * @param reviewTopic where results that abstain go as well, for people to label
      * @param abstainThreshold results whose calibrated confidence is below it abstain (0: none do)
      * @param abstainMinLabelMass results whose label mass is below it abstain too (0: none do); it takes a
@@ -53,7 +56,8 @@ public final class ClassifierTopology {
      */
     public record Settings(String inputTopic, String outputTopic, String dlqTopic, String taskName, String modelId,
             List<String> labels, int maxBatch, Duration linger, Duration inferenceTimeout, int maxStoredBytes,
-            String reviewTopic, double abstainThreshold, double abstainMinLabelMass) {}
+            int maxResultBytes, int maxDeadLetterBytes, String reviewTopic, double abstainThreshold,
+            double abstainMinLabelMass) {}
 
     /** Observes what flows through (metrics); all methods may be called from several stream threads. */
     public interface Listener {
@@ -80,15 +84,16 @@ public final class ClassifierTopology {
             java.util.function.Function<String, Double> temperatureOf) {
         Topology topology = new Topology();
         topology.addSource("input", new ByteArrayDeserializer(), new ByteArrayDeserializer(), settings.inputTopic());
-        topology.addProcessor("classify", () -> new MicroBatchProcessor(settings, decoder, worker, listener,
-                temperatureOf), "input");
+        topology.addProcessor("classify", () -> new MicroBatchProcessor(settings, decoder, worker,
+                classificationSerializer, listener, temperatureOf), "input");
         topology.addStateStore(Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(STORE), Serdes.String(),
                 Serdes.ByteArray()), "classify");
-        topology.addSink("classified", settings.outputTopic(), new ByteArraySerializer(), classificationSerializer,
+        // Results are serialized by the processor, which must know their size before they are sent.
+        topology.addSink("classified", settings.outputTopic(), new ByteArraySerializer(), new ByteArraySerializer(),
                 "classify");
         topology.addSink("dead-letters", settings.dlqTopic(), new ByteArraySerializer(), new ByteArraySerializer(),
                 "classify");
-        topology.addSink("review", settings.reviewTopic(), new ByteArraySerializer(), classificationSerializer, "classify");
+        topology.addSink("review", settings.reviewTopic(), new ByteArraySerializer(), new ByteArraySerializer(), "classify");
         return topology;
     }
 
@@ -102,6 +107,7 @@ public final class ClassifierTopology {
         private final Settings settings;
         private final InputDecoder decoder;
         private final InferenceWorker<?> worker;
+        private final Serializer<Classification> serializer;
         private final Listener listener;
         private final java.util.function.Function<String, Double> temperatureOf;
         private ProcessorContext<byte[], Object> context;
@@ -120,11 +126,13 @@ public final class ClassifierTopology {
         private record Batch(List<KeyValue<String, PendingRecord>> records,
                 CompletableFuture<List<InferenceWorker.Outcome>> result, long since) {}
 
-        MicroBatchProcessor(Settings settings, InputDecoder decoder, InferenceWorker<?> worker, Listener listener,
+        MicroBatchProcessor(Settings settings, InputDecoder decoder, InferenceWorker<?> worker,
+                Serializer<Classification> serializer, Listener listener,
                 java.util.function.Function<String, Double> temperatureOf) {
             this.settings = settings;
             this.decoder = decoder;
             this.worker = worker;
+            this.serializer = serializer;
             this.listener = listener;
             this.temperatureOf = temperatureOf;
         }
@@ -233,12 +241,21 @@ public final class ClassifierTopology {
                     headers.add(HEADER_ADAPTER_VERSION, c.adapterVersion().getBytes(StandardCharsets.UTF_8));
                     headers.add(HEADER_MODEL_ID, settings.modelId().getBytes(StandardCharsets.UTF_8));
                     Classification result = toAvro(p, c, now);
-                    context.forward(new Record<>(p.key(), (Object) result, p.timestamp(), headers), "classified");
-                    if (result.getAbstained()) {
-                        context.forward(new Record<>(p.key(), (Object) result, p.timestamp(), headers), "review");
-                        listener.abstained(result.getLabel());
+                    byte[] bytes = serializer.serialize(settings.outputTopic(), headers, result);
+                    long size = DeadLetters.recordBytes(p.key(), bytes, headers.toArray());
+                    if (size > settings.maxResultBytes()) {
+                        deadLetter(p.key(), p.value(), p.timestamp(), p.kafkaHeaders(), p.topic(), p.partition(),
+                                p.offset(), new BadInput(BadInput.Reason.RESULT_TOO_LARGE, "the result takes " + size
+                                        + " bytes, more than the " + settings.maxResultBytes() + " its topic takes"));
+                    } else {
+                        context.forward(new Record<>(p.key(), (Object) bytes, p.timestamp(), headers), "classified");
+                        if (result.getAbstained()) {
+                            context.forward(new Record<>(p.key(), (Object) serializer.serialize(settings.reviewTopic(),
+                                    headers, result), p.timestamp(), headers), "review");
+                            listener.abstained(result.getLabel());
+                        }
+                        listener.classified(now - p.timestamp());
                     }
-                    listener.classified(now - p.timestamp());
                 } else {
                     deadLetter(p.key(), p.value(), p.timestamp(), p.kafkaHeaders(),
                             p.topic(), p.partition(), p.offset(), new BadInput(BadInput.Reason.MODEL_FAILURE,
@@ -301,9 +318,14 @@ public final class ClassifierTopology {
 
         private void deadLetter(byte[] key, byte[] value, long timestamp, Headers original, String topic, int partition,
                 long offset, BadInput error) {
-            Headers headers = new org.apache.kafka.common.header.internals.RecordHeaders(original.toArray());
-            DeadLetterHeaders.add(headers, error.reason().header, error.getMessage(), topic, partition, offset);
-            context.forward(new Record<>(key, (Object) value, timestamp, headers), "dead-letters");
+            DeadLetters.Letter letter = DeadLetters.of(key, value, original, error.reason().header, error.getMessage(),
+                    topic, partition, offset, settings.maxDeadLetterBytes());
+            if (letter.cut()) {
+                log.warn("The dead letter of {}-{}@{} ({}) is cut to fit in {} bytes: {}", topic, partition, offset,
+                        error.reason().header, settings.maxDeadLetterBytes(),
+                        new String(letter.headers().lastHeader(DeadLetters.TRUNCATED).value(), StandardCharsets.UTF_8));
+            }
+            context.forward(new Record<>(letter.key(), (Object) letter.value(), timestamp, letter.headers()), "dead-letters");
             listener.deadLettered(error.reason());
         }
     }

@@ -1,6 +1,7 @@
 package io.slmclassifier.stream;
 
 import io.slmclassifier.avro.TextMessage;
+import io.slmclassifier.classify.Texts;
 import io.slmclassifier.kafka.WireFormat;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
@@ -116,7 +117,7 @@ public final class InputDecoder {
                 throw new BadInput(BadInput.Reason.TEXT_TOO_LONG, "the text has " + text.length()
                         + " characters, more than text.max.chars=" + maxChars);
             }
-            return new Decoded(id, text.substring(0, maxChars), true);
+            return new Decoded(id, Texts.cut(text, maxChars), true);
         }
         return new Decoded(id, text, false);
     }

@@ -1,6 +1,7 @@
 package io.slmclassifier.stream;
 
 import io.slmclassifier.config.ServiceConfig;
+import io.slmclassifier.console.ConsoleSettings;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Map;
@@ -23,6 +24,8 @@ public final class ProcessorConfig extends ServiceConfig {
         {"input.format", "auto", "auto (registry wire format recognised), text or avro"},
         {"output.topic", "intents.classified", "Avro Classification results"},
         {"dlq.topic", "intents.dlq", "records that could not be classified, with error headers"},
+        {"dlq.record.max.bytes", "1048576", "most bytes of one dead letter (at most the producer's max.request.size; "
+                + "the broker's or topic's message.max.bytes must allow it): what does not fit is cut and flagged with slm.truncated"},
         {"review.topic", "intents.review", "results that abstained (confidence under abstain.threshold or label mass "
                 + "under abstain.min.label.mass), for people to label"},
         {"abstain.threshold", "0", "results whose calibrated confidence is below this abstain: flagged, and also sent to review.topic (0: never)"},
@@ -67,7 +70,10 @@ public final class ProcessorConfig extends ServiceConfig {
         {"console.allowed.hosts", "", "host names (comma-separated) browsers may use to reach the console besides "
                 + "localhost and 127.0.0.1: other Host headers are refused (DNS rebinding)"},
         {"control.signing.key", "", "HMAC-SHA256 key (32+ characters; best as control.signing.key.file from a Secret): control records without its valid signature are ignored, own records are signed"},
-        {"console.token", "", "token for labeling and adapter commands (Authorization: Bearer); empty: read-only console"},
+        {"control.signing.required", "false", "true: refuse to start without control.signing.key (one line, exit 2); false: start unsigned, saying so in one WARN line and in /health"},
+        {"console.token", "", "token for labeling and adapter commands (Authorization: Bearer), at least 16 characters; empty: read-only console"},
+        {"console.streams.max", String.valueOf(ConsoleSettings.DEFAULT_MAX_STREAMS), "open event streams (console pages) in all; the next one is answered 503"},
+        {"console.streams.max.per.address", String.valueOf(ConsoleSettings.DEFAULT_STREAMS_PER_ADDRESS), "open event streams from one client address; the next one is answered 503"},
     };
 
     /**

@@ -1,6 +1,7 @@
 package io.slmclassifier.stream;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,22 +37,36 @@ public final class ProcessorProcess {
         return pb.start();
     }
 
+    /** The longest a child may take to get there however busy the machine: a log still growing after this is a hang. */
+    public static final Duration START_CAP = Duration.ofMinutes(15);
+
     /**
-     * Waits until {@code log} has {@code occurrences} lines containing {@code text} (a restarted child appends
-     * to the same file), failing early when the child has exited.
+     * Waits until {@code log} has {@code occurrences} lines containing {@code text} (a restarted child appends to the
+     * same file) for as long as the child lives and works: it gives up when neither its log nor its CPU time has
+     * grown for {@code stall}, or after {@link #START_CAP}. On a busy machine a JVM starts slowly, not idly.
      */
-    public static void awaitLog(Process child, Path log, String text, int occurrences, Duration timeout)
-            throws IOException, InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (count(log, text) < occurrences) {
+    public static void awaitLog(Process child, Path log, String text, int occurrences, Duration stall)
+            throws InterruptedException {
+        ProgressWait.Result waited = ProgressWait.await(() -> {
+            if (count(log, text) >= occurrences) {
+                return true;
+            }
             if (!child.isAlive()) {
                 throw new IllegalStateException("the processor exited (" + child.exitValue() + "); see " + log);
             }
-            if (System.nanoTime() > deadline) {
-                throw new IllegalStateException("no '" + text + "' from the processor within " + timeout.toSeconds()
-                        + " s; see " + log);
-            }
-            Thread.sleep(200);
+            return false;
+        }, () -> size(log) + ProgressWait.cpuSeconds(child), stall, START_CAP);
+        if (!waited.done()) {
+            throw new IllegalStateException("no '" + text + "' in the processor's log: " + waited.describe() + "; see " + log);
+        }
+    }
+
+    /** Bytes in the log so far: it grows while the child starts, restores and works. */
+    public static long size(Path log) {
+        try {
+            return Files.exists(log) ? Files.size(log) : 0;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 
@@ -64,13 +79,15 @@ public final class ProcessorProcess {
         return exited;
     }
 
-    private static long count(Path log, String text) throws IOException {
+    private static long count(Path log, String text) {
         if (!Files.exists(log)) {
             return 0;
         }
         // Bytes as Latin-1: a line being written may end inside a UTF-8 character.
         try (var lines = Files.lines(log, StandardCharsets.ISO_8859_1)) {
             return lines.filter(l -> l.contains(text)).count();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 }

@@ -6,9 +6,11 @@ import io.slmclassifier.classify.Classifier;
 import io.slmclassifier.classify.LanguageModel;
 import io.slmclassifier.classify.Task;
 import io.slmclassifier.console.ConsoleServer;
+import io.slmclassifier.console.ConsoleSettings;
 import io.slmclassifier.console.ControlTopicAdapters;
 import io.slmclassifier.kafka.AvroDecodingException;
 import io.slmclassifier.kafka.AvroSerde;
+import io.slmclassifier.kafka.DeadLetters;
 import io.slmclassifier.kafka.KafkaReachability;
 import io.slmclassifier.kafka.Topics;
 import io.slmclassifier.kafka.registry.SchemaRegistryClient;
@@ -21,12 +23,14 @@ import io.slmclassifier.rollout.AdapterStore;
 import io.slmclassifier.rollout.ControlLog;
 import io.slmclassifier.rollout.ControlRecords;
 import io.slmclassifier.rollout.ControlSignature;
+import io.slmclassifier.rollout.ControlSigning;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 import java.util.function.Function;
@@ -56,6 +60,7 @@ public final class ProcessorService implements AutoCloseable {
     private static final int FAILURES_NOT_READY = 3;
     private static final Duration FAILURE_WINDOW = Duration.ofMinutes(5);
     private final java.util.Queue<Long> threadFailures = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private final java.util.concurrent.atomic.AtomicInteger threadDeaths = new java.util.concurrent.atomic.AtomicInteger();
     private final InferenceWorker<?> worker;
     private final ProcessorMetrics metrics;
     private final KafkaStreams streams;
@@ -99,9 +104,14 @@ public final class ProcessorService implements AutoCloseable {
         this.config = config;
         // A bad value fails at once, not after waiting for Kafka and loading the model.
         double minLabelMass = config.abstainMinLabelMass();
+        ControlSignature signature = ControlSigning.of(config);
+        if (config.getInt("console.port") >= 0) {
+            ConsoleSettings.checkToken(config.get("console.token"), "configuration 'console.token'");
+        }
         TorchRuntime.configureOffline();
         // Before the model loads and any Kafka client starts: an unreachable broker is one line, not minutes of retries.
         KafkaReachability.await(config.get("bootstrap.servers"), Duration.ofMillis(config.getInt("startup.timeout.ms")));
+        ControlSigning.warnIfUnsigned(signature, config.get("control.topic"), log);
         Task task = Task.load(Path.of(config.require("task.file")));
         this.model = LanguageModel.load(ModelResolver.resolveSpec(config.require("model.dir")),
                 TorchRuntime.device(config.get("device")), null);
@@ -116,9 +126,19 @@ public final class ProcessorService implements AutoCloseable {
         if (config.getBoolean("topics.create")) {
             createTopics();
         }
+        // A record its topic refuses would abort its transaction, and the records behind it, for good: what goes
+        // out is kept within the topics' own limits.
+        Map<String, Integer> topicLimits = Topics.maxMessageBytes(config.kafkaClient(),
+                List.of(config.get("output.topic"), config.get("review.topic"), config.get("dlq.topic")));
+        int maxResultBytes = Math.min(config.producerMaxRequestSize(), Math.min(
+                topicLimits.getOrDefault(config.get("output.topic"), Integer.MAX_VALUE),
+                topicLimits.getOrDefault(config.get("review.topic"), Integer.MAX_VALUE)));
+        int maxDeadLetterBytes = DeadLetters.checkLimit(Math.min(config.deadLetterMaxBytes(),
+                topicLimits.getOrDefault(config.get("dlq.topic"), Integer.MAX_VALUE)),
+                "max.message.bytes of " + config.get("dlq.topic"));
         this.rollout = new AdapterRollout(
                 new ControlLog(config.kafkaClient(), config.get("control.topic"), new ControlRecords(avro.registry()),
-                        ControlSignature.of(config.get("control.signing.key"))),
+                        signature),
                 new AdapterStore(config.get("adapter.store"), config.kafkaClient(), config.get("adapters.topic"),
                         config.get("adapter.store.token"), config.getLong("adapter.max.bytes"),
                         Duration.ofMillis(config.getLong("adapter.fetch.timeout.ms"))),
@@ -132,6 +152,7 @@ public final class ProcessorService implements AutoCloseable {
                 config.get("output.topic"), config.get("dlq.topic"), task.name(), modelId, task.labels(),
                 maxBatch, Duration.ofMillis(config.getInt("batch.linger.ms")),
                 Duration.ofMillis(config.getInt("inference.timeout.ms")), config.getInt("store.record.max.bytes"),
+                maxResultBytes, maxDeadLetterBytes,
                 config.get("review.topic"), config.getDouble("abstain.threshold"), minLabelMass);
         Double baseTemperature = config.get("calibration.temperature").isBlank() ? null
                 : config.getDouble("calibration.temperature");
@@ -140,13 +161,14 @@ public final class ProcessorService implements AutoCloseable {
                 version -> "base".equals(version) ? baseTemperature : rollout.temperatureOf(version)), streamsProperties());
         streams.setUncaughtExceptionHandler(e -> {
             threadFailures.add(System.nanoTime());
+            threadDeaths.incrementAndGet();
             log.error("Stream thread failed; replacing it", e);
             return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
         });
         streams.setStateListener((now, before) -> log.info("Kafka Streams {} -> {}", before, now));
         int port = config.getInt("metrics.port");
         this.operations = port < 0 ? null : new OperationsServer(config.get("metrics.host"), port, metrics, streams::state,
-                this::streamThreadsSteady);
+                this::streamThreadsSteady, ControlSigning.describe(signature));
         log.info("Processor ready: {} -> {} (dead letters: {}), task {} on {} ({}), metrics on {}",
                 settings.inputTopic(), settings.outputTopic(), settings.dlqTopic(), task.name(), modelId,
                 model.device(), operations == null ? "off" : "http://" + config.get("metrics.host") + ":" + operations.port() + "/metrics");
@@ -158,6 +180,11 @@ public final class ProcessorService implements AutoCloseable {
         long since = System.nanoTime() - FAILURE_WINDOW.toNanos();
         threadFailures.removeIf(t -> t < since);
         return threadFailures.size() < FAILURES_NOT_READY;
+    }
+
+    /** Stream threads that died (and were replaced) since the start. */
+    int streamThreadDeaths() {
+        return threadDeaths.get();
     }
 
     /** A batch limit: the configured number, or the device's default for "auto". */
@@ -177,6 +204,11 @@ public final class ProcessorService implements AutoCloseable {
         }
         // A batch blocks its stream thread: commit often so results are visible soon after they are produced.
         p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, "100");
+        // A record the producer or the broker refuses must not fail the stream thread: by default it would, on the
+        // same record after every restart.
+        p.put(StreamsConfig.PRODUCTION_EXCEPTION_HANDLER_CLASS_CONFIG, ProductionFailureHandler.class.getName());
+        p.put(ProductionFailureHandler.DLQ_TOPIC_CONFIG, config.get("dlq.topic"));
+        p.put(ProductionFailureHandler.LISTENER_CONFIG, metrics);
         p.putAll(config.kafkaPassThrough());
         return p;
     }

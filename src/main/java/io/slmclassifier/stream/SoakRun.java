@@ -58,34 +58,42 @@ public final class SoakRun {
     private static final String SESSION_TIMEOUT_MS = "6000";
     /** After the last id arrived, read on this long to see duplicates that would come after it. */
     private static final Duration SETTLE = Duration.ofSeconds(3);
+    /** How long a processor's log may stay unchanged while it starts (JVM, model, joining the group) before it is hung. */
+    private static final Duration START_STALL = Duration.ofMinutes(2);
+    /** The most the reading back may take however much still moves: ids missing then are reported as unclassified. */
+    static final Duration DRAIN_CAP = Duration.ofMinutes(30);
 
     /**
      * @param texts the inputs' texts, used in turn
      * @param rate messages per second the producer keeps to
      * @param killEvery time between kills while the producer runs
-     * @param drainTimeout how long to wait, after the last send, for every id to come back
+     * @param drainStall after the last send, reading back goes on while ids come back or the processors' logs grow
+     *     (restarting, rebalancing, restoring); it stops when neither moved for this long, and the ids still missing
+     *     then are lost. However much still moves, it stops after {@link #DRAIN_CAP}.
      * @param workDir new or empty: logs, state and the broker's data go here
      */
     public record Settings(Path modelDir, Path taskFile, String device, List<String> texts, int messages, double rate,
-            Duration killEvery, int processors, int partitions, Duration drainTimeout, Path workDir) {}
+            Duration killEvery, int processors, int partitions, Duration drainStall, Path workDir) {}
 
     /**
      * @param sent messages the broker acknowledged
      * @param sendFailures messages the producer could not send (not counted as sent)
      * @param received distinct ids read back from the output topic
-     * @param lost sent ids never read back
+     * @param lost sent ids not read back when nothing moved any more (no id, no processor log line) for the drain stall
+     * @param unclassified sent ids not read back yet when the drain cap passed while ids still came back: slow, not lost
      * @param doubled ids read back more than once
      * @param deadLettered records in the dead-letter topic
      * @param kills SIGKILLs of a processor (each restarted at once)
      * @param sendSeconds from the first send to the last acknowledgement
-     * @param seconds from the first send to the last id read back (or the drain timeout)
+     * @param seconds from the first send to the last id read back
      */
-    public record Result(int sent, int sendFailures, int received, int lost, int doubled, int deadLettered, int kills,
-            double p50Ms, double p99Ms, double maxMs, double sendSeconds, double seconds, Path workDir) {
+    public record Result(int sent, int sendFailures, int received, int lost, int unclassified, int doubled,
+            int deadLettered, int kills, double p50Ms, double p99Ms, double maxMs, double sendSeconds, double seconds,
+            Path workDir) {
 
         /** Every id once, nothing dead-lettered, nothing failed to send. */
         public boolean exactlyOnce() {
-            return sent > 0 && sendFailures == 0 && lost == 0 && doubled == 0 && deadLettered == 0;
+            return sent > 0 && sendFailures == 0 && lost == 0 && unclassified == 0 && doubled == 0 && deadLettered == 0;
         }
     }
 
@@ -162,15 +170,14 @@ public final class SoakRun {
             // The rest is reading back: a processor killed now would only lengthen the drain.
             killing.cancel(false);
             int sent = acknowledged(acknowledged);
-            long deadline = System.nanoTime() + s.drainTimeout().toNanos();
-            while (reader.distinct() < sent && System.nanoTime() < deadline) {
-                Thread.sleep(100);
-            }
+            ProgressWait.Result drain = ProgressWait.await(() -> reader.distinct() >= sent,
+                    () -> reader.distinct() + fleet.logBytes(), s.drainStall(), DRAIN_CAP);
+            log.info("reading back: {}", drain.describe());
             double seconds = reader.distinct() == 0 ? Double.NaN : (reader.lastArrival() - started) / 1e9;
             Thread.sleep(SETTLE.toMillis());
             reader.stop();
             return reader.result(s, acknowledged, sent, sendFailures.get(), fleet.kills(),
-                    (lastAcknowledged.get() - started) / 1e9, seconds);
+                    (lastAcknowledged.get() - started) / 1e9, seconds, drain.outcome() == ProgressWait.Outcome.CAPPED);
         } finally {
             // Before the fleet stops: no kill may start a processor again after that.
             schedule.shutdownNow();
@@ -219,7 +226,7 @@ public final class SoakRun {
                 children[n] = start(n);
             }
             for (int n = 0; n < children.length; n++) {
-                ProcessorProcess.awaitLog(children[n], log(n), "-> RUNNING", 1, Duration.ofMinutes(3));
+                ProcessorProcess.awaitLog(children[n], log(n), "-> RUNNING", 1, START_STALL);
             }
         }
 
@@ -266,6 +273,15 @@ public final class SoakRun {
 
         synchronized int kills() {
             return kills;
+        }
+
+        /** Bytes the processors have logged so far: they grow while one restarts, rebalances or restores. */
+        long logBytes() {
+            long bytes = 0;
+            for (int n = 0; n < settings.processors(); n++) {
+                bytes += ProcessorProcess.size(log(n));
+            }
+            return bytes;
         }
 
         private synchronized void killAll() {
@@ -368,8 +384,9 @@ public final class SoakRun {
             }
         }
 
+        /** @param stillMoving the drain ended at its cap: the ids missing were on their way, not lost */
         Result result(Settings s, BitSet acknowledged, int sent, int sendFailures, int kills, double sendSeconds,
-                double seconds) {
+                double seconds, boolean stillMoving) {
             int received = 0;
             int doubled = 0;
             for (int i = acknowledged.nextSetBit(0); i >= 0; i = acknowledged.nextSetBit(i + 1)) {
@@ -382,7 +399,9 @@ public final class SoakRun {
                 }
             }
             double[] sorted = latenciesMs.stream().mapToDouble(Double::doubleValue).sorted().toArray();
-            return new Result(sent, sendFailures, received, sent - received, doubled, deadLettered, kills,
+            int missing = sent - received;
+            return new Result(sent, sendFailures, received, stillMoving ? 0 : missing, stillMoving ? missing : 0,
+                    doubled, deadLettered, kills,
                     percentile(sorted, 0.50), percentile(sorted, 0.99), percentile(sorted, 1.0), sendSeconds, seconds,
                     s.workDir());
         }

@@ -25,10 +25,13 @@ public final class TrainerConfig extends ServiceConfig {
         {"control.topic", "intents.control", "adapter events and operator commands (compacted, one partition)"},
         {"adapters.topic", "intents.adapters", "adapter archives in chunks (compacted), when adapter.store=kafka"},
         {"dlq.topic", "intents.dlq", "feedback records that cannot be used, with error headers"},
+        {"dlq.record.max.bytes", "1048576", "most bytes of one dead letter (at most the producer's max.request.size; "
+                + "the broker's or topic's message.max.bytes must allow it): what does not fit is cut and flagged with slm.truncated"},
         {"adapter.store", "kafka", "where new adapters go: kafka (the adapters topic), a file: URI or an http(s) URL taking PUT"},
         {"adapter.store.token", "", "bearer token for an HTTP(S) adapter store"},
         {"adapter.max.bytes", "1073741824", "most bytes of one adapter archive read back (warm start), and of its files unpacked"},
         {"control.signing.key", "", "HMAC-SHA256 key shared with the processors (32+ characters; best as control.signing.key.file): adapter events are signed, unsigned control records ignored"},
+        {"control.signing.required", "false", "true: refuse to start without control.signing.key (one line, exit 2); false: start unsigned, saying so in one WARN line and in /health"},
         {"work.dir", "", "directory for training runs (empty: a temporary directory)"},
         {"group.id", "slm-trainer", "consumer group on the feedback topics"},
         {"validation.percent", "20", "share of examples held out for validation, chosen by a hash of the example id"},

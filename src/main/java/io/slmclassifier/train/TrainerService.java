@@ -13,7 +13,7 @@ import io.slmclassifier.avro.LabeledExample;
 import io.slmclassifier.classify.LanguageModel;
 import io.slmclassifier.classify.Task;
 import io.slmclassifier.kafka.AvroSerde;
-import io.slmclassifier.kafka.DeadLetterHeaders;
+import io.slmclassifier.kafka.DeadLetters;
 import io.slmclassifier.kafka.Topics;
 import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import io.slmclassifier.model.LoraAdapter;
@@ -30,6 +30,7 @@ import io.slmclassifier.rollout.AdapterStore;
 import io.slmclassifier.rollout.ControlLog;
 import io.slmclassifier.rollout.ControlRecords;
 import io.slmclassifier.rollout.ControlSignature;
+import io.slmclassifier.rollout.ControlSigning;
 import io.slmclassifier.rollout.ControlState;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -74,6 +75,8 @@ public final class TrainerService implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(TrainerService.class);
     /** Metric names recorded in every event besides the candidate's own metrics. */
     public static final String CUTOFF_METRIC = "dataset_cutoff_ms";
+    /** How often the trainer compares what it published with what the control topic holds. */
+    private static final Duration RESTORE_EVERY = Duration.ofSeconds(5);
 
     private final TrainerConfig config;
     private final Task task;
@@ -107,9 +110,11 @@ public final class TrainerService implements AutoCloseable {
 
     public TrainerService(TrainerConfig config) throws Exception {
         this.config = config;
+        ControlSignature signature = ControlSigning.of(config);
         TorchRuntime.configureOffline();
         io.slmclassifier.kafka.KafkaReachability.await(config.get("bootstrap.servers"),
                 java.time.Duration.ofMillis(config.getInt("startup.timeout.ms")));
+        ControlSigning.warnIfUnsigned(signature, config.get("control.topic"), log);
         this.task = Task.load(Path.of(config.require("task.file")));
         Path modelDir = ModelResolver.resolveSpec(config.require("model.dir"));
         this.dataset = new FeedbackDataset(task, config.getInt("validation.percent"));
@@ -124,7 +129,9 @@ public final class TrainerService implements AutoCloseable {
         SchemaRegistryClient registry = SchemaRegistryClient.fromConfig(config.registryClient());
         this.examples = AvroSerde.forType(LabeledExample.class, registry);
         this.control = new ControlLog(config.kafkaClient(), config.get("control.topic"), new ControlRecords(registry),
-                ControlSignature.of(config.get("control.signing.key")));
+                signature);
+        // What it published, remembered beside the runs, so that it can write again what the topic loses.
+        control.keepJournal(workDir.resolve(ControlLog.JOURNAL_FILE));
         this.store = new AdapterStore(config.get("adapter.store"), config.kafkaClient(), config.get("adapters.topic"),
                 config.get("adapter.store.token"), config.getLong("adapter.max.bytes"));
         this.modelSha256 = ModelFingerprint.sha256(modelDir);
@@ -161,7 +168,7 @@ public final class TrainerService implements AutoCloseable {
                 .description("1 while a run is in progress").register(metrics);
         int port = config.getInt("metrics.port");
         this.operations = port < 0 ? null : new OperationsServer(config.get("metrics.host"), port, metrics::scrape, running::get, () -> ready,
-                () -> training != null ? "TRAINING" : ready ? "READY" : "STARTING");
+                () -> training != null ? "TRAINING" : ready ? "READY" : "STARTING", ControlSigning.describe(signature));
         this.loop = new Thread(this::run, "trainer");
         log.info("Trainer for task {} on {} ({}): feedback {} -> dataset {}, adapters to {}, metrics on {}", task.name(),
                 modelId, model.device(), config.getList("feedback.topics"), config.get("dataset.topic"),
@@ -211,6 +218,7 @@ public final class TrainerService implements AutoCloseable {
     private void run() {
         try {
             control.catchUp(Duration.ofSeconds(60));
+            restorePublished();
             readDatasetToEnd();
             feedback.subscribe(config.getList("feedback.topics"));
             ControlState state = control.state();
@@ -219,10 +227,15 @@ public final class TrainerService implements AutoCloseable {
             ready = true;
             log.info("Trainer ready: {} examples in the dataset, serving version {}", dataset.size(),
                     state.serving().isPresent() ? state.serving().getAsLong() : "none (base model)");
+            long restoredAt = System.nanoTime();
             while (running.get()) {
                 copyFeedback();
                 readDataset(Duration.ofMillis(50));
                 maybeTrain();
+                if (System.nanoTime() - restoredAt > RESTORE_EVERY.toNanos()) {
+                    restorePublished();
+                    restoredAt = System.nanoTime();
+                }
             }
         } catch (WakeupException e) {
             // closing
@@ -230,6 +243,23 @@ public final class TrainerService implements AutoCloseable {
             log.error("Trainer loop failed", e);
         } finally {
             ready = false;
+        }
+    }
+
+    /**
+     * Writes again (signed, with a new sequence) each of its adapter events that the control topic no longer
+     * holds: a tombstone or an unsigned record of the same key lets compaction delete the genuine one, and readers
+     * without a journal (a new processor, {@code adapter list}) would forget the version.
+     */
+    private void restorePublished() {
+        try {
+            int written = control.restore(r -> r instanceof AdapterEvent e && e.getStatus() != AdapterStatus.ERROR);
+            if (written > 0) {
+                log.warn("Wrote {} adapter events again that had gone from {}", written, control.topic());
+            }
+        } catch (IOException | RuntimeException e) {
+            log.warn("Could not write lost adapter events again (trying again in {} s): {}", RESTORE_EVERY.toSeconds(),
+                    e.getMessage());
         }
     }
 
@@ -260,10 +290,10 @@ public final class TrainerService implements AutoCloseable {
     private void deadLetter(ConsumerRecord<byte[], byte[]> r, RuntimeException error) {
         log.warn("Feedback record {}-{}@{} goes to {}: {}", r.topic(), r.partition(), r.offset(),
                 config.get("dlq.topic"), error.getMessage());
-        ProducerRecord<byte[], byte[]> dead = new ProducerRecord<>(config.get("dlq.topic"), null, r.timestamp(),
-                r.key(), r.value(), r.headers());
-        DeadLetterHeaders.add(dead.headers(), "invalid-feedback", error.getMessage(), r.topic(), r.partition(), r.offset());
-        producer.send(dead);
+        DeadLetters.Letter letter = DeadLetters.of(r.key(), r.value(), r.headers(), "invalid-feedback", error.getMessage(),
+                r.topic(), r.partition(), r.offset(), config.deadLetterMaxBytes());
+        producer.send(new ProducerRecord<>(config.get("dlq.topic"), null, r.timestamp(), letter.key(), letter.value(),
+                letter.headers()));
         refused.increment();
     }
 

@@ -48,4 +48,27 @@ class TaskPromptTest {
             assertEquals(textTokens > task.maxTextTokens(), encoded.truncated(), textTokens + " tokens");
         }
     }
+
+    /** A cut through an emoji (several byte-level tokens) leaves the emoji out instead of a U+FFFD. */
+    @org.junit.jupiter.api.Test
+    void aTextCutInsideAnEmojiLeavesNoReplacementCharacter() throws Exception {
+        try (TextTokenizer tokenizer = TextTokenizer.load(Fixtures.model("qwen3-tiny"))) {
+            Task task = Task.load(Fixtures.task("radr-intents"));
+            TaskPrompt prompt = new TaskPrompt(task, tokenizer, ChatTemplate.load(Fixtures.model("qwen3-tiny")));
+            int cutsInsideAnEmoji = 0;
+            for (int shift = 0; shift < 8; shift++) {
+                String text = "x".repeat(shift) + "Feuer \uD83D\uDE92 ".repeat(task.maxTextTokens());
+                int[] textTokens = tokenizer.encode(text, false);
+                if (tokenizer.decode(java.util.Arrays.copyOf(textTokens, task.maxTextTokens())).endsWith("\uFFFD")) {
+                    cutsInsideAnEmoji++;
+                }
+                TaskPrompt.Encoded encoded = prompt.encode(text);
+                assertTrue(encoded.truncated(), textTokens.length + " tokens");
+                String decoded = tokenizer.decode(encoded.tokens());
+                assertTrue(!decoded.contains("\uFFFD"), "shift " + shift + ": " + decoded);
+                assertTrue(decoded.contains("\uD83D\uDE92"), "whole emojis stay");
+            }
+            assertTrue(cutsInsideAnEmoji > 0, "the limit falls inside an emoji for some shift");
+        }
+    }
 }

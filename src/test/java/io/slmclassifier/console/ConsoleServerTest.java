@@ -37,6 +37,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -65,7 +67,7 @@ class ConsoleServerTest {
     @RegisterExtension
     static final KafkaTestCluster kafka = new KafkaTestCluster();
 
-    private static final String TOKEN = "s3cret-token";
+    private static final String TOKEN = "s3cret-console-token";
     private static final ObjectMapper json = new ObjectMapper();
     private static final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(5)).build();
@@ -185,6 +187,162 @@ class ConsoleServerTest {
     @Test
     void listensOnLoopbackByDefault() {
         assertEquals("127.0.0.1", io.slmclassifier.stream.ProcessorConfig.of(Map.of()).get("console.host"));
+    }
+
+    /**
+     * 200 open event streams and 300 clients that send their headers a byte at a time (from raw sockets) hold
+     * nothing that {@code /api/state} needs: every answer comes within a second. Past the caps a stream is refused
+     * with 503, and a client that has not sent its headers by the header deadline is disconnected.
+     */
+    @Test
+    void openStreamsAndSlowClientsDoNotStallTheState() throws Exception {
+        List<java.net.Socket> streams = new ArrayList<>();
+        List<java.net.Socket> slow = new CopyOnWriteArrayList<>();
+        Thread trickle = null;
+        try (ConsoleServer crowded = new ConsoleServer(settings("", "feedback.crowded"), client(), null)) {
+            int perAddress = ConsoleSettings.DEFAULT_STREAMS_PER_ADDRESS;
+            for (int i = 0; i < 200; i++) {
+                java.net.Socket stream = openStream(crowded.port(), "127.0.1." + (1 + i / perAddress));
+                streams.add(stream);
+                assertTrue(statusLine(stream).startsWith("HTTP/1.1 200"), "stream " + i);
+            }
+            long slowOpened = System.nanoTime();
+            for (int i = 0; i < 300; i++) {
+                java.net.Socket s = new java.net.Socket("127.0.0.1", crowded.port());
+                s.getOutputStream().write("GET /api/state HTTP/1.1\r\nX-Slow: ".getBytes(StandardCharsets.US_ASCII));
+                slow.add(s);
+            }
+            trickle = new Thread(() -> {
+                while (!Thread.currentThread().isInterrupted()) {
+                    for (java.net.Socket s : slow) {
+                        try {
+                            s.getOutputStream().write('a');
+                        } catch (IOException e) {
+                            // closed by the server: what the deadline is for
+                        }
+                    }
+                    try {
+                        Thread.sleep(2_000);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            });
+            trickle.setDaemon(true);
+            trickle.start();
+
+            long worstNanos = 0;
+            for (int i = 0; i < 20; i++) {
+                long started = System.nanoTime();
+                HttpResponse<String> state = http.send(HttpRequest.newBuilder(URI.create(crowded.url() + "api/state"))
+                        .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+                worstNanos = Math.max(worstNanos, System.nanoTime() - started);
+                assertEquals(200, state.statusCode());
+                Thread.sleep(250);
+            }
+            System.out.printf("/api/state with 200 open streams and 300 slow clients: worst of 20 answers %.1f ms%n",
+                    worstNanos / 1e6);
+            assertTrue(worstNanos < TimeUnit.SECONDS.toNanos(1), "worst answer " + worstNanos / 1e6 + " ms");
+
+            // One more from an address that has its share open, then more than the console's cap in all.
+            try (java.net.Socket refused = openStream(crowded.port(), "127.0.1.1")) {
+                assertTrue(statusLine(refused).startsWith("HTTP/1.1 503"), "over the cap per address");
+            }
+            for (int i = streams.size(); i < ConsoleSettings.DEFAULT_MAX_STREAMS; i++) {
+                java.net.Socket stream = openStream(crowded.port(), "127.0.2." + (1 + i / perAddress));
+                streams.add(stream);
+                assertTrue(statusLine(stream).startsWith("HTTP/1.1 200"), "stream " + i);
+            }
+            try (java.net.Socket refused = openStream(crowded.port(), "127.0.3.1")) {
+                assertTrue(statusLine(refused).startsWith("HTTP/1.1 503"), "over the cap in all");
+            }
+            assertEquals(200, get(crowded, "api/state").statusCode());
+
+            // The slow ones were held open until the header deadline, and are cut off then: none holds on longer.
+            for (java.net.Socket s : slow) {
+                long left = slowOpened + ConsoleServer.HEADER_DEADLINE.plusSeconds(5).toNanos() - System.nanoTime();
+                s.setSoTimeout((int) Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+                try {
+                    String answer = new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+                    assertFalse(answer.contains(" 200 "), answer);
+                } catch (java.net.SocketException e) {
+                    // reset: closed as well
+                }
+                assertTrue(System.nanoTime() - slowOpened >= ConsoleServer.HEADER_DEADLINE.minusSeconds(1).toNanos(),
+                        "closed before the header deadline");
+            }
+        } finally {
+            if (trickle != null) {
+                trickle.interrupt();
+            }
+            for (java.net.Socket s : streams) {
+                s.close();
+            }
+            for (java.net.Socket s : slow) {
+                s.close();
+            }
+        }
+    }
+
+    /** An event stream requested from a raw socket bound to {@code from}, a loopback address of its own. */
+    private static java.net.Socket openStream(int port, String from) throws IOException {
+        java.net.Socket s = new java.net.Socket(java.net.InetAddress.getLoopbackAddress(), port,
+                java.net.InetAddress.getByName(from), 0);
+        s.setSoTimeout(10_000);
+        s.getOutputStream().write("GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+        return s;
+    }
+
+    private static String statusLine(java.net.Socket s) throws IOException {
+        StringBuilder line = new StringBuilder();
+        java.io.InputStream in = s.getInputStream();
+        for (int b = in.read(); b >= 0 && b != '\n'; b = in.read()) {
+            line.append((char) b);
+        }
+        return line.toString().strip();
+    }
+
+    /**
+     * Guessing the token: after {@code TokenAttempts.MAX_FAILURES} wrong ones from an address within a minute, that
+     * address gets 429 with Retry-After and no token is checked, not even the right one; other addresses go on.
+     */
+    @Test
+    void wrongTokensFromOneAddressAreLimited() throws Exception {
+        String body = "{\"id\":\"never-seen\",\"label\":\"call\"}";
+        for (int i = 0; i < TokenAttempts.MAX_FAILURES; i++) {
+            assertTrue(rawPost(writable.port(), "127.0.4.1", "/api/labels", body, "guess-" + i).startsWith("HTTP/1.1 401"));
+        }
+        String limited = rawPost(writable.port(), "127.0.4.1", "/api/labels", body, "guess-next");
+        assertTrue(limited.startsWith("HTTP/1.1 429"), limited);
+        Matcher retryAfter = Pattern.compile("(?im)^Retry-After: (\\d+)\r?$").matcher(limited);
+        assertTrue(retryAfter.find(), limited);
+        int seconds = Integer.parseInt(retryAfter.group(1));
+        assertTrue(seconds >= 1 && seconds <= 60, "Retry-After " + seconds);
+        assertTrue(rawPost(writable.port(), "127.0.4.1", "/api/labels", body, TOKEN).startsWith("HTTP/1.1 429"),
+                "while limited, not even the right token is tried");
+        assertTrue(rawPost(writable.port(), "127.0.4.1", "/api/adapters", "{}", TOKEN).startsWith("HTTP/1.1 429"));
+        // The right token from elsewhere is checked as ever: past the check, the id is unknown.
+        assertTrue(rawPost(writable.port(), "127.0.4.2", "/api/labels", body, TOKEN).startsWith("HTTP/1.1 404"));
+        assertEquals(404, post(writable, "api/labels", body, TOKEN).statusCode());
+        // Reading stays open to the limited address.
+        assertTrue(rawRequest(writable.port(), "127.0.4.1", "GET /api/state HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                + "Connection: close\r\n\r\n").startsWith("HTTP/1.1 200"));
+    }
+
+    private static String rawPost(int port, String from, String path, String body, String token) throws IOException {
+        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+        return rawRequest(port, from, "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token
+                + "\r\nContent-Type: application/json\r\nContent-Length: " + bytes.length + "\r\nConnection: close\r\n\r\n"
+                + body);
+    }
+
+    private static String rawRequest(int port, String from, String request) throws IOException {
+        try (java.net.Socket socket = new java.net.Socket(java.net.InetAddress.getLoopbackAddress(), port,
+                java.net.InetAddress.getByName(from), 0)) {
+            socket.setSoTimeout(10_000);
+            socket.getOutputStream().write(request.getBytes(StandardCharsets.UTF_8));
+            return new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        }
     }
 
     private static String rawGet(int port, String path, String host) throws IOException {
@@ -481,12 +639,21 @@ class ConsoleServerTest {
         assertTrue(page.headers().firstValue("Content-Type").orElse("").startsWith("text/html"));
         assertTrue(page.headers().firstValue("Content-Security-Policy").orElse("").contains("script-src 'self'"));
         assertTrue(page.body().contains("<script src=\"console.js\""));
+        HttpResponse<String> head = http.send(HttpRequest.newBuilder(URI.create(writable.url()))
+                .method("HEAD", HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, head.statusCode());
+        assertEquals("", head.body());
+        assertEquals(String.valueOf(page.body().getBytes(StandardCharsets.UTF_8).length),
+                head.headers().firstValue("Content-Length").orElse(""));
         HttpResponse<String> script = http.send(HttpRequest.newBuilder(URI.create(writable.url() + "console.js")).build(),
                 HttpResponse.BodyHandlers.ofString());
         assertEquals(200, script.statusCode());
         assertFalse(script.body().contains("innerHTML"), "the page never parses data as HTML");
-        assertEquals(404, http.send(HttpRequest.newBuilder(URI.create(writable.url() + "../pom.xml")).build(),
-                HttpResponse.BodyHandlers.ofString()).statusCode());
+        HttpResponse<String> aboveTheRoot = http.send(HttpRequest.newBuilder(URI.create(writable.url() + "../pom.xml"))
+                .build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(400, aboveTheRoot.statusCode(), "a path above the root is no path");
+        assertTrue(aboveTheRoot.body().startsWith("{\"error\":"), aboveTheRoot.body());
+        assertEquals("nosniff", aboveTheRoot.headers().firstValue("X-Content-Type-Options").orElse(""));
         assertEquals(404, http.send(HttpRequest.newBuilder(URI.create(writable.url() + "console/console.js")).build(),
                 HttpResponse.BodyHandlers.ofString()).statusCode());
         for (String icon : new String[] {"favicon.ico", "favicon.svg"}) {

@@ -56,9 +56,12 @@ class WireFormatGoldenTest {
             0x02, 0x0e,                   // version: union branch 1 (long), 7 (zig-zag 14)
             0x06, 'o', 'p', 's',          // requested_by: "ops"
             (byte) 0xd0, 0x0f,            // requested_at: 1000 ms, zig-zag 2000 = varint d0 0f
+            0x02, 0x06, 'o', 'p', 's',    // issuer: union branch 1 (string), "ops"
+            0x02, 0x10,                   // sequence: union branch 1 (long), 8 (zig-zag 16)
+            0x00,                         // nonce: union branch 0 (null)
         };
         assertGolden(expected, AdapterCommand.class,
-                new AdapterCommand(AdapterCommandType.PIN, 7L, "ops", Instant.ofEpochMilli(1000)));
+                new AdapterCommand(AdapterCommandType.PIN, 7L, "ops", Instant.ofEpochMilli(1000), "ops", 8L, null));
     }
 
     private static <T extends org.apache.avro.specific.SpecificRecord> void assertGolden(

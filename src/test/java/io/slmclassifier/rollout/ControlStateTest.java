@@ -9,6 +9,7 @@ import io.slmclassifier.avro.AdapterEvent;
 import io.slmclassifier.avro.AdapterStatus;
 import java.time.Instant;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalLong;
 import org.junit.jupiter.api.Test;
 
@@ -105,5 +106,73 @@ class ControlStateTest {
         assertEquals(OptionalLong.of(1), copy.serving(), "a copy does not follow the original");
         assertTrue(ControlRecords.key(event(1, AdapterStatus.ERROR)).endsWith("-error-p-0"));
         assertEquals("adapter-1", ControlRecords.key(event(1, AdapterStatus.ACTIVE)));
+    }
+
+    static AdapterEvent signedEvent(long version, long sequence) {
+        return AdapterEvent.newBuilder(event(version, AdapterStatus.ACTIVE)).setIssuer("trainer").setSequence(sequence)
+                .setNonce("event-" + version + "-" + sequence).build();
+    }
+
+    static AdapterCommand signedCommand(AdapterCommandType type, Long version, String issuer, long sequence) {
+        return AdapterCommand.newBuilder(command(type, version)).setRequestedBy(issuer).setIssuer(issuer)
+                .setSequence(sequence).setNonce(issuer + "-" + sequence).build();
+    }
+
+    @Test
+    void aReplayedRollbackOrPinIsRefusedAndChangesNothing() {
+        ControlState s = new ControlState();
+        for (long v = 1; v <= 3; v++) {
+            assertEquals(Optional.empty(), s.apply(signedEvent(v, v)));
+        }
+        AdapterCommand rollback = signedCommand(AdapterCommandType.ROLLBACK, null, "alice", 10);
+        AdapterCommand pin = signedCommand(AdapterCommandType.PIN, 3L, "alice", 11);
+        s.apply(rollback);
+        assertEquals(OptionalLong.of(2), s.serving());
+        s.apply(pin);
+        assertEquals(OptionalLong.of(3), s.serving());
+        s.apply(signedCommand(AdapterCommandType.UNPIN, null, "alice", 12));
+        assertEquals(OptionalLong.of(2), s.serving(), "version 3 stays rolled back once unpinned");
+
+        Optional<String> replayedRollback = s.apply(rollback);
+        assertTrue(replayedRollback.orElse("").contains("replay"), replayedRollback.toString());
+        assertTrue(s.apply(pin).isPresent());
+        assertTrue(s.apply(signedEvent(3, 3)).isPresent(), "a replayed event");
+        assertEquals(OptionalLong.of(2), s.serving(), "without the rule the rollback would serve 1 and the pin 3");
+        assertEquals(OptionalLong.empty(), s.pinned());
+        assertEquals(12, s.lastSequence("alice"));
+    }
+
+    @Test
+    void sequencesAreOrderedPerIssuerOnly() {
+        ControlState s = new ControlState();
+        s.apply(signedEvent(1, 500));
+        s.apply(signedEvent(2, 600));
+        // Another issuer's clock may be behind the trainer's: its records are applied in log order all the same.
+        assertEquals(Optional.empty(), s.apply(signedCommand(AdapterCommandType.ROLLBACK, 1L, "bob", 100)));
+        assertEquals(OptionalLong.of(1), s.serving());
+        // A record of bob's written before his last one (a different nonce, a lower sequence) was overtaken.
+        Optional<String> overtaken = s.apply(signedCommand(AdapterCommandType.UNPIN, null, "bob", 99));
+        assertTrue(overtaken.orElse("").contains("not above the last one applied"), overtaken.toString());
+        assertEquals(Optional.empty(), s.apply(signedCommand(AdapterCommandType.ROLLBACK, 2L, "bob", 101)));
+        assertEquals(OptionalLong.of(2), s.serving());
+        ControlState copy = s.copy();
+        assertTrue(copy.apply(signedCommand(AdapterCommandType.ROLLBACK, 0L, "bob", 101)).isPresent(),
+                "a copy remembers the sequences applied");
+        assertTrue(s.apply(AdapterCommand.newBuilder(command(AdapterCommandType.PIN, 1L)).setSequence(700L).build())
+                .isPresent(), "a sequence without an issuer");
+    }
+
+    @Test
+    void recordsWithoutASequenceCountOnlyBeforeTheFirstRecordWithOne() {
+        ControlState s = new ControlState();
+        s.apply(event(1, AdapterStatus.ACTIVE));
+        s.apply(event(2, AdapterStatus.ACTIVE));
+        assertEquals(Optional.empty(), s.apply(command(AdapterCommandType.ROLLBACK, null)), "written before sequences");
+        assertEquals(OptionalLong.of(1), s.serving());
+        s.apply(signedEvent(3, 5));
+        assertEquals(OptionalLong.of(3), s.serving());
+        Optional<String> old = s.apply(command(AdapterCommandType.ROLLBACK, null));
+        assertTrue(old.orElse("").contains("no sequence"), old.toString());
+        assertEquals(OptionalLong.of(3), s.serving(), "an old unsequenced rollback written again changes nothing");
     }
 }

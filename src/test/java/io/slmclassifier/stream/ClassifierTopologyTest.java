@@ -97,7 +97,7 @@ class ClassifierTopologyTest {
             double abstainThreshold, double abstainMinLabelMass, List<String> abstained) {
         ClassifierTopology.Settings settings = new ClassifierTopology.Settings("intents.in", "intents.classified",
                 "intents.dlq", task.name(), "qwen3-tiny", task.labels(), maxBatch, Duration.ofMillis(10),
-                Duration.ofSeconds(30), 524_288, "intents.review", abstainThreshold, abstainMinLabelMass);
+                Duration.ofSeconds(30), 524_288, 1_048_576, 1_048_576, "intents.review", abstainThreshold, abstainMinLabelMass);
         InputDecoder decoder = new InputDecoder(InputDecoder.Format.AUTO, null, 60, truncate);
         var topology = ClassifierTopology.build(settings, decoder, worker, new RawAvro(), new ClassifierTopology.Listener() {
             public void received() {}

@@ -119,6 +119,11 @@ public final class SchemaRegistryClient {
         return builder.build();
     }
 
+    /** The registry's URLs, without any credentials they were given with: fit for messages. */
+    public String urls() {
+        return String.join(",", baseUrls);
+    }
+
     // ---------------------------------------------------------------------------------------------------------
     // Subjects and versions
 

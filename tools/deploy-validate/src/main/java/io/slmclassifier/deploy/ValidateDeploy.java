@@ -727,9 +727,16 @@ public final class ValidateDeploy {
             return;
         }
         String key = variable.substring(4).toLowerCase().replace('_', '.');
-        if (!key.startsWith("kafka.") && !knownKeys.get(service).contains(key)) {
+        if (!isKey(service, key)) {
             error(where, variable + " sets '" + key + "', which is no " + service + " key");
         }
+    }
+
+    /** A key of the service, a Kafka pass-through, or {@code <key>.file}: the key's value read from that file. */
+    private boolean isKey(String service, String key) {
+        Set<String> known = knownKeys.get(service);
+        return key.startsWith("kafka.") || known.contains(key)
+                || key.endsWith(".file") && known.contains(key.substring(0, key.length() - ".file".length()));
     }
 
     private void checkMountedProperties(String where, String service, JsonNode container, JsonNode pod,
@@ -757,7 +764,7 @@ public final class ValidateDeploy {
                     throw new IllegalStateException(e);
                 }
                 for (String key : p.stringPropertyNames()) {
-                    if (!key.startsWith("kafka.") && !knownKeys.get(service).contains(key)) {
+                    if (!isKey(service, key)) {
                         error(cm.where(), file + ": '" + key + "' is no " + service + " key");
                     }
                 }
