@@ -30,13 +30,13 @@ import org.slf4j.LoggerFactory;
  * itself happens between two batches. A version that fails a check is reported as an ERROR event and the
  * previous one keeps serving.
  *
- * <p>Fetching is bounded ({@code adapter.fetch.timeout.ms}) and happens on a thread of its own, so a slow or silent
- * store holds up neither start-up nor the control topic: commands and events that arrive meanwhile are applied, and
- * a fetch of a version no longer wanted is abandoned for the one that is. A fetch that fails for the store's sake
- * ({@link AdapterStore.Unavailable}) is tried again with pauses doubling from 1 s to 5 min; one that fails for the
- * archive's is final for that version. The version served last is remembered in the cache directory with its
- * archive, so a restarted processor serves it again from disk, checked against the log's event, while the version
- * the log wants is fetched or when it is refused.
+ * <p>Fetching is bounded ({@code adapter.fetch.timeout.ms}) and happens on a thread of its own, so a slow or
+ * silent store holds up start-up no longer than that and the control topic not at all: commands and events that
+ * arrive meanwhile are applied, and a fetch of a version no longer wanted is abandoned for the one that is. A
+ * fetch that fails for the store's sake ({@link AdapterStore.Unavailable}) is tried again with pauses doubling
+ * from 1 s to 5 min; one that fails for the archive's is final for that version. The version served last is
+ * remembered in the cache directory with its archive, so a restarted processor serves it again from disk,
+ * checked against the log's event, while the version the log wants is fetched or when it is refused.
  */
 public final class AdapterRollout implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(AdapterRollout.class);
@@ -98,11 +98,12 @@ public final class AdapterRollout implements AutoCloseable {
     }
 
     /**
-     * Reads the control topic to its end and, before returning, serves what this processor has on disk: the
-     * version the log wants when its archive is in the cache, else the version it served last if the log still
-     * has it ACTIVE. Fetching what is missing goes on in the background. The records applied are kept in the
-     * cache directory's control journal, so what was signed keeps serving after a restart even when compaction
-     * has deleted it from the topic under a tombstone.
+     * Reads the control topic to its end and serves what it says before returning (restart: same version), waiting
+     * for the store at most one fetch timeout: first what this processor has on disk (the version the log wants
+     * when its archive is in the cache, else the version it served last if the log still has it ACTIVE), then the
+     * wanted version from the store. Past the timeout, start-up goes on with what serves and the fetch in the
+     * background. The records applied are kept in the cache directory's control journal, so what was signed keeps
+     * serving after a restart even when compaction has deleted it from the topic under a tombstone.
      */
     public void start() {
         control.keepJournal(cacheDir.resolve(ControlLog.JOURNAL_FILE));
@@ -110,17 +111,24 @@ public final class AdapterRollout implements AutoCloseable {
         ControlState state = control.state();
         noteTemperatures(state);
         wanted = state;
-        try {
-            switcher.submit(() -> {
+        java.util.concurrent.Future<?> first = switcher.submit(() -> {
+            try {
                 serveFromDisk(state);
-                return null;
-            }).get();
+            } catch (IOException | RuntimeException e) {
+                log.warn("Could not serve an adapter from {} at start: {}", cacheDir, e.toString());
+            }
+            reconcile();
+        });
+        try {
+            first.get(store.fetchTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            log.warn("Starting with {} while adapter version {} is still being fetched",
+                    serving == 0 ? "the base model" : "version " + serving, wantedVersion(state));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (java.util.concurrent.ExecutionException e) {
-            log.warn("Could not serve an adapter from {} at start: {}", cacheDir, e.getCause().toString());
+            log.warn("Could not serve adapter version {} at start: {}", wantedVersion(state), e.getCause().toString());
         }
-        switcher.execute(this::reconcile);
         control.follow(this::apply);
     }
 

@@ -116,6 +116,11 @@ public final class AdapterStore {
         return maxBytes;
     }
 
+    /** The longest one {@link #get} takes. */
+    public Duration fetchTimeout() {
+        return fetchTimeout;
+    }
+
     /** Stores one version's archive; returns the location to put into its {@code AdapterEvent}. */
     public String put(long version, byte[] archive) throws IOException {
         if (target.equals("kafka")) {

@@ -60,7 +60,7 @@ public final class ProcessorConfig extends ServiceConfig {
         {"adapter.store", "kafka", "where adapters are read from: kafka (the adapters topic), a file: URI or an http(s) URL prefix; events naming any other location are refused"},
         {"adapter.store.token", "", "bearer token for adapters kept at an HTTP(S) location"},
         {"adapter.max.bytes", "1073741824", "most bytes of one adapter archive, and of its files unpacked; larger ones are refused while reading"},
-        {"adapter.fetch.timeout.ms", "60000", "longest one adapter fetch may take, all of it (connect, wait, read); a fetch that fails "
+        {"adapter.fetch.timeout.ms", "60000", "longest one adapter fetch may take, all of it (connect, wait, read), and start-up waits for one; a fetch that fails "
                 + "for the store's sake (unreachable, 5xx, too slow, chunks missing) is tried again with growing pauses"},
         {"adapter.cache.dir", "", "where fetched adapters are unpacked (empty: a temporary directory)"},
         {"instance.id", "", "this instance's name in error reports (empty: the host name)"},
