@@ -17,8 +17,8 @@ public final class Main implements Runnable {
 
     public static void main(String[] args) {
         LogOptions.apply(java.util.List.of(args));
-        // The JDK's HTTP servers (metrics and health, the embedded registry) wait forever for a request's headers unless told
-        // otherwise: a client that opens connections and sends nothing would hold their threads.
+        // The JDK's HTTP servers (metrics and health, the embedded registry) wait forever for a request's headers
+        // unless told otherwise: a client that opens connections and sends nothing would hold their threads.
         if (System.getProperty("sun.net.httpserver.maxReqTime") == null) {
             System.setProperty("sun.net.httpserver.maxReqTime", "30");
         }

@@ -59,7 +59,7 @@ public final class ProcessorConfig extends ServiceConfig {
         {"adapters.topic", "intents.adapters", "adapter archives in chunks (compacted)"},
         {"adapter.store", "kafka", "where adapters are read from: kafka (the adapters topic), a file: URI or an http(s) URL prefix; events naming any other location are refused"},
         {"adapter.store.token", "", "bearer token for adapters kept at an HTTP(S) location"},
-        {"adapter.max.bytes", "1073741824", "most bytes of one adapter archive, and of its files unpacked; larger ones are refused while reading"},
+        {"adapter.max.bytes", "1073741824", "most bytes of one adapter archive, and of its files unpacked (also at most what a LoRA of its rank for the served model takes); larger ones are refused while reading"},
         {"adapter.fetch.timeout.ms", "60000", "longest one adapter fetch may take, all of it (connect, wait, read), and start-up waits for one; a fetch that fails "
                 + "for the store's sake (unreachable, 5xx, too slow, chunks missing) is tried again with growing pauses"},
         {"adapter.cache.dir", "", "where fetched adapters are unpacked (empty: a temporary directory)"},
