@@ -44,7 +44,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.Properties;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -263,12 +266,18 @@ public final class TrainerService implements AutoCloseable {
         }
     }
 
-    /** Feedback -> dataset topic (or the dead-letter topic); offsets are committed once the copies are written. */
+    /**
+     * Feedback -> dataset topic (or the dead-letter topic); offsets are committed only once every copy is written.
+     * A copy the broker refuses goes to the dead-letter topic (cut to fit) instead; when a dead letter cannot be
+     * written either, the batch is read again from its first offsets (the dataset topic keeps the last label per
+     * id, so a copy written twice changes nothing).
+     */
     private void copyFeedback() {
         var records = feedback.poll(Duration.ofMillis(200));
         if (records.isEmpty()) {
             return;
         }
+        List<Sent> copies = new ArrayList<>();
         for (ConsumerRecord<byte[], byte[]> r : records) {
             try {
                 LabeledExample example = examples.deserializer().deserialize(r.topic(), r.headers(), r.value());
@@ -276,25 +285,67 @@ public final class TrainerService implements AutoCloseable {
                     throw new IllegalArgumentException("empty feedback record");
                 }
                 FeedbackDataset.toExample(task, example);
-                producer.send(new ProducerRecord<>(config.get("dataset.topic"), null, r.timestamp(),
-                        example.getId().getBytes(StandardCharsets.UTF_8), r.value()));
-                accepted.increment();
+                copies.add(new Sent(r, producer.send(new ProducerRecord<>(config.get("dataset.topic"), null,
+                        r.timestamp(), example.getId().getBytes(StandardCharsets.UTF_8), r.value())), false));
             } catch (RuntimeException e) {
-                deadLetter(r, e);
+                copies.add(new Sent(r, deadLetter(r, e), true));
             }
         }
         producer.flush();
+        List<Future<?>> letters = new ArrayList<>();
+        for (Sent copy : copies) {
+            Throwable failure = copy.failure();
+            if (failure == null && !copy.deadLetter()) {
+                accepted.increment();
+            } else if (failure != null && !copy.deadLetter()) {
+                letters.add(deadLetter(copy.record(), new IllegalStateException("the dataset topic refused it: "
+                        + failure.getMessage(), failure)));
+            } else if (failure != null) {
+                letters.add(CompletableFuture.failedFuture(failure));
+            }
+        }
+        producer.flush();
+        for (Future<?> letter : letters) {
+            Throwable failure = Sent.failureOf(letter);
+            if (failure != null) {
+                log.warn("Could not write a dead letter ({}); reading this batch of feedback again", failure.getMessage());
+                for (TopicPartition partition : records.partitions()) {
+                    feedback.seek(partition, records.records(partition).get(0).offset());
+                }
+                return;
+            }
+        }
         feedback.commitSync();
     }
 
-    private void deadLetter(ConsumerRecord<byte[], byte[]> r, RuntimeException error) {
+    /** A feedback record and the send of its copy (to the dataset, or to the dead-letter topic). */
+    private record Sent(ConsumerRecord<byte[], byte[]> record, Future<?> send, boolean deadLetter) {
+        Throwable failure() {
+            return failureOf(send);
+        }
+
+        /** Why a finished send failed; null when it succeeded. */
+        static Throwable failureOf(Future<?> send) {
+            try {
+                send.get();
+                return null;
+            } catch (ExecutionException e) {
+                return e.getCause();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return e;
+            }
+        }
+    }
+
+    private Future<?> deadLetter(ConsumerRecord<byte[], byte[]> r, RuntimeException error) {
         log.warn("Feedback record {}-{}@{} goes to {}: {}", r.topic(), r.partition(), r.offset(),
                 config.get("dlq.topic"), error.getMessage());
         DeadLetters.Letter letter = DeadLetters.of(r.key(), r.value(), r.headers(), "invalid-feedback", error.getMessage(),
                 r.topic(), r.partition(), r.offset(), config.deadLetterMaxBytes());
-        producer.send(new ProducerRecord<>(config.get("dlq.topic"), null, r.timestamp(), letter.key(), letter.value(),
-                letter.headers()));
         refused.increment();
+        return producer.send(new ProducerRecord<>(config.get("dlq.topic"), null, r.timestamp(), letter.key(),
+                letter.value(), letter.headers()));
     }
 
     private void readDatasetToEnd() {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.slmclassifier.Fixtures;
+import io.slmclassifier.avro.LabeledExample;
 import io.slmclassifier.avro.TextMessage;
 import io.slmclassifier.kafka.AvroSerde;
 import io.slmclassifier.kafka.DeadLetters;
@@ -379,6 +380,55 @@ class DeadLetterSizeEndToEndTest {
             List<ConsumerRecord<byte[], byte[]>> dead = readCommitted(app + ".dlq", 1, Duration.ofSeconds(60));
             assertEquals(1, dead.size(), "the dead letter is written");
             assertCutLetterOf(poison, dead.get(0), "invalid-feedback", "value");
+            assertTrue(trainer.ready());
+        }
+    }
+
+    /**
+     * A labeled example the dataset topic refuses (its limit below the feedback topic's) is not lost with its offset
+     * committed: it goes to the dead-letter topic, and the example behind it reaches the dataset.
+     */
+    @Test
+    void feedbackTheDatasetTopicRefusesIsDeadLetteredNotLost(@TempDir Path dir) throws Exception {
+        String app = "refused";
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
+            admin.createTopics(List.of(new NewTopic(app + ".in", 1, (short) 1),
+                    new NewTopic(app + ".dataset", 1, (short) 1).configs(Map.of("max.message.bytes", "2000"))))
+                    .all().get();
+        }
+        Map<String, String> c = new HashMap<>();
+        c.put("bootstrap.servers", kafka.bootstrapServers());
+        c.put("schema.registry.url", registry.url());
+        c.put("feedback.topics", app + ".in");
+        c.put("dataset.topic", app + ".dataset");
+        c.put("control.topic", app + ".control");
+        c.put("adapters.topic", app + ".adapters");
+        c.put("dlq.topic", app + ".dlq");
+        c.put("model.dir", Fixtures.model("qwen3-tiny").toString());
+        c.put("task.file", Fixtures.task("radr-intents").toString());
+        c.put("device", "cpu");
+        c.put("work.dir", dir.toString());
+        c.put("metrics.port", "0");
+        c.put("control.signing.key", "test-signing-key-of-at-least-32-characters");
+        AvroSerde<LabeledExample> examples = AvroSerde.forType(LabeledExample.class,
+                SchemaRegistryClient.fromConfig(Map.of("schema.registry.url", registry.url())));
+        try (io.slmclassifier.train.TrainerService trainer = new io.slmclassifier.train.TrainerService(
+                io.slmclassifier.train.TrainerConfig.of(c))) {
+            trainer.start();
+            try (KafkaProducer<byte[], byte[]> producer = unboundedProducer()) {
+                for (String[] example : new String[][] {{"long", "Unit A to Unit B, over. ".repeat(200)},
+                        {"short", "Unit A to Unit B, over."}}) {
+                    producer.send(new ProducerRecord<>(app + ".in", example[0].getBytes(StandardCharsets.UTF_8),
+                            examples.serializer().serialize(app + ".in", LabeledExample.newBuilder()
+                                    .setId(example[0]).setText(example[1]).setLabel("call").setSource("test")
+                                    .setLabeledAt(java.time.Instant.now()).build()))).get();
+                }
+            }
+            List<ConsumerRecord<byte[], byte[]>> dead = readCommitted(app + ".dlq", 1, Duration.ofSeconds(60));
+            assertEquals(1, dead.size(), "the refused example is dead-lettered");
+            assertEquals("long", new String(dead.get(0).key(), StandardCharsets.UTF_8));
+            List<ConsumerRecord<byte[], byte[]>> dataset = readCommitted(app + ".dataset", 1, Duration.ofSeconds(60));
+            assertEquals("short", new String(dataset.get(0).key(), StandardCharsets.UTF_8));
             assertTrue(trainer.ready());
         }
     }
