@@ -14,7 +14,6 @@ import io.slmclassifier.train.LabeledData;
 import io.slmclassifier.train.LoraTrainer;
 import io.slmclassifier.model.TorchRuntime;
 import io.slmclassifier.model.hub.ModelResolver;
-import io.slmclassifier.stream.StreamBenchmark;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -3,7 +3,7 @@ package io.slmclassifier.cli;
 import io.slmclassifier.avro.Classification;
 import io.slmclassifier.avro.LabeledExample;
 import io.slmclassifier.kafka.AvroSerde;
-import io.slmclassifier.kafka.LocalKafkaBroker;
+import io.slmclassifier.devkit.LocalKafkaBroker;
 import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import io.slmclassifier.train.ColourTask;
 import io.slmclassifier.train.LabeledData;

@@ -1,7 +1,7 @@
 package io.slmclassifier.cli;
 
 import io.slmclassifier.model.hub.ModelResolver;
-import io.slmclassifier.stream.SoakRun;
+import io.slmclassifier.devkit.SoakRun;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -1,8 +1,10 @@
-package io.slmclassifier.stream;
+package io.slmclassifier.cli;
 
 import io.slmclassifier.classify.Classifier;
-import io.slmclassifier.kafka.LocalKafkaBroker;
-import io.slmclassifier.kafka.registry.EmbeddedSchemaRegistry;
+import io.slmclassifier.devkit.LocalKafkaBroker;
+import io.slmclassifier.devkit.registry.EmbeddedSchemaRegistry;
+import io.slmclassifier.stream.ProcessorConfig;
+import io.slmclassifier.stream.ProcessorService;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -16,7 +16,7 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /** The demo as a person uses it: typed sentences come back classified through Kafka, corrections go to feedback. */
-class DemoCommandTest {
+class DemoCommandIT {
 
     /** Runs the demo with this standard input; returns its exit code and everything it printed. */
     private static String run(InputStream in, ByteArrayOutputStream captured, String... args) {

@@ -14,14 +14,14 @@ import org.junit.jupiter.api.io.TempDir;
  * serving (and says so) until SIGTERM, then stops its clients, services, registry and broker in that order,
  * in seconds.
  */
-class DemoLifecycleTest {
+class DemoLifecycleIT {
 
     @Test
     void withoutATerminalItServesUntilSigtermThenStopsQuickly(@TempDir Path dir) throws Exception {
         Path out = dir.resolve("out.txt");
         Path err = dir.resolve("err.txt");
         ProcessBuilder pb = new ProcessBuilder(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Dai.djl.offline=true", "-cp", QuietTerminalTest.shippedClassPath(), "io.slmclassifier.cli.Main", "demo",
+                "-Dai.djl.offline=true", "-cp", QuietTerminalIT.shippedClassPath(), "io.slmclassifier.cli.Main", "demo",
                 "--model", "demo-tiny", "--device", "cpu", "--console-port", "-1", "--data-dir", dir.resolve("data").toString()))
                 .redirectInput(ProcessBuilder.Redirect.from(Files.createFile(dir.resolve("empty-input")).toFile()))
                 .redirectOutput(out.toFile()).redirectError(err.toFile());

@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.slmclassifier.Fixtures;
-import io.slmclassifier.kafka.LocalKafkaBroker;
-import io.slmclassifier.kafka.registry.EmbeddedSchemaRegistry;
+import io.slmclassifier.devkit.LocalKafkaBroker;
+import io.slmclassifier.devkit.registry.EmbeddedSchemaRegistry;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** What a person at a terminal sees from the interactive commands: their output, not the libraries' INFO logs. */
-class QuietTerminalTest {
+class QuietTerminalIT {
 
     private record Run(int code, String out, List<String> err) {}
 

@@ -18,7 +18,7 @@ class OperationsServerTest {
     @Test
     void notReadyWhileStreamThreadsKeepFailing() throws Exception {
         AtomicBoolean steady = new AtomicBoolean(true);
-        try (OperationsServer server = new OperationsServer("127.0.0.1", 0, new ProcessorMetrics(), () -> KafkaStreams.State.RUNNING,
+        try (OperationsServer server = new OperationsServer("127.0.0.1", 0, new ProcessorMetrics()::scrape, () -> KafkaStreams.State.RUNNING,
                 steady::get)) {
             assertEquals(200, status(server.port(), "/health/ready"));
             steady.set(false);
@@ -34,7 +34,7 @@ class OperationsServerTest {
     void listensOnLoopbackUnlessADeploymentOpensIt() throws Exception {
         for (String host : new String[] {ProcessorConfig.of(java.util.Map.of()).get("metrics.host"),
                 io.slmclassifier.train.TrainerConfig.of(java.util.Map.of()).get("metrics.host")}) {
-            try (OperationsServer server = new OperationsServer(host, 0, new ProcessorMetrics(),
+            try (OperationsServer server = new OperationsServer(host, 0, new ProcessorMetrics()::scrape,
                     () -> KafkaStreams.State.RUNNING, () -> true)) {
                 assertTrue(server.address().getAddress().isLoopbackAddress(), server.address().toString());
                 assertEquals(200, status(server.port(), "/health/ready"));

@@ -14,11 +14,11 @@ import io.slmclassifier.avro.AdapterStatus;
 import io.slmclassifier.avro.Classification;
 import io.slmclassifier.avro.LabeledExample;
 import io.slmclassifier.kafka.AvroSerde;
-import io.slmclassifier.kafka.LocalKafkaBroker;
-import io.slmclassifier.kafka.registry.EmbeddedSchemaRegistry;
+import io.slmclassifier.devkit.LocalKafkaBroker;
+import io.slmclassifier.devkit.registry.EmbeddedSchemaRegistry;
 import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import io.slmclassifier.quality.Calibration;
-import io.slmclassifier.quality.EvaluationRecords;
+import io.slmclassifier.rollout.EvaluationRecords;
 import io.slmclassifier.quality.Metrics;
 import io.slmclassifier.stream.ProcessorConfig;
 import io.slmclassifier.stream.ProcessorService;
@@ -60,7 +60,7 @@ import org.junit.jupiter.api.io.TempDir;
  * back; a corrupt adapter is refused with an error event while the old one keeps serving; a pin survives a
  * processor restart.
  */
-class RolloutEndToEndTest {
+class RolloutEndToEndIT {
     private static LocalKafkaBroker broker;
     private static EmbeddedSchemaRegistry registry;
 

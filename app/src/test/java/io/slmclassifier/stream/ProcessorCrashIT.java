@@ -1,9 +1,7 @@
 package io.slmclassifier.stream;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import io.slmclassifier.avro.Classification;
+import io.slmclassifier.devkit.ProcessorProcess;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
@@ -22,24 +20,27 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 
 /**
  * SIGKILL while records wait for their batch: the processor in a child JVM has consumed (and committed) every
  * input but classified none; after a restart every input appears in the output exactly once.
  */
-class ProcessorCrashTest {
+class ProcessorCrashIT {
     @BeforeAll
     static void startBroker() throws Exception {
-        ProcessorEndToEndTest.startBroker();
+        ProcessorEndToEndIT.startBroker();
     }
 
     @AfterAll
     static void stopBroker() {
-        ProcessorEndToEndTest.stopBroker();
+        ProcessorEndToEndIT.stopBroker();
     }
 
     private Process startChild(String app, Path state, Path log, String linger) throws Exception {
-        Map<String, String> config = new HashMap<>(ProcessorEndToEndTest.config(app, state).asMap());
+        Map<String, String> config = new HashMap<>(ProcessorEndToEndIT.config(app, state).asMap());
         config.put("batch.max.size", "1000");
         config.put("batch.linger.ms", linger);
         // The killed member holds its partitions until its session expires: keep that short.
@@ -49,7 +50,7 @@ class ProcessorCrashTest {
 
     private static long committed(String app) throws Exception {
         Properties p = new Properties();
-        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, ProcessorEndToEndTest.bootstrapServers());
+        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, ProcessorEndToEndIT.bootstrapServers());
         try (Admin admin = Admin.create(p)) {
             Map<TopicPartition, OffsetAndMetadata> offsets =
                     admin.listConsumerGroupOffsets(app).partitionsToOffsetAndMetadata().get(10, TimeUnit.SECONDS);
@@ -66,7 +67,7 @@ class ProcessorCrashTest {
         try {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
             ProcessorProcess.awaitLog(first, log, "Processor ready", 1, Duration.ofSeconds(90));
-            ProcessorEndToEndTest.produce(app + ".in", n, 5);
+            ProcessorEndToEndIT.produce(app + ".in", n, 5);
             while (committed(app) < n && System.nanoTime() < deadline) {
                 Thread.sleep(200);
             }
@@ -75,17 +76,17 @@ class ProcessorCrashTest {
             first.destroyForcibly(); // SIGKILL: no shutdown hook, no flush
             first.waitFor(30, TimeUnit.SECONDS);
         }
-        assertTrue(ProcessorEndToEndTest.readCommitted(app + ".classified", 1, Duration.ofSeconds(2)).isEmpty(),
+        assertTrue(ProcessorEndToEndIT.readCommitted(app + ".classified", 1, Duration.ofSeconds(2)).isEmpty(),
                 "nothing was classified before the crash: the records were waiting in the store");
 
         // A new instance on a new state directory: the store comes back from its changelog.
         Process second = startChild(app, dir.resolve("state-2"), log, "50");
         try {
             List<ConsumerRecord<byte[], byte[]>> results =
-                    ProcessorEndToEndTest.readCommitted(app + ".classified", n, Duration.ofSeconds(120));
+                    ProcessorEndToEndIT.readCommitted(app + ".classified", n, Duration.ofSeconds(120));
             Set<String> texts = new HashSet<>();
             for (ConsumerRecord<byte[], byte[]> r : results) {
-                Classification c = ProcessorEndToEndTest.decode(app + ".classified", r.value());
+                Classification c = ProcessorEndToEndIT.decode(app + ".classified", r.value());
                 assertTrue(texts.add(c.getText()), "classified twice: " + c.getText());
             }
             assertEquals(n, texts.size(), java.nio.file.Files.readString(log));

@@ -8,9 +8,9 @@ import io.slmclassifier.avro.Classification;
 import io.slmclassifier.classify.LanguageModel;
 import io.slmclassifier.classify.Task;
 import io.slmclassifier.kafka.AvroSerde;
-import io.slmclassifier.kafka.LocalKafkaBroker;
+import io.slmclassifier.devkit.LocalKafkaBroker;
 import io.slmclassifier.kafka.WireFormat;
-import io.slmclassifier.kafka.registry.EmbeddedSchemaRegistry;
+import io.slmclassifier.devkit.registry.EmbeddedSchemaRegistry;
 import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import io.slmclassifier.model.LoraAdapter;
 import io.slmclassifier.model.LoraConfig;
@@ -46,7 +46,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The processor against a real broker: N in, N out, read_committed, none lost or doubled, order per key kept. */
-class ProcessorEndToEndTest {
+class ProcessorEndToEndIT {
     private static LocalKafkaBroker broker;
     private static EmbeddedSchemaRegistry registry;
 

@@ -1,22 +1,23 @@
 package io.slmclassifier.stream;
 
-import static org.junit.jupiter.api.Assertions.assertAll;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import io.slmclassifier.Fixtures;
 import io.slmclassifier.cli.ProduceCommand;
+import io.slmclassifier.devkit.SoakRun;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import static org.junit.jupiter.api.Assertions.assertAll;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 
 /**
  * Crashes under load, the CI size of the {@code soak} command: a real broker, two processor JVMs on a
  * three-partition input, 5,000 messages at 100 msg/s, one processor killed with SIGKILL every 15 s and restarted,
  * in turns (three kills in the 50 s of sending), then every id read back with {@code read_committed} exactly once.
  */
-class ProcessorSoakTest {
+class ProcessorSoakIT {
 
     @Test
     void processorsKilledUnderLoadLoseNothingAndDoubleNothing(@TempDir Path dir) throws Exception {

@@ -1,4 +1,4 @@
-package io.slmclassifier.kafka;
+package io.slmclassifier.devkit;
 
 import java.io.File;
 import java.io.IOException;

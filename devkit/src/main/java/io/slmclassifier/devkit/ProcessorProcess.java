@@ -1,4 +1,4 @@
-package io.slmclassifier.stream;
+package io.slmclassifier.devkit;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -1,11 +1,11 @@
-package io.slmclassifier.stream;
+package io.slmclassifier.devkit;
 
 import io.slmclassifier.avro.Classification;
 import io.slmclassifier.avro.TextMessage;
 import io.slmclassifier.kafka.AvroSerde;
-import io.slmclassifier.kafka.LocalKafkaBroker;
+import io.slmclassifier.devkit.LocalKafkaBroker;
 import io.slmclassifier.kafka.Topics;
-import io.slmclassifier.kafka.registry.EmbeddedSchemaRegistry;
+import io.slmclassifier.devkit.registry.EmbeddedSchemaRegistry;
 import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -3,7 +3,7 @@ package io.slmclassifier.kafka;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.slmclassifier.avro.Classification;
-import io.slmclassifier.kafka.registry.EmbeddedSchemaRegistry;
+import io.slmclassifier.devkit.registry.EmbeddedSchemaRegistry;
 import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Classifications through a real broker, with schemas in a registry that keeps them on the same broker. */
-class AvroSerdeKafkaTest {
+class AvroSerdeKafkaIT {
 
     @RegisterExtension
     static final KafkaTestCluster kafka = new KafkaTestCluster();

@@ -13,7 +13,7 @@ import io.slmclassifier.avro.AdapterStatus;
 import io.slmclassifier.avro.Classification;
 import io.slmclassifier.avro.TextMessage;
 import io.slmclassifier.kafka.AvroDecodingException.Reason;
-import io.slmclassifier.kafka.registry.EmbeddedSchemaRegistry;
+import io.slmclassifier.devkit.registry.EmbeddedSchemaRegistry;
 import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;

@@ -1,5 +1,6 @@
 package io.slmclassifier.kafka;
 
+import io.slmclassifier.devkit.LocalKafkaBroker;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;

@@ -18,7 +18,7 @@ import org.testcontainers.kafka.KafkaContainer;
  * Our client and serdes against the real Confluent Schema Registry and Apicurio (its Confluent-compatible API)
  * in Docker. Runs only where Docker exists; elsewhere the embedded registry's tests stand in.
  */
-class RealRegistriesTest {
+class RealRegistriesIT {
 
     private static void assertInteroperates(String url) {
         SchemaRegistryClient client = SchemaRegistryClient.builder(url).build();

@@ -2,7 +2,6 @@ package io.slmclassifier.ops;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
-import io.slmclassifier.stream.ProcessorMetrics;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
@@ -20,12 +19,13 @@ public final class OperationsServer implements AutoCloseable {
     private final HttpServer server;
 
     /**
+     * @param scrape the Prometheus text of the processor's metrics (a supplier: this module is below the processor)
      * @param steady false while stream threads keep dying (each is replaced, so Streams alone would stay RUNNING
      *     while a poison record stops every partition of the thread)
      */
-    public OperationsServer(String host, int port, ProcessorMetrics metrics, Supplier<KafkaStreams.State> state,
+    public OperationsServer(String host, int port, Supplier<String> scrape, Supplier<KafkaStreams.State> state,
             BooleanSupplier steady) throws IOException {
-        this(host, port, metrics::scrape, () -> {
+        this(host, port, scrape, () -> {
             KafkaStreams.State s = state.get();
             return s != KafkaStreams.State.ERROR && s != KafkaStreams.State.NOT_RUNNING;
         }, () -> state.get() == KafkaStreams.State.RUNNING && steady.getAsBoolean(),

@@ -1,8 +1,10 @@
-package io.slmclassifier.quality;
+package io.slmclassifier.rollout;
 
 import io.slmclassifier.avro.AdapterEvaluation;
 import io.slmclassifier.avro.CoveragePoint;
 import io.slmclassifier.avro.ReliabilityBin;
+import io.slmclassifier.quality.Calibration;
+import io.slmclassifier.quality.Metrics;
 import java.util.ArrayList;
 import java.util.List;
 

@@ -1,7 +1,7 @@
 package io.slmclassifier.console;
 
 import io.slmclassifier.avro.AdapterEvaluation;
-import io.slmclassifier.quality.EvaluationRecords;
+import io.slmclassifier.rollout.EvaluationRecords;
 import io.slmclassifier.quality.QualityPlots;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;

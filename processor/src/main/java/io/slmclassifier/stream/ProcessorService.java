@@ -144,7 +144,7 @@ public final class ProcessorService implements AutoCloseable {
         });
         streams.setStateListener((now, before) -> log.info("Kafka Streams {} -> {}", before, now));
         int port = config.getInt("metrics.port");
-        this.operations = port < 0 ? null : new OperationsServer(config.get("metrics.host"), port, metrics, streams::state,
+        this.operations = port < 0 ? null : new OperationsServer(config.get("metrics.host"), port, metrics::scrape, streams::state,
                 this::streamThreadsSteady);
         log.info("Processor ready: {} -> {} (dead letters: {}), task {} on {} ({}), metrics on {}",
                 settings.inputTopic(), settings.outputTopic(), settings.dlqTopic(), task.name(), modelId,

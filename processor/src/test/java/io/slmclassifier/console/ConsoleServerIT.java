@@ -15,10 +15,10 @@ import io.slmclassifier.avro.LabelProbability;
 import io.slmclassifier.avro.LabeledExample;
 import io.slmclassifier.kafka.AvroSerde;
 import io.slmclassifier.kafka.KafkaTestCluster;
-import io.slmclassifier.kafka.registry.EmbeddedSchemaRegistry;
+import io.slmclassifier.devkit.registry.EmbeddedSchemaRegistry;
 import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import io.slmclassifier.quality.Calibration;
-import io.slmclassifier.quality.EvaluationRecords;
+import io.slmclassifier.rollout.EvaluationRecords;
 import io.slmclassifier.quality.Metrics;
 import java.io.IOException;
 import java.net.URI;
@@ -60,7 +60,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * state and the event stream, labels land on the feedback topic as Avro, and writes are refused without the
  * configured token or when none is configured.
  */
-class ConsoleServerTest {
+class ConsoleServerIT {
 
     @RegisterExtension
     static final KafkaTestCluster kafka = new KafkaTestCluster();

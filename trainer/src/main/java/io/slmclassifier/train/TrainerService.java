@@ -23,7 +23,7 @@ import io.slmclassifier.model.TorchRuntime;
 import io.slmclassifier.model.hub.ModelResolver;
 import io.slmclassifier.ops.OperationsServer;
 import io.slmclassifier.quality.Calibration;
-import io.slmclassifier.quality.EvaluationRecords;
+import io.slmclassifier.rollout.EvaluationRecords;
 import io.slmclassifier.quality.Metrics;
 import io.slmclassifier.rollout.AdapterArchive;
 import io.slmclassifier.rollout.AdapterStore;

@@ -1,4 +1,4 @@
-package io.slmclassifier.kafka.registry;
+package io.slmclassifier.devkit.registry;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -6,8 +6,12 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
-import io.slmclassifier.kafka.registry.SchemaLog.ConfigEntry;
-import io.slmclassifier.kafka.registry.SchemaLog.SchemaEntry;
+import io.slmclassifier.devkit.registry.SchemaLog.ConfigEntry;
+import io.slmclassifier.devkit.registry.SchemaLog.SchemaEntry;
+import io.slmclassifier.kafka.registry.CompatibilityChecker;
+import io.slmclassifier.kafka.registry.CompatibilityLevel;
+import io.slmclassifier.kafka.registry.SchemaRegistryClient;
+import io.slmclassifier.kafka.registry.SchemaRegistryException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

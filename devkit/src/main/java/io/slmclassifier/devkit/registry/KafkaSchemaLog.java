@@ -1,8 +1,9 @@
-package io.slmclassifier.kafka.registry;
+package io.slmclassifier.devkit.registry;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.slmclassifier.kafka.registry.CompatibilityLevel;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Duration;

@@ -1,8 +1,9 @@
-package io.slmclassifier.kafka.registry;
+package io.slmclassifier.devkit.registry;
 
-import io.slmclassifier.kafka.registry.SchemaLog.ConfigEntry;
-import io.slmclassifier.kafka.registry.SchemaLog.Entry;
-import io.slmclassifier.kafka.registry.SchemaLog.SchemaEntry;
+import io.slmclassifier.devkit.registry.SchemaLog.ConfigEntry;
+import io.slmclassifier.devkit.registry.SchemaLog.Entry;
+import io.slmclassifier.devkit.registry.SchemaLog.SchemaEntry;
+import io.slmclassifier.kafka.registry.CompatibilityLevel;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;

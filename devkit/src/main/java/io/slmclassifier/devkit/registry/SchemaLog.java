@@ -1,5 +1,6 @@
-package io.slmclassifier.kafka.registry;
+package io.slmclassifier.devkit.registry;
 
+import io.slmclassifier.kafka.registry.CompatibilityLevel;
 import java.util.List;
 
 /**

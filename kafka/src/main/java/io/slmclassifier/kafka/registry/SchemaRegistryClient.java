@@ -29,7 +29,7 @@ import org.slf4j.LoggerFactory;
  * Client of the Confluent schema-registry REST protocol, the subset this project needs.
  *
  * <p>Speaks to Confluent Schema Registry, Apicurio (base URL {@code http://host/apis/ccompat/v7}), Karapace,
- * Redpanda and {@link EmbeddedSchemaRegistry}. Schemas by id and ids by (subject, schema) are cached forever:
+ * Redpanda and {@code EmbeddedSchemaRegistry} (devkit). Schemas by id and ids by (subject, schema) are cached forever:
  * both are immutable once registered, and the serializers ask for them on every record.
  *
  * <p>Server errors (5xx, 429) and I/O failures are retried with exponential backoff, trying the next URL when
