@@ -12,18 +12,19 @@ import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A stream processor in a child JVM ({@code Main processor --set key=value ...}) with the class path of this one,
- * its output appended to a log file: what the crash test and the soak kill and restart.
+ * A stream processor in a child JVM ({@code ProcessorMain --set key=value ...}, the processor image's entry point)
+ * with the class path of this one, its output appended to a log file: what the crash test and the soak kill and
+ * restart. The class is named, not linked: this module is below the processor's.
  */
 public final class ProcessorProcess {
 
     private ProcessorProcess() {}
 
-    /** Starts {@code Main processor} with these settings; stdout and stderr are appended to {@code log}. */
+    /** Starts {@code ProcessorMain} with these settings; stdout and stderr are appended to {@code log}. */
     public static Process start(Map<String, String> config, Path log) throws IOException {
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx1g", "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"),
-                "io.slmclassifier.cli.Main", "processor"));
+                "io.slmclassifier.stream.ProcessorMain"));
         for (Map.Entry<String, String> e : new TreeMap<>(config).entrySet()) {
             command.add("--set");
             command.add(e.getKey() + "=" + e.getValue());

@@ -18,7 +18,7 @@ import org.apache.kafka.common.serialization.StringDeserializer;
  * Reads a feedback topic from its beginning, with a consumer of its own and no group, and prints each
  * {@code LabeledExample} as a JSON line: the browser test's independent check of what the console wrote.
  *
- * <pre>java -cp target/slm-classifier.jar:target/test-classes io.slmclassifier.console.ReadFeedbackTopic \
+ * <pre>java -cp target/slm-classifier.jar:devkit/target/test-classes io.slmclassifier.console.ReadFeedbackTopic \
  *     BOOTSTRAP REGISTRY_URL TOPIC [SECONDS]</pre>
  *
  * Reads until the end offsets seen at the start are reached, or until SECONDS (default 10) have passed; the

@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -14,9 +15,10 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * The trainer image's entry point ({@code java -jar slm-classifier-trainer.jar --config FILE}): what
- * {@code slm-classifier trainer} runs, in a jar without the command line's other commands, the local broker or
- * the benchmarks. The options are those of {@code slm-classifier trainer}.
+ * The trainer image's entry point, {@code java -jar slm-classifier-trainer.jar --config FILE}: what
+ * {@code slm-classifier trainer} runs, in a jar without the other commands, the local broker or the benchmarks.
+ * It takes the command line of {@code slm-classifier trainer}, with or without the word {@code trainer} first, so
+ * the images' command, Compose and Kubernetes run either jar with the same arguments.
  */
 @Command(name = "trainer", mixinStandardHelpOptions = true,
         description = "Learn from labeled feedback and publish better adapters on the control topic.")
@@ -39,12 +41,14 @@ public final class TrainerMain implements Callable<Integer> {
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             if (e instanceof ModelLoadException || e instanceof IllegalArgumentException || e instanceof IOException
                     || e instanceof UncheckedIOException) {
-                commandLine.getErr().println("error: " + (e instanceof UncheckedIOException u ? u.getCause() : e).getMessage());
+                Throwable cause = e instanceof UncheckedIOException u ? u.getCause() : e;
+                commandLine.getErr().println("error: " + cause.getMessage());
                 return 2;
             }
             throw e;
         });
-        System.exit(cli.execute(args));
+        boolean named = args.length > 0 && args[0].equals("trainer");
+        System.exit(cli.execute(named ? Arrays.copyOfRange(args, 1, args.length) : args));
     }
 
     @Override
