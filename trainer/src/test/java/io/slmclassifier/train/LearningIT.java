@@ -21,7 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
  * The training loop learns: on a tiny random base model, a task whose label is decided by one keyword hidden
  * among distractor words goes from chance to a macro-F1 of at least 0.9 on held-out sentences.
  */
-class LearningTest {
+class LearningIT {
     @Test
     void macroF1RisesFromChanceToAtLeast09(@TempDir Path dir) throws Exception {
         List<LabeledData.Example> train = ColourTask.sentences(240, 1);
