@@ -1,5 +1,8 @@
 package io.slmclassifier.stream;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import io.slmclassifier.avro.Classification;
 import io.slmclassifier.devkit.ProcessorProcess;
 import java.nio.file.Path;
@@ -20,9 +23,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 
 /**
  * SIGKILL while records wait for their batch: the processor in a child JVM has consumed (and committed) every

@@ -1,5 +1,9 @@
 package io.slmclassifier.stream;
 
+import static org.junit.jupiter.api.Assertions.assertAll;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import io.slmclassifier.Fixtures;
 import io.slmclassifier.cli.ProduceCommand;
 import io.slmclassifier.devkit.SoakRun;
@@ -7,10 +11,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import static org.junit.jupiter.api.Assertions.assertAll;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 
 /**
  * Crashes under load, the CI size of the {@code soak} command: a real broker, two processor JVMs on a

@@ -1,5 +1,10 @@
 package io.slmclassifier.kafka;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import io.slmclassifier.devkit.LocalKafkaBroker;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -13,11 +18,6 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.common.Node;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 
 /** A broker on a port chosen by the user, as {@code demo --kafka-port} asks for. */
 class LocalKafkaBrokerPortIT {

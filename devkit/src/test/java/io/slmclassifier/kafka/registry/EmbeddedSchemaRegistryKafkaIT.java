@@ -1,5 +1,8 @@
 package io.slmclassifier.kafka.registry;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import io.slmclassifier.avro.Classification;
 import io.slmclassifier.avro.TextMessage;
 import io.slmclassifier.devkit.registry.EmbeddedSchemaRegistry;
@@ -12,9 +15,6 @@ import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.common.config.ConfigResource;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 
 /** The embedded registry keeping its state in a compacted topic of a real broker. */
 class EmbeddedSchemaRegistryKafkaIT {
