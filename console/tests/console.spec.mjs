@@ -2,7 +2,7 @@
 // `java -jar target/slm-classifier.jar demo`, sentences typed at its prompt through stdin, Debian's Chromium driven
 // by playwright-core. The feedback topic is read back by a Kafka consumer of its own, not through the console.
 //
-// Needs target/slm-classifier.jar and target/test-classes (mvn verify), /usr/bin/chromium and `npm ci` here.
+// Needs target/slm-classifier.jar and devkit/target/test-classes (mvn verify), /usr/bin/chromium and `npm ci` here.
 // Screenshots and the demos' logs go to target/console-screenshots/.
 
 import { describe, test, before, after } from 'node:test';
@@ -85,7 +85,7 @@ class Demo {
 /** The feedback topic, read from its beginning by a consumer of its own. */
 async function feedbackRecords() {
   const { stdout } = await promisify(execFile)('java', ['-cp',
-    join(root, 'target', 'slm-classifier.jar') + ':' + join(root, 'target', 'test-classes'),
+    join(root, 'target', 'slm-classifier.jar') + ':' + join(root, 'devkit', 'target', 'test-classes'),
     'io.slmclassifier.console.ReadFeedbackTopic', demo.bootstrap, demo.registry, 'intents.feedback', '20'],
   { env: javaEnv, timeout: 60_000 });
   return stdout.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));

@@ -984,6 +984,9 @@ public final class ValidateDeploy {
             }
             words.removeIf(w -> w.startsWith("--"));
             for (String src : words.subList(0, Math.max(0, words.size() - 1))) {
+                if (src.equals(".")) {
+                    continue; // the build context itself: what .dockerignore lets in
+                }
                 if (!Files.exists(root.resolve(src))) {
                     error(path, m.group(1) + " source " + src + " does not exist in the repository");
                 } else if (Files.isRegularFile(ignore)
@@ -1060,13 +1063,21 @@ public final class ValidateDeploy {
         return keys;
     }
 
-    /** Keys of a configuration class's DEFAULTS table, read from the build's classes; null when not built. */
+    /** Keys of a configuration class's DEFAULTS table, read from the modules' build classes; null when not built. */
     private Set<String> codeKeys(String className) {
-        Path classes = root.resolve("target/classes");
-        if (!Files.isDirectory(classes)) {
-            return null;
+        List<URL> classes = new ArrayList<>();
+        for (String module : List.of("core", "kafka", "processor", "trainer")) {
+            Path dir = root.resolve(module + "/target/classes");
+            if (!Files.isDirectory(dir)) {
+                return null;
+            }
+            try {
+                classes.add(dir.toUri().toURL());
+            } catch (IOException e) {
+                return null;
+            }
         }
-        try (URLClassLoader loader = new URLClassLoader(new URL[] {classes.toUri().toURL()}, ClassLoader.getPlatformClassLoader())) {
+        try (URLClassLoader loader = new URLClassLoader(classes.toArray(URL[]::new), ClassLoader.getPlatformClassLoader())) {
             String[][] rows = (String[][]) Class.forName(className, true, loader).getField("DEFAULTS").get(null);
             Set<String> keys = new TreeSet<>();
             for (String[] row : rows) {

@@ -1,0 +1,373 @@
+package io.slmclassifier.cli;
+
+import ai.djl.Device;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.pytorch.jni.JniUtils;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.slmclassifier.classify.Classifier;
+import io.slmclassifier.classify.LanguageModel;
+import io.slmclassifier.classify.Task;
+import io.slmclassifier.model.LoraAdapter;
+import io.slmclassifier.model.LoraConfig;
+import io.slmclassifier.model.RandomModel;
+import io.slmclassifier.train.LabeledData;
+import io.slmclassifier.train.LoraTrainer;
+import io.slmclassifier.model.TorchRuntime;
+import io.slmclassifier.model.hub.ModelResolver;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * Throughput and latency of the classifier for several batch sizes, with and without the prefix cache. Runs on
+ * an existing model directory, or writes a model of any config.json shape with random BF16 weights first.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Measure messages/s and latency percentiles of the classifier.")
+public final class BenchCommand implements Callable<Integer> {
+    @picocli.CommandLine.Mixin
+    LogOptions logging;
+
+
+    /** Sentences from the radr task (DFKI/radr_intents examples in the seed article). */
+    static final List<String> SENTENCES = List.of(
+            "Ist negativ, noch nicht.",
+            "Für Sie Erkundungsauftrag: Gesamtüberblick über die Einsatzstelle. Kommen.",
+            "Ich verlasse das Erdgeschoss und gehe ins erste Obergeschoss.",
+            "Frage: Erkundungsergebnis aus der östlichen Seite des Gebäudes, kommen.",
+            "RobLW an Zugführer, kommen.",
+            "Ja, hier ist Zugführer, kommen.",
+            "Einen Augenblick, ich melde mich gleich.",
+            "Ein Lagebild von oben, komplette Lage, und ein Lagebild zwischen den beiden Türen, verstanden.");
+
+    @Option(names = "--model", description = ModelOptions.DESCRIPTION)
+    String model;
+
+    @Option(names = "--shape", description = "Write a random model of a known shape: qwen3-0.6b.")
+    String shape;
+
+    @Option(names = "--config", description = "Write a random model of this config.json's shape.")
+    Path config;
+
+    @Option(names = "--tokenizer", description = "Directory with tokenizer.json and tokenizer_config.json for a random model "
+            + "(default: the Qwen3 tokenizer the jar carries).")
+    Path tokenizer;
+
+    @Option(names = "--work-dir", defaultValue = "bench-models", description = "Where random models are written and reused (default: ${DEFAULT-VALUE}).")
+    Path workDir;
+
+    @Option(names = "--task", defaultValue = "tasks/radr-intents.yaml", description = "Task file (default: ${DEFAULT-VALUE}).")
+    Path task;
+
+    @Option(names = "--batch-sizes", defaultValue = "1,8,32", split = ",", description = "Batch sizes (default: ${DEFAULT-VALUE}).")
+    int[] batchSizes;
+
+    @Option(names = "--iterations", defaultValue = "3", description = "Timed forward passes per batch size, after two warm-ups (default: ${DEFAULT-VALUE}).")
+    int iterations;
+
+    @Option(names = "--prefix-cache", defaultValue = "both", description = "on, off or both (default: ${DEFAULT-VALUE}).")
+    String prefixCache;
+
+    @Option(names = "--device", defaultValue = "auto", description = "cpu, gpu or auto.")
+    String device;
+
+    @Option(names = "--dtype", description = "Compute dtype: float32, float16 or bfloat16 (default: float32 on CPU, bfloat16 on GPU; "
+            + "the trainable LoRA tensors stay float32).")
+    String dtype;
+
+    @Option(names = "--profile", description = "After the timed passes (steps, with --train), profile one more of the last batch size and "
+            + "write PyTorch's trace (chrome-trace JSON) here; with CUDA_LAUNCH_BLOCKING=1 each operator's span holds its "
+            + "GPU time (tools/profile_summary.py sums them).")
+    Path profile;
+
+    @Option(names = "--json", description = "Also write the results as JSON to this file.")
+    Path json;
+
+    @Option(names = "--lora", description = "Serve with a LoRA adapter (r 16, all seven projections) to measure its cost.")
+    boolean lora;
+
+    @Option(names = "--merge", description = "With --lora: merge the adapter into copies of the base matrices.")
+    boolean merge;
+
+    @Option(names = "--label-mass", description = "Also compute each result's label mass (the whole LM head on the "
+            + "last position), as a processor does with abstain.min.label.mass, to measure its cost.")
+    boolean labelMass;
+
+    @Option(names = "--kafka", description = "Measure the whole stream path (local broker, registry, processor) against the classifier alone.")
+    boolean kafka;
+
+    @Option(names = "--commit-interval-ms", defaultValue = "100", description = "With --kafka: the processor's Kafka Streams commit interval (default: ${DEFAULT-VALUE}).")
+    int commitIntervalMs;
+
+    @Option(names = "--repeats", defaultValue = "5", description = "With --kafka: measured runs per side after a warm-up; "
+            + "the median counts (default: ${DEFAULT-VALUE}).")
+    int repeats;
+
+    @Option(names = "--stream-threads", description = "With --kafka: the processor's stream threads and the input "
+            + "topic's partitions (default: 4 on a GPU, where one thread's Kafka work would starve it; 1 on CPU).")
+    Integer streamThreads;
+
+    @Option(names = "--messages", defaultValue = "2000", description = "With --kafka: messages to send (default: ${DEFAULT-VALUE}).")
+    int messages;
+
+    @Option(names = "--train", description = "Measure LoRA training steps (r 16, all seven projections, batch of --batch-sizes) instead of inference.")
+    boolean train;
+
+    @Option(names = "--steps", defaultValue = "3", description = "Timed training steps after three warm-up steps (default: ${DEFAULT-VALUE}).")
+    int steps;
+
+    /**
+     * @param encodeMs of each pass, the part spent rendering and tokenizing the texts
+     * @param gpuMb memory this process holds on the GPU after the row (PyTorch's cache was emptied before it,
+     *     so this is the row's peak reservation plus the CUDA context); -1 on CPU or without nvidia-smi
+     */
+    public record Result(String mode, int batchSize, double messagesPerSecond, double p50Ms, double p99Ms,
+            int tokensPerMessage, long peakRssMb, double encodeMs, long gpuMb) {}
+
+    @Override
+    public Integer call() throws Exception {
+        Path dir = modelDir();
+        Task t = Task.load(task);
+        Device d = TorchRuntime.device(device);
+        DataType type = dtype == null ? null : switch (dtype) {
+            case "float32", "fp32" -> DataType.FLOAT32;
+            case "float16", "fp16" -> DataType.FLOAT16;
+            case "bfloat16", "bf16" -> DataType.BFLOAT16;
+            default -> throw new IllegalArgumentException("--dtype must be float32, float16 or bfloat16");
+        };
+        if (train) {
+            return benchTraining(dir, t, d, type);
+        }
+        if (kafka) {
+            List<String> texts = ProduceCommand.synthetic(messages, 11);
+            System.out.printf("%8s %6s %12s %12s %8s %10s %10s %11s %12s %12s%n", "messages", "batch", "alone msg/s",
+                    "kafka msg/s", "cost", "p50 ms", "p99 ms", "texts/pass", "worker busy", "pass msg/s");
+            for (int batch : batchSizes) {
+                StreamBenchmark.Result r = StreamBenchmark.run(dir, task, texts, batch, device, commitIntervalMs, repeats,
+                        streamThreads != null ? streamThreads : d.isGpu() ? 4 : 1);
+                System.out.printf("%8d %6d %12.1f %12.1f %7.1f%% %10.1f %10.1f %11.1f %11.1f%% %12.1f%n",
+                        r.messages(), r.batch(), r.aloneMessagesPerSecond(), r.kafkaMessagesPerSecond(), 100 * r.kafkaCost(),
+                        r.p50Ms(), r.p99Ms(), r.textsPerPass(), 100 * r.workerBusy(),
+                        r.passMessagesPerSecond());
+            }
+            return 0;
+        }
+        List<Result> results = new ArrayList<>();
+        try (LanguageModel lm = LanguageModel.load(dir, d, type)) {
+            long loadedRss = peakRssMb();
+            System.out.printf("model %s on %s, peak RSS after load: %d MB%n", dir, d, loadedRss);
+            System.out.printf("%-8s %6s %12s %10s %10s %10s %8s %10s %8s%n", "prefix", "batch", "messages/s", "p50 ms",
+                    "p99 ms", "encode ms", "tokens", "peak MB", "GPU MB");
+            for (String mode : modes()) {
+                for (int batch : batchSizes) {
+                    Classifier.Options options = new Classifier.Options(batch, Integer.MAX_VALUE, mode.equals("on"),
+                            labelMass);
+                    try (Classifier classifier = new Classifier(lm, t, options);
+                            LoraAdapter adapter = lora ? LoraAdapter.initialize(LoraConfig.defaults(lm.id()),
+                                    lm.weights().config, lm.manager(), 42) : null) {
+                        if (adapter != null && merge) {
+                            // What a processor pays, off the serving path, when a new version rolls out.
+                            long started = System.nanoTime();
+                            classifier.useMergedAdapter("bench", adapter);
+                            System.out.printf("adapter merged into the weights in %d ms (peak RSS %d MB)%n",
+                                    (System.nanoTime() - started) / 1_000_000, peakRssMb());
+                        } else if (adapter != null) {
+                            classifier.useAdapter("bench", adapter);
+                        }
+                        Result r = measure(classifier, (lora ? mode + (merge ? "+merged" : "+lora") : mode)
+                                + (labelMass ? "+mass" : ""), batch);
+                        if (profile != null && batch == batchSizes[batchSizes.length - 1]) {
+                            profileOnePass(classifier, batch, profile.resolveSibling(mode + "-" + profile.getFileName()));
+                        }
+                        results.add(r);
+                        System.out.printf("%-8s %6d %12.2f %10.1f %10.1f %10.1f %8d %10d %8d%n", r.mode, r.batchSize,
+                                r.messagesPerSecond, r.p50Ms, r.p99Ms, r.encodeMs, r.tokensPerMessage, r.peakRssMb,
+                                r.gpuMb);
+                    }
+                }
+            }
+        }
+        if (json != null) {
+            new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(json.toFile(), results);
+        }
+        return 0;
+    }
+
+    /** Training steps of the article's LoRA (r 16, alpha 32, all seven projections) on the radr sentences. */
+    private int benchTraining(Path dir, Task t, Device d, DataType compute) throws IOException {
+        List<TrainingResult> results = new ArrayList<>();
+        try (LanguageModel lm = LanguageModel.load(dir, d, compute)) {
+            System.out.printf("model %s on %s (computing in %s), peak RSS after load: %d MB%n", dir, d, lm.computeType(),
+                    peakRssMb());
+            System.out.printf("%6s %12s %12s %10s %8s%n", "batch", "ms/step", "examples/s", "peak MB", "GPU MB");
+            for (int batch : batchSizes) {
+                List<LabeledData.Example> examples = new ArrayList<>();
+                for (int i = 0; i < batch; i++) {
+                    examples.add(new LabeledData.Example(SENTENCES.get(i % SENTENCES.size()), i % t.labels().size()));
+                }
+                try (LoraAdapter adapter = LoraAdapter.initialize(LoraConfig.defaults(lm.id()), lm.weights().config,
+                        lm.manager(), 42);
+                        LoraTrainer trainer = new LoraTrainer(lm, t, adapter, LoraTrainer.Settings.defaults())) {
+                    if (d.isGpu()) {
+                        JniUtils.emptyCudaCache();
+                    }
+                    for (int warm = 0; warm < 3; warm++) {
+                        trainer.step(examples, 5e-5); // TorchScript profiles, then optimizes, forward and backward
+                    }
+                    long start = System.nanoTime();
+                    for (int i = 0; i < steps; i++) {
+                        trainer.step(examples, 5e-5);
+                    }
+                    double ms = (System.nanoTime() - start) / 1e6 / steps;
+                    TrainingResult r = new TrainingResult(batch, ms, batch / (ms / 1000), peakRssMb(),
+                            d.isGpu() ? gpuMemoryMb() : -1);
+                    results.add(r);
+                    System.out.printf("%6d %12.1f %12.2f %10d %8d%n", batch, r.msPerStep, r.examplesPerSecond, r.peakRssMb,
+                            r.gpuMb);
+                    if (profile != null && batch == batchSizes[batchSizes.length - 1]) {
+                        Path trace = profile.resolveSibling("train-" + profile.getFileName());
+                        JniUtils.startProfile(false, true, false);
+                        trainer.step(examples, 5e-5);
+                        JniUtils.stopProfile(trace.toAbsolutePath().toString());
+                        System.out.println("profile of one training step at batch " + batch + " written to " + trace);
+                    }
+                }
+            }
+        }
+        if (json != null) {
+            new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(json.toFile(), results);
+        }
+        return 0;
+    }
+
+    public record TrainingResult(int batchSize, double msPerStep, double examplesPerSecond, long peakRssMb, long gpuMb) {}
+
+    private Result measure(Classifier classifier, String mode, int batch) {
+        List<String> texts = new ArrayList<>();
+        for (int i = 0; i < batch; i++) {
+            texts.add(SENTENCES.get(i % SENTENCES.size()));
+        }
+        boolean gpu = classifier.model().device().isGpu();
+        if (gpu) {
+            JniUtils.emptyCudaCache();
+        }
+        var warm = classifier.classify(texts); // also builds the prefix cache
+        classifier.classify(texts); // TorchScript profiles a program's first runs before it optimizes them
+        int newTokens = warm.get(0).prefixCached()
+                ? warm.get(0).tokens() - classifier.prompt().prefixLength() : warm.get(0).tokens();
+        double[] ms = new double[iterations];
+        for (int i = 0; i < iterations; i++) {
+            long start = System.nanoTime();
+            classifier.classify(texts);
+            ms[i] = (System.nanoTime() - start) / 1e6;
+        }
+        double total = Arrays.stream(ms).sum();
+        Arrays.sort(ms);
+        long encodeStart = System.nanoTime();
+        for (String text : texts) {
+            classifier.prompt().encode(text);
+        }
+        double encodeMs = (System.nanoTime() - encodeStart) / 1e6;
+        return new Result(mode, batch, batch * iterations / (total / 1000), percentile(ms, 0.50),
+                percentile(ms, 0.99), newTokens, peakRssMb(), encodeMs, gpu ? gpuMemoryMb() : -1);
+    }
+
+    private static void profileOnePass(Classifier classifier, int batch, Path trace) {
+        List<String> texts = new ArrayList<>();
+        for (int i = 0; i < batch; i++) {
+            texts.add(SENTENCES.get(i % SENTENCES.size()));
+        }
+        JniUtils.startProfile(false, true, false);
+        classifier.classify(texts);
+        JniUtils.stopProfile(trace.toAbsolutePath().toString());
+        System.out.println("profile of one pass at batch " + batch + " written to " + trace);
+    }
+
+    private List<String> modes() {
+        return switch (prefixCache) {
+            case "both" -> List.of("on", "off");
+            case "on", "off" -> List.of(prefixCache);
+            default -> throw new IllegalArgumentException("--prefix-cache must be on, off or both");
+        };
+    }
+
+    private Path modelDir() throws IOException {
+        if (model != null) {
+            return ModelResolver.fromEnvironment().resolve(model);
+        }
+        String configJson;
+        String name;
+        if (config != null) {
+            configJson = Files.readString(config);
+            name = config.getParent() == null ? "custom" : config.getParent().getFileName().toString();
+        } else if ("qwen3-0.6b".equalsIgnoreCase(shape)) {
+            configJson = RandomModel.QWEN3_0_6B;
+            name = "qwen3-0.6b";
+        } else {
+            throw new IllegalArgumentException("give --model DIR, --shape qwen3-0.6b or --config FILE");
+        }
+        Path dir = workDir.resolve(name + "-random");
+        if (!Files.isRegularFile(dir.resolve("model.safetensors"))) {
+            System.out.println("writing random BF16 weights to " + dir);
+            RandomModel.write(new ObjectMapper().readTree(configJson), dir, 42);
+        }
+        if (tokenizer == null) {
+            io.slmclassifier.model.DemoTinyModel.copyTokenizer(dir);
+            return dir;
+        }
+        for (String file : new String[] {"tokenizer.json", "tokenizer_config.json"}) {
+            if (Files.exists(tokenizer.resolve(file))) {
+                Files.copy(tokenizer.resolve(file), dir.resolve(file), StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+        return dir;
+    }
+
+    private static double percentile(double[] sorted, double q) {
+        int index = (int) Math.ceil(q * sorted.length) - 1;
+        return sorted[Math.max(0, Math.min(sorted.length - 1, index))];
+    }
+
+    /** GPU memory held by this process, from nvidia-smi; -1 when it cannot tell. */
+    static long gpuMemoryMb() {
+        try {
+            Process smi = new ProcessBuilder("nvidia-smi", "--query-compute-apps=pid,used_memory",
+                    "--format=csv,noheader,nounits").redirectErrorStream(true).start();
+            String out = new String(smi.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            smi.waitFor();
+            String pid = Long.toString(ProcessHandle.current().pid());
+            for (String line : out.split("\n")) {
+                String[] parts = line.split(",");
+                if (parts.length == 2 && parts[0].trim().equals(pid)) {
+                    return Long.parseLong(parts[1].trim());
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            return -1;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return -1;
+    }
+
+    /** VmHWM: the most resident memory this process has had (Linux). */
+    static long peakRssMb() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    return Long.parseLong(line.replaceAll("\\D+", "")) / 1024;
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            // not Linux
+        }
+        return -1;
+    }
+}

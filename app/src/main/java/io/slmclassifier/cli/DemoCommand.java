@@ -1,0 +1,568 @@
+package io.slmclassifier.cli;
+
+import io.slmclassifier.avro.AdapterCommandType;
+import io.slmclassifier.avro.AdapterEvent;
+import io.slmclassifier.avro.AdapterStatus;
+import io.slmclassifier.avro.Classification;
+import io.slmclassifier.avro.LabelProbability;
+import io.slmclassifier.avro.LabeledExample;
+import io.slmclassifier.console.ConsoleSettings;
+import io.slmclassifier.kafka.AvroSerde;
+import io.slmclassifier.devkit.LocalKafkaBroker;
+import io.slmclassifier.devkit.registry.EmbeddedSchemaRegistry;
+import io.slmclassifier.kafka.registry.SchemaRegistryClient;
+import io.slmclassifier.model.ModelConfig;
+import io.slmclassifier.model.hub.HubException;
+import io.slmclassifier.model.hub.ModelResolver;
+import io.slmclassifier.rollout.ControlLog;
+import io.slmclassifier.rollout.ControlRecords;
+import io.slmclassifier.rollout.ControlSignature;
+import io.slmclassifier.rollout.ControlState;
+import io.slmclassifier.stream.ProcessorConfig;
+import io.slmclassifier.stream.ProcessorService;
+import io.slmclassifier.train.ColourTask;
+import io.slmclassifier.train.TrainerConfig;
+import io.slmclassifier.train.TrainerService;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.Callable;
+import java.util.concurrent.LinkedBlockingQueue;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.streams.KafkaStreams;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * Everything on one machine: a real single-node Kafka broker and the embedded schema registry on loopback, the
+ * stream processor and the trainer, and a prompt where typed sentences go to {@code intents.in}, their
+ * classifications come back from {@code intents.classified}, and corrections go to {@code intents.feedback}.
+ * With {@code --simulate}, synthetic traffic and labels show the model learning by itself.
+ */
+@Command(name = "demo", mixinStandardHelpOptions = true,
+        description = "Run a local broker, registry, processor and trainer, and classify sentences typed at the prompt.")
+public final class DemoCommand implements Callable<Integer> {
+    @picocli.CommandLine.Mixin
+    LogOptions logging;
+
+
+    static final String DEFAULT_MODEL = "Qwen/Qwen3-0.6B";
+
+    @Option(names = "--model", description = ModelOptions.DESCRIPTION + " Default: " + DEFAULT_MODEL
+            + ", or demo-tiny when it cannot be downloaded.")
+    String model;
+
+    @Option(names = "--task", description = "Task file (default: tasks/radr-intents.yaml; with --simulate the "
+            + "built-in colours task).")
+    Path task;
+
+    @Option(names = "--registry-port", defaultValue = "0", description = "Registry port (default: a free one).")
+    int registryPort;
+
+    @Option(names = "--kafka-port", defaultValue = "0", description = "Broker port (default: a free one).")
+    int kafkaPort;
+
+    @Option(names = "--data-dir", description = "Keep broker data, processor state and training runs here across restarts.")
+    Path dataDir;
+
+    @Option(names = "--device", defaultValue = "auto", description = "cpu, gpu or auto (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Option(names = "--train-after", description = "Train a new adapter after this many new labels (default: 20; "
+            + "150 with --simulate).")
+    Integer trainAfter;
+
+    @Option(names = "--simulate", description = "Feed synthetic colour sentences and their labels, and report the "
+            + "live accuracy as the trainer learns.")
+    boolean simulate;
+
+    @Option(names = "--abstain-threshold", defaultValue = "0", description = "Results whose calibrated confidence is "
+            + "below this abstain: flagged, sent to intents.review too, and first in the console's review queue "
+            + "(default: ${DEFAULT-VALUE}, never).")
+    double abstainThreshold;
+
+    @Option(names = "--abstain-min-label-mass", defaultValue = "0", description = "Results whose label mass (the "
+            + "share of the next-token probability on the class tokens) is below this abstain too; above 0 it is "
+            + "computed, which needs the whole LM head: slower (default: ${DEFAULT-VALUE}, off).")
+    double abstainMinLabelMass;
+
+    @Option(names = "--console-port", defaultValue = "0", description = "Web console port (default: a free one; -1: none).")
+    int consolePort;
+
+    @Option(names = "--console-token", defaultValue = "${env:SLM_CONSOLE_TOKEN}",
+            description = "Token the web console asks for before labeling or commanding adapters (default: "
+                    + "SLM_CONSOLE_TOKEN, else none: read-only). On a shared machine prefer the variable or "
+                    + "--console-token-file: ps shows command lines.")
+    String consoleToken;
+
+    @Option(names = "--console-token-file", description = "Read the console token from this file.")
+    Path consoleTokenFile;
+
+    @Option(names = "--control-signing-key-file", defaultValue = "${env:SLM_CONTROL_SIGNING_KEY_FILE}",
+            description = "Sign the control topic with the key in this file (32+ characters). Default: "
+                    + "SLM_CONTROL_SIGNING_KEY_FILE, else the key in SLM_CONTROL_SIGNING_KEY, else " + SIGNING_KEY_FILE
+                    + " in the data directory, made on the first start and kept.")
+    Path controlSigningKeyFile;
+
+    /** The demo's own signing key, beside its broker data: a second processor on the same data signs with it too. */
+    static final String SIGNING_KEY_FILE = "control-signing.key";
+
+    @Override
+    public Integer call() throws Exception {
+        if (consoleToken == null) {
+            consoleToken = "";
+        }
+        if (consoleTokenFile != null) {
+            if (!consoleToken.isBlank()) {
+                throw new IllegalArgumentException("give the console token once: --console-token (or SLM_CONSOLE_TOKEN) "
+                        + "or --console-token-file");
+            }
+            consoleToken = java.nio.file.Files.readString(consoleTokenFile).strip();
+        }
+        ConsoleSettings.checkToken(consoleToken, consoleTokenFile != null ? "the token in --console-token-file"
+                : "--console-token (or SLM_CONSOLE_TOKEN)");
+        // Everything that can be checked is checked before anything starts: a taken port found after 30 s of
+        // start-up (and as much teardown) is no way to learn it.
+        requireFree("--kafka-port", kafkaPort);
+        requireFree("--registry-port", registryPort);
+        requireFree("--console-port", consolePort);
+        ProcessorConfig.checkLabelMassFloor(abstainMinLabelMass, "--abstain-min-label-mass",
+                String.valueOf(abstainMinLabelMass));
+        try (DataDirLock lock = dataDir == null ? null : DataDirLock.acquire(dataDir)) {
+            return run();
+        }
+    }
+
+    private static void requireFree(String option, int port) {
+        if (port <= 0) {
+            return; // 0: a free one is picked; -1: off
+        }
+        if (!LocalKafkaBroker.isFree(port)) {
+            throw new IllegalArgumentException(option + " " + port + ": the port is already in use on 127.0.0.1");
+        }
+    }
+
+    /** One demo per data directory: a second one would find the broker's files locked and fail without saying why. */
+    static final class DataDirLock implements AutoCloseable {
+        private final java.nio.channels.FileChannel channel;
+        private final java.nio.channels.FileLock lock;
+
+        private DataDirLock(java.nio.channels.FileChannel channel, java.nio.channels.FileLock lock) {
+            this.channel = channel;
+            this.lock = lock;
+        }
+
+        static DataDirLock acquire(Path dir) throws IOException {
+            Files.createDirectories(dir);
+            Path file = dir.resolve(".demo.lock");
+            java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(file,
+                    java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.READ,
+                    java.nio.file.StandardOpenOption.WRITE);
+            java.nio.channels.FileLock lock;
+            try {
+                lock = channel.tryLock();
+            } catch (java.nio.channels.OverlappingFileLockException heldInThisJvm) {
+                lock = null;
+            }
+            if (lock == null) {
+                String holder = new String(Files.readAllBytes(file), java.nio.charset.StandardCharsets.UTF_8).strip();
+                channel.close();
+                throw new IllegalArgumentException("data directory " + dir + " is in use by another demo"
+                        + (holder.isEmpty() ? "" : " (pid " + holder + ")"));
+            }
+            channel.truncate(0);
+            channel.write(java.nio.ByteBuffer.wrap(Long.toString(ProcessHandle.current().pid())
+                    .getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+            return new DataDirLock(channel, lock);
+        }
+
+        @Override
+        public void close() throws IOException {
+            lock.release();
+            channel.close();
+        }
+    }
+
+    private Integer run() throws Exception {
+        PrintStream out = System.out;
+        java.util.concurrent.CountDownLatch stopped = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.atomic.AtomicBoolean toldToServe = new java.util.concurrent.atomic.AtomicBoolean();
+        Lines input = new Lines(System.in, System.console() != null, () -> {
+            if (!toldToServe.getAndSet(true)) {
+                out.printf("%nNo terminal: serving until stopped (kill %d, or SIGTERM from a service manager).%n",
+                        ProcessHandle.current().pid());
+            }
+        });
+        ModelResolver resolver = ModelResolver.fromEnvironment();
+        if (dataDir != null) {
+            resolver = resolver.withDemoTinyDir(dataDir.resolve("models").resolve(ModelResolver.DEMO_TINY));
+        }
+        Path work = dataDir != null ? dataDir : Files.createTempDirectory("slm-demo-");
+        SigningKey signing = SigningKey.of(controlSigningKeyFile, System.getenv("SLM_CONTROL_SIGNING_KEY"), work);
+        ControlSignature signature = ControlSignature.of(signing.key());
+        Path modelDir = resolveModel(model, resolver, out);
+        Path taskFile = task != null ? task : simulate ? Files.writeString(work.resolve("colours.yaml"), ColourTask.YAML)
+                : Path.of("tasks/radr-intents.yaml");
+        LocalKafkaBroker.Builder brokerBuilder = LocalKafkaBroker.builder().port(kafkaPort).graceOnExit(Duration.ofSeconds(20));
+        if (dataDir != null) {
+            brokerBuilder.dataDir(dataDir.resolve("kafka"));
+        }
+        out.println("starting a local Kafka broker...");
+        try (LocalKafkaBroker broker = brokerBuilder.start();
+                EmbeddedSchemaRegistry registry = EmbeddedSchemaRegistry.builder().kafka(broker.bootstrapServers())
+                        .port(registryPort).start()) {
+            Map<String, String> shared = new HashMap<>();
+            shared.put("bootstrap.servers", broker.bootstrapServers());
+            shared.put("schema.registry.url", registry.url());
+            shared.put("model.dir", modelDir.toString());
+            shared.put("task.file", taskFile.toString());
+            shared.put("device", device);
+            shared.put("metrics.port", "0");
+            shared.put("topics.partitions", "1");
+            shared.put("control.signing.key", signing.key());
+            Map<String, String> p = new HashMap<>(shared);
+            p.put("state.dir", work.resolve("state").toString());
+            p.put("adapter.cache.dir", work.resolve("adapters").toString());
+            p.put("console.port", String.valueOf(consolePort));
+            p.put("abstain.threshold", String.valueOf(abstainThreshold));
+            p.put("abstain.min.label.mass", String.valueOf(abstainMinLabelMass));
+            p.put("console.host", "127.0.0.1");
+            p.put("console.token", consoleToken);
+            Map<String, String> t = new HashMap<>(shared);
+            t.put("work.dir", work.resolve("training").toString());
+            t.put("trigger.examples", Integer.toString(trainAfter != null ? trainAfter : simulate ? 150 : 20));
+            if (ModelConfig.load(modelDir).hiddenSize() < 256) {
+                // A toy model learns only with large steps; real models keep the trainer's defaults.
+                t.put("train.learning.rate", "1e-2");
+                t.put("train.epochs", "4");
+                t.put("train.warmup.steps", "5");
+                t.put("lora.r", "8");
+                t.put("lora.alpha", "16");
+                t.put("lora.dropout", "0");
+            }
+            SchemaRegistryClient registryClient = SchemaRegistryClient.builder(registry.url()).build();
+            try (ProcessorService processor = new ProcessorService(ProcessorConfig.of(p));
+                    TrainerService trainer = new TrainerService(TrainerConfig.of(t));
+                    KafkaProducer<byte[], byte[]> producer = producer(broker);
+                    KafkaConsumer<byte[], byte[]> consumer = consumer(broker);
+                    ControlLog control = new ControlLog(properties(broker), "intents.control", new ControlRecords(registryClient),
+                            signature)) {
+                // SIGTERM or Ctrl-C ends the session; this method then closes the clients, the services, the
+                // registry and the broker, in that order (a broker stopped first leaves every client waiting on it),
+                // and the hook lets the JVM go once that is done.
+                Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                    input.stop();
+                    try {
+                        stopped.await(20, java.util.concurrent.TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }, "demo-shutdown"));
+                processor.start();
+                trainer.start();
+                while (processor.state() != KafkaStreams.State.RUNNING || !trainer.ready()) {
+                    Thread.sleep(100);
+                }
+                control.follow(new AdapterNews(out));
+                out.printf("%nbootstrap servers  %s%nschema registry    %s%ntopics             intents.in -> "
+                        + "intents.classified (dead letters: intents.dlq)%n                   intents.feedback -> trainer "
+                        + "-> intents.control + intents.adapters%nmetrics            processor http://127.0.0.1:%d/metrics, "
+                        + "trainer http://127.0.0.1:%d/metrics%n", broker.bootstrapServers(), registry.url(),
+                        processor.operationsPort(), trainer.operationsPort());
+                out.printf("control topic      signed with %s%n", signing.source());
+                if (processor.consolePort() >= 0) {
+                    out.printf("web console        http://127.0.0.1:%d/%s%n", processor.consolePort(),
+                            consoleToken.isBlank() ? "  (read-only: --console-token T lets it label)" : "");
+                }
+                if (modelDir.equals(resolver.demoTinyDir()) || modelDir.endsWith("qwen3-tiny")) {
+                    out.println("\n" + RANDOM_WEIGHTS_NOTE + (simulate ? "" : " Try --simulate to watch that happen."));
+                }
+                Simulation simulation = simulate ? new Simulation(broker, registryClient, out) : null;
+                if (simulation != null) {
+                    simulation.start();
+                }
+                out.printf("%nType a sentence and press Enter. Then !LABEL corrects the last answer (labels: %s).%n"
+                        + "/train trains now, /adapters lists versions, /rollback [V], /pin V, /unpin. /quit, Ctrl-D or "
+                        + "Ctrl-C stops.%n",
+                        String.join(", ", processor.classifier().task().labels()));
+                Session session = new Session(out, producer, consumer, control,
+                        AvroSerde.forType(Classification.class, registryClient),
+                        AvroSerde.forType(LabeledExample.class, registryClient), processor, trainer);
+                session.run(input);
+                if (simulation != null) {
+                    simulation.close();
+                }
+            }
+        } finally {
+            stopped.countDown();
+        }
+        return 0;
+    }
+
+    /**
+     * The key the demo signs the control topic with, and where it came from: a file given, the environment, or the
+     * data directory's own key, made on the first start (random, owner-only) and read again on every later one, so
+     * that a restarted demo, or a second processor given the file, reads the versions the first one signed.
+     */
+    record SigningKey(String key, String source) {
+        static SigningKey of(Path given, String fromEnvironment, Path dataDir) throws IOException {
+            if (given != null) {
+                return new SigningKey(Files.readString(given, StandardCharsets.UTF_8).strip(), "the key in " + given);
+            }
+            if (fromEnvironment != null && !fromEnvironment.isBlank()) {
+                return new SigningKey(fromEnvironment.strip(), "the key in SLM_CONTROL_SIGNING_KEY");
+            }
+            Path file = dataDir.resolve(SIGNING_KEY_FILE);
+            if (!Files.exists(file)) {
+                byte[] random = new byte[32];
+                new java.security.SecureRandom().nextBytes(random);
+                // Created owner-only, never readable by others even for a moment.
+                Files.createFile(file, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                        java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+                Files.writeString(file, java.util.HexFormat.of().formatHex(random) + "\n", StandardCharsets.UTF_8);
+            }
+            return new SigningKey(Files.readString(file, StandardCharsets.UTF_8).strip(), "the key in " + file
+                    + " (another processor: --set control.signing.key.file=" + file + ")");
+        }
+    }
+
+    /**
+     * Standard input, line by line, read on a thread of its own: a stop (SIGTERM, Ctrl-C) must not wait for a line.
+     * At the end of the input an interactive demo stops (Ctrl-D); one without a terminal (started in the
+     * background, by a service manager, in a container) goes on serving until it is stopped.
+     */
+    static final class Lines {
+        private static final String END = new String("end of input");
+        private final BlockingQueue<String> queue = new LinkedBlockingQueue<>();
+        private final boolean stopAtEnd;
+        private final Runnable onEndWithoutTerminal;
+        private volatile boolean stopping;
+
+        Lines(java.io.InputStream in, boolean stopAtEnd, Runnable onEndWithoutTerminal) {
+            this.stopAtEnd = stopAtEnd;
+            this.onEndWithoutTerminal = onEndWithoutTerminal;
+            Thread reader = new Thread(() -> {
+                try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
+                    String line;
+                    while ((line = r.readLine()) != null) {
+                        queue.add(line);
+                    }
+                } catch (IOException e) {
+                    // the input is gone: same as its end
+                }
+                queue.add(END);
+            }, "demo-input");
+            reader.setDaemon(true);
+            reader.start();
+        }
+
+        void stop() {
+            stopping = true;
+            queue.add(END);
+        }
+
+        /** The next line; null when the demo should stop. */
+        String next() throws InterruptedException {
+            while (true) {
+                String line = queue.take();
+                if (line != END) {
+                    return stopping ? null : line;
+                }
+                if (stopping || stopAtEnd) {
+                    return null;
+                }
+                onEndWithoutTerminal.run();
+            }
+        }
+    }
+
+    static final String RANDOM_WEIGHTS_NOTE = "This model has random weights: its labels mean nothing until the "
+            + "trainer has learned from feedback.";
+
+    /**
+     * The model directory for a {@code --model} value; without one, the default model, or demo-tiny when the
+     * default cannot be had (no network, offline, not cached), so the demo always starts.
+     */
+    static Path resolveModel(String spec, ModelResolver resolver, PrintStream out) throws IOException {
+        if (spec != null) {
+            return resolver.resolve(spec);
+        }
+        try {
+            return resolver.resolve(DEFAULT_MODEL);
+        } catch (HubException e) {
+            out.println(DEFAULT_MODEL + " could not be downloaded: " + e.getMessage() + ".");
+            out.println("Falling back to " + ModelResolver.DEMO_TINY + ", a tiny model with random weights.");
+            return resolver.resolve(ModelResolver.DEMO_TINY);
+        }
+    }
+
+    /** The prompt: sentences, corrections and rollout commands. */
+    private record Session(PrintStream out, KafkaProducer<byte[], byte[]> producer, KafkaConsumer<byte[], byte[]> consumer,
+            ControlLog control, AvroSerde<Classification> results, AvroSerde<LabeledExample> feedback,
+            ProcessorService processor, TrainerService trainer) {
+
+        void run(Lines in) throws Exception {
+            Classification last = null;
+            String line;
+            prompt();
+            while ((line = in.next()) != null) {
+                line = line.strip();
+                if (line.equals("/quit")) {
+                    break;
+                }
+                try {
+                    if (line.startsWith("!")) {
+                        correct(last, line.substring(1).strip());
+                    } else if (line.startsWith("/")) {
+                        command(line.substring(1).strip().split("\\s+"));
+                    } else if (!line.isEmpty()) {
+                        String id = UUID.randomUUID().toString();
+                        producer.send(new ProducerRecord<>("intents.in", id.getBytes(StandardCharsets.UTF_8),
+                                line.getBytes(StandardCharsets.UTF_8))).get();
+                        last = awaitResult(id);
+                        print(last);
+                    }
+                } catch (IllegalArgumentException e) {
+                    out.println("error: " + e.getMessage());
+                }
+                prompt();
+            }
+            out.println();
+        }
+
+        private void prompt() {
+            out.print("> ");
+            out.flush();
+        }
+
+        private void correct(Classification last, String label) throws Exception {
+            if (last == null) {
+                throw new IllegalArgumentException("type a sentence first; !LABEL corrects its answer");
+            }
+            if (processor.classifier().task().indexOf(label) < 0) {
+                throw new IllegalArgumentException("'" + label + "' is not a label of this task: "
+                        + processor.classifier().task().labels());
+            }
+            LabeledExample example = LabeledExample.newBuilder().setId(last.getId()).setText(last.getText())
+                    .setLabel(label).setSource("demo:" + System.getProperty("user.name")).setLabeledAt(Instant.now())
+                    .setPredictedLabel(last.getLabel()).setAdapterVersion(last.getAdapterVersion()).build();
+            producer.send(new ProducerRecord<>("intents.feedback", last.getId().getBytes(StandardCharsets.UTF_8),
+                    feedback.serializer().serialize("intents.feedback", example))).get();
+            out.printf("feedback sent: \"%s\" is %s (%d labels so far; training starts after %d new ones)%n",
+                    last.getText(), label, trainer.dataset().size() + 1, trainer.trainAfter());
+        }
+
+        private void command(String[] words) throws Exception {
+            Long version = words.length > 1 ? Long.parseLong(words[1]) : null;
+            switch (words[0]) {
+                case "adapters" -> {
+                    out.printf("%d labeled examples in the dataset%n", trainer.dataset().size());
+                    AdapterCli.print(control.state(), out);
+                }
+                case "train" -> send(AdapterCommandType.TRAIN, null);
+                case "rollback" -> send(AdapterCommandType.ROLLBACK, version);
+                case "pin" -> send(AdapterCommandType.PIN, version);
+                case "unpin" -> send(AdapterCommandType.UNPIN, null);
+                default -> throw new IllegalArgumentException("unknown command /" + words[0]
+                        + " (/train, /adapters, /rollback [V], /pin V, /unpin, /quit)");
+            }
+        }
+
+        private void send(AdapterCommandType type, Long version) throws Exception {
+            control.command(type, version, "demo:" + System.getProperty("user.name"));
+            out.printf("sent %s%s%n", type, version == null ? "" : " " + version);
+        }
+
+        private Classification awaitResult(String key) {
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            while (System.nanoTime() < deadline) {
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(100))) {
+                    if (key.equals(new String(r.key(), StandardCharsets.UTF_8))) {
+                        return results.deserializer().deserialize(r.topic(), r.value());
+                    }
+                }
+            }
+            throw new IllegalStateException("no classification came back within 60 s");
+        }
+
+        private void print(Classification c) {
+            out.printf("%s  (%.3f)  adapter %s, %d ms%n", c.getLabel(),
+                    c.getProbabilities().get(c.getLabelIndex()).getProbability(),
+                    c.getAdapterVersion() == null ? "base" : c.getAdapterVersion(), c.getLatencyMs());
+            StringBuilder all = new StringBuilder("   ");
+            for (LabelProbability p : c.getProbabilities()) {
+                all.append(String.format(" %s %.3f", p.getLabel(), p.getProbability()));
+            }
+            out.println(all);
+        }
+    }
+
+    /** Prints a line when the trainer publishes or rejects a version, or a processor refuses one. */
+    private static final class AdapterNews implements java.util.function.Consumer<ControlState> {
+        private final PrintStream out;
+        private final Set<String> told = new HashSet<>();
+
+        AdapterNews(PrintStream out) {
+            this.out = out;
+        }
+
+        @Override
+        public void accept(ControlState state) {
+            for (AdapterEvent e : state.events()) {
+                if (told.add(e.getVersion() + "/" + e.getStatus())) {
+                    out.printf("%n[trainer] version %d %s: %s%n> ", e.getVersion(),
+                            e.getStatus() == AdapterStatus.ACTIVE ? "published" : e.getStatus().name().toLowerCase(),
+                            e.getMessage());
+                }
+                state.errors(e.getVersion()).forEach((instance, reason) -> {
+                    if (told.add(e.getVersion() + "/error/" + instance)) {
+                        out.printf("%n[processor] %s%n> ", reason);
+                    }
+                });
+            }
+            out.flush();
+        }
+    }
+
+    private static Properties properties(LocalKafkaBroker broker) {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+        return p;
+    }
+
+    private static KafkaProducer<byte[], byte[]> producer(LocalKafkaBroker broker) {
+        return new KafkaProducer<>(properties(broker), new ByteArraySerializer(), new ByteArraySerializer());
+    }
+
+    static KafkaConsumer<byte[], byte[]> consumer(LocalKafkaBroker broker) {
+        Properties p = properties(broker);
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, "demo-console-" + UUID.randomUUID());
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+        consumer.subscribe(List.of("intents.classified"));
+        consumer.poll(Duration.ofMillis(500)); // join the group before the first sentence is sent
+        return consumer;
+    }
+}

@@ -1,0 +1,65 @@
+package io.slmclassifier.cli;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.slmclassifier.devkit.ProgressWait;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The demo as a service manager or a container runs it: no terminal, its input at an end from the start. It keeps
+ * serving (and says so) until SIGTERM, then stops its clients, services, registry and broker in that order,
+ * in seconds.
+ */
+class DemoLifecycleIT {
+
+    @Test
+    void withoutATerminalItServesUntilSigtermThenStopsQuickly(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("out.txt");
+        Path err = dir.resolve("err.txt");
+        ProcessBuilder pb = new ProcessBuilder(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Dai.djl.offline=true", "-cp", QuietTerminalIT.shippedClassPath(), "io.slmclassifier.cli.Main", "demo",
+                "--model", "demo-tiny", "--device", "cpu", "--console-port", "-1", "--data-dir", dir.resolve("data").toString()))
+                .redirectInput(ProcessBuilder.Redirect.from(Files.createFile(dir.resolve("empty-input")).toFile()))
+                .redirectOutput(out.toFile()).redirectError(err.toFile());
+        pb.environment().put("OPT_OUT_TRACKING", "true");
+        pb.environment().put("DJL_OFFLINE", "true");
+        pb.environment().put("HF_HOME", dir.resolve("hf").toString());
+        Process demo = pb.start();
+        try {
+            // As long as the demo works at its start (CPU time, output), however slowly a busy machine lets it.
+            ProgressWait.await(() -> !demo.isAlive() || read(out).contains("No terminal: serving until stopped"),
+                    () -> ProgressWait.cpuSeconds(demo) + read(out).length(), Duration.ofSeconds(90), Duration.ofMinutes(10));
+            assertTrue(Files.readString(out).contains("No terminal: serving until stopped (kill " + demo.pid()),
+                    Files.readString(out) + Files.readString(err));
+            Thread.sleep(2000);
+            assertTrue(demo.isAlive(), "still serving after its input ended");
+            // The terminal of a demo start: its own lines on stdout, nothing from the libraries on stderr.
+            assertTrue(Files.readAllLines(err).isEmpty(), "stderr of the start:\n" + Files.readString(err));
+            assertTrue(Files.readAllLines(out).size() < 30, Files.readString(out));
+
+            long stopping = System.nanoTime();
+            demo.destroy(); // SIGTERM
+            assertTrue(demo.waitFor(10, TimeUnit.SECONDS), "stopped within 10 s of SIGTERM");
+            double seconds = (System.nanoTime() - stopping) / 1e9;
+            String log = Files.readString(err);
+            assertTrue(log.lines().noneMatch(l -> l.contains("could not be established")), "no client outlived the broker:\n" + log);
+            assertTrue(seconds < 10, "took " + seconds + " s");
+        } finally {
+            demo.destroyForcibly();
+        }
+    }
+
+    private static String read(Path file) {
+        try {
+            return Files.readString(file);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+}

@@ -1,0 +1,251 @@
+package io.slmclassifier.rollout;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDManager;
+import io.slmclassifier.Fixtures;
+import io.slmclassifier.avro.AdapterEvent;
+import io.slmclassifier.avro.AdapterStatus;
+import io.slmclassifier.classify.Task;
+import io.slmclassifier.cli.Main;
+import io.slmclassifier.kafka.KafkaTestCluster;
+import io.slmclassifier.devkit.registry.EmbeddedSchemaRegistry;
+import io.slmclassifier.kafka.registry.SchemaRegistryClient;
+import io.slmclassifier.model.LoraAdapter;
+import io.slmclassifier.model.LoraConfig;
+import io.slmclassifier.model.ModelConfig;
+import io.slmclassifier.model.ModelFingerprint;
+import io.slmclassifier.model.TorchRuntime;
+import io.slmclassifier.stream.ProcessorConfig;
+import io.slmclassifier.stream.ProcessorService;
+import io.slmclassifier.train.ColourTask;
+import io.slmclassifier.train.TrainerConfig;
+import io.slmclassifier.train.TrainerService;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.function.BooleanSupplier;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A writer without the signing key writes a tombstone for a signed adapter event and the broker compacts the
+ * event away: the restarted processor still serves the version, the trainer writes its event again, and
+ * {@code adapter list} shows the version with a warning about the tombstone.
+ */
+class SignedHistoryEndToEndIT {
+    @RegisterExtension
+    static final KafkaTestCluster kafka = new KafkaTestCluster();
+    private static EmbeddedSchemaRegistry registry;
+    private static final String SIGNING_KEY = "signed-history-test-key-of-32-characters";
+    private static final String CONTROL = "signed.control";
+
+    @BeforeAll
+    static void startRegistry() {
+        registry = EmbeddedSchemaRegistry.builder().kafka(kafka.bootstrapServers()).start();
+    }
+
+    @AfterAll
+    static void stopRegistry() {
+        registry.close();
+    }
+
+    @Test
+    void anUnsignedTombstoneCompactedOverASignedEventChangesNeitherServingNorHistory(@TempDir Path dir) throws Exception {
+        Path taskFile = Files.writeString(dir.resolve("colours.yaml"), ColourTask.YAML);
+        Path modelDir = Fixtures.model("qwen3-tiny");
+        try (Admin admin = Admin.create(client())) {
+            // Segments roll after 100 ms and any dirty segment is cleaned: compaction within the cleaner's
+            // back-off (15 s); the tombstone itself stays an hour.
+            admin.createTopics(List.of(new NewTopic(CONTROL, 1, (short) 1).configs(Map.of("cleanup.policy", "compact",
+                    "segment.ms", "100", "min.cleanable.dirty.ratio", "0.01", "min.compaction.lag.ms", "0",
+                    "delete.retention.ms", "3600000")), new NewTopic("signed.adapters", 1, (short) 1)
+                    .configs(Map.of("cleanup.policy", "compact")))).all().get();
+        }
+
+        // Version 2, a real adapter in the store, announced by a signed event.
+        TorchRuntime.configureOffline();
+        byte[] archive;
+        try (NDManager manager = NDManager.newBaseManager();
+                LoraAdapter adapter = LoraAdapter.initialize(new LoraConfig(4, 8, 0, List.of("q_proj", "v_proj"), false,
+                        "qwen3-tiny"), ModelConfig.load(modelDir), manager, 3)) {
+            adapter.save(dir.resolve("v2"));
+            archive = AdapterArchive.pack(dir.resolve("v2"));
+        }
+        String location = new AdapterStore("kafka", client(), "signed.adapters", "", AdapterStore.DEFAULT_MAX_BYTES).put(2, archive);
+        try (ControlLog trainerOfRecord = control(null)) {
+            trainerOfRecord.publish(AdapterEvent.newBuilder().setVersion(2).setBaseModelId("qwen3-tiny")
+                    .setBaseModelSha256(ModelFingerprint.sha256(modelDir)).setTaskName("colours")
+                    .setTaskHash(Task.load(taskFile).hash()).setSha256(ModelFingerprint.sha256(archive))
+                    .setSizeBytes(archive.length).setMetrics(Map.of("macro_f1", 0.9)).setCreatedAt(Instant.now())
+                    .setStatus(AdapterStatus.ACTIVE).setLocation(location).build());
+        }
+
+        // The processor serves it and the trainer reads it; both stop.
+        try (ProcessorService processor = new ProcessorService(processorConfig(dir, taskFile))) {
+            processor.start();
+            assertEquals(2, processor.rollout().serving());
+        }
+        try (TrainerService trainer = new TrainerService(trainerConfig(dir, taskFile))) {
+            trainer.start();
+            awaitTrue(trainer::ready, Duration.ofSeconds(60), "the trainer read the control topic");
+        }
+
+        // A writer without the key: a tombstone for adapter-2; the broker compacts the signed event away.
+        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(client(), new StringSerializer(),
+                new ByteArraySerializer())) {
+            Thread.sleep(300);
+            producer.send(new ProducerRecord<>(CONTROL, "adapter-2", null)).get();
+            Thread.sleep(300);
+            producer.send(new ProducerRecord<>(CONTROL, "filler", new byte[] {1})).get(); // rolls the tombstone's segment
+        }
+        awaitTrue(() -> valuesOf("adapter-2") == 0, Duration.ofSeconds(120), "compaction deleted the signed event");
+        try (ControlLog topicAlone = control(null)) {
+            topicAlone.catchUp(Duration.ofSeconds(20));
+            assertTrue(topicAlone.state().event(2).isEmpty(), "the topic alone no longer knows version 2");
+        }
+
+        // The restarted processor serves version 2 before it consumes anything: from its verified journal.
+        try (ProcessorService processor = new ProcessorService(processorConfig(dir, taskFile))) {
+            processor.start();
+            assertEquals(2, processor.rollout().serving(), "the restarted processor serves what was signed");
+        }
+
+        // The restarted trainer notices that its event is gone and writes it again, signed.
+        try (TrainerService trainer = new TrainerService(trainerConfig(dir, taskFile))) {
+            trainer.start();
+            awaitTrue(() -> valuesOf("adapter-2") == 1, Duration.ofSeconds(60), "the trainer wrote version 2 again");
+        }
+
+        // What an operator sees: version 2 serving, and the tombstone named in a warning.
+        ByteArrayOutputStream listing = new ByteArrayOutputStream();
+        PrintStream stdout = System.out;
+        int code;
+        try {
+            System.setOut(new PrintStream(listing, true, StandardCharsets.UTF_8));
+            code = Main.run("adapter", "list", "--set", "bootstrap.servers=" + kafka.bootstrapServers(), "--set",
+                    "schema.registry.url=" + registry.url(), "--set", "control.topic=" + CONTROL, "--set",
+                    "control.signing.key=" + SIGNING_KEY);
+        } finally {
+            System.setOut(stdout);
+        }
+        String listed = listing.toString(StandardCharsets.UTF_8);
+        assertEquals(0, code, listed);
+        assertTrue(listed.lines().anyMatch(l -> l.startsWith("2 ") && l.contains("serving")), listed);
+        assertTrue(listed.contains("serving: version 2"), listed);
+        assertTrue(listed.lines().anyMatch(l -> l.startsWith("warning:")), listed);
+        assertTrue(listed.lines().anyMatch(l -> l.contains("adapter-2 at " + CONTROL) && l.contains("a tombstone")
+                && l.contains("the key holds applied records")), listed);
+    }
+
+    /** How many records with a value the control topic holds now for this key. */
+    private static long valuesOf(String key) {
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(client(), new StringDeserializer(),
+                new ByteArrayDeserializer())) {
+            TopicPartition partition = new TopicPartition(CONTROL, 0);
+            consumer.assign(List.of(partition));
+            consumer.seekToBeginning(List.of(partition));
+            long end = consumer.endOffsets(List.of(partition)).get(partition);
+            long count = 0;
+            while (consumer.position(partition) < end) {
+                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+                    count += key.equals(r.key()) && r.value() != null ? 1 : 0;
+                }
+            }
+            return count;
+        }
+    }
+
+    private static ControlLog control(Path journal) {
+        ControlLog log = new ControlLog(client(), CONTROL, new ControlRecords(SchemaRegistryClient.builder(registry.url()).build()),
+                ControlSignature.of(SIGNING_KEY));
+        if (journal != null) {
+            log.keepJournal(journal);
+        }
+        return log;
+    }
+
+    private static ProcessorConfig processorConfig(Path dir, Path taskFile) {
+        Map<String, String> c = new HashMap<>();
+        c.put("bootstrap.servers", kafka.bootstrapServers());
+        c.put("schema.registry.url", registry.url());
+        c.put("application.id", "signed");
+        c.put("input.topic", "signed.in");
+        c.put("output.topic", "signed.classified");
+        c.put("dlq.topic", "signed.dlq");
+        c.put("control.topic", CONTROL);
+        c.put("adapters.topic", "signed.adapters");
+        c.put("model.dir", Fixtures.model("qwen3-tiny").toString());
+        c.put("task.file", taskFile.toString());
+        c.put("device", "cpu");
+        c.put("metrics.port", "-1");
+        c.put("state.dir", dir.resolve("state").toString());
+        c.put("adapter.cache.dir", dir.resolve("adapters").toString());
+        c.put("instance.id", "processor-0");
+        c.put("topics.partitions", "1");
+        c.put("control.signing.key", SIGNING_KEY);
+        return ProcessorConfig.of(c);
+    }
+
+    private static TrainerConfig trainerConfig(Path dir, Path taskFile) {
+        Map<String, String> c = new HashMap<>();
+        c.put("bootstrap.servers", kafka.bootstrapServers());
+        c.put("schema.registry.url", registry.url());
+        c.put("feedback.topics", "signed.feedback");
+        c.put("dataset.topic", "signed.dataset");
+        c.put("control.topic", CONTROL);
+        c.put("adapters.topic", "signed.adapters");
+        c.put("dlq.topic", "signed.dlq");
+        c.put("model.dir", Fixtures.model("qwen3-tiny").toString());
+        c.put("task.file", taskFile.toString());
+        c.put("device", "cpu");
+        c.put("work.dir", dir.resolve("trainer").toString());
+        c.put("metrics.port", "-1");
+        c.put("topics.partitions", "1");
+        c.put("control.signing.key", SIGNING_KEY);
+        return TrainerConfig.of(c);
+    }
+
+    private static Properties client() {
+        Properties p = new Properties();
+        p.put("bootstrap.servers", kafka.bootstrapServers());
+        return p;
+    }
+
+    private static void awaitTrue(BooleanSupplier condition, Duration timeout, String what) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!condition.getAsBoolean()) {
+            assertFalse(System.nanoTime() > deadline, "timed out waiting: " + what);
+            try {
+                Thread.sleep(200);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError(e);
+            }
+        }
+    }
+}
