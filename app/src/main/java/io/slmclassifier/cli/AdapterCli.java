@@ -5,6 +5,7 @@ import io.slmclassifier.avro.AdapterEvent;
 import io.slmclassifier.config.ServiceConfig;
 import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import io.slmclassifier.kafka.registry.SchemaRegistryException;
+import io.slmclassifier.ops.ConfigOptions;
 import io.slmclassifier.rollout.ControlLog;
 import io.slmclassifier.rollout.ControlRecords;
 import io.slmclassifier.rollout.ControlSignature;
@@ -51,7 +52,7 @@ public final class AdapterCli implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        ServiceConfig settings = ServiceConfig.load(DEFAULTS, config.file, System.getenv(), config.overrides());
+        ServiceConfig settings = ServiceConfig.load(DEFAULTS, config.file(), System.getenv(), config.overrides());
         requireReachable(settings);
         SchemaRegistryClient registry = SchemaRegistryClient.fromConfig(settings.registryClient());
         try (ControlLog control = new ControlLog(settings.kafkaClient(), settings.get("control.topic"), new ControlRecords(registry),

@@ -41,7 +41,7 @@ class ClassifyCommandTest {
             assertEquals(files[0].equals("-") ? "error: directory " + dir.resolve("missing/dir") + " does not exist (for "
                     + files[1] + ")" : "error: no such file: " + files[0], said);
         }
-        assertEquals("permission denied: /etc/x", Main.describe(new java.nio.file.AccessDeniedException("/etc/x")));
+        assertEquals("permission denied: /etc/x", io.slmclassifier.ops.CommandLines.describe(new java.nio.file.AccessDeniedException("/etc/x")));
     }
 
     @Test

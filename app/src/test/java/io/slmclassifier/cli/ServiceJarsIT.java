@@ -28,8 +28,8 @@ class ServiceJarsIT {
 
     @ParameterizedTest
     @CsvSource({
-        "processor, io.slmclassifier.stream.ProcessorMain, io/slmclassifier/train/",
-        "trainer,   io.slmclassifier.train.TrainerMain,    io/slmclassifier/stream/"})
+        "processor, io.slmclassifier.stream.ProcessorCommand, io/slmclassifier/train/",
+        "trainer,   io.slmclassifier.train.TrainerCommand,    io/slmclassifier/stream/"})
     void anImageJarHasItsServiceAndLinuxX8664NativesOnly(String service, String mainClass, String otherService)
             throws IOException {
         Path jar = Path.of(service, "target", "slm-classifier-" + service + ".jar");

@@ -357,22 +357,8 @@ class DeadLetterSizeEndToEndIT {
         }
         int size = largestAccepted(probe, n -> new ProducerRecord<>(probe, KEY, filled(n, 0xFF)));
         ProducerRecord<byte[], byte[]> poison = new ProducerRecord<>(app + ".in", KEY, filled(size, 0xFF));
-        Map<String, String> c = new HashMap<>();
-        c.put("bootstrap.servers", kafka.bootstrapServers());
-        c.put("schema.registry.url", registry.url());
-        c.put("feedback.topics", app + ".in");
-        c.put("dataset.topic", app + ".dataset");
-        c.put("control.topic", app + ".control");
-        c.put("adapters.topic", app + ".adapters");
-        c.put("dlq.topic", app + ".dlq");
-        c.put("model.dir", Fixtures.model("qwen3-tiny").toString());
-        c.put("task.file", Fixtures.task("radr-intents").toString());
-        c.put("device", "cpu");
-        c.put("work.dir", dir.toString());
-        c.put("metrics.port", "0");
-        c.put("control.signing.key", "test-signing-key-of-at-least-32-characters");
         try (io.slmclassifier.train.TrainerService trainer = new io.slmclassifier.train.TrainerService(
-                io.slmclassifier.train.TrainerConfig.of(c))) {
+                io.slmclassifier.train.TrainerConfig.of(trainerSettings(app, dir)))) {
             trainer.start();
             try (KafkaProducer<byte[], byte[]> producer = unboundedProducer()) {
                 producer.send(poison).get();
@@ -396,24 +382,10 @@ class DeadLetterSizeEndToEndIT {
                     new NewTopic(app + ".dataset", 1, (short) 1).configs(Map.of("max.message.bytes", "2000"))))
                     .all().get();
         }
-        Map<String, String> c = new HashMap<>();
-        c.put("bootstrap.servers", kafka.bootstrapServers());
-        c.put("schema.registry.url", registry.url());
-        c.put("feedback.topics", app + ".in");
-        c.put("dataset.topic", app + ".dataset");
-        c.put("control.topic", app + ".control");
-        c.put("adapters.topic", app + ".adapters");
-        c.put("dlq.topic", app + ".dlq");
-        c.put("model.dir", Fixtures.model("qwen3-tiny").toString());
-        c.put("task.file", Fixtures.task("radr-intents").toString());
-        c.put("device", "cpu");
-        c.put("work.dir", dir.toString());
-        c.put("metrics.port", "0");
-        c.put("control.signing.key", "test-signing-key-of-at-least-32-characters");
         AvroSerde<LabeledExample> examples = AvroSerde.forType(LabeledExample.class,
                 SchemaRegistryClient.fromConfig(Map.of("schema.registry.url", registry.url())));
         try (io.slmclassifier.train.TrainerService trainer = new io.slmclassifier.train.TrainerService(
-                io.slmclassifier.train.TrainerConfig.of(c))) {
+                io.slmclassifier.train.TrainerConfig.of(trainerSettings(app, dir)))) {
             trainer.start();
             try (KafkaProducer<byte[], byte[]> producer = unboundedProducer()) {
                 for (String[] example : new String[][] {{"long", "Unit A to Unit B, over. ".repeat(200)},
@@ -431,5 +403,24 @@ class DeadLetterSizeEndToEndIT {
             assertEquals("short", new String(dataset.get(0).key(), StandardCharsets.UTF_8));
             assertTrue(trainer.ready());
         }
+    }
+
+    /** A trainer reading feedback from {@code <app>.in}, on the tiny model, its work in {@code dir}. */
+    private static Map<String, String> trainerSettings(String app, Path dir) {
+        Map<String, String> c = new HashMap<>();
+        c.put("bootstrap.servers", kafka.bootstrapServers());
+        c.put("schema.registry.url", registry.url());
+        c.put("feedback.topics", app + ".in");
+        c.put("dataset.topic", app + ".dataset");
+        c.put("control.topic", app + ".control");
+        c.put("adapters.topic", app + ".adapters");
+        c.put("dlq.topic", app + ".dlq");
+        c.put("model.dir", Fixtures.model("qwen3-tiny").toString());
+        c.put("task.file", Fixtures.task("radr-intents").toString());
+        c.put("device", "cpu");
+        c.put("work.dir", dir.toString());
+        c.put("metrics.port", "0");
+        c.put("control.signing.key", "test-signing-key-of-at-least-32-characters");
+        return c;
     }
 }

@@ -13,7 +13,7 @@ import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A stream processor in a child JVM ({@code ProcessorMain --set key=value ...}, the processor image's entry point)
+ * A stream processor in a child JVM ({@code ProcessorCommand --set key=value ...}, the processor image's entry point)
  * with the class path of this one, its output appended to a log file: what the crash test and the soak kill and
  * restart. The class is named, not linked: this module is below the processor's.
  */
@@ -21,11 +21,11 @@ public final class ProcessorProcess {
 
     private ProcessorProcess() {}
 
-    /** Starts {@code ProcessorMain} with these settings; stdout and stderr are appended to {@code log}. */
+    /** Starts {@code ProcessorCommand} with these settings; stdout and stderr are appended to {@code log}. */
     public static Process start(Map<String, String> config, Path log) throws IOException {
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx1g", "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"),
-                "io.slmclassifier.stream.ProcessorMain"));
+                "io.slmclassifier.stream.ProcessorCommand"));
         for (Map.Entry<String, String> e : new TreeMap<>(config).entrySet()) {
             command.add("--set");
             command.add(e.getKey() + "=" + e.getValue());
