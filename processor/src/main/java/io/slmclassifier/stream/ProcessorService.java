@@ -227,9 +227,19 @@ public final class ProcessorService implements AutoCloseable {
                 Topics.compacted(config.get("adapters.topic"), 1, replication)));
     }
 
+    /**
+     * Where adapters, the last version served and the verified control journal are kept. A temporary directory
+     * is new at every start, so a restart then depends on the control topic's history alone (which compaction or an
+     * unsigned tombstone may have shortened): said once, at start.
+     */
     private static Path adapterCache(ProcessorConfig config) throws IOException {
-        return config.get("adapter.cache.dir").isBlank() ? Files.createTempDirectory("slm-adapters-")
-                : Path.of(config.get("adapter.cache.dir"));
+        if (config.get("adapter.cache.dir").isBlank()) {
+            Path temporary = Files.createTempDirectory("slm-adapters-");
+            log.warn("adapter.cache.dir is not set: adapters and the verified control journal go to {}, which the next"
+                    + " start will not find; set it to a directory that outlives the process", temporary);
+            return temporary;
+        }
+        return Path.of(config.get("adapter.cache.dir"));
     }
 
     private static String instanceId(ProcessorConfig config) {
