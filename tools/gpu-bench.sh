@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU benchmark of docs/benchmarks.md, run ON THE GPU HOST from the repository root after the kit is there
 # (tools/gpu-kit.sh here, tools/gpu-run.sh there): Hugging Face's reference and the project's own bench in the
-# same session, on the Qwen3-0.6B shape with random weights. Each step's output goes to $OUT (or ./gpu-results).
+# same session, on the Qwen3-0.6B shape with random weights. Each step's output goes to $OUT (or ./gpu-results);
+# the models bench writes go to $SLM_BENCH_WORK_DIR (or /tmp/bench-models).
 #
 #   tools/gpu-bench.sh [hf] [infer] [train] [kafka] [infer-noopt] [infer-broadcast] [profile] [train-fp32]
 #   [train-noopt] [kafka-1024] [train-profile] [train-trace] [label-mass]
@@ -12,7 +13,7 @@ OUT=${OUT:-gpu-results}
 mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
 steps=${*:-hf infer train kafka}
 TOK=gpu-kit/tokenizer
-BENCH=(bench --device gpu --shape qwen3-0.6b --tokenizer "$TOK" --work-dir /tmp/bench-models)
+BENCH=(bench --device gpu --shape qwen3-0.6b --tokenizer "$TOK" --work-dir "${SLM_BENCH_WORK_DIR:-/tmp/bench-models}")
 
 tools/gpu-run.sh --kit > "$OUT/kit.txt" 2>&1 || { cat "$OUT/kit.txt"; exit 1; }
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$OUT/gpu.txt" 2>&1

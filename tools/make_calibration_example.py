@@ -1,4 +1,4 @@
-"""Writes the labeled files behind README's reliability diagram into a directory (default /tmp/calibration-example):
+"""Writes the labeled files behind the reliability diagram of docs/calibration.md into a directory (default /tmp/calibration-example):
 a colour task, clean training and validation examples, and test examples where 30% of the labels are drawn at
 random (as labels from people sometimes are), so a model trained on clean labels is over-confident on them.
 

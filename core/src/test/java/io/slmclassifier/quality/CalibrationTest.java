@@ -77,8 +77,8 @@ class CalibrationTest {
 
     /**
      * ECE estimated on few examples reads high even for a classifier calibrated by construction (the bins' accuracy
-     * is noisy and the gaps are taken as absolute values): why README tells to set gate.max.ece with the
-     * validation split's size in mind. The printed means are the figures README quotes.
+     * is noisy and the gaps are taken as absolute values): why docs/operations.md tells to set gate.max.ece with the
+     * validation split's size in mind. The printed means are the figures it quotes.
      */
     @Test
     void eceReadsHighOnSmallSplitsOfACalibratedClassifier() {

@@ -12,7 +12,7 @@ import java.util.Map;
  */
 public final class ProcessorConfig extends ServiceConfig {
 
-    /** Key, default, meaning: the reference the README's configuration table is made from. */
+    /** Key, default, meaning: the reference docs/configuration.md's tables are checked against. */
     public static final String[][] DEFAULTS = {
         {"bootstrap.servers", "localhost:9092", "Kafka bootstrap servers"},
         {"startup.timeout.ms", "30000", "how long start-up waits for a bootstrap server to answer before it gives up with one line"},

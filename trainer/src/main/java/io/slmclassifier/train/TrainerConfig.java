@@ -9,7 +9,7 @@ import java.util.OptionalDouble;
 /** The trainer service's configuration: the documented defaults below, then a file, the environment and flags. */
 public final class TrainerConfig extends ServiceConfig {
 
-    /** Key, default, meaning: the reference the README's configuration table is made from. */
+    /** Key, default, meaning: the reference docs/configuration.md's tables are checked against. */
     public static final String[][] DEFAULTS = {
         {"bootstrap.servers", "localhost:9092", "Kafka bootstrap servers"},
         {"startup.timeout.ms", "30000", "how long start-up waits for a bootstrap server to answer before it gives up with one line"},
