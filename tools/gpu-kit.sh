@@ -15,18 +15,16 @@
 #   send/             the same five, as one tar | xz stream cut into part-00, part-01, ... + MANIFEST:
 #                     what actually travels (see below)
 #
-# Why send/: a device call carries the git working tree AND the carried paths within 64 MiB IN ALL, and the
-# working tree alone is ~47 MiB (test models, two copies of the Qwen3 tokenizer). The kit (~48 MiB) therefore
-# travels in several calls: the device keeps ignored files between calls while it stays warm (it is given
-# back ~30 s after a call returns), so carry one part per call, back to back, and run the app in the last.
-# Issuing all those run calls in one batch of tool calls works: they run in order with no idle gap between
-# (checked 2026-11-30: 4 parts, then bench + hf_reference.py in the 4th call).
+# Why send/: the GPU host is reached by copying the git working tree plus named extra files, at most 64 MiB IN ALL
+# per copy, and the working tree alone is ~47 MiB (test models, two copies of the Qwen3 tokenizer). The kit
+# (~48 MiB) therefore travels in several copies: the GPU host keeps ignored files between copies, so send one part
+# per copy, one after another, and run the app with the last.
 # This script sizes the parts to what the current working tree leaves free (GPU_KIT_PART_MIB overrides)
-# and prints the calls. On the device, tools/gpu-run.sh checks, joins and unpacks the parts.
-# One call is enough when the test models, which the GPU host does not need, are out of the working tree
+# and prints the copies to make. On the GPU host, tools/gpu-run.sh checks, joins and unpacks the parts.
+# One copy is enough when the test models, which the GPU host does not need, are out of the working tree
 # while packing and sending (the tree is then ~13 MiB):
 #   mv src/test/resources/models /tmp/hold/ && tools/gpu-kit.sh    # one part
-#   ... the device call(s) ...
+#   ... the copy to the GPU host and the run there ...
 #   mv /tmp/hold/models src/test/resources/
 #
 # Environment: JAVA_HOME (default: the JDK of the `java` on PATH), SLM_SHARED (required: the directory
@@ -39,10 +37,10 @@ JAR=target/slm-classifier.jar
 KIT=gpu-kit
 SHARED=${SLM_SHARED:?set SLM_SHARED to the directory holding gpu/ and data/qwen3-tokenizer/}
 MIB=1048576
-CALL_LIMIT=$((64 * MIB))   # working tree + carried paths, per device call
+CALL_LIMIT=$((64 * MIB))   # working tree + extra files, per copy to the GPU host
 MARGIN=$((2 * MIB))        # room for the working tree to grow between packing and sending
 # The JDK modules the app needs (jdeps is blind to reflection and service loading, so this list is kept by
-# hand; if the app fails on the device with NoClassDefFoundError for a java.*/jdk.* class, add the module).
+# hand; if the app fails on the GPU host with NoClassDefFoundError for a java.*/jdk.* class, add the module).
 MODULES=java.base,java.logging,java.management,jdk.unsupported,java.naming,java.xml,java.sql,jdk.crypto.ec,\
 java.net.http,jdk.httpserver,java.security.jgss,jdk.management,java.instrument,java.desktop,java.scripting
 JLINK_FLAGS=(--strip-debug --no-header-files --no-man-pages --compress=0)
@@ -80,7 +78,7 @@ else
   echo "$stamp" > "$KIT/jre.stamp"
 fi
 
-# --- 2. The app: the shaded jar unpacked, without libtorch and DJL's JNI (the device uses its own torch and
+# --- 2. The app: the shaded jar unpacked, without libtorch and DJL's JNI (the GPU host uses its own torch and
 # the libdjl_torch.so below), and with only the linux x86_64 glibc natives of JNA, RocksDB, zstd, lz4,
 # snappy and the HF tokenizers.
 echo "gpu-kit: slimming $JAR ..."
@@ -107,7 +105,7 @@ if [ -n "${GPU_KIT_PART_MIB:-}" ]; then
 else
   part=$(((CALL_LIMIT - tree - MARGIN) / MIB * MIB))
 fi
-[ "$part" -ge $((4 * MIB)) ] || die "the working tree ($(mib "$tree")) leaves no room for the kit in a device call"
+[ "$part" -ge $((4 * MIB)) ] || die "the working tree ($(mib "$tree")) leaves no room for the kit in one copy"
 rm -rf "$KIT/send"
 mkdir "$KIT/send"
 tar -C "$KIT" -cf - jre.tar.xz app.tar.xz libdjl_torch.so hf_reference.py tokenizer \
@@ -115,17 +113,16 @@ tar -C "$KIT" -cf - jre.tar.xz app.tar.xz libdjl_torch.so hf_reference.py tokeni
 (cd "$KIT/send" && sha256sum part-* > MANIFEST)
 parts=$(cd "$KIT/send" && ls part-*)
 
-# --- Sizes and the device calls to make.
+# --- Sizes and the copies to make.
 echo "gpu-kit: sizes"
 find "$KIT" -maxdepth 2 -type f ! -path "$KIT/send/*" -printf '%s %p\n' | sort -k2 \
   | awk '{printf "  %8.1f MiB  %s\n", $1 / 1048576, $2}'
 total=$(cat "$KIT"/send/part-* | wc -c)
 echo "gpu-kit: to send $(mib "$total") in $(echo "$parts" | wc -l) part(s) of at most $(mib "$part");" \
-     "working tree $(mib "$tree"), limit per call $(mib "$CALL_LIMIT")"
-echo "gpu-kit: device calls, back to back (the machine goes back ~30 s after a call; several run calls"
-echo "         issued in ONE tool batch run one after another, in order, which is the safe way):"
+     "working tree $(mib "$tree"), limit per copy $(mib "$CALL_LIMIT")"
+echo "gpu-kit: copies to the GPU host, one after another (each: the working tree plus these files, then the command):"
 last=$(echo "$parts" | tail -1)
 for p in $parts; do
   if [ "$p" = "$last" ]; then cmd='tools/gpu-run.sh <command> ...'; else cmd='tools/gpu-run.sh --kit'; fi
-  echo "  carry [\"$KIT/send/MANIFEST\", \"$KIT/send/$p\"]   command: $cmd"
+  echo "  files [\"$KIT/send/MANIFEST\", \"$KIT/send/$p\"]   command: $cmd"
 done

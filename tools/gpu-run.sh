@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the Java app ON THE GPU HOST (no JVM, no network there) from the kit that tools/gpu-kit.sh packed.
-# Background: gpu/README.md in the directory tools/gpu-kit.sh packs from ($SLM_SHARED). The kit travels as gpu-kit/send/MANIFEST + part-NN, one part per
-# device call (gpu-kit.sh prints the calls); run from the repository root there:
+# Background: gpu/README.md in the directory tools/gpu-kit.sh packs from ($SLM_SHARED). The kit travels as
+# gpu-kit/send/MANIFEST + part-NN, one part per copy to the GPU host (gpu-kit.sh prints them); run from the
+# repository root there:
 #
 #   tools/gpu-run.sh --kit          # while parts are still arriving: says which are there, which missing;
 #                                   # once all are there: joins, checks and unpacks them, and stops
@@ -26,8 +27,8 @@ SCRATCH=${SLM_GPU_DIR:-/tmp/slm-gpu}
 die() { echo "gpu-run: $*" >&2; exit 1; }
 
 [ -f "$SEND/MANIFEST" ] || die "$SEND/MANIFEST is missing. Pack the kit on the build machine with
-  tools/gpu-kit.sh (after mvn -B -q package -DskipTests) and carry $SEND/MANIFEST and one $SEND/part-NN
-  per device call, back to back (gpu-kit.sh prints the calls)."
+  tools/gpu-kit.sh (after mvn -B -q package -DskipTests) and send $SEND/MANIFEST and one $SEND/part-NN
+  per copy, one after another (gpu-kit.sh prints them)."
 [ "$(uname -sm)" = "Linux x86_64" ] || die "the kit holds linux x86_64 natives only; this is $(uname -sm)"
 
 # --- 1. Join and unpack, once per MANIFEST (the stamp is written last: an interrupted unpack is redone).
@@ -38,7 +39,7 @@ if [ "$(cat "$SCRATCH/kit.id" 2> /dev/null)" != "$id" ]; then
   if [ -n "$missing" ]; then
     msg="kit incomplete: $(echo "$parts" | wc -w) parts, still missing: $(echo $missing)"
     [ "${1:-}" = --kit ] && { echo "gpu-run: $msg"; exit 0; }
-    die "$msg (carry them in further calls while this machine is warm)"
+    die "$msg (send them in further copies; this host keeps what came before)"
   fi
   (cd "$SEND" && sha256sum -c --quiet MANIFEST) || die "a part is damaged or from another packing; re-send"
   echo "gpu-run: unpacking the kit into $SCRATCH" >&2
