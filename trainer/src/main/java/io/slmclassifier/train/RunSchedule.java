@@ -42,8 +42,12 @@ public final class RunSchedule {
      * answered by an earlier run (before a restart), and starts nothing again; a newer one is still owed a run.
      */
     public void resume(ControlState state) {
-        answeredTrainRequestMillis = state.lastTrainRequestMillis() <= state.lastTrainerEventMillis()
-                ? state.lastTrainRequestMillis() : 0;
+        resume(state.lastTrainRequestMillis(), state.lastTrainerEventMillis());
+    }
+
+    /** {@link #resume(ControlState)} with the two times it reads there. */
+    public void resume(long trainRequestMillis, long lastTrainerEventMillis) {
+        answeredTrainRequestMillis = trainRequestMillis <= lastTrainerEventMillis ? trainRequestMillis : 0;
     }
 
     /** {@link #due(long, long, int, long)} with the times the control log holds. */
