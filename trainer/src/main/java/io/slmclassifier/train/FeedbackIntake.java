@@ -33,25 +33,25 @@ public final class FeedbackIntake {
     private static final Logger log = LoggerFactory.getLogger(FeedbackIntake.class);
 
     /** Where copies go, and how large one dead letter may be (checked at start). */
-    public record Topics(String dataset, String deadLetters, int maxDeadLetterBytes) {}
+    public record Destinations(String dataset, String deadLetters, int maxDeadLetterBytes) {}
 
     private final Task task;
     private final AvroSerde<LabeledExample> examples;
-    private final Topics topics;
+    private final Destinations destinations;
     private final KafkaConsumer<byte[], byte[]> feedback;
     private final KafkaProducer<byte[], byte[]> producer;
     private final Counter accepted;
     private final Counter refused;
 
     /**
-     * @param feedback subscribed to the feedback topics, without auto-commit
+     * @param feedback the feedback topics' consumer (subscribed once the dataset is read), without auto-commit
      * @param producer idempotent, acks=all: a copy counts only once the broker has it
      */
-    public FeedbackIntake(Task task, AvroSerde<LabeledExample> examples, Topics topics,
+    public FeedbackIntake(Task task, AvroSerde<LabeledExample> examples, Destinations destinations,
             KafkaConsumer<byte[], byte[]> feedback, KafkaProducer<byte[], byte[]> producer, MeterRegistry metrics) {
         this.task = task;
         this.examples = examples;
-        this.topics = topics;
+        this.destinations = destinations;
         this.feedback = feedback;
         this.producer = producer;
         this.accepted = Counter.builder("slm.trainer.feedback").tag("outcome", "accepted")
@@ -74,7 +74,7 @@ public final class FeedbackIntake {
                     throw new IllegalArgumentException("empty feedback record");
                 }
                 FeedbackDataset.toExample(task, example);
-                copies.add(new Sent(r, producer.send(new ProducerRecord<>(topics.dataset(), null, r.timestamp(),
+                copies.add(new Sent(r, producer.send(new ProducerRecord<>(destinations.dataset(), null, r.timestamp(),
                         example.getId().getBytes(StandardCharsets.UTF_8), r.value())), false));
             } catch (RuntimeException e) {
                 copies.add(new Sent(r, deadLetter(r, e), true));
@@ -128,12 +128,12 @@ public final class FeedbackIntake {
     }
 
     private Future<?> deadLetter(ConsumerRecord<byte[], byte[]> r, RuntimeException error) {
-        log.warn("Feedback record {}-{}@{} goes to {}: {}", r.topic(), r.partition(), r.offset(), topics.deadLetters(),
-                error.getMessage());
+        log.warn("Feedback record {}-{}@{} goes to {}: {}", r.topic(), r.partition(), r.offset(),
+                destinations.deadLetters(), error.getMessage());
         DeadLetters.Letter letter = DeadLetters.of(r.key(), r.value(), r.headers(), "invalid-feedback", error.getMessage(),
-                r.topic(), r.partition(), r.offset(), topics.maxDeadLetterBytes());
+                r.topic(), r.partition(), r.offset(), destinations.maxDeadLetterBytes());
         refused.increment();
-        return producer.send(new ProducerRecord<>(topics.deadLetters(), null, r.timestamp(), letter.key(),
+        return producer.send(new ProducerRecord<>(destinations.deadLetters(), null, r.timestamp(), letter.key(),
                 letter.value(), letter.headers()));
     }
 }

@@ -65,7 +65,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class TrainerService implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(TrainerService.class);
-    /** Metric names recorded in every event besides the candidate's own metrics. */
+    /** {@link CandidateRun#CUTOFF_METRIC}: recorded in every event besides the candidate's own metrics. */
     public static final String CUTOFF_METRIC = CandidateRun.CUTOFF_METRIC;
 
     private final TrainerConfig config;
@@ -141,7 +141,7 @@ public final class TrainerService implements AutoCloseable {
         producing.put(ProducerConfig.ACKS_CONFIG, "all");
         this.producer = new KafkaProducer<>(producing, new ByteArraySerializer(), new ByteArraySerializer());
 
-        this.intake = new FeedbackIntake(task, examples, new FeedbackIntake.Topics(config.get("dataset.topic"),
+        this.intake = new FeedbackIntake(task, examples, new FeedbackIntake.Destinations(config.get("dataset.topic"),
                 config.get("dlq.topic"), maxDeadLetterBytes), feedback, producer, metrics);
         this.datasetReader = new DatasetReader(config.get("dataset.topic"), examples, datasetConsumer, dataset);
         this.schedule = RunSchedule.of(config, System.currentTimeMillis());
