@@ -38,8 +38,9 @@ public final class AdapterPublication {
     /** Judges, stores when it passes, and writes the event; returns the event written. */
     public AdapterEvent publish(CandidateRun.Candidate candidate) throws IOException {
         QualityGate.Verdict verdict = judge(gate, candidate);
+        Instant judgedAt = Instant.now(); // the event's time is the verdict's, not the end of a slow upload
         String location = verdict.publish() ? store.put(candidate.version(), candidate.archive()) : null;
-        AdapterEvent event = event(base, candidate, verdict, location, Instant.now());
+        AdapterEvent event = event(base, candidate, verdict, location, judgedAt);
         control.publish(event);
         if (verdict.publish()) {
             log.info("Published version {} ({}) to {}", candidate.version(), verdict.message(), location);
