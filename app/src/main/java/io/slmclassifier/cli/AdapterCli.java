@@ -3,6 +3,7 @@ package io.slmclassifier.cli;
 import io.slmclassifier.avro.AdapterCommandType;
 import io.slmclassifier.avro.AdapterEvent;
 import io.slmclassifier.config.ServiceConfig;
+import io.slmclassifier.kafka.KafkaReachability;
 import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import io.slmclassifier.kafka.registry.SchemaRegistryException;
 import io.slmclassifier.ops.ConfigOptions;
@@ -31,6 +32,7 @@ public final class AdapterCli implements Callable<Integer> {
     /** The settings this command reads; a processor's or trainer's file works as it is. */
     static final String[][] DEFAULTS = {
         {"bootstrap.servers", "localhost:9092", "Kafka bootstrap servers"},
+        {"startup.timeout.ms", "30000", "how long to wait for a bootstrap server to answer before giving up with one line"},
         {"schema.registry.url", "", "schema registry"},
         {"schema.registry.basic.auth.user.info", "", "user:password for the registry"},
         {"schema.registry.bearer.token", "", "bearer token for the registry"},
@@ -53,6 +55,8 @@ public final class AdapterCli implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ServiceConfig settings = ServiceConfig.load(DEFAULTS, config.file(), System.getenv(), config.overrides());
+        // The broker first, with no Kafka client yet: one would retry for its whole timeout, warning on every try.
+        KafkaReachability.await(settings.get("bootstrap.servers"), Duration.ofMillis(settings.getInt("startup.timeout.ms")));
         requireReachable(settings);
         SchemaRegistryClient registry = SchemaRegistryClient.fromConfig(settings.registryClient());
         try (ControlLog control = new ControlLog(settings.kafkaClient(), settings.get("control.topic"), new ControlRecords(registry),

@@ -1,8 +1,10 @@
 package io.slmclassifier.cli;
 
+import io.slmclassifier.kafka.KafkaReachability;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Properties;
@@ -33,6 +35,9 @@ public final class ProduceCommand implements Callable<Integer> {
     @Option(names = "--rate", defaultValue = "0", description = "Records per second; 0 sends as fast as possible.") double rate;
     @Option(names = "--keys", defaultValue = "16", description = "Distinct keys, k0..k(N-1), round robin.") int keys;
     @Option(names = "--set", description = "Extra producer property key=value (SASL, SSL, ...).") List<String> extra = new ArrayList<>();
+    @Option(names = "--timeout-ms", defaultValue = "30000",
+            description = "How long to wait for a broker to answer, and the most one send may block (default: ${DEFAULT-VALUE}).")
+    long timeoutMs;
 
     @Override
     public Integer call() throws Exception {
@@ -41,9 +46,12 @@ public final class ProduceCommand implements Callable<Integer> {
         if (texts.isEmpty()) {
             throw new IllegalArgumentException("no texts in " + file);
         }
+        // Before the producer exists: left to itself it would wait max.block.ms on every record, warning all along.
+        KafkaReachability.await(bootstrap, Duration.ofMillis(timeoutMs), "--bootstrap-servers; --timeout-ms");
         Properties p = new Properties();
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
+        p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, String.valueOf(timeoutMs));
         for (String kv : extra) {
             int eq = kv.indexOf('=');
             if (eq < 1) {

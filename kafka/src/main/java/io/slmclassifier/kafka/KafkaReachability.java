@@ -25,6 +25,14 @@ public final class KafkaReachability {
 
     /** Returns once a bootstrap server accepts a connection; throws {@link Unreachable} when none did in time. */
     public static void await(String bootstrapServers, Duration timeout) throws Unreachable {
+        await(bootstrapServers, timeout, "bootstrap.servers; startup.timeout.ms");
+    }
+
+    /**
+     * As {@link #await(String, Duration)}, the message ending with {@code settings}: the names under which this
+     * command takes the addresses and the timeout, so the one line says what to change.
+     */
+    public static void await(String bootstrapServers, Duration timeout, String settings) throws Unreachable {
         List<InetSocketAddress> servers = parse(bootstrapServers);
         long deadline = System.nanoTime() + timeout.toNanos();
         String cause = "no answer";
@@ -43,7 +51,7 @@ public final class KafkaReachability {
             }
             if (System.nanoTime() > deadline) {
                 throw new Unreachable("cannot reach Kafka at " + bootstrapServers + " within " + timeout.toSeconds()
-                        + " s: " + cause + " (bootstrap.servers; startup.timeout.ms)");
+                        + " s: " + cause + " (" + settings + ")");
             }
             try {
                 Thread.sleep(500);
