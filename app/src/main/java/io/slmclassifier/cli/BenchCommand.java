@@ -187,9 +187,9 @@ public final class BenchCommand implements Callable<Integer> {
                             profileOnePass(classifier, batch, profile.resolveSibling(mode + "-" + profile.getFileName()));
                         }
                         results.add(r);
-                        System.out.printf("%-8s %6d %12.2f %10.1f %10.1f %10.1f %8d %10d %8d%n", r.mode, r.batchSize,
+                        System.out.printf("%-8s %6d %12.2f %10.1f %10.1f %10.1f %8d %10d %8s%n", r.mode, r.batchSize,
                                 r.messagesPerSecond, r.p50Ms, r.p99Ms, r.encodeMs, r.tokensPerMessage, r.peakRssMb,
-                                r.gpuMb);
+                                gpuColumn(r.gpuMb));
                     }
                 }
             }
@@ -229,8 +229,8 @@ public final class BenchCommand implements Callable<Integer> {
                     TrainingResult r = new TrainingResult(batch, ms, batch / (ms / 1000), peakRssMb(),
                             d.isGpu() ? gpuMemoryMb() : -1);
                     results.add(r);
-                    System.out.printf("%6d %12.1f %12.2f %10d %8d%n", batch, r.msPerStep, r.examplesPerSecond, r.peakRssMb,
-                            r.gpuMb);
+                    System.out.printf("%6d %12.1f %12.2f %10d %8s%n", batch, r.msPerStep, r.examplesPerSecond, r.peakRssMb,
+                            gpuColumn(r.gpuMb));
                     if (profile != null && batch == batchSizes[batchSizes.length - 1]) {
                         Path trace = profile.resolveSibling("train-" + profile.getFileName());
                         JniUtils.startProfile(false, true, false);
@@ -245,6 +245,11 @@ public final class BenchCommand implements Callable<Integer> {
             new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(json.toFile(), results);
         }
         return 0;
+    }
+
+    /** The GPU MB cell: "-" where there is no figure (a CPU, or no nvidia-smi), not the -1 the JSON keeps. */
+    static String gpuColumn(long gpuMb) {
+        return gpuMb < 0 ? "-" : String.valueOf(gpuMb);
     }
 
     public record TrainingResult(int batchSize, double msPerStep, double examplesPerSecond, long peakRssMb, long gpuMb) {}

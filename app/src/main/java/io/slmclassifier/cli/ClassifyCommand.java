@@ -14,6 +14,8 @@ import io.slmclassifier.model.TorchRuntime;
 import io.slmclassifier.model.hub.ModelResolver;
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
+import java.io.FileInputStream;
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -22,7 +24,9 @@ import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -83,7 +87,7 @@ public final class ClassifyCommand implements Callable<Integer> {
                 LoraAdapter lora = adapter == null ? null : lm.loadAdapter(adapter);
                 Classifier classifier = new Classifier(lm, t, new Classifier.Options(batchSize, tokenBudget,
                         !noPrefixCache, labelMass));
-                InputStream in = input.equals("-") ? System.in : Files.newInputStream(Path.of(input));
+                InputStream in = input.equals("-") ? System.in : openInput(Path.of(input));
                 OutputStream rawOut = output.equals("-") ? System.out : Files.newOutputStream(Path.of(output));
                 PrintStream out = new PrintStream(rawOut, false, StandardCharsets.UTF_8)) {
             if (lora != null) {
@@ -182,6 +186,29 @@ public final class ClassifyCommand implements Callable<Integer> {
             return new Line(number, id, value.asText(), null);
         } catch (JsonProcessingException e) {
             return new Line(number, null, null, "invalid JSON: " + e.getOriginalMessage());
+        }
+    }
+
+    /**
+     * A file, or a pipe or FIFO ({@code --input <(zcat texts.gz)}). Not Files.newInputStream for the latter: its
+     * stream answers available() from the channel's size and position, and a pipe has neither ("Illegal seek");
+     * FileInputStream asks the pipe how many bytes wait in it.
+     */
+    static InputStream openInput(Path file) throws IOException {
+        if (Files.isRegularFile(file)) {
+            return Files.newInputStream(file);
+        }
+        try {
+            return new FileInputStream(file.toFile());
+        } catch (FileNotFoundException e) {
+            // The same exceptions as for a regular file, so the one-line error reads the same.
+            if (!Files.exists(file)) {
+                throw new NoSuchFileException(file.toString());
+            }
+            if (!Files.isReadable(file)) {
+                throw new AccessDeniedException(file.toString());
+            }
+            throw e;
         }
     }
 

@@ -36,6 +36,8 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.Properties;
 import java.util.Set;
 import java.util.UUID;
@@ -417,6 +419,36 @@ public final class DemoCommand implements Callable<Integer> {
         }
     }
 
+    /** What {@code /adapters} prints: the dataset's size, then the versions, or that there are none yet. */
+    static void printAdapters(ControlState state, long labeled, long trainAfter, PrintStream out) {
+        out.printf("%d labeled examples in the dataset%n", labeled);
+        if (state.events().isEmpty()) {
+            // A bare table header would read as a listing that failed; say what a user waits for instead.
+            out.printf("no adapter versions yet: the base model serves until the trainer publishes one "
+                    + "(training starts after %d new labels, or now with /train)%n", trainAfter);
+            return;
+        }
+        AdapterCli.print(state, out);
+    }
+
+    /**
+     * Why {@code /rollback [V]} would change nothing, so nothing is sent: a command that is applied and ignored
+     * would say "sent" and leave the user thinking something was undone. Empty when it would roll something back.
+     */
+    static Optional<String> nothingToRollBack(ControlState state, Long version) {
+        OptionalLong serving = state.serving();
+        if (serving.isEmpty() && (version == null || version == 0)) {
+            return Optional.of("nothing to roll back: the base model is serving, no adapter version is; nothing sent");
+        }
+        if (version != null && version != 0 && state.event(version).isEmpty()) {
+            return Optional.of("there is no adapter version " + version + " (/adapters lists them); nothing sent");
+        }
+        if (version != null && serving.isPresent() && serving.getAsLong() == version) {
+            return Optional.of("version " + version + " is already serving; nothing sent");
+        }
+        return Optional.empty();
+    }
+
     /** The prompt: sentences, corrections and rollout commands. */
     private record Session(PrintStream out, KafkaProducer<byte[], byte[]> producer, KafkaConsumer<byte[], byte[]> consumer,
             ControlLog control, AvroSerde<Classification> results, AvroSerde<LabeledExample> feedback,
@@ -476,12 +508,16 @@ public final class DemoCommand implements Callable<Integer> {
         private void command(String[] words) throws Exception {
             Long version = words.length > 1 ? Long.parseLong(words[1]) : null;
             switch (words[0]) {
-                case "adapters" -> {
-                    out.printf("%d labeled examples in the dataset%n", trainer.dataset().size());
-                    AdapterCli.print(control.state(), out);
-                }
+                case "adapters" -> printAdapters(control.state(), trainer.dataset().size(), trainer.trainAfter(), out);
                 case "train" -> send(AdapterCommandType.TRAIN, null);
-                case "rollback" -> send(AdapterCommandType.ROLLBACK, version);
+                case "rollback" -> {
+                    Optional<String> nothing = nothingToRollBack(control.state(), version);
+                    if (nothing.isPresent()) {
+                        out.println(nothing.get());
+                    } else {
+                        send(AdapterCommandType.ROLLBACK, version);
+                    }
+                }
                 case "pin" -> send(AdapterCommandType.PIN, version);
                 case "unpin" -> send(AdapterCommandType.UNPIN, null);
                 default -> throw new IllegalArgumentException("unknown command /" + words[0]

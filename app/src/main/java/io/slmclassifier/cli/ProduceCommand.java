@@ -1,6 +1,11 @@
 package io.slmclassifier.cli;
 
 import io.slmclassifier.kafka.KafkaReachability;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -11,6 +16,7 @@ import java.util.Properties;
 import java.util.Random;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Collectors;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -34,6 +40,9 @@ public final class ProduceCommand implements Callable<Integer> {
     @Option(names = "--count", defaultValue = "1000", description = "Records to send (default: ${DEFAULT-VALUE}).") long count;
     @Option(names = "--rate", defaultValue = "0", description = "Records per second; 0 sends as fast as possible.") double rate;
     @Option(names = "--keys", defaultValue = "16", description = "Distinct keys, k0..k(N-1), round robin.") int keys;
+    @Option(names = "--strict", description = "Send nothing if a line of --file is not valid UTF-8; without it such "
+            + "lines are named on stderr and the others are sent.")
+    boolean strict;
     @Option(names = "--set", description = "Extra producer property key=value (SASL, SSL, ...).") List<String> extra = new ArrayList<>();
     @Option(names = "--timeout-ms", defaultValue = "30000",
             description = "How long to wait for a broker to answer, and the most one send may block (default: ${DEFAULT-VALUE}).")
@@ -41,11 +50,7 @@ public final class ProduceCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        List<String> texts = file != null ? Files.readAllLines(file, StandardCharsets.UTF_8).stream()
-                .filter(l -> !l.isBlank()).toList() : synthetic(500, 7);
-        if (texts.isEmpty()) {
-            throw new IllegalArgumentException("no texts in " + file);
-        }
+        List<String> texts = file != null ? texts(file, strict, System.err) : synthetic(500, 7);
         // Before the producer exists: left to itself it would wait max.block.ms on every record, warning all along.
         KafkaReachability.await(bootstrap, Duration.ofMillis(timeoutMs), "--bootstrap-servers; --timeout-ms");
         Properties p = new Properties();
@@ -84,6 +89,54 @@ public final class ProduceCommand implements Callable<Integer> {
         System.out.printf("sent %d records to %s in %.2f s (%.1f records/s), %d failed%n", count, topic, seconds,
                 count / seconds, failed.get());
         return failed.get() == 0 ? 0 : 1;
+    }
+
+    /**
+     * The non-blank lines of a file. A line that is not UTF-8 is named and skipped, as {@code classify} and
+     * {@code train} skip a bad line and go on: one stray byte in a file of thousands of texts should not stop a load
+     * run. With {@code strict}, none is sent, for when every record must arrive exactly as written.
+     */
+    static List<String> texts(Path file, boolean strict, PrintStream err) throws IOException {
+        byte[] bytes = Files.readAllBytes(file);
+        List<String> texts = new ArrayList<>();
+        List<Long> invalid = new ArrayList<>();
+        long number = 0;
+        for (int start = 0; start < bytes.length; ) {
+            int end = start;
+            while (end < bytes.length && bytes[end] != '\n') {
+                end++;
+            }
+            number++;
+            int length = end - start;
+            if (length > 0 && bytes[end - 1] == '\r') {
+                length--;
+            }
+            try {
+                String line = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                        .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes, start, length))
+                        .toString();
+                if (!line.isBlank()) {
+                    texts.add(line);
+                }
+            } catch (CharacterCodingException e) {
+                invalid.add(number);
+            }
+            start = end + 1;
+        }
+        if (!invalid.isEmpty()) {
+            String lines = (invalid.size() == 1 ? "line " : "lines ")
+                    + invalid.stream().limit(20).map(String::valueOf).collect(Collectors.joining(", "))
+                    + (invalid.size() > 20 ? " and " + (invalid.size() - 20) + " more" : "")
+                    + (invalid.size() == 1 ? " is" : " are") + " not valid UTF-8";
+            if (strict) {
+                throw new IllegalArgumentException(file + ": " + lines + "; nothing sent (--strict)");
+            }
+            err.println("skipped " + file + ": " + lines);
+        }
+        if (texts.isEmpty()) {
+            throw new IllegalArgumentException("no texts in " + file);
+        }
+        return texts;
     }
 
     /** Radio-style German sentences from a small grammar, so a load test needs no data file. */

@@ -98,8 +98,10 @@ public final class TrainCommand implements Callable<Integer> {
             err.printf("training %,d LoRA parameters (r %d, alpha %s, targets %s) on %d examples, validating on %d%n",
                     adapter.parameterCount(), adapter.config().r(), adapter.config().alpha(),
                     adapter.config().targetModules(), train.examples().size(), validation.examples().size());
-            LoraTrainer.Result result = trainer.train(train.examples(), validation.examples(), output, new ProgressBar(err));
-            err.println();
+            // No console: stdout or stdin is redirected, so the bar would land in a log as \r-joined redraws.
+            ProgressBar progress = new ProgressBar(err, System.console() != null);
+            LoraTrainer.Result result = trainer.train(train.examples(), validation.examples(), output, progress);
+            progress.finish();
             System.out.printf("best step %d of %d (%.1f examples/s); validation metrics of the kept adapter:%n%n",
                     result.bestStep(), result.steps(), result.examplesPerSecond());
             System.out.print(result.best().toTable());
@@ -123,30 +125,59 @@ public final class TrainCommand implements Callable<Integer> {
         return data;
     }
 
-    /** One line redrawn in place: step, loss, examples/s, ETA. */
+    /**
+     * Step, loss, examples/s and ETA: on a terminal one line redrawn in place; elsewhere (a log file, a pipe) a plain
+     * line at each tenth of the run, so a log reads line by line and does not fill with every step.
+     */
     static final class ProgressBar implements LoraTrainer.Progress {
         private final PrintStream out;
+        private final boolean terminal;
         private final long started = System.nanoTime();
+        /** The tenth of the run last written as a plain line. */
+        private int tenthWritten = -1;
+        /** Whether the bar's line is open (drawn, not yet ended by a newline). */
+        private boolean barOpen;
 
-        ProgressBar(PrintStream out) {
+        ProgressBar(PrintStream out, boolean terminal) {
             this.out = out;
+            this.terminal = terminal;
         }
 
         @Override
         public void step(int step, int total, double loss, double examplesPerSecond) {
-            int width = 30;
-            int done = (int) ((long) width * step / Math.max(1, total));
             double elapsed = (System.nanoTime() - started) / 1e9;
             long eta = Math.round(elapsed / step * (total - step));
-            out.printf("\r[%s%s] step %d/%d  loss %.4f  %.1f ex/s  ETA %dm%02ds ", "#".repeat(done),
-                    " ".repeat(width - done), step, total, loss, examplesPerSecond, eta / 60, eta % 60);
+            String figures = String.format("step %d/%d  loss %.4f  %.1f ex/s  ETA %dm%02ds", step, total, loss,
+                    examplesPerSecond, eta / 60, eta % 60);
+            if (terminal) {
+                int width = 30;
+                int done = (int) ((long) width * step / Math.max(1, total));
+                out.printf("\r[%s%s] %s ", "#".repeat(done), " ".repeat(width - done), figures);
+                barOpen = true;
+            } else {
+                int tenth = (int) (10L * step / Math.max(1, total));
+                if (tenth == tenthWritten && step != total) {
+                    return;
+                }
+                tenthWritten = tenth;
+                out.println(figures);
+            }
             out.flush();
         }
 
         @Override
         public void evaluated(int step, Metrics metrics, boolean best) {
-            out.printf("%n  step %d: validation accuracy %.4f, macro-F1 %.4f, weighted-F1 %.4f%s%n", step,
+            finish();
+            out.printf("  step %d: validation accuracy %.4f, macro-F1 %.4f, weighted-F1 %.4f%s%n", step,
                     metrics.accuracy(), metrics.macroF1(), metrics.weightedF1(), best ? "  (best so far, kept)" : "");
+        }
+
+        /** Ends the bar's line, so what follows starts on its own. */
+        void finish() {
+            if (barOpen) {
+                out.println();
+                barOpen = false;
+            }
         }
     }
 }

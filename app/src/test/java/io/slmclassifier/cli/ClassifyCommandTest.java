@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -102,6 +103,36 @@ class ClassifyCommandTest {
         for (int i = 0; i < order.size(); i++) {
             assertEquals(reference.probabilities()[i], first.get("probabilities").get(order.get(i)).asDouble(), 1e-4);
         }
+    }
+
+    @Test
+    void readsAFifoAsItReadsAFile(@TempDir Path dir) throws Exception {
+        // What the shell hands over for --input <(...): a pipe, which has no size and cannot seek.
+        Path fifo = dir.resolve("texts.fifo");
+        Assumptions.assumeTrue(new ProcessBuilder("mkfifo", fifo.toString()).inheritIO().start().waitFor() == 0,
+                "mkfifo is not available here");
+        Thread writer = new Thread(() -> {
+            try {
+                Files.write(fifo, "Ist negativ, noch nicht.\n{\"id\": \"m-7\", \"text\": \"Verstanden.\"}\n"
+                        .getBytes(StandardCharsets.UTF_8));
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        writer.start();
+        Path output = dir.resolve("out.jsonl");
+        int code = Main.run("classify", "--model", Fixtures.model("qwen3-tiny").toString(), "--task",
+                Fixtures.task("radr-intents").toString(), "--input", fifo.toString(), "--output", output.toString(),
+                "--device", "cpu");
+        writer.join(10_000);
+
+        assertEquals(0, code);
+        List<String> lines = Files.readAllLines(output);
+        assertEquals(2, lines.size(), String.join("\n", lines));
+        ObjectMapper json = new ObjectMapper();
+        assertEquals("Ist negativ, noch nicht.", json.readTree(lines.get(0)).get("text").asText());
+        assertEquals("m-7", json.readTree(lines.get(1)).get("id").asText());
+        assertTrue(json.readTree(lines.get(1)).has("label"));
     }
 
     @Test

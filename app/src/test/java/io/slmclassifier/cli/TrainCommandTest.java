@@ -45,6 +45,31 @@ class TrainCommandTest {
     }
 
     @Test
+    void progressIsRedrawnOnATerminalAndPlainLinesElsewhere() {
+        ByteArrayOutputStream terminal = new ByteArrayOutputStream();
+        ByteArrayOutputStream log = new ByteArrayOutputStream();
+        for (ByteArrayOutputStream target : List.of(terminal, log)) {
+            TrainCommand.ProgressBar bar = new TrainCommand.ProgressBar(new PrintStream(target, true,
+                    StandardCharsets.UTF_8), target == terminal);
+            for (int step = 1; step <= 40; step++) {
+                bar.step(step, 40, 1.0 / step, 100);
+            }
+            bar.finish();
+        }
+        String drawn = terminal.toString(StandardCharsets.UTF_8);
+        assertEquals(40, drawn.chars().filter(c -> c == '\r').count());
+        assertTrue(drawn.endsWith("step 40/40  loss 0.0250  100.0 ex/s  ETA 0m00s \n"), drawn);
+
+        List<String> lines = log.toString(StandardCharsets.UTF_8).lines().toList();
+        // The first step (it has started), then each tenth of the run: steps 1, 4, 8, ..., 40.
+        assertEquals(11, lines.size(), String.join("\n", lines));
+        assertTrue(lines.stream().allMatch(l -> l.startsWith("step ") && !l.contains("\r") && !l.contains("#")), lines.toString());
+        assertTrue(lines.get(0).startsWith("step 1/40  loss 1.0000"), lines.get(0));
+        assertTrue(lines.get(1).startsWith("step 4/40  loss 0.2500"), lines.get(1));
+        assertTrue(lines.get(10).startsWith("step 40/40  loss 0.0250"), lines.get(10));
+    }
+
+    @Test
     void trainThenEvaluateAgree(@TempDir Path dir) throws Exception {
         Path task = dir.resolve("task.yaml");
         Files.writeString(task, "name: keyword\nlabels: [red, blue, green]\n"
@@ -76,6 +101,9 @@ class TrainCommandTest {
         assertEquals(0, code, log);
         assertTrue(log.contains("train.jsonl:1: empty text"), log);
         assertTrue(log.contains("train.jsonl:2: unknown label \"purple\""), log);
+        // Not a terminal here: progress as plain lines, the last step among them, no carriage returns in the log.
+        assertTrue(log.indexOf('\r') < 0, log);
+        assertTrue(log.lines().anyMatch(l -> l.matches("step (\\d+)/\\1  loss .*")), log);
         assertTrue(trainOut.toString(StandardCharsets.UTF_8).contains("best step"));
         assertTrue(Files.exists(out.resolve("adapter_config.json")) && Files.exists(out.resolve("adapter_model.safetensors")));
 

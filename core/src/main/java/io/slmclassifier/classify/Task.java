@@ -101,15 +101,20 @@ public record Task(
         try {
             // Unknown keys first: a misspelt key would otherwise surface as its correct twin missing.
             com.fasterxml.jackson.databind.JsonNode tree = mapper.readTree(yaml);
+            // All of them in one message: fixing one slip only to be told of the next wastes a round trip each.
             if (tree != null && tree.isObject()) {
+                List<String> unknown = new java.util.ArrayList<>();
                 for (java.util.Iterator<String> it = tree.fieldNames(); it.hasNext(); ) {
                     String key = it.next();
                     if (!KEYS.contains(key)) {
                         String near = KEYS.stream().filter(k -> NEAR.apply(k, key) >= 0).findFirst()
                                 .map(k -> " (did you mean '" + k + "'?)").orElse("");
-                        throw new IllegalArgumentException("invalid task: unknown key '" + key + "'" + near
-                                + "; a task has " + String.join(", ", KEYS));
+                        unknown.add("'" + key + "'" + near);
                     }
+                }
+                if (!unknown.isEmpty()) {
+                    throw new IllegalArgumentException("invalid task: unknown key" + (unknown.size() == 1 ? " " : "s ")
+                            + String.join(", ", unknown) + "; a task has " + String.join(", ", KEYS));
                 }
             }
             return mapper.treeToValue(tree, Task.class);

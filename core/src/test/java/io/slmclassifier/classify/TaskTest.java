@@ -71,6 +71,14 @@ class TaskTest {
     }
 
     @Test
+    void everyMisspeltKeyIsNamedInOneMessage() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Task.parse("name: t\nlables: [a, b]\npromt: 'x {text}'\ncolour: red"));
+        assertEquals("invalid task: unknown keys 'lables' (did you mean 'labels'?), 'promt' (did you mean 'prompt'?), "
+                + "'colour'; a task has name, labels, prompt, chat_template, label_tokens, max_text_tokens", e.getMessage());
+    }
+
+    @Test
     void labelsSharingAFirstTokenAreRefusedNamingBoth() {
         // "info_provide" and "info_request" both start with the token "info": the seed renamed them for this.
         Task task = Task.parse("name: t\nlabels: [call, info_provide, info_request]\nprompt: '{text}'");

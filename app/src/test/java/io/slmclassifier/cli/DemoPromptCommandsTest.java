@@ -1,0 +1,84 @@
+package io.slmclassifier.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.slmclassifier.avro.AdapterCommand;
+import io.slmclassifier.avro.AdapterCommandType;
+import io.slmclassifier.avro.AdapterEvent;
+import io.slmclassifier.avro.AdapterStatus;
+import io.slmclassifier.rollout.ControlState;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+
+/** What the demo's {@code /adapters} and {@code /rollback} say, on the control state they read. */
+class DemoPromptCommandsTest {
+
+    private static AdapterEvent event(long version, AdapterStatus status) {
+        return AdapterEvent.newBuilder().setVersion(version).setBaseModelId("m").setBaseModelSha256("b")
+                .setTaskName("t").setTaskHash("h").setSha256("s").setSizeBytes(1).setMetrics(Map.of("macro_f1", 0.7))
+                .setCreatedAt(Instant.ofEpochSecond(1_700_000_000L + version)).setStatus(status).setMessage("why").build();
+    }
+
+    private static String adapters(ControlState state) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        DemoCommand.printAdapters(state, 3, 20, new PrintStream(out, true, StandardCharsets.UTF_8));
+        return out.toString(StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void adaptersWithNoVersionsSaysSoInsteadOfABareHeader() {
+        List<String> lines = adapters(new ControlState()).lines().toList();
+        assertEquals(List.of("3 labeled examples in the dataset", "no adapter versions yet: the base model serves until "
+                + "the trainer publishes one (training starts after 20 new labels, or now with /train)"), lines);
+    }
+
+    @Test
+    void adaptersWithVersionsListsThem() {
+        ControlState state = new ControlState();
+        state.apply(event(1, AdapterStatus.ACTIVE));
+        String said = adapters(state);
+        assertTrue(said.startsWith("3 labeled examples in the dataset\nversion "), said);
+        assertTrue(said.lines().anyMatch(l -> l.startsWith("1 ") && l.contains("serving")), said);
+        assertTrue(said.contains("serving: version 1"), said);
+    }
+
+    @Test
+    void rollbackWithNothingToRollBackSaysSoAndSendsNothing() {
+        ControlState base = new ControlState();
+        assertEquals(Optional.of("nothing to roll back: the base model is serving, no adapter version is; nothing sent"),
+                DemoCommand.nothingToRollBack(base, null));
+        assertTrue(DemoCommand.nothingToRollBack(base, 0L).isPresent(), "to the base model, which already serves");
+
+        // Only a rejected version: still the base model serving.
+        base.apply(event(1, AdapterStatus.REJECTED));
+        assertTrue(DemoCommand.nothingToRollBack(base, null).isPresent());
+        assertEquals(Optional.of("there is no adapter version 7 (/adapters lists them); nothing sent"),
+                DemoCommand.nothingToRollBack(base, 7L));
+    }
+
+    @Test
+    void rollbackOfAServingVersionIsSentAndRollingBackToItIsNot() {
+        ControlState state = new ControlState();
+        state.apply(event(1, AdapterStatus.ACTIVE));
+        state.apply(event(2, AdapterStatus.ACTIVE));
+        assertEquals(Optional.empty(), DemoCommand.nothingToRollBack(state, null));
+        assertEquals(Optional.empty(), DemoCommand.nothingToRollBack(state, 1L));
+        assertEquals(Optional.empty(), DemoCommand.nothingToRollBack(state, 0L), "back to the base model");
+        assertEquals(Optional.of("version 2 is already serving; nothing sent"), DemoCommand.nothingToRollBack(state, 2L));
+
+        // Both rolled back: the base model serves, and a further /rollback has nothing left to undo.
+        for (int i = 0; i < 2; i++) {
+            state.apply(AdapterCommand.newBuilder().setCommand(AdapterCommandType.ROLLBACK).setVersion(null).setRequestedBy("ops")
+                    .setRequestedAt(Instant.ofEpochMilli(100)).build());
+        }
+        assertTrue(state.serving().isEmpty());
+        assertTrue(DemoCommand.nothingToRollBack(state, null).isPresent());
+    }
+}
