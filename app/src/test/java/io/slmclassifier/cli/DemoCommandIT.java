@@ -48,7 +48,7 @@ class DemoCommandIT {
         assertTrue(output.contains("feedback sent: \"Ist negativ, noch nicht.\" is disconfirm"), output);
         assertTrue(output.contains("error: 'nope' is not a label of this task"), output);
         assertTrue(output.contains("error: no adapter version 9"), output);
-        assertTrue(output.contains("serving: the base model"), output);
+        assertTrue(output.contains("no adapter versions yet: the base model serves"), output);
     }
 
     @Test
