@@ -1,6 +1,7 @@
 package io.slmclassifier.kafka;
 
 import io.slmclassifier.classify.Texts;
+import io.slmclassifier.config.ServiceConfig;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -68,6 +69,15 @@ public final class DeadLetters {
             throw new IllegalArgumentException(what + " must be at least " + MIN_RECORD_BYTES + ", not " + maxRecordBytes);
         }
         return maxRecordBytes;
+    }
+
+    /**
+     * The configured most bytes of a dead letter ({@code dlq.record.max.bytes}, or the producer's
+     * {@code max.request.size} where lower), checked: services call it before anything slow starts.
+     */
+    public static int configuredLimit(ServiceConfig config) {
+        return checkLimit(config.deadLetterMaxBytes(),
+                "configuration 'dlq.record.max.bytes' (and the producer's max.request.size)");
     }
 
     /**

@@ -108,6 +108,7 @@ public final class ProcessorService implements AutoCloseable {
         if (config.getInt("console.port") >= 0) {
             ConsoleSettings.checkToken(config.get("console.token"), "configuration 'console.token'");
         }
+        int configuredDeadLetterBytes = DeadLetters.configuredLimit(config);
         TorchRuntime.configureOffline();
         // Before the model loads and any Kafka client starts: an unreachable broker is one line, not minutes of retries.
         KafkaReachability.await(config.get("bootstrap.servers"), Duration.ofMillis(config.getInt("startup.timeout.ms")));
@@ -133,9 +134,7 @@ public final class ProcessorService implements AutoCloseable {
         int maxResultBytes = Math.min(config.producerMaxRequestSize(), Math.min(
                 topicLimits.getOrDefault(config.get("output.topic"), Integer.MAX_VALUE),
                 topicLimits.getOrDefault(config.get("review.topic"), Integer.MAX_VALUE)));
-        DeadLetters.checkLimit(config.deadLetterMaxBytes(),
-                "configuration 'dlq.record.max.bytes' (and the producer's max.request.size)");
-        int maxDeadLetterBytes = DeadLetters.checkLimit(Math.min(config.deadLetterMaxBytes(),
+        int maxDeadLetterBytes = DeadLetters.checkLimit(Math.min(configuredDeadLetterBytes,
                 topicLimits.getOrDefault(config.get("dlq.topic"), Integer.MAX_VALUE)),
                 "max.message.bytes of " + config.get("dlq.topic"));
         this.rollout = new AdapterRollout(

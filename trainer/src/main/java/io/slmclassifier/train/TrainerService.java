@@ -96,7 +96,9 @@ public final class TrainerService implements AutoCloseable {
 
     public TrainerService(TrainerConfig config) throws Exception {
         this.config = config;
+        // A bad value fails at once, not after waiting for Kafka.
         ControlSignature signature = ControlSigning.of(config);
+        int maxDeadLetterBytes = DeadLetters.configuredLimit(config);
         TorchRuntime.configureOffline();
         io.slmclassifier.kafka.KafkaReachability.await(config.get("bootstrap.servers"),
                 java.time.Duration.ofMillis(config.getInt("startup.timeout.ms")));
@@ -118,8 +120,6 @@ public final class TrainerService implements AutoCloseable {
                 signature);
         // What it published, remembered beside the runs, so that it can write again what the topic loses.
         control.keepJournal(workDir.resolve(ControlLog.JOURNAL_FILE));
-        int maxDeadLetterBytes = DeadLetters.checkLimit(config.deadLetterMaxBytes(),
-                "configuration 'dlq.record.max.bytes' (and the producer's max.request.size)");
         this.store = new AdapterStore(config.get("adapter.store"), config.kafkaClient(), config.get("adapters.topic"),
                 config.get("adapter.store.token"), config.getLong("adapter.max.bytes"));
         String modelSha256 = ModelFingerprint.sha256(modelDir);
