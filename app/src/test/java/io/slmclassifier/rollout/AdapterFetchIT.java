@@ -1,7 +1,6 @@
 package io.slmclassifier.rollout;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Device;
@@ -33,7 +32,6 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.BooleanSupplier;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
@@ -124,7 +122,7 @@ class AdapterFetchIT {
             // Version 2 is published at a location whose store fails twice, then answers.
             operator.publish(event(2, good, store + "/flaky.zip"));
             long published = System.nanoTime();
-            awaitTrue(() -> rollout.serving() == 2, Duration.ofSeconds(30), "version 2 served after the store came back");
+            Eventually.awaitTrue(() -> rollout.serving() == 2, Duration.ofSeconds(30), "version 2 served after the store came back");
             long tookMillis = (System.nanoTime() - published) / 1_000_000;
             assertEquals(3, flakyRequests.get(), "two failures, then the fetch that worked");
             assertTrue(tookMillis >= 2_500 && tookMillis < 20_000, "tried again after 1 s and 2 s: served after " + tookMillis + " ms");
@@ -133,10 +131,10 @@ class AdapterFetchIT {
             // A command that arrives while a fetch hangs is applied within moments, not at the fetch's deadline.
             int slowBefore = slowRequests.get();
             operator.publish(event(3, good, store + "/slow.zip"));
-            awaitTrue(() -> slowRequests.get() > slowBefore, Duration.ofSeconds(10), "version 3 is being fetched");
+            Eventually.awaitTrue(() -> slowRequests.get() > slowBefore, Duration.ofSeconds(10), "version 3 is being fetched");
             long commanded = System.nanoTime();
             operator.command(AdapterCommandType.ROLLBACK, 0L, "test");
-            awaitTrue(() -> rollout.serving() == 0, Duration.ofSeconds(10), "the rollback applied during the slow fetch");
+            Eventually.awaitTrue(() -> rollout.serving() == 0, Duration.ofSeconds(10), "the rollback applied during the slow fetch");
             long appliedMillis = (System.nanoTime() - commanded) / 1_000_000;
             assertTrue(appliedMillis < 3_000, "the rollback applied after " + appliedMillis + " ms");
         } finally {
@@ -155,7 +153,7 @@ class AdapterFetchIT {
             operator.publish(event(1, good, adapters.put(1, good)));
             try (AdapterRollout first = rollout(operator.topic(), adapters, cache)) {
                 first.start();
-                awaitTrue(() -> first.serving() == 1, Duration.ofSeconds(60), "version 1 served");
+                Eventually.awaitTrue(() -> first.serving() == 1, Duration.ofSeconds(60), "version 1 served");
 
                 // Version 2's second chunk has not arrived yet: the store's failure, tried again while version 1 serves
                 // on, and served once the chunk is there.
@@ -165,17 +163,17 @@ class AdapterFetchIT {
                 assertEquals(1, first.serving());
                 assertTrue(state(operator).errors(2).isEmpty(), "chunks missing are not the version's fault: no error event");
                 secondHalf(app + ".adapters", 2, second);
-                awaitTrue(() -> first.serving() == 2, Duration.ofSeconds(20), "version 2 served once its chunks are all there");
+                Eventually.awaitTrue(() -> first.serving() == 2, Duration.ofSeconds(20), "version 2 served once its chunks are all there");
                 // Version 3 names a partition the adapters topic does not have: refused at once, not after 60 s.
                 long published = System.nanoTime();
                 operator.publish(event(3, second, "kafka:" + app + ".adapters/7/0"));
-                awaitTrue(() -> !state(operator).errors(3).isEmpty(), Duration.ofSeconds(20), "version 3 refused");
+                Eventually.awaitTrue(() -> !state(operator).errors(3).isEmpty(), Duration.ofSeconds(20), "version 3 refused");
                 assertTrue(System.nanoTime() - published < Duration.ofSeconds(20).toNanos());
                 assertTrue(state(operator).errors(3).get("processor-0").contains("names partition 7"),
                         state(operator).errors(3).toString());
                 // Version 4's archive does not match its sha: refused.
                 operator.publish(AdapterEvent.newBuilder(event(4, good, adapters.put(4, good))).setSha256("0".repeat(64)).build());
-                awaitTrue(() -> !state(operator).errors(4).isEmpty(), Duration.ofSeconds(20), "version 4 refused");
+                Eventually.awaitTrue(() -> !state(operator).errors(4).isEmpty(), Duration.ofSeconds(20), "version 4 refused");
                 assertEquals(2, first.serving());
             }
             classifier.useAdapter("base", null); // as a new process starts
@@ -265,11 +263,4 @@ class AdapterFetchIT {
         return p;
     }
 
-    private static void awaitTrue(BooleanSupplier condition, Duration timeout, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!condition.getAsBoolean()) {
-            assertFalse(System.nanoTime() > deadline, "timed out waiting: " + what);
-            Thread.sleep(100);
-        }
-    }
 }

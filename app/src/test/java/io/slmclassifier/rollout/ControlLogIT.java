@@ -1,7 +1,6 @@
 package io.slmclassifier.rollout;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.slmclassifier.avro.AdapterCommandType;
@@ -141,7 +140,7 @@ class ControlLogIT {
             Thread.sleep(300);
             producer.send(new ProducerRecord<>(topic, "filler", new byte[] {1})).get(); // rolls the tombstone's segment
         }
-        awaitTrue(() -> readAll(topic).stream().noneMatch(r -> r.key().equals("adapter-2") && r.value() != null),
+        Eventually.awaitTrue(() -> readAll(topic).stream().noneMatch(r -> r.key().equals("adapter-2") && r.value() != null),
                 Duration.ofSeconds(120), "compaction deleted the signed event of version 2");
 
         // Today's reader of the topic alone: version 2 is gone.
@@ -258,21 +257,9 @@ class ControlLogIT {
     }
 
     private static void awaitTrue(BooleanSupplier condition, String what) {
-        awaitTrue(condition, Duration.ofSeconds(30), what);
+        Eventually.awaitTrue(condition, Duration.ofSeconds(30), what);
     }
 
-    private static void awaitTrue(BooleanSupplier condition, Duration timeout, String what) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!condition.getAsBoolean()) {
-            assertFalse(System.nanoTime() > deadline, "timed out waiting: " + what);
-            try {
-                Thread.sleep(200);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new AssertionError(e);
-            }
-        }
-    }
 
     /** An ACTIVE event of a version; only the fields the control log reads are meaningful. */
     private static AdapterEvent active(long version) {

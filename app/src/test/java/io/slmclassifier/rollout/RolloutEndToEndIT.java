@@ -39,7 +39,6 @@ import java.util.Properties;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.BooleanSupplier;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -180,7 +179,7 @@ class RolloutEndToEndIT {
             producer.flush();
 
             // 3. The trainer publishes version 1; the processor swaps to it while traffic flows.
-            awaitTrue(() -> processor.get().rollout().serving() == 1, Duration.ofMinutes(4), "processor serves version 1");
+            Eventually.awaitTrue(() -> processor.get().rollout().serving() == 1, Duration.ofMinutes(4), "processor serves version 1");
             sleep(500);
             flowing.set(false);
             traffic.join();
@@ -232,7 +231,7 @@ class RolloutEndToEndIT {
 
             // 5. Rollback: the base model serves again within a few batches.
             control.command(AdapterCommandType.ROLLBACK, null, "test");
-            awaitTrue(() -> processor.get().rollout().serving() == 0, Duration.ofSeconds(30), "rolled back to the base model");
+            Eventually.awaitTrue(() -> processor.get().rollout().serving() == 0, Duration.ofSeconds(30), "rolled back to the base model");
             send(producer, "rolled-back", heldOut.subList(0, 8));
             collect(output, results, seen, duplicates, "rolled-back-", 8)
                     .forEach(c -> assertNull(c.getAdapterVersion(), "served by the base after the rollback"));
@@ -240,7 +239,7 @@ class RolloutEndToEndIT {
             // 6. A corrupt adapter is refused with an ERROR event; the serving model stays.
             control.publish(AdapterEvent.newBuilder(v1).setVersion(2).setParentVersion(1L)
                     .setSha256("0".repeat(64)).setCreatedAt(Instant.now()).build());
-            awaitTrue(() -> !state(control).errors(2).isEmpty(), Duration.ofSeconds(30), "an error event for version 2");
+            Eventually.awaitTrue(() -> !state(control).errors(2).isEmpty(), Duration.ofSeconds(30), "an error event for version 2");
             assertTrue(state(control).errors(2).get("processor-0").contains("corrupt"), state(control).errors(2).toString());
             assertEquals(0, processor.get().rollout().serving());
             send(producer, "refused", heldOut.subList(0, 4));
@@ -249,7 +248,7 @@ class RolloutEndToEndIT {
             // 6b. A forged event whose sha names a path outside the cache is refused before anything is read.
             control.publish(AdapterEvent.newBuilder(v1).setVersion(3).setParentVersion(1L)
                     .setSha256(v1.getSha256() + "/../../../../tmp/forged").setCreatedAt(Instant.now()).build());
-            awaitTrue(() -> !state(control).errors(3).isEmpty(), Duration.ofSeconds(30), "an error event for version 3");
+            Eventually.awaitTrue(() -> !state(control).errors(3).isEmpty(), Duration.ofSeconds(30), "an error event for version 3");
             assertTrue(state(control).errors(3).get("processor-0").contains("not 64 hex digits"),
                     state(control).errors(3).toString());
             assertEquals(0, processor.get().rollout().serving());
@@ -262,7 +261,7 @@ class RolloutEndToEndIT {
                 long version = 10 + i; // each newer than the last, so each is the one the log asks for
                 control.publish(AdapterEvent.newBuilder(v1).setVersion(version).setParentVersion(1L)
                         .setLocation(location).setCreatedAt(Instant.now()).build());
-                awaitTrue(() -> !state(control).errors(version).isEmpty(), Duration.ofSeconds(30),
+                Eventually.awaitTrue(() -> !state(control).errors(version).isEmpty(), Duration.ofSeconds(30),
                         "an error event for " + location);
                 assertTrue(state(control).errors(version).get("processor-0").contains("not inside"),
                         state(control).errors(version).toString());
@@ -280,7 +279,7 @@ class RolloutEndToEndIT {
 
             // 7. Pin version 1, then restart the processor: it serves version 1 again before it consumes anything.
             control.command(AdapterCommandType.PIN, 1L, "test");
-            awaitTrue(() -> processor.get().rollout().serving() == 1, Duration.ofSeconds(30), "pinned version 1");
+            Eventually.awaitTrue(() -> processor.get().rollout().serving() == 1, Duration.ofSeconds(30), "pinned version 1");
             processor.get().close();
             processor.set(new ProcessorService(processorConfig(dir, taskFile)));
             processor.get().start();
@@ -377,13 +376,6 @@ class RolloutEndToEndIT {
         return Metrics.of(ColourTask.LABELS, expected, predicted);
     }
 
-    private static void awaitTrue(BooleanSupplier condition, Duration timeout, String what) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!condition.getAsBoolean()) {
-            assertFalse(System.nanoTime() > deadline, "timed out waiting: " + what);
-            sleep(100);
-        }
-    }
 
     private static Properties clientSettings() {
         Properties p = new Properties();

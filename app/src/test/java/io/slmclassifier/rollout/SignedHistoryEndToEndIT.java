@@ -1,7 +1,6 @@
 package io.slmclassifier.rollout;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
@@ -34,7 +33,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
-import java.util.function.BooleanSupplier;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -112,7 +110,7 @@ class SignedHistoryEndToEndIT {
         }
         try (TrainerService trainer = new TrainerService(trainerConfig(dir, taskFile))) {
             trainer.start();
-            awaitTrue(trainer::ready, Duration.ofSeconds(60), "the trainer read the control topic");
+            Eventually.awaitTrue(trainer::ready, Duration.ofSeconds(60), "the trainer read the control topic");
         }
 
         // A writer without the key: a tombstone for adapter-2; the broker compacts the signed event away.
@@ -123,7 +121,7 @@ class SignedHistoryEndToEndIT {
             Thread.sleep(300);
             producer.send(new ProducerRecord<>(CONTROL, "filler", new byte[] {1})).get(); // rolls the tombstone's segment
         }
-        awaitTrue(() -> valuesOf("adapter-2") == 0, Duration.ofSeconds(120), "compaction deleted the signed event");
+        Eventually.awaitTrue(() -> valuesOf("adapter-2") == 0, Duration.ofSeconds(120), "compaction deleted the signed event");
         try (ControlLog topicAlone = control(null)) {
             topicAlone.catchUp(Duration.ofSeconds(20));
             assertTrue(topicAlone.state().event(2).isEmpty(), "the topic alone no longer knows version 2");
@@ -138,7 +136,7 @@ class SignedHistoryEndToEndIT {
         // The restarted trainer notices that its event is gone and writes it again, signed.
         try (TrainerService trainer = new TrainerService(trainerConfig(dir, taskFile))) {
             trainer.start();
-            awaitTrue(() -> valuesOf("adapter-2") == 1, Duration.ofSeconds(60), "the trainer wrote version 2 again");
+            Eventually.awaitTrue(() -> valuesOf("adapter-2") == 1, Duration.ofSeconds(60), "the trainer wrote version 2 again");
         }
 
         // What an operator sees: version 2 serving, and the tombstone named in a warning.
@@ -236,16 +234,4 @@ class SignedHistoryEndToEndIT {
         return p;
     }
 
-    private static void awaitTrue(BooleanSupplier condition, Duration timeout, String what) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!condition.getAsBoolean()) {
-            assertFalse(System.nanoTime() > deadline, "timed out waiting: " + what);
-            try {
-                Thread.sleep(200);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new AssertionError(e);
-            }
-        }
-    }
 }
