@@ -308,11 +308,8 @@ public final class AdapterRollout implements AutoCloseable {
     /** Writes {@link #LAST_SERVED}, whole or not at all. */
     private void rememberServed(AdapterEvent event) {
         try {
-            Path partial = cacheDir.resolve(LAST_SERVED + ".partial");
-            Files.writeString(partial, new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(
-                    Map.of("version", event.getVersion(), "sha256", event.getSha256())));
-            Files.move(partial, cacheDir.resolve(LAST_SERVED), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
-                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            AtomicFile.write(cacheDir.resolve(LAST_SERVED), new com.fasterxml.jackson.databind.ObjectMapper()
+                    .writeValueAsBytes(Map.of("version", event.getVersion(), "sha256", event.getSha256())));
         } catch (IOException e) {
             log.warn("Could not note version {} as served in {}: {}", event.getVersion(), cacheDir, e.getMessage());
         }

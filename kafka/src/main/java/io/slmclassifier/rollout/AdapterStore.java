@@ -9,7 +9,6 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.List;
 import java.util.Properties;
@@ -128,12 +127,8 @@ public final class AdapterStore {
         }
         String name = "adapter-" + version + ".zip";
         if (target.startsWith("file:")) {
-            Path dir = Path.of(URI.create(target));
-            Files.createDirectories(dir);
-            Path file = dir.resolve(name);
-            Path partial = dir.resolve(name + ".partial");
-            Files.write(partial, archive);
-            Files.move(partial, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            Path file = Path.of(URI.create(target)).resolve(name);
+            AtomicFile.write(file, archive);
             return file.toUri().toString();
         }
         URI uri = URI.create(target.endsWith("/") ? target + name : target + "/" + name);
