@@ -10,7 +10,6 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -81,21 +80,24 @@ public final class FeedbackIntake {
             }
         }
         producer.flush();
+        // Every dead letter of this batch: those sent above, and one for each copy the dataset topic refused.
         List<Future<?>> letters = new ArrayList<>();
         for (Sent copy : copies) {
-            Throwable failure = copy.failure();
-            if (failure == null && !copy.deadLetter()) {
+            if (copy.deadLetter()) {
+                letters.add(copy.send());
+                continue;
+            }
+            Throwable failure = failureOf(copy.send());
+            if (failure == null) {
                 accepted.increment();
-            } else if (failure != null && !copy.deadLetter()) {
+            } else {
                 letters.add(deadLetter(copy.record(), new IllegalStateException("the dataset topic refused it: "
                         + failure.getMessage(), failure)));
-            } else if (failure != null) {
-                letters.add(CompletableFuture.failedFuture(failure));
             }
         }
         producer.flush();
         for (Future<?> letter : letters) {
-            Throwable failure = Sent.failureOf(letter);
+            Throwable failure = failureOf(letter);
             if (failure != null) {
                 log.warn("Could not write a dead letter ({}); reading this batch of feedback again", failure.getMessage());
                 for (TopicPartition partition : records.partitions()) {
@@ -108,22 +110,18 @@ public final class FeedbackIntake {
     }
 
     /** A feedback record and the send of its copy (to the dataset, or to the dead-letter topic). */
-    private record Sent(ConsumerRecord<byte[], byte[]> record, Future<?> send, boolean deadLetter) {
-        Throwable failure() {
-            return failureOf(send);
-        }
+    private record Sent(ConsumerRecord<byte[], byte[]> record, Future<?> send, boolean deadLetter) {}
 
-        /** Why a finished send failed; null when it succeeded. */
-        static Throwable failureOf(Future<?> send) {
-            try {
-                send.get();
-                return null;
-            } catch (ExecutionException e) {
-                return e.getCause();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return e;
-            }
+    /** Why a finished send failed; null when it succeeded. */
+    private static Throwable failureOf(Future<?> send) {
+        try {
+            send.get();
+            return null;
+        } catch (ExecutionException e) {
+            return e.getCause();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return e;
         }
     }
 
