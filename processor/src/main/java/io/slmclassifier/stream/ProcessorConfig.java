@@ -1,5 +1,6 @@
 package io.slmclassifier.stream;
 
+import io.slmclassifier.classify.TaskCatalog;
 import io.slmclassifier.config.ServiceConfig;
 import io.slmclassifier.console.ConsoleSettings;
 import java.io.IOException;
@@ -37,7 +38,10 @@ public final class ProcessorConfig extends ServiceConfig {
         {"schema.registry.bearer.token", "", "bearer token for the registry"},
         {"model.dir", "", "the base model: a Hugging Face model directory, a hub id (Qwen/Qwen3-0.6B, cached under HF_HOME) or demo-tiny"},
         {"model.id", "", "model id stamped on results (default: the directory name)"},
-        {"task.file", "", "task file (YAML or JSON)"},
+        {"task.file", "", "task file (YAML or JSON) of the one task served; for several, tasks or tasks.dir instead"},
+        {"tasks", "", "several tasks on one model: their task files, comma-separated (each task's topics are then <name>.in, "
+                + "<name>.classified, ...; any key can be set for one task as task.<name>.<key>; see docs/tasks.md)"},
+        {"tasks.dir", "", "several tasks on one model: a directory whose .yaml, .yml and .json files are tasks (with or instead of tasks)"},
         {"device", "auto", "cpu, gpu or auto"},
         {"batch.max.size", "auto", "most records per forward pass (auto: 1024 on a GPU, 32 on CPU)"},
         {"batch.token.budget", "auto", "most padded tokens per forward pass (auto: 65536 on a GPU, 8192 on CPU)"},
@@ -75,6 +79,26 @@ public final class ProcessorConfig extends ServiceConfig {
         {"console.streams.max", String.valueOf(ConsoleSettings.DEFAULT_MAX_STREAMS), "open event streams (console pages) in all; the next one is answered 503"},
         {"console.streams.max.per.address", String.valueOf(ConsoleSettings.DEFAULT_STREAMS_PER_ADDRESS), "open event streams from one client address; the next one is answered 503"},
     };
+
+    /**
+     * What each task's configuration defaults to when the processor serves several ({@link TaskCatalog#view}): its
+     * own topics, Streams application (consumer group, state, transactions) and adapter cache.
+     */
+    public static final Map<String, String> TASK_DEFAULTS = Map.of(
+            "input.topic", "{task}.in",
+            "output.topic", "{task}.classified",
+            "review.topic", "{task}.review",
+            "dlq.topic", "{task}.dlq",
+            "feedback.topic", "{task}.feedback",
+            "control.topic", "{task}.control",
+            "adapters.topic", "{task}.adapters",
+            "application.id", "{value}-{task}",
+            "adapter.cache.dir", "{value}/{task}");
+
+    /** The configuration of one declared task: this one, in single-task mode. */
+    public ProcessorConfig forTask(TaskCatalog.Entry task) {
+        return new ProcessorConfig(TaskCatalog.view(this, task, TASK_DEFAULTS));
+    }
 
     /**
      * {@code abstain.min.label.mass}, checked: at 1 or more every result would abstain, as the class tokens never

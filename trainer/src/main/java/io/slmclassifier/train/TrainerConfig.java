@@ -1,5 +1,6 @@
 package io.slmclassifier.train;
 
+import io.slmclassifier.classify.TaskCatalog;
 import io.slmclassifier.config.ServiceConfig;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -19,6 +20,9 @@ public final class TrainerConfig extends ServiceConfig {
         {"model.dir", "", "the base model: a Hugging Face model directory, a hub id (Qwen/Qwen3-0.6B, cached under HF_HOME) or demo-tiny"},
         {"model.id", "", "model id recorded in adapter events (default: the directory name)"},
         {"task.file", "", "task file (YAML or JSON); processors refuse adapters of another task"},
+        {"tasks", "", "several tasks: their task files, comma-separated, each with its own lineage and topics (<name>.feedback, "
+                + "<name>.control, ...; any key can be set for one task as task.<name>.<key>; see docs/tasks.md)"},
+        {"tasks.dir", "", "several tasks: a directory whose .yaml, .yml and .json files are tasks (with or instead of tasks)"},
         {"device", "auto", "cpu, gpu or auto"},
         {"feedback.topics", "intents.feedback", "comma-separated topics of LabeledExample records"},
         {"dataset.topic", "intents.dataset", "the durable labeled dataset (compacted, keyed by example id: last label wins)"},
@@ -57,6 +61,25 @@ public final class TrainerConfig extends ServiceConfig {
         {"metrics.port", "9401", "HTTP port of /metrics and /health/*; 0 picks a free port, -1 disables"},
         {"metrics.host", "127.0.0.1", "address of /metrics and /health/* (0.0.0.0: every interface, as containers need for probes and scraping)"},
     };
+
+    /**
+     * What each task's configuration defaults to when several are declared ({@link TaskCatalog#view}): its own
+     * feedback, dataset, control and adapters topics, consumer group and work directory, so each task's lineage is
+     * trained, gated and published apart from the others'.
+     */
+    public static final Map<String, String> TASK_DEFAULTS = Map.of(
+            "feedback.topics", "{task}.feedback",
+            "dataset.topic", "{task}.dataset",
+            "control.topic", "{task}.control",
+            "adapters.topic", "{task}.adapters",
+            "dlq.topic", "{task}.dlq",
+            "group.id", "{value}-{task}",
+            "work.dir", "{value}/{task}");
+
+    /** The configuration of one declared task: this one, in single-task mode. */
+    public TrainerConfig forTask(TaskCatalog.Entry task) {
+        return new TrainerConfig(TaskCatalog.view(this, task, TASK_DEFAULTS));
+    }
 
     private TrainerConfig(Map<String, String> values) {
         super(values);
