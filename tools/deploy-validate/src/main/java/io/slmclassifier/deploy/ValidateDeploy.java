@@ -82,6 +82,14 @@ public final class ValidateDeploy {
             Map.entry("batch/v1/Job", "V1Job"),
             Map.entry("networking.k8s.io/v1/NetworkPolicy", "V1NetworkPolicy"));
     private static final Set<String> CLUSTER_SCOPED = Set.of("Namespace");
+    /**
+     * Custom resources of operators these manifests may use: Kubernetes' Java models do not know them, so they are
+     * written out for {@code custom-resources/validate.mjs} (their published npm models), after the references
+     * between them and the other objects are checked here.
+     */
+    private static final Set<String> CUSTOM = Set.of("monitoring.coreos.com/v1/ServiceMonitor",
+            "monitoring.coreos.com/v1/PodMonitor", "keda.sh/v1alpha1/ScaledObject");
+    private final ArrayNode customResources = JsonNodeFactory.instance.arrayNode();
     private static final Set<String> KUSTOMIZATION_KEYS = Set.of("apiVersion", "kind", "namespace", "resources", "images", "patches");
 
     private final Path root;
@@ -110,6 +118,9 @@ public final class ValidateDeploy {
             compose.add(Path.of(args[i]));
         }
         v.run(compose);
+        Path custom = v.root.resolve("tools/deploy-validate/target/custom-resources.json");
+        Files.createDirectories(custom.getParent());
+        v.json.writerWithDefaultPrettyPrinter().writeValue(custom.toFile(), v.customResources);
         if (!v.errors.isEmpty()) {
             System.err.println("Deployment files: " + v.errors.size() + " error(s)");
             v.errors.forEach(e -> System.err.println("  " + e));
@@ -348,6 +359,10 @@ public final class ValidateDeploy {
             validateStrimzi(o, where);
             return;
         }
+        if (CUSTOM.contains(key)) {
+            customResources.addObject().put("where", where).set("object", o.body());
+            return;
+        }
         String model = BUILTIN.get(key);
         if (model == null) {
             error(where, "no schema here for apiVersion " + o.apiVersion() + " kind " + o.kind());
@@ -581,6 +596,24 @@ public final class ValidateDeploy {
                         error(o.where(), "Service " + o.name() + " targets port '" + target.asText() + "' that its pods do not name");
                     }
                 }
+            } else if (o.kind().equals("ServiceMonitor")) {
+                checkServiceMonitor(o, objects);
+            } else if (o.kind().equals("PodMonitor")) {
+                JsonNode spec = o.body().path("spec");
+                List<Node> pods = workloads.stream().filter(w -> w.namespace().equals(o.namespace()) && selects(
+                        spec.path("selector").path("matchLabels"), w.body().path("spec").path("template").path("metadata")
+                                .path("labels"))).toList();
+                if (pods.isEmpty()) {
+                    error(o.where(), "PodMonitor " + o.name() + " selects no pods of these manifests");
+                }
+                for (JsonNode endpoint : spec.path("podMetricsEndpoints")) {
+                    String port = endpoint.path("port").asText();
+                    if (pods.stream().noneMatch(w -> containerPorts(w).contains(port))) {
+                        error(o.where(), "PodMonitor " + o.name() + " scrapes port '" + port + "' that its pods do not name");
+                    }
+                }
+            } else if (o.kind().equals("ScaledObject")) {
+                checkScaledObject(o, objects, workloads);
             } else if (o.kind().equals("PodDisruptionBudget")) {
                 JsonNode selector = o.body().path("spec").path("selector").path("matchLabels");
                 if (workloads.stream().noneMatch(w -> w.namespace().equals(o.namespace())
@@ -675,6 +708,76 @@ public final class ValidateDeploy {
         for (Node cm : configMaps.values()) {
             if (cm.name().equals("slm-task")) {
                 checkTasks(cm);
+            }
+        }
+    }
+
+    /** A ServiceMonitor selects a Service of these manifests in its namespace and scrapes ports that Service names. */
+    private void checkServiceMonitor(Node monitor, List<Node> objects) {
+        JsonNode spec = monitor.body().path("spec");
+        List<Node> services = objects.stream().filter(s -> s.kind().equals("Service")
+                && s.namespace().equals(monitor.namespace())
+                && selects(spec.path("selector").path("matchLabels"), s.body().path("metadata").path("labels"))).toList();
+        if (services.isEmpty()) {
+            error(monitor.where(), "ServiceMonitor " + monitor.name() + " selects no Service of these manifests");
+            return;
+        }
+        for (JsonNode endpoint : spec.path("endpoints")) {
+            String port = endpoint.path("port").asText();
+            boolean named = services.stream().anyMatch(s -> {
+                for (JsonNode p : s.body().path("spec").path("ports")) {
+                    if (port.equals(p.path("name").asText())) {
+                        return true;
+                    }
+                }
+                return false;
+            });
+            if (!named) {
+                error(monitor.where(), "ServiceMonitor " + monitor.name() + " scrapes port '" + port
+                        + "' that the Services it selects do not name");
+            }
+        }
+    }
+
+    /**
+     * A ScaledObject scales a workload of these manifests, and each of its kafka triggers watches what a processor
+     * consumes: the input topic under the Streams application id, or with several tasks a task's {@code <name>.in}
+     * under {@code <application.id>-<name>} (the processor's per-task defaults).
+     */
+    private void checkScaledObject(Node scaled, List<Node> objects, List<Node> workloads) {
+        JsonNode target = scaled.body().path("spec").path("scaleTargetRef");
+        String kind = target.path("kind").asText("Deployment");
+        Node workload = workloads.stream().filter(w -> w.kind().equals(kind) && w.namespace().equals(scaled.namespace())
+                && w.name().equals(target.path("name").asText())).findFirst().orElse(null);
+        if (workload == null) {
+            error(scaled.where(), "ScaledObject " + scaled.name() + " scales " + kind + " " + target.path("name").asText()
+                    + ", which is not in these manifests");
+            return;
+        }
+        Properties processor = new Properties();
+        objects.stream().filter(o -> o.kind().equals("ConfigMap") && o.body().path("data").has("processor.properties"))
+                .findFirst().ifPresent(cm -> {
+                    try {
+                        processor.load(new StringReader(cm.body().path("data").path("processor.properties").asText()));
+                    } catch (IOException e) {
+                        throw new IllegalStateException(e);
+                    }
+                });
+        String application = processor.getProperty("application.id", "slm-classifier").trim();
+        String input = processor.getProperty("input.topic", "intents.in").trim();
+        for (JsonNode trigger : scaled.body().path("spec").path("triggers")) {
+            if (!"kafka".equals(trigger.path("type").asText())) {
+                continue;
+            }
+            String group = trigger.path("metadata").path("consumerGroup").asText();
+            String topic = trigger.path("metadata").path("topic").asText();
+            boolean single = group.equals(application) && topic.equals(input);
+            boolean perTask = topic.endsWith(".in")
+                    && group.equals(application + "-" + topic.substring(0, topic.length() - ".in".length()));
+            if (!single && !perTask) {
+                error(scaled.where(), "ScaledObject " + scaled.name() + ": kafka trigger on topic '" + topic + "' and group '"
+                        + group + "' is not what the processor consumes (" + input + " as " + application
+                        + ", or <task>.in as " + application + "-<task>)");
             }
         }
     }
