@@ -75,6 +75,8 @@ final class TaskLineage implements AutoCloseable {
     private final AtomicLong pending = new AtomicLong();
     private final AtomicLong lastCandidateF1 = new AtomicLong(Double.doubleToLongBits(Double.NaN));
     private volatile boolean training;
+    /** The version of this lineage's last published event (0 when none this run): the schedule waits to read it. */
+    private volatile long lastPublished;
 
     /**
      * @param config the task's view of the trainer's configuration ({@link TrainerConfig#forTask})
@@ -190,6 +192,11 @@ final class TaskLineage implements AutoCloseable {
     /** The run the schedule asks for now; empty when none is due or the split cannot train (said in the log). */
     Optional<CandidateRun.Request> dueRun() {
         ControlState state = control.state();
+        if (state.highestVersion() < lastPublished) {
+            // The follower has not read the last run's event yet: asked now, the schedule would see the same
+            // examples as new and the same version number free, and train that version again.
+            return Optional.empty();
+        }
         int fresh = dataset.newerThan(RunSchedule.cutoff(state.events()));
         pending.set(fresh);
         Optional<String> reason = schedule.due(state, fresh, System.currentTimeMillis());
@@ -217,7 +224,7 @@ final class TaskLineage implements AutoCloseable {
                 try {
                     CandidateRun.Candidate candidate = candidateRun.run(request, progress);
                     lastCandidateF1.set(Double.doubleToLongBits(candidate.validation().macroF1()));
-                    publication.publish(candidate);
+                    lastPublished = publication.publish(candidate).getVersion();
                 } catch (IOException e) {
                     throw new IllegalStateException("training run for version " + request.version() + " of task "
                             + task.name() + " failed: " + e.getMessage(), e);
