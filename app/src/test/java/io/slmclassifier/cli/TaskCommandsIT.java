@@ -1,6 +1,7 @@
 package io.slmclassifier.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.slmclassifier.avro.AdapterCommand;
@@ -100,8 +101,11 @@ class TaskCommandsIT {
         try (ControlLog coloursTrainer = control("colours.control", "colours");
                 ControlLog anyWriter = control("colours.control", null)) {
             coloursTrainer.publish(version(1, "colours"));
-            // A writer that knows no task puts a shapes version on the colours topic.
+            // A writer that knows no task puts a shapes version on the colours topic; colours' own log would not.
             anyWriter.publish(version(2, "shapes"));
+            IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                    () -> coloursTrainer.publish(version(3, "shapes")));
+            assertTrue(refused.getMessage().contains("control topic of task 'colours'"), refused.getMessage());
         }
 
         Run pin = adapter(config, "pin", "1", "--task", "colours");

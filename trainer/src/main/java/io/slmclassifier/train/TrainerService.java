@@ -57,6 +57,8 @@ public final class TrainerService implements AutoCloseable {
     public static final String CUTOFF_METRIC = CandidateRun.CUTOFF_METRIC;
     /** How long one turn of the loop waits for feedback, shared among the lineages. */
     private static final Duration FEEDBACK_POLL = Duration.ofMillis(200);
+    /** The shortest wait of one lineage's poll: shorter ones would only spin. */
+    private static final Duration MIN_FEEDBACK_POLL = Duration.ofMillis(20);
 
     private final TrainerConfig config;
     private final LanguageModel model;
@@ -168,8 +170,8 @@ public final class TrainerService implements AutoCloseable {
             ready = true;
             log.info("Trainer ready: {} task{}", lineages.size(), lineages.size() == 1 ? "" : "s");
             // Each lineage's poll gets its share of one turn, so a turn takes as long with one task as with ten.
-            Duration poll = FEEDBACK_POLL.dividedBy(lineages.size()).compareTo(Duration.ofMillis(20)) < 0
-                    ? Duration.ofMillis(20) : FEEDBACK_POLL.dividedBy(lineages.size());
+            Duration share = FEEDBACK_POLL.dividedBy(lineages.size());
+            Duration poll = share.compareTo(MIN_FEEDBACK_POLL) < 0 ? MIN_FEEDBACK_POLL : share;
             while (running.get()) {
                 for (TaskLineage lineage : lineages) {
                     lineage.turn(poll);
