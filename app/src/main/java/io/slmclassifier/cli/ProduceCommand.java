@@ -41,8 +41,8 @@ public final class ProduceCommand implements Callable<Integer> {
     String topic;
     @Option(names = "--task", description = "Send to this task's input topic: as --config's tasks say, else <task>.in.")
     String task;
-    @Option(names = "--config", description = "A processor's configuration declaring several tasks (tasks, tasks.dir): "
-            + "where --task finds its input topic (input.topic of the task's view).")
+    @Option(names = "--config", description = "A processor's configuration: its input.topic, or with several tasks "
+            + "(tasks, tasks.dir) the input topic of --task as the task's view names it.")
     Path config;
     @Option(names = "--file", description = "One text per line; without it, synthetic radr-style sentences.") Path file;
     @Option(names = "--count", defaultValue = "1000", description = "Records to send (default: ${DEFAULT-VALUE}).") long count;
