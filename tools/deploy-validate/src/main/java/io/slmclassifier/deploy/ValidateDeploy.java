@@ -49,7 +49,8 @@ import java.util.stream.Stream;
  *   <li>References: selectors against pod labels, the StatefulSet's headless Service, ConfigMap keys, claims,
  *       volume mounts, named ports, Prometheus ports, the task ConfigMap against {@code tasks/}, the topics the
  *       services use against the KafkaTopics, and every {@code SLM_*} variable and properties key against the
- *       keys the services know ({@code processor/processor.properties}, {@code trainer/trainer.properties}).</li>
+ *       keys the services know ({@code processor/processor.properties}, {@code trainer/trainer.properties}). A
+ *       configuration of several tasks ({@code tasks}, {@code tasks.dir}) uses each task's topics, named after it.</li>
  *   <li>Compose: the configurations {@code docker compose config} resolved (given as arguments): environment
  *       keys, health-check ports, the topics the topic service creates, Dockerfiles and the FLAVOR argument. Each
  *       Dockerfile has a runtime stage per flavor and its service's stage last, its build sources exist and are not
@@ -911,7 +912,7 @@ public final class ValidateDeploy {
                 }
                 Map<String, String> config = new LinkedHashMap<>(defaults(service));
                 p.stringPropertyNames().forEach(k -> config.put(k, p.getProperty(k).trim()));
-                checkTopics(cm.where(), config, name -> {
+                checkTopics(cm.where(), service, config, name -> {
                     JsonNode spec = byName.get(name);
                     return spec == null ? null
                             : new TopicSpec(spec.path("partitions").asInt(-1), spec.path("config").path("cleanup.policy").asText("delete"));
@@ -922,8 +923,87 @@ public final class ValidateDeploy {
 
     private record TopicSpec(int partitions, String cleanupPolicy) { }
 
-    private void checkTopics(String where, Map<String, String> config, java.util.function.Function<String, TopicSpec> topics,
-            String what) {
+    /**
+     * The topics of each task the configuration serves: the configuration's own in single-task mode; with
+     * {@code tasks} or {@code tasks.dir}, each task's view of it (its topics named after it, as the service's
+     * TASK_DEFAULTS say, and its {@code task.<name>.<key>} settings), the task's name read from its file in tasks/.
+     */
+    private void checkTopics(String where, String service, Map<String, String> config,
+            java.util.function.Function<String, TopicSpec> topics, String what) {
+        for (Map.Entry<String, Map<String, String>> view : taskViews(where, service, config).entrySet()) {
+            checkTopicsOf(view.getKey().isEmpty() ? where : where + " task " + view.getKey(), view.getValue(), topics, what);
+        }
+    }
+
+    /** Task name -> the configuration it sees; one entry named "" in single-task mode. */
+    private Map<String, Map<String, String>> taskViews(String where, String service, Map<String, String> config) {
+        Map<String, Map<String, String>> views = new LinkedHashMap<>();
+        List<String> files = new ArrayList<>();
+        for (String f : config.getOrDefault("tasks", "").split(",")) {
+            if (!f.isBlank()) {
+                files.add(f.strip());
+            }
+        }
+        if (!config.getOrDefault("tasks.dir", "").isBlank()) {
+            try (Stream<Path> listed = Files.list(root.resolve("tasks"))) {
+                listed.map(p -> p.getFileName().toString()).filter(n -> n.matches(".*\\.(ya?ml|json)")).sorted()
+                        .forEach(files::add);
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        if (files.isEmpty()) {
+            views.put("", config);
+            return views;
+        }
+        Map<String, String> taskDefaults = taskDefaults(service);
+        for (String file : files) {
+            Path task = root.resolve("tasks").resolve(Path.of(file).getFileName().toString());
+            String name;
+            try {
+                name = Files.isRegularFile(task) ? yaml.readTree(task.toFile()).path("name").asText("") : "";
+            } catch (IOException e) {
+                name = "";
+            }
+            if (name.isEmpty()) {
+                error(where, "task " + file + " is no task file in tasks/ with a name");
+                continue;
+            }
+            Map<String, String> view = new LinkedHashMap<>(config);
+            for (Map.Entry<String, String> d : taskDefaults.entrySet()) {
+                String global = config.getOrDefault(d.getKey(), "");
+                boolean blankValue = d.getValue().contains("{value}") && global.isBlank();
+                view.put(d.getKey(), blankValue ? "" : d.getValue().replace("{task}", name).replace("{value}", global));
+            }
+            String prefix = "task." + name + ".";
+            config.forEach((key, value) -> {
+                if (key.startsWith(prefix)) {
+                    view.put(key.substring(prefix.length()), value);
+                }
+            });
+            views.put(name, view);
+        }
+        return views;
+    }
+
+    /** The service's TASK_DEFAULTS from its build classes; without them, the topics' templates they hold. */
+    @SuppressWarnings("unchecked")
+    private Map<String, String> taskDefaults(String service) {
+        Object field = codeField(service.equals("processor") ? "io.slmclassifier.stream.ProcessorConfig"
+                : "io.slmclassifier.train.TrainerConfig", "TASK_DEFAULTS");
+        if (field instanceof Map<?, ?> map) {
+            return (Map<String, String>) map;
+        }
+        return service.equals("processor")
+                ? Map.of("input.topic", "{task}.in", "output.topic", "{task}.classified", "review.topic", "{task}.review",
+                        "dlq.topic", "{task}.dlq", "feedback.topic", "{task}.feedback", "control.topic", "{task}.control",
+                        "adapters.topic", "{task}.adapters")
+                : Map.of("feedback.topics", "{task}.feedback", "dataset.topic", "{task}.dataset",
+                        "control.topic", "{task}.control", "adapters.topic", "{task}.adapters", "dlq.topic", "{task}.dlq");
+    }
+
+    private void checkTopicsOf(String where, Map<String, String> config,
+            java.util.function.Function<String, TopicSpec> topics, String what) {
         for (Map.Entry<String, String> e : config.entrySet()) {
             if (!e.getKey().endsWith(".topic") && !e.getKey().equals("feedback.topics")) {
                 continue;
@@ -1013,7 +1093,7 @@ public final class ValidateDeploy {
                 error(sw, "healthcheck does not ask /health/ on metrics.port " + port + ": " + test);
             }
             if (!created.isEmpty()) {
-                checkTopics(sw, config, created::get, "topic created by the compose topic service");
+                checkTopics(sw, service, config, created::get, "topic created by the compose topic service");
             }
         });
     }
@@ -1168,6 +1248,19 @@ public final class ValidateDeploy {
 
     /** Keys of a configuration class's DEFAULTS table, read from the modules' build classes; null when not built. */
     private Set<String> codeKeys(String className) {
+        Object rows = codeField(className, "DEFAULTS");
+        if (!(rows instanceof String[][] table)) {
+            return null;
+        }
+        Set<String> keys = new TreeSet<>();
+        for (String[] row : table) {
+            keys.add(row[0]);
+        }
+        return keys;
+    }
+
+    /** A static field of one of the modules' classes, from their build classes; null when they are not built. */
+    private Object codeField(String className, String field) {
         List<URL> classes = new ArrayList<>();
         for (String module : List.of("core", "kafka", "processor", "trainer")) {
             Path dir = root.resolve(module + "/target/classes");
@@ -1181,13 +1274,8 @@ public final class ValidateDeploy {
             }
         }
         try (URLClassLoader loader = new URLClassLoader(classes.toArray(URL[]::new), ClassLoader.getPlatformClassLoader())) {
-            String[][] rows = (String[][]) Class.forName(className, true, loader).getField("DEFAULTS").get(null);
-            Set<String> keys = new TreeSet<>();
-            for (String[] row : rows) {
-                keys.add(row[0]);
-            }
-            return keys;
-        } catch (ReflectiveOperationException | LinkageError | IOException | ClassCastException e) {
+            return Class.forName(className, true, loader).getField(field).get(null);
+        } catch (ReflectiveOperationException | LinkageError | IOException e) {
             return null;
         }
     }
