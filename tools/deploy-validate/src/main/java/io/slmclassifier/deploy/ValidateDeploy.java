@@ -772,8 +772,9 @@ public final class ValidateDeploy {
             }
             String group = trigger.path("metadata").path("consumerGroup").asText();
             String topic = trigger.path("metadata").path("topic").asText();
-            boolean single = group.equals(application) && topic.equals(input);
-            boolean perTask = topic.endsWith(".in")
+            boolean several = !processor.getProperty("tasks", "").isBlank() || !processor.getProperty("tasks.dir", "").isBlank();
+            boolean single = !several && group.equals(application) && topic.equals(input);
+            boolean perTask = several && topic.endsWith(".in")
                     && group.equals(application + "-" + topic.substring(0, topic.length() - ".in".length()));
             if (!single && !perTask) {
                 error(scaled.where(), "ScaledObject " + scaled.name() + ": kafka trigger on topic '" + topic + "' and group '"
