@@ -92,7 +92,7 @@ public final class ProcessorMetrics implements ClassifierTopology.Listener, Infe
     }
 
     @Override
-    public void forwardPass(int texts, long nanos, boolean failed) {
+    public void forwardPass(String task, int texts, long nanos, boolean failed) {
         passSize.record(texts);
         model.record(nanos, TimeUnit.NANOSECONDS);
         if (failed) {
