@@ -1,12 +1,14 @@
 package io.slmclassifier.stream;
 
 import io.slmclassifier.classify.Classification;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
@@ -15,9 +17,23 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The one inference thread of the JVM. Stream threads submit their micro-batches; the worker packs whatever is
- * waiting into forward passes of at most {@code maxBatch} texts, so several tasks' small batches become one
- * large one and a large one is spread over full passes. A failed pass (out of memory, say) is split in halves and retried; a text that fails on its own
- * comes back as a failed {@link Outcome}, to be dead-lettered by the caller, and never stops the others.
+ * waiting into forward passes of at most {@code maxBatch} texts, so several threads' small batches become one
+ * large one and a large one is spread over full passes. A failed pass (out of memory, say) is split in halves and
+ * retried; a text that fails on its own comes back as a failed {@link Outcome}, to be dead-lettered by the caller,
+ * and never stops the others.
+ *
+ * <p><b>Lanes.</b> One worker may serve several tasks on one model in memory, one {@link Lane} per task, each with
+ * its own preparation and model function (its prompt, its cached prompt prefix, its adapter). A pass holds texts of
+ * ONE lane: the rows of a pass share the prefix computed once for their task, and the adapter the task's function
+ * selects stays fixed for the whole pass. The rules:
+ * <ul>
+ *   <li>Within a lane, texts run in the order they were queued (FIFO); passes are filled to {@code maxBatch},
+ *       splitting a submission where the limit falls, and a submission completes when its last text has run.</li>
+ *   <li>Among lanes with waiting texts, the one whose oldest text has waited longest runs next.</li>
+ *   <li>A lane that just ran and still has texts waiting goes after every lane that was waiting when its pass
+ *       ended. So a lane with waiting texts never waits for more than one pass of each other lane, however large
+ *       their backlogs: a quiet task is not starved by a busy one.</li>
+ * </ul>
  *
  * <p>Each text is prepared ({@code P}: rendered and tokenized) on a pool of all cores, so that work overlaps the
  * pass running on the device instead of queueing in front of it, and the stream thread that submits goes back to
@@ -25,6 +41,18 @@ import org.slf4j.LoggerFactory;
  */
 public final class InferenceWorker<P> implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(InferenceWorker.class);
+
+    /** The name of the one lane of a worker built without lanes. */
+    public static final String DEFAULT_TASK = "default";
+
+    /**
+     * One task served by the worker.
+     *
+     * @param task the task's name, as {@link #submit(String, List)} names it
+     * @param prepare prepares one text; runs on the worker's pool of preparers
+     * @param model classifies prepared texts of this task in one call; it runs only on the worker's thread
+     */
+    public record Lane<P>(String task, Function<String, P> prepare, Function<List<P>, List<Classification>> model) {}
 
     /** The result for one text: a classification, or the error that kept it from one. */
     public record Outcome(Classification classification, RuntimeException error) {
@@ -35,7 +63,7 @@ public final class InferenceWorker<P> implements AutoCloseable {
 
     /** Observes each forward pass (metrics). */
     public interface Listener {
-        void forwardPass(int texts, long nanos, boolean failed);
+        void forwardPass(String task, int texts, long nanos, boolean failed);
     }
 
     /** A prepared text, or why it could not be prepared. */
@@ -56,26 +84,54 @@ public final class InferenceWorker<P> implements AutoCloseable {
         }
     }
 
-    private final Function<String, P> prepare;
-    private final Function<List<P>, List<Classification>> model;
-    private final int maxBatch;
-    private final Listener listener;
+    /** A lane's queue; guarded by the worker's monitor. */
+    private static final class Queue<P> {
+        final Lane<P> lane;
+        final ArrayDeque<Submission<P>> submissions = new ArrayDeque<>();
+        /** The first item of the head submission not yet in a pass. */
+        int next;
+        /**
+         * The lane's place in line: the ticket it drew when its oldest waiting text was queued, or when its last pass
+         * ended with texts still waiting. The waiting lane with the smallest ticket runs next.
+         */
+        long ticket;
+
+        Queue(Lane<P> lane) {
+            this.lane = lane;
+        }
+
+        boolean waiting() {
+            return !submissions.isEmpty();
+        }
+    }
+
     /** Texts prepared per task on the pool: small enough to spread a large submission over the cores. */
     private static final int PREPARE_CHUNK = 64;
 
-    private final LinkedBlockingQueue<Submission<P>> queue = new LinkedBlockingQueue<>();
+    private final Map<String, Queue<P>> queues = new LinkedHashMap<>();
+    private final int maxBatch;
+    private final Listener listener;
     private final ExecutorService preparers;
     private final Thread thread;
+    /** Draws the lanes' tickets; guarded by the worker's monitor. */
+    private long tickets;
     private volatile boolean running = true;
 
     /**
-     * @param prepare prepares one text; runs on the submitting thread
-     * @param model classifies prepared texts in one call (the classifier); it runs only on the worker's thread
+     * A worker over several tasks, one lane each.
+     *
+     * @param lanes the tasks served, with distinct names
+     * @param maxBatch the most texts in one pass
      */
-    public InferenceWorker(Function<String, P> prepare, Function<List<P>, List<Classification>> model, int maxBatch,
-            Listener listener) {
-        this.prepare = prepare;
-        this.model = model;
+    public InferenceWorker(List<Lane<P>> lanes, int maxBatch, Listener listener) {
+        if (lanes.isEmpty()) {
+            throw new IllegalArgumentException("an inference worker needs at least one lane");
+        }
+        for (Lane<P> lane : lanes) {
+            if (queues.putIfAbsent(lane.task(), new Queue<>(lane)) != null) {
+                throw new IllegalArgumentException("two lanes for task '" + lane.task() + "'");
+            }
+        }
         this.maxBatch = maxBatch;
         this.listener = listener;
         AtomicInteger preparerCount = new AtomicInteger();
@@ -89,17 +145,52 @@ public final class InferenceWorker<P> implements AutoCloseable {
         this.thread.start();
     }
 
-    /** A worker over a model that takes the texts as they are. */
+    /**
+     * A worker of one task, the lane {@link #DEFAULT_TASK}.
+     *
+     * @param prepare prepares one text; runs on the worker's pool of preparers
+     * @param model classifies prepared texts in one call (the classifier); it runs only on the worker's thread
+     */
+    public InferenceWorker(Function<String, P> prepare, Function<List<P>, List<Classification>> model, int maxBatch,
+            Listener listener) {
+        this(List.of(new Lane<>(DEFAULT_TASK, prepare, model)), maxBatch, listener);
+    }
+
+    /** A worker of one task over a model that takes the texts as they are. */
     public static InferenceWorker<String> unprepared(Function<List<String>, List<Classification>> model, int maxBatch,
             Listener listener) {
         return new InferenceWorker<>(text -> text, model, maxBatch, listener);
     }
 
+    /** The tasks this worker serves, in the order their lanes were given. */
+    public List<String> tasks() {
+        return List.copyOf(queues.keySet());
+    }
+
     /**
-     * Prepares the texts on the pool, then queues them for the next pass; the future completes with one outcome
-     * per text, in order. Submissions may reach the model in another order than they were made.
+     * {@link #submit(String, List)} to the one lane of a worker of one task.
+     *
+     * @throws IllegalStateException when the worker serves several tasks: the caller must name one
      */
     public CompletableFuture<List<Outcome>> submit(List<String> texts) {
+        if (queues.size() != 1) {
+            throw new IllegalStateException("this inference worker serves " + queues.keySet() + ": name the task");
+        }
+        return submit(queues.keySet().iterator().next(), texts);
+    }
+
+    /**
+     * Prepares the texts on the pool, then queues them in the task's lane; the future completes with one outcome
+     * per text, in order. Submissions may reach the model in another order than they were made.
+     *
+     * @throws IllegalArgumentException when the worker has no lane for the task
+     */
+    public CompletableFuture<List<Outcome>> submit(String task, List<String> texts) {
+        Queue<P> queue = queues.get(task);
+        if (queue == null) {
+            throw new IllegalArgumentException("no task '" + task + "' in this inference worker (it serves "
+                    + queues.keySet() + ")");
+        }
         CompletableFuture<List<Outcome>> done = new CompletableFuture<>();
         if (!running) {
             done.completeExceptionally(new IllegalStateException("inference worker is closed"));
@@ -110,11 +201,12 @@ public final class InferenceWorker<P> implements AutoCloseable {
             return done;
         }
         List<String> copy = List.copyOf(texts);
+        Function<String, P> prepare = queue.lane.prepare();
         List<CompletableFuture<List<Item<P>>>> chunks = new ArrayList<>();
         for (int from = 0; from < copy.size(); from += PREPARE_CHUNK) {
             List<String> chunk = copy.subList(from, Math.min(copy.size(), from + PREPARE_CHUNK));
             try {
-                chunks.add(CompletableFuture.supplyAsync(() -> prepareAll(chunk), preparers));
+                chunks.add(CompletableFuture.supplyAsync(() -> prepareAll(prepare, chunk), preparers));
             } catch (java.util.concurrent.RejectedExecutionException e) {
                 done.completeExceptionally(new IllegalStateException("inference worker is closed"));
                 return done;
@@ -127,7 +219,7 @@ public final class InferenceWorker<P> implements AutoCloseable {
             }
             List<Item<P>> items = new ArrayList<>(copy.size());
             chunks.forEach(c -> items.addAll(c.join()));
-            queue.add(new Submission<>(items, done));
+            enqueue(queue, new Submission<>(items, done));
             if (!running) {
                 drain(); // closed while this submission was being prepared
             }
@@ -135,7 +227,7 @@ public final class InferenceWorker<P> implements AutoCloseable {
         return done;
     }
 
-    private List<Item<P>> prepareAll(List<String> texts) {
+    private List<Item<P>> prepareAll(Function<String, P> prepare, List<String> texts) {
         List<Item<P>> items = new ArrayList<>(texts.size());
         for (String text : texts) {
             try {
@@ -147,76 +239,140 @@ public final class InferenceWorker<P> implements AutoCloseable {
         return items;
     }
 
-    /** Submissions waiting for the worker (queue depth, for metrics). */
-    public int pending() {
-        return queue.size();
+    private synchronized void enqueue(Queue<P> queue, Submission<P> submission) {
+        if (!queue.waiting()) {
+            queue.ticket = ++tickets; // the lane joins the line behind every lane already waiting
+        }
+        queue.submissions.add(submission);
+        notifyAll();
     }
+
+    /** Submissions waiting for the worker, all tasks together (queue depth, for metrics). */
+    public synchronized int pending() {
+        int pending = 0;
+        for (Queue<P> queue : queues.values()) {
+            pending += queue.submissions.size();
+        }
+        return pending;
+    }
+
+    /** Submissions of one task waiting for the worker. */
+    public synchronized int pending(String task) {
+        Queue<P> queue = queues.get(task);
+        if (queue == null) {
+            throw new IllegalArgumentException("no task '" + task + "' in this inference worker");
+        }
+        return queue.submissions.size();
+    }
+
+    /** Where one text's outcome goes: its submission and its place there. */
+    private record Slot<P>(Submission<P> submission, int index) {
+        void settle(Outcome outcome) {
+            submission.settle(index, outcome);
+        }
+    }
+
+    /**
+     * The texts of one pass, all of one lane, with the slots their outcomes go to; and the texts taken with them
+     * whose preparation failed, settled without reaching the model.
+     */
+    private record Pass<P>(Queue<P> queue, List<P> prepared, List<Slot<P>> slots, List<Slot<P>> unprepared,
+            List<RuntimeException> errors) {}
 
     private void loop() {
-        Submission<P> current = null; // the submission whose items fill the next pass first
-        int next = 0; // its first item not yet in a pass
         while (running) {
-            if (current == null) {
-                try {
-                    current = queue.poll(100, TimeUnit.MILLISECONDS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    return;
-                }
-                next = 0;
-                if (current == null) {
-                    continue;
-                }
+            Pass<P> pass;
+            try {
+                pass = nextPass();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
             }
-            // Fill the pass with what is waiting, splitting submissions where the limit falls, so that passes
-            // are full whenever the queue is; a submission completes when its last item has run.
-            List<Submission<P>> owners = new ArrayList<>();
-            List<Integer> indexes = new ArrayList<>();
-            List<P> prepared = new ArrayList<>();
-            while (current != null && prepared.size() < maxBatch) {
-                Item<P> item = current.items().get(next);
-                if (item.error() != null) {
-                    current.settle(next, new Outcome(null, item.error()));
-                } else {
-                    owners.add(current);
-                    indexes.add(next);
-                    prepared.add(item.prepared());
-                }
-                if (++next == current.items().size()) {
-                    current = queue.poll();
-                    next = 0;
-                }
+            if (pass == null) {
+                continue;
             }
-            List<Outcome> results = prepared.isEmpty() ? List.of() : run(prepared);
+            for (int i = 0; i < pass.unprepared().size(); i++) {
+                pass.unprepared().get(i).settle(new Outcome(null, pass.errors().get(i)));
+            }
+            List<Outcome> results = pass.prepared().isEmpty() ? List.of() : run(pass.queue().lane, pass.prepared());
             for (int i = 0; i < results.size(); i++) {
-                owners.get(i).settle(indexes.get(i), results.get(i));
+                pass.slots().get(i).settle(results.get(i));
             }
-        }
-        if (current != null) {
-            queue.add(current); // closed mid-submission: drain() fails it with the rest
+            passEnded(pass.queue());
         }
     }
 
-    /** Runs texts in one pass; on failure, halves until the failing texts are isolated. */
-    private List<Outcome> run(List<P> texts) {
+    /**
+     * Takes the next pass from the lane first in line, filled to {@code maxBatch} in the lane's order, splitting a
+     * submission where the limit falls; null when nothing came within a moment (so that close is noticed).
+     */
+    private synchronized Pass<P> nextPass() throws InterruptedException {
+        Queue<P> first = firstInLine();
+        if (first == null) {
+            wait(100);
+            first = firstInLine();
+            if (first == null) {
+                return null;
+            }
+        }
+        Pass<P> pass = new Pass<>(first, new ArrayList<>(), new ArrayList<>(), new ArrayList<>(), new ArrayList<>());
+        while (first.waiting() && pass.prepared().size() < maxBatch) {
+            Submission<P> head = first.submissions.peek();
+            Item<P> item = head.items().get(first.next);
+            if (item.error() != null) {
+                pass.unprepared().add(new Slot<>(head, first.next));
+                pass.errors().add(item.error());
+            } else {
+                pass.prepared().add(item.prepared());
+                pass.slots().add(new Slot<>(head, first.next));
+            }
+            if (++first.next == head.items().size()) {
+                first.submissions.poll();
+                first.next = 0;
+            }
+        }
+        return pass;
+    }
+
+    private Queue<P> firstInLine() {
+        Queue<P> first = null;
+        for (Queue<P> queue : queues.values()) {
+            if (queue.waiting() && (first == null || queue.ticket < first.ticket)) {
+                first = queue;
+            }
+        }
+        return first;
+    }
+
+    /** A lane that still has texts after its pass goes to the back of the line, behind every lane now waiting. */
+    private synchronized void passEnded(Queue<P> queue) {
+        if (queue.waiting()) {
+            queue.ticket = ++tickets;
+        }
+    }
+
+    /** Runs texts of one lane in one pass; on failure, halves until the failing texts are isolated. */
+    private List<Outcome> run(Lane<P> lane, List<P> texts) {
         long started = System.nanoTime();
         try {
-            List<Classification> results = model.apply(texts);
-            listener.forwardPass(texts.size(), System.nanoTime() - started, false);
+            List<Classification> results = lane.model().apply(texts);
+            listener.forwardPass(lane.task(), texts.size(), System.nanoTime() - started, false);
             List<Outcome> outcomes = new ArrayList<>(results.size());
             results.forEach(r -> outcomes.add(new Outcome(r, null)));
             return outcomes;
         } catch (RuntimeException | OutOfMemoryError e) {
-            listener.forwardPass(texts.size(), System.nanoTime() - started, true);
+            listener.forwardPass(lane.task(), texts.size(), System.nanoTime() - started, true);
             RuntimeException error = e instanceof RuntimeException r ? r : new IllegalStateException(e.toString(), e);
             if (texts.size() == 1) {
-                log.warn("Text failed on its own and goes to the dead-letter topic: {}", error.toString());
+                log.warn("Text of task '{}' failed on its own and goes to the dead-letter topic: {}", lane.task(),
+                        error.toString());
                 return List.of(new Outcome(null, error));
             }
-            log.warn("Forward pass of {} texts failed ({}); retrying in halves", texts.size(), error.toString());
+            log.warn("Forward pass of {} texts of task '{}' failed ({}); retrying in halves", texts.size(), lane.task(),
+                    error.toString());
             int half = texts.size() / 2;
-            List<Outcome> outcomes = new ArrayList<>(run(texts.subList(0, half)));
-            outcomes.addAll(run(texts.subList(half, texts.size())));
+            List<Outcome> outcomes = new ArrayList<>(run(lane, texts.subList(0, half)));
+            outcomes.addAll(run(lane, texts.subList(half, texts.size())));
             return outcomes;
         }
     }
@@ -224,6 +380,9 @@ public final class InferenceWorker<P> implements AutoCloseable {
     @Override
     public void close() {
         running = false;
+        synchronized (this) {
+            notifyAll();
+        }
         try {
             thread.join(30_000);
         } catch (InterruptedException e) {
@@ -233,10 +392,16 @@ public final class InferenceWorker<P> implements AutoCloseable {
         drain();
     }
 
+    /** Fails every submission still waiting, including one a pass had begun to take. */
     private void drain() {
-        Submission<P> left;
-        while ((left = queue.poll()) != null) {
-            left.done().completeExceptionally(new IllegalStateException("inference worker closed"));
+        List<Submission<P>> left = new ArrayList<>();
+        synchronized (this) {
+            for (Queue<P> queue : queues.values()) {
+                left.addAll(queue.submissions);
+                queue.submissions.clear();
+                queue.next = 0;
+            }
         }
+        left.forEach(s -> s.done().completeExceptionally(new IllegalStateException("inference worker closed")));
     }
 }

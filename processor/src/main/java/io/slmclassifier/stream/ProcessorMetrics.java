@@ -12,14 +12,13 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.ToDoubleFunction;
 
 /**
  * The processor's Prometheus metrics, one registry for all the tasks it serves: what flows in and out, batches,
  * latencies, queue depth, adapter version. Every series carries the {@code task} it belongs to, so one scrape of a
  * processor serving several tasks still tells them apart.
  */
-public final class ProcessorMetrics {
+public final class ProcessorMetrics implements InferenceWorker.Listener {
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final Map<String, Task> tasks = new ConcurrentHashMap<>();
 
@@ -29,6 +28,7 @@ public final class ProcessorMetrics {
     }
 
     /** A forward pass of one task's texts, as the inference worker reports it. */
+    @Override
     public void forwardPass(String task, int texts, long nanos, boolean failed) {
         forTask(task).forwardPass(texts, nanos, failed);
     }
@@ -44,6 +44,7 @@ public final class ProcessorMetrics {
     /** One task's series: each is tagged {@code task=<name>}. */
     public static final class Task implements ClassifierTopology.Listener {
         private final PrometheusMeterRegistry registry;
+        private final String name;
         private final Tags task;
         private final Counter in;
         private final Counter out;
@@ -57,6 +58,7 @@ public final class ProcessorMetrics {
 
         private Task(PrometheusMeterRegistry registry, String name) {
             this.registry = registry;
+            this.name = name;
             this.task = Tags.of("task", name);
             in = Counter.builder("slm.records.in").tags(task).description("input records received").register(registry);
             out = Counter.builder("slm.records.out").tags(task).description("classifications produced").register(registry);
@@ -78,9 +80,9 @@ public final class ProcessorMetrics {
                     .description("serving adapter version (-1: base model)").register(registry);
         }
 
-        /** Reports the depth of the queue this task's submissions wait in. */
-        public <T> void watchQueue(T queue, ToDoubleFunction<T> depth) {
-            Gauge.builder("slm.queue.depth", queue, depth).tags(task)
+        /** Reports the depth of this task's lane of the worker. */
+        public void watch(InferenceWorker<?> worker) {
+            Gauge.builder("slm.queue.depth", worker, w -> w.pending(name)).tags(task)
                     .description("submissions waiting for the inference worker").register(registry);
         }
 

@@ -54,7 +54,7 @@ public final class ProcessorService implements AutoCloseable {
     private final ProcessorConfig config;
     private final LanguageModel model;
     private final ProcessorMetrics metrics = new ProcessorMetrics();
-    private final Map<String, InferenceWorker<Classifier.Input>> workers;
+    private final InferenceWorker<Classifier.Input> worker;
     private final List<TaskPipeline> pipelines;
     private final OperationsServer operations;
     private final ConsoleServer console;
@@ -112,7 +112,7 @@ public final class ProcessorService implements AutoCloseable {
         int maxBatch = orAuto("batch.max.size", sized.maxBatchSize());
         Map<String, Classifier> classifiers = classifiers(tasks, views,
                 new Classifier.Options(maxBatch, orAuto("batch.token.budget", sized.tokenBudget()), true, false));
-        this.workers = startWorkers(classifiers, maxBatch);
+        this.worker = startWorker(classifiers, maxBatch);
         if (config.getBoolean("topics.create")) {
             createTopics(views.values());
         }
@@ -165,17 +165,16 @@ public final class ProcessorService implements AutoCloseable {
         return classifiers;
     }
 
-    /** The inference worker: one lane per task, each preparing and classifying with the task's classifier. */
-    private Map<String, InferenceWorker<Classifier.Input>> startWorkers(Map<String, Classifier> classifiers,
-            int maxBatch) {
-        Map<String, InferenceWorker<Classifier.Input>> started = new LinkedHashMap<>();
-        classifiers.forEach((task, classifier) -> {
-            ProcessorMetrics.Task taskMetrics = metrics.forTask(task);
-            InferenceWorker<Classifier.Input> worker = new InferenceWorker<>(classifier::prepare,
-                    classifier::classifyPrepared, maxBatch, taskMetrics::forwardPass);
-            taskMetrics.watchQueue(worker, InferenceWorker::pending);
-            started.put(task, worker);
-        });
+    /**
+     * The inference worker: one lane per task, each preparing and classifying with the task's classifier. A pass
+     * holds one task's texts, and the lanes take turns by age, so a quiet task never waits behind a busy one.
+     */
+    private InferenceWorker<Classifier.Input> startWorker(Map<String, Classifier> classifiers, int maxBatch) {
+        List<InferenceWorker.Lane<Classifier.Input>> lanes = new ArrayList<>();
+        classifiers.forEach((task, classifier) ->
+                lanes.add(new InferenceWorker.Lane<>(task, classifier::prepare, classifier::classifyPrepared)));
+        InferenceWorker<Classifier.Input> started = new InferenceWorker<>(lanes, maxBatch, metrics);
+        classifiers.keySet().forEach(task -> metrics.forTask(task).watch(started));
         return started;
     }
 
@@ -203,7 +202,7 @@ public final class ProcessorService implements AutoCloseable {
         for (Map.Entry<String, ProcessorConfig> task : views.entrySet()) {
             ProcessorConfig view = task.getValue();
             TaskPipeline pipeline = new TaskPipeline(view, classifiers.get(task.getKey()),
-                    workers.get(task.getKey())::submit, wire.apply(view), metrics.forTask(task.getKey()), shared);
+                    texts -> worker.submit(task.getKey(), texts), wire.apply(view), metrics.forTask(task.getKey()), shared);
             built.add(pipeline);
             log.info("Task {}: {} -> {} (dead letters: {}, control: {})", task.getKey(), view.get("input.topic"),
                     view.get("output.topic"), view.get("dlq.topic"), view.get("control.topic"));
@@ -336,7 +335,7 @@ public final class ProcessorService implements AutoCloseable {
             console.close();
         }
         pipelines.forEach(TaskPipeline::close);
-        workers.values().forEach(InferenceWorker::close);
+        worker.close();
         if (operations != null) {
             operations.close();
         }

@@ -123,7 +123,7 @@ class ClassifierTopologyTest {
     @Test
     void classifiesInBatchesKeepingKeyTimestampHeadersAndOrder() throws Exception {
         AtomicInteger batches = new AtomicInteger();
-        try (InferenceWorker<String> worker = InferenceWorker.unprepared(classifier::classify, 64, (n, t, f) -> { });
+        try (InferenceWorker<String> worker = InferenceWorker.unprepared(classifier::classify, 64, (task, n, t, f) -> { });
                 TopologyTestDriver driver = driver(worker, 3, true, batches)) {
             TestInputTopic<byte[], byte[]> in = driver.createInputTopic("intents.in", new ByteArraySerializer(), new ByteArraySerializer());
             TestOutputTopic<byte[], byte[]> out = driver.createOutputTopic("intents.classified", new ByteArrayDeserializer(), new ByteArrayDeserializer());
@@ -164,7 +164,7 @@ class ClassifierTopologyTest {
     @Test
     void badInputGoesToTheDeadLetterTopicWithItsReason() throws Exception {
         AtomicInteger batches = new AtomicInteger();
-        try (InferenceWorker<String> worker = InferenceWorker.unprepared(classifier::classify, 64, (n, t, f) -> { });
+        try (InferenceWorker<String> worker = InferenceWorker.unprepared(classifier::classify, 64, (task, n, t, f) -> { });
                 TopologyTestDriver driver = driver(worker, 8, false, batches)) {
             TestInputTopic<byte[], byte[]> in = driver.createInputTopic("intents.in", new ByteArraySerializer(), new ByteArraySerializer());
             TestOutputTopic<byte[], byte[]> dlq = driver.createOutputTopic("intents.dlq", new ByteArrayDeserializer(), new ByteArrayDeserializer());
@@ -200,7 +200,7 @@ class ClassifierTopologyTest {
                         throw new IllegalStateException("out of memory");
                     }
                     return classifier.classify(texts);
-                }, 64, (n, t, f) -> { });
+                }, 64, (task, n, t, f) -> { });
                 TopologyTestDriver driver = driver(worker, 8, true, batches)) {
             TestInputTopic<byte[], byte[]> in = driver.createInputTopic("intents.in", new ByteArraySerializer(), new ByteArraySerializer());
             TestOutputTopic<byte[], byte[]> dlq = driver.createOutputTopic("intents.dlq", new ByteArrayDeserializer(), new ByteArrayDeserializer());
@@ -244,7 +244,7 @@ class ClassifierTopologyTest {
 
             AtomicInteger batches = new AtomicInteger();
             List<String> abstained = new CopyOnWriteArrayList<>();
-            try (InferenceWorker<String> worker = InferenceWorker.unprepared(withMass::classify, 64, (n, t, f) -> { });
+            try (InferenceWorker<String> worker = InferenceWorker.unprepared(withMass::classify, 64, (task, n, t, f) -> { });
                     TopologyTestDriver driver = driver(worker, 8, true, batches, threshold, floor, abstained)) {
                 TestInputTopic<byte[], byte[]> in = driver.createInputTopic("intents.in", new ByteArraySerializer(), new ByteArraySerializer());
                 TestOutputTopic<byte[], byte[]> out = driver.createOutputTopic("intents.classified", new ByteArrayDeserializer(), new ByteArrayDeserializer());

@@ -3,6 +3,7 @@ package io.slmclassifier.stream;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Device;
@@ -18,6 +19,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 class InferenceWorkerTest {
@@ -32,7 +34,7 @@ class InferenceWorkerTest {
             try (InferenceWorker<String> worker = InferenceWorker.unprepared(texts -> {
                 awaitQuietly(gate); // hold the first pass so the other submissions queue up behind it
                 return classifier.classify(texts);
-            }, 64, (n, nanos, failed) -> passSizes.add(n))) {
+            }, 64, (task, n, nanos, failed) -> passSizes.add(n))) {
                 List<CompletableFuture<List<InferenceWorker.Outcome>>> futures = new ArrayList<>();
                 List<List<String>> submitted = new ArrayList<>();
                 for (int s = 0; s < 4; s++) {
@@ -64,7 +66,7 @@ class InferenceWorkerTest {
         try (InferenceWorker<String> worker = InferenceWorker.unprepared(texts -> {
             awaitQuietly(gate);
             return echo(texts);
-        }, 8, (n, nanos, failed) -> passSizes.add(n))) {
+        }, 8, (task, n, nanos, failed) -> passSizes.add(n))) {
             List<CompletableFuture<List<InferenceWorker.Outcome>>> futures = new ArrayList<>();
             for (int s = 0; s < 4; s++) {
                 List<String> texts = new ArrayList<>();
@@ -104,7 +106,7 @@ class InferenceWorkerTest {
                 throw new IllegalStateException("simulated out of memory");
             }
             return echo(texts);
-        }, 64, (n, nanos, failed) -> { })) {
+        }, 64, (task, n, nanos, failed) -> { })) {
             List<String> texts = List.of("one", "two", "poison", "four", "five");
             List<InferenceWorker.Outcome> outcomes = worker.submit(texts).get(10, TimeUnit.SECONDS);
             assertEquals(5, outcomes.size());
@@ -117,6 +119,141 @@ class InferenceWorkerTest {
                 }
             }
             assertTrue(passes.get() > 1, "the failed pass was split and retried");
+        }
+    }
+
+    /** A lane whose model echoes each text as {@code task:text} and logs the task of each pass it runs. */
+    private static InferenceWorker.Lane<String> loggedLane(String task, List<String> passLog, Runnable duringPass) {
+        return new InferenceWorker.Lane<>(task, text -> text, texts -> {
+            passLog.add(task);
+            duringPass.run();
+            return echo(texts.stream().map(t -> task + ":" + t).toList());
+        });
+    }
+
+    private static List<String> texts(String prefix, int count) {
+        List<String> texts = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            texts.add(prefix + i);
+        }
+        return texts;
+    }
+
+    private static void awaitPending(InferenceWorker<?> worker, String task, int submissions) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (worker.pending(task) != submissions) {
+            assertTrue(System.nanoTime() < deadline, task + " never had " + submissions + " submissions waiting");
+            Thread.sleep(5);
+        }
+    }
+
+    @Test
+    void quietLanesWaitForAtMostOnePassOfABusyOneAndTheOldestGoesFirst() throws Exception {
+        List<String> passLog = Collections.synchronizedList(new ArrayList<>());
+        CountDownLatch firstPassHeld = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        Runnable holdFirstPass = () -> {
+            firstPassHeld.countDown();
+            awaitQuietly(release);
+        };
+        try (InferenceWorker<String> worker = new InferenceWorker<>(List.of(
+                loggedLane("busy", passLog, holdFirstPass),
+                loggedLane("quiet-a", passLog, () -> { }),
+                loggedLane("quiet-b", passLog, () -> { })), 4, (task, n, nanos, failed) -> { })) {
+            // Ten passes of backlog; the first pass holds the worker while the quiet lanes queue up.
+            List<String> backlog = texts("b", 40);
+            CompletableFuture<List<InferenceWorker.Outcome>> busy = worker.submit("busy", backlog);
+            assertTrue(firstPassHeld.await(10, TimeUnit.SECONDS));
+            CompletableFuture<List<InferenceWorker.Outcome>> quietA = worker.submit("quiet-a", List.of("a0", "a1"));
+            awaitPending(worker, "quiet-a", 1);
+            CompletableFuture<List<InferenceWorker.Outcome>> quietB = worker.submit("quiet-b", List.of("q0"));
+            awaitPending(worker, "quiet-b", 1);
+            assertEquals(3, worker.pending(), "the backlog and both quiet submissions wait");
+            release.countDown();
+
+            List<InferenceWorker.Outcome> a = quietA.get(10, TimeUnit.SECONDS);
+            List<InferenceWorker.Outcome> b = quietB.get(10, TimeUnit.SECONDS);
+            List<InferenceWorker.Outcome> all = busy.get(10, TimeUnit.SECONDS);
+            // The busy lane's backlog was older than both, yet after its pass it went behind them; of the two
+            // quiet lanes the one waiting longer went first.
+            assertEquals(List.of("busy", "quiet-a", "quiet-b", "busy"), passLog.subList(0, 4), "passes " + passLog);
+            assertEquals(12, passLog.size(), "ten passes of the backlog and one of each quiet lane: " + passLog);
+            assertEquals(List.of("quiet-a:a0", "quiet-a:a1"), a.stream().map(o -> o.classification().text()).toList());
+            assertEquals(List.of("quiet-b:q0"), b.stream().map(o -> o.classification().text()).toList());
+            for (int i = 0; i < backlog.size(); i++) {
+                assertEquals("busy:" + backlog.get(i), all.get(i).classification().text());
+            }
+            assertEquals(0, worker.pending());
+        }
+    }
+
+    @Test
+    void aQuietSubmissionArrivingDuringABusyPassRunsRightAfterIt() throws Exception {
+        List<String> passLog = Collections.synchronizedList(new ArrayList<>());
+        List<CompletableFuture<List<InferenceWorker.Outcome>>> quiet = Collections.synchronizedList(new ArrayList<>());
+        AtomicInteger busyPasses = new AtomicInteger();
+        AtomicReference<InferenceWorker<String>> self = new AtomicReference<>();
+        // During the busy lane's passes 2, 5 and 8 a quiet text arrives (and is queued before the pass ends).
+        Runnable quietArrives = () -> {
+            int pass = busyPasses.incrementAndGet();
+            if (pass % 3 == 2) {
+                quiet.add(self.get().submit("quiet", List.of("during pass " + pass)));
+                try {
+                    awaitPending(self.get(), "quiet", 1);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        };
+        try (InferenceWorker<String> worker = new InferenceWorker<>(List.of(
+                loggedLane("busy", passLog, quietArrives),
+                loggedLane("quiet", passLog, () -> { })), 8, (task, n, nanos, failed) -> { })) {
+            self.set(worker);
+            List<InferenceWorker.Outcome> all = worker.submit("busy", texts("b", 80)).get(10, TimeUnit.SECONDS);
+            assertEquals(80, all.size());
+            assertEquals(3, quiet.size());
+            for (int q = 0; q < 3; q++) {
+                int duringPass = 3 * q + 2;
+                assertEquals("quiet:during pass " + duringPass,
+                        quiet.get(q).get(10, TimeUnit.SECONDS).get(0).classification().text());
+            }
+            // Busy passes 1 and 2, the quiet text that came during pass 2, busy 3..5, quiet, busy 6..8, quiet, 9, 10.
+            List<String> expected = new ArrayList<>();
+            for (int pass = 1; pass <= 10; pass++) {
+                expected.add("busy");
+                if (pass % 3 == 2) {
+                    expected.add("quiet");
+                }
+            }
+            assertEquals(expected, passLog);
+        }
+    }
+
+    @Test
+    void aTaskWithoutALaneIsRefused() {
+        try (InferenceWorker<String> worker = new InferenceWorker<>(List.of(
+                loggedLane("intents", new ArrayList<>(), () -> { }),
+                loggedLane("sentiment", new ArrayList<>(), () -> { })), 8, (task, n, nanos, failed) -> { })) {
+            IllegalArgumentException unknown = assertThrows(IllegalArgumentException.class,
+                    () -> worker.submit("language", List.of("text")));
+            assertTrue(unknown.getMessage().contains("language"), unknown.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> worker.pending("language"));
+            // With several tasks a submission must name its own.
+            assertThrows(IllegalStateException.class, () -> worker.submit(List.of("text")));
+            assertEquals(List.of("intents", "sentiment"), worker.tasks());
+        }
+    }
+
+    @Test
+    void passesAreReportedWithTheirTask() throws Exception {
+        List<String> reported = Collections.synchronizedList(new ArrayList<>());
+        try (InferenceWorker<String> worker = new InferenceWorker<>(List.of(
+                loggedLane("intents", new ArrayList<>(), () -> { }),
+                loggedLane("sentiment", new ArrayList<>(), () -> { })), 8,
+                (task, n, nanos, failed) -> reported.add(task + "/" + n))) {
+            worker.submit("sentiment", texts("s", 3)).get(10, TimeUnit.SECONDS);
+            worker.submit("intents", texts("i", 2)).get(10, TimeUnit.SECONDS);
+            assertEquals(List.of("sentiment/3", "intents/2"), reported);
         }
     }
 
