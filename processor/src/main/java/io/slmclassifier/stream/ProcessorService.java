@@ -103,9 +103,10 @@ public final class ProcessorService implements AutoCloseable {
         ControlSignature signature = checkSettings(config);
         TorchRuntime.configureOffline();
         awaitKafka();
-        ControlSigning.warnIfUnsigned(signature, config.get("control.topic"), log);
         List<TaskCatalog.Entry> tasks = TaskCatalog.load(config);
         Map<String, ProcessorConfig> views = taskViews(tasks);
+        ControlSigning.warnIfUnsigned(signature, String.join(", ",
+                views.values().stream().map(view -> view.get("control.topic")).toList()), log);
         this.model = LanguageModel.load(ModelResolver.resolveSpec(config.require("model.dir")),
                 TorchRuntime.device(config.get("device")), null);
         Classifier.Options sized = Classifier.Options.forDevice(model.device());
@@ -237,16 +238,16 @@ public final class ProcessorService implements AutoCloseable {
     }
 
     /**
-     * The web console, of the first task: it shows one task's results, review queue and adapters. With several, the
-     * others are named at start so an operator is not left looking for them.
+     * The web console over every task, each with its own topics and adapter control (from its control topic); the
+     * page selects the task.
      */
     private ConsoleServer startConsole() throws Exception {
-        TaskPipeline first = pipelines.get(0);
-        if (pipelines.size() > 1 && config.getInt("console.port") >= 0) {
-            log.warn("The console shows task {} only; tasks {} are served but not shown there", first.name(),
-                    pipelines.stream().skip(1).map(TaskPipeline::name).toList());
+        if (config.getInt("console.port") < 0) {
+            return null;
         }
-        return ConsoleServer.startIfEnabled(first.config(), new ControlTopicAdapters(first.rollout().control()));
+        List<ConsoleServer.Task> shown = pipelines.stream().map(p -> new ConsoleServer.Task(p.name(),
+                ConsoleSettings.of(p.config()), new ControlTopicAdapters(p.rollout().control()))).toList();
+        return ConsoleServer.startIfEnabled(config, shown);
     }
 
     /** A batch limit: the configured number, or the device's default for "auto". */
