@@ -106,7 +106,7 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--commit-interval-ms", defaultValue = "100", description = "With --kafka: the processor's Kafka Streams commit interval (default: ${DEFAULT-VALUE}).")
     int commitIntervalMs;
 
-    @Option(names = "--repeats", defaultValue = "5", description = "With --kafka: measured runs per side after a warm-up; "
+    @Option(names = "--repeats", defaultValue = "5", description = "With --kafka or --tasks: measured runs per side after a warm-up; "
             + "the median counts (default: ${DEFAULT-VALUE}).")
     int repeats;
 
@@ -114,8 +114,30 @@ public final class BenchCommand implements Callable<Integer> {
             + "topic's partitions (default: 4 on a GPU, where one thread's Kafka work would starve it; 1 on CPU).")
     Integer streamThreads;
 
-    @Option(names = "--messages", defaultValue = "2000", description = "With --kafka: messages to send (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--messages", defaultValue = "2000", description = "With --kafka or --tasks: messages to send (default: ${DEFAULT-VALUE}).")
     int messages;
+
+    @Option(names = "--tasks", description = "Several tasks on one model through one inference worker: N tasks (the "
+            + "--task-files cycled, renamed, each prompt its own), each with its own rank-16 adapter on all seven "
+            + "projections applied unmerged, against one task with its adapter merged, per batch size.")
+    Integer tasks;
+
+    @Option(names = "--task-files", split = ",", defaultValue = "tasks/radr-intents.yaml,tasks/emotion.yaml,"
+            + "tasks/radr-intents-letters.yaml", description = "With --tasks: the task files to cycle (default: "
+            + "${DEFAULT-VALUE}).")
+    List<Path> taskFiles;
+
+    @Option(names = "--mix", description = "With --tasks: each task's share of the messages, e.g. 70,10,10,10 "
+            + "(default: equal).")
+    String mix;
+
+    @Option(names = "--submission", description = "With --tasks: texts per submission, as a stream thread's micro-batch "
+            + "(default: a quarter of the batch size).")
+    Integer submission;
+
+    @Option(names = "--in-flight", description = "With --tasks: most texts submitted and not yet classified (default: "
+            + "four batches per task).")
+    Integer inFlight;
 
     @Option(names = "--train", description = "Measure LoRA training steps (r 16, all seven projections, batch of --batch-sizes) instead of inference.")
     boolean train;
@@ -144,6 +166,9 @@ public final class BenchCommand implements Callable<Integer> {
         };
         if (train) {
             return benchTraining(dir, t, d, type);
+        }
+        if (tasks != null) {
+            return benchTasks(dir, d, type);
         }
         if (kafka) {
             List<String> texts = ProduceCommand.synthetic(messages, 11);
@@ -192,6 +217,46 @@ public final class BenchCommand implements Callable<Integer> {
                                 gpuColumn(r.gpuMb));
                     }
                 }
+            }
+        }
+        if (json != null) {
+            new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(json.toFile(), results);
+        }
+        return 0;
+    }
+
+    /** Several tasks on one model through one worker, against one task alone; see {@link TasksBenchmark}. */
+    private int benchTasks(Path dir, Device d, DataType type) throws IOException {
+        if (tasks < 1) {
+            throw new IllegalArgumentException("--tasks must be at least 1");
+        }
+        List<Task> served = TasksBenchmark.tasks(taskFiles, tasks);
+        double[] shares = TasksBenchmark.shares(mix, tasks);
+        List<String> texts = ProduceCommand.synthetic(messages, 11);
+        List<TasksBenchmark.Result> results = new ArrayList<>();
+        try (LanguageModel lm = LanguageModel.load(dir, d, type)) {
+            System.out.printf("model %s on %s (computing in %s), %d messages, %d runs per side%n", dir, d,
+                    lm.computeType(), messages, repeats);
+            for (int batch : batchSizes) {
+                int chunk = submission != null ? submission : Math.max(1, batch / 4);
+                int window = inFlight != null ? inFlight : 4 * batch * tasks;
+                TasksBenchmark.Result r = TasksBenchmark.run(lm, served, shares, texts, batch, chunk, window, repeats);
+                results.add(r);
+                System.out.printf("%nbatch %d, submissions of %d texts, at most %d in flight%n", batch, chunk, window);
+                System.out.printf("%-28s %6s %10s %11s %10s %10s%n", "", "share", "msg/s", "texts/pass", "p50 ms",
+                        "p99 ms");
+                for (TasksBenchmark.Run run : List.of(r.single(), r.fullPrompt(), r.several())) {
+                    System.out.printf("%-28s %6s %10.1f %11.1f%n", run.what(), "", run.messagesPerSecond(),
+                            run.textsPerPass());
+                    for (TasksBenchmark.TaskFigures f : run.perTask()) {
+                        System.out.printf("  %-26s %5.0f%% %10.1f %11s %10.1f %10.1f%n", f.task(), 100 * f.share(),
+                                f.messagesPerSecond(), "", f.p50Ms(), f.p99Ms());
+                    }
+                }
+                System.out.printf("aggregate of %d tasks: %.1f%% of one task's msg/s (median of the paired runs)%n", tasks,
+                        100 * r.ratio());
+                System.out.printf("one resident adapter (rank 16, seven projections, %s): %.2f MB; 100: %.1f MB%n",
+                        lm.computeType(), r.adapterBytes() / 1e6, 100 * r.adapterBytes() / 1e6);
             }
         }
         if (json != null) {

@@ -57,6 +57,18 @@ class BenchCommandTest {
     }
 
     @Test
+    void severalTasksReportEachTaskBesideOneTaskAlone() {
+        List<String> lines = bench("--tasks", "3", "--mix", "60,20,20", "--messages", "40", "--repeats", "1");
+        String said = String.join("\n", lines);
+        for (String row : List.of("1 task, merged ", "1 task, merged, full prompts", "3 tasks, unmerged",
+                "  radr-intents-1 ", "  emotion-2 ", "  radr-intents-letters-3 ")) {
+            assertTrue(lines.stream().anyMatch(l -> l.startsWith(row)), row + " in\n" + said);
+        }
+        assertTrue(said.contains("aggregate of 3 tasks: "), said);
+        assertTrue(said.contains("one resident adapter (rank 16, seven projections, float32): "), said);
+    }
+
+    @Test
     void theGpuCellIsTheFigureOrADash() {
         assertEquals("-", BenchCommand.gpuColumn(-1));
         assertEquals("0", BenchCommand.gpuColumn(0));

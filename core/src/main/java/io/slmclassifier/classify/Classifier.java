@@ -64,6 +64,8 @@ public final class Classifier implements AutoCloseable {
     /** The model's own decoder, or one over merged adapter weights. */
     private volatile Decoder decoder;
     private DecoderWeights mergedWeights;
+    /** The copy of an adapter served unmerged, owned here; null when none is. */
+    private LoraAdapter unmergedAdapter;
 
     public Classifier(LanguageModel model, Task task, Options options) {
         this.model = model;
@@ -95,27 +97,52 @@ public final class Classifier implements AutoCloseable {
         return adapterVersion;
     }
 
-    /** Serve with these projection deltas (an unmerged adapter), or none; the prefix cache follows. */
+    /**
+     * Serve with these projection deltas (an unmerged adapter the caller owns and keeps open while it serves), or
+     * none; the prefix cache follows.
+     */
     public synchronized void useAdapter(String version, Decoder.ProjectionDeltas projectionDeltas) {
-        switchTo(version, projectionDeltas, null, model.decoder());
+        switchTo(version, projectionDeltas, null, null, model.decoder());
     }
 
     /**
-     * Serve with an adapter merged into copies of the base matrices: no extra operation per batch. Takes
-     * effect between batches; the previous merged weights are freed.
+     * Serve with an adapter merged into copies of the base matrices: no extra operation per batch, but a copy of
+     * every targeted matrix. For a classifier that has the model to itself. Takes effect between batches; the
+     * previous merged weights are freed.
      */
     public void useMergedAdapter(String version, LoraAdapter adapter) {
         // Merged outside the lock: batches keep running on the old weights until the switch.
         DecoderWeights merged = adapter.mergeInto(model.weights(), model.manager().newSubManager());
-        switchTo(version, null, merged, new Decoder(merged, model.computeType()));
+        switchTo(version, null, merged, null, new Decoder(merged, model.computeType()));
+    }
+
+    /**
+     * Serve with an adapter applied beside the shared base weights, unmerged: {@code x W + s (x A) B} per
+     * projection. For classifiers of several tasks on one model: each holds only its own A and B (rank r, a few
+     * megabytes where a merged copy would be the model's size), and a switch is a pointer change. A pass pays two
+     * thin matrix products per projection for it.
+     *
+     * <p>The classifier serves a copy of the adapter on the model's device, in the dtype the decoder computes in
+     * (so a pass casts nothing); the caller keeps its own. The copy is freed when another version replaces it:
+     * the switch waits for the pass in progress, so no pass runs on freed arrays.
+     *
+     * @return the copy served, owned by this classifier
+     */
+    public LoraAdapter useUnmergedAdapter(String version, LoraAdapter adapter) {
+        // Copied outside the lock: batches keep running on the previous version until the switch.
+        LoraAdapter resident = adapter.to(model.device(), model.computeType(), model.manager());
+        switchTo(version, resident, null, resident, model.decoder());
+        return resident;
     }
 
     private synchronized void switchTo(String version, Decoder.ProjectionDeltas projectionDeltas, DecoderWeights merged,
-            Decoder next) {
+            LoraAdapter unmerged, Decoder next) {
         DecoderWeights previous = mergedWeights;
         Decoder previousDecoder = decoder;
+        LoraAdapter previousUnmerged = unmergedAdapter;
         this.deltas = projectionDeltas;
         this.mergedWeights = merged;
+        this.unmergedAdapter = unmerged;
         this.decoder = next;
         this.adapterVersion = version;
         prefixCache.retainAdapter(version);
@@ -125,6 +152,14 @@ public final class Classifier implements AutoCloseable {
         if (previous != null) {
             previous.close();
         }
+        if (previousUnmerged != null) {
+            previousUnmerged.close();
+        }
+    }
+
+    /** Bytes on the device of the adapter served unmerged (its A and B); 0 for the base model or a merged one. */
+    public synchronized long unmergedAdapterBytes() {
+        return unmergedAdapter == null ? 0 : unmergedAdapter.bytes();
     }
 
     /** A text rendered into the task's prompt and tokenized, ready for a forward pass. */
@@ -256,6 +291,9 @@ public final class Classifier implements AutoCloseable {
         }
         if (mergedWeights != null) {
             mergedWeights.close();
+        }
+        if (unmergedAdapter != null) {
+            unmergedAdapter.close();
         }
     }
 }

@@ -71,6 +71,19 @@ public final class LoraAdapter implements Decoder.ProjectionDeltas, AutoCloseabl
 
     /** A fresh adapter as PEFT initialises one: A Kaiming-uniform (bound 1/sqrt(in)), B zeros. */
     public static LoraAdapter initialize(LoraConfig config, ModelConfig model, NDManager parent, long seed) {
+        return initialize(config, model, parent, seed, false);
+    }
+
+    /**
+     * An adapter with A and B both Kaiming-uniform (bounds 1/sqrt(in) and 1/sqrt(r)): one that changes the
+     * model's outputs, where a fresh one (B zeros) changes nothing. For tests and benchmarks of serving.
+     */
+    public static LoraAdapter random(LoraConfig config, ModelConfig model, NDManager parent, long seed) {
+        return initialize(config, model, parent, seed, true);
+    }
+
+    private static LoraAdapter initialize(LoraConfig config, ModelConfig model, NDManager parent, long seed,
+            boolean randomB) {
         LoraAdapter adapter = new LoraAdapter(config, model, parent.newSubManager());
         Random random = new Random(seed);
         for (int layer = 0; layer < model.numHiddenLayers(); layer++) {
@@ -80,16 +93,24 @@ public final class LoraAdapter implements Decoder.ProjectionDeltas, AutoCloseabl
                     continue;
                 }
                 long[] io = inOut(model, module);
-                float bound = (float) (1 / Math.sqrt(io[0]));
-                float[] values = new float[(int) (config.r() * io[0])];
-                for (int i = 0; i < values.length; i++) {
-                    values[i] = (random.nextFloat() * 2 - 1) * bound;
-                }
-                adapter.a[layer][m] = adapter.manager.create(values, new Shape(config.r(), io[0]));
-                adapter.b[layer][m] = adapter.manager.zeros(new Shape(io[1], config.r()));
+                adapter.a[layer][m] = adapter.manager.create(uniform(random, config.r() * io[0], 1 / Math.sqrt(io[0])),
+                        new Shape(config.r(), io[0]));
+                adapter.b[layer][m] = randomB
+                        ? adapter.manager.create(uniform(random, io[1] * config.r(), 1 / Math.sqrt(config.r())),
+                                new Shape(io[1], config.r()))
+                        : adapter.manager.zeros(new Shape(io[1], config.r()));
             }
         }
         return adapter;
+    }
+
+    private static float[] uniform(Random random, long count, double bound) {
+        float[] values = new float[Math.toIntExact(count)];
+        float b = (float) bound;
+        for (int i = 0; i < values.length; i++) {
+            values[i] = (random.nextFloat() * 2 - 1) * b;
+        }
+        return values;
     }
 
     /** Reads a PEFT adapter directory; refuses one whose modules or shapes do not fit the model. */
@@ -199,6 +220,11 @@ public final class LoraAdapter implements Decoder.ProjectionDeltas, AutoCloseabl
 
     public long parameterCount() {
         return parameters().stream().mapToLong(NDArray::size).sum();
+    }
+
+    /** Bytes the adapter's A and B take in their own dtype (what one resident adapter costs on its device). */
+    public long bytes() {
+        return parameters().stream().mapToLong(p -> p.size() * p.getDataType().getNumOfBytes()).sum();
     }
 
     /** Dropout applies only while training. */

@@ -26,8 +26,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The processor's side of a rollout: follows the control topic and keeps the classifier serving the version
  * the log says. A new version is fetched, checked (SHA-256 and size of the archive, base model fingerprint, task
- * hash, shapes) and merged into fresh weights beside the serving ones while batches keep running; the switch
- * itself happens between two batches. A version that fails a check is reported as an ERROR event and the
+ * hash, shapes) and made ready beside the serving one while batches keep running (see {@link Application}); the
+ * switch itself happens between two batches. A version that fails a check is reported as an ERROR event and the
  * previous one keeps serving.
  *
  * <p>Fetching is bounded ({@code adapter.fetch.timeout.ms}) and happens on a thread of its own, so a slow or
@@ -41,9 +41,25 @@ import org.slf4j.LoggerFactory;
 public final class AdapterRollout implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(AdapterRollout.class);
 
+    /** How a version is applied to the model it serves on. */
+    public enum Application {
+        /**
+         * Merged into copies of the base matrices ({@link Classifier#useMergedAdapter}): no extra cost per pass, a
+         * copy of the targeted weights. For a processor of one task.
+         */
+        MERGED,
+        /**
+         * Beside the shared base weights ({@link Classifier#useUnmergedAdapter}): a switch is a pointer change and
+         * a version costs only its own A and B on the device, so the adapters of several tasks on one model live
+         * side by side; a pass pays two thin matrix products per projection.
+         */
+        UNMERGED
+    }
+
     private final ControlLog control;
     private final AdapterStore store;
     private final Classifier classifier;
+    private final Application application;
     private final String baseModelSha256;
     private static final java.util.regex.Pattern SHA256_HEX = java.util.regex.Pattern.compile("[0-9a-f]{64}");
     /** What this class writes into the cache: {@code <version>-<sha256>}, its {@code .zip}, and partial ones. */
@@ -58,7 +74,7 @@ public final class AdapterRollout implements AutoCloseable {
     private final Path cacheDir;
     private final String instance;
     private final LongConsumer servingVersion;
-    /** Fetches, checks, merges and switches, one at a time: every change of the served version happens here. */
+    /** Fetches, checks, applies and switches, one at a time: every change of the served version happens here. */
     private final ScheduledExecutorService switcher = Executors.newSingleThreadScheduledExecutor(daemon("adapter-rollout"));
     /** Reads from the store, so that the switcher can leave a read of a version no longer wanted behind. */
     private final ExecutorService reader = Executors.newCachedThreadPool(daemon("adapter-fetch"));
@@ -76,14 +92,22 @@ public final class AdapterRollout implements AutoCloseable {
     /** 0: the base model. */
     private volatile long serving = 0;
 
-    /**
-     * @param servingVersion told the version after each switch (-1 for the base model), e.g. for metrics
-     */
+    /** A rollout that merges each version ({@link Application#MERGED}): the processor of one task. */
     public AdapterRollout(ControlLog control, AdapterStore store, Classifier classifier, String baseModelSha256,
             Path cacheDir, String instance, LongConsumer servingVersion) {
+        this(control, store, classifier, Application.MERGED, baseModelSha256, cacheDir, instance, servingVersion);
+    }
+
+    /**
+     * @param application merged for a classifier that has the model to itself, unmerged when several tasks share it
+     * @param servingVersion told the version after each switch (-1 for the base model), e.g. for metrics
+     */
+    public AdapterRollout(ControlLog control, AdapterStore store, Classifier classifier, Application application,
+            String baseModelSha256, Path cacheDir, String instance, LongConsumer servingVersion) {
         this.control = control;
         this.store = store;
         this.classifier = classifier;
+        this.application = application;
         this.baseModelSha256 = baseModelSha256;
         this.cacheDir = cacheDir;
         this.instance = instance;
@@ -310,7 +334,7 @@ public final class AdapterRollout implements AutoCloseable {
         }
     }
 
-    /** Fetches (or, with {@code cacheOnly}, reads from the cache), checks, merges and switches to one version. */
+    /** Fetches (or, with {@code cacheOnly}, reads from the cache), checks, applies and switches to one version. */
     private void serve(AdapterEvent event, boolean cacheOnly) throws IOException {
         long started = System.nanoTime();
         long version = event.getVersion();
@@ -320,7 +344,10 @@ public final class AdapterRollout implements AutoCloseable {
             temperatures.put(version, temperature); // the archive's, checked by its sha, over the event's copy
         }
         try (LoraAdapter adapter = classifier.model().loadAdapter(dir)) {
-            classifier.useMergedAdapter(String.valueOf(version), adapter);
+            switch (application) {
+                case MERGED -> classifier.useMergedAdapter(String.valueOf(version), adapter);
+                case UNMERGED -> classifier.useUnmergedAdapter(String.valueOf(version), adapter);
+            }
         }
         switched(version, String.format("adapter version %d (macro-F1 %s, loaded in %d ms)", version,
                 event.getMetrics() == null ? null : event.getMetrics().get("macro_f1"), (System.nanoTime() - started) / 1_000_000));

@@ -1,0 +1,118 @@
+package io.slmclassifier.classify;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.slmclassifier.Fixtures;
+import io.slmclassifier.model.LoraAdapter;
+import io.slmclassifier.model.LoraConfig;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * An adapter served unmerged, beside the shared weights, as several tasks on one model serve theirs: the same
+ * probabilities as merged, and as PEFT; its copy lives on the model's device and is freed when replaced.
+ */
+class UnmergedAdapterTest {
+    private static final List<String> TEXTS = List.of("RobLW an Zugführer, kommen.", "Ist negativ, noch nicht.",
+            "Frage: Erkundungsergebnis aus der östlichen Seite des Gebäudes, kommen.", "Ja, hier ist Zugführer, kommen.");
+    private static LanguageModel model;
+    private static Task task;
+
+    @BeforeAll
+    static void load() throws Exception {
+        model = LanguageModel.load(Fixtures.model("qwen3-tiny"), Device.cpu(), null);
+        task = Task.load(Fixtures.task("radr-intents"));
+    }
+
+    @AfterAll
+    static void close() {
+        model.close();
+    }
+
+    private static double maxDifference(List<Classification> expected, List<Classification> actual) {
+        double max = 0;
+        for (int i = 0; i < expected.size(); i++) {
+            for (int k = 0; k < expected.get(i).probabilities().length; k++) {
+                max = Math.max(max, Math.abs(expected.get(i).probabilities()[k] - actual.get(i).probabilities()[k]));
+            }
+        }
+        return max;
+    }
+
+    @Test
+    void mergedAndUnmergedServeTheSameProbabilities() {
+        LoraConfig allSeven = LoraConfig.defaults(model.id());
+        assertEquals(LoraConfig.MODULES, allSeven.targetModules());
+        try (Classifier merged = new Classifier(model, task, Classifier.Options.defaults());
+                Classifier unmerged = new Classifier(model, task, Classifier.Options.defaults());
+                LoraAdapter adapter = LoraAdapter.random(allSeven, model.weights().config, model.manager(), 7)) {
+            List<Classification> base = merged.classify(TEXTS);
+            merged.useMergedAdapter("1", adapter);
+            unmerged.useUnmergedAdapter("1", adapter);
+            List<Classification> fromMerged = merged.classify(TEXTS);
+            List<Classification> fromUnmerged = unmerged.classify(TEXTS);
+            assertTrue(maxDifference(base, fromMerged) > 1e-3, "the adapter changes the probabilities");
+            double difference = maxDifference(fromMerged, fromUnmerged);
+            assertTrue(difference <= 1e-5, "merged and unmerged differ by " + difference);
+            assertEquals("1", fromUnmerged.get(0).adapterVersion());
+            assertTrue(fromUnmerged.get(0).prefixCached(), "the prefix is computed with the adapter and cached");
+        }
+    }
+
+    @Test
+    void unmergedAdaptersMatchPeft() throws Exception {
+        JsonNode fixture = new ObjectMapper().readTree(Fixtures.RESOURCES.resolve("fixtures/lora.json").toFile());
+        List<String> texts = new ArrayList<>();
+        fixture.get("texts").forEach(t -> texts.add(t.asText()));
+        try (Classifier classifier = new Classifier(model, task, Classifier.Options.defaults())) {
+            for (String name : List.of("peft-r8", "peft-rslora")) {
+                try (LoraAdapter adapter = model.loadAdapter(Fixtures.RESOURCES.resolve("adapters").resolve(name))) {
+                    classifier.useUnmergedAdapter(name, adapter);
+                }
+                // The caller's adapter is closed: the classifier serves its own copy.
+                List<Classification> results = classifier.classify(texts);
+                for (int i = 0; i < results.size(); i++) {
+                    for (int k = 0; k < task.labels().size(); k++) {
+                        assertEquals(fixture.get(name).get(i).get(k).asDouble(), results.get(i).probabilities()[k], 1e-4,
+                                name + " text " + i);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void theServedCopyIsOnTheModelsDeviceAndFreedWhenReplaced() {
+        LoraConfig config = LoraConfig.defaults(model.id());
+        try (Classifier classifier = new Classifier(model, task, Classifier.Options.defaults());
+                LoraAdapter first = LoraAdapter.random(config, model.weights().config, model.manager(), 1);
+                LoraAdapter second = LoraAdapter.random(config, model.weights().config, model.manager(), 2)) {
+            LoraAdapter served = classifier.useUnmergedAdapter("1", first);
+            for (NDArray p : served.parameters()) {
+                assertEquals(model.device(), p.getDevice());
+                assertEquals(model.computeType(), p.getDataType());
+            }
+            assertEquals(served.bytes(), classifier.unmergedAdapterBytes());
+            assertEquals(LoraAdapter.parameterCount(config, model.weights().config) * 4, served.bytes());
+            classifier.classify(TEXTS);
+
+            LoraAdapter next = classifier.useUnmergedAdapter("2", second);
+            assertTrue(served.parameters().stream().allMatch(NDArray::isReleased), "the replaced copy is freed");
+            assertFalse(first.parameters().get(0).isReleased(), "the caller's adapter is its own");
+            assertEquals("2", classifier.classify(TEXTS).get(0).adapterVersion());
+
+            classifier.useAdapter("base", null);
+            assertTrue(next.parameters().stream().allMatch(NDArray::isReleased), "back to the base model frees it");
+            assertEquals(0, classifier.unmergedAdapterBytes());
+        }
+    }
+}
