@@ -118,8 +118,12 @@ public final class ProcessorService implements AutoCloseable {
             createTopics(views.values());
         }
         String modelId = config.get("model.id").isBlank() ? model.id() : config.get("model.id");
+        // One task merges its versions into copies of the weights (nothing added to a pass); several apply theirs
+        // beside the one copy they share, so that a rollout of one task touches no other's weights.
+        AdapterRollout.Application adapters = tasks.size() == 1 ? AdapterRollout.Application.MERGED
+                : AdapterRollout.Application.UNMERGED;
         TaskPipeline.Shared shared = new TaskPipeline.Shared(modelId, ModelFingerprint.sha256(model.dir()), maxBatch,
-                signature, instanceId(config));
+                signature, instanceId(config), adapters);
         this.pipelines = pipelines(views, classifiers, wire, shared);
         this.operations = startOperations(ControlSigning.describe(signature));
         log.info("Processor ready: model {} on {}, metrics on {}", modelId, model.device(), operations == null ? "off"

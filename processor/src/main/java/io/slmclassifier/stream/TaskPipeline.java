@@ -39,8 +39,12 @@ public final class TaskPipeline implements AutoCloseable {
     private static final int FAILURES_NOT_READY = 3;
     private static final Duration FAILURE_WINDOW = Duration.ofMinutes(5);
 
-    /** What every task of the processor shares: the model's identity, the signing key, this instance's name. */
-    record Shared(String modelId, String modelSha256, int maxBatch, ControlSignature signature, String instance) {}
+    /**
+     * What every task of the processor shares: the model's identity, the signing key, this instance's name, and how
+     * adapter versions are applied to the one model (merged when one task has it to itself, else unmerged).
+     */
+    record Shared(String modelId, String modelSha256, int maxBatch, ControlSignature signature, String instance,
+            AdapterRollout.Application adapters) {}
 
     private final String name;
     private final ProcessorConfig config;
@@ -69,7 +73,8 @@ public final class TaskPipeline implements AutoCloseable {
                 new AdapterStore(config.get("adapter.store"), config.kafkaClient(), config.get("adapters.topic"),
                         config.get("adapter.store.token"), config.getLong("adapter.max.bytes"),
                         Duration.ofMillis(config.getLong("adapter.fetch.timeout.ms"))),
-                classifier, shared.modelSha256(), adapterCache(config), shared.instance(), metrics::adapterVersion);
+                classifier, shared.adapters(), shared.modelSha256(), adapterCache(config), shared.instance(),
+                metrics::adapterVersion);
         Double baseTemperature = config.get("calibration.temperature").isBlank() ? null
                 : config.getDouble("calibration.temperature");
         this.streams = new KafkaStreams(ClassifierTopology.build(settings(shared), decoder(avro), inference,
