@@ -154,7 +154,7 @@ class ProcessorEndToEndIT {
             assertEquals(KafkaStreams.State.RUNNING, service.state());
             String metrics = new String(new java.net.URL("http://127.0.0.1:" + service.operationsPort() + "/metrics")
                     .openStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertTrue(metrics.contains("slm_records_out_total 40.0"), metrics);
+            assertTrue(metrics.contains("slm_records_out_total{task=\"radr-intents\"} 40.0"), metrics);
             var ready = (java.net.HttpURLConnection) new java.net.URL("http://127.0.0.1:" + service.operationsPort()
                     + "/health/ready").openConnection();
             assertEquals(200, ready.getResponseCode());
