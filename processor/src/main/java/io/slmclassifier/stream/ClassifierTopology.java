@@ -183,7 +183,8 @@ public final class ClassifierTopology {
 
         /**
          * Emits finished batches in order, then starts another when enough records wait ({@code lingered}: the
-         * linger time is up, so any number will do) and fewer than {@link #MAX_IN_FLIGHT} are running.
+         * linger time is up, so any number will do; or the worker is idle) and fewer than {@link #MAX_IN_FLIGHT}
+         * are running.
          */
         private void pump(boolean lingered) {
             while (!inFlight.isEmpty() && inFlight.peekFirst().result().isDone()) {
@@ -203,7 +204,10 @@ public final class ClassifierTopology {
                 log.warn("A batch of {} records has run for more than {}; still waiting for it",
                         oldest.records().size(), settings.inferenceTimeout());
             }
-            if (waiting > 0 && inFlight.size() < MAX_IN_FLIGHT && (lingered || waiting >= settings.maxBatch())) {
+            // An idle worker runs a batch at once: waiting for others would only add the linger to its latency.
+            // A busy one gets batches as they fill or linger, so passes grow with the load.
+            if (waiting > 0 && inFlight.size() < MAX_IN_FLIGHT
+                    && (lingered || waiting >= settings.maxBatch() || (inFlight.isEmpty() && worker.idle()))) {
                 startBatch();
             }
         }

@@ -67,6 +67,8 @@ public final class InferenceWorker<P> implements AutoCloseable {
     private final ExecutorService preparers;
     private final Thread thread;
     private volatile boolean running = true;
+    /** A forward pass is running (or about to: texts taken off the queue). */
+    private volatile boolean passing;
 
     /**
      * @param prepare prepares one text; runs on the submitting thread
@@ -147,6 +149,14 @@ public final class InferenceWorker<P> implements AutoCloseable {
         return items;
     }
 
+    /**
+     * Nothing running and nothing waiting: a batch submitted now runs at once, so a caller need not wait for more
+     * records to fill it.
+     */
+    public boolean idle() {
+        return !passing && queue.isEmpty();
+    }
+
     /** Submissions waiting for the worker (queue depth, for metrics). */
     public int pending() {
         return queue.size();
@@ -167,6 +177,7 @@ public final class InferenceWorker<P> implements AutoCloseable {
                 if (current == null) {
                     continue;
                 }
+                passing = true;
             }
             // Fill the pass with what is waiting, splitting submissions where the limit falls, so that passes
             // are full whenever the queue is; a submission completes when its last item has run.
@@ -188,6 +199,7 @@ public final class InferenceWorker<P> implements AutoCloseable {
                 }
             }
             List<Outcome> results = prepared.isEmpty() ? List.of() : run(prepared);
+            passing = current != null;
             for (int i = 0; i < results.size(); i++) {
                 owners.get(i).settle(indexes.get(i), results.get(i));
             }

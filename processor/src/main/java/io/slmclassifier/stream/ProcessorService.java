@@ -67,6 +67,7 @@ public final class ProcessorService implements AutoCloseable {
     private final OperationsServer operations;
     private final AdapterRollout rollout;
     private final ConsoleServer console;
+    private final List<Integer> warmupSizes;
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
@@ -121,6 +122,8 @@ public final class ProcessorService implements AutoCloseable {
         int maxBatch = orAuto("batch.max.size", sized.maxBatchSize());
         this.classifier = new Classifier(model, task, new Classifier.Options(maxBatch,
                 orAuto("batch.token.budget", sized.tokenBudget()), true, minLabelMass > 0));
+        this.warmupSizes = io.slmclassifier.classify.Warmup.sizes(config.get("warmup.batch.sizes"),
+                model.device().isGpu(), maxBatch);
         this.metrics = new ProcessorMetrics();
         this.worker = new InferenceWorker<>(classifier::prepare, classifier::classifyPrepared, maxBatch, metrics);
         metrics.watch(worker);
@@ -205,6 +208,11 @@ public final class ProcessorService implements AutoCloseable {
         }
         // A batch blocks its stream thread: commit often so results are visible soon after they are produced.
         p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, "100");
+        // A finished pass's results go out at the stream thread's next turn, which waits in poll() for new records
+        // at most poll.ms (Kafka Streams: 100), and at_least_once results then wait in the producer for its
+        // linger.ms (Kafka Streams: 100): both dominated the latency at steady rates (bench --kafka --rate).
+        p.put(StreamsConfig.POLL_MS_CONFIG, String.valueOf(Math.max(1, config.getInt("batch.linger.ms"))));
+        p.put(StreamsConfig.producerPrefix(org.apache.kafka.clients.producer.ProducerConfig.LINGER_MS_CONFIG), "5");
         // A record the producer or the broker refuses must not fail the stream thread: by default it would, on the
         // same record after every restart.
         p.put(StreamsConfig.PRODUCTION_EXCEPTION_HANDLER_CLASS_CONFIG, ProductionFailureHandler.class.getName());
@@ -255,6 +263,9 @@ public final class ProcessorService implements AutoCloseable {
     /** Serves the adapter version the control topic names, then starts consuming. */
     public void start() {
         rollout.start();
+        // After the rollout chose the program (an adapter merged into the weights is a program of its own) and
+        // before the first record: its first passes at new shapes are slow.
+        io.slmclassifier.classify.Warmup.run(classifier, warmupSizes);
         streams.start();
     }
 
