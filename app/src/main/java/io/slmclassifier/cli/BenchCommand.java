@@ -141,6 +141,14 @@ public final class BenchCommand implements Callable<Integer> {
             + "e.g. --set batch.linger.ms=5 --set kafka.commit.interval.ms=50.")
     java.util.Map<String, String> processorSettings = new java.util.LinkedHashMap<>();
 
+    @Option(names = "--probabilities", description = "Instead of timing: write this project's class probabilities for "
+            + "--texts radr-style texts, one JSON line each with the prompt's token ids (prefix cache on, batches of the "
+            + "first --batch-sizes), for tools/bf16_fidelity.py to compare with transformers on the same ids.")
+    Path probabilities;
+
+    @Option(names = "--texts", defaultValue = "512", description = "With --probabilities: how many texts (default: ${DEFAULT-VALUE}).")
+    int fidelityTexts;
+
     @Option(names = "--train", description = "Measure LoRA training steps (r 16, all seven projections, batch of --batch-sizes) instead of inference.")
     boolean train;
 
@@ -168,6 +176,15 @@ public final class BenchCommand implements Callable<Integer> {
         };
         if (train) {
             return benchTraining(dir, t, d, type);
+        }
+        if (probabilities != null) {
+            try (LanguageModel lm = LanguageModel.load(dir, d, type)) {
+                List<String> texts = FidelityProbabilities.texts(fidelityTexts, 23);
+                FidelityProbabilities.write(probabilities, lm, t, texts, batchSizes[0]);
+                System.out.printf("probabilities of %d texts (%s on %s, float32 steps: %s) written to %s%n", texts.size(),
+                        lm.computeType(), d, System.getProperty("slm.decoder.float32", "none"), probabilities);
+            }
+            return 0;
         }
         if (kafka && (rates != null || ratePercents != null)) {
             return benchLatency(dir, d);

@@ -61,10 +61,10 @@ public final class Decoder implements AutoCloseable {
     public record Precision(boolean finalNorm, boolean prefixMerge, boolean rotary) {
         public static final Precision DEFAULT = new Precision(false, false, false);
 
-        /** From {@code -Dslm.decoder.float32=final-norm,prefix-merge,rotary} (any of them; "all" for all). */
+        /** From {@code -Dslm.decoder.float32=final-norm,prefix-merge,rotary} (any of them; "all" for all, "none"). */
         public static Precision fromSystemProperties() {
             String setting = System.getProperty("slm.decoder.float32", "").trim();
-            if (setting.isEmpty()) {
+            if (setting.isEmpty() || setting.equals("none")) {
                 return DEFAULT;
             }
             java.util.Set<String> steps = new java.util.HashSet<>();
