@@ -139,6 +139,38 @@ public final class BenchCommand implements Callable<Integer> {
             + "four batches per task).")
     Integer inFlight;
 
+    @Option(names = "--rate", split = ",", description = "With --kafka: latency at these steady rates (messages/s) instead of "
+            + "throughput at saturation; each rate runs on a processor started for it (see --duration).")
+    double[] rates;
+
+    @Option(names = "--rate-percent", split = ",", description = "With --kafka: like --rate, at these percentages of the "
+            + "capacity measured first (--messages drained by a fresh processor), e.g. 10,25,50,75,90.")
+    double[] ratePercents;
+
+    @Option(names = "--duration", defaultValue = "30", description = "With --rate or --rate-percent: seconds each rate is "
+            + "kept, from the processor's start (default: ${DEFAULT-VALUE}).")
+    int durationSeconds;
+
+    @Option(names = "--window", defaultValue = "5", description = "With --rate or --rate-percent: seconds per window of "
+            + "the latency over time (default: ${DEFAULT-VALUE}).")
+    int windowSeconds;
+
+    @Option(names = "--guarantee", split = ",", defaultValue = "exactly_once_v2,at_least_once", description = "With --rate "
+            + "or --rate-percent: the processing guarantees to measure, each at every rate (default: ${DEFAULT-VALUE}).")
+    List<String> guarantees;
+
+    @Option(names = "--set", description = "With --kafka: processor configuration for the runs, key=value (repeatable), "
+            + "e.g. --set batch.linger.ms=5 --set kafka.commit.interval.ms=50.")
+    java.util.Map<String, String> processorSettings = new java.util.LinkedHashMap<>();
+
+    @Option(names = "--probabilities", description = "Instead of timing: write this project's class probabilities for "
+            + "--texts radr-style texts, one JSON line each with the prompt's token ids (prefix cache on, batches of the "
+            + "first --batch-sizes), for tools/bf16_fidelity.py to compare with transformers on the same ids.")
+    Path probabilities;
+
+    @Option(names = "--texts", defaultValue = "512", description = "With --probabilities: how many texts (default: ${DEFAULT-VALUE}).")
+    int fidelityTexts;
+
     @Option(names = "--train", description = "Measure LoRA training steps (r 16, all seven projections, batch of --batch-sizes) instead of inference.")
     boolean train;
 
@@ -167,8 +199,20 @@ public final class BenchCommand implements Callable<Integer> {
         if (train) {
             return benchTraining(dir, t, d, type);
         }
-        if (tasks != null) {
+        if (tasks != null && !kafka) {
             return benchTasks(dir, d, type);
+        }
+        if (probabilities != null) {
+            try (LanguageModel lm = LanguageModel.load(dir, d, type)) {
+                List<String> texts = FidelityProbabilities.texts(fidelityTexts, 23);
+                FidelityProbabilities.write(probabilities, lm, t, texts, batchSizes[0]);
+                System.out.printf("probabilities of %d texts (%s on %s, float32 steps: %s) written to %s%n", texts.size(),
+                        lm.computeType(), d, System.getProperty("slm.decoder.float32", "none"), probabilities);
+            }
+            return 0;
+        }
+        if (kafka && (rates != null || ratePercents != null)) {
+            return benchLatency(dir, d);
         }
         if (kafka) {
             List<String> texts = ProduceCommand.synthetic(messages, 11);
@@ -259,6 +303,52 @@ public final class BenchCommand implements Callable<Integer> {
                         lm.computeType(), r.adapterBytes() / 1e6, 100 * r.adapterBytes() / 1e6);
             }
         }
+        if (json != null) {
+            new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(json.toFile(), results);
+        }
+        return 0;
+    }
+
+    /**
+     * Latency at steady rates through the whole stream path, for each guarantee: percentiles over each run and per
+     * window of {@code --window} seconds from the processor's start.
+     */
+    private int benchLatency(Path dir, Device d) throws Exception {
+        int threads = streamThreads != null ? streamThreads : d.isGpu() ? 4 : 1;
+        int batch = batchSizes[0];
+        LatencyBenchmark.Settings settings = new LatencyBenchmark.Settings(dir, task, device, batch, threads,
+                ProduceCommand.synthetic(Math.max(messages, 1000), 11), java.time.Duration.ofSeconds(durationSeconds),
+                java.time.Duration.ofSeconds(windowSeconds), processorSettings);
+        List<LatencyBenchmark.Result> results = new ArrayList<>();
+        LatencyBenchmark.with(settings, bench -> {
+            List<Double> targets = new ArrayList<>();
+            if (rates != null) {
+                Arrays.stream(rates).forEach(targets::add);
+            }
+            if (ratePercents != null) {
+                double capacity = bench.capacity(guarantees.get(0), messages);
+                System.out.printf("capacity: %.1f msg/s (%d messages waiting, %s, batch %d, %d stream thread(s))%n",
+                        capacity, messages, guarantees.get(0), batch, threads);
+                Arrays.stream(ratePercents).forEach(p -> targets.add(capacity * p / 100));
+            }
+            System.out.printf("%-16s %9s %9s %8s %9s %9s %9s %9s %9s %9s %9s%n", "guarantee", "rate", "sent/s",
+                    "lost", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "emit p50", "emit p99", "first 5s p99");
+            for (String guarantee : guarantees) {
+                for (double rate : targets) {
+                    LatencyBenchmark.Result r = bench.run(guarantee, rate);
+                    results.add(r);
+                    System.out.printf("%-16s %9.1f %9.1f %8d %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f%n", r.guarantee(),
+                            r.rate(), r.sentPerSecond(), r.sent() - r.received(), r.p50Ms(), r.p99Ms(), r.p999Ms(),
+                            r.maxMs(), r.emitP50Ms(), r.emitP99Ms(), r.windows().get(0).p99Ms());
+                    StringBuilder series = new StringBuilder("    per " + windowSeconds + " s (p50/p99/max ms):");
+                    for (LatencyBenchmark.Window w : r.windows()) {
+                        series.append(String.format(" %.0fs %.0f/%.0f/%.0f", w.fromSeconds(), w.p50Ms(), w.p99Ms(),
+                                w.maxMs()));
+                    }
+                    System.out.println(series);
+                }
+            }
+        });
         if (json != null) {
             new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(json.toFile(), results);
         }

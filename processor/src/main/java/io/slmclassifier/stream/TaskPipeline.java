@@ -127,6 +127,11 @@ public final class TaskPipeline implements AutoCloseable {
         }
         // A batch blocks its stream thread: commit often so results are visible soon after they are produced.
         p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, "100");
+        // A finished pass's results go out at the stream thread's next turn, which waits in poll() for new records
+        // at most poll.ms (Kafka Streams: 100), and at_least_once results then wait in the producer for its
+        // linger.ms (Kafka Streams: 100): both dominated the latency at steady rates (bench --kafka --rate).
+        p.put(StreamsConfig.POLL_MS_CONFIG, String.valueOf(Math.max(1, config.getInt("batch.linger.ms"))));
+        p.put(StreamsConfig.producerPrefix(org.apache.kafka.clients.producer.ProducerConfig.LINGER_MS_CONFIG), "5");
         // A record the producer or the broker refuses must not fail the stream thread: by default it would, on the
         // same record after every restart.
         p.put(StreamsConfig.PRODUCTION_EXCEPTION_HANDLER_CLASS_CONFIG, ProductionFailureHandler.class.getName());
@@ -151,9 +156,13 @@ public final class TaskPipeline implements AutoCloseable {
         return Path.of(config.get("adapter.cache.dir"));
     }
 
-    /** Serves the adapter version the task's control topic names, then starts consuming the task's input. */
-    void start() {
+    /** Serves the adapter version the task's control topic names (and follows it from then on). */
+    void startRollout() {
         rollout.start();
+    }
+
+    /** Starts consuming the task's input. */
+    void startConsuming() {
         streams.start();
     }
 
