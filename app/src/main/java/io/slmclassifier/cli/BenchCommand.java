@@ -119,11 +119,19 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--tasks", description = "Several tasks on one model through one inference worker: N tasks (the "
             + "--task-files cycled, renamed, each prompt its own), each with its own rank-16 adapter on all seven "
-            + "projections applied unmerged, against one task with its adapter merged, per batch size.")
+            + "projections applied unmerged, against one task with its adapter merged, per batch size. With --kafka: "
+            + "one processor serving the N tasks through a local broker, each adapter published on its task's control "
+            + "topic, against a processor of the first task alone (first --batch-sizes), and the time from a new "
+            + "version's control event to its first result.")
     Integer tasks;
 
+    @Option(names = "--resident-adapters", description = "Instead of timing: device memory before and after this many "
+            + "rank-16 adapters (all seven projections) are resident unmerged, one task each (on a CPU: their computed "
+            + "bytes).")
+    Integer residentAdapters;
+
     @Option(names = "--task-files", split = ",", defaultValue = "tasks/radr-intents.yaml,tasks/emotion.yaml,"
-            + "tasks/radr-intents-letters.yaml", description = "With --tasks: the task files to cycle (default: "
+            + "tasks/radr-intents-letters.yaml", description = "With --tasks or --resident-adapters: the task files to cycle (default: "
             + "${DEFAULT-VALUE}).")
     List<Path> taskFiles;
 
@@ -199,6 +207,9 @@ public final class BenchCommand implements Callable<Integer> {
         if (train) {
             return benchTraining(dir, t, d, type);
         }
+        if (residentAdapters != null) {
+            return benchResidentAdapters(dir, d, type);
+        }
         if (tasks != null && !kafka) {
             return benchTasks(dir, d, type);
         }
@@ -213,6 +224,9 @@ public final class BenchCommand implements Callable<Integer> {
         }
         if (kafka && (rates != null || ratePercents != null)) {
             return benchLatency(dir, d);
+        }
+        if (kafka && tasks != null) {
+            return benchKafkaTasks(dir, d);
         }
         if (kafka) {
             List<String> texts = ProduceCommand.synthetic(messages, 11);
@@ -305,6 +319,71 @@ public final class BenchCommand implements Callable<Integer> {
         }
         if (json != null) {
             new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(json.toFile(), results);
+        }
+        return 0;
+    }
+
+    /** Several tasks on one processor through Kafka, against one task on a processor of its own; see {@link KafkaTasksBenchmark}. */
+    private int benchKafkaTasks(Path dir, Device d) throws Exception {
+        if (tasks < 1) {
+            throw new IllegalArgumentException("--tasks must be at least 1");
+        }
+        List<Task> served = TasksBenchmark.tasks(taskFiles, tasks);
+        double[] shares = TasksBenchmark.shares(mix, tasks);
+        int threads = streamThreads != null ? streamThreads : d.isGpu() ? 4 : 1;
+        int batch = batchSizes[0];
+        System.out.printf("model %s on %s, %d tasks, %d messages per run, batch %d, %d stream thread(s) per task, "
+                + "%d runs per side%n", dir, d, tasks, messages, batch, threads, repeats);
+        KafkaTasksBenchmark.Result r = KafkaTasksBenchmark.run(new KafkaTasksBenchmark.Settings(dir, served, shares,
+                ProduceCommand.synthetic(messages, 11), batch, device, threads, repeats, processorSettings));
+        System.out.printf("%-28s %6s %10s %10s %10s%n", "", "share", "msg/s", "p50 ms", "p99 ms");
+        for (KafkaTasksBenchmark.Run run : List.of(r.single(), r.several())) {
+            System.out.printf("%-28s %6s %10.1f%n", run.what(), "", run.messagesPerSecond());
+            for (KafkaTasksBenchmark.TaskFigures f : run.perTask()) {
+                System.out.printf("  %-26s %5.0f%% %10.1f %10.1f %10.1f%n", f.task(), 100 * f.share(),
+                        f.messagesPerSecond(), f.p50Ms(), f.p99Ms());
+            }
+        }
+        System.out.printf("aggregate of %d tasks: %.1f%% of one task's msg/s (median of the paired runs)%n", tasks,
+                100 * r.ratio());
+        System.out.printf("control event to first result of the new version, while %.1f msg/s flow:%n", r.swapRate());
+        for (KafkaTasksBenchmark.Swap s : r.severalSwaps()) {
+            System.out.printf("  %-26s %s %10.1f ms%n", s.task(), "unmerged", s.eventToFirstResultMs());
+        }
+        for (KafkaTasksBenchmark.Swap s : r.singleSwaps()) {
+            System.out.printf("  %-26s %s %10.1f ms%n", s.task(), "merged  ", s.eventToFirstResultMs());
+        }
+        if (json != null) {
+            new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(json.toFile(), r);
+        }
+        return 0;
+    }
+
+    /**
+     * Device memory of resident unmerged adapters: measured on a GPU (this process's memory, PyTorch's cache emptied
+     * before each reading), computed on a CPU.
+     */
+    private int benchResidentAdapters(Path dir, Device d, DataType type) throws IOException {
+        if (residentAdapters < 1) {
+            throw new IllegalArgumentException("--resident-adapters must be at least 1");
+        }
+        List<Task> served = TasksBenchmark.tasks(taskFiles, residentAdapters);
+        try (LanguageModel lm = LanguageModel.load(dir, d, type)) {
+            ResidentAdapters.Result r = ResidentAdapters.measure(lm, served, BenchCommand::gpuMemoryMb);
+            System.out.printf("model %s on %s (computing in %s)%n", dir, d, lm.computeType());
+            System.out.printf("%d adapters (rank 16, seven projections, unmerged), one task each:%n", r.adapters());
+            System.out.printf("  computed: %.2f MB each, %.1f MB in all%n", r.bytesPerAdapter() / 1e6,
+                    r.adapters() * r.bytesPerAdapter() / 1e6);
+            if (r.gpuMbBefore() >= 0) {
+                System.out.printf("  GPU memory of this process: %d MB before, %d MB after; %.2f MB each, %d MB in all%n",
+                        r.gpuMbBefore(), r.gpuMbAfter(), (r.gpuMbAfter() - r.gpuMbBefore()) / (double) r.adapters(),
+                        r.gpuMbAfter() - r.gpuMbBefore());
+            }
+            System.out.printf("  installing one (to the device, switched in): %.1f ms; its task's first pass after: %.1f ms%n",
+                    r.installMs(), r.firstPassMs());
+            if (json != null) {
+                new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(json.toFile(), r);
+            }
         }
         return 0;
     }
