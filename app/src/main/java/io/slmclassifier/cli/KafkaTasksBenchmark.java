@@ -210,6 +210,7 @@ public final class KafkaTasksBenchmark {
         final List<Lane> lanes;
         final Properties kafka;
         final SchemaRegistryClient registry;
+        final List<ControlLog> controls;
         final Reader reader;
         final Thread reading;
 
@@ -219,6 +220,10 @@ public final class KafkaTasksBenchmark {
             this.kafka = new Properties();
             kafka.put("bootstrap.servers", broker.bootstrapServers());
             this.registry = SchemaRegistryClient.builder(registryUrl).build();
+            // One control log per task, kept open: its producer connected and its schema registered by the first
+            // version, so that the swaps time the event and the processor, not the publisher's start.
+            this.controls = lanes.stream().map(lane -> new ControlLog(kafka, lane.control(), new ControlRecords(registry),
+                    io.slmclassifier.rollout.ControlSignature.none(), lane.task().name())).toList();
             this.reader = new Reader(broker, lanes, registry);
             this.reading = new Thread(reader, "bench-reader-" + lanes.get(0).task().name());
             reading.setDaemon(true);
@@ -251,7 +256,7 @@ public final class KafkaTasksBenchmark {
         /** Publishes {@code version} of every task (adapter seeds from {@code seed}) and waits until each serves it. */
         void publishAndAwait(long version, long seed) throws Exception {
             for (int i = 0; i < lanes.size(); i++) {
-                publish(lanes.get(i), version, store(lanes.get(i), version, seed + i));
+                publish(lanes.get(i), store(lanes.get(i), version, seed + i));
             }
             long deadline = System.nanoTime() + STALL.toNanos();
             for (Lane lane : lanes) {
@@ -286,10 +291,8 @@ public final class KafkaTasksBenchmark {
         }
 
         /** Writes the event on the task's control topic, as the trainer's publication does. */
-        void publish(Lane lane, long version, AdapterEvent event) throws IOException {
-            try (ControlLog control = new ControlLog(kafka, lane.control(), new ControlRecords(registry))) {
-                control.publish(event);
-            }
+        void publish(Lane lane, AdapterEvent event) throws IOException {
+            controls.get(lanes.indexOf(lane)).publish(event);
         }
 
         /** All texts produced up front, dealt to the tasks by the shares; returns when every result was read. */
@@ -341,7 +344,7 @@ public final class KafkaTasksBenchmark {
                     AdapterEvent event = store(lane, version, seed + l);
                     reader.watch(l, version);
                     long published = System.nanoTime();
-                    publish(lane, version, event);
+                    publish(lane, event);
                     long first = reader.awaitFirstOfVersion(STALL);
                     swaps.add(new Swap(lane.task().name(), version, (first - published) / 1e6));
                 }
@@ -355,8 +358,9 @@ public final class KafkaTasksBenchmark {
 
         @Override
         public void close() throws InterruptedException {
-            reading.interrupt();
+            reader.stop();
             reading.join();
+            controls.forEach(ControlLog::close);
             service.close();
         }
     }
@@ -376,12 +380,11 @@ public final class KafkaTasksBenchmark {
         private int watchedLane = -1;
         private long watchedVersion;
         private long firstOfVersion = -1;
+        private volatile boolean running = true;
 
         Reader(LocalKafkaBroker broker, List<Lane> lanes, SchemaRegistryClient registry) {
             Properties p = new Properties();
             p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
-            p.put(ConsumerConfig.GROUP_ID_CONFIG, "bench-reader-" + lanes.get(0).output());
-            p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
             p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
             this.consumer = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
             for (int l = 0; l < lanes.size(); l++) {
@@ -420,16 +423,21 @@ public final class KafkaTasksBenchmark {
         @Override
         public void run() {
             try {
-                while (!Thread.currentThread().isInterrupted()) {
+                while (running) {
                     for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(20))) {
                         arrived(r, System.currentTimeMillis(), System.nanoTime());
                     }
                 }
-            } catch (org.apache.kafka.common.errors.InterruptException e) {
-                // closing
+            } catch (org.apache.kafka.common.errors.WakeupException e) {
+                // stopped
             } finally {
-                consumer.close(Duration.ZERO);
+                consumer.close();
             }
+        }
+
+        void stop() {
+            running = false;
+            consumer.wakeup();
         }
 
         private synchronized void arrived(ConsumerRecord<byte[], byte[]> r, long nowMillis, long nowNanos) {

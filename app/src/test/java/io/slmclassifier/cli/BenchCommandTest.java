@@ -69,6 +69,27 @@ class BenchCommandTest {
     }
 
     @Test
+    void residentAdaptersOnACpuReportTheirComputedBytesAndNoGpuFigure() {
+        List<String> lines = bench("--resident-adapters", "3");
+        String said = String.join("\n", lines);
+        assertTrue(said.contains("3 adapters (rank 16, seven projections, unmerged), one task each:"), said);
+        assertTrue(lines.stream().anyMatch(l -> l.startsWith("  computed: ")), said);
+        assertTrue(!said.contains("GPU memory"), said);
+    }
+
+    @Test
+    void severalTasksThroughKafkaRefuseAMixThatDoesNotFitBeforeStartingAnything() {
+        String[] args = {"bench", "--model", Fixtures.model("qwen3-tiny").toString(), "--device", "cpu", "--kafka",
+            "--tasks", "3", "--mix", "60,40"};
+        long started = System.nanoTime();
+        assertTrue(Main.run(args) != 0, "two shares for three tasks");
+        assertTrue(Main.run(new String[] {"bench", "--model", Fixtures.model("qwen3-tiny").toString(), "--device", "cpu",
+            "--kafka", "--tasks", "0"}) != 0, "no task");
+        assertTrue(System.nanoTime() - started < java.util.concurrent.TimeUnit.SECONDS.toNanos(60),
+                "refused at once, not after starting a broker and processors");
+    }
+
+    @Test
     void probabilitiesForTheFidelityComparisonAreTheClassifiersOnTheSameIds(@org.junit.jupiter.api.io.TempDir
             java.nio.file.Path dir) throws Exception {
         java.nio.file.Path file = dir.resolve("p.jsonl");
