@@ -6,8 +6,12 @@
 #
 #   tools/gpu-bench.sh [hf] [infer] [train] [kafka] [infer-noopt] [infer-broadcast] [profile] [train-fp32]
 #   [train-noopt] [kafka-1024] [train-profile] [train-trace] [label-mass] [latency] [latency-alo] [latency-before]
-#   [fidelity]
+#   [fidelity] [tasks] [tasks-kafka] [tasks-kafka-mix] [adapters-100]
 #   (default: hf infer train kafka; the others are the experiments behind the defaults)
+#   tasks: 4 tasks on one model through one inference worker, each with its rank-16 adapter unmerged, against one
+#   task merged, equal traffic and 70/10/10/10 (~2 min); tasks-kafka / tasks-kafka-mix: the same through Kafka, one
+#   processor of 4 tasks against a processor of one, and each task's new version from control event to first result
+#   (~2 min each); adapters-100: GPU memory of 100 resident rank-16 adapters (~1 min)
 #   latency / latency-alo: latency at 10-90% of the capacity through Kafka, exactly-once / at-least-once
 #   (~5 min each; latency-before: exactly-once with Kafka Streams' poll.ms and producer linger.ms of 100 ms and
 #   no warm-up, the settings before the latency work); fidelity: bfloat16 probabilities against transformers' float32, with each float32 switch of
@@ -85,6 +89,14 @@ for step in $steps; do
         done
         run "fidelity-$variant" 300 python3 tools/bf16_fidelity.py compare "$model" tasks/radr-intents.yaml "${files[@]}"
       done ;;
+    tasks) run java-tasks 100 tools/gpu-run.sh "${BENCH[@]}" --tasks 4 --batch-sizes 1024 --messages 20480 --repeats 3
+        run java-tasks-mix 100 tools/gpu-run.sh "${BENCH[@]}" --tasks 4 --mix 70,10,10,10 --batch-sizes 1024 \
+          --messages 20480 --repeats 3 ;;
+    tasks-kafka) run java-tasks-kafka 170 tools/gpu-run.sh "${BENCH[@]}" --kafka --tasks 4 --batch-sizes 1024 \
+          --messages 20480 --repeats 3 --json "$OUT/tasks-kafka.json" ;;
+    tasks-kafka-mix) run java-tasks-kafka-mix 170 tools/gpu-run.sh "${BENCH[@]}" --kafka --tasks 4 --mix 70,10,10,10 \
+          --batch-sizes 1024 --messages 20480 --repeats 3 --json "$OUT/tasks-kafka-mix.json" ;;
+    adapters-100) run java-adapters-100 120 tools/gpu-run.sh "${BENCH[@]}" --resident-adapters 100 ;;
     *) echo "unknown step $step"; exit 2 ;;
   esac
 done

@@ -22,7 +22,8 @@ final class ResidentAdapters {
      * @param bytesPerAdapter what one adapter holds on the device, computed from its tensors
      * @param gpuMbBefore this process's GPU memory with the classifiers and no adapter; -1 without a GPU reading
      * @param installMs one more version of the last task's adapter copied to the device and switched in
-     * @param firstPassMs the last task's first pass of one text after that switch (its prompt prefix computed anew)
+     * @param firstPassMs the last task's first pass of one text after that switch, the program warm (the task's
+     *     prompt prefix is computed anew for the new version)
      */
     record Result(int adapters, long bytesPerAdapter, long gpuMbBefore, long gpuMbAfter, double installMs,
             double firstPassMs) {}
@@ -46,12 +47,16 @@ final class ResidentAdapters {
             }
             long after = gpu ? settledGpuMb(gpuMb) : -1;
             Classifier last = classifiers.get(classifiers.size() - 1);
+            List<String> one = List.of(BenchCommand.SENTENCES.get(0));
+            for (int warm = 0; warm < 3; warm++) {
+                last.classify(one); // TorchScript profiles, then optimizes, the program's first runs
+            }
             try (LoraAdapter next = LoraAdapter.random(rank16, model.weights().config, model.manager(), 5000)) {
                 long started = System.nanoTime();
                 last.useUnmergedAdapter("2", next);
                 double installMs = (System.nanoTime() - started) / 1e6;
                 started = System.nanoTime();
-                last.classify(List.of(BenchCommand.SENTENCES.get(0)));
+                last.classify(one);
                 double firstPassMs = (System.nanoTime() - started) / 1e6;
                 return new Result(classifiers.size(), classifiers.get(0).unmergedAdapterBytes(), before, after,
                         installMs, firstPassMs);
