@@ -9,6 +9,7 @@ import io.slmclassifier.Fixtures;
 import io.slmclassifier.avro.AdapterCommandType;
 import io.slmclassifier.avro.AdapterEvent;
 import io.slmclassifier.avro.AdapterStatus;
+import io.slmclassifier.classify.Classification;
 import io.slmclassifier.classify.Classifier;
 import io.slmclassifier.classify.LanguageModel;
 import io.slmclassifier.kafka.KafkaTestCluster;
@@ -198,6 +199,52 @@ class AdapterFetchIT {
                 assertEquals(0, tampered.serving(), "a tampered cache is not served");
             }
         }
+    }
+
+    @Test
+    void versionsAppliedUnmergedServeWhatMergedOnesServeFromTheirOwnCopy(@TempDir Path dir) throws Exception {
+        String app = "fetch-unmerged";
+        AdapterStore adapters = new AdapterStore("kafka", client(), app + ".adapters", "", 1 << 20, Duration.ofSeconds(30));
+        List<String> texts = List.of("the red cat runs", "a small blue house", "green over the table");
+        try (ControlLog operator = controlLog(app);
+                Classifier unmerged = new Classifier(model, ColourTask.TASK, Classifier.Options.defaults());
+                AdapterRollout rollout = new AdapterRollout(new ControlLog(client(), operator.topic(), records()),
+                        adapters, unmerged, AdapterRollout.Application.UNMERGED, baseModelSha256, dir.resolve("cache"),
+                        "processor-0", version -> { })) {
+            rollout.start();
+            for (long version = 1; version <= 2; version++) {
+                byte[] archive = randomArchive(dir, version);
+                operator.publish(event(version, archive, adapters.put(version, archive)));
+                long wanted = version;
+                Eventually.awaitTrue(() -> rollout.serving() == wanted, Duration.ofSeconds(60), "version " + version);
+                assertEquals(String.valueOf(version), unmerged.adapterVersion());
+                // Rank 2 on the seven projections of the tiny model, float32: the copy beside the shared weights.
+                assertEquals(LoraAdapter.parameterCount(new LoraConfig(2, 4, 0, LoraConfig.MODULES, false, "qwen3-tiny"),
+                        model.weights().config) * 4, unmerged.unmergedAdapterBytes());
+                try (Classifier merged = new Classifier(model, ColourTask.TASK, Classifier.Options.defaults());
+                        LoraAdapter lora = model.loadAdapter(dir.resolve("adapter-" + version))) {
+                    merged.useMergedAdapter(String.valueOf(version), lora);
+                    List<Classification> expected = merged.classify(texts);
+                    List<Classification> served = unmerged.classify(texts);
+                    for (int i = 0; i < texts.size(); i++) {
+                        for (int k = 0; k < ColourTask.LABELS.size(); k++) {
+                            assertEquals(expected.get(i).probabilities()[k], served.get(i).probabilities()[k], 1e-5,
+                                    "version " + version + " text " + i);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** A LoRA adapter of the tiny model (rank 2, seeded, B random too, so it changes the outputs) as packed. */
+    private static byte[] randomArchive(Path dir, long seed) throws IOException {
+        Path adapter = dir.resolve("adapter-" + seed);
+        try (LoraAdapter lora = LoraAdapter.random(new LoraConfig(2, 4, 0, LoraConfig.MODULES, false, "qwen3-tiny"),
+                model.weights().config, model.manager(), seed)) {
+            lora.save(adapter);
+        }
+        return AdapterArchive.pack(adapter);
     }
 
     /** A LoRA adapter of the tiny model (rank 2, seeded) as the trainer packs it. */

@@ -242,16 +242,26 @@ public final class LoraAdapter implements Decoder.ProjectionDeltas, AutoCloseabl
         return copy;
     }
 
-    /** Moves the tensors to the weights' device and dtype (GPU serving uses float16). */
+    /**
+     * A copy on this device in this dtype (GPU serving uses float16), owned by {@code parent} and independent of
+     * this adapter: it stays valid after this one is closed.
+     */
     public LoraAdapter to(ai.djl.Device device, DataType dtype, NDManager parent) {
         LoraAdapter moved = new LoraAdapter(config, model, parent.newSubManager());
         for (int[] t : targeted()) {
-            moved.a[t[0]][t[1]] = a[t[0]][t[1]].toDevice(device, true).toType(dtype, true);
-            moved.b[t[0]][t[1]] = b[t[0]][t[1]].toDevice(device, true).toType(dtype, true);
-            moved.a[t[0]][t[1]].attach(moved.manager);
-            moved.b[t[0]][t[1]].attach(moved.manager);
+            moved.a[t[0]][t[1]] = ownCopy(a[t[0]][t[1]], device, dtype, moved.manager);
+            moved.b[t[0]][t[1]] = ownCopy(b[t[0]][t[1]], device, dtype, moved.manager);
         }
         return moved;
+    }
+
+    private static NDArray ownCopy(NDArray source, ai.djl.Device device, DataType dtype, NDManager owner) {
+        // Where neither device nor dtype changes, PyTorch's conversion hands back a tensor over the same memory,
+        // and an array made from Java values holds memory that is freed with it: only a clone outlives the source.
+        boolean unchanged = source.getDevice().equals(device) && source.getDataType() == dtype;
+        NDArray copy = unchanged ? source.duplicate() : source.toDevice(device, false).toType(dtype, false);
+        copy.attach(owner);
+        return copy;
     }
 
     /**

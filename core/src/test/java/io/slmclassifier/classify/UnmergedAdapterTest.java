@@ -103,12 +103,24 @@ class UnmergedAdapterTest {
             }
             assertEquals(served.bytes(), classifier.unmergedAdapterBytes());
             assertEquals(LoraAdapter.parameterCount(config, model.weights().config) * 4, served.bytes());
-            classifier.classify(TEXTS);
+            List<Classification> before = classifier.classify(TEXTS);
+            // The copy shares no memory with the caller's adapter: changing (or freeing) that one changes nothing.
+            for (NDArray p : first.parameters()) {
+                p.set(new float[Math.toIntExact(p.size())]);
+            }
+            assertEquals(0, maxDifference(before, classifier.classify(TEXTS)));
 
+            List<Classification> expected;
+            try (Classifier alone = new Classifier(model, task, Classifier.Options.defaults())) {
+                alone.useAdapter("2", second);
+                expected = alone.classify(TEXTS);
+            }
             LoraAdapter next = classifier.useUnmergedAdapter("2", second);
             assertTrue(served.parameters().stream().allMatch(NDArray::isReleased), "the replaced copy is freed");
             assertFalse(first.parameters().get(0).isReleased(), "the caller's adapter is its own");
-            assertEquals("2", classifier.classify(TEXTS).get(0).adapterVersion());
+            List<Classification> fromSecond = classifier.classify(TEXTS);
+            assertEquals("2", fromSecond.get(0).adapterVersion());
+            assertTrue(maxDifference(expected, fromSecond) <= 1e-6, "version 2 serves its own numbers");
 
             classifier.useAdapter("base", null);
             assertTrue(next.parameters().stream().allMatch(NDArray::isReleased), "back to the base model frees it");

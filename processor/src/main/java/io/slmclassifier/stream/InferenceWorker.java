@@ -85,7 +85,7 @@ public final class InferenceWorker<P> implements AutoCloseable {
     }
 
     /** A lane's queue; guarded by the worker's monitor. */
-    private static final class Queue<P> {
+    private static final class LaneQueue<P> {
         final Lane<P> lane;
         final ArrayDeque<Submission<P>> submissions = new ArrayDeque<>();
         /** The first item of the head submission not yet in a pass. */
@@ -96,7 +96,7 @@ public final class InferenceWorker<P> implements AutoCloseable {
          */
         long ticket;
 
-        Queue(Lane<P> lane) {
+        LaneQueue(Lane<P> lane) {
             this.lane = lane;
         }
 
@@ -108,7 +108,7 @@ public final class InferenceWorker<P> implements AutoCloseable {
     /** Texts prepared per task on the pool: small enough to spread a large submission over the cores. */
     private static final int PREPARE_CHUNK = 64;
 
-    private final Map<String, Queue<P>> queues = new LinkedHashMap<>();
+    private final Map<String, LaneQueue<P>> queues = new LinkedHashMap<>();
     private final int maxBatch;
     private final Listener listener;
     private final ExecutorService preparers;
@@ -128,7 +128,7 @@ public final class InferenceWorker<P> implements AutoCloseable {
             throw new IllegalArgumentException("an inference worker needs at least one lane");
         }
         for (Lane<P> lane : lanes) {
-            if (queues.putIfAbsent(lane.task(), new Queue<>(lane)) != null) {
+            if (queues.putIfAbsent(lane.task(), new LaneQueue<>(lane)) != null) {
                 throw new IllegalArgumentException("two lanes for task '" + lane.task() + "'");
             }
         }
@@ -186,7 +186,7 @@ public final class InferenceWorker<P> implements AutoCloseable {
      * @throws IllegalArgumentException when the worker has no lane for the task
      */
     public CompletableFuture<List<Outcome>> submit(String task, List<String> texts) {
-        Queue<P> queue = queues.get(task);
+        LaneQueue<P> queue = queues.get(task);
         if (queue == null) {
             throw new IllegalArgumentException("no task '" + task + "' in this inference worker (it serves "
                     + queues.keySet() + ")");
@@ -239,7 +239,7 @@ public final class InferenceWorker<P> implements AutoCloseable {
         return items;
     }
 
-    private synchronized void enqueue(Queue<P> queue, Submission<P> submission) {
+    private synchronized void enqueue(LaneQueue<P> queue, Submission<P> submission) {
         if (!queue.waiting()) {
             queue.ticket = ++tickets; // the lane joins the line behind every lane already waiting
         }
@@ -250,7 +250,7 @@ public final class InferenceWorker<P> implements AutoCloseable {
     /** Submissions waiting for the worker, all tasks together (queue depth, for metrics). */
     public synchronized int pending() {
         int pending = 0;
-        for (Queue<P> queue : queues.values()) {
+        for (LaneQueue<P> queue : queues.values()) {
             pending += queue.submissions.size();
         }
         return pending;
@@ -258,26 +258,33 @@ public final class InferenceWorker<P> implements AutoCloseable {
 
     /** Submissions of one task waiting for the worker. */
     public synchronized int pending(String task) {
-        Queue<P> queue = queues.get(task);
+        LaneQueue<P> queue = queues.get(task);
         if (queue == null) {
             throw new IllegalArgumentException("no task '" + task + "' in this inference worker");
         }
         return queue.submissions.size();
     }
 
-    /** Where one text's outcome goes: its submission and its place there. */
+    /** One text of a submission: where its outcome goes. */
     private record Slot<P>(Submission<P> submission, int index) {
+        Item<P> item() {
+            return submission.items().get(index);
+        }
+
         void settle(Outcome outcome) {
             submission.settle(index, outcome);
         }
     }
 
     /**
-     * The texts of one pass, all of one lane, with the slots their outcomes go to; and the texts taken with them
-     * whose preparation failed, settled without reaching the model.
+     * The texts of one pass, all of one lane, in order; and the texts taken with them whose preparation failed,
+     * settled with their error without reaching the model.
      */
-    private record Pass<P>(Queue<P> queue, List<P> prepared, List<Slot<P>> slots, List<Slot<P>> unprepared,
-            List<RuntimeException> errors) {}
+    private record Pass<P>(LaneQueue<P> queue, List<Slot<P>> texts, List<Slot<P>> unprepared) {
+        List<P> prepared() {
+            return texts.stream().map(slot -> slot.item().prepared()).toList();
+        }
+    }
 
     private void loop() {
         while (running) {
@@ -291,12 +298,10 @@ public final class InferenceWorker<P> implements AutoCloseable {
             if (pass == null) {
                 continue;
             }
-            for (int i = 0; i < pass.unprepared().size(); i++) {
-                pass.unprepared().get(i).settle(new Outcome(null, pass.errors().get(i)));
-            }
-            List<Outcome> results = pass.prepared().isEmpty() ? List.of() : run(pass.queue().lane, pass.prepared());
+            pass.unprepared().forEach(slot -> slot.settle(new Outcome(null, slot.item().error())));
+            List<Outcome> results = pass.texts().isEmpty() ? List.of() : run(pass.queue().lane, pass.prepared());
             for (int i = 0; i < results.size(); i++) {
-                pass.slots().get(i).settle(results.get(i));
+                pass.texts().get(i).settle(results.get(i));
             }
             passEnded(pass.queue());
         }
@@ -307,7 +312,7 @@ public final class InferenceWorker<P> implements AutoCloseable {
      * submission where the limit falls; null when nothing came within a moment (so that close is noticed).
      */
     private synchronized Pass<P> nextPass() throws InterruptedException {
-        Queue<P> first = firstInLine();
+        LaneQueue<P> first = firstInLine();
         if (first == null) {
             wait(100);
             first = firstInLine();
@@ -315,16 +320,14 @@ public final class InferenceWorker<P> implements AutoCloseable {
                 return null;
             }
         }
-        Pass<P> pass = new Pass<>(first, new ArrayList<>(), new ArrayList<>(), new ArrayList<>(), new ArrayList<>());
-        while (first.waiting() && pass.prepared().size() < maxBatch) {
+        Pass<P> pass = new Pass<>(first, new ArrayList<>(), new ArrayList<>());
+        while (first.waiting() && pass.texts().size() < maxBatch) {
             Submission<P> head = first.submissions.peek();
-            Item<P> item = head.items().get(first.next);
-            if (item.error() != null) {
-                pass.unprepared().add(new Slot<>(head, first.next));
-                pass.errors().add(item.error());
+            Slot<P> slot = new Slot<>(head, first.next);
+            if (slot.item().error() == null) {
+                pass.texts().add(slot);
             } else {
-                pass.prepared().add(item.prepared());
-                pass.slots().add(new Slot<>(head, first.next));
+                pass.unprepared().add(slot);
             }
             if (++first.next == head.items().size()) {
                 first.submissions.poll();
@@ -334,9 +337,9 @@ public final class InferenceWorker<P> implements AutoCloseable {
         return pass;
     }
 
-    private Queue<P> firstInLine() {
-        Queue<P> first = null;
-        for (Queue<P> queue : queues.values()) {
+    private LaneQueue<P> firstInLine() {
+        LaneQueue<P> first = null;
+        for (LaneQueue<P> queue : queues.values()) {
             if (queue.waiting() && (first == null || queue.ticket < first.ticket)) {
                 first = queue;
             }
@@ -345,7 +348,7 @@ public final class InferenceWorker<P> implements AutoCloseable {
     }
 
     /** A lane that still has texts after its pass goes to the back of the line, behind every lane now waiting. */
-    private synchronized void passEnded(Queue<P> queue) {
+    private synchronized void passEnded(LaneQueue<P> queue) {
         if (queue.waiting()) {
             queue.ticket = ++tickets;
         }
@@ -396,7 +399,7 @@ public final class InferenceWorker<P> implements AutoCloseable {
     private void drain() {
         List<Submission<P>> left = new ArrayList<>();
         synchronized (this) {
-            for (Queue<P> queue : queues.values()) {
+            for (LaneQueue<P> queue : queues.values()) {
                 left.addAll(queue.submissions);
                 queue.submissions.clear();
                 queue.next = 0;

@@ -245,6 +245,31 @@ class InferenceWorkerTest {
     }
 
     @Test
+    void aTextItsLaneCannotPrepareFailsAloneWithItsLanesError() throws Exception {
+        List<String> passLog = Collections.synchronizedList(new ArrayList<>());
+        InferenceWorker.Lane<String> strict = new InferenceWorker.Lane<>("strict", text -> {
+            if (text.isBlank()) {
+                throw new IllegalArgumentException("text is empty");
+            }
+            return text;
+        }, texts -> {
+            passLog.add("strict");
+            return echo(texts.stream().map(t -> "strict:" + t).toList());
+        });
+        try (InferenceWorker<String> worker = new InferenceWorker<>(List.of(strict,
+                loggedLane("lenient", passLog, () -> { })), 8, (task, n, nanos, failed) -> { })) {
+            List<InferenceWorker.Outcome> mixed = worker.submit("strict", List.of("x", " ", "y")).get(10, TimeUnit.SECONDS);
+            List<InferenceWorker.Outcome> lenient = worker.submit("lenient", List.of(" ")).get(10, TimeUnit.SECONDS);
+            assertEquals("strict:x", mixed.get(0).classification().text());
+            assertFalse(mixed.get(1).ok());
+            assertEquals("text is empty", mixed.get(1).error().getMessage());
+            assertEquals("strict:y", mixed.get(2).classification().text());
+            assertEquals("lenient: ", lenient.get(0).classification().text(), "the other lane prepares its own way");
+            assertEquals(List.of("strict", "lenient"), passLog, "the failed text never reached a pass");
+        }
+    }
+
+    @Test
     void passesAreReportedWithTheirTask() throws Exception {
         List<String> reported = Collections.synchronizedList(new ArrayList<>());
         try (InferenceWorker<String> worker = new InferenceWorker<>(List.of(
