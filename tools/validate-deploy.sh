@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Validates the deployment files; exits non-zero on any error. Needs Java 17 and Maven (Maven Central), and
+# Validates the deployment files; exits non-zero on any error. Needs Java 17 and Maven (Maven Central), Node.js
+# and npm (npm registry), and
 # Docker Compose: `docker compose` where the plugin is installed, otherwise Debian's docker-compose package,
 # installed here when missing (as root). No Docker engine is needed.
 #
@@ -8,6 +9,8 @@
 #   k8s/**                                      Kubernetes OpenAPI schema (Kubernetes' Java client models),
 #                                               Strimzi's KafkaTopic and KafkaUser CRD schemas, references between objects
 #   processor/Dockerfile, trainer/Dockerfile    stages, build sources inside the build context, alike but for the service
+#   ServiceMonitor, ScaledObject                the models published on npm for the Prometheus Operator and KEDA
+#                                               (custom-resources/, needs Node.js and npm)
 #
 # The checks themselves: tools/deploy-validate/src/main/java/io/slmclassifier/deploy/ValidateDeploy.java.
 set -euo pipefail
@@ -50,3 +53,7 @@ done
 # --- Kubernetes, Strimzi, references, Dockerfiles.
 mvn -B -ntp -q -Dstyle.color=never -f "$tool/pom.xml" compile dependency:build-classpath -Dmdep.outputFile=target/classpath.txt
 java -cp "$tool/target/classes:$(cat "$tool/target/classpath.txt")" io.slmclassifier.deploy.ValidateDeploy . "${resolved[@]}"
+
+# --- Operators' custom resources (ServiceMonitor, ScaledObject) that ValidateDeploy collected: their npm models.
+(cd "$tool/custom-resources" && npm ci --no-audit --no-fund --silent)
+node "$tool/custom-resources/validate.mjs" "$tool/target/custom-resources.json"

@@ -2,6 +2,7 @@ package io.slmclassifier.cli;
 
 import io.slmclassifier.avro.AdapterCommandType;
 import io.slmclassifier.avro.AdapterEvent;
+import io.slmclassifier.classify.TaskCatalog;
 import io.slmclassifier.config.ServiceConfig;
 import io.slmclassifier.kafka.KafkaReachability;
 import io.slmclassifier.kafka.registry.SchemaRegistryClient;
@@ -11,6 +12,7 @@ import io.slmclassifier.rollout.ControlLog;
 import io.slmclassifier.rollout.ControlRecords;
 import io.slmclassifier.rollout.ControlSignature;
 import io.slmclassifier.rollout.ControlState;
+import io.slmclassifier.train.TrainerConfig;
 import java.io.PrintStream;
 import java.time.Duration;
 import java.util.List;
@@ -21,7 +23,18 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** Lists adapter versions and sends rollout commands on the control topic. */
+/**
+ * Lists adapter versions and sends rollout commands on the control topic of one task's lineage. Which topic:
+ * <ul>
+ *   <li>{@code --task X} with a configuration declaring several tasks ({@code tasks}, {@code tasks.dir}): X's control
+ *       topic as X's view of that configuration says ({@code X.control}, or {@code task.X.control.topic});</li>
+ *   <li>{@code --task X} without: {@code X.control};</li>
+ *   <li>no {@code --task}: {@code control.topic} ({@code intents.control}), the single task's, as always; a
+ *       configuration declaring several tasks then needs {@code --task}.</li>
+ * </ul>
+ * {@code --control-topic} names the topic outright. With {@code --task} the commands sent name the task, and the
+ * listing refuses (and lists as not applied) records of another task.
+ */
 @Command(name = "adapter", mixinStandardHelpOptions = true,
         description = "List adapter versions with their metrics, or send rollback, pin, unpin or train.")
 public final class AdapterCli implements Callable<Integer> {
@@ -38,6 +51,8 @@ public final class AdapterCli implements Callable<Integer> {
         {"schema.registry.bearer.token", "", "bearer token for the registry"},
         {"control.topic", "intents.control", "adapter events and commands"},
         {"control.signing.key", "", "HMAC-SHA256 key of the control topic, when the processors check signatures"},
+        {"tasks", "", "several tasks: their task files (a processor's or trainer's configuration), for --task"},
+        {"tasks.dir", "", "several tasks: a directory of task files, for --task"},
     };
 
     @Parameters(index = "0", description = "list, rollback, pin, unpin or train")
@@ -52,15 +67,26 @@ public final class AdapterCli implements Callable<Integer> {
     @Option(names = "--by", defaultValue = "${sys:user.name}", description = "Who asks (default: the user name).")
     String requestedBy;
 
+    @Option(names = "--task", description = "The task whose adapter lineage this is: its control topic (from the "
+            + "configuration's tasks, else <task>.control), and the task the commands name.")
+    String task;
+
+    @Option(names = "--control-topic", description = "The control topic, whatever the configuration or --task say.")
+    String controlTopic;
+
+    /** The lineage a command is for: its control topic, the task it belongs to (null: the single task), its key. */
+    record Lineage(String controlTopic, String task, String signingKey) {}
+
     @Override
     public Integer call() throws Exception {
         ServiceConfig settings = ServiceConfig.load(DEFAULTS, config.file(), System.getenv(), config.overrides());
         // The broker first, with no Kafka client yet: one would retry for its whole timeout, warning on every try.
         KafkaReachability.await(settings.get("bootstrap.servers"), Duration.ofMillis(settings.getInt("startup.timeout.ms")));
         requireReachable(settings);
+        Lineage lineage = lineage(settings, task, controlTopic);
         SchemaRegistryClient registry = SchemaRegistryClient.fromConfig(settings.registryClient());
-        try (ControlLog control = new ControlLog(settings.kafkaClient(), settings.get("control.topic"), new ControlRecords(registry),
-                ControlSignature.of(settings.get("control.signing.key")))) {
+        try (ControlLog control = new ControlLog(settings.kafkaClient(), lineage.controlTopic(),
+                new ControlRecords(registry), ControlSignature.of(lineage.signingKey()), lineage.task())) {
             control.catchUp(Duration.ofSeconds(30));
             if (action.equals("list")) {
                 print(control.state(), System.out);
@@ -75,9 +101,34 @@ public final class AdapterCli implements Callable<Integer> {
                 default -> throw new IllegalArgumentException("unknown action '" + action + "': list, rollback, pin, unpin or train");
             };
             control.command(type, version, requestedBy);
-            System.out.printf("sent %s%s to %s%n", type, version == null ? "" : " " + version, control.topic());
+            System.out.printf("sent %s%s%s to %s%n", type, version == null ? "" : " " + version,
+                    lineage.task() == null ? "" : " for task " + lineage.task(), control.topic());
             return 0;
         }
+    }
+
+    /**
+     * The lineage {@code task} and {@code controlTopic} (each null when not given) choose in {@code settings}; the
+     * rules are in the class comment. Refuses a task the configuration does not declare, and a configuration of
+     * several tasks without {@code --task}, naming the tasks it declares.
+     */
+    static Lineage lineage(ServiceConfig settings, String task, String controlTopic) throws java.io.IOException {
+        if (!TaskCatalog.severalTasks(settings)) {
+            String topic = controlTopic != null ? controlTopic : task != null ? task + ".control" : settings.get("control.topic");
+            return new Lineage(topic, task, settings.get("control.signing.key"));
+        }
+        List<TaskCatalog.Entry> declared = TaskCatalog.load(settings);
+        List<String> names = declared.stream().map(TaskCatalog.Entry::name).toList();
+        if (task == null) {
+            throw new IllegalArgumentException("the configuration declares several tasks (" + String.join(", ", names)
+                    + "), each with its own control topic: name one with --task");
+        }
+        TaskCatalog.Entry entry = declared.stream().filter(e -> e.name().equals(task)).findFirst()
+                .orElseThrow(() -> new IllegalArgumentException("no task '" + task + "' in the configuration; it declares "
+                        + String.join(", ", names)));
+        Map<String, String> view = TaskCatalog.view(settings, entry, TrainerConfig.TASK_DEFAULTS);
+        return new Lineage(controlTopic != null ? controlTopic : view.get("control.topic"), task,
+                view.getOrDefault("control.signing.key", ""));
     }
 
     /**

@@ -1,6 +1,9 @@
 package io.slmclassifier.cli;
 
+import io.slmclassifier.classify.TaskCatalog;
+import io.slmclassifier.config.ServiceConfig;
 import io.slmclassifier.kafka.KafkaReachability;
+import io.slmclassifier.stream.ProcessorConfig;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.ByteBuffer;
@@ -34,8 +37,13 @@ public final class ProduceCommand implements Callable<Integer> {
 
     @Option(names = "--bootstrap-servers", defaultValue = "localhost:9092", description = "Kafka bootstrap servers (default: ${DEFAULT-VALUE}).")
     String bootstrap;
-    @Option(names = "--topic", defaultValue = "intents.in", description = "Topic to write the texts to (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--topic", description = "Topic to write the texts to (default: intents.in, or the input topic of --task).")
     String topic;
+    @Option(names = "--task", description = "Send to this task's input topic: as --config's tasks say, else <task>.in.")
+    String task;
+    @Option(names = "--config", description = "A processor's configuration: its input.topic, or with several tasks "
+            + "(tasks, tasks.dir) the input topic of --task as the task's view names it.")
+    Path config;
     @Option(names = "--file", description = "One text per line; without it, synthetic radr-style sentences.") Path file;
     @Option(names = "--count", defaultValue = "1000", description = "Records to send (default: ${DEFAULT-VALUE}).") long count;
     @Option(names = "--rate", defaultValue = "0", description = "Records per second; 0 sends as fast as possible.") double rate;
@@ -50,6 +58,8 @@ public final class ProduceCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        String topic = topic(this.topic, task, config == null ? null
+                : ServiceConfig.load(ProcessorConfig.DEFAULTS, config, java.util.Map.of(), java.util.Map.of()));
         List<String> texts = file != null ? texts(file, strict, System.err) : synthetic(500, 7);
         // Before the producer exists: left to itself it would wait max.block.ms on every record, warning all along.
         KafkaReachability.await(bootstrap, Duration.ofMillis(timeoutMs), "--bootstrap-servers; --timeout-ms");
@@ -89,6 +99,31 @@ public final class ProduceCommand implements Callable<Integer> {
         System.out.printf("sent %d records to %s in %.2f s (%.1f records/s), %d failed%n", count, topic, seconds,
                 count / seconds, failed.get());
         return failed.get() == 0 ? 0 : 1;
+    }
+
+    /**
+     * Where the texts go: {@code --topic} when given; with {@code --task}, the task's input topic in {@code settings}
+     * when it declares several tasks ({@code <task>.in}, or {@code task.<task>.input.topic}), else {@code <task>.in};
+     * without either, the configuration's {@code input.topic} ({@code intents.in}, the single task's). A
+     * configuration of several tasks needs {@code --task}, and must declare it.
+     */
+    static String topic(String topic, String task, ServiceConfig settings) throws IOException {
+        if (topic != null) {
+            return topic;
+        }
+        if (settings == null || !TaskCatalog.severalTasks(settings)) {
+            return task != null ? task + ".in" : settings != null ? settings.get("input.topic") : "intents.in";
+        }
+        List<TaskCatalog.Entry> declared = TaskCatalog.load(settings);
+        String names = String.join(", ", declared.stream().map(TaskCatalog.Entry::name).toList());
+        if (task == null) {
+            throw new IllegalArgumentException("the configuration declares several tasks (" + names
+                    + "), each with its own input topic: name one with --task");
+        }
+        TaskCatalog.Entry entry = declared.stream().filter(e -> e.name().equals(task)).findFirst()
+                .orElseThrow(() -> new IllegalArgumentException("no task '" + task + "' in the configuration; it declares "
+                        + names));
+        return TaskCatalog.view(settings, entry, ProcessorConfig.TASK_DEFAULTS).get("input.topic");
     }
 
     /**

@@ -171,7 +171,7 @@ class AvroSerdeTest {
                 .setTaskHash("cd").setSha256("ef").setSizeBytes(40_000_000L).setMetrics(Map.of("macro_f1", 0.88))
                 .setCreatedAt(Instant.ofEpochMilli(1_700_000_000_000L)).setStatus(AdapterStatus.CANDIDATE).build();
         AdapterCommand command = new AdapterCommand(AdapterCommandType.PIN, 4L, "ops",
-                Instant.ofEpochMilli(1_700_000_001_000L), "ops", 1_700_000_001_000L, "nonce-1");
+                Instant.ofEpochMilli(1_700_000_001_000L), "ops", 1_700_000_001_000L, "nonce-1", "intents");
 
         byte[] eventBytes = serde.serializer().serialize("intents.control", event);
         byte[] commandBytes = serde.serializer().serialize("intents.control", command);

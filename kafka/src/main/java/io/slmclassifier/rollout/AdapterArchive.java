@@ -1,5 +1,8 @@
 package io.slmclassifier.rollout;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.slmclassifier.classify.Task;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -9,7 +12,9 @@ import io.slmclassifier.model.LoraAdapter;
 import io.slmclassifier.model.LoraConfig;
 import io.slmclassifier.model.ModelConfig;
 import java.nio.file.attribute.FileTime;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.Optional;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipInputStream;
 import java.util.zip.ZipOutputStream;
@@ -19,6 +24,12 @@ import java.util.zip.ZipOutputStream;
  * {@code adapter_model.safetensors} and, when present, {@code training_metrics.json} and {@code calibration.json},
  * the temperature fitted for it). Entries are written in a
  * fixed order with a fixed time, so the same adapter always gives the same bytes and the same SHA-256.
+ *
+ * <p>An archive {@linkplain #pack(Path, Task) packed for a task} names it (name and hash, as JSON) in the zip's
+ * archive comment, and a reader that knows its task {@linkplain #unpack(byte[], Path, ModelConfig, long, Task)
+ * refuses an archive of another}. The comment, not an entry: readers from before several tasks refuse any entry they
+ * do not know, and skip the comment. An archive without the comment (packed before) names no task and is read as
+ * it always was; its event's {@code task_hash} still binds it to a task.
  */
 public final class AdapterArchive {
     static final List<String> FILES = List.of("adapter_config.json", "adapter_model.safetensors", "training_metrics.json",
@@ -27,9 +38,33 @@ public final class AdapterArchive {
 
     private AdapterArchive() {}
 
+    /** The task an archive was packed for, as its comment names it. */
+    public record TaskId(String name, String hash) {
+        static TaskId of(Task task) {
+            return new TaskId(task.name(), task.hash());
+        }
+    }
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    /** End of central directory record: its signature, its size without the comment, where the comment's length is. */
+    private static final int END_SIGNATURE = 0x06054b50;
+    private static final int END_BYTES = 22;
+    private static final int COMMENT_LENGTH_AT = 20;
+
+    /** An archive that names no task (as every archive did before several tasks). */
     public static byte[] pack(Path adapterDir) throws IOException {
+        return pack(adapterDir, null);
+    }
+
+    /** An archive naming {@code task} (null: none) in its comment. */
+    public static byte[] pack(Path adapterDir, Task task) throws IOException {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         try (ZipOutputStream zip = new ZipOutputStream(bytes)) {
+            if (task != null) {
+                // Fields in a fixed order: the same adapter and task give the same bytes.
+                zip.setComment(JSON.writeValueAsString(JSON.createObjectNode().put("task_name", task.name())
+                        .put("task_hash", task.hash())));
+            }
             for (String name : FILES) {
                 Path file = adapterDir.resolve(name);
                 if (!Files.isRegularFile(file)) {
@@ -46,6 +81,38 @@ public final class AdapterArchive {
             }
         }
         return bytes.toByteArray();
+    }
+
+    /**
+     * The task the archive names in its comment; empty when it names none. The comment is the zip's last bytes
+     * (the end of central directory record, then the comment), found by scanning back for the record's signature.
+     */
+    public static Optional<TaskId> task(byte[] archive) throws IOException {
+        for (int at = archive.length - END_BYTES; at >= 0 && at >= archive.length - END_BYTES - 0xffff; at--) {
+            int commentLength = (archive[at + COMMENT_LENGTH_AT] & 0xff) | (archive[at + COMMENT_LENGTH_AT + 1] & 0xff) << 8;
+            if (littleEndianInt(archive, at) != END_SIGNATURE || at + END_BYTES + commentLength != archive.length) {
+                continue;
+            }
+            if (commentLength == 0) {
+                return Optional.empty();
+            }
+            String comment = new String(archive, at + END_BYTES, commentLength, StandardCharsets.UTF_8);
+            JsonNode node;
+            try {
+                node = JSON.readTree(comment);
+            } catch (IOException e) {
+                throw new IOException("the adapter archive's comment is not the JSON of its task: " + e.getMessage());
+            }
+            if (!node.path("task_name").isTextual() || !node.path("task_hash").isTextual()) {
+                throw new IOException("the adapter archive's comment names no task_name and task_hash");
+            }
+            return Optional.of(new TaskId(node.get("task_name").asText(), node.get("task_hash").asText()));
+        }
+        throw new IOException("not a zip archive: no end of central directory record");
+    }
+
+    private static int littleEndianInt(byte[] b, int at) {
+        return (b[at] & 0xff) | (b[at + 1] & 0xff) << 8 | (b[at + 2] & 0xff) << 16 | (b[at + 3] & 0xff) << 24;
     }
 
     /** What the small files of an archive (configuration, metrics, calibration) may take together. */
@@ -81,6 +148,22 @@ public final class AdapterArchive {
      * names the rank, must then come before the weights, as {@link #pack} writes them.
      */
     public static void unpack(byte[] archive, Path dir, ModelConfig model, long maxBytes) throws IOException {
+        unpack(archive, dir, model, maxBytes, null);
+    }
+
+    /**
+     * As {@link #unpack(byte[], Path, ModelConfig, long)}, and an archive naming another task than {@code task}
+     * (another name, or the same name with another prompt or labels: another hash) is refused before anything is
+     * written. An archive naming no task is unpacked.
+     */
+    public static void unpack(byte[] archive, Path dir, ModelConfig model, long maxBytes, Task task) throws IOException {
+        if (task != null) {
+            Optional<TaskId> named = task(archive);
+            if (named.isPresent() && !named.get().equals(TaskId.of(task))) {
+                throw new IOException("the adapter archive is of task '" + named.get().name() + "' (hash "
+                        + named.get().hash() + "), not of task '" + task.name() + "' (hash " + task.hash() + "): refused");
+            }
+        }
         Files.createDirectories(dir);
         try (ZipInputStream zip = new ZipInputStream(new ByteArrayInputStream(archive))) {
             ZipEntry entry;

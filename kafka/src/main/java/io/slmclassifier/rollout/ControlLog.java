@@ -45,6 +45,10 @@ import org.slf4j.LoggerFactory;
  * <p>Nothing that is not applied changes the state: tombstones (no writer of ours deletes a control record),
  * records without a valid signature and refused copies are logged and listed ({@link #ignored()}). With a
  * {@linkplain #keepJournal journal} the applied records also survive their deletion from the topic by compaction.
+ *
+ * <p>With several tasks each task has its own control topic, read by a log built for the task: its state is a
+ * {@link ControlState#forTask task's state} (records of another task are refused and listed), the commands it writes
+ * name the task, and it writes no event of another task, which every reader of the topic would refuse.
  */
 public final class ControlLog implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ControlLog.class);
@@ -55,7 +59,7 @@ public final class ControlLog implements AutoCloseable {
     private final KafkaConsumer<String, byte[]> consumer;
     private final Properties producerSettings;
     private KafkaProducer<String, byte[]> producer;
-    private final ControlState state = new ControlState();
+    private final ControlState state;
     private List<TopicPartition> partitions;
     private Thread follower;
     private volatile boolean running = true;
@@ -95,7 +99,17 @@ public final class ControlLog implements AutoCloseable {
 
     /** @param signature signs what this log writes and drops what it reads without a valid signature */
     public ControlLog(Properties kafka, String topic, ControlRecords records, ControlSignature signature) {
+        this(kafka, topic, records, signature, null);
+    }
+
+    /**
+     * The control log of one task's lineage.
+     *
+     * @param task the task whose control topic {@code topic} is; null: records of any task apply (the single task)
+     */
+    public ControlLog(Properties kafka, String topic, ControlRecords records, ControlSignature signature, String task) {
         this.topic = topic;
+        this.state = task == null ? new ControlState() : ControlState.forTask(task);
         this.records = records;
         this.signature = signature;
         Properties c = new Properties();
@@ -112,6 +126,11 @@ public final class ControlLog implements AutoCloseable {
 
     public String topic() {
         return topic;
+    }
+
+    /** The task whose lineage this log holds; empty when it applies records of any task. */
+    public java.util.Optional<String> task() {
+        return state.task();
     }
 
     /**
@@ -433,6 +452,18 @@ public final class ControlLog implements AutoCloseable {
      */
     private SpecificRecord stamp(SpecificRecord record) {
         String nonce = UUID.randomUUID().toString();
+        String task = state.task().orElse(null);
+        if (record instanceof AdapterEvent e && task != null && !task.equals(e.getTaskName())) {
+            throw new IllegalArgumentException("an event of task '" + e.getTaskName() + "' does not belong on " + topic
+                    + ", the control topic of task '" + task + "'");
+        }
+        if (record instanceof AdapterCommand c && task != null) {
+            if (c.getTask() != null && !task.equals(c.getTask())) {
+                throw new IllegalArgumentException("a command for task '" + c.getTask() + "' does not belong on " + topic
+                        + ", the control topic of task '" + task + "'");
+            }
+            record = AdapterCommand.newBuilder(c).setTask(task).build();
+        }
         if (record instanceof AdapterEvent e) {
             String issuer = e.getStatus() == AdapterStatus.ERROR ? String.valueOf(e.getInstance()) : TRAINER_ISSUER;
             return AdapterEvent.newBuilder(e).setIssuer(issuer).setSequence(nextSequence(issuer)).setNonce(nonce).build();

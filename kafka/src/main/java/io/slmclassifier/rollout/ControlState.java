@@ -32,6 +32,12 @@ import org.apache.avro.specific.SpecificRecord;
  * </ul>
  * ERROR events report that one processor could not load a version; they do not change what the others serve.
  * The rules depend only on the records and their order, so a replica of the applied records folds to the same state.
+ *
+ * <p>A state {@linkplain #forTask for one task} folds that task's control topic alone, and refuses, before any rule
+ * above, what belongs to another task's lineage: an event whose {@code task_name} is another task's, or a command
+ * whose {@code task} is. A command without {@code task} (from a CLI older than several tasks) applies to the lineage
+ * of the topic it is on. A state for no task in particular ({@code new ControlState()}, the single task) applies
+ * records of any task, as before.
  */
 public final class ControlState {
     /** A version as people see it. */
@@ -47,9 +53,33 @@ public final class ControlState {
     private final Map<String, Long> lastSequence = new HashMap<>();
     /** Nonce -> the record it was applied from, to name a replay as such. */
     private final Map<String, String> appliedNonces = new HashMap<>();
+    /** The task whose lineage this is; null when records of any task apply. */
+    private final String task;
+
+    /** The state of a control topic whose records apply whatever task they name (the single task). */
+    public ControlState() {
+        this(null);
+    }
+
+    private ControlState(String task) {
+        this.task = task;
+    }
+
+    /** The state of the control topic of the task {@code name}: records of another task are refused. */
+    public static ControlState forTask(String name) {
+        if (name == null || name.isBlank()) {
+            throw new IllegalArgumentException("a task's control state needs the task's name");
+        }
+        return new ControlState(name);
+    }
+
+    /** The task whose lineage this state folds; empty when it applies records of any task. */
+    public Optional<String> task() {
+        return Optional.ofNullable(task);
+    }
 
     public ControlState copy() {
-        ControlState c = new ControlState();
+        ControlState c = new ControlState(task);
         c.versions.putAll(versions);
         c.rolledBack.addAll(rolledBack);
         errors.forEach((v, m) -> c.errors.put(v, new LinkedHashMap<>(m)));
@@ -67,7 +97,7 @@ public final class ControlState {
         if (origin == null) {
             return Optional.of("not a control record");
         }
-        Optional<String> refusal = refusal(origin);
+        Optional<String> refusal = otherTask(record).or(() -> refusal(origin));
         if (refusal.isPresent()) {
             return refusal;
         }
@@ -81,6 +111,22 @@ public final class ControlState {
             apply(e);
         } else {
             apply((AdapterCommand) record);
+        }
+        return Optional.empty();
+    }
+
+    /** Why the record belongs to another task's lineage; empty when it is this one's (or any task applies). */
+    private Optional<String> otherTask(SpecificRecord record) {
+        if (task == null) {
+            return Optional.empty();
+        }
+        if (record instanceof AdapterEvent e && !task.equals(e.getTaskName())) {
+            return Optional.of("an event of task '" + e.getTaskName() + "' (version " + e.getVersion()
+                    + ") on the control topic of task '" + task + "'");
+        }
+        if (record instanceof AdapterCommand c && c.getTask() != null && !task.equals(c.getTask())) {
+            return Optional.of("a " + c.getCommand() + " command for task '" + c.getTask()
+                    + "' on the control topic of task '" + task + "'");
         }
         return Optional.empty();
     }

@@ -59,9 +59,10 @@ class WireFormatGoldenTest {
             0x02, 0x06, 'o', 'p', 's',    // issuer: union branch 1 (string), "ops"
             0x02, 0x10,                   // sequence: union branch 1 (long), 8 (zig-zag 16)
             0x00,                         // nonce: union branch 0 (null)
+            0x00,                         // task: union branch 0 (null)
         };
         assertGolden(expected, AdapterCommand.class,
-                new AdapterCommand(AdapterCommandType.PIN, 7L, "ops", Instant.ofEpochMilli(1000), "ops", 8L, null));
+                new AdapterCommand(AdapterCommandType.PIN, 7L, "ops", Instant.ofEpochMilli(1000), "ops", 8L, null, null));
     }
 
     private static <T extends org.apache.avro.specific.SpecificRecord> void assertGolden(

@@ -42,6 +42,34 @@ class AdapterStoreTest {
     }
 
     @Test
+    void anArchivePackedForATaskNamesItAndIsRefusedByAReaderOfAnotherTask(@TempDir Path tmp) throws Exception {
+        Path dir = adapterDir(tmp);
+        io.slmclassifier.classify.Task intents = io.slmclassifier.classify.Task.parse(
+                "name: intents\nlabels: [alpha, beta]\nprompt: \"Answer: {text}\"\nchat_template: false");
+        io.slmclassifier.classify.Task sentiment = io.slmclassifier.classify.Task.parse(
+                "name: sentiment\nlabels: [good, bad]\nprompt: \"Mood: {text}\"\nchat_template: false");
+        io.slmclassifier.classify.Task intentsRelabelled = io.slmclassifier.classify.Task.parse(
+                "name: intents\nlabels: [alpha, beta, gamma]\nprompt: \"Answer: {text}\"\nchat_template: false");
+        byte[] archive = AdapterArchive.pack(dir, intents);
+        assertArrayEquals(archive, AdapterArchive.pack(dir, intents), "the same adapter and task, the same bytes");
+        assertEquals(java.util.Optional.of(new AdapterArchive.TaskId("intents", intents.hash())), AdapterArchive.task(archive));
+        assertEquals(java.util.Optional.empty(), AdapterArchive.task(AdapterArchive.pack(dir)), "packed for no task");
+
+        AdapterArchive.unpack(archive, tmp.resolve("intents"), null, 1 << 20, intents);
+        assertArrayEquals(new byte[] {1, 2, 3, 4, 5}, Files.readAllBytes(tmp.resolve("intents/adapter_model.safetensors")));
+        for (var other : java.util.List.of(sentiment, intentsRelabelled)) {
+            Path out = tmp.resolve("refused-" + other.labels().size());
+            IOException e = assertThrows(IOException.class, () -> AdapterArchive.unpack(archive, out, null, 1 << 20, other));
+            assertTrue(e.getMessage().contains("of task 'intents'") && e.getMessage().contains("not of task '"
+                    + other.name() + "'"), e.getMessage());
+            assertTrue(Files.notExists(out), "nothing written for a refused archive");
+        }
+        // Readers that know no task, and archives that name none, are as before.
+        AdapterArchive.unpack(archive, tmp.resolve("any"), 1 << 20);
+        AdapterArchive.unpack(AdapterArchive.pack(dir), tmp.resolve("older"), null, 1 << 20, sentiment);
+    }
+
+    @Test
     void anArchiveThatUnpacksPastTheBoundIsRefusedWhileUnpacking(@TempDir Path tmp) throws Exception {
         Path dir = adapterDir(tmp);
         Files.write(dir.resolve("adapter_model.safetensors"), new byte[8 << 20]); // zeros: 8 MiB zip to a few KB

@@ -1,6 +1,7 @@
 package io.slmclassifier.rollout;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.slmclassifier.avro.AdapterCommand;
@@ -174,5 +175,46 @@ class ControlStateTest {
         Optional<String> old = s.apply(command(AdapterCommandType.ROLLBACK, null));
         assertTrue(old.orElse("").contains("no sequence"), old.toString());
         assertEquals(OptionalLong.of(3), s.serving(), "an old unsequenced rollback written again changes nothing");
+    }
+
+    @Test
+    void aTasksStateRefusesEventsAndCommandsOfAnotherTaskAndAppliesCommandsThatNameNone() {
+        // event(...) is of task "t".
+        ControlState s = ControlState.forTask("t");
+        assertEquals(Optional.of("t"), s.task());
+        assertEquals(Optional.empty(), s.apply(signedEvent(1, 1)));
+        assertEquals(Optional.empty(), s.apply(signedEvent(2, 2)));
+        AdapterEvent otherTasks = AdapterEvent.newBuilder(signedEvent(3, 3)).setTaskName("sentiment").build();
+        Optional<String> misrouted = s.apply(otherTasks);
+        assertTrue(misrouted.orElse("").contains("task 'sentiment'") && misrouted.get().contains("task 't'"),
+                misrouted.toString());
+        assertEquals(OptionalLong.of(2), s.serving(), "another task's version is never served");
+        assertEquals(2, s.highestVersion(), "nor counted: this lineage's next version is 3");
+        assertEquals(2, s.lastSequence("trainer"), "a refused record changes nothing, its sequence neither");
+
+        AdapterCommand rollbackOfOther = AdapterCommand.newBuilder(signedCommand(AdapterCommandType.ROLLBACK, 1L, "ops", 10))
+                .setTask("sentiment").build();
+        Optional<String> refused = s.apply(rollbackOfOther);
+        assertTrue(refused.orElse("").contains("ROLLBACK command for task 'sentiment'"), refused.toString());
+        assertEquals(OptionalLong.of(2), s.serving());
+
+        AdapterCommand rollbackOfThis = AdapterCommand.newBuilder(signedCommand(AdapterCommandType.ROLLBACK, 1L, "ops", 11))
+                .setTask("t").build();
+        assertEquals(Optional.empty(), s.apply(rollbackOfThis));
+        assertEquals(OptionalLong.of(1), s.serving());
+        // A command from a CLI that names no task applies to the lineage of the topic it is on.
+        assertEquals(Optional.empty(), s.apply(signedCommand(AdapterCommandType.ROLLBACK, 2L, "ops", 12)));
+        assertEquals(OptionalLong.of(2), s.serving());
+        assertTrue(s.copy().apply(otherTasks).isPresent(), "a copy keeps the task");
+    }
+
+    @Test
+    void aStateForNoTaskAppliesRecordsOfAnyTask() {
+        ControlState s = new ControlState();
+        assertEquals(Optional.empty(), s.task());
+        assertEquals(Optional.empty(), s.apply(AdapterEvent.newBuilder(event(1, AdapterStatus.ACTIVE)).setTaskName("x").build()));
+        assertEquals(Optional.empty(), s.apply(AdapterCommand.newBuilder(command(AdapterCommandType.PIN, 1L)).setTask("y").build()));
+        assertEquals(OptionalLong.of(1), s.pinned());
+        assertThrows(IllegalArgumentException.class, () -> ControlState.forTask(" "));
     }
 }

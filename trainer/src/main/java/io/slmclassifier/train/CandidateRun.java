@@ -27,7 +27,8 @@ import org.slf4j.LoggerFactory;
  * One training run, up to a candidate adapter and nothing published: measure the serving adapter on the validation
  * split, train (from the parent adapter, or a fresh one), fit the calibration temperature on the kept adapter's
  * validation logits, evaluate on the test set when there is one, and pack the run's directory into the archive
- * that would be stored. Whether the candidate is published is {@link AdapterPublication}'s decision.
+ * that would be stored (naming its task, so a reader of another task refuses it). Whether the candidate is
+ * published is {@link AdapterPublication}'s decision.
  */
 public final class CandidateRun {
     private static final Logger log = LoggerFactory.getLogger(CandidateRun.class);
@@ -172,7 +173,7 @@ public final class CandidateRun {
         metrics.put(CUTOFF_METRIC, (double) split.cutoffMillis());
         double servedEce = calibrated ? report.scaled().ece() : report.reported().ece();
         return new Candidate(version, request.parentVersion(), best, serving.macroF1(), servedEce, calibrated,
-                EvaluationRecords.toAvro(best, report, calibrated), metrics, AdapterArchive.pack(run));
+                EvaluationRecords.toAvro(best, report, calibrated), metrics, AdapterArchive.pack(run, task));
     }
 
     /** The version's adapter; null (the base model alone) for none. */

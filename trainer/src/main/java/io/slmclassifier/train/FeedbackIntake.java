@@ -2,6 +2,7 @@ package io.slmclassifier.train;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
 import io.slmclassifier.avro.LabeledExample;
 import io.slmclassifier.classify.Task;
 import io.slmclassifier.kafka.AvroSerde;
@@ -48,14 +49,21 @@ public final class FeedbackIntake {
      */
     public FeedbackIntake(Task task, AvroSerde<LabeledExample> examples, Destinations destinations,
             KafkaConsumer<byte[], byte[]> feedback, KafkaProducer<byte[], byte[]> producer, MeterRegistry metrics) {
+        this(task, examples, destinations, feedback, producer, metrics, Tags.empty());
+    }
+
+    /** @param tags on its counters besides the outcome (the task's, when the trainer keeps several lineages) */
+    public FeedbackIntake(Task task, AvroSerde<LabeledExample> examples, Destinations destinations,
+            KafkaConsumer<byte[], byte[]> feedback, KafkaProducer<byte[], byte[]> producer, MeterRegistry metrics,
+            Tags tags) {
         this.task = task;
         this.examples = examples;
         this.destinations = destinations;
         this.feedback = feedback;
         this.producer = producer;
-        this.accepted = Counter.builder("slm.trainer.feedback").tag("outcome", "accepted")
+        this.accepted = Counter.builder("slm.trainer.feedback").tags(tags).tag("outcome", "accepted")
                 .description("feedback records").register(metrics);
-        this.refused = Counter.builder("slm.trainer.feedback").tag("outcome", "dead_lettered")
+        this.refused = Counter.builder("slm.trainer.feedback").tags(tags).tag("outcome", "dead_lettered")
                 .description("feedback records").register(metrics);
     }
 

@@ -49,7 +49,8 @@ import java.util.stream.Stream;
  *   <li>References: selectors against pod labels, the StatefulSet's headless Service, ConfigMap keys, claims,
  *       volume mounts, named ports, Prometheus ports, the task ConfigMap against {@code tasks/}, the topics the
  *       services use against the KafkaTopics, and every {@code SLM_*} variable and properties key against the
- *       keys the services know ({@code processor/processor.properties}, {@code trainer/trainer.properties}).</li>
+ *       keys the services know ({@code processor/processor.properties}, {@code trainer/trainer.properties}). A
+ *       configuration of several tasks ({@code tasks}, {@code tasks.dir}) uses each task's topics, named after it.</li>
  *   <li>Compose: the configurations {@code docker compose config} resolved (given as arguments): environment
  *       keys, health-check ports, the topics the topic service creates, Dockerfiles and the FLAVOR argument. Each
  *       Dockerfile has a runtime stage per flavor and its service's stage last, its build sources exist and are not
@@ -82,6 +83,14 @@ public final class ValidateDeploy {
             Map.entry("batch/v1/Job", "V1Job"),
             Map.entry("networking.k8s.io/v1/NetworkPolicy", "V1NetworkPolicy"));
     private static final Set<String> CLUSTER_SCOPED = Set.of("Namespace");
+    /**
+     * Custom resources of operators these manifests may use: Kubernetes' Java models do not know them, so they are
+     * written out for {@code custom-resources/validate.mjs} (their published npm models), after the references
+     * between them and the other objects are checked here.
+     */
+    private static final Set<String> CUSTOM = Set.of("monitoring.coreos.com/v1/ServiceMonitor",
+            "monitoring.coreos.com/v1/PodMonitor", "keda.sh/v1alpha1/ScaledObject");
+    private final ArrayNode customResources = JsonNodeFactory.instance.arrayNode();
     private static final Set<String> KUSTOMIZATION_KEYS = Set.of("apiVersion", "kind", "namespace", "resources", "images", "patches");
 
     private final Path root;
@@ -110,6 +119,9 @@ public final class ValidateDeploy {
             compose.add(Path.of(args[i]));
         }
         v.run(compose);
+        Path custom = v.root.resolve("tools/deploy-validate/target/custom-resources.json");
+        Files.createDirectories(custom.getParent());
+        v.json.writerWithDefaultPrettyPrinter().writeValue(custom.toFile(), v.customResources);
         if (!v.errors.isEmpty()) {
             System.err.println("Deployment files: " + v.errors.size() + " error(s)");
             v.errors.forEach(e -> System.err.println("  " + e));
@@ -348,6 +360,10 @@ public final class ValidateDeploy {
             validateStrimzi(o, where);
             return;
         }
+        if (CUSTOM.contains(key)) {
+            customResources.addObject().put("where", where).set("object", o.body());
+            return;
+        }
         String model = BUILTIN.get(key);
         if (model == null) {
             error(where, "no schema here for apiVersion " + o.apiVersion() + " kind " + o.kind());
@@ -581,6 +597,24 @@ public final class ValidateDeploy {
                         error(o.where(), "Service " + o.name() + " targets port '" + target.asText() + "' that its pods do not name");
                     }
                 }
+            } else if (o.kind().equals("ServiceMonitor")) {
+                checkServiceMonitor(o, objects);
+            } else if (o.kind().equals("PodMonitor")) {
+                JsonNode spec = o.body().path("spec");
+                List<Node> pods = workloads.stream().filter(w -> w.namespace().equals(o.namespace()) && selects(
+                        spec.path("selector").path("matchLabels"), w.body().path("spec").path("template").path("metadata")
+                                .path("labels"))).toList();
+                if (pods.isEmpty()) {
+                    error(o.where(), "PodMonitor " + o.name() + " selects no pods of these manifests");
+                }
+                for (JsonNode endpoint : spec.path("podMetricsEndpoints")) {
+                    String port = endpoint.path("port").asText();
+                    if (pods.stream().noneMatch(w -> containerPorts(w).contains(port))) {
+                        error(o.where(), "PodMonitor " + o.name() + " scrapes port '" + port + "' that its pods do not name");
+                    }
+                }
+            } else if (o.kind().equals("ScaledObject")) {
+                checkScaledObject(o, objects, workloads);
             } else if (o.kind().equals("PodDisruptionBudget")) {
                 JsonNode selector = o.body().path("spec").path("selector").path("matchLabels");
                 if (workloads.stream().noneMatch(w -> w.namespace().equals(o.namespace())
@@ -675,6 +709,77 @@ public final class ValidateDeploy {
         for (Node cm : configMaps.values()) {
             if (cm.name().equals("slm-task")) {
                 checkTasks(cm);
+            }
+        }
+    }
+
+    /** A ServiceMonitor selects a Service of these manifests in its namespace and scrapes ports that Service names. */
+    private void checkServiceMonitor(Node monitor, List<Node> objects) {
+        JsonNode spec = monitor.body().path("spec");
+        List<Node> services = objects.stream().filter(s -> s.kind().equals("Service")
+                && s.namespace().equals(monitor.namespace())
+                && selects(spec.path("selector").path("matchLabels"), s.body().path("metadata").path("labels"))).toList();
+        if (services.isEmpty()) {
+            error(monitor.where(), "ServiceMonitor " + monitor.name() + " selects no Service of these manifests");
+            return;
+        }
+        for (JsonNode endpoint : spec.path("endpoints")) {
+            String port = endpoint.path("port").asText();
+            boolean named = services.stream().anyMatch(s -> {
+                for (JsonNode p : s.body().path("spec").path("ports")) {
+                    if (port.equals(p.path("name").asText())) {
+                        return true;
+                    }
+                }
+                return false;
+            });
+            if (!named) {
+                error(monitor.where(), "ServiceMonitor " + monitor.name() + " scrapes port '" + port
+                        + "' that the Services it selects do not name");
+            }
+        }
+    }
+
+    /**
+     * A ScaledObject scales a workload of these manifests, and each of its kafka triggers watches what a processor
+     * consumes: the input topic under the Streams application id, or with several tasks a task's {@code <name>.in}
+     * under {@code <application.id>-<name>} (the processor's per-task defaults).
+     */
+    private void checkScaledObject(Node scaled, List<Node> objects, List<Node> workloads) {
+        JsonNode target = scaled.body().path("spec").path("scaleTargetRef");
+        String kind = target.path("kind").asText("Deployment");
+        Node workload = workloads.stream().filter(w -> w.kind().equals(kind) && w.namespace().equals(scaled.namespace())
+                && w.name().equals(target.path("name").asText())).findFirst().orElse(null);
+        if (workload == null) {
+            error(scaled.where(), "ScaledObject " + scaled.name() + " scales " + kind + " " + target.path("name").asText()
+                    + ", which is not in these manifests");
+            return;
+        }
+        Properties processor = new Properties();
+        objects.stream().filter(o -> o.kind().equals("ConfigMap") && o.body().path("data").has("processor.properties"))
+                .findFirst().ifPresent(cm -> {
+                    try {
+                        processor.load(new StringReader(cm.body().path("data").path("processor.properties").asText()));
+                    } catch (IOException e) {
+                        throw new IllegalStateException(e);
+                    }
+                });
+        String application = processor.getProperty("application.id", "slm-classifier").trim();
+        String input = processor.getProperty("input.topic", "intents.in").trim();
+        for (JsonNode trigger : scaled.body().path("spec").path("triggers")) {
+            if (!"kafka".equals(trigger.path("type").asText())) {
+                continue;
+            }
+            String group = trigger.path("metadata").path("consumerGroup").asText();
+            String topic = trigger.path("metadata").path("topic").asText();
+            boolean several = !processor.getProperty("tasks", "").isBlank() || !processor.getProperty("tasks.dir", "").isBlank();
+            boolean single = !several && group.equals(application) && topic.equals(input);
+            boolean perTask = several && topic.endsWith(".in")
+                    && group.equals(application + "-" + topic.substring(0, topic.length() - ".in".length()));
+            if (!single && !perTask) {
+                error(scaled.where(), "ScaledObject " + scaled.name() + ": kafka trigger on topic '" + topic + "' and group '"
+                        + group + "' is not what the processor consumes (" + input + " as " + application
+                        + ", or <task>.in as " + application + "-<task>)");
             }
         }
     }
@@ -808,7 +913,7 @@ public final class ValidateDeploy {
                 }
                 Map<String, String> config = new LinkedHashMap<>(defaults(service));
                 p.stringPropertyNames().forEach(k -> config.put(k, p.getProperty(k).trim()));
-                checkTopics(cm.where(), config, name -> {
+                checkTopics(cm.where(), service, config, name -> {
                     JsonNode spec = byName.get(name);
                     return spec == null ? null
                             : new TopicSpec(spec.path("partitions").asInt(-1), spec.path("config").path("cleanup.policy").asText("delete"));
@@ -819,8 +924,87 @@ public final class ValidateDeploy {
 
     private record TopicSpec(int partitions, String cleanupPolicy) { }
 
-    private void checkTopics(String where, Map<String, String> config, java.util.function.Function<String, TopicSpec> topics,
-            String what) {
+    /**
+     * The topics of each task the configuration serves: the configuration's own in single-task mode; with
+     * {@code tasks} or {@code tasks.dir}, each task's view of it (its topics named after it, as the service's
+     * TASK_DEFAULTS say, and its {@code task.<name>.<key>} settings), the task's name read from its file in tasks/.
+     */
+    private void checkTopics(String where, String service, Map<String, String> config,
+            java.util.function.Function<String, TopicSpec> topics, String what) {
+        for (Map.Entry<String, Map<String, String>> view : taskViews(where, service, config).entrySet()) {
+            checkTopicsOf(view.getKey().isEmpty() ? where : where + " task " + view.getKey(), view.getValue(), topics, what);
+        }
+    }
+
+    /** Task name -> the configuration it sees; one entry named "" in single-task mode. */
+    private Map<String, Map<String, String>> taskViews(String where, String service, Map<String, String> config) {
+        Map<String, Map<String, String>> views = new LinkedHashMap<>();
+        List<String> files = new ArrayList<>();
+        for (String f : config.getOrDefault("tasks", "").split(",")) {
+            if (!f.isBlank()) {
+                files.add(f.strip());
+            }
+        }
+        if (!config.getOrDefault("tasks.dir", "").isBlank()) {
+            try (Stream<Path> listed = Files.list(root.resolve("tasks"))) {
+                listed.map(p -> p.getFileName().toString()).filter(n -> n.matches(".*\\.(ya?ml|json)")).sorted()
+                        .forEach(files::add);
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        if (files.isEmpty()) {
+            views.put("", config);
+            return views;
+        }
+        Map<String, String> taskDefaults = taskDefaults(service);
+        for (String file : files) {
+            Path task = root.resolve("tasks").resolve(Path.of(file).getFileName().toString());
+            String name;
+            try {
+                name = Files.isRegularFile(task) ? yaml.readTree(task.toFile()).path("name").asText("") : "";
+            } catch (IOException e) {
+                name = "";
+            }
+            if (name.isEmpty()) {
+                error(where, "task " + file + " is no task file in tasks/ with a name");
+                continue;
+            }
+            Map<String, String> view = new LinkedHashMap<>(config);
+            for (Map.Entry<String, String> d : taskDefaults.entrySet()) {
+                String global = config.getOrDefault(d.getKey(), "");
+                boolean blankValue = d.getValue().contains("{value}") && global.isBlank();
+                view.put(d.getKey(), blankValue ? "" : d.getValue().replace("{task}", name).replace("{value}", global));
+            }
+            String prefix = "task." + name + ".";
+            config.forEach((key, value) -> {
+                if (key.startsWith(prefix)) {
+                    view.put(key.substring(prefix.length()), value);
+                }
+            });
+            views.put(name, view);
+        }
+        return views;
+    }
+
+    /** The service's TASK_DEFAULTS from its build classes; without them, the topics' templates they hold. */
+    @SuppressWarnings("unchecked")
+    private Map<String, String> taskDefaults(String service) {
+        Object field = codeField(service.equals("processor") ? "io.slmclassifier.stream.ProcessorConfig"
+                : "io.slmclassifier.train.TrainerConfig", "TASK_DEFAULTS");
+        if (field instanceof Map<?, ?> map) {
+            return (Map<String, String>) map;
+        }
+        return service.equals("processor")
+                ? Map.of("input.topic", "{task}.in", "output.topic", "{task}.classified", "review.topic", "{task}.review",
+                        "dlq.topic", "{task}.dlq", "feedback.topic", "{task}.feedback", "control.topic", "{task}.control",
+                        "adapters.topic", "{task}.adapters")
+                : Map.of("feedback.topics", "{task}.feedback", "dataset.topic", "{task}.dataset",
+                        "control.topic", "{task}.control", "adapters.topic", "{task}.adapters", "dlq.topic", "{task}.dlq");
+    }
+
+    private void checkTopicsOf(String where, Map<String, String> config,
+            java.util.function.Function<String, TopicSpec> topics, String what) {
         for (Map.Entry<String, String> e : config.entrySet()) {
             if (!e.getKey().endsWith(".topic") && !e.getKey().equals("feedback.topics")) {
                 continue;
@@ -910,7 +1094,7 @@ public final class ValidateDeploy {
                 error(sw, "healthcheck does not ask /health/ on metrics.port " + port + ": " + test);
             }
             if (!created.isEmpty()) {
-                checkTopics(sw, config, created::get, "topic created by the compose topic service");
+                checkTopics(sw, service, config, created::get, "topic created by the compose topic service");
             }
         });
     }
@@ -1065,6 +1249,19 @@ public final class ValidateDeploy {
 
     /** Keys of a configuration class's DEFAULTS table, read from the modules' build classes; null when not built. */
     private Set<String> codeKeys(String className) {
+        Object rows = codeField(className, "DEFAULTS");
+        if (!(rows instanceof String[][] table)) {
+            return null;
+        }
+        Set<String> keys = new TreeSet<>();
+        for (String[] row : table) {
+            keys.add(row[0]);
+        }
+        return keys;
+    }
+
+    /** A static field of one of the modules' classes, from their build classes; null when they are not built. */
+    private Object codeField(String className, String field) {
         List<URL> classes = new ArrayList<>();
         for (String module : List.of("core", "kafka", "processor", "trainer")) {
             Path dir = root.resolve(module + "/target/classes");
@@ -1078,13 +1275,8 @@ public final class ValidateDeploy {
             }
         }
         try (URLClassLoader loader = new URLClassLoader(classes.toArray(URL[]::new), ClassLoader.getPlatformClassLoader())) {
-            String[][] rows = (String[][]) Class.forName(className, true, loader).getField("DEFAULTS").get(null);
-            Set<String> keys = new TreeSet<>();
-            for (String[] row : rows) {
-                keys.add(row[0]);
-            }
-            return keys;
-        } catch (ReflectiveOperationException | LinkageError | IOException | ClassCastException e) {
+            return Class.forName(className, true, loader).getField(field).get(null);
+        } catch (ReflectiveOperationException | LinkageError | IOException e) {
             return null;
         }
     }
