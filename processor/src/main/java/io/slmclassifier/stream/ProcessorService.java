@@ -123,7 +123,7 @@ public final class ProcessorService implements AutoCloseable {
         AdapterRollout.Application adapters = tasks.size() == 1 ? AdapterRollout.Application.MERGED
                 : AdapterRollout.Application.UNMERGED;
         TaskPipeline.Shared shared = new TaskPipeline.Shared(modelId, ModelFingerprint.sha256(model.dir()), maxBatch,
-                signature, instanceId(config), adapters);
+                signature, instanceId(config), TaskCatalog.severalTasks(config), adapters);
         this.pipelines = pipelines(views, classifiers, wire, shared);
         this.operations = startOperations(ControlSigning.describe(signature));
         log.info("Processor ready: model {} on {}, metrics on {}", modelId, model.device(), operations == null ? "off"
