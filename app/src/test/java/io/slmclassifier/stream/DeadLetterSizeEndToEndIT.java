@@ -414,6 +414,15 @@ class DeadLetterSizeEndToEndIT {
             List<ConsumerRecord<byte[], byte[]>> dataset = readCommitted(app + ".dataset", 1, Duration.ofSeconds(60));
             assertEquals("short", new String(dataset.get(0).key(), StandardCharsets.UTF_8));
             assertTrue(trainer.ready());
+
+            // Micrometer's standard binders beside the trainer's own series, under Micrometer's names.
+            String metrics = new String(URI.create("http://127.0.0.1:" + trainer.operationsPort() + "/metrics").toURL()
+                    .openStream().readAllBytes(), StandardCharsets.UTF_8);
+            for (String series : List.of("slm_trainer_feedback_total{", "jvm_memory_used_bytes{", "jvm_gc_",
+                    "process_cpu_usage ", "kafka_consumer_fetch_manager_records_consumed_total{",
+                    "kafka_producer_record_send_total{")) {
+                assertTrue(metrics.contains("\n" + series), "no " + series + " series on /metrics:\n" + metrics);
+            }
         }
     }
 

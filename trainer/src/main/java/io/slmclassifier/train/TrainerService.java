@@ -17,6 +17,7 @@ import io.slmclassifier.model.ModelFingerprint;
 import io.slmclassifier.model.TorchRuntime;
 import io.slmclassifier.model.hub.ModelResolver;
 import io.slmclassifier.ops.OperationsServer;
+import io.slmclassifier.ops.StandardMetrics;
 import io.slmclassifier.quality.Metrics;
 import io.slmclassifier.rollout.AdapterArchive;
 import io.slmclassifier.rollout.AdapterStore;
@@ -88,6 +89,7 @@ public final class TrainerService implements AutoCloseable {
     private final AtomicLong pending = new AtomicLong();
     private final AtomicLong lastCandidateF1 = new AtomicLong(Double.doubleToLongBits(Double.NaN));
     private final OperationsServer operations;
+    private final StandardMetrics standardMetrics;
     private final Thread loop;
     private final AtomicBoolean running = new AtomicBoolean(true);
     private final CountDownLatch stopped = new CountDownLatch(1);
@@ -160,6 +162,7 @@ public final class TrainerService implements AutoCloseable {
                 .description("validation macro-F1 of the last candidate").register(metrics);
         Gauge.builder("slm.trainer.training", this, t -> t.training != null ? 1 : 0)
                 .description("1 while a run is in progress").register(metrics);
+        this.standardMetrics = StandardMetrics.bindTo(metrics).consumer(feedback).consumer(datasetConsumer).producer(producer);
         int port = config.getInt("metrics.port");
         this.operations = port < 0 ? null : new OperationsServer(config.get("metrics.host"), port, metrics::scrape, running::get, () -> ready,
                 () -> training != null ? "TRAINING" : ready ? "READY" : "STARTING", ControlSigning.describe(signature));
@@ -347,6 +350,7 @@ public final class TrainerService implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
+        standardMetrics.close();
         feedback.close();
         datasetConsumer.close();
         producer.close(Duration.ofSeconds(10));
