@@ -4,6 +4,7 @@ import ai.djl.Device;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.slmclassifier.classify.Classification;
 import io.slmclassifier.classify.Classifier;
@@ -29,6 +30,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -76,11 +78,37 @@ public final class ClassifyCommand implements Callable<Integer> {
     @Option(names = "--no-prefix-cache", description = "Run every message in full instead of reusing the shared prompt prefix.")
     boolean noPrefixCache;
 
+    /** The shape of each output line. */
+    enum Format {
+        /** id, text, label, probabilities and logits by label. */
+        json,
+        /**
+         * What transformers' text-classification pipeline returns for one text, {@code [{"label", "score"}]}, the
+         * top K by score: code written against the pipeline reads these lines as they are.
+         */
+        pipeline
+    }
+
+    @Option(names = "--format", defaultValue = "json",
+            description = "json (id, text, label, probabilities, logits) or pipeline (transformers' "
+                    + "[{\"label\": ..., \"score\": ...}], best first) (default: ${DEFAULT-VALUE}).")
+    Format format;
+
+    @Option(names = "--top-k", description = "With --format pipeline: the K labels of highest score (default: 1, as the "
+            + "pipeline's; more than the task has gives them all).")
+    Integer topK;
+
     /** One input line: either a text to classify or an error to report. */
     private record Line(long number, String id, String text, String error) {}
 
     @Override
     public Integer call() throws Exception {
+        if (topK != null && format != Format.pipeline) {
+            throw new IllegalArgumentException("--top-k is for --format pipeline");
+        }
+        if (topK != null && topK < 1) {
+            throw new IllegalArgumentException("--top-k must be at least 1, not " + topK);
+        }
         Task t = Task.load(task);
         Device d = TorchRuntime.device(device);
         try (LanguageModel lm = LanguageModel.load(ModelResolver.fromEnvironment().resolve(model), d, null);
@@ -124,6 +152,10 @@ public final class ClassifyCommand implements Callable<Integer> {
         List<Classification> results = texts.isEmpty() ? List.of() : classifier.classify(texts);
         int next = 0;
         for (Line l : lines) {
+            if (l.error == null && format == Format.pipeline) {
+                out.println(topScores(classifier.task().labels(), results.get(next++), topK == null ? 1 : topK));
+                continue;
+            }
             ObjectNode node = JSON.createObjectNode();
             if (l.error != null) {
                 node.put("line", l.number);
@@ -153,6 +185,24 @@ public final class ClassifyCommand implements Callable<Integer> {
             out.println(node.toString());
         }
         out.flush();
+    }
+
+    /**
+     * The pipeline's shape, {@code [{"label": ..., "score": ...}]}: the {@code k} most probable labels, best first
+     * (ties in task label order).
+     */
+    static ArrayNode topScores(List<String> labels, Classification c, int k) {
+        double[] probabilities = c.probabilities();
+        List<Integer> byScore = new ArrayList<>();
+        for (int i = 0; i < labels.size(); i++) {
+            byScore.add(i);
+        }
+        byScore.sort(Comparator.comparingDouble((Integer i) -> probabilities[i]).reversed());
+        ArrayNode top = JSON.createArrayNode();
+        for (int i : byScore.subList(0, Math.min(k, byScore.size()))) {
+            top.addObject().put("label", labels.get(i)).put("score", probabilities[i]);
+        }
+        return top;
     }
 
     /** Null for a blank line (skipped). */

@@ -18,6 +18,7 @@ import io.slmclassifier.model.ModelFingerprint;
 import io.slmclassifier.model.TorchRuntime;
 import io.slmclassifier.model.hub.ModelResolver;
 import io.slmclassifier.ops.OperationsServer;
+import io.slmclassifier.ops.StandardMetrics;
 import io.slmclassifier.rollout.AdapterRollout;
 import io.slmclassifier.rollout.AdapterStore;
 import io.slmclassifier.rollout.ControlLog;
@@ -65,6 +66,7 @@ public final class ProcessorService implements AutoCloseable {
     private final ProcessorMetrics metrics;
     private final KafkaStreams streams;
     private final OperationsServer operations;
+    private final StandardMetrics standardMetrics;
     private final AdapterRollout rollout;
     private final ConsoleServer console;
     private final CountDownLatch stopped = new CountDownLatch(1);
@@ -167,6 +169,7 @@ public final class ProcessorService implements AutoCloseable {
             return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
         });
         streams.setStateListener((now, before) -> log.info("Kafka Streams {} -> {}", before, now));
+        this.standardMetrics = StandardMetrics.bindTo(metrics.registry()).streams(streams);
         int port = config.getInt("metrics.port");
         this.operations = port < 0 ? null : new OperationsServer(config.get("metrics.host"), port, metrics::scrape,
                 streams::state, this::streamThreadsSteady, ControlSigning.describe(signature));
@@ -303,6 +306,7 @@ public final class ProcessorService implements AutoCloseable {
                 : CloseOptions.GroupMembershipOperation.LEAVE_GROUP).withTimeout(Duration.ofSeconds(60)));
         rollout.close();
         worker.close();
+        standardMetrics.close();
         if (operations != null) {
             operations.close();
         }
