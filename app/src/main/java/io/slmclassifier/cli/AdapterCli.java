@@ -23,7 +23,7 @@ import picocli.CommandLine.Parameters;
 
 /** Lists adapter versions and sends rollout commands on the control topic. */
 @Command(name = "adapter", mixinStandardHelpOptions = true,
-        description = "List adapter versions with their metrics, or send rollback, pin, unpin or train.")
+        description = "List adapter versions with their metrics, or send rollback, pin, unpin, resume or train.")
 public final class AdapterCli implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     LogOptions logging;
@@ -40,7 +40,8 @@ public final class AdapterCli implements Callable<Integer> {
         {"control.signing.key", "", "HMAC-SHA256 key of the control topic, when the processors check signatures"},
     };
 
-    @Parameters(index = "0", description = "list, rollback, pin, unpin or train")
+    @Parameters(index = "0", description = "list, rollback, pin, unpin, resume (serve new versions again after a "
+            + "rollback) or train")
     String action;
 
     @Parameters(index = "1", arity = "0..1", description = "The version (pin; rollback to it, 0 = the base model).")
@@ -70,12 +71,15 @@ public final class AdapterCli implements Callable<Integer> {
             AdapterCommandType type = switch (action) {
                 case "rollback" -> AdapterCommandType.ROLLBACK;
                 case "pin" -> AdapterCommandType.PIN;
-                case "unpin" -> AdapterCommandType.UNPIN;
+                // Resume is an UNPIN: it clears a pin and a rollback's hold alike, so the schema needs no new command.
+                case "unpin", "resume" -> AdapterCommandType.UNPIN;
                 case "train" -> AdapterCommandType.TRAIN;
-                default -> throw new IllegalArgumentException("unknown action '" + action + "': list, rollback, pin, unpin or train");
+                default -> throw new IllegalArgumentException("unknown action '" + action
+                        + "': list, rollback, pin, unpin, resume or train");
             };
             control.command(type, version, requestedBy);
-            System.out.printf("sent %s%s to %s%n", type, version == null ? "" : " " + version, control.topic());
+            System.out.printf("sent %s%s to %s%s%n", type, version == null ? "" : " " + version, control.topic(),
+                    type == AdapterCommandType.ROLLBACK ? "; new versions wait until 'adapter resume' or 'adapter pin V'" : "");
             return 0;
         }
     }
@@ -120,6 +124,7 @@ public final class AdapterCli implements Callable<Integer> {
         }
         out.printf("%nserving: %s%s%n", state.serving().isPresent() ? "version " + state.serving().getAsLong() : "the base model",
                 state.pinned().isPresent() ? " (pinned)" : "");
+        state.describeHold().ifPresent(hold -> out.printf("%s ('adapter resume' serves the newest, 'adapter pin V' one of them)%n", hold));
     }
 
     /**

@@ -519,9 +519,10 @@ public final class DemoCommand implements Callable<Integer> {
                     }
                 }
                 case "pin" -> send(AdapterCommandType.PIN, version);
-                case "unpin" -> send(AdapterCommandType.UNPIN, null);
+                // After a rollback, UNPIN is what resumes following new versions.
+                case "unpin", "resume" -> send(AdapterCommandType.UNPIN, null);
                 default -> throw new IllegalArgumentException("unknown command /" + words[0]
-                        + " (/train, /adapters, /rollback [V], /pin V, /unpin, /quit)");
+                        + " (/train, /adapters, /rollback [V], /pin V, /unpin, /resume, /quit)");
             }
         }
 
@@ -567,9 +568,11 @@ public final class DemoCommand implements Callable<Integer> {
         public void accept(ControlState state) {
             for (AdapterEvent e : state.events()) {
                 if (told.add(e.getVersion() + "/" + e.getStatus())) {
-                    out.printf("%n[trainer] version %d %s: %s%n> ", e.getVersion(),
+                    boolean waits = state.status(e.getVersion()) == ControlState.Status.WAITING;
+                    out.printf("%n[trainer] version %d %s: %s%s%n> ", e.getVersion(),
                             e.getStatus() == AdapterStatus.ACTIVE ? "published" : e.getStatus().name().toLowerCase(),
-                            e.getMessage());
+                            e.getMessage(), waits ? "; it waits: a rollback holds new versions until /resume or /pin "
+                                    + e.getVersion() : "");
                 }
                 state.errors(e.getVersion()).forEach((instance, reason) -> {
                     if (told.add(e.getVersion() + "/error/" + instance)) {

@@ -50,6 +50,21 @@ class DemoPromptCommandsTest {
     }
 
     @Test
+    void adaptersAfterARollbackShowTheHoldAndTheWaitingVersions() {
+        ControlState state = new ControlState();
+        state.apply(event(1, AdapterStatus.ACTIVE));
+        state.apply(AdapterCommand.newBuilder().setCommand(AdapterCommandType.ROLLBACK).setVersion(0L).setRequestedBy("ops")
+                .setRequestedAt(Instant.parse("2026-12-07T06:10:00.250Z")).build());
+        state.apply(event(2, AdapterStatus.ACTIVE));
+        state.apply(event(3, AdapterStatus.ACTIVE));
+        String said = adapters(state);
+        assertTrue(said.lines().anyMatch(l -> l.startsWith("2 ") && l.contains("waiting")), said);
+        assertTrue(said.lines().anyMatch(l -> l.startsWith("1 ") && l.contains("rolled back")), said);
+        assertTrue(said.contains("serving: the base model\nheld since the rollback at 2026-12-07T06:10:00Z by ops; "
+                + "waiting: v2, v3 ('adapter resume' serves the newest, 'adapter pin V' one of them)"), said);
+    }
+
+    @Test
     void rollbackWithNothingToRollBackSaysSoAndSendsNothing() {
         ControlState base = new ControlState();
         assertEquals(Optional.of("nothing to roll back: the base model is serving, no adapter version is; nothing sent"),
