@@ -231,6 +231,20 @@ public final class DemoCommand implements Callable<Integer> {
             brokerBuilder.dataDir(dataDir.resolve("kafka"));
         }
         out.println("starting a local Kafka broker...");
+        try {
+            serve(out, input, brokerBuilder, modelDir, taskFile, work, signing, signature, resolver, stopped);
+            // The last line: everything is closed, the broker last, so nothing of the demo's prints after it.
+            out.println("stopped");
+        } finally {
+            stopped.countDown();
+        }
+        return 0;
+    }
+
+    /** Starts everything, runs the prompt until it ends, and closes all of it: clients, services, registry, broker. */
+    private void serve(PrintStream out, Lines input, LocalKafkaBroker.Builder brokerBuilder, Path modelDir, Path taskFile,
+            Path work, SigningKey signing, ControlSignature signature, ModelResolver resolver,
+            java.util.concurrent.CountDownLatch stopped) throws Exception {
         try (LocalKafkaBroker broker = brokerBuilder.start();
                 EmbeddedSchemaRegistry registry = EmbeddedSchemaRegistry.builder().kafka(broker.bootstrapServers())
                         .port(registryPort).start()) {
@@ -316,10 +330,7 @@ public final class DemoCommand implements Callable<Integer> {
                     simulation.close();
                 }
             }
-        } finally {
-            stopped.countDown();
         }
-        return 0;
     }
 
     /**
