@@ -112,15 +112,23 @@ public final class AdapterCli implements Callable<Integer> {
     static void print(ControlState state, PrintStream out) {
         String row = "%-8s %-12s %-8s %-9s %-9s %-7s %-6s %-20s %s%n";
         out.printf(row, "version", "status", "parent", "macro-F1", "serving", "ECE", "T", "created", "message");
+        boolean unfitted = false;
         for (AdapterEvent e : state.events()) {
             Map<String, Double> m = e.getMetrics();
+            // The trainer measures every candidate's calibration (ece); no temperature beside it means none was fitted.
+            boolean noTemperature = m.containsKey("ece") && !m.containsKey("temperature");
+            unfitted |= noTemperature;
             out.printf(row, e.getVersion(), state.status(e.getVersion()).name().toLowerCase().replace('_', ' '),
                     e.getParentVersion() == null ? "-" : e.getParentVersion(), figure(m.get("macro_f1"), "%.4f"),
                     figure(m.get("serving_macro_f1"), "%.4f"),
                     // ECE as served: after the version's temperature when it has one.
-                    figure(m.getOrDefault("ece_calibrated", m.get("ece")), "%.4f"), figure(m.get("temperature"), "%.2f"),
+                    figure(m.getOrDefault("ece_calibrated", m.get("ece")), "%.4f"), noTemperature ? "none" : figure(m.get("temperature"), "%.2f"),
                     e.getCreatedAt().toString().substring(0, 19), e.getMessage() == null ? "" : e.getMessage());
             state.errors(e.getVersion()).forEach((instance, reason) -> out.printf("%8s error on %s: %s%n", "", instance, reason));
+        }
+        if (unfitted) {
+            out.printf("%nT none: no calibration temperature could be fitted on the version's validation split (its logits "
+                    + "do not tell the labels apart); it serves its probabilities uncalibrated%n");
         }
         out.printf("%nserving: %s%s%n", state.serving().isPresent() ? "version " + state.serving().getAsLong() : "the base model",
                 state.pinned().isPresent() ? " (pinned)" : "");

@@ -65,6 +65,22 @@ class DemoPromptCommandsTest {
     }
 
     @Test
+    void adaptersSayWhenNoTemperatureCouldBeFitted() {
+        ControlState state = new ControlState();
+        state.apply(AdapterEvent.newBuilder(event(1, AdapterStatus.ACTIVE))
+                .setMetrics(Map.of("macro_f1", 0.7, "ece", 0.1, "temperature", 0.42)).build());
+        String calibrated = adapters(state);
+        assertTrue(calibrated.lines().anyMatch(l -> l.startsWith("1 ") && l.contains(" 0.42 ")), calibrated);
+        assertTrue(!calibrated.contains("T none"), calibrated);
+
+        state.apply(AdapterEvent.newBuilder(event(2, AdapterStatus.ACTIVE)).setMetrics(Map.of("macro_f1", 0.7, "ece", 0.5))
+                .build());
+        String said = adapters(state);
+        assertTrue(said.lines().anyMatch(l -> l.startsWith("2 ") && l.contains(" none ")), said);
+        assertTrue(said.contains("T none: no calibration temperature could be fitted"), said);
+    }
+
+    @Test
     void rollbackWithNothingToRollBackSaysSoAndSendsNothing() {
         ControlState base = new ControlState();
         assertEquals(Optional.of("nothing to roll back: the base model is serving, no adapter version is; nothing sent"),
