@@ -8,10 +8,12 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.slmclassifier.classify.Classification;
 import io.slmclassifier.classify.Classifier;
 import io.slmclassifier.classify.LanguageModel;
+import io.slmclassifier.classify.SlicedHead;
 import io.slmclassifier.classify.Task;
 import io.slmclassifier.model.LoraAdapter;
 import io.slmclassifier.model.TorchRuntime;
 import io.slmclassifier.model.hub.ModelResolver;
+import io.slmclassifier.quality.Calibration;
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.FileInputStream;
@@ -73,6 +75,10 @@ public final class ClassifyCommand implements Callable<Integer> {
     @Option(names = "--label-mass", description = "Also output the label mass (probability of the class tokens over the whole vocabulary).")
     boolean labelMass;
 
+    @Option(names = "--temperature", description = "Calibration temperature: probabilities are softmax(logits / T), "
+            + "as a processor serves them with calibration.temperature (default: none, T = 1).")
+    Double temperature;
+
     @Option(names = "--no-prefix-cache", description = "Run every message in full instead of reusing the shared prompt prefix.")
     boolean noPrefixCache;
 
@@ -81,6 +87,9 @@ public final class ClassifyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (temperature != null) {
+            Calibration.requireUsable(temperature);
+        }
         Task t = Task.load(task);
         Device d = TorchRuntime.device(device);
         try (LanguageModel lm = LanguageModel.load(ModelResolver.fromEnvironment().resolve(model), d, null);
@@ -139,9 +148,14 @@ public final class ClassifyCommand implements Callable<Integer> {
                 ObjectNode probabilities = node.putObject("probabilities");
                 ObjectNode logits = node.putObject("logits");
                 List<String> labels = classifier.task().labels();
+                // Dividing the logits by T keeps their order: the label stays, only how sure it reads changes.
+                double[] p = temperature == null ? c.probabilities() : SlicedHead.softmax(c.logits(), temperature);
                 for (int i = 0; i < labels.size(); i++) {
-                    probabilities.put(labels.get(i), c.probabilities()[i]);
+                    probabilities.put(labels.get(i), p[i]);
                     logits.put(labels.get(i), c.logits()[i]);
+                }
+                if (temperature != null) {
+                    node.put("calibration_temperature", temperature);
                 }
                 if (labelMass) {
                     node.put("label_mass", c.labelMass());

@@ -6,6 +6,7 @@ import io.slmclassifier.avro.AdapterStatus;
 import io.slmclassifier.avro.Classification;
 import io.slmclassifier.avro.LabelProbability;
 import io.slmclassifier.avro.LabeledExample;
+import io.slmclassifier.config.ServiceConfig;
 import io.slmclassifier.console.ConsoleSettings;
 import io.slmclassifier.kafka.AvroSerde;
 import io.slmclassifier.devkit.LocalKafkaBroker;
@@ -127,6 +128,10 @@ public final class DemoCommand implements Callable<Integer> {
                     + " in the data directory, made on the first start and kept.")
     Path controlSigningKeyFile;
 
+    @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Any processor or trainer setting "
+            + "(docs/configuration.md), over the demo's own: --set calibration.temperature=0.7 (repeatable).")
+    List<String> settings = new java.util.ArrayList<>();
+
     /** The demo's own signing key, beside its broker data: a second processor on the same data signs with it too. */
     static final String SIGNING_KEY_FILE = "control-signing.key";
 
@@ -151,6 +156,7 @@ public final class DemoCommand implements Callable<Integer> {
         requireFree("--console-port", consolePort);
         ProcessorConfig.checkLabelMassFloor(abstainMinLabelMass, "--abstain-min-label-mass",
                 String.valueOf(abstainMinLabelMass));
+        Settings.of(ServiceConfig.parseOverrides(settings)); // an unknown key is refused now, not after the start-up
         try (DataDirLock lock = dataDir == null ? null : DataDirLock.acquire(dataDir)) {
             return run();
         }
@@ -277,6 +283,10 @@ public final class DemoCommand implements Callable<Integer> {
                 t.put("lora.alpha", "16");
                 t.put("lora.dropout", "0");
             }
+            // What --set gives wins over the demo's choices above: that is what it is for.
+            Settings given = Settings.of(ServiceConfig.parseOverrides(settings));
+            p.putAll(given.processor());
+            t.putAll(given.trainer());
             SchemaRegistryClient registryClient = SchemaRegistryClient.builder(registry.url()).build();
             try (ProcessorService processor = new ProcessorService(ProcessorConfig.of(p));
                     TrainerService trainer = new TrainerService(TrainerConfig.of(t));
@@ -330,6 +340,75 @@ public final class DemoCommand implements Callable<Integer> {
                     simulation.close();
                 }
             }
+        }
+    }
+
+    /**
+     * The demo's {@code --set} pairs, each to the service whose key it is (to both for the keys they share). A key
+     * neither has is refused with the nearest known one: the services themselves ignore keys they do not read, and a
+     * misspelt {@code calibration.temprature} would otherwise change nothing without a word.
+     */
+    record Settings(Map<String, String> processor, Map<String, String> trainer) {
+        /** Edit distance up to 3: a slip of a few characters, not another key. */
+        private static final org.apache.commons.text.similarity.LevenshteinDistance NEAR =
+                new org.apache.commons.text.similarity.LevenshteinDistance(3);
+
+        static Settings of(Map<String, String> pairs) {
+            Set<String> processorKeys = keys(ProcessorConfig.DEFAULTS);
+            Set<String> trainerKeys = keys(TrainerConfig.DEFAULTS);
+            Map<String, String> processor = new HashMap<>();
+            Map<String, String> trainer = new HashMap<>();
+            List<String> unknown = new java.util.ArrayList<>();
+            for (Map.Entry<String, String> pair : pairs.entrySet()) {
+                String key = pair.getKey();
+                // kafka.* goes to every Kafka client as it is; <key>.file reads a documented key's value from a file.
+                // task.<name>.<key> sets a documented key for one task of several.
+                String documented = key.endsWith(".file") ? key.substring(0, key.length() - ".file".length()) : key;
+                if (!processorKeys.contains(documented) && !trainerKeys.contains(documented) && key.startsWith("task.")
+                        && key.indexOf('.', "task.".length()) > 0) {
+                    documented = key.substring(key.indexOf('.', "task.".length()) + 1);
+                }
+                boolean everywhere = key.startsWith("kafka.");
+                boolean forProcessor = everywhere || processorKeys.contains(documented);
+                boolean forTrainer = everywhere || trainerKeys.contains(documented);
+                if (forProcessor) {
+                    processor.put(key, pair.getValue());
+                }
+                if (forTrainer) {
+                    trainer.put(key, pair.getValue());
+                }
+                if (!forProcessor && !forTrainer) {
+                    unknown.add(describeUnknown(key, processorKeys, trainerKeys));
+                }
+            }
+            if (!unknown.isEmpty()) {
+                throw new IllegalArgumentException("--set: " + String.join("; ", unknown)
+                        + " (the processor's and trainer's keys are in docs/configuration.md)");
+            }
+            return new Settings(Map.copyOf(processor), Map.copyOf(trainer));
+        }
+
+        private static String describeUnknown(String key, Set<String> processorKeys, Set<String> trainerKeys) {
+            Set<String> known = new java.util.TreeSet<>(processorKeys);
+            known.addAll(trainerKeys);
+            String nearest = null;
+            int best = Integer.MAX_VALUE;
+            for (String candidate : known) {
+                int distance = NEAR.apply(candidate, key);
+                if (distance >= 0 && distance < best) {
+                    best = distance;
+                    nearest = candidate;
+                }
+            }
+            return "unknown key '" + key + "'" + (nearest == null ? "" : " (did you mean '" + nearest + "'?)");
+        }
+
+        private static Set<String> keys(String[][] defaults) {
+            Set<String> keys = new HashSet<>();
+            for (String[] row : defaults) {
+                keys.add(row[0]);
+            }
+            return keys;
         }
     }
 
