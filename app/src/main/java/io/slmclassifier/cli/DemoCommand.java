@@ -310,7 +310,10 @@ public final class DemoCommand implements Callable<Integer> {
                 while (processor.state() != KafkaStreams.State.RUNNING || !trainer.ready()) {
                     Thread.sleep(100);
                 }
-                control.follow(new AdapterNews(out));
+                // What the log held before this start is history: one line for it, and news only from here on.
+                control.catchUp(Duration.ofSeconds(30));
+                ControlState before = control.state();
+                control.follow(new AdapterNews(out, before));
                 out.printf("%nbootstrap servers  %s%nschema registry    %s%ntopics             intents.in -> "
                         + "intents.classified (dead letters: intents.dlq)%n                   intents.feedback -> trainer "
                         + "-> intents.control + intents.adapters%nmetrics            processor http://127.0.0.1:%d/metrics, "
@@ -321,6 +324,7 @@ public final class DemoCommand implements Callable<Integer> {
                     out.printf("web console        http://127.0.0.1:%d/%s%n", processor.consolePort(),
                             consoleToken.isBlank() ? "  (read-only: --console-token T lets it label)" : "");
                 }
+                history(before).ifPresent(out::println);
                 if (modelDir.equals(resolver.demoTinyDir()) || modelDir.endsWith("qwen3-tiny")) {
                     out.println("\n" + RANDOM_WEIGHTS_NOTE + (simulate ? "" : " Try --simulate to watch that happen."));
                 }
@@ -329,7 +333,7 @@ public final class DemoCommand implements Callable<Integer> {
                     simulation.start();
                 }
                 out.printf("%nType a sentence and press Enter. Then !LABEL corrects the last answer (labels: %s).%n"
-                        + "/train trains now, /adapters lists versions, /rollback [V], /pin V, /unpin. /quit, Ctrl-D or "
+                        + "/train trains now, /adapters lists versions, /rollback [V], /pin V, /unpin, /resume. /quit, Ctrl-D or "
                         + "Ctrl-C stops.%n",
                         String.join(", ", processor.classifier().task().labels()));
                 Session session = new Session(out, producer, consumer, control,
@@ -645,13 +649,41 @@ public final class DemoCommand implements Callable<Integer> {
         }
     }
 
+    /**
+     * The control log of an earlier run in one line, e.g. "history: versions 1-24 (20 published, 4 rejected),
+     * serving v7"; empty on a first start. A restarted demo says this instead of replaying each old event as news.
+     */
+    static Optional<String> history(ControlState state) {
+        List<AdapterEvent> events = state.events();
+        if (events.isEmpty()) {
+            return Optional.empty();
+        }
+        long first = events.get(0).getVersion();
+        long last = events.get(events.size() - 1).getVersion();
+        Map<String, Long> byStatus = new java.util.TreeMap<>();
+        for (AdapterEvent e : events) {
+            String status = e.getStatus() == AdapterStatus.ACTIVE ? "published" : e.getStatus().name().toLowerCase().replace('_', ' ');
+            byStatus.merge(status, 1L, Long::sum);
+        }
+        List<String> counts = byStatus.entrySet().stream().map(c -> c.getValue() + " " + c.getKey()).toList();
+        OptionalLong serving = state.serving();
+        return Optional.of("history: " + (first == last ? "version " + first : "versions " + first + "-" + last)
+                + " (" + String.join(", ", counts) + "), serving " + (serving.isPresent() ? "v" + serving.getAsLong()
+                : "the base model") + state.describeHold().map(hold -> "; " + hold).orElse(""));
+    }
+
     /** Prints a line when the trainer publishes or rejects a version, or a processor refuses one. */
     private static final class AdapterNews implements java.util.function.Consumer<ControlState> {
         private final PrintStream out;
         private final Set<String> told = new HashSet<>();
 
-        AdapterNews(PrintStream out) {
+        /** {@code history}: what the log held at the start, told already (by {@link #history}). */
+        AdapterNews(PrintStream out, ControlState history) {
             this.out = out;
+            for (AdapterEvent e : history.events()) {
+                told.add(e.getVersion() + "/" + e.getStatus());
+                history.errors(e.getVersion()).keySet().forEach(instance -> told.add(e.getVersion() + "/error/" + instance));
+            }
         }
 
         @Override

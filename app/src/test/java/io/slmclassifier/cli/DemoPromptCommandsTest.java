@@ -81,6 +81,25 @@ class DemoPromptCommandsTest {
     }
 
     @Test
+    void aRestartSummarisesTheHistoryInOneLine() {
+        ControlState state = new ControlState();
+        assertEquals(Optional.empty(), DemoCommand.history(state), "a first start has no history");
+        for (long v = 1; v <= 24; v++) {
+            state.apply(event(v, v % 6 == 0 ? AdapterStatus.REJECTED : AdapterStatus.ACTIVE));
+        }
+        state.apply(AdapterCommand.newBuilder().setCommand(AdapterCommandType.PIN).setVersion(7L).setRequestedBy("ops")
+                .setRequestedAt(Instant.ofEpochMilli(100)).build());
+        assertEquals(Optional.of("history: versions 1-24 (20 published, 4 rejected), serving v7"), DemoCommand.history(state));
+
+        ControlState one = new ControlState();
+        one.apply(event(1, AdapterStatus.ACTIVE));
+        one.apply(AdapterCommand.newBuilder().setCommand(AdapterCommandType.ROLLBACK).setVersion(null).setRequestedBy("ops")
+                .setRequestedAt(Instant.parse("2026-12-07T06:10:00Z")).build());
+        assertEquals(Optional.of("history: version 1 (1 published), serving the base model; held since the rollback at "
+                + "2026-12-07T06:10:00Z by ops; waiting: none yet"), DemoCommand.history(one));
+    }
+
+    @Test
     void rollbackWithNothingToRollBackSaysSoAndSendsNothing() {
         ControlState base = new ControlState();
         assertEquals(Optional.of("nothing to roll back: the base model is serving, no adapter version is; nothing sent"),
