@@ -79,7 +79,8 @@ public final class AdapterCli implements Callable<Integer> {
             };
             control.command(type, version, requestedBy);
             System.out.printf("sent %s%s to %s%s%n", type, version == null ? "" : " " + version, control.topic(),
-                    type == AdapterCommandType.ROLLBACK ? "; new versions wait until 'adapter resume' or 'adapter pin V'" : "");
+                    type == AdapterCommandType.ROLLBACK
+                            ? "; new versions wait until 'adapter resume' or 'adapter pin V'" : "");
             return 0;
         }
     }
@@ -122,17 +123,19 @@ public final class AdapterCli implements Callable<Integer> {
                     e.getParentVersion() == null ? "-" : e.getParentVersion(), figure(m.get("macro_f1"), "%.4f"),
                     figure(m.get("serving_macro_f1"), "%.4f"),
                     // ECE as served: after the version's temperature when it has one.
-                    figure(m.getOrDefault("ece_calibrated", m.get("ece")), "%.4f"), noTemperature ? "none" : figure(m.get("temperature"), "%.2f"),
+                    figure(m.getOrDefault("ece_calibrated", m.get("ece")), "%.4f"),
+                    noTemperature ? "none" : figure(m.get("temperature"), "%.2f"),
                     e.getCreatedAt().toString().substring(0, 19), e.getMessage() == null ? "" : e.getMessage());
             state.errors(e.getVersion()).forEach((instance, reason) -> out.printf("%8s error on %s: %s%n", "", instance, reason));
         }
         if (unfitted) {
-            out.printf("%nT none: no calibration temperature could be fitted on the version's validation split (its logits "
-                    + "do not tell the labels apart); it serves its probabilities uncalibrated%n");
+            out.printf("%nT none: no calibration temperature could be fitted on the version's validation split "
+                    + "(its logits do not tell the labels apart); it serves its probabilities uncalibrated%n");
         }
         out.printf("%nserving: %s%s%n", state.serving().isPresent() ? "version " + state.serving().getAsLong() : "the base model",
                 state.pinned().isPresent() ? " (pinned)" : "");
-        state.describeHold().ifPresent(hold -> out.printf("%s ('adapter resume' serves the newest, 'adapter pin V' one of them)%n", hold));
+        state.describeHold().ifPresent(hold -> out.printf(
+                "%s ('adapter resume' serves the newest, 'adapter pin V' one of them)%n", hold));
     }
 
     /**

@@ -333,8 +333,8 @@ public final class DemoCommand implements Callable<Integer> {
                     simulation.start();
                 }
                 out.printf("%nType a sentence and press Enter. Then !LABEL corrects the last answer (labels: %s).%n"
-                        + "/train trains now, /adapters lists versions, /rollback [V], /pin V, /unpin, /resume. /quit, Ctrl-D or "
-                        + "Ctrl-C stops.%n",
+                        + "/train trains now, /adapters lists versions, /rollback [V], /pin V, /unpin, /resume. "
+                        + "/quit, Ctrl-D or Ctrl-C stops.%n",
                         String.join(", ", processor.classifier().task().labels()));
                 Session session = new Session(out, producer, consumer, control,
                         AvroSerde.forType(Classification.class, registryClient),
@@ -662,7 +662,8 @@ public final class DemoCommand implements Callable<Integer> {
         long last = events.get(events.size() - 1).getVersion();
         Map<String, Long> byStatus = new java.util.TreeMap<>();
         for (AdapterEvent e : events) {
-            String status = e.getStatus() == AdapterStatus.ACTIVE ? "published" : e.getStatus().name().toLowerCase().replace('_', ' ');
+            String status = e.getStatus() == AdapterStatus.ACTIVE ? "published"
+                    : e.getStatus().name().toLowerCase().replace('_', ' ');
             byStatus.merge(status, 1L, Long::sum);
         }
         List<String> counts = byStatus.entrySet().stream().map(c -> c.getValue() + " " + c.getKey()).toList();
@@ -682,7 +683,8 @@ public final class DemoCommand implements Callable<Integer> {
             this.out = out;
             for (AdapterEvent e : history.events()) {
                 told.add(e.getVersion() + "/" + e.getStatus());
-                history.errors(e.getVersion()).keySet().forEach(instance -> told.add(e.getVersion() + "/error/" + instance));
+                history.errors(e.getVersion()).keySet()
+                        .forEach(instance -> told.add(e.getVersion() + "/error/" + instance));
             }
         }
 
