@@ -9,10 +9,12 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.slmclassifier.classify.Classification;
 import io.slmclassifier.classify.Classifier;
 import io.slmclassifier.classify.LanguageModel;
+import io.slmclassifier.classify.SlicedHead;
 import io.slmclassifier.classify.Task;
 import io.slmclassifier.model.LoraAdapter;
 import io.slmclassifier.model.TorchRuntime;
 import io.slmclassifier.model.hub.ModelResolver;
+import io.slmclassifier.quality.Calibration;
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.FileInputStream;
@@ -75,6 +77,10 @@ public final class ClassifyCommand implements Callable<Integer> {
     @Option(names = "--label-mass", description = "Also output the label mass (probability of the class tokens over the whole vocabulary).")
     boolean labelMass;
 
+    @Option(names = "--temperature", description = "Calibration temperature: probabilities are softmax(logits / T), "
+            + "as a processor serves them with calibration.temperature (default: none, T = 1).")
+    Double temperature;
+
     @Option(names = "--no-prefix-cache", description = "Run every message in full instead of reusing the shared prompt prefix.")
     boolean noPrefixCache;
 
@@ -108,6 +114,9 @@ public final class ClassifyCommand implements Callable<Integer> {
         }
         if (topK != null && topK < 1) {
             throw new IllegalArgumentException("--top-k must be at least 1, not " + topK);
+        }
+        if (temperature != null) {
+            Calibration.requireUsable(temperature);
         }
         Task t = Task.load(task);
         Device d = TorchRuntime.device(device);
@@ -153,7 +162,9 @@ public final class ClassifyCommand implements Callable<Integer> {
         int next = 0;
         for (Line l : lines) {
             if (l.error == null && format == Format.pipeline) {
-                out.println(topScores(classifier.task().labels(), results.get(next++), topK == null ? 1 : topK));
+                Classification c = results.get(next++);
+                double[] p = temperature == null ? c.probabilities() : SlicedHead.softmax(c.logits(), temperature);
+                out.println(topScores(classifier.task().labels(), p, topK == null ? 1 : topK));
                 continue;
             }
             ObjectNode node = JSON.createObjectNode();
@@ -171,9 +182,14 @@ public final class ClassifyCommand implements Callable<Integer> {
                 ObjectNode probabilities = node.putObject("probabilities");
                 ObjectNode logits = node.putObject("logits");
                 List<String> labels = classifier.task().labels();
+                // Dividing the logits by T keeps their order: the label stays, only how sure it reads changes.
+                double[] p = temperature == null ? c.probabilities() : SlicedHead.softmax(c.logits(), temperature);
                 for (int i = 0; i < labels.size(); i++) {
-                    probabilities.put(labels.get(i), c.probabilities()[i]);
+                    probabilities.put(labels.get(i), p[i]);
                     logits.put(labels.get(i), c.logits()[i]);
+                }
+                if (temperature != null) {
+                    node.put("calibration_temperature", temperature);
                 }
                 if (labelMass) {
                     node.put("label_mass", c.labelMass());
@@ -191,8 +207,7 @@ public final class ClassifyCommand implements Callable<Integer> {
      * The pipeline's shape, {@code [{"label": ..., "score": ...}]}: the {@code k} most probable labels, best first
      * (ties in task label order).
      */
-    static ArrayNode topScores(List<String> labels, Classification c, int k) {
-        double[] probabilities = c.probabilities();
+    static ArrayNode topScores(List<String> labels, double[] probabilities, int k) {
         List<Integer> byScore = new ArrayList<>();
         for (int i = 0; i < labels.size(); i++) {
             byScore.add(i);

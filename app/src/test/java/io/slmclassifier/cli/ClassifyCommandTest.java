@@ -105,6 +105,43 @@ class ClassifyCommandTest {
         }
     }
 
+    /** A temperature fitted elsewhere, applied: classify serves softmax(logits / T); evaluate scores it on new data. */
+    @Test
+    void aGivenTemperatureIsAppliedByClassifyAndScoredByEvaluate(@TempDir Path dir) throws Exception {
+        Path output = dir.resolve("out.jsonl");
+        String model = Fixtures.model("qwen3-tiny").toString();
+        String task = Fixtures.task("radr-intents").toString();
+        Path data = Fixtures.RESOURCES.resolve("data/radr-sample.jsonl");
+        assertEquals(0, Main.run("classify", "--model", model, "--task", task, "--input", data.toString(), "--output",
+                output.toString(), "--device", "cpu", "--temperature", "0.25"));
+        ObjectMapper json = new ObjectMapper();
+        JsonNode first = json.readTree(Files.readAllLines(output).get(0));
+        List<String> labels = new ArrayList<>();
+        first.get("logits").fieldNames().forEachRemaining(labels::add);
+        float[] logits = new float[labels.size()];
+        for (int i = 0; i < logits.length; i++) {
+            logits[i] = (float) first.get("logits").get(labels.get(i)).asDouble();
+        }
+        double[] expected = io.slmclassifier.classify.SlicedHead.softmax(logits, 0.25);
+        for (int i = 0; i < logits.length; i++) {
+            assertEquals(expected[i], first.get("probabilities").get(labels.get(i)).asDouble(), 1e-12, labels.get(i));
+        }
+        assertEquals(0.25, first.get("calibration_temperature").asDouble(), 0);
+
+        Path metrics = dir.resolve("metrics.json");
+        assertEquals(0, Main.run("evaluate", "--model", model, "--task", task, "--data", data.toString(), "--json",
+                metrics.toString(), "--device", "cpu", "--temperature", "1"));
+        JsonNode calibration = json.readTree(metrics.toFile()).get("calibration");
+        JsonNode scaled = calibration.get("temperature_scaling");
+        assertEquals("other data (given)", scaled.get("fitted_on").asText());
+        assertEquals(1, scaled.get("temperature").asDouble(), 0);
+        assertEquals(calibration.get("ece").asDouble(), scaled.get("ece").asDouble(), 0, "T = 1 is the model as it is");
+        assertEquals(calibration.get("nll").asDouble(), scaled.get("nll").asDouble(), 0);
+
+        assertEquals(2, Main.run("evaluate", "--model", model, "--task", task, "--data", data.toString(), "--device",
+                "cpu", "--temperature", "-1"), "a temperature must be positive");
+    }
+
     @Test
     void pipelineFormatGivesTheTopKLabelsAndScoresAsTransformersDoes(@TempDir Path dir) throws Exception {
         Path input = dir.resolve("in.txt");
