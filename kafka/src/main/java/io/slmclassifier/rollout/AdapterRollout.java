@@ -304,7 +304,8 @@ public final class AdapterRollout implements AutoCloseable {
             String sha256 = json.path("sha256").asText("");
             AdapterEvent event = state.event(version).orElse(null);
             boolean servable = event != null && event.getStatus() == AdapterStatus.ACTIVE
-                    && state.status(version) != ControlState.Status.ROLLED_BACK;
+                    && state.status(version) != ControlState.Status.ROLLED_BACK
+                    && state.status(version) != ControlState.Status.WAITING;
             return servable && sha256.equals(event.getSha256()) ? event : null;
         } catch (IOException | RuntimeException e) {
             log.warn("Ignoring {}: {}", file, e.getMessage());

@@ -181,6 +181,11 @@ public final class TaskPipeline implements AutoCloseable {
         return streams.state();
     }
 
+    /** The task's Kafka Streams client, for the metrics of the clients inside it. */
+    KafkaStreams streams() {
+        return streams;
+    }
+
     /** Fewer than {@link #FAILURES_NOT_READY} stream thread failures within {@link #FAILURE_WINDOW}. */
     boolean streamThreadsSteady() {
         long since = System.nanoTime() - FAILURE_WINDOW.toNanos();
