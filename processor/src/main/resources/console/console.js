@@ -386,7 +386,12 @@ function showAdapters(adapters) {
   $('adapters-none').hidden = available;
   setText('adapters-none', adapters.available ? 'adapter control failed: ' + adapters.error : 'no adapter control');
   if (!available) return;
-  $('unpin').disabled = adapters.pinned === null;
+  // After a rollback the same UNPIN resumes following new versions: the button says which it does now.
+  const held = adapters.hold !== null && adapters.hold !== undefined;
+  $('unpin').disabled = adapters.pinned === null && !held;
+  setText('unpin', held && adapters.pinned === null ? 'Resume' : 'Unpin');
+  $('adapters-hold').hidden = !held;
+  setText('adapters-hold', held ? adapters.hold : '');
   const serving = adapters.serving;
   $('adapter-rows').replaceChildren(...adapters.versions.map((v) => {
     const usable = v.status !== 'REJECTED' && v.status !== 'ERROR';

@@ -36,7 +36,7 @@ import picocli.CommandLine.Parameters;
  * listing refuses (and lists as not applied) records of another task.
  */
 @Command(name = "adapter", mixinStandardHelpOptions = true,
-        description = "List adapter versions with their metrics, or send rollback, pin, unpin or train.")
+        description = "List adapter versions with their metrics, or send rollback, pin, unpin, resume or train.")
 public final class AdapterCli implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     LogOptions logging;
@@ -55,7 +55,8 @@ public final class AdapterCli implements Callable<Integer> {
         {"tasks.dir", "", "several tasks: a directory of task files, for --task"},
     };
 
-    @Parameters(index = "0", description = "list, rollback, pin, unpin or train")
+    @Parameters(index = "0", description = "list, rollback, pin, unpin, resume (serve new versions again after a "
+            + "rollback) or train")
     String action;
 
     @Parameters(index = "1", arity = "0..1", description = "The version (pin; rollback to it, 0 = the base model).")
@@ -96,13 +97,17 @@ public final class AdapterCli implements Callable<Integer> {
             AdapterCommandType type = switch (action) {
                 case "rollback" -> AdapterCommandType.ROLLBACK;
                 case "pin" -> AdapterCommandType.PIN;
-                case "unpin" -> AdapterCommandType.UNPIN;
+                // Resume is an UNPIN: it clears a pin and a rollback's hold alike, so the schema needs no new command.
+                case "unpin", "resume" -> AdapterCommandType.UNPIN;
                 case "train" -> AdapterCommandType.TRAIN;
-                default -> throw new IllegalArgumentException("unknown action '" + action + "': list, rollback, pin, unpin or train");
+                default -> throw new IllegalArgumentException("unknown action '" + action
+                        + "': list, rollback, pin, unpin, resume or train");
             };
             control.command(type, version, requestedBy);
-            System.out.printf("sent %s%s%s to %s%n", type, version == null ? "" : " " + version,
-                    lineage.task() == null ? "" : " for task " + lineage.task(), control.topic());
+            System.out.printf("sent %s%s%s to %s%s%n", type, version == null ? "" : " " + version,
+                    lineage.task() == null ? "" : " for task " + lineage.task(), control.topic(),
+                    type == AdapterCommandType.ROLLBACK
+                            ? "; new versions wait until 'adapter resume' or 'adapter pin V'" : "");
             return 0;
         }
     }
@@ -159,18 +164,29 @@ public final class AdapterCli implements Callable<Integer> {
     static void print(ControlState state, PrintStream out) {
         String row = "%-8s %-12s %-8s %-9s %-9s %-7s %-6s %-20s %s%n";
         out.printf(row, "version", "status", "parent", "macro-F1", "serving", "ECE", "T", "created", "message");
+        boolean unfitted = false;
         for (AdapterEvent e : state.events()) {
             Map<String, Double> m = e.getMetrics();
+            // The trainer measures every candidate's calibration (ece); no temperature beside it means none was fitted.
+            boolean noTemperature = m.containsKey("ece") && !m.containsKey("temperature");
+            unfitted |= noTemperature;
             out.printf(row, e.getVersion(), state.status(e.getVersion()).name().toLowerCase().replace('_', ' '),
                     e.getParentVersion() == null ? "-" : e.getParentVersion(), figure(m.get("macro_f1"), "%.4f"),
                     figure(m.get("serving_macro_f1"), "%.4f"),
                     // ECE as served: after the version's temperature when it has one.
-                    figure(m.getOrDefault("ece_calibrated", m.get("ece")), "%.4f"), figure(m.get("temperature"), "%.2f"),
+                    figure(m.getOrDefault("ece_calibrated", m.get("ece")), "%.4f"),
+                    noTemperature ? "none" : figure(m.get("temperature"), "%.2f"),
                     e.getCreatedAt().toString().substring(0, 19), e.getMessage() == null ? "" : e.getMessage());
             state.errors(e.getVersion()).forEach((instance, reason) -> out.printf("%8s error on %s: %s%n", "", instance, reason));
         }
+        if (unfitted) {
+            out.printf("%nT none: no calibration temperature could be fitted on the version's validation split "
+                    + "(its logits do not tell the labels apart); it serves its probabilities uncalibrated%n");
+        }
         out.printf("%nserving: %s%s%n", state.serving().isPresent() ? "version " + state.serving().getAsLong() : "the base model",
                 state.pinned().isPresent() ? " (pinned)" : "");
+        state.describeHold().ifPresent(hold -> out.printf(
+                "%s ('adapter resume' serves the newest, 'adapter pin V' one of them)%n", hold));
     }
 
     /**

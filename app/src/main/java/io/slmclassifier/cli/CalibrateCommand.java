@@ -37,7 +37,7 @@ public final class CalibrateCommand implements Callable<Integer> {
         boolean atBound = !Calibration.fittedInside(after.temperature());
         if (atBound) {
             System.out.printf("The fit ended at its bound (T = %.3f): these examples cannot calibrate this model "
-                    + "(no errors among them, or too few). Use more, harder examples.%n", after.temperature());
+                    + "(its logits do not tell the labels apart on them). Use more, harder examples.%n", after.temperature());
         } else {
             System.out.printf("calibration.temperature=%.6f%n", after.temperature());
         }

@@ -4,14 +4,17 @@ import ai.djl.Device;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.slmclassifier.classify.Classification;
 import io.slmclassifier.classify.Classifier;
 import io.slmclassifier.classify.LanguageModel;
+import io.slmclassifier.classify.SlicedHead;
 import io.slmclassifier.classify.Task;
 import io.slmclassifier.model.LoraAdapter;
 import io.slmclassifier.model.TorchRuntime;
 import io.slmclassifier.model.hub.ModelResolver;
+import io.slmclassifier.quality.Calibration;
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.FileInputStream;
@@ -29,6 +32,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -73,14 +77,47 @@ public final class ClassifyCommand implements Callable<Integer> {
     @Option(names = "--label-mass", description = "Also output the label mass (probability of the class tokens over the whole vocabulary).")
     boolean labelMass;
 
+    @Option(names = "--temperature", description = "Calibration temperature: probabilities are softmax(logits / T), "
+            + "as a processor serves them with calibration.temperature (default: none, T = 1).")
+    Double temperature;
+
     @Option(names = "--no-prefix-cache", description = "Run every message in full instead of reusing the shared prompt prefix.")
     boolean noPrefixCache;
+
+    /** The shape of each output line. */
+    enum Format {
+        /** id, text, label, probabilities and logits by label. */
+        json,
+        /**
+         * What transformers' text-classification pipeline returns for one text, {@code [{"label", "score"}]}, the
+         * top K by score: code written against the pipeline reads these lines as they are.
+         */
+        pipeline
+    }
+
+    @Option(names = "--format", defaultValue = "json",
+            description = "json (id, text, label, probabilities, logits) or pipeline (transformers' "
+                    + "[{\"label\": ..., \"score\": ...}], best first) (default: ${DEFAULT-VALUE}).")
+    Format format;
+
+    @Option(names = "--top-k", description = "With --format pipeline: the K labels of highest score (default: 1, as the "
+            + "pipeline's; more than the task has gives them all).")
+    Integer topK;
 
     /** One input line: either a text to classify or an error to report. */
     private record Line(long number, String id, String text, String error) {}
 
     @Override
     public Integer call() throws Exception {
+        if (topK != null && format != Format.pipeline) {
+            throw new IllegalArgumentException("--top-k is for --format pipeline");
+        }
+        if (topK != null && topK < 1) {
+            throw new IllegalArgumentException("--top-k must be at least 1, not " + topK);
+        }
+        if (temperature != null) {
+            Calibration.requireUsable(temperature);
+        }
         Task t = Task.load(task);
         Device d = TorchRuntime.device(device);
         try (LanguageModel lm = LanguageModel.load(ModelResolver.fromEnvironment().resolve(model), d, null);
@@ -124,6 +161,12 @@ public final class ClassifyCommand implements Callable<Integer> {
         List<Classification> results = texts.isEmpty() ? List.of() : classifier.classify(texts);
         int next = 0;
         for (Line l : lines) {
+            if (l.error == null && format == Format.pipeline) {
+                Classification c = results.get(next++);
+                double[] p = temperature == null ? c.probabilities() : SlicedHead.softmax(c.logits(), temperature);
+                out.println(topScores(classifier.task().labels(), p, topK == null ? 1 : topK));
+                continue;
+            }
             ObjectNode node = JSON.createObjectNode();
             if (l.error != null) {
                 node.put("line", l.number);
@@ -139,9 +182,14 @@ public final class ClassifyCommand implements Callable<Integer> {
                 ObjectNode probabilities = node.putObject("probabilities");
                 ObjectNode logits = node.putObject("logits");
                 List<String> labels = classifier.task().labels();
+                // Dividing the logits by T keeps their order: the label stays, only how sure it reads changes.
+                double[] p = temperature == null ? c.probabilities() : SlicedHead.softmax(c.logits(), temperature);
                 for (int i = 0; i < labels.size(); i++) {
-                    probabilities.put(labels.get(i), c.probabilities()[i]);
+                    probabilities.put(labels.get(i), p[i]);
                     logits.put(labels.get(i), c.logits()[i]);
+                }
+                if (temperature != null) {
+                    node.put("calibration_temperature", temperature);
                 }
                 if (labelMass) {
                     node.put("label_mass", c.labelMass());
@@ -153,6 +201,23 @@ public final class ClassifyCommand implements Callable<Integer> {
             out.println(node.toString());
         }
         out.flush();
+    }
+
+    /**
+     * The pipeline's shape, {@code [{"label": ..., "score": ...}]}: the {@code k} most probable labels, best first
+     * (ties in task label order).
+     */
+    static ArrayNode topScores(List<String> labels, double[] probabilities, int k) {
+        List<Integer> byScore = new ArrayList<>();
+        for (int i = 0; i < labels.size(); i++) {
+            byScore.add(i);
+        }
+        byScore.sort(Comparator.comparingDouble((Integer i) -> probabilities[i]).reversed());
+        ArrayNode top = JSON.createArrayNode();
+        for (int i : byScore.subList(0, Math.min(k, byScore.size()))) {
+            top.addObject().put("label", labels.get(i)).put("score", probabilities[i]);
+        }
+        return top;
     }
 
     /** Null for a blank line (skipped). */

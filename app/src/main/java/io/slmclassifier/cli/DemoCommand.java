@@ -6,6 +6,7 @@ import io.slmclassifier.avro.AdapterStatus;
 import io.slmclassifier.avro.Classification;
 import io.slmclassifier.avro.LabelProbability;
 import io.slmclassifier.avro.LabeledExample;
+import io.slmclassifier.config.ServiceConfig;
 import io.slmclassifier.console.ConsoleSettings;
 import io.slmclassifier.kafka.AvroSerde;
 import io.slmclassifier.devkit.LocalKafkaBroker;
@@ -127,6 +128,10 @@ public final class DemoCommand implements Callable<Integer> {
                     + " in the data directory, made on the first start and kept.")
     Path controlSigningKeyFile;
 
+    @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Any processor or trainer setting "
+            + "(docs/configuration.md), over the demo's own: --set calibration.temperature=0.7 (repeatable).")
+    List<String> settings = new java.util.ArrayList<>();
+
     /** The demo's own signing key, beside its broker data: a second processor on the same data signs with it too. */
     static final String SIGNING_KEY_FILE = "control-signing.key";
 
@@ -151,6 +156,7 @@ public final class DemoCommand implements Callable<Integer> {
         requireFree("--console-port", consolePort);
         ProcessorConfig.checkLabelMassFloor(abstainMinLabelMass, "--abstain-min-label-mass",
                 String.valueOf(abstainMinLabelMass));
+        Settings.of(ServiceConfig.parseOverrides(settings)); // an unknown key is refused now, not after the start-up
         try (DataDirLock lock = dataDir == null ? null : DataDirLock.acquire(dataDir)) {
             return run();
         }
@@ -231,6 +237,20 @@ public final class DemoCommand implements Callable<Integer> {
             brokerBuilder.dataDir(dataDir.resolve("kafka"));
         }
         out.println("starting a local Kafka broker...");
+        try {
+            serve(out, input, brokerBuilder, modelDir, taskFile, work, signing, signature, resolver, stopped);
+            // The last line: everything is closed, the broker last, so nothing of the demo's prints after it.
+            out.println("stopped");
+        } finally {
+            stopped.countDown();
+        }
+        return 0;
+    }
+
+    /** Starts everything, runs the prompt until it ends, and closes all of it: clients, services, registry, broker. */
+    private void serve(PrintStream out, Lines input, LocalKafkaBroker.Builder brokerBuilder, Path modelDir, Path taskFile,
+            Path work, SigningKey signing, ControlSignature signature, ModelResolver resolver,
+            java.util.concurrent.CountDownLatch stopped) throws Exception {
         try (LocalKafkaBroker broker = brokerBuilder.start();
                 EmbeddedSchemaRegistry registry = EmbeddedSchemaRegistry.builder().kafka(broker.bootstrapServers())
                         .port(registryPort).start()) {
@@ -263,6 +283,10 @@ public final class DemoCommand implements Callable<Integer> {
                 t.put("lora.alpha", "16");
                 t.put("lora.dropout", "0");
             }
+            // What --set gives wins over the demo's choices above: that is what it is for.
+            Settings given = Settings.of(ServiceConfig.parseOverrides(settings));
+            p.putAll(given.processor());
+            t.putAll(given.trainer());
             SchemaRegistryClient registryClient = SchemaRegistryClient.builder(registry.url()).build();
             try (ProcessorService processor = new ProcessorService(ProcessorConfig.of(p));
                     TrainerService trainer = new TrainerService(TrainerConfig.of(t));
@@ -286,7 +310,10 @@ public final class DemoCommand implements Callable<Integer> {
                 while (processor.state() != KafkaStreams.State.RUNNING || !trainer.ready()) {
                     Thread.sleep(100);
                 }
-                control.follow(new AdapterNews(out));
+                // What the log held before this start is history: one line for it, and news only from here on.
+                control.catchUp(Duration.ofSeconds(30));
+                ControlState before = control.state();
+                control.follow(new AdapterNews(out, before));
                 out.printf("%nbootstrap servers  %s%nschema registry    %s%ntopics             intents.in -> "
                         + "intents.classified (dead letters: intents.dlq)%n                   intents.feedback -> trainer "
                         + "-> intents.control + intents.adapters%nmetrics            processor http://127.0.0.1:%d/metrics, "
@@ -297,6 +324,7 @@ public final class DemoCommand implements Callable<Integer> {
                     out.printf("web console        http://127.0.0.1:%d/%s%n", processor.consolePort(),
                             consoleToken.isBlank() ? "  (read-only: --console-token T lets it label)" : "");
                 }
+                history(before).ifPresent(out::println);
                 if (modelDir.equals(resolver.demoTinyDir()) || modelDir.endsWith("qwen3-tiny")) {
                     out.println("\n" + RANDOM_WEIGHTS_NOTE + (simulate ? "" : " Try --simulate to watch that happen."));
                 }
@@ -305,8 +333,8 @@ public final class DemoCommand implements Callable<Integer> {
                     simulation.start();
                 }
                 out.printf("%nType a sentence and press Enter. Then !LABEL corrects the last answer (labels: %s).%n"
-                        + "/train trains now, /adapters lists versions, /rollback [V], /pin V, /unpin. /quit, Ctrl-D or "
-                        + "Ctrl-C stops.%n",
+                        + "/train trains now, /adapters lists versions, /rollback [V], /pin V, /unpin, /resume. "
+                        + "/quit, Ctrl-D or Ctrl-C stops.%n",
                         String.join(", ", processor.classifier().task().labels()));
                 Session session = new Session(out, producer, consumer, control,
                         AvroSerde.forType(Classification.class, registryClient),
@@ -316,10 +344,76 @@ public final class DemoCommand implements Callable<Integer> {
                     simulation.close();
                 }
             }
-        } finally {
-            stopped.countDown();
         }
-        return 0;
+    }
+
+    /**
+     * The demo's {@code --set} pairs, each to the service whose key it is (to both for the keys they share). A key
+     * neither has is refused with the nearest known one: the services themselves ignore keys they do not read, and a
+     * misspelt {@code calibration.temprature} would otherwise change nothing without a word.
+     */
+    record Settings(Map<String, String> processor, Map<String, String> trainer) {
+        /** Edit distance up to 3: a slip of a few characters, not another key. */
+        private static final org.apache.commons.text.similarity.LevenshteinDistance NEAR =
+                new org.apache.commons.text.similarity.LevenshteinDistance(3);
+
+        static Settings of(Map<String, String> pairs) {
+            Set<String> processorKeys = keys(ProcessorConfig.DEFAULTS);
+            Set<String> trainerKeys = keys(TrainerConfig.DEFAULTS);
+            Map<String, String> processor = new HashMap<>();
+            Map<String, String> trainer = new HashMap<>();
+            List<String> unknown = new java.util.ArrayList<>();
+            for (Map.Entry<String, String> pair : pairs.entrySet()) {
+                String key = pair.getKey();
+                // kafka.* goes to every Kafka client as it is; <key>.file reads a documented key's value from a file.
+                // task.<name>.<key> sets a documented key for one task of several.
+                String documented = key.endsWith(".file") ? key.substring(0, key.length() - ".file".length()) : key;
+                if (!processorKeys.contains(documented) && !trainerKeys.contains(documented) && key.startsWith("task.")
+                        && key.indexOf('.', "task.".length()) > 0) {
+                    documented = key.substring(key.indexOf('.', "task.".length()) + 1);
+                }
+                boolean everywhere = key.startsWith("kafka.");
+                boolean forProcessor = everywhere || processorKeys.contains(documented);
+                boolean forTrainer = everywhere || trainerKeys.contains(documented);
+                if (forProcessor) {
+                    processor.put(key, pair.getValue());
+                }
+                if (forTrainer) {
+                    trainer.put(key, pair.getValue());
+                }
+                if (!forProcessor && !forTrainer) {
+                    unknown.add(describeUnknown(key, processorKeys, trainerKeys));
+                }
+            }
+            if (!unknown.isEmpty()) {
+                throw new IllegalArgumentException("--set: " + String.join("; ", unknown)
+                        + " (the processor's and trainer's keys are in docs/configuration.md)");
+            }
+            return new Settings(Map.copyOf(processor), Map.copyOf(trainer));
+        }
+
+        private static String describeUnknown(String key, Set<String> processorKeys, Set<String> trainerKeys) {
+            Set<String> known = new java.util.TreeSet<>(processorKeys);
+            known.addAll(trainerKeys);
+            String nearest = null;
+            int best = Integer.MAX_VALUE;
+            for (String candidate : known) {
+                int distance = NEAR.apply(candidate, key);
+                if (distance >= 0 && distance < best) {
+                    best = distance;
+                    nearest = candidate;
+                }
+            }
+            return "unknown key '" + key + "'" + (nearest == null ? "" : " (did you mean '" + nearest + "'?)");
+        }
+
+        private static Set<String> keys(String[][] defaults) {
+            Set<String> keys = new HashSet<>();
+            for (String[] row : defaults) {
+                keys.add(row[0]);
+            }
+            return keys;
+        }
     }
 
     /**
@@ -519,9 +613,10 @@ public final class DemoCommand implements Callable<Integer> {
                     }
                 }
                 case "pin" -> send(AdapterCommandType.PIN, version);
-                case "unpin" -> send(AdapterCommandType.UNPIN, null);
+                // After a rollback, UNPIN is what resumes following new versions.
+                case "unpin", "resume" -> send(AdapterCommandType.UNPIN, null);
                 default -> throw new IllegalArgumentException("unknown command /" + words[0]
-                        + " (/train, /adapters, /rollback [V], /pin V, /unpin, /quit)");
+                        + " (/train, /adapters, /rollback [V], /pin V, /unpin, /resume, /quit)");
             }
         }
 
@@ -554,22 +649,54 @@ public final class DemoCommand implements Callable<Integer> {
         }
     }
 
+    /**
+     * The control log of an earlier run in one line, e.g. "history: versions 1-24 (20 published, 4 rejected),
+     * serving v7"; empty on a first start. A restarted demo says this instead of replaying each old event as news.
+     */
+    static Optional<String> history(ControlState state) {
+        List<AdapterEvent> events = state.events();
+        if (events.isEmpty()) {
+            return Optional.empty();
+        }
+        long first = events.get(0).getVersion();
+        long last = events.get(events.size() - 1).getVersion();
+        Map<String, Long> byStatus = new java.util.TreeMap<>();
+        for (AdapterEvent e : events) {
+            String status = e.getStatus() == AdapterStatus.ACTIVE ? "published"
+                    : e.getStatus().name().toLowerCase().replace('_', ' ');
+            byStatus.merge(status, 1L, Long::sum);
+        }
+        List<String> counts = byStatus.entrySet().stream().map(c -> c.getValue() + " " + c.getKey()).toList();
+        OptionalLong serving = state.serving();
+        return Optional.of("history: " + (first == last ? "version " + first : "versions " + first + "-" + last)
+                + " (" + String.join(", ", counts) + "), serving " + (serving.isPresent() ? "v" + serving.getAsLong()
+                : "the base model") + state.describeHold().map(hold -> "; " + hold).orElse(""));
+    }
+
     /** Prints a line when the trainer publishes or rejects a version, or a processor refuses one. */
     private static final class AdapterNews implements java.util.function.Consumer<ControlState> {
         private final PrintStream out;
         private final Set<String> told = new HashSet<>();
 
-        AdapterNews(PrintStream out) {
+        /** {@code history}: what the log held at the start, told already (by {@link #history}). */
+        AdapterNews(PrintStream out, ControlState history) {
             this.out = out;
+            for (AdapterEvent e : history.events()) {
+                told.add(e.getVersion() + "/" + e.getStatus());
+                history.errors(e.getVersion()).keySet()
+                        .forEach(instance -> told.add(e.getVersion() + "/error/" + instance));
+            }
         }
 
         @Override
         public void accept(ControlState state) {
             for (AdapterEvent e : state.events()) {
                 if (told.add(e.getVersion() + "/" + e.getStatus())) {
-                    out.printf("%n[trainer] version %d %s: %s%n> ", e.getVersion(),
+                    boolean waits = state.status(e.getVersion()) == ControlState.Status.WAITING;
+                    out.printf("%n[trainer] version %d %s: %s%s%n> ", e.getVersion(),
                             e.getStatus() == AdapterStatus.ACTIVE ? "published" : e.getStatus().name().toLowerCase(),
-                            e.getMessage());
+                            e.getMessage(), waits ? "; it waits: a rollback holds new versions until /resume or /pin "
+                                    + e.getVersion() : "");
                 }
                 state.errors(e.getVersion()).forEach((instance, reason) -> {
                     if (told.add(e.getVersion() + "/error/" + instance)) {

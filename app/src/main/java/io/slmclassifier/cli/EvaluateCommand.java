@@ -21,13 +21,19 @@ public final class EvaluateCommand implements Callable<Integer> {
     EvaluationOptions evaluation;
 
     @Option(names = "--json", description = "Also write the metrics as JSON to this file.") Path json;
+    @Option(names = "--temperature", description = "Score this calibration temperature (fitted elsewhere, e.g. by "
+            + "calibrate or the trainer) on these examples, in place of one fitted on them.") Double temperature;
     @Option(names = "--plot", description = "Write the reliability diagram and accuracy against coverage (before and "
             + "after temperature scaling) and the confusion matrix as a heat map, as PNG and SVG into this directory.") Path plot;
 
     @Override
     public Integer call() throws Exception {
+        if (temperature != null) {
+            Calibration.requireUsable(temperature); // before the model loads, not after
+        }
         ModelEvaluation.Outcome outcome = evaluation.classify();
-        Calibration.Report calibration = outcome.calibration();
+        Calibration.Report calibration = temperature == null ? outcome.calibration()
+                : Calibration.Report.given(outcome.logits(), outcome.truth(), temperature);
         System.out.print(outcome.metrics().toTable());
         System.out.print(calibration.toTable());
         if (plot != null) {

@@ -16,7 +16,7 @@ import picocli.CommandLine.Option;
  * so that picocli accepts them.
  */
 final class LogOptions {
-    static final Set<String> INTERACTIVE = Set.of("demo", "classify", "train", "evaluate", "adapter", "produce", "bench",
+    static final Set<String> INTERACTIVE = Set.of("demo", "classify", "train", "evaluate", "adapter", "produce", "consume", "bench",
             "soak", "calibrate");
 
     @Option(names = "--verbose", description = "Show the libraries' INFO logs on the terminal too.")

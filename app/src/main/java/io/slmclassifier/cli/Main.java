@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
 @Command(name = "slm-classifier", mixinStandardHelpOptions = true, version = "slm-classifier 0.1.0",
         description = "Classify text with a small causal language model in one forward pass.",
         subcommands = {ClassifyCommand.class, TrainCommand.class, EvaluateCommand.class, CalibrateCommand.class, BenchCommand.class,
-                ProduceCommand.class, ProcessorCommand.class, TrainerCommand.class, AdapterCli.class,
+                ProduceCommand.class, ConsumeCommand.class, ProcessorCommand.class, TrainerCommand.class, AdapterCli.class,
                 DemoCommand.class, SoakCommand.class})
 public final class Main implements Runnable {
 

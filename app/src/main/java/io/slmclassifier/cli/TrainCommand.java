@@ -83,6 +83,7 @@ public final class TrainCommand implements Callable<Integer> {
                         + "); choose another directory, or pass --overwrite to replace it");
             }
         }
+        boolean outputExisted = java.nio.file.Files.exists(output);
         Task t = Task.load(task);
         LabeledData train = usable(LabeledData.read(trainFile, t), "training", err);
         LabeledData validation = usable(LabeledData.read(validationFile, t), "validation", err);
@@ -99,9 +100,22 @@ public final class TrainCommand implements Callable<Integer> {
                     adapter.parameterCount(), adapter.config().r(), adapter.config().alpha(),
                     adapter.config().targetModules(), train.examples().size(), validation.examples().size());
             // No console: stdout or stdin is redirected, so the bar would land in a log as \r-joined redraws.
-            ProgressBar progress = new ProgressBar(err, System.console() != null);
-            LoraTrainer.Result result = trainer.train(train.examples(), validation.examples(), output, progress);
-            progress.finish();
+            ProgressBar bar = new ProgressBar(err, System.console() != null);
+            Interruption progress = new Interruption(bar, trainer, output, outputExisted, err);
+            Thread onStop = new Thread(progress::stopped, "train-interrupted");
+            Runtime.getRuntime().addShutdownHook(onStop);
+            LoraTrainer.Result result;
+            try {
+                result = trainer.train(train.examples(), validation.examples(), output, progress);
+                Runtime.getRuntime().removeShutdownHook(onStop);
+            } catch (IllegalStateException stopping) {
+                // The hook's CancellationException from a step, or "Shutdown in progress" from removing the hook.
+                if (!progress.stopping) {
+                    throw stopping;
+                }
+                return 130; // the hook has said what was stopped; the JVM is on its way out
+            }
+            bar.finish();
             System.out.printf("best step %d of %d (%.1f examples/s); validation metrics of the kept adapter:%n%n",
                     result.bestStep(), result.steps(), result.examplesPerSecond());
             System.out.print(result.best().toTable());
@@ -123,6 +137,93 @@ public final class TrainCommand implements Callable<Integer> {
             throw new IllegalArgumentException("no usable " + what + " examples");
         }
         return data;
+    }
+
+    /**
+     * Ctrl-C or SIGTERM during a run. The JVM runs {@link #stopped} as a shutdown hook while the run goes on, so it
+     * first stops the trainer's writes to --output (waiting for one in progress: no half-written adapter), then
+     * leaves the best adapter so far, marked as interrupted in its training_metrics.json, or nothing at all when no
+     * step beat the adapter training started from (a copy of the start is no result), and says which.
+     */
+    static final class Interruption implements LoraTrainer.Progress {
+        static final List<String> OUTPUT_FILES = List.of("adapter_config.json", "adapter_model.safetensors",
+                "training_metrics.json");
+        private final ProgressBar bar;
+        private final LoraTrainer trainer;
+        private final Path output;
+        private final boolean outputExisted;
+        private final PrintStream err;
+        private volatile int step;
+        private volatile int totalSteps;
+        private volatile Metrics keptMetrics;
+        /** Set by the hook: the run ends at its next step, quietly, so nothing prints after the hook's message. */
+        volatile boolean stopping;
+
+        Interruption(ProgressBar bar, LoraTrainer trainer, Path output, boolean outputExisted, PrintStream err) {
+            this.bar = bar;
+            this.trainer = trainer;
+            this.output = output;
+            this.outputExisted = outputExisted;
+            this.err = err;
+        }
+
+        @Override
+        public void step(int step, int totalSteps, double loss, double examplesPerSecond) {
+            if (stopping) {
+                throw new java.util.concurrent.CancellationException("interrupted");
+            }
+            this.step = step;
+            this.totalSteps = totalSteps;
+            bar.step(step, totalSteps, loss, examplesPerSecond);
+        }
+
+        @Override
+        public void evaluated(int step, Metrics metrics, boolean best) {
+            if (stopping) {
+                throw new java.util.concurrent.CancellationException("interrupted");
+            }
+            if (best) {
+                keptMetrics = metrics;
+            }
+            bar.evaluated(step, metrics, best);
+        }
+
+        void stopped() {
+            stopping = true;
+            int kept = trainer.stopKeeping();
+            bar.finish();
+            String where = totalSteps == 0 ? "before the first step" : "at step " + step + " of " + totalSteps;
+            try {
+                if (kept > 0) {
+                    Path metricsFile = output.resolve("training_metrics.json");
+                    com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+                    com.fasterxml.jackson.databind.node.ObjectNode report =
+                            (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(metricsFile.toFile());
+                    report.putObject("interrupted").put("at_step", step).put("of_steps", totalSteps)
+                            .put("note", "training was stopped; this is the best adapter of the steps run, not of the whole run");
+                    json.writerWithDefaultPrettyPrinter().writeValue(metricsFile.toFile(), report);
+                    err.printf("%ninterrupted %s: the best adapter so far (step %d, validation macro-F1 %.4f) is in %s, "
+                            + "marked as interrupted in training_metrics.json%n", where, kept,
+                            keptMetrics == null ? Double.NaN : keptMetrics.macroF1(), output);
+                } else {
+                    for (String file : OUTPUT_FILES) {
+                        java.nio.file.Files.deleteIfExists(output.resolve(file));
+                    }
+                    if (!outputExisted) {
+                        try (var left = java.nio.file.Files.list(output)) {
+                            if (left.findAny().isEmpty()) {
+                                java.nio.file.Files.delete(output);
+                            }
+                        }
+                    }
+                    err.printf("%ninterrupted %s: no step beat the adapter training started from, so nothing is left in "
+                            + "%s%n", where, output);
+                }
+            } catch (java.io.IOException | RuntimeException e) {
+                err.printf("%ninterrupted %s; %s may hold a partial result: %s%n", where, output, e.getMessage());
+            }
+            err.flush();
+        }
     }
 
     /**

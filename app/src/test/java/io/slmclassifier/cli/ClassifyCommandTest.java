@@ -105,6 +105,100 @@ class ClassifyCommandTest {
         }
     }
 
+    /** A temperature fitted elsewhere, applied: classify serves softmax(logits / T); evaluate scores it on new data. */
+    @Test
+    void aGivenTemperatureIsAppliedByClassifyAndScoredByEvaluate(@TempDir Path dir) throws Exception {
+        Path output = dir.resolve("out.jsonl");
+        String model = Fixtures.model("qwen3-tiny").toString();
+        String task = Fixtures.task("radr-intents").toString();
+        Path data = Fixtures.RESOURCES.resolve("data/radr-sample.jsonl");
+        assertEquals(0, Main.run("classify", "--model", model, "--task", task, "--input", data.toString(), "--output",
+                output.toString(), "--device", "cpu", "--temperature", "0.25"));
+        ObjectMapper json = new ObjectMapper();
+        JsonNode first = json.readTree(Files.readAllLines(output).get(0));
+        List<String> labels = new ArrayList<>();
+        first.get("logits").fieldNames().forEachRemaining(labels::add);
+        float[] logits = new float[labels.size()];
+        for (int i = 0; i < logits.length; i++) {
+            logits[i] = (float) first.get("logits").get(labels.get(i)).asDouble();
+        }
+        double[] expected = io.slmclassifier.classify.SlicedHead.softmax(logits, 0.25);
+        for (int i = 0; i < logits.length; i++) {
+            assertEquals(expected[i], first.get("probabilities").get(labels.get(i)).asDouble(), 1e-12, labels.get(i));
+        }
+        assertEquals(0.25, first.get("calibration_temperature").asDouble(), 0);
+
+        Path metrics = dir.resolve("metrics.json");
+        assertEquals(0, Main.run("evaluate", "--model", model, "--task", task, "--data", data.toString(), "--json",
+                metrics.toString(), "--device", "cpu", "--temperature", "1"));
+        JsonNode calibration = json.readTree(metrics.toFile()).get("calibration");
+        JsonNode scaled = calibration.get("temperature_scaling");
+        assertEquals("other data (given)", scaled.get("fitted_on").asText());
+        assertEquals(1, scaled.get("temperature").asDouble(), 0);
+        assertEquals(calibration.get("ece").asDouble(), scaled.get("ece").asDouble(), 0, "T = 1 is the model as it is");
+        assertEquals(calibration.get("nll").asDouble(), scaled.get("nll").asDouble(), 0);
+
+        assertEquals(2, Main.run("evaluate", "--model", model, "--task", task, "--data", data.toString(), "--device",
+                "cpu", "--temperature", "-1"), "a temperature must be positive");
+    }
+
+    @Test
+    void pipelineFormatGivesTheTopKLabelsAndScoresAsTransformersDoes(@TempDir Path dir) throws Exception {
+        Path input = dir.resolve("in.txt");
+        Files.writeString(input, "Ist negativ, noch nicht.\n{\"text\": oops}\nRobLW an Zugführer, kommen.\n");
+        Path asJson = dir.resolve("json.jsonl");
+        Path top3 = dir.resolve("top3.jsonl");
+        Path top1 = dir.resolve("top1.jsonl");
+        String model = Fixtures.model("qwen3-tiny").toString();
+        String taskFile = Fixtures.task("radr-intents").toString();
+        assertEquals(0, Main.run("classify", "--model", model, "--task", taskFile, "--input", input.toString(),
+                "--output", asJson.toString(), "--device", "cpu"));
+        assertEquals(0, Main.run("classify", "--model", model, "--task", taskFile, "--input", input.toString(),
+                "--output", top3.toString(), "--device", "cpu", "--format", "pipeline", "--top-k", "3"));
+        assertEquals(0, Main.run("classify", "--model", model, "--task", taskFile, "--input", input.toString(),
+                "--output", top1.toString(), "--device", "cpu", "--format", "pipeline"));
+
+        ObjectMapper json = new ObjectMapper();
+        List<String> full = Files.readAllLines(asJson);
+        List<String> pipeline = Files.readAllLines(top3);
+        List<String> best = Files.readAllLines(top1);
+        assertEquals(3, pipeline.size());
+        assertEquals(3, best.size());
+        assertEquals(json.readTree(full.get(1)), json.readTree(pipeline.get(1)), "a bad line is the same error line");
+        for (int line : new int[] {0, 2}) {
+            JsonNode probabilities = json.readTree(full.get(line)).get("probabilities");
+            List<Double> sorted = new ArrayList<>();
+            probabilities.forEach(p -> sorted.add(p.asDouble()));
+            sorted.sort(java.util.Comparator.reverseOrder());
+            JsonNode top = json.readTree(pipeline.get(line));
+            assertTrue(top.isArray(), pipeline.get(line));
+            assertEquals(3, top.size());
+            for (int i = 0; i < 3; i++) {
+                JsonNode entry = top.get(i);
+                List<String> keys = new ArrayList<>();
+                entry.fieldNames().forEachRemaining(keys::add);
+                assertEquals(List.of("label", "score"), keys, "exactly the pipeline's keys");
+                assertEquals(sorted.get(i), entry.get("score").asDouble(), 1e-12, "best first");
+                assertEquals(probabilities.get(entry.get("label").asText()).asDouble(), entry.get("score").asDouble(),
+                        1e-12, "the score is the label's probability");
+            }
+            assertEquals(json.readTree(full.get(line)).get("label").asText(), top.get(0).get("label").asText());
+            assertEquals(json.readTree("[" + top.get(0) + "]"), json.readTree(best.get(line)), "top 1 by default");
+        }
+
+        java.io.PrintStream stderr = System.err;
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code;
+        try {
+            System.setErr(new java.io.PrintStream(err, true, StandardCharsets.UTF_8));
+            code = Main.run("classify", "--model", model, "--task", taskFile, "--input", input.toString(), "--top-k", "2");
+        } finally {
+            System.setErr(stderr);
+        }
+        assertEquals(2, code);
+        assertEquals("error: --top-k is for --format pipeline", err.toString(StandardCharsets.UTF_8).strip());
+    }
+
     @Test
     void readsAFifoAsItReadsAFile(@TempDir Path dir) throws Exception {
         // What the shell hands over for --input <(...): a pipe, which has no size and cannot seek.

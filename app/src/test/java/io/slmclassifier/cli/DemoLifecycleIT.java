@@ -55,6 +55,51 @@ class DemoLifecycleIT {
         }
     }
 
+    /**
+     * Ctrl-C at a terminal: SIGINT to the demo's whole process group, as a terminal sends it. The broker child is in
+     * a session of its own, so only the demo gets it, and stops the way /quit does: broker last, in seconds, and
+     * nothing after its "stopped" (a broker that died first left clients warning for 20 s).
+     */
+    @Test
+    void sigintToItsProcessGroupStopsItLikeQuit(@TempDir Path dir) throws Exception {
+        Path setsid = Path.of("/usr/bin/setsid");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(setsid), "needs setsid for a process group of its own");
+        Path out = dir.resolve("out.txt");
+        // The demo leads a process group of its own, as a shell's job does, so the signal reaches it and not this JVM.
+        ProcessBuilder pb = new ProcessBuilder(List.of(setsid.toString(),
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Dai.djl.offline=true", "-cp",
+                QuietTerminalIT.shippedClassPath(), "io.slmclassifier.cli.Main", "demo", "--model", "demo-tiny", "--device",
+                "cpu", "--console-port", "-1", "--data-dir", dir.resolve("data").toString()))
+                .redirectInput(ProcessBuilder.Redirect.from(Files.createFile(dir.resolve("empty-input")).toFile()))
+                .redirectErrorStream(true).redirectOutput(out.toFile());
+        pb.environment().put("OPT_OUT_TRACKING", "true");
+        pb.environment().put("DJL_OFFLINE", "true");
+        pb.environment().put("HF_HOME", dir.resolve("hf").toString());
+        Process demo = pb.start();
+        try {
+            ProgressWait.await(() -> !demo.isAlive() || read(out).contains("No terminal: serving until stopped"),
+                    () -> ProgressWait.cpuSeconds(demo) + read(out).length(), Duration.ofSeconds(90), Duration.ofMinutes(10));
+            assertTrue(read(out).contains("No terminal: serving until stopped (kill " + demo.pid()), read(out));
+            List<ProcessHandle> children = demo.children().toList();
+            assertTrue(!children.isEmpty(), "the broker runs as a child");
+
+            long interrupting = System.nanoTime();
+            Process kill = new ProcessBuilder("kill", "-INT", "--", "-" + demo.pid()).inheritIO().start();
+            assertTrue(kill.waitFor(10, TimeUnit.SECONDS) && kill.exitValue() == 0, "SIGINT sent to process group " + demo.pid());
+            assertTrue(demo.waitFor(10, TimeUnit.SECONDS), "stopped within 10 s of Ctrl-C:\n" + read(out));
+            double seconds = (System.nanoTime() - interrupting) / 1e9;
+            assertTrue(seconds < 10, "took " + seconds + " s");
+            List<String> lines = Files.readAllLines(out);
+            assertTrue(lines.get(lines.size() - 1).equals("stopped"), "the last line is \"stopped\":\n" + read(out));
+            assertTrue(lines.stream().noneMatch(l -> l.contains("WARN")), "no warnings on the way out:\n" + read(out));
+            for (ProcessHandle child : children) {
+                assertTrue(!child.isAlive(), "the broker (pid " + child.pid() + ") stopped with the demo");
+            }
+        } finally {
+            demo.destroyForcibly();
+        }
+    }
+
     private static String read(Path file) {
         try {
             return Files.readString(file);

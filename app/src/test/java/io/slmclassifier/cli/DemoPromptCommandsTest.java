@@ -50,6 +50,56 @@ class DemoPromptCommandsTest {
     }
 
     @Test
+    void adaptersAfterARollbackShowTheHoldAndTheWaitingVersions() {
+        ControlState state = new ControlState();
+        state.apply(event(1, AdapterStatus.ACTIVE));
+        state.apply(AdapterCommand.newBuilder().setCommand(AdapterCommandType.ROLLBACK).setVersion(0L).setRequestedBy("ops")
+                .setRequestedAt(Instant.parse("2026-12-07T06:10:00.250Z")).build());
+        state.apply(event(2, AdapterStatus.ACTIVE));
+        state.apply(event(3, AdapterStatus.ACTIVE));
+        String said = adapters(state);
+        assertTrue(said.lines().anyMatch(l -> l.startsWith("2 ") && l.contains("waiting")), said);
+        assertTrue(said.lines().anyMatch(l -> l.startsWith("1 ") && l.contains("rolled back")), said);
+        assertTrue(said.contains("serving: the base model\nheld since the rollback at 2026-12-07T06:10:00Z by ops; "
+                + "waiting: v2, v3 ('adapter resume' serves the newest, 'adapter pin V' one of them)"), said);
+    }
+
+    @Test
+    void adaptersSayWhenNoTemperatureCouldBeFitted() {
+        ControlState state = new ControlState();
+        state.apply(AdapterEvent.newBuilder(event(1, AdapterStatus.ACTIVE))
+                .setMetrics(Map.of("macro_f1", 0.7, "ece", 0.1, "temperature", 0.42)).build());
+        String calibrated = adapters(state);
+        assertTrue(calibrated.lines().anyMatch(l -> l.startsWith("1 ") && l.contains(" 0.42 ")), calibrated);
+        assertTrue(!calibrated.contains("T none"), calibrated);
+
+        state.apply(AdapterEvent.newBuilder(event(2, AdapterStatus.ACTIVE)).setMetrics(Map.of("macro_f1", 0.7, "ece", 0.5))
+                .build());
+        String said = adapters(state);
+        assertTrue(said.lines().anyMatch(l -> l.startsWith("2 ") && l.contains(" none ")), said);
+        assertTrue(said.contains("T none: no calibration temperature could be fitted"), said);
+    }
+
+    @Test
+    void aRestartSummarisesTheHistoryInOneLine() {
+        ControlState state = new ControlState();
+        assertEquals(Optional.empty(), DemoCommand.history(state), "a first start has no history");
+        for (long v = 1; v <= 24; v++) {
+            state.apply(event(v, v % 6 == 0 ? AdapterStatus.REJECTED : AdapterStatus.ACTIVE));
+        }
+        state.apply(AdapterCommand.newBuilder().setCommand(AdapterCommandType.PIN).setVersion(7L).setRequestedBy("ops")
+                .setRequestedAt(Instant.ofEpochMilli(100)).build());
+        assertEquals(Optional.of("history: versions 1-24 (20 published, 4 rejected), serving v7"), DemoCommand.history(state));
+
+        ControlState one = new ControlState();
+        one.apply(event(1, AdapterStatus.ACTIVE));
+        one.apply(AdapterCommand.newBuilder().setCommand(AdapterCommandType.ROLLBACK).setVersion(null).setRequestedBy("ops")
+                .setRequestedAt(Instant.parse("2026-12-07T06:10:00Z")).build());
+        assertEquals(Optional.of("history: version 1 (1 published), serving the base model; held since the rollback at "
+                + "2026-12-07T06:10:00Z by ops; waiting: none yet"), DemoCommand.history(one));
+    }
+
+    @Test
     void rollbackWithNothingToRollBackSaysSoAndSendsNothing() {
         ControlState base = new ControlState();
         assertEquals(Optional.of("nothing to roll back: the base model is serving, no adapter version is; nothing sent"),

@@ -40,6 +40,23 @@ class DemoStartupTest {
     }
 
     @Test
+    void setGoesToTheServiceWhoseKeyItIsAndAnUnknownKeyIsRefusedWithTheNearestOne() {
+        DemoCommand.Settings settings = DemoCommand.Settings.of(java.util.Map.of("calibration.temperature", "0.7",
+                "trigger.examples", "40", "bootstrap.servers", "127.0.0.1:1", "kafka.linger.ms", "5",
+                "console.token.file", "/run/token", "task.emotion.abstain.threshold", "0.4"));
+        assertEquals(java.util.Map.of("calibration.temperature", "0.7", "bootstrap.servers", "127.0.0.1:1",
+                "kafka.linger.ms", "5", "console.token.file", "/run/token", "task.emotion.abstain.threshold", "0.4"),
+                settings.processor());
+        assertEquals("40", settings.trainer().get("trigger.examples"));
+        assertEquals("127.0.0.1:1", settings.trainer().get("bootstrap.servers"), "a key both read goes to both");
+        assertEquals(null, settings.trainer().get("calibration.temperature"));
+
+        assertEquals("error: --set: unknown key 'calibration.temprature' (did you mean 'calibration.temperature'?); "
+                + "unknown key 'no.such.thing' (the processor's and trainer's keys are in docs/configuration.md)",
+                refusal("demo", "--set", "calibration.temprature=0.7", "--set", "no.such.thing=1"));
+    }
+
+    @Test
     void aDataDirectoryServesOneDemo(@TempDir Path dir) throws Exception {
         try (DemoCommand.DataDirLock held = DemoCommand.DataDirLock.acquire(dir)) {
             assertEquals("error: data directory " + dir + " is in use by another demo (pid " + ProcessHandle.current().pid()

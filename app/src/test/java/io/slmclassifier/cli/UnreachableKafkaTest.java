@@ -86,6 +86,14 @@ class UnreachableKafkaTest {
     }
 
     @Test
+    void consumeGivesUpWithOneLine() throws Exception {
+        String address = "127.0.0.1:" + deadPort();
+        Run run = inThisJvm("consume", "--topic", "intents.classified", "--bootstrap-servers", address,
+                "--timeout-ms", "2000");
+        assertOneLineNaming(address, "--bootstrap-servers; --timeout-ms", run, "consume");
+    }
+
+    @Test
     void everyAdapterActionGivesUpWithOneLine() throws Exception {
         String address = "127.0.0.1:" + deadPort();
         for (List<String> action : List.of(List.of("list"), List.of("rollback", "0"), List.of("pin", "1"),
@@ -101,12 +109,15 @@ class UnreachableKafkaTest {
 
     @Test
     void fromAShellToo(@TempDir Path dir) throws Exception {
-        // The two commands of the report, each with the logging a terminal gets (WARN and up from the libraries).
+        // The two commands of the report and consume, each with the logging a terminal gets (WARN and up from the libraries).
         String address = "127.0.0.1:" + deadPort();
         Run produce = inItsOwnJvm(dir, "produce", "--bootstrap-servers", address, "--count", "5", "--timeout-ms", "3000");
         assertOneLineNaming(address, "--bootstrap-servers; --timeout-ms", produce, "produce in its own JVM");
         Run list = inItsOwnJvm(dir, "adapter", "list", "--set", "bootstrap.servers=" + address,
                 "--set", "startup.timeout.ms=3000");
         assertOneLineNaming(address, "bootstrap.servers; startup.timeout.ms", list, "adapter list in its own JVM");
+        Run consume = inItsOwnJvm(dir, "consume", "--topic", "intents.dlq", "--from-beginning", "--bootstrap-servers",
+                address, "--timeout-ms", "3000");
+        assertOneLineNaming(address, "--bootstrap-servers; --timeout-ms", consume, "consume in its own JVM");
     }
 }

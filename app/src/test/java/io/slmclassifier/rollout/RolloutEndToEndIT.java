@@ -235,6 +235,11 @@ class RolloutEndToEndIT {
             send(producer, "rolled-back", heldOut.subList(0, 8));
             collect(output, results, seen, duplicates, "rolled-back-", 8)
                     .forEach(c -> assertNull(c.getAdapterVersion(), "served by the base after the rollback"));
+            // The rollback holds the lineage until an operator resumes (UNPIN); version 1 stays rolled back.
+            assertTrue(state(control).hold().isPresent(), "held after the rollback");
+            control.command(AdapterCommandType.UNPIN, null, "test");
+            Eventually.awaitTrue(() -> state(control).hold().isEmpty(), Duration.ofSeconds(30), "resumed");
+            assertEquals(0, processor.get().rollout().serving(), "nothing newer than the rolled-back version 1 to serve");
 
             // 6. A corrupt adapter is refused with an ERROR event; the serving model stays.
             control.publish(AdapterEvent.newBuilder(v1).setVersion(2).setParentVersion(1L)

@@ -9,6 +9,7 @@ import io.slmclassifier.Fixtures;
 import io.slmclassifier.avro.LabeledExample;
 import io.slmclassifier.avro.TextMessage;
 import io.slmclassifier.kafka.AvroSerde;
+import io.slmclassifier.kafka.DeadLetterHeaders;
 import io.slmclassifier.kafka.DeadLetters;
 import io.slmclassifier.kafka.KafkaTestCluster;
 import io.slmclassifier.kafka.WireFormat;
@@ -304,8 +305,19 @@ class DeadLetterSizeEndToEndIT {
             assertEquals(2, results.size(), "the records behind the refused one are classified");
             List<ConsumerRecord<byte[], byte[]>> dead = readCommitted(app + ".dlq", 1, Duration.ofSeconds(30));
             assertEquals(1, dead.size());
-            assertEquals("result-too-large", header(dead.get(0), "slm.error.type"));
-            assertArrayEquals(longText, dead.get(0).value(), "the input as it came");
+            ConsumerRecord<byte[], byte[]> letter = dead.get(0);
+            assertEquals("result-too-large", header(letter, "slm.error.type"));
+            assertArrayEquals(longText, letter.value(), "the input as it came");
+            // Kafka Connect's dead-letter headers, for the tools that read those: the source record as Connect
+            // names it, and the exception (a verdict on the input, so without a stack trace).
+            assertEquals(in, header(letter, DeadLetterHeaders.CONNECT_TOPIC));
+            assertEquals("0", header(letter, DeadLetterHeaders.CONNECT_PARTITION));
+            assertEquals("0", header(letter, DeadLetterHeaders.CONNECT_OFFSET));
+            assertEquals(BadInput.class.getName(), header(letter, DeadLetterHeaders.CONNECT_EXCEPTION_CLASS));
+            assertEquals(header(letter, DeadLetterHeaders.ERROR_MESSAGE),
+                    header(letter, DeadLetterHeaders.CONNECT_EXCEPTION_MESSAGE));
+            assertTrue(header(letter, DeadLetterHeaders.CONNECT_EXCEPTION_MESSAGE).startsWith("the result takes "));
+            assertNull(header(letter, DeadLetterHeaders.CONNECT_EXCEPTION_STACKTRACE));
             assertEquals(0, service.streamThreadDeaths(), "no stream thread died");
             assertEquals(KafkaStreams.State.RUNNING, service.state());
         }
@@ -402,6 +414,21 @@ class DeadLetterSizeEndToEndIT {
             List<ConsumerRecord<byte[], byte[]>> dataset = readCommitted(app + ".dataset", 1, Duration.ofSeconds(60));
             assertEquals("short", new String(dataset.get(0).key(), StandardCharsets.UTF_8));
             assertTrue(trainer.ready());
+
+            // Micrometer's standard binders beside the trainer's own series, under Micrometer's names.
+            String metrics = new String(URI.create("http://127.0.0.1:" + trainer.operationsPort() + "/metrics").toURL()
+                    .openStream().readAllBytes(), StandardCharsets.UTF_8);
+            for (String series : List.of("slm_trainer_feedback_total{", "jvm_memory_used_bytes{", "jvm_gc_",
+                    "process_cpu_usage ", "kafka_consumer_fetch_manager_records_consumed_total{",
+                    "kafka_producer_record_send_total{")) {
+                assertTrue(metrics.contains("\n" + series), "no " + series + " series on /metrics:\n" + metrics);
+            }
+            // The shipped dashboard's trainer panel queries only series the trainer exposes.
+            var trainerPanel = new java.util.TreeSet<>(io.slmclassifier.ops.GrafanaDashboard.metricNames());
+            trainerPanel.removeIf(name -> !name.startsWith("slm_trainer_"));
+            assertTrue(trainerPanel.size() >= 3, "the dashboard's trainer panel: " + trainerPanel);
+            assertEquals(java.util.Set.of(), io.slmclassifier.ops.GrafanaDashboard.missing(trainerPanel, metrics),
+                    "dashboard metrics missing on the trainer's /metrics");
         }
     }
 

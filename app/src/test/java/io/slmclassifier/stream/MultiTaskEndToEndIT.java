@@ -17,6 +17,8 @@ import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import io.slmclassifier.model.ModelFingerprint;
 import io.slmclassifier.rollout.AdapterArchive;
 import io.slmclassifier.rollout.AdapterStore;
+import io.slmclassifier.rollout.ControlLog;
+import io.slmclassifier.rollout.ControlRecords;
 import io.slmclassifier.train.ColourTask;
 import java.io.IOException;
 import java.net.URI;
@@ -49,7 +51,7 @@ import org.junit.jupiter.api.io.TempDir;
  * One processor, one model in memory, three tasks with different labels (emotion, radr-intents and a colours task
  * this test writes), each on its own topics and control topic: every task's messages come back on its own output
  * with its labels; an adapter version published for one task changes only that task's results; an event on a
- * task's control topic that names another task is ignored there.
+ * task's control topic that names another task is refused there.
  */
 class MultiTaskEndToEndIT {
     @RegisterExtension
@@ -113,13 +115,18 @@ class MultiTaskEndToEndIT {
                 }
             }
 
-            // On emotion's control topic, an event for the colours task: not emotion's lineage, so ignored there,
-            // neither served nor reported as an error.
+            // On emotion's control topic, an event for the colours task (from a writer that checks nothing: the
+            // processor's own log of the topic refuses to write it): not emotion's lineage, so refused when read.
             TaskPipeline emotion = service.pipeline("emotion");
             TaskPipeline colourPipeline = service.pipeline("colours");
             byte[] archive = AdapterArchive.pack(Fixtures.RESOURCES.resolve("adapters").resolve("peft-r8"));
-            emotion.rollout().control().publish(adapterEvent(service, colourPipeline, 1, archive, "not-fetched"));
-            awaitTrue(() -> emotion.rollout().control().state().event(1).isPresent(), "emotion read the event");
+            try (ControlLog anyTask = new ControlLog(config.kafkaClient(), "emotion.control",
+                    new ControlRecords(SchemaRegistryClient.builder(registry.url()).build()))) {
+                anyTask.publish(adapterEvent(service, colourPipeline, 1, archive, "not-fetched"));
+            }
+            awaitTrue(() -> emotion.rollout().control().ignoredTotal() == 1, "emotion read the event");
+            assertTrue(emotion.rollout().control().ignored().get(0).reason().contains("task 'colours'"),
+                    emotion.rollout().control().ignored().toString());
 
             // The colours task's version 1, published on its own topics as the trainer does.
             String location = new AdapterStore("kafka", config.kafkaClient(), "colours.adapters", "").put(1, archive);
@@ -143,7 +150,7 @@ class MultiTaskEndToEndIT {
                 }
             }
             assertEquals(0, emotion.rollout().serving(), "emotion ignored the colours event");
-            assertTrue(emotion.rollout().control().state().errors(1).isEmpty(), "and did not report it as an error");
+            assertTrue(emotion.rollout().control().state().event(1).isEmpty(), "its lineage has no version 1");
             assertEquals(0, service.pipeline("radr-intents").rollout().serving());
 
             assertEquals(KafkaStreams.State.RUNNING, service.state());

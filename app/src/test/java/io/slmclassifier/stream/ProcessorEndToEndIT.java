@@ -155,6 +155,18 @@ class ProcessorEndToEndIT {
             String metrics = new String(new java.net.URL("http://127.0.0.1:" + service.operationsPort() + "/metrics")
                     .openStream().readAllBytes(), StandardCharsets.UTF_8);
             assertTrue(metrics.contains("slm_records_out_total{task=\"radr-intents\"} 40.0"), metrics);
+            // Micrometer's standard binders, under Micrometer's names: what the usual JVM and Kafka dashboards query.
+            for (String series : List.of("jvm_memory_used_bytes{", "jvm_gc_", "jvm_threads_live_threads ",
+                    "jvm_classes_loaded_classes ", "process_cpu_usage ", "process_uptime_seconds ",
+                    "kafka_consumer_fetch_manager_records_lag_max{", "kafka_consumer_coordinator_rebalance_total{",
+                    "kafka_stream_thread_commit_rate{", "kafka_stream_thread_thread_state{")) {
+                assertTrue(metrics.contains("\n" + series), "no " + series + " series on /metrics:\n" + metrics);
+            }
+            // The shipped dashboard's processor panels query only series the processor exposes.
+            var dashboard = new java.util.TreeSet<>(io.slmclassifier.ops.GrafanaDashboard.metricNames());
+            dashboard.removeIf(name -> name.startsWith("slm_trainer_"));
+            assertEquals(java.util.Set.of(), io.slmclassifier.ops.GrafanaDashboard.missing(dashboard, metrics),
+                    "dashboard metrics missing on the processor's /metrics");
             var ready = (java.net.HttpURLConnection) new java.net.URL("http://127.0.0.1:" + service.operationsPort()
                     + "/health/ready").openConnection();
             assertEquals(200, ready.getResponseCode());

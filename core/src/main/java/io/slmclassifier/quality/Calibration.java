@@ -145,8 +145,73 @@ public record Calibration(double temperature, double ece, double nll, double bri
      * [{@link #MIN_TEMPERATURE}, {@link #MAX_TEMPERATURE}]. The NLL is convex in 1/T (a log-sum-exp of terms linear
      * in it), so it has a single minimum along log T too, and a golden-section search on log T finds it: one
      * dimension, no derivatives, no library.
+     *
+     * <p>Examples without a single error have no such minimum: the NLL keeps falling as T shrinks, toward answers
+     * that are all certain, and the search would end at its bound. Then the temperature is the one at which the mean
+     * confidence equals {@link #ruleOfSuccession the accuracy n right answers out of n support}, (n + 1) / (n + 2):
+     * confident in proportion to the evidence, where the raw logits of a freshly trained adapter are often far
+     * less sure than its answers are right. It only ever sharpens (T at most 1): examples without an error are no
+     * evidence that the model is too sure, and softening would raise the NLL on them.
      */
     public static double fitTemperature(float[][] logits, int[] truth) {
+        if (errors(logits, truth) == 0) {
+            return Math.min(1, temperatureForMeanConfidence(logits, ruleOfSuccession(truth.length)));
+        }
+        return minimumOfTheNll(logits, truth);
+    }
+
+    /** Laplace's rule of succession: after n successes in n trials, the expected chance of the next, (n + 1) / (n + 2). */
+    public static double ruleOfSuccession(int n) {
+        return (n + 1.0) / (n + 2.0);
+    }
+
+    /** How many examples' top logit is not their true label's. */
+    public static int errors(float[][] logits, int[] truth) {
+        int errors = 0;
+        for (int i = 0; i < truth.length; i++) {
+            errors += argmax(SlicedHead.softmax(logits[i], 1)) == truth[i] ? 0 : 1;
+        }
+        return errors;
+    }
+
+    /** Mean top probability at {@code temperature}. */
+    public static double meanConfidence(float[][] logits, double temperature) {
+        double sum = 0;
+        for (float[] row : logits) {
+            double[] p = SlicedHead.softmax(row, temperature);
+            sum += p[argmax(p)];
+        }
+        return sum / logits.length;
+    }
+
+    /**
+     * The temperature whose mean confidence is {@code target}, by bisection on log T: each top probability falls
+     * as T grows (the label order never changes), so their mean does too. A target out of reach inside the search
+     * range gives the nearer bound, which {@link #fittedInside} then reports as no fit (tied logits, for one, stay at
+     * 1 / labels whatever T is).
+     */
+    static double temperatureForMeanConfidence(float[][] logits, double target) {
+        double low = Math.log(MIN_TEMPERATURE);
+        double high = Math.log(MAX_TEMPERATURE);
+        if (meanConfidence(logits, Math.exp(low)) < target) {
+            return MIN_TEMPERATURE;
+        }
+        if (meanConfidence(logits, Math.exp(high)) > target) {
+            return MAX_TEMPERATURE;
+        }
+        while (high - low > 1e-9) {
+            double middle = (low + high) / 2;
+            if (meanConfidence(logits, Math.exp(middle)) > target) {
+                low = middle;
+            } else {
+                high = middle;
+            }
+        }
+        return Math.exp((low + high) / 2);
+    }
+
+    /** The golden-section search of {@link #fitTemperature}, for examples with errors. */
+    private static double minimumOfTheNll(float[][] logits, int[] truth) {
         double invPhi = (Math.sqrt(5) - 1) / 2;
         double low = Math.log(MIN_TEMPERATURE);
         double high = Math.log(MAX_TEMPERATURE);
@@ -182,16 +247,39 @@ public record Calibration(double temperature, double ece, double nll, double bri
         return top;
     }
 
+    /** A temperature a person gives: positive and finite, or an error that says so. */
+    public static double requireUsable(double temperature) {
+        if (!(temperature > 0) || Double.isInfinite(temperature)) {
+            throw new IllegalArgumentException("temperature " + temperature + ": it must be a positive number");
+        }
+        return temperature;
+    }
+
     /**
-     * Whether a fitted temperature is a real minimum: at a bound of the search the NLL was still falling (no errors
-     * among the examples drive T to 0, no signal drives it up), and the number means nothing.
+     * Whether a fitted temperature is a real fit: at a bound of the search the NLL was still falling (logits that
+     * separate nothing drive T up) or the confidence the examples support was out of reach (tied logits), and the
+     * number means nothing.
      */
     public static boolean fittedInside(double temperature) {
         return temperature > MIN_TEMPERATURE * 1.01 && temperature < MAX_TEMPERATURE / 1.01;
     }
 
-    /** The figures as reported (T = 1) and after a temperature fitted on the same examples. */
-    public record Report(Calibration reported, Calibration scaled) {
+    /**
+     * The figures as reported (T = 1) and after a temperature: fitted on the same examples, or {@code given} (fitted
+     * elsewhere, e.g. on a validation split, and scored here on new data).
+     */
+    public record Report(Calibration reported, Calibration scaled, boolean given) {
+        public Report(Calibration reported, Calibration scaled) {
+            this(reported, scaled, false);
+        }
+
+        /** The figures at T = 1 and at a temperature fitted elsewhere: what that temperature does on these examples. */
+        public static Report given(float[][] logits, int[] truth, double temperature) {
+            requireUsable(temperature);
+            return new Report(measure(logits, truth, 1), measure(logits, truth, temperature), true);
+        }
+
+
         /** {@code calibration.json}: the temperature and the figures before and after it, on {@code examples}. */
         public ObjectNode summary(int examples) {
             ObjectNode json = new ObjectMapper().createObjectNode();
@@ -222,7 +310,7 @@ public record Calibration(double temperature, double ece, double nll, double bri
                 }
             }
             ObjectNode fitted = node.putObject("temperature_scaling");
-            fitted.put("fitted_on", "the evaluated data");
+            fitted.put("fitted_on", given ? "other data (given)" : "the evaluated data");
             fitted.put("temperature", scaled.temperature());
             fitted.put("ece", scaled.ece());
             fitted.put("nll", scaled.nll());
@@ -238,8 +326,9 @@ public record Calibration(double temperature, double ece, double nll, double bri
                 out.append(String.format(">= %-9.2f %9.3f %9s%n", s.threshold(), s.coverage(),
                         Double.isNaN(s.accuracy()) ? "-" : String.format("%.3f", s.accuracy())));
             }
-            out.append(String.format("temperature fitted on these examples %.3f: ECE %.4f   NLL %.4f%n",
-                    scaled.temperature(), scaled.ece(), scaled.nll()));
+            out.append(String.format("%s %.3f: ECE %.4f   NLL %.4f   Brier %.4f%n",
+                    given ? "given temperature" : "temperature fitted on these examples", scaled.temperature(),
+                    scaled.ece(), scaled.nll(), scaled.brier()));
             return out.toString();
         }
     }

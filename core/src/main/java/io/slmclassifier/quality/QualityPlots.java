@@ -73,15 +73,38 @@ public final class QualityPlots {
         data.addSeries(bins(String.format("T = 1 (before calibration), ECE %.3f", report.reported().ece()),
                 report.reported()));
         if (report.scaled() != null) {
-            data.addSeries(bins(String.format("%s, ECE %.3f", fitted(report.scaled()), report.scaled().ece()),
+            data.addSeries(bins(String.format("%s, ECE %.3f", fitted(report), report.scaled().ece()),
                     report.scaled()));
         }
         XYSeries diagonal = new XYSeries("perfect calibration");
         diagonal.add(0, 0);
         diagonal.add(1, 1);
         data.addSeries(diagonal);
-        return lines("Reliability diagram", "confidence (mean per bin of 1/" + Calibration.BINS + ")", "accuracy",
-                data, report.scaled() == null ? new Color[] {BEFORE, Color.GRAY} : new Color[] {BEFORE, AFTER, Color.GRAY});
+        JFreeChart chart = lines("Reliability diagram", "confidence (mean per bin of 1/" + Calibration.BINS
+                + "; the numbers: examples in the bin)", "accuracy", data,
+                report.scaled() == null ? new Color[] {BEFORE, Color.GRAY} : new Color[] {BEFORE, AFTER, Color.GRAY});
+        // How many examples each point stands for: a bin of 2 examples at accuracy 0 is noise, one of 200 is not.
+        // Below the points before calibration, above those after, so the two sets of numbers do not overlap.
+        counts(chart.getXYPlot(), report.reported(), BEFORE, -COUNT_OFFSET);
+        if (report.scaled() != null) {
+            counts(chart.getXYPlot(), report.scaled(), AFTER, COUNT_OFFSET);
+        }
+        return chart;
+    }
+
+    private static final double COUNT_OFFSET = 0.035;
+
+    private static void counts(XYPlot plot, Calibration calibration, Color color, double offset) {
+        Font font = new Font(Font.SANS_SERIF, Font.PLAIN, 11);
+        for (Calibration.Bin bin : calibration.bins()) {
+            if (bin.count() > 0) {
+                XYTextAnnotation count = new XYTextAnnotation(Integer.toString(bin.count()), bin.meanConfidence(),
+                        bin.accuracy() + offset);
+                count.setFont(font);
+                count.setPaint(color);
+                plot.addAnnotation(count);
+            }
+        }
     }
 
     /** Accuracy of the kept results against the fraction kept, most confident first. */
@@ -89,7 +112,7 @@ public final class QualityPlots {
         XYSeriesCollection data = new XYSeriesCollection();
         data.addSeries(curve("T = 1 (before calibration)", report.reported()));
         if (report.scaled() != null) {
-            data.addSeries(curve(fitted(report.scaled()), report.scaled()));
+            data.addSeries(curve(fitted(report), report.scaled()));
         }
         return lines("Accuracy of the most confident results", "coverage (fraction kept)",
                 "accuracy of the kept results", data, new Color[] {BEFORE, AFTER});
@@ -173,8 +196,10 @@ public final class QualityPlots {
         return List.of(png, svg);
     }
 
-    private static String fitted(Calibration scaled) {
-        return String.format("T = %.2f (fitted)", scaled.temperature());
+    private static final double AXIS_MARGIN = 0.04;
+
+    private static String fitted(Calibration.Report report) {
+        return String.format("T = %.2f (%s)", report.scaled().temperature(), report.given() ? "given" : "fitted");
     }
 
     private static XYSeries bins(String name, Calibration calibration) {
@@ -202,8 +227,10 @@ public final class QualityPlots {
         plot.setBackgroundPaint(Color.WHITE);
         plot.setDomainGridlinePaint(Color.LIGHT_GRAY);
         plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
-        plot.getDomainAxis().setRange(0, 1);
-        plot.getRangeAxis().setRange(0, 1.02);
+        // A margin around [0, 1] on both axes: points at confidence, coverage or accuracy 1 (or accuracy 0) are common,
+        // and at the very edge the frame cuts their markers (and a bin's count) in half.
+        plot.getDomainAxis().setRange(-AXIS_MARGIN, 1 + AXIS_MARGIN);
+        plot.getRangeAxis().setRange(-AXIS_MARGIN, 1 + 2 * AXIS_MARGIN);
         XYLineAndShapeRenderer renderer = new XYLineAndShapeRenderer(true, true);
         for (int s = 0; s < data.getSeriesCount(); s++) {
             renderer.setSeriesPaint(s, colors[s % colors.length]);

@@ -60,6 +60,58 @@ class CalibrationTest {
         }
     }
 
+    /**
+     * A split the adapter gets all right, with logits that are far less sure than that (p about 0.58 each): the NLL
+     * has no minimum there, and the fit gives the temperature at which the mean confidence is what 30 right answers
+     * out of 30 support, 31/32, instead of ending at its bound and leaving the answers at 0.58.
+     */
+    @Test
+    void aSplitWithoutErrorsGetsTheConfidenceItsAnswersSupport() {
+        Random random = new Random(3);
+        int n = 30;
+        float[][] logits = new float[n][];
+        int[] truth = new int[n];
+        for (int i = 0; i < n; i++) {
+            truth[i] = random.nextInt(3);
+            logits[i] = new float[] {random.nextFloat() * 0.2f, random.nextFloat() * 0.2f, random.nextFloat() * 0.2f};
+            logits[i][truth[i]] = 1 + random.nextFloat() * 0.2f;
+        }
+        assertEquals(0, Calibration.errors(logits, truth));
+        assertTrue(Calibration.meanConfidence(logits, 1) < 0.62, "under-confident as served");
+
+        double temperature = Calibration.fitTemperature(logits, truth);
+        assertTrue(Calibration.fittedInside(temperature), "a usable temperature: " + temperature);
+        assertTrue(temperature < 1, "sharper than served: " + temperature);
+        assertEquals(31.0 / 32, Calibration.meanConfidence(logits, temperature), 1e-6);
+        Calibration.Report report = Calibration.Report.of(logits, truth);
+        assertEquals(1.0 / 32, report.scaled().ece(), 1e-6, "every answer right at a mean confidence of 31/32");
+        assertTrue(report.reported().ece() > 0.35, "as served: " + report.reported().ece());
+
+        // Logits already surer than 31/32 are left as they are: no error is no evidence of over-confidence.
+        float[][] sure = new float[n][];
+        for (int i = 0; i < n; i++) {
+            sure[i] = new float[] {0, 0, 0};
+            sure[i][truth[i]] = 8;
+        }
+        assertEquals(1, Calibration.fitTemperature(sure, truth), 0);
+
+        // One error, and the NLL has its minimum again: the fit is temperature scaling as before.
+        truth[0] = (truth[0] + 1) % 3;
+        double withAnError = Calibration.fitTemperature(logits, truth);
+        assertTrue(Calibration.fittedInside(withAnError));
+        for (double factor : new double[] {0.99, 1.01}) {
+            assertTrue(Calibration.nll(logits, truth, withAnError) <= Calibration.nll(logits, truth, withAnError * factor));
+        }
+    }
+
+    @Test
+    void tiedLogitsHaveNoTemperature() {
+        float[][] logits = {{0, 0, 0}, {0, 0, 0}};
+        int[] truth = {0, 0}; // "right" by the first of the tied labels, but no temperature makes them surer
+        assertEquals(0, Calibration.errors(logits, truth));
+        assertTrue(!Calibration.fittedInside(Calibration.fitTemperature(logits, truth)));
+    }
+
     @Test
     void temperatureScalingRepairsAnOverConfidentClassifier() {
         // Logits whose softmax is calibrated by construction, made four times too sharp.

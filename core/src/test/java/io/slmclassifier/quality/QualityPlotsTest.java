@@ -34,6 +34,29 @@ class QualityPlotsTest {
         assertTrue(e.getMessage().contains("101 labels"), e.getMessage());
     }
 
+    /** 12 examples right at p 0.98 (the last bin, where the frame used to cut the point), 5 wrong at p 0.62. */
+    @Test
+    void theReliabilityDiagramShowsEveryPointWholeWithItsCount() {
+        float[][] logits = new float[17][];
+        int[] truth = new int[17];
+        for (int i = 0; i < 17; i++) {
+            logits[i] = i < 12 ? new float[] {4, 0} : new float[] {0.5f, 0};
+            truth[i] = i < 12 ? 0 : 1;
+        }
+        Calibration.Report report = Calibration.Report.given(logits, truth, 2.0);
+        org.jfree.chart.JFreeChart chart = QualityPlots.reliability(report);
+        org.jfree.chart.plot.XYPlot plot = chart.getXYPlot();
+        double highest = report.reported().bins().stream().filter(b -> b.count() > 0)
+                .mapToDouble(Calibration.Bin::meanConfidence).max().orElseThrow();
+        assertTrue(highest > 0.98, "a point near the right edge: " + highest);
+        assertTrue(plot.getDomainAxis().getUpperBound() > 1.02, "room right of confidence 1");
+        assertTrue(plot.getRangeAxis().getUpperBound() > 1.05, "room above accuracy 1, count included");
+        assertTrue(plot.getRangeAxis().getLowerBound() < -0.03, "room below accuracy 0, count included");
+        String svg = QualityPlots.svg(chart, 800, 600);
+        assertTrue(svg.contains(">12<") && svg.contains(">5<"), "each bin's count beside its point");
+        assertTrue(svg.contains("T = 2.00 (given)"), "a temperature fitted elsewhere is not called fitted");
+    }
+
     private static List<String> labels(int n) {
         List<String> labels = new ArrayList<>();
         for (int i = 0; i < n; i++) {

@@ -84,8 +84,8 @@ public final class LocalKafkaBroker implements AutoCloseable {
         }
 
         long started = System.nanoTime();
-        ProcessBuilder command = new ProcessBuilder(javaCommand(builder.jvmOptions, ChildMain.class.getName(),
-                configFile.toString()))
+        ProcessBuilder command = new ProcessBuilder(inOwnSession(javaCommand(builder.jvmOptions, ChildMain.class.getName(),
+                configFile.toString())))
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()));
         this.process = command.start();
@@ -279,6 +279,28 @@ public final class LocalKafkaBroker implements AutoCloseable {
                     + " during start-up:\n" + tail(logFile));
         }
     }
+
+    /**
+     * The command run through {@code setsid} where it exists (Linux, util-linux), so the broker has a session and
+     * process group of its own. A terminal's Ctrl-C sends SIGINT to its whole foreground process group: a broker in
+     * the owner's group would die at once, first, and leave the owner's clients retrying it (hundreds of WARN lines)
+     * while the owner shuts down. Out of that group it stops when its owner closes it, last. setsid does not fork
+     * here (a child of this JVM is no group leader), so the process started is still the broker's own JVM, which
+     * {@link #close()} stops and whose stdin watch still sees this JVM die. Without setsid (macOS, Windows) the
+     * command runs as it is.
+     */
+    static List<String> inOwnSession(List<String> command) {
+        Path setsid = SETSID.stream().map(Path::of).filter(Files::isExecutable).findFirst().orElse(null);
+        if (setsid == null) {
+            return command;
+        }
+        List<String> wrapped = new ArrayList<>();
+        wrapped.add(setsid.toString());
+        wrapped.addAll(command);
+        return wrapped;
+    }
+
+    private static final List<String> SETSID = List.of("/usr/bin/setsid", "/bin/setsid");
 
     /** The same java, with this JVM's class path: the Kafka jars are there already. */
     private static List<String> javaCommand(List<String> jvmOptions, String mainClass, String... args) {

@@ -1,6 +1,5 @@
 package io.slmclassifier.kafka;
 
-import io.slmclassifier.classify.Texts;
 import io.slmclassifier.config.ServiceConfig;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -33,13 +32,9 @@ public final class DeadLetters {
     public static final String ORIGINAL_HEADERS = "slm.original.headers";
 
     /**
-     * The error message is for people; a message that quotes a huge input must not crowd out the input itself.
-     */
-    static final int MAX_MESSAGE_CHARS = 1000;
-
-    /**
-     * The smallest bound accepted: the error headers (message and source topic at their longest) and the facts of
-     * a cut with room to spare, so that a letter can always be built.
+     * The smallest bound accepted: the error headers at their longest (messages, class name and stack trace at
+     * their bounds in {@link DeadLetterHeaders}, the source topic at Kafka's longest name, about 14 KB) and the
+     * facts of a cut, so that a letter can always be built.
      */
     public static final int MIN_RECORD_BYTES = 16_384;
 
@@ -82,14 +77,15 @@ public final class DeadLetters {
 
     /**
      * The dead letter of a refused record: its key, value and headers (left as they are) with the reason and
-     * origin added, cut to at most {@code maxRecordBytes} as Kafka's producer counts them.
+     * origin added ({@link DeadLetterHeaders}: the service's {@code message}, and the class, message and stack
+     * trace of {@code error} where there is one), cut to at most {@code maxRecordBytes} as Kafka's producer counts
+     * them.
      */
     public static Letter of(byte[] key, byte[] value, Headers original, String errorType, String message,
-            String topic, int partition, long offset, int maxRecordBytes) {
+            Throwable error, String topic, int partition, long offset, int maxRecordBytes) {
         checkLimit(maxRecordBytes, "the most bytes of a dead letter");
         Headers reason = new RecordHeaders();
-        DeadLetterHeaders.add(reason, errorType, Texts.cut(String.valueOf(message), MAX_MESSAGE_CHARS), topic,
-                partition, offset);
+        DeadLetterHeaders.add(reason, errorType, message, error, topic, partition, offset);
         Header[] originalHeaders = original == null ? new Header[0] : original.toArray();
         long whole = recordBytes(key, value, originalHeaders) + headerBytes(reason.toArray());
         if (whole <= maxRecordBytes) {

@@ -78,8 +78,6 @@ public final class AdapterRollout implements AutoCloseable {
     private final ScheduledExecutorService switcher = Executors.newSingleThreadScheduledExecutor(daemon("adapter-rollout"));
     /** Reads from the store, so that the switcher can leave a read of a version no longer wanted behind. */
     private final ExecutorService reader = Executors.newCachedThreadPool(daemon("adapter-fetch"));
-    /** Versions whose event names another task (a control topic shared by mistake): said once each, never served. */
-    private final Set<Long> otherTasks = ConcurrentHashMap.newKeySet();
     /** Versions whose archive or event failed a check: never tried again by this process. */
     private final Set<Long> refused = ConcurrentHashMap.newKeySet();
     /** Failed tries in a row per version, of failures that were the store's: they set the pause before the next. */
@@ -229,9 +227,6 @@ public final class AdapterRollout implements AutoCloseable {
             return;
         }
         AdapterEvent event = state.event(version).orElseThrow();
-        if (!forThisTask(event)) {
-            return;
-        }
         try {
             serve(event, false);
             storeFailures.remove(version);
@@ -259,23 +254,6 @@ public final class AdapterRollout implements AutoCloseable {
         }
     }
 
-    /**
-     * Whether the event is for the task this rollout serves. One that names another task is not this lineage's: it
-     * is ignored, said once per version, and not reported as an ERROR on the control topic, which is not its task's.
-     */
-    private boolean forThisTask(AdapterEvent event) {
-        String task = classifier.task().name();
-        if (task.equals(event.getTaskName())) {
-            return true;
-        }
-        if (otherTasks.add(event.getVersion())) {
-            log.warn("Ignoring adapter version {}: it names task '{}', and this control topic is read for task '{}';"
-                    + " still serving {}", event.getVersion(), event.getTaskName(), task,
-                    serving == 0 ? "the base model" : "version " + serving);
-        }
-        return false;
-    }
-
     /** 1 s after the first failure, doubling up to 5 min. */
     static Duration backoff(int tries) {
         long millis = FIRST_RETRY.toMillis() << Math.min(tries - 1, 20);
@@ -293,7 +271,7 @@ public final class AdapterRollout implements AutoCloseable {
             return;
         }
         AdapterEvent event = state.event(version).orElseThrow();
-        if (forThisTask(event) && cached(event)) {
+        if (cached(event)) {
             try {
                 serve(event, true);
                 return;
@@ -326,7 +304,8 @@ public final class AdapterRollout implements AutoCloseable {
             String sha256 = json.path("sha256").asText("");
             AdapterEvent event = state.event(version).orElse(null);
             boolean servable = event != null && event.getStatus() == AdapterStatus.ACTIVE
-                    && state.status(version) != ControlState.Status.ROLLED_BACK;
+                    && state.status(version) != ControlState.Status.ROLLED_BACK
+                    && state.status(version) != ControlState.Status.WAITING;
             return servable && sha256.equals(event.getSha256()) ? event : null;
         } catch (IOException | RuntimeException e) {
             log.warn("Ignoring {}: {}", file, e.getMessage());

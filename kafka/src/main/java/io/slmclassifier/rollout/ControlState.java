@@ -3,6 +3,8 @@ package io.slmclassifier.rollout;
 import io.slmclassifier.avro.AdapterCommand;
 import io.slmclassifier.avro.AdapterEvent;
 import io.slmclassifier.avro.AdapterStatus;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -20,10 +22,16 @@ import org.apache.avro.specific.SpecificRecord;
  * rolled back, the pin, and error reports. Every processor folds the same log the same way, so all of them agree
  * on the version to serve without talking to each other:
  * <ul>
- *   <li>serving = the pinned version, else the highest ACTIVE version not rolled back, else the base model;</li>
+ *   <li>serving = the pinned version, else the highest ACTIVE version not rolled back and not waiting, else the base
+ *       model;</li>
  *   <li>ROLLBACK with a version: serve that version (0 is the base model) by rolling back every newer one;
- *       without: roll back the serving version. Either clears a pin;</li>
- *   <li>PIN v: serve v whatever comes after, until UNPIN; TRAIN asks the trainer for a run now.</li>
+ *       without: roll back the serving version. Either clears a pin, and holds the lineage: versions published
+ *       after the rollback (numbered above every version it knew) are kept but WAITING, not served, because a
+ *       rollback is an operator's decision that the trainer's next candidate must not undo on its own;</li>
+ *   <li>PIN v: serve v whatever comes after, until UNPIN; it ends a hold (the operator chose what serves).</li>
+ *   <li>UNPIN: clears the pin and ends a hold ({@code adapter resume} sends it): the newest ACTIVE version not
+ *       rolled back serves again, a waiting one included;</li>
+ *   <li>TRAIN asks the trainer for a run now.</li>
  *   <li>Each record counts once, in its issuer's order: one with a {@code sequence} is refused when a record of the
  *       same {@code issuer} with the same or a higher sequence was applied before (a genuine record written again,
  *       or one overtaken by its issuer's newer one); one without a sequence (written before sequences existed) is
@@ -41,13 +49,22 @@ import org.apache.avro.specific.SpecificRecord;
  */
 public final class ControlState {
     /** A version as people see it. */
-    public enum Status { SERVING, ACTIVE, ROLLED_BACK, REJECTED, CANDIDATE }
+    public enum Status { SERVING, ACTIVE, ROLLED_BACK, REJECTED, CANDIDATE, WAITING }
+
+    /**
+     * A lineage held by a rollback: versions above {@code newestAtRollback} wait for an operator's UNPIN or PIN.
+     *
+     * @param since the rollback's time, as its command says
+     * @param by who asked for the rollback
+     */
+    public record Hold(long newestAtRollback, Instant since, String by) {}
 
     private final TreeMap<Long, AdapterEvent> versions = new TreeMap<>();
     private final Set<Long> rolledBack = new HashSet<>();
     private final Map<Long, Map<String, String>> errors = new TreeMap<>();
     private final List<AdapterCommand> commands = new ArrayList<>();
     private Long pinned;
+    private Hold hold;
     private long lastTrainRequestMillis;
     /** Issuer -> the highest sequence applied from it. */
     private final Map<String, Long> lastSequence = new HashMap<>();
@@ -85,6 +102,7 @@ public final class ControlState {
         errors.forEach((v, m) -> c.errors.put(v, new LinkedHashMap<>(m)));
         c.commands.addAll(commands);
         c.pinned = pinned;
+        c.hold = hold;
         c.lastTrainRequestMillis = lastTrainRequestMillis;
         c.lastSequence.putAll(lastSequence);
         c.appliedNonces.putAll(appliedNonces);
@@ -184,9 +202,13 @@ public final class ControlState {
             case PIN -> {
                 if (c.getVersion() != null && servable(c.getVersion())) {
                     pinned = c.getVersion();
+                    hold = null;
                 }
             }
-            case UNPIN -> pinned = null;
+            case UNPIN -> {
+                pinned = null;
+                hold = null;
+            }
             case ROLLBACK -> {
                 long serving = serving().orElse(0);
                 long target = c.getVersion() != null ? c.getVersion() : previousActive(serving);
@@ -198,6 +220,7 @@ public final class ControlState {
                 for (long v : versions.tailMap(target, false).keySet()) {
                     rolledBack.add(v);
                 }
+                hold = new Hold(versions.isEmpty() ? 0 : versions.lastKey(), c.getRequestedAt(), c.getRequestedBy());
             }
             case TRAIN -> lastTrainRequestMillis = Math.max(lastTrainRequestMillis, c.getRequestedAt().toEpochMilli());
         }
@@ -223,7 +246,7 @@ public final class ControlState {
             return OptionalLong.of(pinned);
         }
         for (Long v : versions.descendingKeySet()) {
-            if (servable(v) && !rolledBack.contains(v)) {
+            if (servable(v) && !rolledBack.contains(v) && !waiting(v)) {
                 return OptionalLong.of(v);
             }
         }
@@ -232,6 +255,31 @@ public final class ControlState {
 
     public OptionalLong pinned() {
         return pinned == null ? OptionalLong.empty() : OptionalLong.of(pinned);
+    }
+
+    /** The hold of the last rollback, until an UNPIN or PIN ends it. */
+    public Optional<Hold> hold() {
+        return Optional.ofNullable(hold);
+    }
+
+    /** The ACTIVE versions published since the hold began, oldest first: what an UNPIN would let serve. */
+    public List<Long> waiting() {
+        return versions.keySet().stream().filter(v -> servable(v) && !rolledBack.contains(v) && waiting(v)).toList();
+    }
+
+    private boolean waiting(long version) {
+        return hold != null && version > hold.newestAtRollback();
+    }
+
+    /** The hold in a line, e.g. "held since the rollback at 2026-12-07T06:10:00Z by ops; waiting: v8, v9". */
+    public Optional<String> describeHold() {
+        if (hold == null) {
+            return Optional.empty();
+        }
+        List<Long> waiting = waiting();
+        return Optional.of("held since the rollback at " + hold.since().truncatedTo(ChronoUnit.SECONDS)
+                + (hold.by() == null ? "" : " by " + hold.by()) + "; waiting: "
+                + (waiting.isEmpty() ? "none yet" : String.join(", ", waiting.stream().map(v -> "v" + v).toList())));
     }
 
     /** The highest version any event names (the next trained adapter gets one more). */
@@ -258,7 +306,8 @@ public final class ControlState {
             return Status.SERVING;
         }
         return switch (e.getStatus()) {
-            case ACTIVE -> rolledBack.contains(version) ? Status.ROLLED_BACK : Status.ACTIVE;
+            case ACTIVE -> rolledBack.contains(version) ? Status.ROLLED_BACK
+                    : waiting(version) ? Status.WAITING : Status.ACTIVE;
             case REJECTED -> Status.REJECTED;
             case ROLLED_BACK -> Status.ROLLED_BACK;
             default -> Status.CANDIDATE;

@@ -46,8 +46,16 @@ class DeadLettersTest {
     }
 
     private static DeadLetters.Letter letter(byte[] key, byte[] value, Headers headers, int limit) {
-        return DeadLetters.of(key, value, headers, "undecodable", "the value is not valid UTF-8 text", "intents.in", 2,
-                41, limit);
+        return DeadLetters.of(key, value, headers, "undecodable", "the value is not valid UTF-8 text",
+                new IllegalArgumentException("Input length = 1"), "intents.in", 2, 41, limit);
+    }
+
+    /** An exception whose stack trace is {@code depth} frames deeper than the test's own. */
+    private static RuntimeException thrownAtDepth(int depth, String message) {
+        if (depth == 0) {
+            return new IllegalStateException(message, new java.io.UncheckedIOException(new java.io.IOException("cause")));
+        }
+        return thrownAtDepth(depth - 1, message);
     }
 
     @Test
@@ -62,6 +70,70 @@ class DeadLettersTest {
         assertEquals("undecodable", header(letter.headers(), DeadLetterHeaders.ERROR_TYPE));
         assertEquals("41", header(letter.headers(), DeadLetterHeaders.SOURCE_OFFSET));
         assertNull(header(letter.headers(), DeadLetters.ORIGINAL_SIZE));
+    }
+
+    @Test
+    void aLetterCarriesKafkaConnectsErrorHeadersBesideItsOwn() {
+        RuntimeException error = new IllegalStateException("the model failed", new ArithmeticException("NaN logits"));
+        DeadLetters.Letter letter = DeadLetters.of(null, new byte[] {1}, new RecordHeaders(), "model-failure",
+                "the batch could not be classified", error, "intents.in", 3, 1234567890123L, LIMIT);
+        Headers headers = letter.headers();
+        assertEquals("intents.in", header(headers, DeadLetterHeaders.CONNECT_TOPIC));
+        assertEquals("3", header(headers, DeadLetterHeaders.CONNECT_PARTITION));
+        assertEquals("1234567890123", header(headers, DeadLetterHeaders.CONNECT_OFFSET));
+        assertEquals("java.lang.IllegalStateException", header(headers, DeadLetterHeaders.CONNECT_EXCEPTION_CLASS));
+        assertEquals("the model failed", header(headers, DeadLetterHeaders.CONNECT_EXCEPTION_MESSAGE));
+        String trace = header(headers, DeadLetterHeaders.CONNECT_EXCEPTION_STACKTRACE);
+        assertTrue(trace.startsWith("java.lang.IllegalStateException: the model failed"), trace);
+        assertTrue(trace.contains("\tat " + DeadLettersTest.class.getName()), trace);
+        assertTrue(trace.contains("Caused by: java.lang.ArithmeticException: NaN logits"), trace);
+        assertEquals("the batch could not be classified", header(headers, DeadLetterHeaders.ERROR_MESSAGE),
+                "the service's own message stays in slm.error.message");
+    }
+
+    @Test
+    void anExceptionWithoutAStackTraceOrMessageLeavesThoseHeadersOut() {
+        RuntimeException verdict = new RuntimeException(null, null, false, false) {};
+        DeadLetters.Letter letter = DeadLetters.of(null, new byte[] {1}, null, "empty-text", "the text is empty",
+                verdict, "intents.in", 0, 5, LIMIT);
+        assertEquals(verdict.getClass().getName(), header(letter.headers(), DeadLetterHeaders.CONNECT_EXCEPTION_CLASS));
+        assertNull(letter.headers().lastHeader(DeadLetterHeaders.CONNECT_EXCEPTION_MESSAGE));
+        assertNull(letter.headers().lastHeader(DeadLetterHeaders.CONNECT_EXCEPTION_STACKTRACE));
+
+        DeadLetters.Letter withoutError = DeadLetters.of(null, new byte[] {1}, null, "empty-text", "the text is empty",
+                null, "intents.in", 0, 5, LIMIT);
+        assertEquals("5", header(withoutError.headers(), DeadLetterHeaders.CONNECT_OFFSET));
+        assertNull(withoutError.headers().lastHeader(DeadLetterHeaders.CONNECT_EXCEPTION_CLASS));
+    }
+
+    @Test
+    void aDeepStackTraceIsCutAndCountsAgainstTheLimit() {
+        RuntimeException deep = thrownAtDepth(500, "\u20ac".repeat(5000));
+        byte[] value = filled(40_000, 'v');
+        DeadLetters.Letter letter = DeadLetters.of(filled(40_000, 'k'), value, null, "model-failure",
+                "\u20ac".repeat(5000), deep, "t".repeat(249), Integer.MAX_VALUE, Long.MAX_VALUE,
+                DeadLetters.MIN_RECORD_BYTES);
+        int size = producerEstimate(letter);
+        assertTrue(size <= DeadLetters.MIN_RECORD_BYTES, size + " bytes");
+        assertEquals("value,key", header(letter.headers(), DeadLetters.TRUNCATED));
+        String trace = header(letter.headers(), DeadLetterHeaders.CONNECT_EXCEPTION_STACKTRACE);
+        assertTrue(trace.length() <= DeadLetterHeaders.MAX_STACKTRACE_CHARS, trace);
+        assertTrue(trace.contains("\t... " + (deep.getStackTrace().length - DeadLetterHeaders.TRACE_FRAMES) + " more"),
+                trace);
+        assertTrue(trace.contains("Caused by: java.io.UncheckedIOException: java.io.IOException: cause"), trace);
+        assertEquals(DeadLetterHeaders.MAX_MESSAGE_CHARS,
+                header(letter.headers(), DeadLetterHeaders.CONNECT_EXCEPTION_MESSAGE).length());
+
+        // A value that just fits beside the headers without an exception must be cut once the exception's come.
+        int limit = 50_000;
+        Header[] plainHeaders = DeadLetters.of(null, null, null, "model-failure", "m", null, "intents.in", 0, 0, limit)
+                .headers().toArray();
+        byte[] fitting = filled(limit - (int) DeadLetters.recordBytes(null, null, plainHeaders), 'v');
+        assertFalse(DeadLetters.of(null, fitting, null, "model-failure", "m", null, "intents.in", 0, 0, limit).cut());
+        DeadLetters.Letter withTrace = DeadLetters.of(null, fitting, null, "model-failure", "m", deep, "intents.in", 0, 0,
+                limit);
+        assertEquals("value", header(withTrace.headers(), DeadLetters.TRUNCATED));
+        assertTrue(producerEstimate(withTrace) <= limit);
     }
 
     @Test
@@ -111,10 +183,12 @@ class DeadLettersTest {
 
     @Test
     void theErrorMessageIsBoundedWithoutBreakingACharacter() {
-        String message = "x".repeat(DeadLetters.MAX_MESSAGE_CHARS - 1) + "\uD83D\uDE00 and much more";
+        String message = "x".repeat(DeadLetterHeaders.MAX_MESSAGE_CHARS - 1) + "\uD83D\uDE00 and much more";
         DeadLetters.Letter letter = DeadLetters.of(null, new byte[] {1}, new RecordHeaders(), "undecodable", message,
-                "intents.in", 0, 0, LIMIT);
-        assertEquals("x".repeat(DeadLetters.MAX_MESSAGE_CHARS - 1), header(letter.headers(), DeadLetterHeaders.ERROR_MESSAGE));
+                new IllegalArgumentException(message), "intents.in", 0, 0, LIMIT);
+        String cut = "x".repeat(DeadLetterHeaders.MAX_MESSAGE_CHARS - 1);
+        assertEquals(cut, header(letter.headers(), DeadLetterHeaders.ERROR_MESSAGE));
+        assertEquals(cut, header(letter.headers(), DeadLetterHeaders.CONNECT_EXCEPTION_MESSAGE));
     }
 
     @Test
@@ -130,8 +204,10 @@ class DeadLettersTest {
             }
             byte[] key = random.nextInt(4) == 0 ? null : new byte[random.nextInt(1 + random.nextInt(2 * limit))];
             byte[] value = random.nextInt(10) == 0 ? null : new byte[random.nextInt(2 * limit)];
-            DeadLetters.Letter letter = DeadLetters.of(key, value, headers, "headers-too-large",
-                    "m".repeat(random.nextInt(3000)), "t".repeat(1 + random.nextInt(249)), random.nextInt(1000),
+            String message = "\u00e4".repeat(random.nextInt(3000));
+            RuntimeException error = random.nextInt(4) == 0 ? null : thrownAtDepth(random.nextInt(300), message);
+            DeadLetters.Letter letter = DeadLetters.of(key, value, headers, "headers-too-large", message, error,
+                    "t".repeat(1 + random.nextInt(249)), random.nextInt(1000),
                     random.nextLong(Long.MAX_VALUE), limit);
             int size = producerEstimate(letter);
             assertTrue(size <= limit, "round " + round + ": " + size + " bytes over " + limit);

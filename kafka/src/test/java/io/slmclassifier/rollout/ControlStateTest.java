@@ -9,6 +9,7 @@ import io.slmclassifier.avro.AdapterCommandType;
 import io.slmclassifier.avro.AdapterEvent;
 import io.slmclassifier.avro.AdapterStatus;
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
@@ -54,9 +55,77 @@ class ControlStateTest {
         assertEquals(ControlState.Status.ROLLED_BACK, s.status(3));
         s.apply(command(AdapterCommandType.ROLLBACK, null));
         assertEquals(OptionalLong.empty(), s.serving(), "the base model after rolling back the first version");
-        // A newly trained version serves again.
+        // A newly trained version waits for the operator; UNPIN (adapter resume) serves it.
         s.apply(event(4, AdapterStatus.ACTIVE));
+        assertEquals(OptionalLong.empty(), s.serving());
+        s.apply(command(AdapterCommandType.UNPIN, null));
         assertEquals(OptionalLong.of(4), s.serving());
+    }
+
+    static AdapterCommand command(AdapterCommandType type, Long version, String by, long atMillis) {
+        return AdapterCommand.newBuilder(command(type, version)).setRequestedBy(by)
+                .setRequestedAt(Instant.ofEpochMilli(atMillis)).build();
+    }
+
+    @Test
+    void aRollbackHoldsTheLineageUntilResumed() {
+        ControlState s = new ControlState();
+        for (long v = 1; v <= 3; v++) {
+            s.apply(event(v, AdapterStatus.ACTIVE));
+        }
+        assertEquals(Optional.empty(), s.hold());
+        s.apply(command(AdapterCommandType.ROLLBACK, 2L, "alice", 1_765_000_000_500L));
+        assertEquals(OptionalLong.of(2), s.serving());
+        // The trainer goes on: candidates are kept, and the trainer's gate measures them against serving(), v2.
+        s.apply(event(4, AdapterStatus.ACTIVE));
+        s.apply(event(5, AdapterStatus.REJECTED));
+        s.apply(event(6, AdapterStatus.ACTIVE));
+        assertEquals(OptionalLong.of(2), s.serving(), "a version published after the rollback does not serve by itself");
+        assertEquals(2, s.event(s.serving().getAsLong()).orElseThrow().getVersion());
+        assertEquals(6, s.highestVersion(), "the next candidate is numbered after the waiting ones");
+        assertEquals(ControlState.Status.WAITING, s.status(4));
+        assertEquals(ControlState.Status.REJECTED, s.status(5));
+        assertEquals(ControlState.Status.ROLLED_BACK, s.status(3));
+        assertEquals(List.of(4L, 6L), s.waiting());
+        assertEquals(Optional.of("held since the rollback at 2025-12-06T05:46:40Z by alice; waiting: v4, v6"),
+                s.describeHold());
+        assertEquals(3, s.hold().orElseThrow().newestAtRollback());
+
+        ControlState copy = s.copy();
+        assertEquals(s.hold(), copy.hold(), "a copy keeps the hold");
+        s.apply(command(AdapterCommandType.UNPIN, null));
+        assertEquals(OptionalLong.of(6), s.serving(), "resumed: the newest version serves, waiting ones included");
+        assertEquals(ControlState.Status.ACTIVE, s.status(4));
+        assertEquals(Optional.empty(), s.hold());
+        assertEquals(List.of(), s.waiting());
+        assertEquals(OptionalLong.of(2), copy.serving(), "the copy is still held");
+    }
+
+    @Test
+    void aPinEndsTheHoldAndANewRollbackHoldsAgain() {
+        ControlState s = new ControlState();
+        s.apply(event(1, AdapterStatus.ACTIVE));
+        s.apply(command(AdapterCommandType.ROLLBACK, null));
+        assertEquals(Optional.of("held since the rollback at 1970-01-01T00:00:00Z by ops; waiting: none yet"),
+                s.describeHold());
+        s.apply(event(2, AdapterStatus.ACTIVE));
+        s.apply(event(3, AdapterStatus.ACTIVE));
+        assertEquals(OptionalLong.empty(), s.serving());
+        s.apply(command(AdapterCommandType.PIN, 2L));
+        assertEquals(OptionalLong.of(2), s.serving(), "a pin serves a waiting version");
+        assertEquals(Optional.empty(), s.hold());
+        assertEquals(ControlState.Status.ACTIVE, s.status(3), "after a pin nothing waits; an unpin follows the newest");
+        s.apply(command(AdapterCommandType.UNPIN, null));
+        assertEquals(OptionalLong.of(3), s.serving());
+
+        s.apply(command(AdapterCommandType.ROLLBACK, null));
+        assertEquals(OptionalLong.of(2), s.serving());
+        s.apply(event(4, AdapterStatus.ACTIVE));
+        assertEquals(OptionalLong.of(2), s.serving(), "the second rollback holds as the first did");
+        assertEquals(List.of(4L), s.waiting());
+        s.apply(command(AdapterCommandType.ROLLBACK, 7L));
+        assertEquals(OptionalLong.of(2), s.serving(), "a rollback refused (unknown version) changes no hold");
+        assertEquals(List.of(4L), s.waiting());
     }
 
     @Test
@@ -170,6 +239,7 @@ class ControlStateTest {
         s.apply(event(2, AdapterStatus.ACTIVE));
         assertEquals(Optional.empty(), s.apply(command(AdapterCommandType.ROLLBACK, null)), "written before sequences");
         assertEquals(OptionalLong.of(1), s.serving());
+        assertEquals(Optional.empty(), s.apply(command(AdapterCommandType.UNPIN, null)), "resumed, before sequences too");
         s.apply(signedEvent(3, 5));
         assertEquals(OptionalLong.of(3), s.serving());
         Optional<String> old = s.apply(command(AdapterCommandType.ROLLBACK, null));

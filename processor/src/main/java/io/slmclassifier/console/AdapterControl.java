@@ -2,6 +2,7 @@ package io.slmclassifier.console;
 
 import io.slmclassifier.avro.AdapterCommandType;
 import java.util.List;
+import java.util.Optional;
 import java.util.OptionalLong;
 
 /**
@@ -25,6 +26,14 @@ public interface AdapterControl {
     /** The version pinned by an operator, when one is; new versions are not served while a pin holds. */
     default OptionalLong pinned() {
         return OptionalLong.empty();
+    }
+
+    /**
+     * The line saying that a rollback holds the lineage and which versions wait for an UNPIN or PIN, e.g. "held since
+     * the rollback at 2026-12-07T06:10:00Z by ops; waiting: v8, v9"; empty when nothing is held.
+     */
+    default Optional<String> hold() {
+        return Optional.empty();
     }
 
     /**

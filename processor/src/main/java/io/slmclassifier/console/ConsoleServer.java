@@ -285,6 +285,7 @@ public final class ConsoleServer implements AutoCloseable {
                 serving = servingNow.isPresent() ? servingNow.getAsLong() : null;
                 putLong(adapters, "serving", serving);
                 putLong(adapters, "pinned", pinned.isPresent() ? pinned.getAsLong() : null);
+                adapters.put("hold", control.hold().orElse(null));
                 ArrayNode versions = adapters.putArray("versions");
                 for (AdapterRow row : rows) {
                     ObjectNode n = versions.addObject();

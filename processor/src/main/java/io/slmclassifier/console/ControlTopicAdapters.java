@@ -7,6 +7,7 @@ import io.slmclassifier.rollout.ControlLog;
 import io.slmclassifier.rollout.ControlState;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.OptionalLong;
 
 /**
@@ -32,7 +33,8 @@ public final class ControlTopicAdapters implements AdapterControl {
                 case SERVING, ACTIVE -> AdapterStatus.ACTIVE;
                 case ROLLED_BACK -> AdapterStatus.ROLLED_BACK;
                 case REJECTED -> AdapterStatus.REJECTED;
-                case CANDIDATE -> AdapterStatus.CANDIDATE;
+                // Kept but not served while a rollback holds the lineage: the hold line names them.
+                case CANDIDATE, WAITING -> AdapterStatus.CANDIDATE;
             };
             if (status != ControlState.Status.SERVING && !state.errors(e.getVersion()).isEmpty()) {
                 shown = AdapterStatus.ERROR;
@@ -51,6 +53,11 @@ public final class ControlTopicAdapters implements AdapterControl {
     @Override
     public OptionalLong pinned() {
         return control.state().pinned();
+    }
+
+    @Override
+    public Optional<String> hold() {
+        return control.state().describeHold();
     }
 
     @Override

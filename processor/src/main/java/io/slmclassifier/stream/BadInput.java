@@ -28,11 +28,16 @@ public final class BadInput extends RuntimeException {
 
     private final Reason reason;
 
+    /**
+     * A verdict on the input (empty, too long, undecodable as it stands), not a failure of the code: it has no
+     * stack trace, which would only name the check, so its dead letter carries none.
+     */
     public BadInput(Reason reason, String message) {
-        super(message);
+        super(message, null, false, false);
         this.reason = reason;
     }
 
+    /** A failure underneath ({@code cause}): its dead letter carries the stack trace, causes included. */
     public BadInput(Reason reason, String message, Throwable cause) {
         super(message, cause);
         this.reason = reason;

@@ -347,7 +347,7 @@ public final class ClassifierTopology {
         private void deadLetter(byte[] key, byte[] value, long timestamp, Headers original, String topic, int partition,
                 long offset, BadInput error) {
             DeadLetters.Letter letter = DeadLetters.of(key, value, original, error.reason().header, error.getMessage(),
-                    topic, partition, offset, settings.maxDeadLetterBytes());
+                    error, topic, partition, offset, settings.maxDeadLetterBytes());
             if (letter.cut()) {
                 log.warn("The dead letter of {}-{}@{} ({}) is cut to fit in {} bytes: {}", topic, partition, offset,
                         error.reason().header, settings.maxDeadLetterBytes(),

@@ -19,6 +19,7 @@ import io.slmclassifier.model.ModelFingerprint;
 import io.slmclassifier.model.TorchRuntime;
 import io.slmclassifier.model.hub.ModelResolver;
 import io.slmclassifier.ops.OperationsServer;
+import io.slmclassifier.ops.StandardMetrics;
 import io.slmclassifier.rollout.AdapterRollout;
 import io.slmclassifier.rollout.ControlSignature;
 import io.slmclassifier.rollout.ControlSigning;
@@ -58,6 +59,8 @@ public final class ProcessorService implements AutoCloseable {
     private final InferenceWorker<Classifier.Input> worker;
     private final List<TaskPipeline> pipelines;
     private final OperationsServer operations;
+    /** JVM, process and Kafka Streams metrics beside the processor's own, on the same /metrics. */
+    private final StandardMetrics standardMetrics;
     private final ConsoleServer console;
     private final List<Integer> warmupSizes;
     private final CountDownLatch stopped = new CountDownLatch(1);
@@ -126,8 +129,10 @@ public final class ProcessorService implements AutoCloseable {
         AdapterRollout.Application adapters = tasks.size() == 1 ? AdapterRollout.Application.MERGED
                 : AdapterRollout.Application.UNMERGED;
         TaskPipeline.Shared shared = new TaskPipeline.Shared(modelId, ModelFingerprint.sha256(model.dir()), maxBatch,
-                signature, instanceId(config), adapters);
+                signature, instanceId(config), TaskCatalog.severalTasks(config), adapters);
         this.pipelines = pipelines(views, classifiers, wire, shared);
+        this.standardMetrics = StandardMetrics.bindTo(metrics.registry());
+        pipelines.forEach(pipeline -> standardMetrics.streams(pipeline.streams()));
         this.operations = startOperations(ControlSigning.describe(signature));
         log.info("Processor ready: model {} on {}, metrics on {}", modelId, model.device(), operations == null ? "off"
                 : "http://" + config.get("metrics.host") + ":" + operations.port() + "/metrics");
@@ -352,6 +357,7 @@ public final class ProcessorService implements AutoCloseable {
         }
         pipelines.forEach(TaskPipeline::close);
         worker.close();
+        standardMetrics.close();
         if (operations != null) {
             operations.close();
         }

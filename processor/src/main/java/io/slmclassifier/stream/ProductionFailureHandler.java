@@ -68,7 +68,7 @@ public final class ProductionFailureHandler implements ProductionExceptionHandle
         // A punctuation (where batches are emitted) has no source record: the record's own topic says what failed.
         boolean fromSource = context.topic() != null;
         DeadLetters.Letter letter = DeadLetters.of(record.key(), record.value(), record.headers(),
-                BadInput.Reason.PRODUCTION_FAILURE.header, "cannot write to " + record.topic() + ": " + exception,
+                BadInput.Reason.PRODUCTION_FAILURE.header, "cannot write to " + record.topic() + ": " + exception, exception,
                 fromSource ? context.topic() : record.topic(), fromSource ? context.partition() : -1,
                 fromSource ? context.offset() : -1, COPY_MAX_BYTES);
         return Response.resume(List.of(new ProducerRecord<>(dlqTopic, null, record.timestamp(), letter.key(),

@@ -40,11 +40,15 @@ public final class TaskPipeline implements AutoCloseable {
     private static final Duration FAILURE_WINDOW = Duration.ofMinutes(5);
 
     /**
-     * What every task of the processor shares: the model's identity, the signing key, this instance's name, and how
-     * adapter versions are applied to the one model (merged when one task has it to itself, else unmerged).
+     * What every task of the processor shares: the model's identity, the signing key and this instance's name.
+     *
+     * @param taskLineages whether the tasks are declared with {@code tasks} or {@code tasks.dir}: each control topic
+     *     is then folded as its task's lineage alone (records naming another task are refused); with {@code task.file}
+     *     records of any task apply, as they always did
+     * @param adapters merged where one task has the model to itself; unmerged where several share it
      */
     record Shared(String modelId, String modelSha256, int maxBatch, ControlSignature signature, String instance,
-            AdapterRollout.Application adapters) {}
+            boolean taskLineages, AdapterRollout.Application adapters) {}
 
     private final String name;
     private final ProcessorConfig config;
@@ -69,7 +73,7 @@ public final class TaskPipeline implements AutoCloseable {
         this.metrics = metrics;
         this.rollout = new AdapterRollout(
                 new ControlLog(config.kafkaClient(), config.get("control.topic"), new ControlRecords(avro.registry()),
-                        shared.signature()),
+                        shared.signature(), shared.taskLineages() ? name : null),
                 new AdapterStore(config.get("adapter.store"), config.kafkaClient(), config.get("adapters.topic"),
                         config.get("adapter.store.token"), config.getLong("adapter.max.bytes"),
                         Duration.ofMillis(config.getLong("adapter.fetch.timeout.ms"))),
@@ -184,6 +188,11 @@ public final class TaskPipeline implements AutoCloseable {
 
     public KafkaStreams.State state() {
         return streams.state();
+    }
+
+    /** The task's Kafka Streams client, for the metrics of the clients inside it. */
+    KafkaStreams streams() {
+        return streams;
     }
 
     /** Fewer than {@link #FAILURES_NOT_READY} stream thread failures within {@link #FAILURE_WINDOW}. */

@@ -31,6 +31,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -560,6 +561,15 @@ class ConsoleServerIT {
         assertEquals(0.81, v3.get("metrics").get("macro_f1").asDouble(), 1e-9);
         assertEquals("REJECTED", adapters.get("versions").get(1).get("status").asText());
         assertEquals("macro F1 below the serving version", adapters.get("versions").get(1).get("message").asText());
+        assertTrue(adapters.get("hold").isNull(), "nothing held");
+
+        control.hold = "held since the rollback at 2026-12-07T06:10:00Z by ops; waiting: v4";
+        try {
+            JsonNode held = awaitState(controlled, s -> !s.path("adapters").path("hold").isNull()).get("adapters");
+            assertEquals(control.hold, held.get("hold").asText());
+        } finally {
+            control.hold = null;
+        }
     }
 
     /**
@@ -742,6 +752,9 @@ class ConsoleServerIT {
         final List<Sent> sent = new CopyOnWriteArrayList<>();
         volatile boolean failing;
 
+        /** The hold line, while a test wants a rollback to hold the lineage. */
+        volatile String hold;
+
         /** A version trained after the serving one, while a test wants a candidate. */
         volatile AdapterRow candidate;
 
@@ -768,6 +781,11 @@ class ConsoleServerIT {
         @Override
         public OptionalLong pinned() {
             return OptionalLong.of(2);
+        }
+
+        @Override
+        public Optional<String> hold() {
+            return Optional.ofNullable(hold);
         }
 
         @Override

@@ -137,9 +137,9 @@ public final class CandidateRun {
             new ObjectMapper().writerWithDefaultPrettyPrinter()
                     .writeValue(run.resolve(CALIBRATION_FILE).toFile(), report.summary(split.validation().size()));
         } else {
-            // At a bound the fit found no minimum (a validation split without a single error drives T to 0):
-            // processors serve this version uncalibrated rather than with a meaningless temperature.
-            log.info("Version {}: no calibration temperature (the fit ended at its bound, T = {})", version,
+            // At a bound there was no fit (logits that separate nothing, or tie): processors serve this version
+            // uncalibrated rather than with a meaningless temperature, and adapter list says so.
+            log.info("Version {}: no calibration temperature could be fitted (the fit ended at its bound, T = {})", version,
                     String.format("%.4f", temperature));
         }
         Metrics test = null;

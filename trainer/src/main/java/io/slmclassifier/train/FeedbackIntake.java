@@ -137,7 +137,7 @@ public final class FeedbackIntake {
         log.warn("Feedback record {}-{}@{} goes to {}: {}", r.topic(), r.partition(), r.offset(),
                 destinations.deadLetters(), error.getMessage());
         DeadLetters.Letter letter = DeadLetters.of(r.key(), r.value(), r.headers(), "invalid-feedback", error.getMessage(),
-                r.topic(), r.partition(), r.offset(), destinations.maxDeadLetterBytes());
+                error, r.topic(), r.partition(), r.offset(), destinations.maxDeadLetterBytes());
         refused.increment();
         return producer.send(new ProducerRecord<>(destinations.deadLetters(), null, r.timestamp(), letter.key(),
                 letter.value(), letter.headers()));

@@ -63,6 +63,11 @@ public final class LoraTrainer implements AutoCloseable {
     private final AdamW optimizer;
     private final List<NDArray> parameters;
     private int version;
+    /** Guards the output directory: a kept adapter is written whole, or not at all once stopKeeping ran. */
+    private final Object keeping = new Object();
+    private boolean keepingStopped;
+    /** The step whose adapter the output holds; -1 before the first is written. */
+    private int keptStep = -1;
 
     public LoraTrainer(LanguageModel model, Task task, LoraAdapter adapter, Settings settings) {
         if (model.weights().dtype != ai.djl.ndarray.types.DataType.FLOAT32) {
@@ -177,7 +182,28 @@ public final class LoraTrainer implements AutoCloseable {
         return new Result(bestStep, best, initial.metrics(), step, seen / ((System.nanoTime() - started) / 1e9));
     }
 
+    /**
+     * Ends the writing of kept adapters, for a run that is being stopped from another thread (a JVM shutting down on
+     * Ctrl-C, say): waits for a write in progress to finish, so no half-written adapter stays behind, and makes every
+     * later {@code keep} a no-op. Returns the step whose adapter the output holds, -1 when none was written.
+     */
+    public int stopKeeping() {
+        synchronized (keeping) {
+            keepingStopped = true;
+            return keptStep;
+        }
+    }
+
     private void keep(Path output, int step, Metrics metrics) throws IOException {
+        synchronized (keeping) {
+            if (!keepingStopped) {
+                write(output, step, metrics);
+                keptStep = step;
+            }
+        }
+    }
+
+    private void write(Path output, int step, Metrics metrics) throws IOException {
         adapter.save(output);
         ObjectNode report = new ObjectMapper().createObjectNode();
         report.put("step", step);

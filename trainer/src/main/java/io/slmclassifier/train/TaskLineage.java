@@ -258,6 +258,11 @@ final class TaskLineage implements AutoCloseable {
                         ? " (" + config.get("adapters.topic") + ")" : "");
     }
 
+    /** Micrometer's Kafka client metrics of this lineage's consumers, beside the service's others. */
+    void bindClientMetrics(io.slmclassifier.ops.StandardMetrics standard) {
+        standard.consumer(feedback).consumer(datasetConsumer);
+    }
+
     @Override
     public void close() {
         feedback.close();

@@ -13,6 +13,7 @@ import io.slmclassifier.model.ModelFingerprint;
 import io.slmclassifier.model.TorchRuntime;
 import io.slmclassifier.model.hub.ModelResolver;
 import io.slmclassifier.ops.OperationsServer;
+import io.slmclassifier.ops.StandardMetrics;
 import io.slmclassifier.quality.Metrics;
 import io.slmclassifier.rollout.ControlSigning;
 import java.nio.file.Path;
@@ -66,6 +67,7 @@ public final class TrainerService implements AutoCloseable {
     private final KafkaProducer<byte[], byte[]> producer;
     private final PrometheusMeterRegistry metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final OperationsServer operations;
+    private final StandardMetrics standardMetrics;
     private final Thread loop;
     private final AtomicBoolean running = new AtomicBoolean(true);
     private final CountDownLatch stopped = new CountDownLatch(1);
@@ -112,6 +114,9 @@ public final class TrainerService implements AutoCloseable {
                 lineage.createTopics();
             }
         }
+        StandardMetrics standard = StandardMetrics.bindTo(metrics).producer(producer);
+        lineages.forEach(l -> l.bindClientMetrics(standard));
+        this.standardMetrics = standard;
         int port = config.getInt("metrics.port");
         this.operations = port < 0 ? null : new OperationsServer(config.get("metrics.host"), port, metrics::scrape, running::get, () -> ready,
                 () -> training != null ? "TRAINING" : ready ? "READY" : "STARTING", signingDescription());
@@ -272,6 +277,7 @@ public final class TrainerService implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
+        standardMetrics.close();
         lineages.forEach(TaskLineage::close);
         producer.close(Duration.ofSeconds(10));
         if (operations != null) {
