@@ -9,8 +9,8 @@
 #   [fidelity]
 #   (default: hf infer train kafka; the others are the experiments behind the defaults)
 #   latency / latency-alo: latency at 10-90% of the capacity through Kafka, exactly-once / at-least-once
-#   (~5 min each; latency-before: exactly-once with Kafka Streams' poll.ms and producer linger.ms of 100 ms and
-#   no warm-up, the settings before the latency work); fidelity: bfloat16 probabilities against transformers' float32, with each float32 switch of
+#   (~5 min each; latency-before: exactly-once with Kafka Streams' producer linger.ms of 100 ms and no warm-up,
+#   the settings before the latency work); fidelity: bfloat16 probabilities against transformers' float32, with each float32 switch of
 #   the decoder in turn, on the random model and on a copy with the final norm x 6 (~5 min)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -66,7 +66,7 @@ for step in $steps; do
           --rate-percent 10,25,50,75,90 --duration 30 --guarantee at_least_once ;;
     latency-before) run java-latency-before 580 tools/gpu-run.sh "${BENCH[@]}" --kafka --batch-sizes 1024 --messages 40000 \
           --rate-percent 10,25,50,75,90 --duration 30 --guarantee exactly_once_v2 \
-          --set kafka.poll.ms=100 --set kafka.producer.linger.ms=100 --set warmup.batch.sizes=none ;;
+          --set kafka.producer.linger.ms=100 --set warmup.batch.sizes=none ;;
     fidelity)
       # The same 512 texts through this project's bfloat16 program with each float32 switch (Decoder.Precision),
       # then transformers float32 / bfloat16 on the same ids; on the random weights and with the final norm x 6.
