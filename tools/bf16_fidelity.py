@@ -59,7 +59,7 @@ def rendering_check(model_dir, task_file, lines):
 def probabilities(model_dir, lines, dtype, device, batch=64):
     import torch
     from transformers import AutoModelForCausalLM
-    model = AutoModelForCausalLM.from_pretrained(model_dir, torch_dtype=dtype, attn_implementation="sdpa")
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype, attn_implementation="sdpa")
     model = model.to(device).eval()
     classes = torch.tensor(lines[0]["class_token_ids"], device=device)
     out = []
@@ -101,7 +101,10 @@ def compare(model_dir, task_file, named_files):
         if [l["ids"] for l in other] != [l["ids"] for l in lines]:
             sys.exit(f"{name}: not the same texts and ids as {runs[0][0]}")
     print(f"model {model_dir}, {len(lines)} texts, {len(lines[0]['class_token_ids'])} classes, on {device}")
-    rendering_check(model_dir, task_file, lines)
+    try:
+        rendering_check(model_dir, task_file, lines)
+    except Exception as e:  # the comparison runs on the project's ids either way
+        print(f"rendering: not checked ({type(e).__name__}: {e})")
     fp32 = probabilities(model_dir, lines, torch.float32, device)
     bf16 = probabilities(model_dir, lines, torch.bfloat16, device)
     print(f"{'against transformers float32':40s} {'max |dp|':>10s} {'mean |dp|':>10s} {'top class agrees':>17s}")
