@@ -21,7 +21,6 @@ import shutil
 import sys
 
 
-
 def scale_norm(src, dst, factor):
     from safetensors.torch import load_file, save_file
     os.makedirs(dst, exist_ok=True)
