@@ -13,8 +13,8 @@
 #   processor of 4 tasks against a processor of one, and each task's new version from control event to first result
 #   (~2 min each); adapters-100: GPU memory of 100 resident rank-16 adapters (~1 min)
 #   latency / latency-alo: latency at 10-90% of the capacity through Kafka, exactly-once / at-least-once
-#   (~5 min each; latency-before: exactly-once with Kafka Streams' poll.ms and producer linger.ms of 100 ms and
-#   no warm-up, the settings before the latency work); fidelity: bfloat16 probabilities against transformers' float32, with each float32 switch of
+#   (~5 min each; latency-before: exactly-once with Kafka Streams' producer linger.ms of 100 ms and no warm-up,
+#   the settings before the latency work); fidelity: bfloat16 probabilities against transformers' float32, with each float32 switch of
 #   the decoder in turn, on the random model and on a copy with the final norm x 6 (~5 min)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -70,7 +70,7 @@ for step in $steps; do
           --rate-percent 10,25,50,75,90 --duration 30 --guarantee at_least_once ;;
     latency-before) run java-latency-before 580 tools/gpu-run.sh "${BENCH[@]}" --kafka --batch-sizes 1024 --messages 40000 \
           --rate-percent 10,25,50,75,90 --duration 30 --guarantee exactly_once_v2 \
-          --set kafka.poll.ms=100 --set kafka.producer.linger.ms=100 --set warmup.batch.sizes=none ;;
+          --set kafka.producer.linger.ms=100 --set warmup.batch.sizes=none ;;
     fidelity)
       # The same 512 texts through this project's bfloat16 program with each float32 switch (Decoder.Precision),
       # then transformers float32 / bfloat16 on the same ids; on the random weights and with the final norm x 6.
@@ -89,9 +89,10 @@ for step in $steps; do
         done
         run "fidelity-$variant" 300 python3 tools/bf16_fidelity.py compare "$model" tasks/radr-intents.yaml "${files[@]}"
       done ;;
-    tasks) run java-tasks 100 tools/gpu-run.sh "${BENCH[@]}" --tasks 4 --batch-sizes 1024 --messages 20480 --repeats 3
-        run java-tasks-mix 100 tools/gpu-run.sh "${BENCH[@]}" --tasks 4 --mix 70,10,10,10 --batch-sizes 1024 \
-          --messages 20480 --repeats 3 ;;
+    # 12 batches per run: the full-prompt side runs at about a third of the others' rate.
+    tasks) run java-tasks 120 tools/gpu-run.sh "${BENCH[@]}" --tasks 4 --batch-sizes 1024 --messages 12288 --repeats 3
+        run java-tasks-mix 120 tools/gpu-run.sh "${BENCH[@]}" --tasks 4 --mix 70,10,10,10 --batch-sizes 1024 \
+          --messages 12288 --repeats 3 ;;
     tasks-kafka) run java-tasks-kafka 170 tools/gpu-run.sh "${BENCH[@]}" --kafka --tasks 4 --batch-sizes 1024 \
           --messages 20480 --repeats 3 --json "$OUT/tasks-kafka.json" ;;
     tasks-kafka-mix) run java-tasks-kafka-mix 170 tools/gpu-run.sh "${BENCH[@]}" --kafka --tasks 4 --mix 70,10,10,10 \

@@ -35,6 +35,9 @@ public final class BenchCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     LogOptions logging;
 
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
 
     /** Sentences from the radr task (DFKI/radr_intents examples in the seed article). */
     static final List<String> SENTENCES = List.of(
@@ -148,7 +151,8 @@ public final class BenchCommand implements Callable<Integer> {
     Integer inFlight;
 
     @Option(names = "--rate", split = ",", description = "With --kafka: latency at these steady rates (messages/s) instead of "
-            + "throughput at saturation; each rate runs on a processor started for it (see --duration).")
+            + "throughput at saturation; each rate runs on a processor started for it (see --duration), whose batch "
+            + "limit is the first of --batch-sizes when given, else the device's default.")
     double[] rates;
 
     @Option(names = "--rate-percent", split = ",", description = "With --kafka: like --rate, at these percentages of the "
@@ -394,7 +398,9 @@ public final class BenchCommand implements Callable<Integer> {
      */
     private int benchLatency(Path dir, Device d) throws Exception {
         int threads = streamThreads != null ? streamThreads : d.isGpu() ? 4 : 1;
-        int batch = batchSizes[0];
+        // The processor's batch limit: the device's default unless --batch-sizes names one (its first).
+        int batch = spec.commandLine().getParseResult().hasMatchedOption("--batch-sizes") ? batchSizes[0]
+                : Classifier.Options.forDevice(d).maxBatchSize();
         LatencyBenchmark.Settings settings = new LatencyBenchmark.Settings(dir, task, device, batch, threads,
                 ProduceCommand.synthetic(Math.max(messages, 1000), 11), java.time.Duration.ofSeconds(durationSeconds),
                 java.time.Duration.ofSeconds(windowSeconds), processorSettings);
@@ -411,7 +417,7 @@ public final class BenchCommand implements Callable<Integer> {
                 Arrays.stream(ratePercents).forEach(p -> targets.add(capacity * p / 100));
             }
             System.out.printf("%-16s %9s %9s %8s %9s %9s %9s %9s %9s %9s %9s%n", "guarantee", "rate", "sent/s",
-                    "lost", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "emit p50", "emit p99", "first 5s p99");
+                    "lost", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "emit p50", "emit p99", "first " + windowSeconds + "s p99");
             for (String guarantee : guarantees) {
                 for (double rate : targets) {
                     LatencyBenchmark.Result r = bench.run(guarantee, rate);

@@ -9,8 +9,8 @@ import org.slf4j.LoggerFactory;
  * Forward passes run before a service says it is ready, so that its first records do not pay for what a
  * program's first passes cost: the prefix cache is built, and TorchScript's graph executor profiles a program's
  * first run of each kind of shape and compiles fused kernels on the next (exact-shape kernels for the first two
- * shapes it meets, shape-generic ones after), each a pause of up to seconds on a GPU. Measured by
- * {@code bench --kafka --rate}: without it the first seconds after "ready" had the worst latencies of a run.
+ * shapes it meets, shape-generic ones after), each a pause of up to seconds on a GPU, which the records of a
+ * stream's first seconds would wait for ({@code bench --kafka --rate} shows the latency of those seconds).
  *
  * <p>The largest pass comes first, so the exact kernels are those of the pass a loaded stream sends most; then a
  * single row, the pass of a quiet one; the sizes after those get the generic kernels compiled.

@@ -31,13 +31,13 @@ class Bfloat16PathTest {
         double[][] bfloat16 = probabilities(task, texts, DataType.BFLOAT16, "");
         double bf16Gap = maxDifference(float32, bfloat16);
         assertTrue(bf16Gap > 1e-6, "the bfloat16 program computes in bfloat16 (max |dp| " + bf16Gap + ")");
-        assertTrue(bf16Gap < 0.02, "bfloat16 within 0.02 of float32, max |dp| " + bf16Gap);
+        assertTrue(bf16Gap < 0.05, "bfloat16 within 0.05 of float32, max |dp| " + bf16Gap);
         for (String step : List.of("final-norm", "prefix-merge", "rotary", "all")) {
             double[][] switched = probabilities(task, texts, DataType.BFLOAT16, step);
             double changed = maxDifference(bfloat16, switched);
             double gap = maxDifference(float32, switched);
             assertTrue(changed > 0, step + " in float32 changes the bfloat16 program's numbers");
-            assertTrue(gap < 0.02, step + " in float32: still within 0.02 of float32, max |dp| " + gap);
+            assertTrue(gap < 0.05, step + " in float32: still within 0.05 of float32, max |dp| " + gap);
         }
         double[][] float32Switched = probabilities(task, texts, DataType.FLOAT32, "all");
         for (int i = 0; i < float32.length; i++) {

@@ -131,10 +131,9 @@ public final class TaskPipeline implements AutoCloseable {
         }
         // A batch blocks its stream thread: commit often so results are visible soon after they are produced.
         p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, "100");
-        // A finished pass's results go out at the stream thread's next turn, which waits in poll() for new records
-        // at most poll.ms (Kafka Streams: 100), and at_least_once results then wait in the producer for its
-        // linger.ms (Kafka Streams: 100): both dominated the latency at steady rates (bench --kafka --rate).
-        p.put(StreamsConfig.POLL_MS_CONFIG, String.valueOf(Math.max(1, config.getInt("batch.linger.ms"))));
+        // at_least_once results are visible once sent, and Kafka Streams' producer waits up to its linger.ms (100)
+        // for more: at a low rate, 100 ms of every result's latency (docs/benchmarks.md, latency at a steady rate).
+        // Under exactly_once the commit sends them anyway.
         p.put(StreamsConfig.producerPrefix(org.apache.kafka.clients.producer.ProducerConfig.LINGER_MS_CONFIG), "5");
         // A record the producer or the broker refuses must not fail the stream thread: by default it would, on the
         // same record after every restart.
