@@ -307,6 +307,24 @@ class InferenceWorkerTest {
         }
     }
 
+    @Test
+    void aSubmissionStillBeingPreparedKeepsTheWorkerFromIdle() throws Exception {
+        CountDownLatch preparing = new CountDownLatch(1);
+        CountDownLatch prepare = new CountDownLatch(1);
+        try (InferenceWorker<String> worker = new InferenceWorker<>(text -> {
+            preparing.countDown();
+            awaitQuietly(prepare);
+            return text;
+        }, InferenceWorkerTest::echo, 8, (task, n, nanos, failed) -> { })) {
+            CompletableFuture<List<InferenceWorker.Outcome>> submitted = worker.submit(List.of("a"));
+            assertTrue(preparing.await(10, TimeUnit.SECONDS));
+            // Not in a lane yet, but a batch sent now would queue behind it.
+            assertFalse(worker.idle(), "a text is being prepared");
+            prepare.countDown();
+            assertEquals("a", submitted.get(10, TimeUnit.SECONDS).get(0).classification().text());
+        }
+    }
+
     private static void awaitQuietly(CountDownLatch latch) {
         try {
             latch.await(10, TimeUnit.SECONDS);
