@@ -187,7 +187,10 @@ public final class ProcessorService implements AutoCloseable {
         classifiers.forEach((task, classifier) ->
                 lanes.add(new InferenceWorker.Lane<>(task, classifier::prepare, classifier::classifyPrepared)));
         InferenceWorker<Classifier.Input> started = new InferenceWorker<>(lanes, maxBatch, metrics);
-        classifiers.keySet().forEach(task -> metrics.forTask(task).watch(started));
+        classifiers.forEach((task, classifier) -> {
+            metrics.forTask(task).watch(started);
+            metrics.forTask(task).labels(classifier.task().labels());
+        });
         return started;
     }
 
