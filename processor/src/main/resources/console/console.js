@@ -23,6 +23,15 @@ const state = {
 
 const $ = (id) => document.getElementById(id);
 
+// The task this page shows (?task=<name>); without one, the server's first task.
+const TASK = new URLSearchParams(location.search).get('task');
+
+/** An API address of the task this page shows. */
+function api(path) {
+  if (TASK === null) return path;
+  return path + (path.includes('?') ? '&' : '?') + 'task=' + encodeURIComponent(TASK);
+}
+
 /** An element with attributes and children; strings become text nodes, so they are never read as markup. */
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -99,7 +108,7 @@ $('token-forget').addEventListener('click', () => {
 async function post(path, body) {
   const headers = { 'Content-Type': 'application/json' };
   if (token()) headers.Authorization = 'Bearer ' + token();
-  const response = await fetch(path, { method: 'POST', headers, body: JSON.stringify(body) });
+  const response = await fetch(api(path), { method: 'POST', headers, body: JSON.stringify(body) });
   let answer = {};
   try {
     answer = await response.json();
@@ -421,7 +430,7 @@ function qualityBlock(role, version, versions) {
   return el('div', { class: 'quality-version', 'data-role': role.toLowerCase(), 'data-version': version },
     el('h3', {}, title),
     el('div', { class: 'plots' }, ...PLOTS.map((kind) => {
-      const src = 'api/plots/' + version + '/' + kind + '.svg' + stamp;
+      const src = api('api/plots/' + version + '/' + kind + '.svg' + stamp);
       return el('a', { href: src, target: '_blank', rel: 'noopener', title: 'open ' + kind + ' of v' + version },
         el('img', { class: 'plot', src, alt: kind + ' of v' + version, 'data-kind': kind }));
     })));
@@ -463,8 +472,23 @@ function showDeadLetters(view) {
 // ---------------------------------------------------------------------------------------------------------------
 // Updates from the server
 
+/** With several tasks, the selector: choosing one loads the page of that task. */
+function showTasks(view) {
+  const select = $('task-select');
+  if (!view.tasks || view.tasks.length < 2) return;
+  if (select.options.length === 0) {
+    for (const name of view.tasks) select.append(el('option', { value: name }, name));
+    select.addEventListener('change', () => {
+      location.search = '?task=' + encodeURIComponent(select.value);
+    });
+  }
+  select.value = view.task;
+  $('task-picker').hidden = false;
+}
+
 function apply(view, fresh) {
   if (fresh) {
+    showTasks(view);
     state.writable = view.writable;
     $('token-form').hidden = !view.writable;
     $('read-only').hidden = view.writable;
@@ -491,7 +515,7 @@ function apply(view, fresh) {
 }
 
 function connect() {
-  const events = new EventSource('api/events');
+  const events = new EventSource(api('api/events'));
   events.addEventListener('snapshot', (e) => apply(JSON.parse(e.data), true));
   events.addEventListener('update', (e) => apply(JSON.parse(e.data), false));
   events.addEventListener('open', () => {

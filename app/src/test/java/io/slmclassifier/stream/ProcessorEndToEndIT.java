@@ -154,7 +154,7 @@ class ProcessorEndToEndIT {
             assertEquals(KafkaStreams.State.RUNNING, service.state());
             String metrics = new String(new java.net.URL("http://127.0.0.1:" + service.operationsPort() + "/metrics")
                     .openStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertTrue(metrics.contains("slm_records_out_total 40.0"), metrics);
+            assertTrue(metrics.contains("slm_records_out_total{task=\"radr-intents\"} 40.0"), metrics);
             // Micrometer's standard binders, under Micrometer's names: what the usual JVM and Kafka dashboards query.
             for (String series : List.of("jvm_memory_used_bytes{", "jvm_gc_", "jvm_threads_live_threads ",
                     "jvm_classes_loaded_classes ", "process_cpu_usage ", "process_uptime_seconds ",

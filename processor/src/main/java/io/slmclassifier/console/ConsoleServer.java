@@ -21,6 +21,7 @@ import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
@@ -50,6 +51,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The web console: a page for people, and its JSON and server-sent-events API.
+ *
+ * <p>One console shows the tasks of one processor, each on its own topics with its own adapters: every {@code /api/}
+ * request may name its task ({@code ?task=<name>}; without one, the first task's), and the page has a selector
+ * where there are several.
  *
  * <ul>
  *   <li>{@code GET /} the page ({@code /console.js}, {@code /console.css}), from the classpath.
@@ -105,34 +110,75 @@ public final class ConsoleServer implements AutoCloseable {
     private static final String CONTENT_SECURITY_POLICY = "default-src 'none'; script-src 'self'; style-src 'self';"
             + " img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
+    /**
+     * One task the console shows.
+     *
+     * @param name the task's name, as requests name it
+     * @param settings its topics; the first task's also say where the console listens, its token and its limits
+     * @param control the task's adapter versions and commands; null when there is none (the panel says so and the
+     *     adapter requests answer 503)
+     */
+    public record Task(String name, ConsoleSettings settings, AdapterControl control) {}
+
+    /** What the console reads and writes for one task: its results and review queue, its feedback, its adapters. */
+    private static final class TaskView implements AutoCloseable {
+        final String name;
+        final ConsoleSettings settings;
+        final AdapterControl control;
+        final LiveState state = new LiveState();
+        final FeedbackWriter feedback;
+        final LiveFeed feed;
+        /** The last sequence number broadcast to this task's pages; touched by the update thread only. */
+        long broadcastSeq;
+
+        TaskView(Task task, SchemaRegistryClient registry) {
+            this.name = task.name();
+            this.settings = task.settings();
+            this.control = task.control();
+            this.feedback = new FeedbackWriter(settings, registry);
+            this.feed = new LiveFeed(settings, state, AvroSerde.forType(Classification.class, registry),
+                    () -> newestAdapterCreated(control));
+        }
+
+        @Override
+        public void close() {
+            feed.close();
+            feedback.close();
+        }
+    }
+
+    /** Where the console listens, its token and its limits: the first task's settings. */
     private final ConsoleSettings settings;
-    private final AdapterControl control;
-    private final LiveState state = new LiveState();
+    private final Map<String, TaskView> tasks = new LinkedHashMap<>();
+    private final TaskView firstTask;
     private final EventHub hub;
     private final TokenAttempts tokenAttempts = new TokenAttempts();
     private final EvaluationPlots plots = new EvaluationPlots();
-    private final FeedbackWriter feedback;
-    private final LiveFeed feed;
     private final Server server;
     private final ServerConnector connector;
     private final ScheduledExecutorService updates;
     private final byte[] tokenDigest;
-    private long broadcastSeq;
 
-    /**
-     * Starts the console: its reader of the results and dead letters, its feedback producer and its HTTP server.
-     *
-     * @param control the adapter versions and commands; null when there is none (the panel says so and the
-     *     adapter requests answer 503)
-     */
+    /** A console of one task (no selector on the page). */
     public ConsoleServer(ConsoleSettings settings, SchemaRegistryClient registry, AdapterControl control)
             throws IOException {
-        this.settings = settings;
-        this.control = control;
+        this(List.of(new Task("", settings, control)), registry);
+    }
+
+    /**
+     * Starts the console: per task its reader of the results and dead letters and its feedback producer, then the
+     * HTTP server.
+     */
+    public ConsoleServer(List<Task> shown, SchemaRegistryClient registry) throws IOException {
+        if (shown.isEmpty()) {
+            throw new IllegalArgumentException("a console shows at least one task");
+        }
+        this.settings = shown.get(0).settings();
         this.tokenDigest = sha256(settings.token());
-        this.feedback = new FeedbackWriter(settings, registry);
-        this.feed = new LiveFeed(settings, state, AvroSerde.forType(Classification.class, registry),
-                this::newestAdapterCreated);
+        for (Task task : shown) {
+            tasks.put(task.name(), new TaskView(task, registry));
+        }
+        this.firstTask = tasks.values().iterator().next();
         this.hub = new EventHub(settings.maxStreams(), settings.maxStreamsPerAddress());
         this.updates = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "console-updates"));
         QueuedThreadPool threads = new QueuedThreadPool(HTTP_THREADS, 2);
@@ -154,31 +200,31 @@ public final class ConsoleServer implements AutoCloseable {
             server.start();
         } catch (Exception e) {
             stopQuietly(server);
-            feed.close();
-            feedback.close();
+            tasks.values().forEach(TaskView::close);
             updates.shutdownNow();
             throw new IOException("console: cannot listen on " + host + ":" + settings.port() + ": " + rootMessage(e), e);
         }
-        feed.start();
+        tasks.values().forEach(task -> task.feed.start());
         updates.scheduleAtFixedRate(this::pushUpdate, UPDATE_PERIOD_MS, UPDATE_PERIOD_MS, TimeUnit.MILLISECONDS);
-        log.info("Console at {} ({}; adapter control {})", url(), settings.writable() ? "labels and commands need the token"
-                : "read-only: no console.token", control == null ? "absent" : "present");
+        log.info("Console at {} ({}; adapter control {}{})", url(), settings.writable() ? "labels and commands need the token"
+                : "read-only: no console.token", firstTask.control == null ? "absent" : "present",
+                tasks.size() > 1 ? "; tasks " + tasks.keySet() : "");
     }
 
     /**
-     * The console as the processor configures it: null when {@code console.port} is negative. With
-     * {@code topics.create} the feedback topic is created when missing, as the processor creates its own.
+     * The console as the processor configures it, over the tasks it serves (each task's settings from its view of
+     * the configuration): null when {@code console.port} is negative. With {@code topics.create} the feedback topics
+     * are created when missing, as the processor creates its own.
      */
-    public static ConsoleServer startIfEnabled(ProcessorConfig config, AdapterControl control) throws Exception {
+    public static ConsoleServer startIfEnabled(ProcessorConfig config, List<Task> shown) throws Exception {
         if (config.getInt("console.port") < 0) {
             return null;
         }
-        ConsoleSettings settings = ConsoleSettings.of(config);
         if (config.getBoolean("topics.create")) {
-            Topics.ensure(config.kafkaClient(), List.of(Topics.plain(settings.feedbackTopic(),
-                    config.getInt("topics.partitions"), config.getInt("topics.replication"))));
+            Topics.ensure(config.kafkaClient(), shown.stream().map(task -> Topics.plain(task.settings().feedbackTopic(),
+                    config.getInt("topics.partitions"), config.getInt("topics.replication"))).toList());
         }
-        return new ConsoleServer(settings, SchemaRegistryClient.fromConfig(config.registryClient()), control);
+        return new ConsoleServer(shown, SchemaRegistryClient.fromConfig(config.registryClient()));
     }
 
     public int port() {
@@ -197,24 +243,31 @@ public final class ConsoleServer implements AutoCloseable {
     // ---------------------------------------------------------------------------------------------------------
     // What the page shows
 
-    private ObjectNode snapshot() {
-        return withContext(state.view(0, RECENT_PER_EVENT, System.currentTimeMillis()));
+    private ObjectNode snapshot(TaskView task) {
+        return withContext(task, task.state.view(0, RECENT_PER_EVENT, System.currentTimeMillis()));
     }
 
     private void pushUpdate() {
-        try {
-            long last = state.lastSeq();
-            if (hub.clientCount() > 0) {
-                hub.broadcast("update", json.writeValueAsString(withContext(
-                        state.view(broadcastSeq, RECENT_PER_EVENT, System.currentTimeMillis()))));
+        for (TaskView task : tasks.values()) {
+            try {
+                long last = task.state.lastSeq();
+                if (hub.clientCount(task.name) > 0) {
+                    hub.broadcast(task.name, "update", json.writeValueAsString(withContext(task,
+                            task.state.view(task.broadcastSeq, RECENT_PER_EVENT, System.currentTimeMillis()))));
+                }
+                task.broadcastSeq = last;
+            } catch (RuntimeException | IOException e) {
+                log.warn("Console update of task {} failed: {}", task.name, e.toString());
             }
-            broadcastSeq = last;
-        } catch (RuntimeException | IOException e) {
-            log.warn("Console update failed: {}", e.toString());
         }
     }
 
-    private ObjectNode withContext(ObjectNode view) {
+    private ObjectNode withContext(TaskView task, ObjectNode view) {
+        ConsoleSettings settings = task.settings;
+        AdapterControl control = task.control;
+        view.put("task", task.name);
+        ArrayNode names = view.putArray("tasks");
+        tasks.keySet().forEach(names::add);
         view.put("writable", settings.writable());
         ObjectNode topics = view.putObject("topics");
         topics.put("classified", settings.classifiedTopic());
@@ -295,7 +348,7 @@ public final class ConsoleServer implements AutoCloseable {
         putLong(quality, "candidate", candidate == null || candidate.evaluation() == null ? null : candidate.version());
     }
 
-    private Instant newestAdapterCreated() {
+    private static Instant newestAdapterCreated(AdapterControl control) {
         if (control == null) {
             return null;
         }
@@ -306,7 +359,7 @@ public final class ConsoleServer implements AutoCloseable {
     // ---------------------------------------------------------------------------------------------------------
     // What the page does
 
-    private void label(Exchange ex) throws IOException {
+    private void label(Exchange ex, TaskView task) throws IOException {
         if (!authorized(ex)) {
             return;
         }
@@ -316,7 +369,7 @@ public final class ConsoleServer implements AutoCloseable {
         }
         String id = body.path("id").asText("");
         String label = body.path("label").asText("");
-        LiveState.Seen seen = state.find(id).orElse(null);
+        LiveState.Seen seen = task.state.find(id).orElse(null);
         if (seen == null) {
             sendError(ex, 404, "no recent classification with id '" + id + "' (the console keeps the latest "
                     + LiveState.RECENT_CAPACITY + ")");
@@ -338,13 +391,13 @@ public final class ConsoleServer implements AutoCloseable {
                 .build();
         RecordMetadata written;
         try {
-            written = feedback.send(example);
+            written = task.feedback.send(example);
         } catch (Exception e) {
-            log.warn("Label for {} not written to {}: {}", id, feedback.topic(), e.toString());
-            sendError(ex, 502, "could not write to " + feedback.topic() + ": " + rootMessage(e));
+            log.warn("Label for {} not written to {}: {}", id, task.feedback.topic(), e.toString());
+            sendError(ex, 502, "could not write to " + task.feedback.topic() + ": " + rootMessage(e));
             return;
         }
-        state.labeled(seen, label);
+        task.state.labeled(seen, label);
         ObjectNode answer = json.createObjectNode();
         answer.put("id", id);
         answer.put("label", label);
@@ -354,7 +407,8 @@ public final class ConsoleServer implements AutoCloseable {
         sendJson(ex, 200, answer);
     }
 
-    private void plot(Exchange ex) throws IOException {
+    private void plot(Exchange ex, TaskView task) throws IOException {
+        AdapterControl control = task.control;
         Matcher path = PLOT_PATH.matcher(ex.path());
         if (!path.matches() || !EvaluationPlots.KINDS.contains(path.group(2))) {
             sendError(ex, 404, "no such plot: /api/plots/<version>/reliability.svg, coverage.svg or confusion.svg");
@@ -379,10 +433,11 @@ public final class ConsoleServer implements AutoCloseable {
         send(ex, 200, "image/svg+xml", svg);
     }
 
-    private void adapterCommand(Exchange ex) throws IOException {
+    private void adapterCommand(Exchange ex, TaskView task) throws IOException {
         if (!authorized(ex)) {
             return;
         }
+        AdapterControl control = task.control;
         if (control == null) {
             sendError(ex, 503, "no adapter control: this console cannot see or command adapter versions");
             return;
@@ -481,18 +536,28 @@ public final class ConsoleServer implements AutoCloseable {
                 return true;
             }
             String path = ex.path();
+            if (!path.startsWith("/api/")) {
+                serve(ex, null, () -> page(ex));
+                return true;
+            }
+            String named = ex.queryParameter("task");
+            TaskView task = named == null ? firstTask : tasks.get(named);
+            if (task == null) {
+                serve(ex, null, () -> sendError(ex, 404, "no task '" + named + "' in this console: " + tasks.keySet()));
+                return true;
+            }
             switch (path) {
-                case "/api/state" -> serve(ex, "GET", () -> sendJson(ex, 200, snapshot()));
+                case "/api/state" -> serve(ex, "GET", () -> sendJson(ex, 200, snapshot(task)));
                 case "/api/events" -> serve(ex, "GET", () -> {
-                    String first = json.writeValueAsString(snapshot());
+                    String first = json.writeValueAsString(snapshot(task));
                     ex.handedOver = true;
-                    hub.open(request, response, callback, "snapshot", first);
+                    hub.open(request, response, callback, task.name, "snapshot", first);
                 });
-                case "/api/labels" -> serve(ex, "POST", () -> label(ex));
-                case "/api/adapters" -> serve(ex, "POST", () -> adapterCommand(ex));
+                case "/api/labels" -> serve(ex, "POST", () -> label(ex, task));
+                case "/api/adapters" -> serve(ex, "POST", () -> adapterCommand(ex, task));
                 default -> {
                     if (path.startsWith("/api/plots/")) {
-                        serve(ex, "GET", () -> plot(ex));
+                        serve(ex, "GET", () -> plot(ex, task));
                     } else {
                         serve(ex, null, () -> page(ex));
                     }
@@ -562,6 +627,11 @@ public final class ConsoleServer implements AutoCloseable {
 
         String header(String name) {
             return request.getHeaders().get(name);
+        }
+
+        /** A parameter of the query string; null when it has none of that name. */
+        String queryParameter(String name) {
+            return Request.extractQueryParameters(request).getValue(name);
         }
 
         String clientAddress() {
@@ -728,7 +798,6 @@ public final class ConsoleServer implements AutoCloseable {
         updates.shutdownNow();
         hub.close();
         stopQuietly(server);
-        feed.close();
-        feedback.close();
+        tasks.values().forEach(TaskView::close);
     }
 }

@@ -32,23 +32,27 @@ final class EventHub implements AutoCloseable {
         this.maxStreamsPerAddress = maxStreamsPerAddress;
     }
 
-    int clientCount() {
-        return streams.size();
+    /** Open streams of one task's pages. */
+    int clientCount(String task) {
+        return (int) streams.stream().filter(s -> s.task.equals(task)).count();
     }
 
-    void broadcast(String event, String data) {
+    /** Sends one event to the pages of one task. */
+    void broadcast(String task, String event, String data) {
         byte[] frame = frame(event, data);
         for (Stream stream : streams) {
-            stream.send(frame);
+            if (stream.task.equals(task)) {
+                stream.send(frame);
+            }
         }
     }
 
     /**
-     * Starts a stream to one page, its first frame {@code firstEvent}, and returns; the broadcasts that follow go
-     * to it until it goes away or the hub closes, and only then is {@code done} completed. Over a cap the request is
-     * answered 503 instead.
+     * Starts a stream to one page of {@code task}, its first frame {@code firstEvent}, and returns; the task's
+     * broadcasts that follow go to it until it goes away or the hub closes, and only then is {@code done} completed.
+     * Over a cap (counted over every task's pages) the request is answered 503 instead.
      */
-    void open(Request request, Response response, Callback done, String firstEvent, String firstData) {
+    void open(Request request, Response response, Callback done, String task, String firstEvent, String firstData) {
         String address = Request.getRemoteAddr(request);
         String refusal = null;
         Stream stream = null;
@@ -61,7 +65,7 @@ final class EventHub implements AutoCloseable {
                 refusal = "too many open consoles from " + address + ": " + maxStreamsPerAddress
                         + " (console.streams.max.per.address)";
             } else {
-                stream = new Stream(address, response, done);
+                stream = new Stream(address, task, response, done);
                 streams.add(stream);
             }
         }
@@ -96,14 +100,16 @@ final class EventHub implements AutoCloseable {
     /** One page's stream: one write at a time, the frames that come meanwhile queued behind it. */
     private final class Stream implements Callback {
         final String address;
+        final String task;
         private final Response response;
         private final Callback done;
         private final ArrayDeque<byte[]> queued = new ArrayDeque<>();
         private boolean writing; // guarded by this
         private boolean ended; // guarded by this
 
-        Stream(String address, Response response, Callback done) {
+        Stream(String address, String task, Response response, Callback done) {
             this.address = address;
+            this.task = task;
             this.response = response;
             this.done = done;
         }

@@ -73,18 +73,25 @@ public final class ClassifierTopology {
         default void abstained(String label) {}
     }
 
+    /** Where the topology's batches go: its task's lane of the inference worker. */
+    @FunctionalInterface
+    public interface Inference {
+        /** One outcome per text, in order, once all of them have run. */
+        CompletableFuture<List<InferenceWorker.Outcome>> submit(List<String> texts);
+    }
+
     private ClassifierTopology() {}
 
     /**
      * @param temperatureOf the calibration temperature of an adapter version as results name it ({@code base} or
      *     a number), or null where there is none (probabilities are then the plain softmax)
      */
-    public static Topology build(Settings settings, InputDecoder decoder, InferenceWorker<?> worker,
+    public static Topology build(Settings settings, InputDecoder decoder, Inference inference,
             Serializer<Classification> classificationSerializer, Listener listener,
             java.util.function.Function<String, Double> temperatureOf) {
         Topology topology = new Topology();
         topology.addSource("input", new ByteArrayDeserializer(), new ByteArrayDeserializer(), settings.inputTopic());
-        topology.addProcessor("classify", () -> new MicroBatchProcessor(settings, decoder, worker,
+        topology.addProcessor("classify", () -> new MicroBatchProcessor(settings, decoder, inference,
                 classificationSerializer, listener, temperatureOf), "input");
         topology.addStateStore(Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(STORE), Serdes.String(),
                 Serdes.ByteArray()), "classify");
@@ -106,7 +113,7 @@ public final class ClassifierTopology {
     static final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Object> {
         private final Settings settings;
         private final InputDecoder decoder;
-        private final InferenceWorker<?> worker;
+        private final Inference inference;
         private final Serializer<Classification> serializer;
         private final Listener listener;
         private final java.util.function.Function<String, Double> temperatureOf;
@@ -126,12 +133,12 @@ public final class ClassifierTopology {
         private record Batch(List<KeyValue<String, PendingRecord>> records,
                 CompletableFuture<List<InferenceWorker.Outcome>> result, long since) {}
 
-        MicroBatchProcessor(Settings settings, InputDecoder decoder, InferenceWorker<?> worker,
+        MicroBatchProcessor(Settings settings, InputDecoder decoder, Inference inference,
                 Serializer<Classification> serializer, Listener listener,
                 java.util.function.Function<String, Double> temperatureOf) {
             this.settings = settings;
             this.decoder = decoder;
-            this.worker = worker;
+            this.inference = inference;
             this.serializer = serializer;
             this.listener = listener;
             this.temperatureOf = temperatureOf;
@@ -224,7 +231,7 @@ public final class ClassifierTopology {
             }
             listener.batch(batch.size());
             batch.forEach(kv -> inFlightKeys.add(kv.key));
-            inFlight.addLast(new Batch(batch, worker.submit(batch.stream().map(kv -> kv.value.text()).toList()),
+            inFlight.addLast(new Batch(batch, inference.submit(batch.stream().map(kv -> kv.value.text()).toList()),
                     System.nanoTime()));
         }
 

@@ -4,7 +4,7 @@ import io.slmclassifier.avro.Classification;
 import io.slmclassifier.avro.TextMessage;
 import io.slmclassifier.classify.Classifier;
 import io.slmclassifier.classify.LanguageModel;
-import io.slmclassifier.classify.Task;
+import io.slmclassifier.classify.TaskCatalog;
 import io.slmclassifier.console.ConsoleServer;
 import io.slmclassifier.console.ConsoleSettings;
 import io.slmclassifier.console.ControlTopicAdapters;
@@ -20,32 +20,30 @@ import io.slmclassifier.model.hub.ModelResolver;
 import io.slmclassifier.ops.OperationsServer;
 import io.slmclassifier.ops.StandardMetrics;
 import io.slmclassifier.rollout.AdapterRollout;
-import io.slmclassifier.rollout.AdapterStore;
-import io.slmclassifier.rollout.ControlLog;
-import io.slmclassifier.rollout.ControlRecords;
 import io.slmclassifier.rollout.ControlSignature;
 import io.slmclassifier.rollout.ControlSigning;
 import java.io.IOException;
 import java.net.InetAddress;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
+import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.serialization.Serializer;
-import org.apache.kafka.streams.CloseOptions;
 import org.apache.kafka.streams.KafkaStreams;
-import org.apache.kafka.streams.StreamsConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The stream processor as a service: model and task loaded once, one inference worker, the Kafka Streams
- * topology, topics created when allowed, metrics and health on HTTP, and a clean stop that lets the batch in
- * flight finish (its records otherwise stay in the changelogged store and run again after the restart).
+ * The stream processor as a service: one model in memory, one inference worker with a lane per task, and per task
+ * a {@link TaskPipeline} (its topics, adapter rollout and Kafka Streams application); topics created when allowed,
+ * metrics and health on HTTP, and a clean stop that lets the batch in flight finish (its records otherwise stay in
+ * the changelogged store and run again after the restart). A single-task configuration ({@code task.file}) is one
+ * pipeline under the service's own names.
  */
 public final class ProcessorService implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ProcessorService.class);
@@ -56,24 +54,17 @@ public final class ProcessorService implements AutoCloseable {
 
     private final ProcessorConfig config;
     private final LanguageModel model;
-    private final Classifier classifier;
-    /** A thread that fails this often in this window fails on the same record again and again: not ready. */
-    private static final int FAILURES_NOT_READY = 3;
-    private static final Duration FAILURE_WINDOW = Duration.ofMinutes(5);
-    private final java.util.Queue<Long> threadFailures = new java.util.concurrent.ConcurrentLinkedQueue<>();
-    private final java.util.concurrent.atomic.AtomicInteger threadDeaths = new java.util.concurrent.atomic.AtomicInteger();
-    private final InferenceWorker<?> worker;
-    private final ProcessorMetrics metrics;
-    private final KafkaStreams streams;
+    private final ProcessorMetrics metrics = new ProcessorMetrics();
+    private final InferenceWorker<Classifier.Input> worker;
+    private final List<TaskPipeline> pipelines;
     private final OperationsServer operations;
     private final StandardMetrics standardMetrics;
-    private final AdapterRollout rollout;
     private final ConsoleServer console;
     private final CountDownLatch stopped = new CountDownLatch(1);
-    private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+    private final AtomicBoolean closed = new AtomicBoolean();
 
     public ProcessorService(ProcessorConfig config) throws Exception {
-        this(config, registryWire(config));
+        this(config, ProcessorService::registryWire);
     }
 
     /**
@@ -102,146 +93,174 @@ public final class ProcessorService implements AutoCloseable {
         });
     }
 
-    public ProcessorService(ProcessorConfig config, AvroWire avro) throws Exception {
+    /**
+     * Starts the service in named steps: settings checked, Kafka reached, tasks read, model loaded, one classifier
+     * per task, the inference worker, the topics, a pipeline per task, then the operations server and the console.
+     * Nothing is consumed before {@link #start}.
+     *
+     * @param wire the Avro wire of one task, from its view of the configuration
+     */
+    public ProcessorService(ProcessorConfig config, Function<ProcessorConfig, AvroWire> wire) throws Exception {
         this.config = config;
-        // A bad value fails at once, not after waiting for Kafka and loading the model.
-        double minLabelMass = config.abstainMinLabelMass();
+        ControlSignature signature = checkSettings(config);
+        TorchRuntime.configureOffline();
+        awaitKafka();
+        List<TaskCatalog.Entry> tasks = TaskCatalog.load(config);
+        Map<String, ProcessorConfig> views = taskViews(tasks);
+        ControlSigning.warnIfUnsigned(signature, String.join(", ",
+                views.values().stream().map(view -> view.get("control.topic")).toList()), log);
+        this.model = LanguageModel.load(ModelResolver.resolveSpec(config.require("model.dir")),
+                TorchRuntime.device(config.get("device")), null);
+        Classifier.Options sized = Classifier.Options.forDevice(model.device());
+        int maxBatch = orAuto("batch.max.size", sized.maxBatchSize());
+        Map<String, Classifier> classifiers = classifiers(tasks, views,
+                new Classifier.Options(maxBatch, orAuto("batch.token.budget", sized.tokenBudget()), true, false));
+        this.worker = startWorker(classifiers, maxBatch);
+        if (config.getBoolean("topics.create")) {
+            createTopics(views.values());
+        }
+        String modelId = config.get("model.id").isBlank() ? model.id() : config.get("model.id");
+        // One task merges its versions into copies of the weights (nothing added to a pass); several apply theirs
+        // beside the one copy they share, so that a rollout of one task touches no other's weights.
+        AdapterRollout.Application adapters = tasks.size() == 1 ? AdapterRollout.Application.MERGED
+                : AdapterRollout.Application.UNMERGED;
+        TaskPipeline.Shared shared = new TaskPipeline.Shared(modelId, ModelFingerprint.sha256(model.dir()), maxBatch,
+                signature, instanceId(config), TaskCatalog.severalTasks(config), adapters);
+        this.pipelines = pipelines(views, classifiers, wire, shared);
+        this.standardMetrics = StandardMetrics.bindTo(metrics.registry());
+        pipelines.forEach(pipeline -> standardMetrics.streams(pipeline.streams()));
+        this.operations = startOperations(ControlSigning.describe(signature));
+        log.info("Processor ready: model {} on {}, metrics on {}", modelId, model.device(), operations == null ? "off"
+                : "http://" + config.get("metrics.host") + ":" + operations.port() + "/metrics");
+        this.console = startConsole();
+    }
+
+    /** Settings that would fail later fail now, before waiting for Kafka and loading the model. */
+    private static ControlSignature checkSettings(ProcessorConfig config) {
+        config.abstainMinLabelMass();
         ControlSignature signature = ControlSigning.of(config);
         if (config.getInt("console.port") >= 0) {
             ConsoleSettings.checkToken(config.get("console.token"), "configuration 'console.token'");
         }
-        int configuredDeadLetterBytes = DeadLetters.configuredLimit(config);
-        TorchRuntime.configureOffline();
-        // Before the model loads and any Kafka client starts: an unreachable broker is one line, not minutes of retries.
+        DeadLetters.configuredLimit(config);
+        return signature;
+    }
+
+    /** Before the model loads and any Kafka client starts: an unreachable broker is one line, not minutes of retries. */
+    private void awaitKafka() throws KafkaReachability.Unreachable {
         KafkaReachability.await(config.get("bootstrap.servers"), Duration.ofMillis(config.getInt("startup.timeout.ms")));
-        ControlSigning.warnIfUnsigned(signature, config.get("control.topic"), log);
-        Task task = Task.load(Path.of(config.require("task.file")));
-        this.model = LanguageModel.load(ModelResolver.resolveSpec(config.require("model.dir")),
-                TorchRuntime.device(config.get("device")), null);
-        String modelId = config.get("model.id").isBlank() ? model.id() : config.get("model.id");
-        Classifier.Options sized = Classifier.Options.forDevice(model.device());
-        int maxBatch = orAuto("batch.max.size", sized.maxBatchSize());
-        this.classifier = new Classifier(model, task, new Classifier.Options(maxBatch,
-                orAuto("batch.token.budget", sized.tokenBudget()), true, minLabelMass > 0));
-        this.metrics = new ProcessorMetrics();
-        this.worker = new InferenceWorker<>(classifier::prepare, classifier::classifyPrepared, maxBatch, metrics);
-        metrics.watch(worker);
-        if (config.getBoolean("topics.create")) {
-            createTopics();
+    }
+
+    /** Each task's view of the configuration, by task name in declaration order; its own overrides checked too. */
+    private Map<String, ProcessorConfig> taskViews(List<TaskCatalog.Entry> tasks) {
+        Map<String, ProcessorConfig> views = new LinkedHashMap<>();
+        for (TaskCatalog.Entry task : tasks) {
+            ProcessorConfig view = config.forTask(task);
+            view.abstainMinLabelMass();
+            DeadLetters.configuredLimit(view);
+            views.put(task.name(), view);
         }
-        // A record its topic refuses would abort its transaction, and the records behind it, for good: what goes
-        // out is kept within the topics' own limits.
-        Map<String, Integer> topicLimits = Topics.maxMessageBytes(config.kafkaClient(),
-                List.of(config.get("output.topic"), config.get("review.topic"), config.get("dlq.topic")));
-        int maxResultBytes = Math.min(config.producerMaxRequestSize(), Math.min(
-                topicLimits.getOrDefault(config.get("output.topic"), Integer.MAX_VALUE),
-                topicLimits.getOrDefault(config.get("review.topic"), Integer.MAX_VALUE)));
-        int maxDeadLetterBytes = DeadLetters.checkLimit(Math.min(configuredDeadLetterBytes,
-                topicLimits.getOrDefault(config.get("dlq.topic"), Integer.MAX_VALUE)),
-                "max.message.bytes of " + config.get("dlq.topic"));
-        this.rollout = new AdapterRollout(
-                new ControlLog(config.kafkaClient(), config.get("control.topic"), new ControlRecords(avro.registry()),
-                        signature),
-                new AdapterStore(config.get("adapter.store"), config.kafkaClient(), config.get("adapters.topic"),
-                        config.get("adapter.store.token"), config.getLong("adapter.max.bytes"),
-                        Duration.ofMillis(config.getLong("adapter.fetch.timeout.ms"))),
-                classifier, ModelFingerprint.sha256(model.dir()), adapterCache(config), instanceId(config),
-                metrics::adapterVersion);
-        InputDecoder decoder = new InputDecoder(InputDecoder.format(config.get("input.format")),
-                avro.textMessages(), config.getInt("text.max.chars"), !config.get("text.too.long").equals("reject"),
-                new InputDecoder.Limits(config.getInt("id.max.chars"), config.getInt("headers.max.count"),
-                        config.getInt("headers.max.bytes")));
-        ClassifierTopology.Settings settings = new ClassifierTopology.Settings(config.get("input.topic"),
-                config.get("output.topic"), config.get("dlq.topic"), task.name(), modelId, task.labels(),
-                maxBatch, Duration.ofMillis(config.getInt("batch.linger.ms")),
-                Duration.ofMillis(config.getInt("inference.timeout.ms")), config.getInt("store.record.max.bytes"),
-                maxResultBytes, maxDeadLetterBytes,
-                config.get("review.topic"), config.getDouble("abstain.threshold"), minLabelMass);
-        Double baseTemperature = config.get("calibration.temperature").isBlank() ? null
-                : config.getDouble("calibration.temperature");
-        this.streams = new KafkaStreams(ClassifierTopology.build(settings, decoder, worker,
-                avro.classificationSerializer(), metrics,
-                version -> "base".equals(version) ? baseTemperature : rollout.temperatureOf(version)), streamsProperties());
-        streams.setUncaughtExceptionHandler(e -> {
-            threadFailures.add(System.nanoTime());
-            threadDeaths.incrementAndGet();
-            log.error("Stream thread failed; replacing it", e);
-            return org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.REPLACE_THREAD;
-        });
-        streams.setStateListener((now, before) -> log.info("Kafka Streams {} -> {}", before, now));
-        this.standardMetrics = StandardMetrics.bindTo(metrics.registry()).streams(streams);
+        return views;
+    }
+
+    /** One classifier per task over the one model: its prompt, labels and sliced head; the label mass where asked. */
+    private Map<String, Classifier> classifiers(List<TaskCatalog.Entry> tasks, Map<String, ProcessorConfig> views,
+            Classifier.Options options) {
+        Map<String, Classifier> classifiers = new LinkedHashMap<>();
+        for (TaskCatalog.Entry task : tasks) {
+            boolean labelMass = views.get(task.name()).abstainMinLabelMass() > 0;
+            classifiers.put(task.name(), new Classifier(model, task.task(), options.withLabelMass(labelMass)));
+        }
+        return classifiers;
+    }
+
+    /**
+     * The inference worker: one lane per task, each preparing and classifying with the task's classifier. A pass
+     * holds one task's texts, and the lanes take turns by age, so a quiet task never waits behind a busy one.
+     */
+    private InferenceWorker<Classifier.Input> startWorker(Map<String, Classifier> classifiers, int maxBatch) {
+        List<InferenceWorker.Lane<Classifier.Input>> lanes = new ArrayList<>();
+        classifiers.forEach((task, classifier) ->
+                lanes.add(new InferenceWorker.Lane<>(task, classifier::prepare, classifier::classifyPrepared)));
+        InferenceWorker<Classifier.Input> started = new InferenceWorker<>(lanes, maxBatch, metrics);
+        classifiers.keySet().forEach(task -> metrics.forTask(task).watch(started));
+        return started;
+    }
+
+    /** Every task's topics that are missing, created before the pipelines read their limits. */
+    private void createTopics(Iterable<ProcessorConfig> views) throws Exception {
+        List<NewTopic> topics = new ArrayList<>();
+        for (ProcessorConfig view : views) {
+            int partitions = view.getInt("topics.partitions");
+            int replication = view.getInt("topics.replication");
+            topics.addAll(List.of(
+                    Topics.plain(view.get("input.topic"), partitions, replication),
+                    Topics.plain(view.get("output.topic"), partitions, replication),
+                    Topics.plain(view.get("dlq.topic"), partitions, replication),
+                    Topics.plain(view.get("review.topic"), partitions, replication),
+                    Topics.compacted(view.get("control.topic"), 1, replication),
+                    Topics.compacted(view.get("adapters.topic"), 1, replication)));
+        }
+        Topics.ensure(config.kafkaClient(), topics);
+    }
+
+    /** A pipeline per task, each submitting to its own lane. */
+    private List<TaskPipeline> pipelines(Map<String, ProcessorConfig> views, Map<String, Classifier> classifiers,
+            Function<ProcessorConfig, AvroWire> wire, TaskPipeline.Shared shared) throws IOException {
+        List<TaskPipeline> built = new ArrayList<>();
+        for (Map.Entry<String, ProcessorConfig> task : views.entrySet()) {
+            ProcessorConfig view = task.getValue();
+            TaskPipeline pipeline = new TaskPipeline(view, classifiers.get(task.getKey()),
+                    texts -> worker.submit(task.getKey(), texts), wire.apply(view), metrics.forTask(task.getKey()), shared);
+            built.add(pipeline);
+            log.info("Task {}: {} -> {} (dead letters: {}, control: {})", task.getKey(), view.get("input.topic"),
+                    view.get("output.topic"), view.get("dlq.topic"), view.get("control.topic"));
+        }
+        return List.copyOf(built);
+    }
+
+    /**
+     * {@code /metrics} and {@code /health}: live while no task's Streams client is dead, ready when every task's is
+     * RUNNING and its stream threads are not failing again and again.
+     */
+    private OperationsServer startOperations(String control) throws IOException {
         int port = config.getInt("metrics.port");
-        this.operations = port < 0 ? null : new OperationsServer(config.get("metrics.host"), port, metrics::scrape,
-                streams::state, this::streamThreadsSteady, ControlSigning.describe(signature));
-        log.info("Processor ready: {} -> {} (dead letters: {}), task {} on {} ({}), metrics on {}",
-                settings.inputTopic(), settings.outputTopic(), settings.dlqTopic(), task.name(), modelId,
-                model.device(), operations == null ? "off" : "http://" + config.get("metrics.host") + ":" + operations.port() + "/metrics");
-        this.console = ConsoleServer.startIfEnabled(config, new ControlTopicAdapters(rollout.control()));
+        if (port < 0) {
+            return null;
+        }
+        return new OperationsServer(config.get("metrics.host"), port, metrics::scrape,
+                () -> pipelines.stream().map(TaskPipeline::state)
+                        .allMatch(s -> s != KafkaStreams.State.ERROR && s != KafkaStreams.State.NOT_RUNNING),
+                () -> pipelines.stream().allMatch(p -> p.state() == KafkaStreams.State.RUNNING && p.streamThreadsSteady()),
+                this::describeState, control);
     }
 
-    /** Fewer than {@link #FAILURES_NOT_READY} stream thread failures within {@link #FAILURE_WINDOW}. */
-    boolean streamThreadsSteady() {
-        long since = System.nanoTime() - FAILURE_WINDOW.toNanos();
-        threadFailures.removeIf(t -> t < since);
-        return threadFailures.size() < FAILURES_NOT_READY;
+    /** The state word of /health: the Streams state of one task, or each task's with its name. */
+    private String describeState() {
+        List<String> states = new ArrayList<>();
+        for (TaskPipeline pipeline : pipelines) {
+            String state = pipeline.state().name() + (pipeline.streamThreadsSteady() ? "" : " (stream threads keep failing)");
+            states.add(pipelines.size() == 1 ? state : pipeline.name() + ": " + state);
+        }
+        return String.join(", ", states);
     }
 
-    /** Stream threads that died (and were replaced) since the start. */
-    int streamThreadDeaths() {
-        return threadDeaths.get();
+    /**
+     * The web console over every task, each with its own topics and adapter control (from its control topic); the
+     * page selects the task.
+     */
+    private ConsoleServer startConsole() throws Exception {
+        if (config.getInt("console.port") < 0) {
+            return null;
+        }
+        List<ConsoleServer.Task> shown = pipelines.stream().map(p -> new ConsoleServer.Task(p.name(),
+                ConsoleSettings.of(p.config()), new ControlTopicAdapters(p.rollout().control()))).toList();
+        return ConsoleServer.startIfEnabled(config, shown);
     }
 
     /** A batch limit: the configured number, or the device's default for "auto". */
     private int orAuto(String key, int auto) {
         return config.get(key).equalsIgnoreCase("auto") ? auto : config.getInt(key);
-    }
-
-    Properties streamsProperties() {
-        Properties p = new Properties();
-        p.put(StreamsConfig.APPLICATION_ID_CONFIG, config.get("application.id"));
-        p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, config.get("bootstrap.servers"));
-        p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, config.get("processing.guarantee"));
-        p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, config.get("num.stream.threads"));
-        p.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, config.get("topics.replication"));
-        if (!config.get("state.dir").isBlank()) {
-            p.put(StreamsConfig.STATE_DIR_CONFIG, config.get("state.dir"));
-        }
-        // A batch blocks its stream thread: commit often so results are visible soon after they are produced.
-        p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, "100");
-        // A record the producer or the broker refuses must not fail the stream thread: by default it would, on the
-        // same record after every restart.
-        p.put(StreamsConfig.PRODUCTION_EXCEPTION_HANDLER_CLASS_CONFIG, ProductionFailureHandler.class.getName());
-        p.put(ProductionFailureHandler.DLQ_TOPIC_CONFIG, config.get("dlq.topic"));
-        p.put(ProductionFailureHandler.LISTENER_CONFIG, metrics);
-        p.putAll(config.kafkaPassThrough());
-        return p;
-    }
-
-    private void createTopics() throws Exception {
-        int partitions = config.getInt("topics.partitions");
-        int replication = config.getInt("topics.replication");
-        Topics.ensure(config.kafkaClient(), List.of(
-                Topics.plain(config.get("input.topic"), partitions, replication),
-                Topics.plain(config.get("output.topic"), partitions, replication),
-                Topics.plain(config.get("dlq.topic"), partitions, replication),
-                Topics.plain(config.get("review.topic"), partitions, replication),
-                Topics.compacted(config.get("control.topic"), 1, replication),
-                Topics.compacted(config.get("adapters.topic"), 1, replication)));
-    }
-
-    /**
-     * Where adapters, the last version served and the verified control journal are kept. A temporary directory
-     * is new at every start, so a restart then depends on the control topic's history alone (which compaction or an
-     * unsigned tombstone may have shortened): said once, at start.
-     */
-    private static Path adapterCache(ProcessorConfig config) throws IOException {
-        if (config.get("adapter.cache.dir").isBlank()) {
-            Path temporary = Files.createTempDirectory("slm-adapters-");
-            log.warn("adapter.cache.dir is not set: adapters and the verified control journal go to {}, which the next"
-                    + " start will not find; set it to a directory that outlives the process", temporary);
-            return temporary;
-        }
-        return Path.of(config.get("adapter.cache.dir"));
     }
 
     private static String instanceId(ProcessorConfig config) {
@@ -255,22 +274,46 @@ public final class ProcessorService implements AutoCloseable {
         }
     }
 
-    /** Serves the adapter version the control topic names, then starts consuming. */
+    /** Serves the adapter version each task's control topic names, then starts consuming. */
     public void start() {
-        rollout.start();
-        streams.start();
+        pipelines.forEach(TaskPipeline::start);
     }
 
+    /** The tasks served, in declaration order. */
+    public List<TaskPipeline> pipelines() {
+        return pipelines;
+    }
+
+    /** The pipeline of one task. */
+    public TaskPipeline pipeline(String task) {
+        return pipelines.stream().filter(p -> p.name().equals(task)).findFirst()
+                .orElseThrow(() -> new IllegalArgumentException("no task '" + task + "' is served here"));
+    }
+
+    /** The adapter rollout of the first (in single-task mode: the only) task. */
     public AdapterRollout rollout() {
-        return rollout;
+        return pipelines.get(0).rollout();
     }
 
-    public KafkaStreams.State state() {
-        return streams.state();
-    }
-
+    /** The classifier of the first (in single-task mode: the only) task. */
     public Classifier classifier() {
-        return classifier;
+        return pipelines.get(0).classifier();
+    }
+
+    /** RUNNING when every task's Streams client runs; else the state of the first task that does not. */
+    public KafkaStreams.State state() {
+        return pipelines.stream().map(TaskPipeline::state).filter(s -> s != KafkaStreams.State.RUNNING).findFirst()
+                .orElse(KafkaStreams.State.RUNNING);
+    }
+
+    /** Whether no task's stream threads keep failing. */
+    boolean streamThreadsSteady() {
+        return pipelines.stream().allMatch(TaskPipeline::streamThreadsSteady);
+    }
+
+    /** Stream threads that died (and were replaced) since the start, over all tasks. */
+    int streamThreadDeaths() {
+        return pipelines.stream().mapToInt(TaskPipeline::streamThreadDeaths).sum();
     }
 
     public ProcessorMetrics metrics() {
@@ -290,6 +333,7 @@ public final class ProcessorService implements AutoCloseable {
         stopped.await();
     }
 
+    /** Stops every pipeline (each commits what is done), then the worker, then the classifiers and the model. */
     @Override
     public void close() {
         if (closed.getAndSet(true)) {
@@ -299,18 +343,13 @@ public final class ProcessorService implements AutoCloseable {
         if (console != null) {
             console.close();
         }
-        // Without static membership a restarted instance is a new member: leave now, or its partitions wait out
-        // the session timeout. With it (group.instance.id), stay, so a rolling restart moves no partitions.
-        boolean staticMember = config.kafkaPassThrough().containsKey("group.instance.id");
-        streams.close(CloseOptions.groupMembershipOperation(staticMember ? CloseOptions.GroupMembershipOperation.REMAIN_IN_GROUP
-                : CloseOptions.GroupMembershipOperation.LEAVE_GROUP).withTimeout(Duration.ofSeconds(60)));
-        rollout.close();
+        pipelines.forEach(TaskPipeline::close);
         worker.close();
         standardMetrics.close();
         if (operations != null) {
             operations.close();
         }
-        classifier.close();
+        pipelines.forEach(p -> p.classifier().close());
         model.close();
         stopped.countDown();
         log.info("Stopped");

@@ -167,6 +167,70 @@ class ConsoleServerIT {
         assertFalse(state.path("adapters").path("available").asBoolean());
     }
 
+    /**
+     * A console of two tasks: each request names its task (the first one's without a name), and what each shows,
+     * streams and writes is its own task's: its results, its adapter control, its feedback topic.
+     */
+    @Test
+    void aConsoleOfSeveralTasksShowsEachOnItsOwnTopics() throws Exception {
+        try (Admin admin = Admin.create(Map.<String, Object>of("bootstrap.servers", kafka.bootstrapServers()))) {
+            admin.createTopics(List.of(new NewTopic("colours.classified", 1, (short) 1),
+                    new NewTopic("colours.dlq", 1, (short) 1))).all().get(30, TimeUnit.SECONDS);
+        }
+        ConsoleSettings colours = new ConsoleSettings("127.0.0.1", 0, TOKEN, kafka.bootstrapServers(), Map.of(),
+                "colours.classified", "colours.dlq", "colours.feedback", java.util.Set.of(), "colours.review");
+        try (ConsoleServer console = new ConsoleServer(List.of(
+                new ConsoleServer.Task("radr-intents", settings(TOKEN, "feedback.multi"), null),
+                new ConsoleServer.Task("colours", colours, control)), client())) {
+            awaitState(console, "api/state", s -> s.path("partitions").asInt() == 3);
+            awaitState(console, "api/state?task=colours", s -> s.path("partitions").asInt() == 2);
+            BlockingQueue<String> colourEvents = new LinkedBlockingQueue<>();
+            try (Stream<String> lines = http.send(HttpRequest.newBuilder(URI.create(console.url()
+                    + "api/events?task=colours")).build(), HttpResponse.BodyHandlers.ofLines()).body()) {
+                Thread reader = new Thread(() -> {
+                    try {
+                        lines.forEach(colourEvents::add);
+                    } catch (RuntimeException e) {
+                        // the stream was closed
+                    }
+                });
+                reader.setDaemon(true);
+                reader.start();
+                assertTrue(pollUntil(colourEvents, l -> l.startsWith("data:")).contains("\"task\":\"colours\""));
+
+                results.send(new ProducerRecord<>("intents.classified", "r-1", classification("r-1", "RobLW", 0.5, null)))
+                        .get(30, TimeUnit.SECONDS);
+                results.send(new ProducerRecord<>("colours.classified", "c-1", classification("c-1", "blue sky", 0.7, null)))
+                        .get(30, TimeUnit.SECONDS);
+                pollUntil(colourEvents, l -> l.startsWith("data:") && l.contains("\"c-1\""));
+                JsonNode first = awaitState(console, "api/state", s -> find(s.get("recent"), "r-1") != null);
+                Thread.sleep(1000); // two updates: the colours pages would have been sent r-1 by now
+                assertTrue(colourEvents.stream().noneMatch(l -> l.contains("\"r-1\"")), "another task's result");
+
+                assertEquals("radr-intents", first.path("task").asText());
+                assertEquals(List.of("radr-intents", "colours"), strings(first.get("tasks")));
+                assertNull(find(first.get("recent"), "c-1"));
+                assertFalse(first.path("adapters").path("available").asBoolean());
+                JsonNode second = awaitState(console, "api/state?task=colours", s -> find(s.get("recent"), "c-1") != null);
+                assertEquals("colours", second.path("task").asText());
+                assertNull(find(second.get("recent"), "r-1"));
+                assertEquals("colours.classified", second.path("topics").path("classified").asText());
+                assertTrue(second.path("adapters").path("available").asBoolean());
+                assertEquals(3, second.path("servingVersion").asLong(), "the colours task's adapter control");
+            }
+
+            HttpResponse<String> labeled = post(console, "api/labels?task=colours", "{\"id\": \"c-1\", \"label\": \"call\"}",
+                    TOKEN);
+            assertEquals(200, labeled.statusCode(), labeled.body());
+            assertEquals("colours.feedback", json.readTree(labeled.body()).path("topic").asText());
+            assertEquals(404, post(console, "api/labels", "{\"id\": \"c-1\", \"label\": \"call\"}", TOKEN).statusCode(),
+                    "c-1 is not a result of the first task");
+            HttpResponse<String> unknown = get(console, "api/state?task=weather");
+            assertEquals(404, unknown.statusCode());
+            assertTrue(unknown.body().contains("[radr-intents, colours]"), unknown.body());
+        }
+    }
+
     /** A page of another origin whose DNS name points at this address (DNS rebinding) reads nothing. */
     @Test
     void requestsNamingAnotherHostAreRefused() throws Exception {
@@ -781,10 +845,15 @@ class ConsoleServerIT {
     }
 
     private static JsonNode awaitState(ConsoleServer console, Predicate<JsonNode> condition) throws Exception {
+        return awaitState(console, "api/state", condition);
+    }
+
+    /** Polls {@code path} (the state of one task) until its answer meets the condition. */
+    private static JsonNode awaitState(ConsoleServer console, String path, Predicate<JsonNode> condition) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         JsonNode last = null;
         while (System.nanoTime() < deadline) {
-            HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(console.url() + "api/state"))
+            HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(console.url() + path))
                     .build(), HttpResponse.BodyHandlers.ofString());
             assertEquals(200, response.statusCode(), response.body());
             last = json.readTree(response.body());

@@ -99,7 +99,7 @@ class ClassifierTopologyTest {
                 "intents.dlq", task.name(), "qwen3-tiny", task.labels(), maxBatch, Duration.ofMillis(10),
                 Duration.ofSeconds(30), 524_288, 1_048_576, 1_048_576, "intents.review", abstainThreshold, abstainMinLabelMass);
         InputDecoder decoder = new InputDecoder(InputDecoder.Format.AUTO, null, 60, truncate);
-        var topology = ClassifierTopology.build(settings, decoder, worker, new RawAvro(), new ClassifierTopology.Listener() {
+        var topology = ClassifierTopology.build(settings, decoder, worker::submit, new RawAvro(), new ClassifierTopology.Listener() {
             public void received() {}
 
             public void classified(long ms) {}
