@@ -223,6 +223,9 @@ public final class DemoCommand implements Callable<Integer> {
      * {@code --tasks-dir} alone, or the one default task (colours with {@code --simulate}).
      */
     static List<Path> taskFiles(List<String> given, Path tasksDir, boolean simulate, Path work) throws IOException {
+        if (tasksDir != null && !Files.isDirectory(tasksDir)) {
+            throw new IllegalArgumentException("--tasks-dir " + tasksDir + ": no such directory");
+        }
         if (given.isEmpty()) {
             return tasksDir != null ? List.of() : List.of(taskFile(simulate ? COLOURS : "tasks/radr-intents.yaml", work));
         }
@@ -257,6 +260,9 @@ public final class DemoCommand implements Callable<Integer> {
 
     private Integer run() throws Exception {
         PrintStream out = System.out;
+        Path work = dataDir != null ? dataDir : Files.createTempDirectory("slm-demo-");
+        // A task that is not there is said before anything starts, the prompt's reader included.
+        List<Path> taskFiles = taskFiles(tasks, tasksDir, simulate, work);
         java.util.concurrent.CountDownLatch stopped = new java.util.concurrent.CountDownLatch(1);
         java.util.concurrent.atomic.AtomicBoolean toldToServe = new java.util.concurrent.atomic.AtomicBoolean();
         Lines input = new Lines(System.in, System.console() != null, () -> {
@@ -269,10 +275,8 @@ public final class DemoCommand implements Callable<Integer> {
         if (dataDir != null) {
             resolver = resolver.withDemoTinyDir(dataDir.resolve("models").resolve(ModelResolver.DEMO_TINY));
         }
-        Path work = dataDir != null ? dataDir : Files.createTempDirectory("slm-demo-");
         SigningKey signing = SigningKey.of(controlSigningKeyFile, System.getenv("SLM_CONTROL_SIGNING_KEY"), work);
         ControlSignature signature = ControlSignature.of(signing.key());
-        List<Path> taskFiles = taskFiles(tasks, tasksDir, simulate, work);
         Path modelDir = resolveModel(model, resolver, out);
         LocalKafkaBroker.Builder brokerBuilder = LocalKafkaBroker.builder().port(kafkaPort).graceOnExit(Duration.ofSeconds(20));
         if (dataDir != null) {
