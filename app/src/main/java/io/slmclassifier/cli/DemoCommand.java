@@ -397,7 +397,7 @@ public final class DemoCommand implements Callable<Integer> {
                 }
                 out.printf("metrics            processor http://127.0.0.1:%d/metrics, trainer http://127.0.0.1:%d/metrics%n",
                         processor.operationsPort(), trainer.operationsPort());
-                out.printf("control topic%s signed with %s%n", several ? "s     " : "      ", signing.source());
+                out.printf("control topic%s signed with %s%n", several ? "s    " : "     ", signing.source());
                 if (processor.consolePort() >= 0) {
                     out.printf("web console        http://127.0.0.1:%d/%s%s%n", processor.consolePort(),
                             consoleToken.isBlank() ? "  (read-only: --console-token T lets it label)" : "",
