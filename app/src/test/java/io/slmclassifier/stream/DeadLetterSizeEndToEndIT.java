@@ -423,6 +423,12 @@ class DeadLetterSizeEndToEndIT {
                     "kafka_producer_record_send_total{")) {
                 assertTrue(metrics.contains("\n" + series), "no " + series + " series on /metrics:\n" + metrics);
             }
+            // The shipped dashboard's trainer panel queries only series the trainer exposes.
+            var trainerPanel = new java.util.TreeSet<>(io.slmclassifier.ops.GrafanaDashboard.metricNames());
+            trainerPanel.removeIf(name -> !name.startsWith("slm_trainer_"));
+            assertTrue(trainerPanel.size() >= 3, "the dashboard's trainer panel: " + trainerPanel);
+            assertEquals(java.util.Set.of(), io.slmclassifier.ops.GrafanaDashboard.missing(trainerPanel, metrics),
+                    "dashboard metrics missing on the trainer's /metrics");
         }
     }
 

@@ -162,6 +162,11 @@ class ProcessorEndToEndIT {
                     "kafka_stream_thread_commit_rate{", "kafka_stream_thread_thread_state{")) {
                 assertTrue(metrics.contains("\n" + series), "no " + series + " series on /metrics:\n" + metrics);
             }
+            // The shipped dashboard's processor panels query only series the processor exposes.
+            var dashboard = new java.util.TreeSet<>(io.slmclassifier.ops.GrafanaDashboard.metricNames());
+            dashboard.removeIf(name -> name.startsWith("slm_trainer_"));
+            assertEquals(java.util.Set.of(), io.slmclassifier.ops.GrafanaDashboard.missing(dashboard, metrics),
+                    "dashboard metrics missing on the processor's /metrics");
             var ready = (java.net.HttpURLConnection) new java.net.URL("http://127.0.0.1:" + service.operationsPort()
                     + "/health/ready").openConnection();
             assertEquals(200, ready.getResponseCode());

@@ -58,6 +58,7 @@ public final class ProcessorService implements AutoCloseable {
     private final InferenceWorker<Classifier.Input> worker;
     private final List<TaskPipeline> pipelines;
     private final OperationsServer operations;
+    /** JVM, process and Kafka Streams metrics beside the processor's own, on the same /metrics. */
     private final StandardMetrics standardMetrics;
     private final ConsoleServer console;
     private final CountDownLatch stopped = new CountDownLatch(1);

@@ -181,7 +181,7 @@ public final class TaskPipeline implements AutoCloseable {
         return streams.state();
     }
 
-    /** The task's Kafka Streams client, for the standard metrics binders of the service. */
+    /** The task's Kafka Streams client, for the metrics of the clients inside it. */
     KafkaStreams streams() {
         return streams;
     }
