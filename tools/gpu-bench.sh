@@ -5,8 +5,17 @@
 # the models bench writes go to $SLM_BENCH_WORK_DIR (or /tmp/bench-models).
 #
 #   tools/gpu-bench.sh [hf] [infer] [train] [kafka] [infer-noopt] [infer-broadcast] [profile] [train-fp32]
-#   [train-noopt] [kafka-1024] [train-profile] [train-trace] [label-mass]
+#   [train-noopt] [kafka-1024] [train-profile] [train-trace] [label-mass] [latency] [latency-alo] [latency-before]
+#   [fidelity] [tasks] [tasks-kafka] [tasks-kafka-mix] [adapters-100]
 #   (default: hf infer train kafka; the others are the experiments behind the defaults)
+#   tasks: 4 tasks on one model through one inference worker, each with its rank-16 adapter unmerged, against one
+#   task merged, equal traffic and 70/10/10/10 (~2 min); tasks-kafka / tasks-kafka-mix: the same through Kafka, one
+#   processor of 4 tasks against a processor of one, and each task's new version from control event to first result
+#   (~2 min each); adapters-100: GPU memory of 100 resident rank-16 adapters (~1 min)
+#   latency / latency-alo: latency at 10-90% of the capacity through Kafka, exactly-once / at-least-once
+#   (~5 min each; latency-before: exactly-once with Kafka Streams' producer linger.ms of 100 ms and no warm-up,
+#   the settings before the latency work); fidelity: bfloat16 probabilities against transformers' float32, with each float32 switch of
+#   the decoder in turn, on the random model and on a copy with the final norm x 6 (~5 min)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu-results}
@@ -55,6 +64,40 @@ for step in $steps; do
     train-fp32) run java-train-fp32 100 tools/gpu-run.sh "${BENCH[@]}" --train --dtype float32 --batch-sizes 8,32 --steps 10 ;;
     train) run java-train 100 tools/gpu-run.sh "${BENCH[@]}" --train --batch-sizes 8,32 --steps 10 ;;
     kafka) run java-kafka 400 tools/gpu-run.sh "${BENCH[@]}" --kafka --batch-sizes 256,1024 --messages 60000 --repeats 3 ;;
+    latency) run java-latency 580 tools/gpu-run.sh "${BENCH[@]}" --kafka --batch-sizes 1024 --messages 40000 \
+          --rate-percent 10,25,50,75,90 --duration 30 --guarantee exactly_once_v2 ;;
+    latency-alo) run java-latency-alo 580 tools/gpu-run.sh "${BENCH[@]}" --kafka --batch-sizes 1024 --messages 40000 \
+          --rate-percent 10,25,50,75,90 --duration 30 --guarantee at_least_once ;;
+    latency-before) run java-latency-before 580 tools/gpu-run.sh "${BENCH[@]}" --kafka --batch-sizes 1024 --messages 40000 \
+          --rate-percent 10,25,50,75,90 --duration 30 --guarantee exactly_once_v2 \
+          --set kafka.producer.linger.ms=100 --set warmup.batch.sizes=none ;;
+    fidelity)
+      # The same 512 texts through this project's bfloat16 program with each float32 switch (Decoder.Precision),
+      # then transformers float32 / bfloat16 on the same ids; on the random weights and with the final norm x 6.
+      mkdir -p "$OUT/fidelity"
+      random_model=${SLM_BENCH_WORK_DIR:-/tmp/bench-models}/qwen3-0.6b-random
+      run java-fidelity-write 120 tools/gpu-run.sh "${BENCH[@]}" --batch-sizes 64 --probabilities "$OUT/fidelity/random-none.jsonl"
+      python3 tools/bf16_fidelity.py scale-norm "$random_model" "$random_model-norm6" 6 > "$OUT/fidelity/scale-norm.txt" 2>&1
+      for variant in random norm6; do
+        model=$random_model; [ "$variant" = norm6 ] && model=$random_model-norm6
+        files=()
+        for steps in none final-norm prefix-merge rotary all; do
+          f=$OUT/fidelity/$variant-$steps.jsonl
+          [ -f "$f" ] || JAVA_OPTS=-Dslm.decoder.float32=$steps run "java-fidelity-$variant-$steps" 120 tools/gpu-run.sh bench \
+              --device gpu --model "$model" --batch-sizes 64 --probabilities "$f"
+          files+=("project bf16, float32 $steps=$f")
+        done
+        run "fidelity-$variant" 300 python3 tools/bf16_fidelity.py compare "$model" tasks/radr-intents.yaml "${files[@]}"
+      done ;;
+    # 12 batches per run: the full-prompt side runs at about a third of the others' rate.
+    tasks) run java-tasks 120 tools/gpu-run.sh "${BENCH[@]}" --tasks 4 --batch-sizes 1024 --messages 12288 --repeats 3
+        run java-tasks-mix 120 tools/gpu-run.sh "${BENCH[@]}" --tasks 4 --mix 70,10,10,10 --batch-sizes 1024 \
+          --messages 12288 --repeats 3 ;;
+    tasks-kafka) run java-tasks-kafka 170 tools/gpu-run.sh "${BENCH[@]}" --kafka --tasks 4 --batch-sizes 1024 \
+          --messages 20480 --repeats 3 --json "$OUT/tasks-kafka.json" ;;
+    tasks-kafka-mix) run java-tasks-kafka-mix 170 tools/gpu-run.sh "${BENCH[@]}" --kafka --tasks 4 --mix 70,10,10,10 \
+          --batch-sizes 1024 --messages 20480 --repeats 3 --json "$OUT/tasks-kafka-mix.json" ;;
+    adapters-100) run java-adapters-100 120 tools/gpu-run.sh "${BENCH[@]}" --resident-adapters 100 ;;
     *) echo "unknown step $step"; exit 2 ;;
   esac
 done

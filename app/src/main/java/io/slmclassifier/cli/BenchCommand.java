@@ -35,6 +35,9 @@ public final class BenchCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     LogOptions logging;
 
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
 
     /** Sentences from the radr task (DFKI/radr_intents examples in the seed article). */
     static final List<String> SENTENCES = List.of(
@@ -119,11 +122,19 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--tasks", description = "Several tasks on one model through one inference worker: N tasks (the "
             + "--task-files cycled, renamed, each prompt its own), each with its own rank-16 adapter on all seven "
-            + "projections applied unmerged, against one task with its adapter merged, per batch size.")
+            + "projections applied unmerged, against one task with its adapter merged, per batch size. With --kafka: "
+            + "one processor serving the N tasks through a local broker, each adapter published on its task's control "
+            + "topic, against a processor of the first task alone (first --batch-sizes), and the time from a new "
+            + "version's control event to its first result.")
     Integer tasks;
 
+    @Option(names = "--resident-adapters", description = "Instead of timing: device memory before and after this many "
+            + "rank-16 adapters (all seven projections) are resident unmerged, one task each (on a CPU: their computed "
+            + "bytes).")
+    Integer residentAdapters;
+
     @Option(names = "--task-files", split = ",", defaultValue = "tasks/radr-intents.yaml,tasks/emotion.yaml,"
-            + "tasks/radr-intents-letters.yaml", description = "With --tasks: the task files to cycle (default: "
+            + "tasks/radr-intents-letters.yaml", description = "With --tasks or --resident-adapters: the task files to cycle (default: "
             + "${DEFAULT-VALUE}).")
     List<Path> taskFiles;
 
@@ -138,6 +149,39 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--in-flight", description = "With --tasks: most texts submitted and not yet classified (default: "
             + "four batches per task).")
     Integer inFlight;
+
+    @Option(names = "--rate", split = ",", description = "With --kafka: latency at these steady rates (messages/s) instead of "
+            + "throughput at saturation; each rate runs on a processor started for it (see --duration), whose batch "
+            + "limit is the first of --batch-sizes when given, else the device's default.")
+    double[] rates;
+
+    @Option(names = "--rate-percent", split = ",", description = "With --kafka: like --rate, at these percentages of the "
+            + "capacity measured first (--messages drained by a fresh processor), e.g. 10,25,50,75,90.")
+    double[] ratePercents;
+
+    @Option(names = "--duration", defaultValue = "30", description = "With --rate or --rate-percent: seconds each rate is "
+            + "kept, from the processor's start (default: ${DEFAULT-VALUE}).")
+    int durationSeconds;
+
+    @Option(names = "--window", defaultValue = "5", description = "With --rate or --rate-percent: seconds per window of "
+            + "the latency over time (default: ${DEFAULT-VALUE}).")
+    int windowSeconds;
+
+    @Option(names = "--guarantee", split = ",", defaultValue = "exactly_once_v2,at_least_once", description = "With --rate "
+            + "or --rate-percent: the processing guarantees to measure, each at every rate (default: ${DEFAULT-VALUE}).")
+    List<String> guarantees;
+
+    @Option(names = "--set", description = "With --kafka: processor configuration for the runs, key=value (repeatable), "
+            + "e.g. --set batch.linger.ms=5 --set kafka.commit.interval.ms=50.")
+    java.util.Map<String, String> processorSettings = new java.util.LinkedHashMap<>();
+
+    @Option(names = "--probabilities", description = "Instead of timing: write this project's class probabilities for "
+            + "--texts radr-style texts, one JSON line each with the prompt's token ids (prefix cache on, batches of the "
+            + "first --batch-sizes), for tools/bf16_fidelity.py to compare with transformers on the same ids.")
+    Path probabilities;
+
+    @Option(names = "--texts", defaultValue = "512", description = "With --probabilities: how many texts (default: ${DEFAULT-VALUE}).")
+    int fidelityTexts;
 
     @Option(names = "--train", description = "Measure LoRA training steps (r 16, all seven projections, batch of --batch-sizes) instead of inference.")
     boolean train;
@@ -167,8 +211,26 @@ public final class BenchCommand implements Callable<Integer> {
         if (train) {
             return benchTraining(dir, t, d, type);
         }
-        if (tasks != null) {
+        if (residentAdapters != null) {
+            return benchResidentAdapters(dir, d, type);
+        }
+        if (tasks != null && !kafka) {
             return benchTasks(dir, d, type);
+        }
+        if (probabilities != null) {
+            try (LanguageModel lm = LanguageModel.load(dir, d, type)) {
+                List<String> texts = FidelityProbabilities.texts(fidelityTexts, 23);
+                FidelityProbabilities.write(probabilities, lm, t, texts, batchSizes[0]);
+                System.out.printf("probabilities of %d texts (%s on %s, float32 steps: %s) written to %s%n", texts.size(),
+                        lm.computeType(), d, System.getProperty("slm.decoder.float32", "none"), probabilities);
+            }
+            return 0;
+        }
+        if (kafka && (rates != null || ratePercents != null)) {
+            return benchLatency(dir, d);
+        }
+        if (kafka && tasks != null) {
+            return benchKafkaTasks(dir, d);
         }
         if (kafka) {
             List<String> texts = ProduceCommand.synthetic(messages, 11);
@@ -259,6 +321,119 @@ public final class BenchCommand implements Callable<Integer> {
                         lm.computeType(), r.adapterBytes() / 1e6, 100 * r.adapterBytes() / 1e6);
             }
         }
+        if (json != null) {
+            new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(json.toFile(), results);
+        }
+        return 0;
+    }
+
+    /** Several tasks on one processor through Kafka, against one task on a processor of its own; see {@link KafkaTasksBenchmark}. */
+    private int benchKafkaTasks(Path dir, Device d) throws Exception {
+        if (tasks < 1) {
+            throw new IllegalArgumentException("--tasks must be at least 1");
+        }
+        List<Task> served = TasksBenchmark.tasks(taskFiles, tasks);
+        double[] shares = TasksBenchmark.shares(mix, tasks);
+        int threads = streamThreads != null ? streamThreads : d.isGpu() ? 4 : 1;
+        int batch = batchSizes[0];
+        System.out.printf("model %s on %s, %d tasks, %d messages per run, batch %d, %d stream thread(s) per task, "
+                + "%d runs per side%n", dir, d, tasks, messages, batch, threads, repeats);
+        KafkaTasksBenchmark.Result r = KafkaTasksBenchmark.run(new KafkaTasksBenchmark.Settings(dir, served, shares,
+                ProduceCommand.synthetic(messages, 11), batch, device, threads, repeats, processorSettings));
+        System.out.printf("%-28s %6s %10s %10s %10s%n", "", "share", "msg/s", "p50 ms", "p99 ms");
+        for (KafkaTasksBenchmark.Run run : List.of(r.single(), r.several())) {
+            System.out.printf("%-28s %6s %10.1f%n", run.what(), "", run.messagesPerSecond());
+            for (KafkaTasksBenchmark.TaskFigures f : run.perTask()) {
+                System.out.printf("  %-26s %5.0f%% %10.1f %10.1f %10.1f%n", f.task(), 100 * f.share(),
+                        f.messagesPerSecond(), f.p50Ms(), f.p99Ms());
+            }
+        }
+        System.out.printf("aggregate of %d tasks: %.1f%% of one task's msg/s (median of the paired runs)%n", tasks,
+                100 * r.ratio());
+        System.out.printf("control event to first result of the new version, while %.1f msg/s flow:%n", r.swapRate());
+        for (KafkaTasksBenchmark.Swap s : r.severalSwaps()) {
+            System.out.printf("  %-26s %s %10.1f ms%n", s.task(), "unmerged", s.eventToFirstResultMs());
+        }
+        for (KafkaTasksBenchmark.Swap s : r.singleSwaps()) {
+            System.out.printf("  %-26s %s %10.1f ms%n", s.task(), "merged  ", s.eventToFirstResultMs());
+        }
+        if (json != null) {
+            new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(json.toFile(), r);
+        }
+        return 0;
+    }
+
+    /**
+     * Device memory of resident unmerged adapters: measured on a GPU (this process's memory, PyTorch's cache emptied
+     * before each reading), computed on a CPU.
+     */
+    private int benchResidentAdapters(Path dir, Device d, DataType type) throws IOException {
+        if (residentAdapters < 1) {
+            throw new IllegalArgumentException("--resident-adapters must be at least 1");
+        }
+        List<Task> served = TasksBenchmark.tasks(taskFiles, residentAdapters);
+        try (LanguageModel lm = LanguageModel.load(dir, d, type)) {
+            ResidentAdapters.Result r = ResidentAdapters.measure(lm, served, BenchCommand::gpuMemoryMb);
+            System.out.printf("model %s on %s (computing in %s)%n", dir, d, lm.computeType());
+            System.out.printf("%d adapters (rank 16, seven projections, unmerged), one task each:%n", r.adapters());
+            System.out.printf("  computed: %.2f MB each, %.1f MB in all%n", r.bytesPerAdapter() / 1e6,
+                    r.adapters() * r.bytesPerAdapter() / 1e6);
+            if (r.gpuMbBefore() >= 0) {
+                System.out.printf("  GPU memory of this process: %d MB before, %d MB after; %.2f MB each, %d MB in all%n",
+                        r.gpuMbBefore(), r.gpuMbAfter(), (r.gpuMbAfter() - r.gpuMbBefore()) / (double) r.adapters(),
+                        r.gpuMbAfter() - r.gpuMbBefore());
+            }
+            System.out.printf("  installing one (to the device, switched in): %.1f ms; its task's first pass after: %.1f ms%n",
+                    r.installMs(), r.firstPassMs());
+            if (json != null) {
+                new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(json.toFile(), r);
+            }
+        }
+        return 0;
+    }
+
+    /**
+     * Latency at steady rates through the whole stream path, for each guarantee: percentiles over each run and per
+     * window of {@code --window} seconds from the processor's start.
+     */
+    private int benchLatency(Path dir, Device d) throws Exception {
+        int threads = streamThreads != null ? streamThreads : d.isGpu() ? 4 : 1;
+        // The processor's batch limit: the device's default unless --batch-sizes names one (its first).
+        int batch = spec.commandLine().getParseResult().hasMatchedOption("--batch-sizes") ? batchSizes[0]
+                : Classifier.Options.forDevice(d).maxBatchSize();
+        LatencyBenchmark.Settings settings = new LatencyBenchmark.Settings(dir, task, device, batch, threads,
+                ProduceCommand.synthetic(Math.max(messages, 1000), 11), java.time.Duration.ofSeconds(durationSeconds),
+                java.time.Duration.ofSeconds(windowSeconds), processorSettings);
+        List<LatencyBenchmark.Result> results = new ArrayList<>();
+        LatencyBenchmark.with(settings, bench -> {
+            List<Double> targets = new ArrayList<>();
+            if (rates != null) {
+                Arrays.stream(rates).forEach(targets::add);
+            }
+            if (ratePercents != null) {
+                double capacity = bench.capacity(guarantees.get(0), messages);
+                System.out.printf("capacity: %.1f msg/s (%d messages waiting, %s, batch %d, %d stream thread(s))%n",
+                        capacity, messages, guarantees.get(0), batch, threads);
+                Arrays.stream(ratePercents).forEach(p -> targets.add(capacity * p / 100));
+            }
+            System.out.printf("%-16s %9s %9s %8s %9s %9s %9s %9s %9s %9s %9s%n", "guarantee", "rate", "sent/s",
+                    "lost", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "emit p50", "emit p99", "first " + windowSeconds + "s p99");
+            for (String guarantee : guarantees) {
+                for (double rate : targets) {
+                    LatencyBenchmark.Result r = bench.run(guarantee, rate);
+                    results.add(r);
+                    System.out.printf("%-16s %9.1f %9.1f %8d %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f%n", r.guarantee(),
+                            r.rate(), r.sentPerSecond(), r.sent() - r.received(), r.p50Ms(), r.p99Ms(), r.p999Ms(),
+                            r.maxMs(), r.emitP50Ms(), r.emitP99Ms(), r.windows().get(0).p99Ms());
+                    StringBuilder series = new StringBuilder("    per " + windowSeconds + " s (p50/p99/max ms):");
+                    for (LatencyBenchmark.Window w : r.windows()) {
+                        series.append(String.format(" %.0fs %.0f/%.0f/%.0f", w.fromSeconds(), w.p50Ms(), w.p99Ms(),
+                                w.maxMs()));
+                    }
+                    System.out.println(series);
+                }
+            }
+        });
         if (json != null) {
             new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(json.toFile(), results);
         }

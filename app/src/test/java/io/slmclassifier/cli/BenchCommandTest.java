@@ -69,6 +69,61 @@ class BenchCommandTest {
     }
 
     @Test
+    void residentAdaptersOnACpuReportTheirComputedBytesAndNoGpuFigure() {
+        List<String> lines = bench("--resident-adapters", "3");
+        String said = String.join("\n", lines);
+        assertTrue(said.contains("3 adapters (rank 16, seven projections, unmerged), one task each:"), said);
+        assertTrue(lines.stream().anyMatch(l -> l.startsWith("  computed: ")), said);
+        assertTrue(!said.contains("GPU memory"), said);
+    }
+
+    @Test
+    void severalTasksThroughKafkaRefuseAMixThatDoesNotFitBeforeStartingAnything() {
+        String[] args = {"bench", "--model", Fixtures.model("qwen3-tiny").toString(), "--device", "cpu", "--kafka",
+            "--tasks", "3", "--mix", "60,40"};
+        long started = System.nanoTime();
+        assertTrue(Main.run(args) != 0, "two shares for three tasks");
+        assertTrue(Main.run(new String[] {"bench", "--model", Fixtures.model("qwen3-tiny").toString(), "--device", "cpu",
+            "--kafka", "--tasks", "0"}) != 0, "no task");
+        assertTrue(System.nanoTime() - started < java.util.concurrent.TimeUnit.SECONDS.toNanos(60),
+                "refused at once, not after starting a broker and processors");
+    }
+
+    @Test
+    void probabilitiesForTheFidelityComparisonAreTheClassifiersOnTheSameIds(@org.junit.jupiter.api.io.TempDir
+            java.nio.file.Path dir) throws Exception {
+        java.nio.file.Path file = dir.resolve("p.jsonl");
+        bench("--probabilities", file.toString(), "--texts", "20");
+        List<String> lines = java.nio.file.Files.readAllLines(file);
+        assertEquals(20, lines.size());
+        var json = new com.fasterxml.jackson.databind.ObjectMapper();
+        List<String> texts = FidelityProbabilities.texts(20, 23);
+        assertEquals(20, texts.stream().distinct().count(), "distinct texts");
+        try (var model = io.slmclassifier.classify.LanguageModel.load(Fixtures.model("qwen3-tiny"), ai.djl.Device.cpu(), null);
+                var classifier = new io.slmclassifier.classify.Classifier(model,
+                        io.slmclassifier.classify.Task.load(Fixtures.task("radr-intents")),
+                        io.slmclassifier.classify.Classifier.Options.defaults())) {
+            for (int i = 0; i < lines.size(); i++) {
+                var line = json.readTree(lines.get(i));
+                assertEquals(texts.get(i), line.get("text").asText());
+                assertEquals(classifier.prompt().render(texts.get(i)), line.get("rendered").asText());
+                int[] ids = classifier.prompt().encode(texts.get(i)).tokens();
+                assertEquals(ids.length, line.get("ids").size());
+                for (int t = 0; t < ids.length; t++) {
+                    assertEquals(ids[t], line.get("ids").get(t).asInt());
+                }
+                assertTrue(line.get("prefix_cached").asBoolean());
+                double[] expected = classifier.classify(List.of(texts.get(i))).get(0).probabilities();
+                assertEquals(expected.length, line.get("probabilities").size());
+                assertEquals(expected.length, line.get("class_token_ids").size());
+                for (int c = 0; c < expected.length; c++) {
+                    assertEquals(expected[c], line.get("probabilities").get(c).asDouble(), 1e-6);
+                }
+            }
+        }
+    }
+
+    @Test
     void theGpuCellIsTheFigureOrADash() {
         assertEquals("-", BenchCommand.gpuColumn(-1));
         assertEquals("0", BenchCommand.gpuColumn(0));

@@ -6,9 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.slmclassifier.Fixtures;
 import io.slmclassifier.classify.Task;
+import io.slmclassifier.classify.TaskCatalog;
+import io.slmclassifier.stream.ProcessorConfig;
+import java.nio.file.Path;
+import java.util.Map;
 import java.util.HashSet;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** How {@code bench --tasks} makes its tasks and deals its traffic. */
 class TasksBenchmarkTest {
@@ -41,5 +46,18 @@ class TasksBenchmarkTest {
                 tasks.stream().map(Task::name).toList());
         assertEquals(4, new HashSet<>(tasks.stream().map(Task::hash).toList()).size(), "four different prompts");
         assertEquals(Task.load(Fixtures.task("emotion")).labels(), tasks.get(1).labels());
+    }
+
+    @Test
+    void theKafkaBenchWritesItsTasksAsFilesAProcessorDeclaresAsThey(@TempDir Path dir) throws Exception {
+        List<Task> tasks = TasksBenchmark.tasks(List.of(Fixtures.task("radr-intents"), Fixtures.task("emotion")), 3);
+        List<Path> files = KafkaTasksBenchmark.writeTaskFiles(tasks, dir);
+        assertEquals(3, files.size());
+        ProcessorConfig config = ProcessorConfig.of(Map.of("tasks",
+                String.join(",", files.stream().map(Path::toString).toList())));
+        List<TaskCatalog.Entry> declared = TaskCatalog.load(config);
+        assertEquals(tasks, declared.stream().map(TaskCatalog.Entry::task).toList(), "every field as made");
+        assertEquals(List.of("radr-intents-1", "emotion-2", "radr-intents-3"),
+                declared.stream().map(TaskCatalog.Entry::name).toList());
     }
 }

@@ -49,6 +49,40 @@ public final class Decoder implements AutoCloseable {
      */
     private static final String PREFIX_ATTENTION = System.getProperty("slm.prefix.attention", "merged");
 
+    /**
+     * Steps the program may compute in float32 instead of the compute dtype, to find which one loses precision in
+     * bfloat16 against transformers (tools/bf16_fidelity.py, docs/benchmarks.md). Off by default: every step in
+     * the compute dtype, as transformers does. No effect in float32.
+     *
+     * @param finalNorm the final RMS norm of the picked positions (the head is float32 already)
+     * @param prefixMerge the log-sum-exp merge of the prefix and own halves of the attention
+     * @param rotary the rotary embedding of queries and keys
+     */
+    public record Precision(boolean finalNorm, boolean prefixMerge, boolean rotary) {
+        public static final Precision DEFAULT = new Precision(false, false, false);
+
+        /** From {@code -Dslm.decoder.float32=final-norm,prefix-merge,rotary} (any of them; "all" for all, "none"). */
+        public static Precision fromSystemProperties() {
+            String setting = System.getProperty("slm.decoder.float32", "").trim();
+            if (setting.isEmpty() || setting.equals("none")) {
+                return DEFAULT;
+            }
+            java.util.Set<String> steps = new java.util.HashSet<>();
+            for (String step : setting.split(",")) {
+                steps.add(step.trim());
+            }
+            boolean all = steps.remove("all");
+            boolean finalNorm = steps.remove("final-norm");
+            boolean prefixMerge = steps.remove("prefix-merge");
+            boolean rotary = steps.remove("rotary");
+            if (!steps.isEmpty()) {
+                throw new IllegalArgumentException("slm.decoder.float32 takes final-norm, prefix-merge, rotary or all, not "
+                        + steps);
+            }
+            return new Precision(all || finalNorm, all || prefixMerge, all || rotary);
+        }
+    }
+
     private final DecoderWeights w;
     private final ModelConfig c;
     private final DataType computeType;
@@ -62,6 +96,11 @@ public final class Decoder implements AutoCloseable {
      *     stored in another (the engine cannot create BF16 arrays, the program can)
      */
     public Decoder(DecoderWeights weights, DataType computeType) {
+        this(weights, computeType, Precision.fromSystemProperties());
+    }
+
+    /** @param precision steps computed in float32 although the compute dtype is 16 bits (measurements only) */
+    public Decoder(DecoderWeights weights, DataType computeType, Precision precision) {
         this.w = weights;
         this.c = weights.config;
         this.computeType = computeType;
@@ -84,7 +123,8 @@ public final class Decoder implements AutoCloseable {
             tensors.add(l.downProj());
         }
         long[] sizes = {c.numHiddenLayers(), c.numAttentionHeads(), c.numKeyValueHeads(), c.headDim(), c.hiddenSize(),
-                c.intermediateSize(), torchDtype(computeType)};
+                c.intermediateSize(), torchDtype(computeType), precision.finalNorm() ? 1 : 0,
+                precision.prefixMerge() ? 1 : 0, precision.rotary() ? 1 : 0};
         // The program's own copies (bfloat16) must be ordinary tensors: made under the engine's inference guard they
         // could never take part in training. Nothing here requires gradients, so nothing is recorded.
         boolean recording = JniUtils.isGradMode();

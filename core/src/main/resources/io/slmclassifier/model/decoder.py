@@ -9,7 +9,10 @@ class Model(Module):
   # self.w: 0 embed_tokens, 1 norm, then 9 slots per layer (in the order Decoder's constructor hands them over):
   #   input_layernorm, qkv_proj (q, k, v rows), qkv_bias, q_norm, k_norm, o_proj, post_attention_layernorm,
   #   gate_up_proj (gate, up rows), down_proj. Absent tensors (no bias, no q/k norms) are empty.
-  # self.sizes: layers, heads, kv_heads, head_dim, hidden, intermediate, compute dtype.
+  # self.sizes: layers, heads, kv_heads, head_dim, hidden, intermediate, compute dtype, then three
+  # switches (1: on) of Decoder.Precision to find a step that loses precision in 16 bits: the final norm, the merge
+  # of the prefix halves and the rotary embedding in float32. All 0 by default: every step in the compute dtype, as
+  # transformers does.
   # lora: empty, or 14 per layer: A then B of q, k, v, o, gate, up, down (empty where not targeted).
   __parameters__ = []
   __buffers__ = []
@@ -41,6 +44,8 @@ class Model(Module):
         False)
     hidden = self.sizes[4]
     picked = torch.index_select(torch.reshape(x, [-1, hidden]), 0, last)
+    if self.sizes[7] != 0:
+      return torch.rms_norm(torch.to(picked, 6), [hidden], torch.to(self.w[1], 6), self.eps[0])
     return torch.to(torch.rms_norm(picked, [hidden], self.w[1], self.eps[0]), 6)
 
   def run(self: __torch__.Model, ids: Tensor, cos: Tensor, sin: Tensor, prefix_keys: Tensor, prefix_values: Tensor,
@@ -50,9 +55,13 @@ class Model(Module):
     hidden = self.sizes[4]
     dtype = self.sizes[6]
     eps = self.eps[0]
-    # Rotary tables [T, 1, head_dim] for this run's positions, in the activations' dtype (as transformers does).
-    cos = torch.unsqueeze(torch.to(cos, dtype), 1)
-    sin = torch.unsqueeze(torch.to(sin, dtype), 1)
+    # Rotary tables [T, 1, head_dim] for this run's positions, in the activations' dtype (as transformers does),
+    # or float32 with the rotary switch (rotate() then computes in float32).
+    rotary_dtype = dtype
+    if self.sizes[9] != 0:
+      rotary_dtype = 6
+    cos = torch.unsqueeze(torch.to(cos, rotary_dtype), 1)
+    sin = torch.unsqueeze(torch.to(sin, rotary_dtype), 1)
     prefix_k = torch.to(prefix_keys, dtype)
     prefix_v = torch.to(prefix_values, dtype)
     kept_k = annotate(List[Tensor], [])
@@ -119,6 +128,10 @@ class Model(Module):
   def rotate(self: __torch__.Model, x: Tensor, cos: Tensor, sin_signed: Tensor) -> Tensor:
     # x * cos + rotate_half(x) * sin, with rotate_half's sign folded into the first half of sin_signed.
     half = torch.floordiv(self.sizes[3], 2)
+    if self.sizes[9] != 0:
+      x32 = torch.to(x, 6)
+      swapped32 = torch.cat([torch.narrow(x32, -1, half, half), torch.narrow(x32, -1, 0, half)], -1)
+      return torch.to(torch.add(torch.mul(x32, cos), torch.mul(swapped32, sin_signed)), ops.prim.dtype(x))
     swapped = torch.cat([torch.narrow(x, -1, half, half), torch.narrow(x, -1, 0, half)], -1)
     return torch.add(torch.mul(x, cos), torch.mul(swapped, sin_signed))
 
@@ -205,6 +218,10 @@ class Model(Module):
     # The prefix's share of each query's softmax mass, exp(lse1) / (exp(lse1) + exp(lse2)) = sigmoid(lse1 - lse2),
     # weighs the two outputs in ONE pass over them (lerp), fused or not: TorchScript's fuser compiles exact shapes
     # for a program's first shapes only, and a stream's batches keep changing shape.
+    if self.sizes[8] != 0:
+      share32 = torch.unsqueeze(torch.sigmoid(torch.sub(lse1, lse2)), -1)
+      merged = torch.lerp(torch.to(o2, 6), torch.to(o1, 6), share32)
+      return torch.flatten(torch.to(merged, ops.prim.dtype(q)), 2)
     share = torch.unsqueeze(torch.to(torch.sigmoid(torch.sub(lse1, lse2)), ops.prim.dtype(q)), -1)
     return torch.flatten(torch.lerp(o2, o1, share), 2)
 

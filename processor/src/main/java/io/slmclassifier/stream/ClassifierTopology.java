@@ -74,10 +74,27 @@ public final class ClassifierTopology {
     }
 
     /** Where the topology's batches go: its task's lane of the inference worker. */
-    @FunctionalInterface
     public interface Inference {
         /** One outcome per text, in order, once all of them have run. */
         CompletableFuture<List<InferenceWorker.Outcome>> submit(List<String> texts);
+
+        /** Whether the worker has nothing running and nothing waiting, of any task: a batch sent now runs at once. */
+        boolean idle();
+
+        /** The lane of {@code task} in {@code worker}. */
+        static Inference lane(InferenceWorker<?> worker, String task) {
+            return new Inference() {
+                @Override
+                public CompletableFuture<List<InferenceWorker.Outcome>> submit(List<String> texts) {
+                    return worker.submit(task, texts);
+                }
+
+                @Override
+                public boolean idle() {
+                    return worker.idle();
+                }
+            };
+        }
     }
 
     private ClassifierTopology() {}
@@ -190,7 +207,8 @@ public final class ClassifierTopology {
 
         /**
          * Emits finished batches in order, then starts another when enough records wait ({@code lingered}: the
-         * linger time is up, so any number will do) and fewer than {@link #MAX_IN_FLIGHT} are running.
+         * linger time is up, so any number will do; or the worker is idle) and fewer than {@link #MAX_IN_FLIGHT}
+         * are running.
          */
         private void pump(boolean lingered) {
             while (!inFlight.isEmpty() && inFlight.peekFirst().result().isDone()) {
@@ -210,7 +228,10 @@ public final class ClassifierTopology {
                 log.warn("A batch of {} records has run for more than {}; still waiting for it",
                         oldest.records().size(), settings.inferenceTimeout());
             }
-            if (waiting > 0 && inFlight.size() < MAX_IN_FLIGHT && (lingered || waiting >= settings.maxBatch())) {
+            // An idle worker runs a batch at once: waiting for others would only add the linger to its latency.
+            // A busy one gets batches as they fill or linger, so passes grow with the load.
+            if (waiting > 0 && inFlight.size() < MAX_IN_FLIGHT
+                    && (lingered || waiting >= settings.maxBatch() || (inFlight.isEmpty() && inference.idle()))) {
                 startBatch();
             }
         }

@@ -116,6 +116,10 @@ public final class InferenceWorker<P> implements AutoCloseable {
     /** Draws the lanes' tickets; guarded by the worker's monitor. */
     private long tickets;
     private volatile boolean running = true;
+    /** A forward pass is running (or about to: texts taken off a lane). */
+    private volatile boolean passing;
+    /** Submissions being prepared on the pool: not yet in a lane, but about to be. */
+    private final AtomicInteger preparing = new AtomicInteger();
 
     /**
      * A worker over several tasks, one lane each.
@@ -203,17 +207,20 @@ public final class InferenceWorker<P> implements AutoCloseable {
         List<String> copy = List.copyOf(texts);
         Function<String, P> prepare = queue.lane.prepare();
         List<CompletableFuture<List<Item<P>>>> chunks = new ArrayList<>();
+        preparing.incrementAndGet();
         for (int from = 0; from < copy.size(); from += PREPARE_CHUNK) {
             List<String> chunk = copy.subList(from, Math.min(copy.size(), from + PREPARE_CHUNK));
             try {
                 chunks.add(CompletableFuture.supplyAsync(() -> prepareAll(prepare, chunk), preparers));
             } catch (java.util.concurrent.RejectedExecutionException e) {
+                preparing.decrementAndGet();
                 done.completeExceptionally(new IllegalStateException("inference worker is closed"));
                 return done;
             }
         }
         CompletableFuture.allOf(chunks.toArray(new CompletableFuture<?>[0])).whenComplete((ignored, error) -> {
             if (error != null) {
+                preparing.decrementAndGet();
                 done.completeExceptionally(error);
                 return;
             }
@@ -244,7 +251,24 @@ public final class InferenceWorker<P> implements AutoCloseable {
             queue.ticket = ++tickets; // the lane joins the line behind every lane already waiting
         }
         queue.submissions.add(submission);
+        preparing.decrementAndGet();
         notifyAll();
+    }
+
+    /**
+     * Nothing running, nothing being prepared and nothing waiting in any lane: a batch submitted now runs at once, so a
+     * caller need not wait for more records to fill it.
+     */
+    public synchronized boolean idle() {
+        if (passing || preparing.get() > 0) {
+            return false;
+        }
+        for (LaneQueue<P> queue : queues.values()) {
+            if (queue.waiting()) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Submissions waiting for the worker, all tasks together (queue depth, for metrics). */
@@ -300,6 +324,7 @@ public final class InferenceWorker<P> implements AutoCloseable {
             }
             pass.unprepared().forEach(slot -> slot.settle(new Outcome(null, slot.item().error())));
             List<Outcome> results = pass.texts().isEmpty() ? List.of() : run(pass.queue().lane, pass.prepared());
+            passing = false; // before the outcomes go out: a caller they wake sees the worker idle if no lane waits
             for (int i = 0; i < results.size(); i++) {
                 pass.texts().get(i).settle(results.get(i));
             }
@@ -320,6 +345,7 @@ public final class InferenceWorker<P> implements AutoCloseable {
                 return null;
             }
         }
+        passing = true;
         Pass<P> pass = new Pass<>(first, new ArrayList<>(), new ArrayList<>());
         while (first.waiting() && pass.texts().size() < maxBatch) {
             Submission<P> head = first.submissions.peek();

@@ -45,7 +45,11 @@ public final class ProcessorConfig extends ServiceConfig {
         {"device", "auto", "cpu, gpu or auto"},
         {"batch.max.size", "auto", "most records per forward pass (auto: 1024 on a GPU, 32 on CPU)"},
         {"batch.token.budget", "auto", "most padded tokens per forward pass (auto: 65536 on a GPU, 8192 on CPU)"},
-        {"batch.linger.ms", "10", "how long a record may wait for others before its batch runs"},
+        {"batch.linger.ms", "10", "how long a record may wait for others before its batch runs while the inference worker is busy "
+                + "(an idle worker gets it at once)"},
+        {"warmup.batch.sizes", "auto", "forward passes of these row counts run before the first record (each three times: "
+                + "the program compiles kernels on its first passes at new shapes); auto: the batch limit, 1, 3 and half the limit on a GPU, "
+                + "1 and 3 on CPU; none: no warm-up"},
         {"inference.timeout.ms", "5000", "a batch running longer than this is logged (the stream thread never waits for it)"},
         {"text.max.chars", "10000", "longer texts are truncated or rejected (text.too.long)"},
         {"text.too.long", "truncate", "truncate (and flag the result) or reject (to the dead-letter topic)"},

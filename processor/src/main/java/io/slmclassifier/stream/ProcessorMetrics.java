@@ -80,6 +80,14 @@ public final class ProcessorMetrics implements InferenceWorker.Listener {
                     .description("serving adapter version (-1: base model)").register(registry);
         }
 
+        /**
+         * Registers the abstention counter of each label at 0, so that a dashboard shows "none abstained" from the
+         * start rather than no data until the first abstention.
+         */
+        public void labels(java.util.List<String> labels) {
+            labels.forEach(label -> abstainedCounter(label));
+        }
+
         /** Reports the depth of this task's lane of the worker. */
         public void watch(InferenceWorker<?> worker) {
             Gauge.builder("slm.queue.depth", worker, w -> w.pending(name)).tags(task)
@@ -108,9 +116,13 @@ public final class ProcessorMetrics implements InferenceWorker.Listener {
 
         @Override
         public void abstained(String label) {
-            Counter.builder("slm.records.abstained").tags(task).tag("label", label)
+            abstainedCounter(label).increment();
+        }
+
+        private Counter abstainedCounter(String label) {
+            return Counter.builder("slm.records.abstained").tags(task).tag("label", label)
                     .description("results that abstained (confidence or label mass under its floor), sent to review as well")
-                    .register(registry).increment();
+                    .register(registry);
         }
 
         @Override

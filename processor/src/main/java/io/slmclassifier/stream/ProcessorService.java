@@ -5,6 +5,7 @@ import io.slmclassifier.avro.TextMessage;
 import io.slmclassifier.classify.Classifier;
 import io.slmclassifier.classify.LanguageModel;
 import io.slmclassifier.classify.TaskCatalog;
+import io.slmclassifier.classify.Warmup;
 import io.slmclassifier.console.ConsoleServer;
 import io.slmclassifier.console.ConsoleSettings;
 import io.slmclassifier.console.ControlTopicAdapters;
@@ -61,6 +62,7 @@ public final class ProcessorService implements AutoCloseable {
     /** JVM, process and Kafka Streams metrics beside the processor's own, on the same /metrics. */
     private final StandardMetrics standardMetrics;
     private final ConsoleServer console;
+    private final List<Integer> warmupSizes;
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final AtomicBoolean closed = new AtomicBoolean();
 
@@ -114,6 +116,7 @@ public final class ProcessorService implements AutoCloseable {
                 TorchRuntime.device(config.get("device")), null);
         Classifier.Options sized = Classifier.Options.forDevice(model.device());
         int maxBatch = orAuto("batch.max.size", sized.maxBatchSize());
+        this.warmupSizes = Warmup.sizes(config.get("warmup.batch.sizes"), model.device().isGpu(), maxBatch);
         Map<String, Classifier> classifiers = classifiers(tasks, views,
                 new Classifier.Options(maxBatch, orAuto("batch.token.budget", sized.tokenBudget()), true, false));
         this.worker = startWorker(classifiers, maxBatch);
@@ -184,7 +187,10 @@ public final class ProcessorService implements AutoCloseable {
         classifiers.forEach((task, classifier) ->
                 lanes.add(new InferenceWorker.Lane<>(task, classifier::prepare, classifier::classifyPrepared)));
         InferenceWorker<Classifier.Input> started = new InferenceWorker<>(lanes, maxBatch, metrics);
-        classifiers.keySet().forEach(task -> metrics.forTask(task).watch(started));
+        classifiers.forEach((task, classifier) -> {
+            metrics.forTask(task).watch(started);
+            metrics.forTask(task).labels(classifier.task().labels());
+        });
         return started;
     }
 
@@ -212,7 +218,8 @@ public final class ProcessorService implements AutoCloseable {
         for (Map.Entry<String, ProcessorConfig> task : views.entrySet()) {
             ProcessorConfig view = task.getValue();
             TaskPipeline pipeline = new TaskPipeline(view, classifiers.get(task.getKey()),
-                    texts -> worker.submit(task.getKey(), texts), wire.apply(view), metrics.forTask(task.getKey()), shared);
+                    ClassifierTopology.Inference.lane(worker, task.getKey()), wire.apply(view),
+                    metrics.forTask(task.getKey()), shared);
             built.add(pipeline);
             log.info("Task {}: {} -> {} (dead letters: {}, control: {})", task.getKey(), view.get("input.topic"),
                     view.get("output.topic"), view.get("dlq.topic"), view.get("control.topic"));
@@ -277,7 +284,14 @@ public final class ProcessorService implements AutoCloseable {
 
     /** Serves the adapter version each task's control topic names, then starts consuming. */
     public void start() {
-        pipelines.forEach(TaskPipeline::start);
+        pipelines.forEach(TaskPipeline::startRollout);
+        // After each rollout chose its program (an adapter merged into the weights is a program of its own) and
+        // before the first record: the first passes at new shapes are slow. Every task's, since each has its own
+        // prompt prefix and adapter; all before any task consumes, as the warm-up passes bypass the worker.
+        for (TaskPipeline pipeline : pipelines) {
+            Warmup.run(pipeline.classifier(), warmupSizes);
+        }
+        pipelines.forEach(TaskPipeline::startConsuming);
     }
 
     /** The tasks served, in declaration order. */

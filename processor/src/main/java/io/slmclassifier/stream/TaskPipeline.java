@@ -131,6 +131,10 @@ public final class TaskPipeline implements AutoCloseable {
         }
         // A batch blocks its stream thread: commit often so results are visible soon after they are produced.
         p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, "100");
+        // at_least_once results are visible once sent, and Kafka Streams' producer waits up to its linger.ms (100)
+        // for more: at a low rate, 100 ms of every result's latency (docs/benchmarks.md, latency at a steady rate).
+        // Under exactly_once the commit sends them anyway.
+        p.put(StreamsConfig.producerPrefix(org.apache.kafka.clients.producer.ProducerConfig.LINGER_MS_CONFIG), "5");
         // A record the producer or the broker refuses must not fail the stream thread: by default it would, on the
         // same record after every restart.
         p.put(StreamsConfig.PRODUCTION_EXCEPTION_HANDLER_CLASS_CONFIG, ProductionFailureHandler.class.getName());
@@ -155,9 +159,13 @@ public final class TaskPipeline implements AutoCloseable {
         return Path.of(config.get("adapter.cache.dir"));
     }
 
-    /** Serves the adapter version the task's control topic names, then starts consuming the task's input. */
-    void start() {
+    /** Serves the adapter version the task's control topic names (and follows it from then on). */
+    void startRollout() {
         rollout.start();
+    }
+
+    /** Starts consuming the task's input. */
+    void startConsuming() {
         streams.start();
     }
 

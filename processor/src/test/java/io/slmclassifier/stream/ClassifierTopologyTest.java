@@ -99,7 +99,8 @@ class ClassifierTopologyTest {
                 "intents.dlq", task.name(), "qwen3-tiny", task.labels(), maxBatch, Duration.ofMillis(10),
                 Duration.ofSeconds(30), 524_288, 1_048_576, 1_048_576, "intents.review", abstainThreshold, abstainMinLabelMass);
         InputDecoder decoder = new InputDecoder(InputDecoder.Format.AUTO, null, 60, truncate);
-        var topology = ClassifierTopology.build(settings, decoder, worker::submit, new RawAvro(), new ClassifierTopology.Listener() {
+        var topology = ClassifierTopology.build(settings, decoder,
+                ClassifierTopology.Inference.lane(worker, InferenceWorker.DEFAULT_TASK), new RawAvro(), new ClassifierTopology.Listener() {
             public void received() {}
 
             public void classified(long ms) {}
@@ -123,12 +124,21 @@ class ClassifierTopologyTest {
     @Test
     void classifiesInBatchesKeepingKeyTimestampHeadersAndOrder() throws Exception {
         AtomicInteger batches = new AtomicInteger();
-        try (InferenceWorker<String> worker = InferenceWorker.unprepared(classifier::classify, 64, (task, n, t, f) -> { });
+        // The passes wait until every record is in, so what starts each batch is the topology's choice alone.
+        java.util.concurrent.CountDownLatch allIn = new java.util.concurrent.CountDownLatch(1);
+        try (InferenceWorker<String> worker = InferenceWorker.unprepared(batch -> {
+                    try {
+                        allIn.await();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    return classifier.classify(batch);
+                }, 64, (task, n, t, f) -> { });
                 TopologyTestDriver driver = driver(worker, 3, true, batches)) {
             TestInputTopic<byte[], byte[]> in = driver.createInputTopic("intents.in", new ByteArraySerializer(), new ByteArraySerializer());
             TestOutputTopic<byte[], byte[]> out = driver.createOutputTopic("intents.classified", new ByteArrayDeserializer(), new ByteArrayDeserializer());
             List<String> texts = List.of("RobLW an Zugführer, kommen.", "Ist negativ, noch nicht.", "Ja, hier ist Zugführer.",
-                    "Einen Augenblick, ich melde mich gleich.");
+                    "Einen Augenblick, ich melde mich gleich.", "Verstanden, Wassertrupp geht vor.");
             Instant t0 = Instant.parse("2026-01-01T00:00:00Z");
             for (int i = 0; i < texts.size(); i++) {
                 RecordHeaders headers = new RecordHeaders();
@@ -136,10 +146,12 @@ class ClassifierTopologyTest {
                 in.pipeInput(new TestRecord<>(("k" + i).getBytes(StandardCharsets.UTF_8),
                         texts.get(i).getBytes(StandardCharsets.UTF_8), headers, t0.plusSeconds(i)));
             }
-            drain(driver, out, 4);
+            allIn.countDown();
+            drain(driver, out, texts.size());
             List<TestRecord<byte[], byte[]>> results = out.readRecordsToList();
-            assertEquals(4, results.size());
-            assertEquals(2, batches.get(), "the size trigger ran the first three, the linger punctuator the fourth");
+            assertEquals(texts.size(), results.size());
+            assertEquals(3, batches.get(), "the idle worker got the first record at once, the size trigger the next "
+                    + "three while it was busy, the linger punctuator the fifth once fewer than two batches were in flight");
             for (int i = 0; i < texts.size(); i++) {
                 TestRecord<byte[], byte[]> r = results.get(i);
                 Classification c = decode(r.value());

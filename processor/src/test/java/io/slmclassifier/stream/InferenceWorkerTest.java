@@ -282,6 +282,31 @@ class InferenceWorkerTest {
         }
     }
 
+    @Test
+    void idleOnlyWithNothingRunningAndNothingQueued() throws Exception {
+        CountDownLatch gate = new CountDownLatch(1);
+        CountDownLatch running = new CountDownLatch(1);
+        try (InferenceWorker<String> worker = InferenceWorker.unprepared(texts -> {
+            running.countDown();
+            awaitQuietly(gate);
+            return echo(texts);
+        }, 8, (task, n, nanos, failed) -> { })) {
+            assertTrue(worker.idle(), "a new worker is idle");
+            CompletableFuture<List<InferenceWorker.Outcome>> first = worker.submit(List.of("a"));
+            assertTrue(running.await(10, TimeUnit.SECONDS));
+            assertFalse(worker.idle(), "a pass is running");
+            CompletableFuture<List<InferenceWorker.Outcome>> second = worker.submit(List.of("b"));
+            gate.countDown();
+            first.get(10, TimeUnit.SECONDS);
+            second.get(10, TimeUnit.SECONDS);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (!worker.idle() && System.nanoTime() < deadline) {
+                Thread.sleep(5); // the worker marks itself idle after the futures complete
+            }
+            assertTrue(worker.idle(), "idle again once both ran");
+        }
+    }
+
     private static void awaitQuietly(CountDownLatch latch) {
         try {
             latch.await(10, TimeUnit.SECONDS);

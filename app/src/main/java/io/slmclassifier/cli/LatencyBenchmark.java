@@ -1,0 +1,336 @@
+package io.slmclassifier.cli;
+
+import io.slmclassifier.avro.Classification;
+import io.slmclassifier.devkit.LocalKafkaBroker;
+import io.slmclassifier.devkit.registry.EmbeddedSchemaRegistry;
+import io.slmclassifier.kafka.AvroSerde;
+import io.slmclassifier.kafka.registry.SchemaRegistryClient;
+import io.slmclassifier.stream.ProcessorConfig;
+import io.slmclassifier.stream.ProcessorService;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.streams.KafkaStreams;
+
+/**
+ * Latency at a steady rate, as a streaming user sees it: a producer sends at a fixed rate (open loop: each record's
+ * timestamp is the time the schedule says it is sent, so a producer that falls behind does not hide the delay) to
+ * a processor started for the run, and a {@code read_committed} consumer reads the results. The latency of a
+ * record is from its timestamp to its result's arrival at that consumer, reported over the whole run and per
+ * window from the moment the processor is ready, so that the first seconds after a start show.
+ *
+ * <p>Each run gets a processor of its own, started and ready (Kafka Streams RUNNING) just before the producer
+ * starts, with its own topics and application id on one shared broker: every run sees a fresh start.
+ */
+public final class LatencyBenchmark {
+
+    /**
+     * What every run shares.
+     *
+     * @param streamThreads stream threads of each processor, and partitions of its input topic
+     * @param overrides processor configuration set on top of the bench's (e.g. batch.linger.ms)
+     */
+    public record Settings(Path modelDir, Path taskFile, String device, int batch, int streamThreads,
+            List<String> texts, Duration duration, Duration window, Map<String, String> overrides) {}
+
+    /**
+     * Latencies of the records sent within one window of the run (by their timestamp).
+     *
+     * @param fromSeconds the window's start, in seconds after the processor was ready
+     */
+    public record Window(double fromSeconds, int count, double p50Ms, double p99Ms, double maxMs) {}
+
+    /**
+     * One run at one rate.
+     *
+     * @param sentPerSecond the rate the producer kept (records over the sending time)
+     * @param emitP50Ms the part of the latency up to the processor emitting the result (queue, batch, pass): the
+     *     rest is the result waiting to become visible to read_committed consumers (commit, producer linger)
+     */
+    public record Result(String guarantee, double rate, double sentPerSecond, int sent, int received, double p50Ms,
+            double p99Ms, double p999Ms, double maxMs, double emitP50Ms, double emitP99Ms, List<Window> windows) {}
+
+    /** Results of runs not received this long after the last send are counted as missing. */
+    private static final Duration DRAIN = Duration.ofSeconds(60);
+
+    private final Settings settings;
+    private final LocalKafkaBroker broker;
+    private final EmbeddedSchemaRegistry registry;
+    private final AtomicInteger runs = new AtomicInteger();
+
+    private LatencyBenchmark(Settings settings, LocalKafkaBroker broker, EmbeddedSchemaRegistry registry) {
+        this.settings = settings;
+        this.broker = broker;
+        this.registry = registry;
+    }
+
+    /** Starts a local broker and registry for the runs; {@code body} gets the benchmark. */
+    public static void with(Settings settings, BenchBody body) throws Exception {
+        try (LocalKafkaBroker broker = LocalKafkaBroker.start();
+                EmbeddedSchemaRegistry registry = EmbeddedSchemaRegistry.builder().kafka(broker.bootstrapServers()).start()) {
+            body.run(new LatencyBenchmark(settings, broker, registry));
+        }
+    }
+
+    @FunctionalInterface
+    public interface BenchBody {
+        void run(LatencyBenchmark bench) throws Exception;
+    }
+
+    /**
+     * Messages/s a fresh processor drains when {@code messages} wait for it (after a warm-up of two full batches):
+     * the capacity the rates are fractions of.
+     */
+    public double capacity(String guarantee, int messages) throws Exception {
+        String run = "capacity" + runs.incrementAndGet();
+        try (ProcessorService service = start(run, guarantee);
+                KafkaConsumer<byte[], byte[]> reader = reader(run);
+                KafkaProducer<byte[], byte[]> producer = producer()) {
+            List<String> warm = settings.texts().subList(0, Math.min(settings.texts().size(), 2 * settings.batch()));
+            for (int i = 0; i < warm.size(); i++) {
+                producer.send(record(run, i, warm.get(i), System.currentTimeMillis()));
+            }
+            producer.flush();
+            drain(reader, warm.size(), Duration.ofMinutes(5));
+            long start = System.nanoTime();
+            for (int i = 0; i < messages; i++) {
+                producer.send(record(run, i, text(i), System.currentTimeMillis()));
+            }
+            producer.flush();
+            int received = drain(reader, messages, Duration.ofMinutes(10));
+            return received / ((System.nanoTime() - start) / 1e9);
+        }
+    }
+
+    /** Sends at {@code rate} messages/s for the settings' duration to a processor started for this run. */
+    public Result run(String guarantee, double rate) throws Exception {
+        String run = "latency" + runs.incrementAndGet();
+        try (ProcessorService service = start(run, guarantee);
+                KafkaConsumer<byte[], byte[]> reader = reader(run);
+                KafkaProducer<byte[], byte[]> producer = producer()) {
+            int total = (int) Math.max(1, Math.round(rate * settings.duration().toMillis() / 1000.0));
+            long[] sentAt = new long[total];
+            long[] emittedAt = new long[total];
+            long[] receivedAt = new long[total];
+            Arrays.fill(receivedAt, -1);
+            Reader consumer = new Reader(reader, registry.url(), run, sentAt, emittedAt, receivedAt);
+            Thread reading = new Thread(consumer, "latency-reader");
+            reading.start();
+            // The clock starts when the processor is ready: the first window is its first seconds of service.
+            long readyMillis = System.currentTimeMillis();
+            long readyNanos = System.nanoTime();
+            for (int i = 0; i < total; i++) {
+                long due = readyNanos + (long) (i * 1e9 / rate);
+                long wait = due - System.nanoTime();
+                if (wait > 0) {
+                    java.util.concurrent.locks.LockSupport.parkNanos(wait);
+                }
+                sentAt[i] = readyMillis + (long) (i * 1000.0 / rate);
+                producer.send(record(run, i, text(i), sentAt[i]));
+            }
+            producer.flush();
+            double sendingSeconds = (System.nanoTime() - readyNanos) / 1e9;
+            consumer.awaitAll(total, DRAIN);
+            reading.interrupt();
+            reading.join();
+            return result(guarantee, rate, total / sendingSeconds, readyMillis, sentAt, emittedAt, receivedAt);
+        }
+    }
+
+    private Result result(String guarantee, double rate, double sentPerSecond, long readyMillis, long[] sentAt,
+            long[] emittedAt, long[] receivedAt) {
+        List<Double> all = new ArrayList<>();
+        List<Double> emit = new ArrayList<>();
+        int windows = (int) Math.ceil(settings.duration().toMillis() / (double) settings.window().toMillis());
+        List<List<Double>> perWindow = new ArrayList<>();
+        for (int w = 0; w < windows; w++) {
+            perWindow.add(new ArrayList<>());
+        }
+        for (int i = 0; i < sentAt.length; i++) {
+            if (receivedAt[i] < 0) {
+                continue;
+            }
+            double latency = receivedAt[i] - sentAt[i];
+            all.add(latency);
+            emit.add((double) (emittedAt[i] - sentAt[i]));
+            int w = (int) Math.min(windows - 1, (sentAt[i] - readyMillis) / settings.window().toMillis());
+            perWindow.get(w).add(latency);
+        }
+        double[] sorted = sorted(all);
+        double[] emitSorted = sorted(emit);
+        List<Window> series = new ArrayList<>();
+        for (int w = 0; w < windows; w++) {
+            double[] s = sorted(perWindow.get(w));
+            series.add(new Window(w * settings.window().toMillis() / 1000.0, s.length, percentile(s, 0.50),
+                    percentile(s, 0.99), percentile(s, 1.0)));
+        }
+        return new Result(guarantee, rate, sentPerSecond, sentAt.length, sorted.length, percentile(sorted, 0.50),
+                percentile(sorted, 0.99), percentile(sorted, 0.999), percentile(sorted, 1.0),
+                percentile(emitSorted, 0.50), percentile(emitSorted, 0.99), series);
+    }
+
+    /** A processor on this run's own topics and application id, started and RUNNING. */
+    private ProcessorService start(String run, String guarantee) throws Exception {
+        Map<String, String> c = new HashMap<>();
+        c.put("bootstrap.servers", broker.bootstrapServers());
+        c.put("schema.registry.url", registry.url());
+        c.put("application.id", "bench-" + run);
+        c.put("processing.guarantee", guarantee);
+        c.put("input.topic", run + ".in");
+        c.put("output.topic", run + ".classified");
+        c.put("dlq.topic", run + ".dlq");
+        c.put("review.topic", run + ".review");
+        c.put("model.dir", settings.modelDir().toString());
+        c.put("task.file", settings.taskFile().toString());
+        c.put("device", settings.device());
+        c.put("metrics.port", "-1");
+        c.put("state.dir", Files.createTempDirectory("slm-latency-state-").toString());
+        c.put("batch.max.size", String.valueOf(settings.batch()));
+        c.put("topics.partitions", String.valueOf(settings.streamThreads()));
+        c.put("num.stream.threads", String.valueOf(settings.streamThreads()));
+        c.putAll(settings.overrides());
+        ProcessorService service = new ProcessorService(ProcessorConfig.of(c));
+        try {
+            service.start();
+            while (service.state() != KafkaStreams.State.RUNNING) {
+                if (service.state() == KafkaStreams.State.ERROR || service.state() == KafkaStreams.State.NOT_RUNNING) {
+                    throw new IllegalStateException("the processor stopped while starting: " + service.state());
+                }
+                Thread.sleep(10);
+            }
+            return service;
+        } catch (Exception | Error e) {
+            service.close();
+            throw e;
+        }
+    }
+
+    private String text(int i) {
+        return settings.texts().get(i % settings.texts().size());
+    }
+
+    private static ProducerRecord<byte[], byte[]> record(String run, int i, String text, long timestamp) {
+        return new ProducerRecord<>(run + ".in", null, timestamp, ("k" + (i % 16)).getBytes(StandardCharsets.UTF_8),
+                text.getBytes(StandardCharsets.UTF_8), new org.apache.kafka.common.header.internals.RecordHeaders()
+                        .add("bench-seq", Integer.toString(i).getBytes(StandardCharsets.UTF_8)));
+    }
+
+    /** The users' producer: connected before the clock starts, sending at once (no linger), acks from all. */
+    private KafkaProducer<byte[], byte[]> producer() {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+        p.put(ProducerConfig.LINGER_MS_CONFIG, "0");
+        return new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
+    }
+
+    private KafkaConsumer<byte[], byte[]> reader(String run) {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, "bench-reader-" + run);
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+        reader.subscribe(List.of(run + ".classified"));
+        return reader;
+    }
+
+    /** Reads until {@code count} results came, or none came for {@code stall}; returns how many came. */
+    private static int drain(KafkaConsumer<byte[], byte[]> reader, int count, Duration stall) {
+        int received = 0;
+        long lastProgress = System.nanoTime();
+        while (received < count && System.nanoTime() - lastProgress < stall.toNanos()) {
+            int n = reader.poll(Duration.ofMillis(100)).count();
+            if (n > 0) {
+                received += n;
+                lastProgress = System.nanoTime();
+            }
+        }
+        return received;
+    }
+
+    /**
+     * The read_committed consumer of a run, on its own thread: the arrival time of each result by its sequence
+     * number (header {@code bench-seq}, which results keep), and when the processor emitted it (the result's
+     * processing time).
+     */
+    private static final class Reader implements Runnable {
+        private final KafkaConsumer<byte[], byte[]> consumer;
+        private final AvroSerde<Classification> serde;
+        private final String topic;
+        private final long[] sentAt;
+        private final long[] emittedAt;
+        private final long[] receivedAt;
+        private final AtomicInteger received = new AtomicInteger();
+        private volatile long lastArrival = System.nanoTime();
+
+        Reader(KafkaConsumer<byte[], byte[]> consumer, String registryUrl, String run, long[] sentAt, long[] emittedAt,
+                long[] receivedAt) {
+            this.consumer = consumer;
+            this.serde = AvroSerde.forType(Classification.class, SchemaRegistryClient.builder(registryUrl).build());
+            this.topic = run + ".classified";
+            this.sentAt = sentAt;
+            this.emittedAt = emittedAt;
+            this.receivedAt = receivedAt;
+        }
+
+        @Override
+        public void run() {
+            while (!Thread.currentThread().isInterrupted()) {
+                try {
+                    for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(20))) {
+                        long now = System.currentTimeMillis();
+                        var seq = r.headers().lastHeader("bench-seq");
+                        if (seq == null) {
+                            continue;
+                        }
+                        int i = Integer.parseInt(new String(seq.value(), StandardCharsets.UTF_8));
+                        if (receivedAt[i] < 0) {
+                            receivedAt[i] = now;
+                            emittedAt[i] = serde.deserializer().deserialize(topic, r.headers(), r.value())
+                                    .getProcessingTime().toEpochMilli();
+                            received.incrementAndGet();
+                            lastArrival = System.nanoTime();
+                        }
+                    }
+                } catch (org.apache.kafka.common.errors.InterruptException e) {
+                    return;
+                }
+            }
+        }
+
+        /** Waits until all {@code total} arrived, or none arrived for {@code stall}. */
+        void awaitAll(int total, Duration stall) throws InterruptedException {
+            while (received.get() < total && System.nanoTime() - lastArrival < stall.toNanos()) {
+                Thread.sleep(50);
+            }
+        }
+    }
+
+    private static double[] sorted(List<Double> values) {
+        return values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+    }
+
+    static double percentile(double[] sorted, double q) {
+        if (sorted.length == 0) {
+            return Double.NaN;
+        }
+        int index = (int) Math.ceil(q * sorted.length) - 1;
+        return sorted[Math.max(0, Math.min(sorted.length - 1, index))];
+    }
+}
