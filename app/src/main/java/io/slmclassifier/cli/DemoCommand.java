@@ -1,10 +1,8 @@
 package io.slmclassifier.cli;
 
-import io.slmclassifier.avro.AdapterCommandType;
 import io.slmclassifier.avro.AdapterEvent;
 import io.slmclassifier.avro.AdapterStatus;
 import io.slmclassifier.avro.Classification;
-import io.slmclassifier.avro.LabelProbability;
 import io.slmclassifier.avro.LabeledExample;
 import io.slmclassifier.config.ServiceConfig;
 import io.slmclassifier.console.ConsoleSettings;
@@ -32,7 +30,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -46,11 +43,9 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.Callable;
 import java.util.concurrent.LinkedBlockingQueue;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.streams.KafkaStreams;
@@ -61,7 +56,9 @@ import picocli.CommandLine.Option;
  * Everything on one machine: a real single-node Kafka broker and the embedded schema registry on loopback, the
  * stream processor and the trainer, and a prompt where typed sentences go to {@code intents.in}, their
  * classifications come back from {@code intents.classified}, and corrections go to {@code intents.feedback}.
- * With {@code --simulate}, synthetic traffic and labels show the model learning by itself.
+ * With {@code --simulate}, synthetic traffic and labels show the model learning by itself. With several tasks
+ * ({@code --task A --task B}, {@code --tasks-dir}) one processor serves them all and one trainer keeps a lineage per
+ * task, each on its own topics; the prompt ({@link DemoPrompt}) says which task a line goes to.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = "Run a local broker, registry, processor and trainer, and classify sentences typed at the prompt.")
@@ -76,9 +73,15 @@ public final class DemoCommand implements Callable<Integer> {
             + ", or demo-tiny when it cannot be downloaded.")
     String model;
 
-    @Option(names = "--task", description = "Task file (default: tasks/radr-intents.yaml; with --simulate the "
-            + "built-in colours task).")
-    Path task;
+    @Option(names = "--task", paramLabel = "FILE_OR_NAME", description = "Task file, or a name: 'colours' (the "
+            + "built-in task of --simulate) or that of a file in tasks/ ('emotion': tasks/emotion.yaml). Default: "
+            + "tasks/radr-intents.yaml; with --simulate, colours. Repeatable: several tasks run on one processor and "
+            + "one trainer, each on its own topics (<name>.in, ...) with its own adapter lineage.")
+    List<String> tasks = new java.util.ArrayList<>();
+
+    @Option(names = "--tasks-dir", paramLabel = "DIR", description = "Every .yaml, .yml and .json task file of this "
+            + "directory is a task of the demo (with or instead of --task).")
+    Path tasksDir;
 
     @Option(names = "--registry-port", defaultValue = "0", description = "Registry port (default: a free one).")
     int registryPort;
@@ -212,8 +215,54 @@ public final class DemoCommand implements Callable<Integer> {
         }
     }
 
+    /** The task --simulate runs without --task, which --task also knows by this name. */
+    static final String COLOURS = "colours";
+
+    /**
+     * The task files the demo runs: each {@code --task} as a file or by name; without {@code --task}, the tasks of
+     * {@code --tasks-dir} alone, or the one default task (colours with {@code --simulate}).
+     */
+    static List<Path> taskFiles(List<String> given, Path tasksDir, boolean simulate, Path work) throws IOException {
+        if (tasksDir != null && !Files.isDirectory(tasksDir)) {
+            throw new IllegalArgumentException("--tasks-dir " + tasksDir + ": no such directory");
+        }
+        if (given.isEmpty()) {
+            return tasksDir != null ? List.of() : List.of(taskFile(simulate ? COLOURS : "tasks/radr-intents.yaml", work));
+        }
+        List<Path> files = new java.util.ArrayList<>();
+        for (String task : given) {
+            files.add(taskFile(task, work));
+        }
+        return List.copyOf(files);
+    }
+
+    /** A file as it is; {@code colours}, written to the work directory; another name, its file in tasks/. */
+    static Path taskFile(String given, Path work) throws IOException {
+        Path file = Path.of(given);
+        if (Files.isRegularFile(file)) {
+            return file;
+        }
+        if (given.equals(COLOURS)) {
+            return Files.writeString(work.resolve(COLOURS + ".yaml"), ColourTask.YAML);
+        }
+        Path named = Path.of("tasks", given + ".yaml");
+        if (!given.contains("/") && Files.isRegularFile(named)) {
+            return named;
+        }
+        throw new IllegalArgumentException("--task " + given + ": no such task file, nor a task of that name ("
+                + COLOURS + ", or the name of a file in tasks/)");
+    }
+
+    /** Several tasks: more than one --task, or a --tasks-dir (whose tasks are always each on their own topics). */
+    private boolean severalTasks(List<Path> taskFiles) {
+        return taskFiles.size() > 1 || tasksDir != null;
+    }
+
     private Integer run() throws Exception {
         PrintStream out = System.out;
+        Path work = dataDir != null ? dataDir : Files.createTempDirectory("slm-demo-");
+        // A task that is not there is said before anything starts, the prompt's reader included.
+        List<Path> taskFiles = taskFiles(tasks, tasksDir, simulate, work);
         java.util.concurrent.CountDownLatch stopped = new java.util.concurrent.CountDownLatch(1);
         java.util.concurrent.atomic.AtomicBoolean toldToServe = new java.util.concurrent.atomic.AtomicBoolean();
         Lines input = new Lines(System.in, System.console() != null, () -> {
@@ -226,19 +275,16 @@ public final class DemoCommand implements Callable<Integer> {
         if (dataDir != null) {
             resolver = resolver.withDemoTinyDir(dataDir.resolve("models").resolve(ModelResolver.DEMO_TINY));
         }
-        Path work = dataDir != null ? dataDir : Files.createTempDirectory("slm-demo-");
         SigningKey signing = SigningKey.of(controlSigningKeyFile, System.getenv("SLM_CONTROL_SIGNING_KEY"), work);
         ControlSignature signature = ControlSignature.of(signing.key());
         Path modelDir = resolveModel(model, resolver, out);
-        Path taskFile = task != null ? task : simulate ? Files.writeString(work.resolve("colours.yaml"), ColourTask.YAML)
-                : Path.of("tasks/radr-intents.yaml");
         LocalKafkaBroker.Builder brokerBuilder = LocalKafkaBroker.builder().port(kafkaPort).graceOnExit(Duration.ofSeconds(20));
         if (dataDir != null) {
             brokerBuilder.dataDir(dataDir.resolve("kafka"));
         }
         out.println("starting a local Kafka broker...");
         try {
-            serve(out, input, brokerBuilder, modelDir, taskFile, work, signing, signature, resolver, stopped);
+            serve(out, input, brokerBuilder, modelDir, taskFiles, work, signing, signature, resolver, stopped);
             // The last line: everything is closed, the broker last, so nothing of the demo's prints after it.
             out.println("stopped");
         } finally {
@@ -248,7 +294,7 @@ public final class DemoCommand implements Callable<Integer> {
     }
 
     /** Starts everything, runs the prompt until it ends, and closes all of it: clients, services, registry, broker. */
-    private void serve(PrintStream out, Lines input, LocalKafkaBroker.Builder brokerBuilder, Path modelDir, Path taskFile,
+    private void serve(PrintStream out, Lines input, LocalKafkaBroker.Builder brokerBuilder, Path modelDir, List<Path> taskFiles,
             Path work, SigningKey signing, ControlSignature signature, ModelResolver resolver,
             java.util.concurrent.CountDownLatch stopped) throws Exception {
         try (LocalKafkaBroker broker = brokerBuilder.start();
@@ -258,7 +304,14 @@ public final class DemoCommand implements Callable<Integer> {
             shared.put("bootstrap.servers", broker.bootstrapServers());
             shared.put("schema.registry.url", registry.url());
             shared.put("model.dir", modelDir.toString());
-            shared.put("task.file", taskFile.toString());
+            if (severalTasks(taskFiles)) {
+                // One processor serves every task and one trainer keeps a lineage per task: each its own topics.
+                shared.put("task.file", "");
+                shared.put("tasks", String.join(",", taskFiles.stream().map(Path::toString).toList()));
+                shared.put("tasks.dir", tasksDir == null ? "" : tasksDir.toString());
+            } else {
+                shared.put("task.file", taskFiles.get(0).toString());
+            }
             shared.put("device", device);
             shared.put("metrics.port", "0");
             shared.put("topics.partitions", "1");
@@ -291,9 +344,7 @@ public final class DemoCommand implements Callable<Integer> {
             try (ProcessorService processor = new ProcessorService(ProcessorConfig.of(p));
                     TrainerService trainer = new TrainerService(TrainerConfig.of(t));
                     KafkaProducer<byte[], byte[]> producer = producer(broker);
-                    KafkaConsumer<byte[], byte[]> consumer = consumer(broker);
-                    ControlLog control = new ControlLog(properties(broker), "intents.control", new ControlRecords(registryClient),
-                            signature)) {
+                    Clients clients = new Clients()) {
                 // SIGTERM or Ctrl-C ends the session; this method then closes the clients, the services, the
                 // registry and the broker, in that order (a broker stopped first leaves every client waiting on it),
                 // and the hook lets the JVM go once that is done.
@@ -310,36 +361,69 @@ public final class DemoCommand implements Callable<Integer> {
                 while (processor.state() != KafkaStreams.State.RUNNING || !trainer.ready()) {
                     Thread.sleep(100);
                 }
-                // What the log held before this start is history: one line for it, and news only from here on.
-                control.catchUp(Duration.ofSeconds(30));
-                ControlState before = control.state();
-                control.follow(new AdapterNews(out, before));
-                out.printf("%nbootstrap servers  %s%nschema registry    %s%ntopics             intents.in -> "
-                        + "intents.classified (dead letters: intents.dlq)%n                   intents.feedback -> trainer "
-                        + "-> intents.control + intents.adapters%nmetrics            processor http://127.0.0.1:%d/metrics, "
-                        + "trainer http://127.0.0.1:%d/metrics%n", broker.bootstrapServers(), registry.url(),
-                        processor.operationsPort(), trainer.operationsPort());
-                out.printf("control topic      signed with %s%n", signing.source());
-                if (processor.consolePort() >= 0) {
-                    out.printf("web console        http://127.0.0.1:%d/%s%n", processor.consolePort(),
-                            consoleToken.isBlank() ? "  (read-only: --console-token T lets it label)" : "");
+                // The tasks as the processor serves them: the topics of each task's view of the configuration, so
+                // that --set task.<name>.input.topic=... is where the prompt sends too.
+                boolean several = processor.pipelines().size() > 1 || severalTasks(taskFiles);
+                List<DemoPrompt.DemoTask> served = new java.util.ArrayList<>();
+                for (var pipeline : processor.pipelines()) {
+                    ProcessorConfig view = pipeline.config();
+                    ControlLog control = clients.add(new ControlLog(properties(broker), view.get("control.topic"),
+                            new ControlRecords(registryClient), signature, several ? pipeline.name() : null));
+                    served.add(new DemoPrompt.DemoTask(pipeline.name(), pipeline.classifier().task().labels(),
+                            view.get("input.topic"), view.get("output.topic"), view.get("feedback.topic"), control));
                 }
-                history(before).ifPresent(out::println);
+                KafkaConsumer<byte[], byte[]> results = clients.add(consumer(broker,
+                        served.stream().map(DemoPrompt.DemoTask::outputTopic).toList()));
+                DemoPrompt prompt = new DemoPrompt(out, producer, results,
+                        AvroSerde.forType(Classification.class, registryClient),
+                        AvroSerde.forType(LabeledExample.class, registryClient), processor, trainer, served);
+                Simulation simulation = simulate ? new Simulation(broker, registryClient, out, served, prompt::prompt)
+                        : null;
+                // What each log held before this start is history: one line for it, and news only from here on.
+                Map<String, ControlState> before = new java.util.LinkedHashMap<>();
+                for (DemoPrompt.DemoTask task : served) {
+                    task.control().catchUp(Duration.ofSeconds(30));
+                    before.put(task.name(), task.control().state());
+                    task.control().follow(new AdapterNews(out, before.get(task.name()), several ? task.name() : null,
+                            prompt::prompt));
+                }
+                out.printf("%nbootstrap servers  %s%nschema registry    %s%n", broker.bootstrapServers(), registry.url());
+                for (DemoPrompt.DemoTask task : served) {
+                    ProcessorConfig view = processor.pipeline(task.name()).config();
+                    out.printf("topics             %s%s -> %s (dead letters: %s)%n                   %s -> trainer "
+                            + "-> %s + %s%n", several ? task.name() + ": " : "", task.inputTopic(), task.outputTopic(),
+                            view.get("dlq.topic"), task.feedbackTopic(), view.get("control.topic"),
+                            view.get("adapters.topic"));
+                }
+                out.printf("metrics            processor http://127.0.0.1:%d/metrics, trainer http://127.0.0.1:%d/metrics%n",
+                        processor.operationsPort(), trainer.operationsPort());
+                out.printf("control topic%s signed with %s%n", several ? "s    " : "     ", signing.source());
+                if (processor.consolePort() >= 0) {
+                    out.printf("web console        http://127.0.0.1:%d/%s%s%n", processor.consolePort(),
+                            consoleToken.isBlank() ? "  (read-only: --console-token T lets it label)" : "",
+                            several ? "\n                   a selector picks the task; http://127.0.0.1:"
+                                    + processor.consolePort() + "/?task=" + served.get(0).name() + " opens one" : "");
+                }
+                before.forEach((task, state) -> history(state)
+                        .ifPresent(line -> out.println(several ? task + " " + line : line)));
                 if (modelDir.equals(resolver.demoTinyDir()) || modelDir.endsWith("qwen3-tiny")) {
                     out.println("\n" + RANDOM_WEIGHTS_NOTE + (simulate ? "" : " Try --simulate to watch that happen."));
                 }
-                Simulation simulation = simulate ? new Simulation(broker, registryClient, out) : null;
                 if (simulation != null) {
                     simulation.start();
                 }
-                out.printf("%nType a sentence and press Enter. Then !LABEL corrects the last answer (labels: %s).%n"
-                        + "/train trains now, /adapters lists versions, /rollback [V], /pin V, /unpin, /resume. "
-                        + "/quit, Ctrl-D or Ctrl-C stops.%n",
-                        String.join(", ", processor.classifier().task().labels()));
-                Session session = new Session(out, producer, consumer, control,
-                        AvroSerde.forType(Classification.class, registryClient),
-                        AvroSerde.forType(LabeledExample.class, registryClient), processor, trainer);
-                session.run(input);
+                if (several) {
+                    out.printf("%nType a sentence and press Enter: it goes to the task the prompt names (%s). Then "
+                            + "!LABEL corrects that task's last answer.%n/task NAME moves to another task, /tasks lists "
+                            + "them. /train trains the task now, /adapters lists its versions, /rollback [V], /pin V, "
+                            + "/unpin, /resume. /quit, Ctrl-D or Ctrl-C stops.%n",
+                            String.join(", ", served.stream().map(DemoPrompt.DemoTask::name).toList()));
+                } else {
+                    out.printf("%nType a sentence and press Enter. Then !LABEL corrects the last answer (labels: %s).%n"
+                            + "/train trains now, /adapters lists versions, /rollback [V], /pin V, /unpin, /resume. "
+                            + "/quit, Ctrl-D or Ctrl-C stops.%n", String.join(", ", served.get(0).labels()));
+                }
+                prompt.run(input);
                 if (simulation != null) {
                     simulation.close();
                 }
@@ -543,112 +627,6 @@ public final class DemoCommand implements Callable<Integer> {
         return Optional.empty();
     }
 
-    /** The prompt: sentences, corrections and rollout commands. */
-    private record Session(PrintStream out, KafkaProducer<byte[], byte[]> producer, KafkaConsumer<byte[], byte[]> consumer,
-            ControlLog control, AvroSerde<Classification> results, AvroSerde<LabeledExample> feedback,
-            ProcessorService processor, TrainerService trainer) {
-
-        void run(Lines in) throws Exception {
-            Classification last = null;
-            String line;
-            prompt();
-            while ((line = in.next()) != null) {
-                line = line.strip();
-                if (line.equals("/quit")) {
-                    break;
-                }
-                try {
-                    if (line.startsWith("!")) {
-                        correct(last, line.substring(1).strip());
-                    } else if (line.startsWith("/")) {
-                        command(line.substring(1).strip().split("\\s+"));
-                    } else if (!line.isEmpty()) {
-                        String id = UUID.randomUUID().toString();
-                        producer.send(new ProducerRecord<>("intents.in", id.getBytes(StandardCharsets.UTF_8),
-                                line.getBytes(StandardCharsets.UTF_8))).get();
-                        last = awaitResult(id);
-                        print(last);
-                    }
-                } catch (IllegalArgumentException e) {
-                    out.println("error: " + e.getMessage());
-                }
-                prompt();
-            }
-            out.println();
-        }
-
-        private void prompt() {
-            out.print("> ");
-            out.flush();
-        }
-
-        private void correct(Classification last, String label) throws Exception {
-            if (last == null) {
-                throw new IllegalArgumentException("type a sentence first; !LABEL corrects its answer");
-            }
-            if (processor.classifier().task().indexOf(label) < 0) {
-                throw new IllegalArgumentException("'" + label + "' is not a label of this task: "
-                        + processor.classifier().task().labels());
-            }
-            LabeledExample example = LabeledExample.newBuilder().setId(last.getId()).setText(last.getText())
-                    .setLabel(label).setSource("demo:" + System.getProperty("user.name")).setLabeledAt(Instant.now())
-                    .setPredictedLabel(last.getLabel()).setAdapterVersion(last.getAdapterVersion()).build();
-            producer.send(new ProducerRecord<>("intents.feedback", last.getId().getBytes(StandardCharsets.UTF_8),
-                    feedback.serializer().serialize("intents.feedback", example))).get();
-            out.printf("feedback sent: \"%s\" is %s (%d labels so far; training starts after %d new ones)%n",
-                    last.getText(), label, trainer.dataset().size() + 1, trainer.trainAfter());
-        }
-
-        private void command(String[] words) throws Exception {
-            Long version = words.length > 1 ? Long.parseLong(words[1]) : null;
-            switch (words[0]) {
-                case "adapters" -> printAdapters(control.state(), trainer.dataset().size(), trainer.trainAfter(), out);
-                case "train" -> send(AdapterCommandType.TRAIN, null);
-                case "rollback" -> {
-                    Optional<String> nothing = nothingToRollBack(control.state(), version);
-                    if (nothing.isPresent()) {
-                        out.println(nothing.get());
-                    } else {
-                        send(AdapterCommandType.ROLLBACK, version);
-                    }
-                }
-                case "pin" -> send(AdapterCommandType.PIN, version);
-                // After a rollback, UNPIN is what resumes following new versions.
-                case "unpin", "resume" -> send(AdapterCommandType.UNPIN, null);
-                default -> throw new IllegalArgumentException("unknown command /" + words[0]
-                        + " (/train, /adapters, /rollback [V], /pin V, /unpin, /resume, /quit)");
-            }
-        }
-
-        private void send(AdapterCommandType type, Long version) throws Exception {
-            control.command(type, version, "demo:" + System.getProperty("user.name"));
-            out.printf("sent %s%s%n", type, version == null ? "" : " " + version);
-        }
-
-        private Classification awaitResult(String key) {
-            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-            while (System.nanoTime() < deadline) {
-                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(100))) {
-                    if (key.equals(new String(r.key(), StandardCharsets.UTF_8))) {
-                        return results.deserializer().deserialize(r.topic(), r.value());
-                    }
-                }
-            }
-            throw new IllegalStateException("no classification came back within 60 s");
-        }
-
-        private void print(Classification c) {
-            out.printf("%s  (%.3f)  adapter %s, %d ms%n", c.getLabel(),
-                    c.getProbabilities().get(c.getLabelIndex()).getProbability(),
-                    c.getAdapterVersion() == null ? "base" : c.getAdapterVersion(), c.getLatencyMs());
-            StringBuilder all = new StringBuilder("   ");
-            for (LabelProbability p : c.getProbabilities()) {
-                all.append(String.format(" %s %.3f", p.getLabel(), p.getProbability()));
-            }
-            out.println(all);
-        }
-    }
-
     /**
      * The control log of an earlier run in one line, e.g. "history: versions 1-24 (20 published, 4 rejected),
      * serving v7"; empty on a first start. A restarted demo says this instead of replaying each old event as news.
@@ -673,14 +651,42 @@ public final class DemoCommand implements Callable<Integer> {
                 : "the base model") + state.describeHold().map(hold -> "; " + hold).orElse(""));
     }
 
-    /** Prints a line when the trainer publishes or rejects a version, or a processor refuses one. */
+    /** The clients made once the tasks are known, closed together (the last made first) before the services. */
+    private static final class Clients implements AutoCloseable {
+        private final java.util.Deque<AutoCloseable> opened = new java.util.ArrayDeque<>();
+
+        <T extends AutoCloseable> T add(T client) {
+            opened.push(client);
+            return client;
+        }
+
+        @Override
+        public void close() throws Exception {
+            while (!opened.isEmpty()) {
+                opened.pop().close();
+            }
+        }
+    }
+
+    /**
+     * Prints a line when the trainer publishes or rejects a version of a task, or a processor refuses one, then the
+     * prompt again, as it is now.
+     */
     private static final class AdapterNews implements java.util.function.Consumer<ControlState> {
         private final PrintStream out;
+        /** "emotion: " before each line with several tasks; empty with one. */
+        private final String task;
+        private final java.util.function.Supplier<String> prompt;
         private final Set<String> told = new HashSet<>();
 
-        /** {@code history}: what the log held at the start, told already (by {@link #history}). */
-        AdapterNews(PrintStream out, ControlState history) {
+        /**
+         * @param history what the log held at the start, told already (by {@link #history})
+         * @param task the task whose lineage this is, named in each line; null with one task
+         */
+        AdapterNews(PrintStream out, ControlState history, String task, java.util.function.Supplier<String> prompt) {
             this.out = out;
+            this.task = task == null ? "" : task + ": ";
+            this.prompt = prompt;
             for (AdapterEvent e : history.events()) {
                 told.add(e.getVersion() + "/" + e.getStatus());
                 history.errors(e.getVersion()).keySet()
@@ -693,14 +699,14 @@ public final class DemoCommand implements Callable<Integer> {
             for (AdapterEvent e : state.events()) {
                 if (told.add(e.getVersion() + "/" + e.getStatus())) {
                     boolean waits = state.status(e.getVersion()) == ControlState.Status.WAITING;
-                    out.printf("%n[trainer] version %d %s: %s%s%n> ", e.getVersion(),
+                    out.printf("%n[trainer] %sversion %d %s: %s%s%n%s", task, e.getVersion(),
                             e.getStatus() == AdapterStatus.ACTIVE ? "published" : e.getStatus().name().toLowerCase(),
                             e.getMessage(), waits ? "; it waits: a rollback holds new versions until /resume or /pin "
-                                    + e.getVersion() : "");
+                                    + e.getVersion() : "", prompt.get());
                 }
                 state.errors(e.getVersion()).forEach((instance, reason) -> {
                     if (told.add(e.getVersion() + "/error/" + instance)) {
-                        out.printf("%n[processor] %s%n> ", reason);
+                        out.printf("%n[processor] %s%s%n%s", task, reason, prompt.get());
                     }
                 });
             }
@@ -718,13 +724,14 @@ public final class DemoCommand implements Callable<Integer> {
         return new KafkaProducer<>(properties(broker), new ByteArraySerializer(), new ByteArraySerializer());
     }
 
-    static KafkaConsumer<byte[], byte[]> consumer(LocalKafkaBroker broker) {
+    /** A consumer of the results on {@code topics}, from now on. */
+    static KafkaConsumer<byte[], byte[]> consumer(LocalKafkaBroker broker, List<String> topics) {
         Properties p = properties(broker);
         p.put(ConsumerConfig.GROUP_ID_CONFIG, "demo-console-" + UUID.randomUUID());
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
-        consumer.subscribe(List.of("intents.classified"));
+        consumer.subscribe(topics);
         consumer.poll(Duration.ofMillis(500)); // join the group before the first sentence is sent
         return consumer;
     }

@@ -131,4 +131,17 @@ class DemoPromptCommandsTest {
         assertTrue(state.serving().isEmpty());
         assertTrue(DemoCommand.nothingToRollBack(state, null).isPresent());
     }
+
+    @Test
+    void tasksListsEachTaskWithItsServingVersionAndMarksThePromptsOwn() {
+        List<DemoPrompt.DemoTask> tasks = List.of(
+                new DemoPrompt.DemoTask("emotion", List.of("sadness", "joy"), "emotion.in", "emotion.classified",
+                        "emotion.feedback", null),
+                new DemoPrompt.DemoTask("radr-intents", List.of("confirm", "other"), "radr-intents.in",
+                        "radr-intents.classified", "radr-intents.feedback", null));
+        assertEquals(List.of(
+                "  emotion       serving base   emotion.in -> emotion.classified  labels: sadness, joy",
+                "* radr-intents  serving v3     radr-intents.in -> radr-intents.classified  labels: confirm, other"),
+                DemoPrompt.taskLines(tasks, "radr-intents", Map.of("emotion", 0L, "radr-intents", 3L)));
+    }
 }

@@ -57,6 +57,25 @@ class DemoStartupTest {
     }
 
     @Test
+    void aTaskIsAFileOrTheNameOfOneAndAMissingOneIsNamedBeforeAnythingStarts(@TempDir Path work) throws Exception {
+        assertEquals(Path.of("tasks/emotion.yaml"), DemoCommand.taskFile("tasks/emotion.yaml", work));
+        assertEquals(Path.of("tasks", "emotion.yaml"), DemoCommand.taskFile("emotion", work), "a file of tasks/ by name");
+        Path colours = DemoCommand.taskFile("colours", work);
+        assertEquals(work.resolve("colours.yaml"), colours);
+        assertEquals(io.slmclassifier.train.ColourTask.YAML, java.nio.file.Files.readString(colours));
+        assertEquals(java.util.List.of(Path.of("tasks/radr-intents.yaml")),
+                DemoCommand.taskFiles(java.util.List.of(), null, false, work), "the default of one task");
+        assertEquals(java.util.List.of(colours), DemoCommand.taskFiles(java.util.List.of(), null, true, work));
+        assertEquals(java.util.List.of(), DemoCommand.taskFiles(java.util.List.of(), Path.of("tasks"), false, work),
+                "--tasks-dir alone: its tasks, no default beside them");
+
+        assertEquals("error: --task no-such-task: no such task file, nor a task of that name (colours, or the name of "
+                + "a file in tasks/)", refusal("demo", "--task", "emotion", "--task", "no-such-task"));
+        assertEquals("error: --tasks-dir " + work.resolve("none") + ": no such directory",
+                refusal("demo", "--tasks-dir", work.resolve("none").toString()));
+    }
+
+    @Test
     void aDataDirectoryServesOneDemo(@TempDir Path dir) throws Exception {
         try (DemoCommand.DataDirLock held = DemoCommand.DataDirLock.acquire(dir)) {
             assertEquals("error: data directory " + dir + " is in use by another demo (pid " + ProcessHandle.current().pid()

@@ -21,15 +21,23 @@ public final class ColourTask {
     private ColourTask() {}
 
     public static List<LabeledData.Example> sentences(int count, long seed) {
+        return sentences(LABELS, count, seed);
+    }
+
+    /**
+     * Sentences of the same kind for any task: one of {@code labels} hidden among the distractor words, labeled with
+     * it. What the demo simulates for a task that has no synthetic data of its own.
+     */
+    public static List<LabeledData.Example> sentences(List<String> labels, int count, long seed) {
         Random random = new Random(seed);
         List<LabeledData.Example> out = new ArrayList<>();
         for (int i = 0; i < count; i++) {
-            int label = random.nextInt(LABELS.size());
+            int label = random.nextInt(labels.size());
             List<String> words = new ArrayList<>();
             for (int w = 0; w < 6; w++) {
                 words.add(DISTRACTORS.get(random.nextInt(DISTRACTORS.size())));
             }
-            words.add(random.nextInt(words.size() + 1), LABELS.get(label));
+            words.add(random.nextInt(words.size() + 1), labels.get(label));
             out.add(new LabeledData.Example(String.join(" ", words), label));
         }
         return out;
