@@ -122,7 +122,7 @@ class TrainCommandTest {
                         && LABELS.stream().allMatch(l -> svg.contains(">" + l + "<")), "confusion.svg has its title, axis and labels");
                 continue;
             }
-            assertTrue(svg.contains(chart.equals("reliability") ? "confidence (mean per bin of 1/15)" : "coverage (fraction kept)")
+            assertTrue(svg.contains(chart.equals("reliability") ? "confidence (mean per bin of 1/15; the numbers: examples in the bin)" : "coverage (fraction kept)")
                     && svg.contains("T = 1 (before calibration)") && svg.contains("(fitted)"), chart + ".svg has its axis and legend");
         }
         JsonNode reported = new ObjectMapper().readTree(out.resolve("training_metrics.json").toFile()).get("validation");
