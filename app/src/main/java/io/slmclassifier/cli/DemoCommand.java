@@ -92,7 +92,7 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--data-dir", description = "Keep broker data, processor state and training runs here across restarts.")
     Path dataDir;
 
-    @Option(names = "--device", defaultValue = "auto", description = "cpu, gpu or auto (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--device", defaultValue = "auto", description = "cpu, gpu, gpu:N or auto (default: ${DEFAULT-VALUE}).")
     String device;
 
     @Option(names = "--train-after", description = "Train a new adapter after this many new labels (default: 20; "
