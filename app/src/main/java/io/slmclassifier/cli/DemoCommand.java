@@ -609,22 +609,9 @@ public final class DemoCommand implements Callable<Integer> {
         AdapterCli.print(state, out);
     }
 
-    /**
-     * Why {@code /rollback [V]} would change nothing, so nothing is sent: a command that is applied and ignored
-     * would say "sent" and leave the user thinking something was undone. Empty when it would roll something back.
-     */
+    /** Why {@code /rollback [V]} would change nothing, so nothing is sent (see {@link AdapterCli#nothingToRollBack}). */
     static Optional<String> nothingToRollBack(ControlState state, Long version) {
-        OptionalLong serving = state.serving();
-        if (serving.isEmpty() && (version == null || version == 0)) {
-            return Optional.of("nothing to roll back: the base model is serving, no adapter version is; nothing sent");
-        }
-        if (version != null && version != 0 && state.event(version).isEmpty()) {
-            return Optional.of("there is no adapter version " + version + " (/adapters lists them); nothing sent");
-        }
-        if (version != null && serving.isPresent() && serving.getAsLong() == version) {
-            return Optional.of("version " + version + " is already serving; nothing sent");
-        }
-        return Optional.empty();
+        return AdapterCli.nothingToRollBack(state, version, "/adapters");
     }
 
     /**
