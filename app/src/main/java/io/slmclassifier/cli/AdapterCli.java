@@ -17,6 +17,8 @@ import java.io.PrintStream;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -103,6 +105,12 @@ public final class AdapterCli implements Callable<Integer> {
                 default -> throw new IllegalArgumentException("unknown action '" + action
                         + "': list, rollback, pin, unpin, resume or train");
             };
+            if (type == AdapterCommandType.ROLLBACK) {
+                Optional<String> nothing = nothingToRollBack(control.state(), version, "adapter list");
+                if (nothing.isPresent()) {
+                    throw new IllegalArgumentException(nothing.get());
+                }
+            }
             control.command(type, version, requestedBy);
             System.out.printf("sent %s%s%s to %s%s%n", type, version == null ? "" : " " + version,
                     lineage.task() == null ? "" : " for task " + lineage.task(), control.topic(),
@@ -187,6 +195,25 @@ public final class AdapterCli implements Callable<Integer> {
                 state.pinned().isPresent() ? " (pinned)" : "");
         state.describeHold().ifPresent(hold -> out.printf(
                 "%s ('adapter resume' serves the newest, 'adapter pin V' one of them)%n", hold));
+    }
+
+    /**
+     * Why a rollback to {@code version} (null: the previous version) would change nothing, so nothing is sent: a
+     * command that is applied and ignored would say "sent" and leave the operator thinking something was undone.
+     * Empty when it would roll something back. {@code listCommand} is what lists the versions where it is asked.
+     */
+    static Optional<String> nothingToRollBack(ControlState state, Long version, String listCommand) {
+        OptionalLong serving = state.serving();
+        if (serving.isEmpty() && (version == null || version == 0)) {
+            return Optional.of("nothing to roll back: the base model is serving, no adapter version is; nothing sent");
+        }
+        if (version != null && version != 0 && state.event(version).isEmpty()) {
+            return Optional.of("there is no adapter version " + version + " (" + listCommand + " lists them); nothing sent");
+        }
+        if (version != null && serving.isPresent() && serving.getAsLong() == version) {
+            return Optional.of("version " + version + " is already serving; nothing sent");
+        }
+        return Optional.empty();
     }
 
     /**

@@ -78,7 +78,7 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--prefix-cache", defaultValue = "both", description = "on, off or both (default: ${DEFAULT-VALUE}).")
     String prefixCache;
 
-    @Option(names = "--device", defaultValue = "auto", description = "cpu, gpu or auto.")
+    @Option(names = "--device", defaultValue = "auto", description = "cpu, gpu, gpu:N or auto.")
     String device;
 
     @Option(names = "--dtype", description = "Compute dtype: float32, float16 or bfloat16 (default: float32 on CPU, bfloat16 on GPU; "

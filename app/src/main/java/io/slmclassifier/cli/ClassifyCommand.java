@@ -65,7 +65,7 @@ public final class ClassifyCommand implements Callable<Integer> {
     @Option(names = "--output", defaultValue = "-", description = "Output file, '-' for stdout (default).")
     String output;
 
-    @Option(names = "--device", defaultValue = "auto", description = "cpu, gpu or auto (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--device", defaultValue = "auto", description = "cpu, gpu, gpu:N or auto (default: ${DEFAULT-VALUE}).")
     String device;
 
     @Option(names = "--batch-size", defaultValue = "32", description = "Most messages per forward pass (default: ${DEFAULT-VALUE}).")

@@ -92,7 +92,7 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--data-dir", description = "Keep broker data, processor state and training runs here across restarts.")
     Path dataDir;
 
-    @Option(names = "--device", defaultValue = "auto", description = "cpu, gpu or auto (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--device", defaultValue = "auto", description = "cpu, gpu, gpu:N or auto (default: ${DEFAULT-VALUE}).")
     String device;
 
     @Option(names = "--train-after", description = "Train a new adapter after this many new labels (default: 20; "
@@ -609,22 +609,9 @@ public final class DemoCommand implements Callable<Integer> {
         AdapterCli.print(state, out);
     }
 
-    /**
-     * Why {@code /rollback [V]} would change nothing, so nothing is sent: a command that is applied and ignored
-     * would say "sent" and leave the user thinking something was undone. Empty when it would roll something back.
-     */
+    /** Why {@code /rollback [V]} would change nothing, so nothing is sent (see {@link AdapterCli#nothingToRollBack}). */
     static Optional<String> nothingToRollBack(ControlState state, Long version) {
-        OptionalLong serving = state.serving();
-        if (serving.isEmpty() && (version == null || version == 0)) {
-            return Optional.of("nothing to roll back: the base model is serving, no adapter version is; nothing sent");
-        }
-        if (version != null && version != 0 && state.event(version).isEmpty()) {
-            return Optional.of("there is no adapter version " + version + " (/adapters lists them); nothing sent");
-        }
-        if (version != null && serving.isPresent() && serving.getAsLong() == version) {
-            return Optional.of("version " + version + " is already serving; nothing sent");
-        }
-        return Optional.empty();
+        return AdapterCli.nothingToRollBack(state, version, "/adapters");
     }
 
     /**

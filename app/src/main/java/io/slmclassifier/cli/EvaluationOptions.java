@@ -17,7 +17,7 @@ final class EvaluationOptions {
     @Option(names = "--adapter", description = "PEFT LoRA adapter directory (default: the base model alone).") Path adapter;
     @Option(names = "--data", required = true, description = "Labeled examples: JSON lines {text, label} or CSV text,label.")
     Path data;
-    @Option(names = "--device", defaultValue = "auto", description = "cpu, gpu or auto (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--device", defaultValue = "auto", description = "cpu, gpu, gpu:N or auto (default: ${DEFAULT-VALUE}).")
     String device;
     @Option(names = "--batch-size", defaultValue = "32", description = "Most examples per forward pass (default: ${DEFAULT-VALUE}).")
     int batchSize;

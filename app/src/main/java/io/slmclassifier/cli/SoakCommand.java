@@ -29,7 +29,8 @@ public final class SoakCommand implements Callable<Integer> {
     @Option(names = "--task", defaultValue = "tasks/radr-intents.yaml", description = "Task file (default: ${DEFAULT-VALUE}).")
     Path task;
 
-    @Option(names = "--device", defaultValue = "cpu", description = "The processors' device: cpu, gpu or auto (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--device", defaultValue = "cpu", description = "The processors' device: cpu, gpu, gpu:N or auto, or a list taken in turns "
+            + "(gpu:0,gpu:1: a GPU per processor) (default: ${DEFAULT-VALUE}).")
     String device;
 
     @Option(names = "--messages", defaultValue = "100000", description = "Messages to send, each with its own id (default: ${DEFAULT-VALUE}).")

@@ -72,7 +72,7 @@ public final class TrainCommand implements Callable<Integer> {
     List<String> targets;
     @Option(names = "--seed", defaultValue = "42", description = "Seed of initialisation, dropout and shuffling (default: ${DEFAULT-VALUE}).")
     long seed;
-    @Option(names = "--device", defaultValue = "auto", description = "cpu, gpu or auto (default: ${DEFAULT-VALUE}).") String device;
+    @Option(names = "--device", defaultValue = "auto", description = "cpu, gpu, gpu:N or auto (default: ${DEFAULT-VALUE}).") String device;
 
     @Override
     public Integer call() throws Exception {

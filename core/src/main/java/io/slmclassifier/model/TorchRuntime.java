@@ -55,20 +55,50 @@ public final class TorchRuntime {
         JniUtils.setGradMode(false);
     }
 
-    /** "cpu", "gpu" (fails without one), or "auto": the first GPU when the engine sees one. */
+    /**
+     * "cpu", "gpu" (GPU 0; fails without one), "gpu:N" (GPU N of this host; fails when there are not N + 1), or
+     * "auto": the first GPU when the engine sees one. A host with several GPUs runs a processor per GPU, each
+     * started with its own index, and Kafka spreads the partitions over them.
+     */
     public static Device device(String spec) {
         engine();
-        return switch (spec == null ? "auto" : spec.toLowerCase()) {
+        String name = spec == null ? "auto" : spec.trim().toLowerCase();
+        return switch (name) {
             case "cpu" -> Device.cpu();
-            case "gpu", "cuda" -> {
-                if (engine.getGpuCount() == 0) {
-                    throw new IllegalArgumentException("--device gpu: no GPU is visible to PyTorch ("
+            case "auto" -> engine.getGpuCount() > 0 ? Device.gpu() : Device.cpu();
+            default -> {
+                int index = gpuIndex(spec);
+                int present = engine.getGpuCount();
+                if (present == 0) {
+                    throw new IllegalArgumentException("--device " + name + ": no GPU is visible to PyTorch ("
                             + (CudaUtils.hasCuda() ? "CUDA present, engine built for CPU" : "no CUDA") + ")");
                 }
-                yield Device.gpu();
+                if (index >= present) {
+                    throw new IllegalArgumentException("--device " + name + ": this host has " + present
+                            + (present == 1 ? " GPU (gpu:0)" : " GPUs (gpu:0 to gpu:" + (present - 1) + ")"));
+                }
+                yield Device.gpu(index);
             }
-            case "auto" -> engine.getGpuCount() > 0 ? Device.gpu() : Device.cpu();
-            default -> throw new IllegalArgumentException("device must be cpu, gpu or auto, not '" + spec + "'");
         };
+    }
+
+    /**
+     * The GPU index a device spec names: 0 for "gpu" (and "cuda"), N for "gpu:N" ("cuda:N", as PyTorch writes it).
+     * Anything else is not a device, which the message says with the forms that are.
+     */
+    static int gpuIndex(String spec) {
+        String name = spec.trim().toLowerCase();
+        if (name.equals("gpu") || name.equals("cuda")) {
+            return 0;
+        }
+        int colon = name.indexOf(':');
+        String kind = colon < 0 ? name : name.substring(0, colon);
+        String digits = colon < 0 ? "" : name.substring(colon + 1);
+        if ((kind.equals("gpu") || kind.equals("cuda")) && !digits.isEmpty() && digits.length() <= 4
+                && digits.chars().allMatch(Character::isDigit)) {
+            return Integer.parseInt(digits);
+        }
+        throw new IllegalArgumentException("device must be cpu, gpu, gpu:N (the GPU's index) or auto, not '"
+                + spec + "'");
     }
 }

@@ -76,6 +76,16 @@ public final class SoakRun {
             Duration killEvery, int processors, int partitions, Duration drainStall, Path workDir) {}
 
     /**
+     * The device of processor {@code n} (from 0): {@code devices} is one device for all ("cpu", "gpu") or a
+     * comma-separated list taken in turns, so {@code gpu:0,gpu:1} gives each of two processors its own GPU, as a
+     * host with several GPUs runs them.
+     */
+    static String processorDevice(String devices, int n) {
+        String[] each = devices.split(",");
+        return each[n % each.length].trim();
+    }
+
+    /**
      * @param sent messages the broker acknowledged
      * @param sendFailures messages the producer could not send (not counted as sent)
      * @param received distinct ids read back from the output topic
@@ -240,7 +250,7 @@ public final class SoakRun {
             c.put("dlq.topic", DEAD_LETTERS);
             c.put("model.dir", settings.modelDir().toAbsolutePath().toString());
             c.put("task.file", settings.taskFile().toAbsolutePath().toString());
-            c.put("device", settings.device());
+            c.put("device", processorDevice(settings.device(), n));
             c.put("metrics.port", "-1");
             c.put("instance.id", "processor-" + (n + 1));
             c.put("state.dir", settings.workDir().resolve("state-" + (n + 1)).toAbsolutePath().toString());

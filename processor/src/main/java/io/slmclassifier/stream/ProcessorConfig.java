@@ -42,7 +42,7 @@ public final class ProcessorConfig extends ServiceConfig {
         {"tasks", "", "several tasks on one model: their task files, comma-separated (each task's topics are then <name>.in, "
                 + "<name>.classified, ...; any key can be set for one task as task.<name>.<key>; see docs/tasks.md)"},
         {"tasks.dir", "", "several tasks on one model: a directory whose .yaml, .yml and .json files are tasks (with or instead of tasks)"},
-        {"device", "auto", "cpu, gpu or auto"},
+        {"device", "auto", "cpu, gpu (GPU 0), gpu:N (GPU N of the host: a processor per GPU) or auto"},
         {"batch.max.size", "auto", "most records per forward pass (auto: 1024 on a GPU, 32 on CPU)"},
         {"batch.token.budget", "auto", "most padded tokens per forward pass (auto: 65536 on a GPU, 8192 on CPU)"},
         {"batch.linger.ms", "10", "how long a record may wait for others before its batch runs while the inference worker is busy "

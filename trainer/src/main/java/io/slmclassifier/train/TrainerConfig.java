@@ -23,7 +23,7 @@ public final class TrainerConfig extends ServiceConfig {
         {"tasks", "", "several tasks: their task files, comma-separated, each with its own lineage and topics (<name>.feedback, "
                 + "<name>.control, ...; any key can be set for one task as task.<name>.<key>; see docs/tasks.md)"},
         {"tasks.dir", "", "several tasks: a directory whose .yaml, .yml and .json files are tasks (with or instead of tasks)"},
-        {"device", "auto", "cpu, gpu or auto"},
+        {"device", "auto", "cpu, gpu (GPU 0), gpu:N (GPU N of the host: a processor per GPU) or auto"},
         {"feedback.topics", "intents.feedback", "comma-separated topics of LabeledExample records"},
         {"dataset.topic", "intents.dataset", "the durable labeled dataset (compacted, keyed by example id: last label wins)"},
         {"control.topic", "intents.control", "adapter events and operator commands (compacted, one partition)"},

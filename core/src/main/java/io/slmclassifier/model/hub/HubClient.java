@@ -46,12 +46,21 @@ public final class HubClient {
 
     private final HubSettings settings;
     private final PrintStream progress;
+    private final boolean progressTerminal;
     private final HttpClient http;
 
-    /** @param progress where download progress is drawn (stderr for a person), null for none */
+    /**
+     * @param progress where download progress is drawn (stderr for a person), null for none: redrawn in place when
+     *     the process has a terminal, plain lines when its output goes to a file or a pipe
+     */
     public HubClient(HubSettings settings, PrintStream progress) {
+        this(settings, progress, System.console() != null);
+    }
+
+    HubClient(HubSettings settings, PrintStream progress, boolean progressTerminal) {
         this.settings = settings;
         this.progress = progress;
+        this.progressTerminal = progressTerminal;
         // Redirects are followed by hand: the metadata lives on the redirect itself, and the token must not
         // travel to the content host.
         this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
@@ -234,7 +243,7 @@ public final class HubClient {
         long already = append ? have : 0;
         OptionalLong length = response.headers().firstValueAsLong("Content-Length");
         long total = expectedSize >= 0 ? expectedSize : length.isPresent() ? already + length.getAsLong() : -1;
-        DownloadProgress bar = new DownloadProgress(progress, name, total, already);
+        DownloadProgress bar = new DownloadProgress(progress, progressTerminal, name, total, already);
         try (InputStream in = response.body();
                 StallWatch watch = new StallWatch(in, settings.downloadTimeout());
                 OutputStream out = Files.newOutputStream(partial, StandardOpenOption.CREATE, StandardOpenOption.WRITE,

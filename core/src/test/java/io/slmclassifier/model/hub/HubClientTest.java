@@ -89,6 +89,8 @@ class HubClientTest {
 
         String progress = stderr.toString(StandardCharsets.UTF_8);
         assertTrue(progress.contains(REPO + "/model.safetensors") && progress.contains("100%"), progress);
+        // The tests run without a terminal, as a service or a redirected command does: plain lines, no redraws.
+        assertFalse(progress.contains("\r"), progress);
         // The branch is asked once; every other file is asked at the commit it named.
         List<HubTestServer.Request> heads = server.requests().stream().filter(r -> r.method().equals("HEAD")).toList();
         assertEquals("/" + REPO + "/resolve/main/config.json", heads.get(0).path());
