@@ -838,9 +838,25 @@ public final class ValidateDeploy {
     }
 
     /** A key of the service, a Kafka pass-through, or {@code <key>.file}: the key's value read from that file. */
+    /**
+     * {@code task.<name>.<key>}: a key set for one task of several (TaskCatalog.view). Task names may hold dots, so
+     * any split that leaves a known key after the name counts.
+     */
+    private static boolean perTaskKey(String key, Set<String> known) {
+        if (!key.startsWith("task.")) {
+            return false;
+        }
+        for (int dot = key.indexOf('.', "task.".length() + 1); dot > 0; dot = key.indexOf('.', dot + 1)) {
+            if (known.contains(key.substring(dot + 1))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private boolean isKey(String service, String key) {
         Set<String> known = knownKeys.get(service);
-        return key.startsWith("kafka.") || known.contains(key)
+        return key.startsWith("kafka.") || known.contains(key) || perTaskKey(key, known)
                 || key.endsWith(".file") && known.contains(key.substring(0, key.length() - ".file".length()));
     }
 
@@ -1238,7 +1254,7 @@ public final class ValidateDeploy {
         Set<String> code = codeKeys(configClass);
         if (code != null) {
             for (String k : keys) {
-                if (!k.startsWith("kafka.") && !code.contains(k)) {
+                if (!k.startsWith("kafka.") && !code.contains(k) && !perTaskKey(k, code)) {
                     error(properties, "key '" + k + "' is not in " + configClass + ".DEFAULTS");
                 }
             }
