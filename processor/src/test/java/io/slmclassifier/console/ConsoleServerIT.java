@@ -617,7 +617,8 @@ class ConsoleServerIT {
             String svg = reliability.body();
             assertTrue(svg.startsWith("<?xml") && svg.contains("<svg"), svg.substring(0, Math.min(200, svg.length())));
             assertTrue(svg.contains("Reliability diagram (v4, 60 validation examples)"), "titled with the version");
-            assertTrue(svg.contains("confidence (mean per bin of 1/15)") && svg.contains("perfect calibration"));
+            assertTrue(svg.contains("confidence (mean per bin of 1/15; the numbers: examples in the bin)")
+                    && svg.contains("perfect calibration"));
             // Over-confident before, and the fitted temperature brings the confidence down to the accuracy.
             double before = EvaluationRecords.fromAvro(EVALUATION).calibration().reported().ece();
             double after = EvaluationRecords.fromAvro(EVALUATION).calibration().scaled().ece();
