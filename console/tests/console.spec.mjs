@@ -357,7 +357,7 @@ describe('adapters trained from simulated feedback', () => {
     await page.locator('#review-list').screenshot({ path: join(shots, 'review-by-version.png') });
   });
 
-  test('the live table scrolls in a bounded region, newest first, and the panels below stay in reach', async () => {
+  test('the live table and the review queue scroll in bounded regions, newest first; the panels below stay in reach', async () => {
     await page.waitForFunction(() => document.querySelectorAll('#live-rows tr').length >= 40, null,
       { timeout: 120_000 });
     const layout = await page.evaluate(() => {
@@ -365,6 +365,7 @@ describe('adapters trained from simulated feedback', () => {
       const seqs = [...document.querySelectorAll('#live-rows tr')].map((tr) => Number(tr.dataset.seq));
       return {
         regionHeight: region.clientHeight,
+        reviewHeight: document.getElementById('review-list').clientHeight,
         contentHeight: region.scrollHeight,
         seqs,
         adaptersTop: document.getElementById('adapters-title').getBoundingClientRect().top + window.scrollY,
@@ -372,6 +373,7 @@ describe('adapters trained from simulated feedback', () => {
     });
     assert.ok(layout.regionHeight <= 500, 'the live region is bounded: ' + layout.regionHeight + ' px');
     assert.ok(layout.contentHeight > layout.regionHeight, 'and its rows scroll inside it');
+    assert.ok(layout.reviewHeight <= 500, 'the review queue is bounded: ' + layout.reviewHeight + ' px');
     assert.deepEqual(layout.seqs, [...layout.seqs].sort((a, b) => b - a), 'newest first');
     assert.ok(layout.adaptersTop < 1500, 'the Adapters panel within reach: ' + layout.adaptersTop + ' px down');
     await page.screenshot({ path: join(shots, 'live-bounded.png'), fullPage: true });
