@@ -354,7 +354,9 @@ describe('adapters trained from simulated feedback', () => {
     const firstStale = items.items.findIndex((i) => i.stale);
     assert.ok(firstStale === -1 || items.items.slice(firstStale).every((i) => i.stale),
       'the serving version first: ' + JSON.stringify(items.items.map((i) => i.adapter)));
-    await page.locator('#review-list').screenshot({ path: join(shots, 'review-by-version.png') });
+    // From the top, so the sticky header does not cover the queue.
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: join(shots, 'review-by-version.png'), fullPage: false });
   });
 
   test('the live table and the review queue scroll in bounded regions, newest first; the panels below stay in reach', async () => {
@@ -376,6 +378,7 @@ describe('adapters trained from simulated feedback', () => {
     assert.ok(layout.reviewHeight <= 500, 'the review queue is bounded: ' + layout.reviewHeight + ' px');
     assert.deepEqual(layout.seqs, [...layout.seqs].sort((a, b) => b - a), 'newest first');
     assert.ok(layout.adaptersTop < 1500, 'the Adapters panel within reach: ' + layout.adaptersTop + ' px down');
+    await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: join(shots, 'live-bounded.png'), fullPage: true });
   });
 });
