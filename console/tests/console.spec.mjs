@@ -216,6 +216,25 @@ describe('a console with a token', () => {
     await page.screenshot({ path: join(shots, 'escaped.png'), fullPage: true });
   });
 
+  test('at 420 px wide the token field and its buttons fit the screen', async () => {
+    await page.setViewportSize({ width: 420, height: 900 });
+    try {
+      await page.locator('#token-form').waitFor();
+      const box = await page.locator('#token-input').boundingBox();
+      assert.ok(box.x >= 0 && box.x + box.width <= 420, 'the token field inside the screen: ' + JSON.stringify(box));
+      assert.ok(box.width >= 100, 'wide enough to type in: ' + box.width + ' px');
+      for (const button of ['#token-save', '#token-forget']) {
+        const b = await page.locator(button).boundingBox();
+        assert.ok(b.x >= 0 && b.x + b.width <= 420, button + ' inside the screen: ' + JSON.stringify(b));
+      }
+      const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(scrollWidth <= 420, 'nothing wider than the screen: ' + scrollWidth + ' px');
+      await page.screenshot({ path: join(shots, 'narrow-420.png'), fullPage: false });
+    } finally {
+      await page.setViewportSize({ width: 1400, height: 1000 });
+    }
+  });
+
   test('the adapters panel follows the control topic: no version before any training', async () => {
     await page.locator('#adapters-table').waitFor();
     assert.equal(await page.locator('#adapters-none').isHidden(), true);
@@ -246,6 +265,26 @@ describe('adapters trained from simulated feedback', () => {
     return page.locator('#adapter-rows tr[data-version="' + version + '"]');
   }
 
+  /**
+   * The labels tile counts from the newest version; when that one does not serve, its name says which does. Read
+   * with the serving badge in one go, as both change with one update. Returns the tile's name.
+   */
+  async function pendingTileNamesWhatServes() {
+    await page.locator('#tile-pending-name', { hasText: /^labels since v\d+/ }).waitFor({ timeout: 15_000 });
+    const { name, serving } = await page.evaluate(() => ({
+      name: document.getElementById('tile-pending-name').textContent,
+      serving: document.getElementById('serving').textContent.replace('serving: ', ''),
+    }));
+    const since = name.match(/^labels since (v\d+)/)[1];
+    if (since === serving) {
+      assert.match(name, /^labels since v\d+, which serves \(\d+ from here\)$/);
+    } else {
+      assert.match(name, /^labels since v\d+ \([a-z ]+\); (v\d+|base) serves \(\d+ from here\)$/);
+      assert.ok(name.includes('; ' + serving + ' serves'), name + ' names ' + serving);
+    }
+    return name;
+  }
+
   test('a trained version appears serving, is rolled back with a click, then pinned', async () => {
     await adapterRow(1).locator('td', { hasText: /^serving$/ }).waitFor({ timeout: 180_000 });
     assert.match(await adapterRow(1).locator('td.metrics').textContent(), /^macro-F1 \d\.\d{3} .*accuracy \d\.\d{3}/);
@@ -260,6 +299,7 @@ describe('adapters trained from simulated feedback', () => {
     await page.fill('#token-input', TOKEN);
     await page.click('#token-save');
     await page.locator('#token-state', { hasText: 'token set' }).waitFor();
+    await pendingTileNamesWhatServes();
     await page.screenshot({ path: join(shots, 'adapters.png'), fullPage: true });
 
     // The quality panel draws the serving version's published evaluation: three charts, each an SVG from the server.
@@ -283,11 +323,63 @@ describe('adapters trained from simulated feedback', () => {
     await page.locator('#toast', { hasText: /Sent rollback/ }).waitFor({ timeout: 15_000 });
     await adapterRow(1).locator('td', { hasText: /^rolled back$/ }).waitFor({ timeout: 30_000 });
     await page.locator('#serving', { hasText: /base/ }).waitFor({ timeout: 30_000 });
+    // v1 is the newest version and no longer serves: the tile says so, and names the base as what serves.
+    assert.match(await pendingTileNamesWhatServes(), /; base serves \(/);
+    await page.locator('.tiles').screenshot({ path: join(shots, 'tile-rolled-back.png') });
 
     await adapterRow(1).locator('button', { hasText: 'Pin' }).click();
     await page.locator('#toast', { hasText: /Sent pin v1/ }).waitFor({ timeout: 15_000 });
     await adapterRow(1).locator('td', { hasText: /^serving, pinned$/ }).waitFor({ timeout: 30_000 });
     await page.screenshot({ path: join(shots, 'adapters-pinned.png'), fullPage: true });
+  });
+
+  test('the review queue lists the serving version first and marks what no longer serves', async () => {
+    // v1 pinned serves; the base's results from before the training no longer do.
+    await page.locator('#review-list li:not(.stale) .meta', { hasText: /adapter v1/ }).first()
+      .waitFor({ timeout: 60_000 });
+    // Read in one go: the list is redrawn with every update.
+    const items = await page.evaluate(() => ({
+      serving: document.getElementById('serving').textContent.replace('serving: ', ''),
+      items: [...document.querySelectorAll('#review-list li')].map((li) => ({
+        adapter: li.querySelector('.meta').textContent.match(/adapter (\S+?)(?: |$)/)[1],
+        stale: li.classList.contains('stale'),
+        meta: li.querySelector('.meta').textContent,
+      })),
+    }));
+    assert.equal(items.serving, 'v1');
+    for (const item of items.items) {
+      assert.equal(item.stale, item.adapter !== items.serving, 'marked as no longer serving: ' + JSON.stringify(item));
+      assert.equal(item.stale, / \(no longer serves\)$/.test(item.meta), JSON.stringify(item));
+    }
+    const firstStale = items.items.findIndex((i) => i.stale);
+    assert.ok(firstStale === -1 || items.items.slice(firstStale).every((i) => i.stale),
+      'the serving version first: ' + JSON.stringify(items.items.map((i) => i.adapter)));
+    // From the top, so the sticky header does not cover the queue.
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: join(shots, 'review-by-version.png'), fullPage: false });
+  });
+
+  test('the live table and the review queue scroll in bounded regions, newest first; the panels below stay in reach', async () => {
+    await page.waitForFunction(() => document.querySelectorAll('#live-rows tr').length >= 40, null,
+      { timeout: 120_000 });
+    const layout = await page.evaluate(() => {
+      const region = document.getElementById('live-scroll');
+      const seqs = [...document.querySelectorAll('#live-rows tr')].map((tr) => Number(tr.dataset.seq));
+      return {
+        regionHeight: region.clientHeight,
+        reviewHeight: document.getElementById('review-list').clientHeight,
+        contentHeight: region.scrollHeight,
+        seqs,
+        adaptersTop: document.getElementById('adapters-title').getBoundingClientRect().top + window.scrollY,
+      };
+    });
+    assert.ok(layout.regionHeight <= 500, 'the live region is bounded: ' + layout.regionHeight + ' px');
+    assert.ok(layout.contentHeight > layout.regionHeight, 'and its rows scroll inside it');
+    assert.ok(layout.reviewHeight <= 500, 'the review queue is bounded: ' + layout.reviewHeight + ' px');
+    assert.deepEqual(layout.seqs, [...layout.seqs].sort((a, b) => b - a), 'newest first');
+    assert.ok(layout.adaptersTop < 1500, 'the Adapters panel within reach: ' + layout.adaptersTop + ' px down');
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: join(shots, 'live-bounded.png'), fullPage: true });
   });
 });
 

@@ -186,13 +186,26 @@ function showStats(view) {
   setText('tile-abstained', String(s.abstained));
   const f = view.feedback;
   setText('tile-pending', f.pending === null ? '–' : String(f.pending));
-  setText('tile-pending-name', f.sinceVersion === null || f.sinceVersion === undefined
-    ? 'labels on ' + view.topics.feedback + ' (' + f.sentHere + ' from here)'
-    : 'labels since adapter v' + f.sinceVersion + ' (' + f.sentHere + ' from here)');
   const serving = view.servingVersion;
   const known = view.servingFrom !== 'no result yet';
+  setText('tile-pending-name', pendingName(f, view.topics.feedback, serving, known) + ' (' + f.sentHere + ' from here)');
   setText('serving', 'serving: ' + (known ? adapterName(serving) : '–'));
   $('serving').title = 'the adapter version that serves now (from ' + view.servingFrom + ')';
+}
+
+/**
+ * What the pending-labels tile counts from. The count starts at the newest version, but that version may not be
+ * the one that serves (rejected, rolled back, waiting behind a hold): then the name says which one serves, so
+ * "since v12" is never read as "v12 serves".
+ */
+function pendingName(feedback, feedbackTopic, serving, servingKnown) {
+  if (feedback.sinceVersion === null || feedback.sinceVersion === undefined) {
+    return 'labels on ' + feedbackTopic;
+  }
+  const since = 'labels since v' + feedback.sinceVersion;
+  if (!servingKnown || serving === feedback.sinceVersion) return since + ', which serves';
+  const status = feedback.sinceStatus ? feedback.sinceStatus.toLowerCase().replace('_', ' ') : 'not serving';
+  return since + ' (' + status + '); ' + adapterName(serving) + ' serves';
 }
 
 function drawTimeline(view) {
@@ -266,10 +279,13 @@ function reviewItem(item) {
   });
   const confidence = (item.abstained ? 'set aside for review: ' : '') + 'predicted ' + item.label + ', p ' + item.top.toFixed(2)
     + (item.labelMass === null ? '' : ', label mass ' + item.labelMass.toFixed(2))
-    + ', adapter ' + adapterName(item.adapterVersion);
+    + ', adapter ' + adapterName(item.adapterVersion)
+    // Absent in a view from an older server: counted as current.
+    + (item.current === false ? ' (no longer serves)' : '');
   return el('li', {
     'data-id': item.id,
-    class: [item.id === state.selectedId ? 'selected' : '', item.abstained ? 'abstained' : ''].join(' ').trim() || null,
+    class: [item.id === state.selectedId ? 'selected' : '', item.abstained ? 'abstained' : '',
+      item.current === false ? 'stale' : ''].join(' ').trim() || null,
     onclick: () => select(item.id),
   }, el('span', { class: 'text' }, item.text), el('span', { class: 'meta' }, confidence),
   el('div', { class: 'choices' }, choices));
@@ -281,7 +297,7 @@ function showReview(items) {
   if (!pending.some((i) => i.id === state.selectedId)) {
     state.selectedId = pending.length ? pending[0].id : null;
   }
-  const key = pending.map((i) => i.id).join('\u0000') + '|' + state.selectedId;
+  const key = pending.map((i) => i.id + (i.current === false ? '~' : '')).join('\u0000') + '|' + state.selectedId;
   if (key === state.reviewKey) return;
   state.reviewKey = key;
   $('review-list').replaceChildren(...pending.map(reviewItem));

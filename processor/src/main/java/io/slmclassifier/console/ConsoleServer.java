@@ -244,7 +244,7 @@ public final class ConsoleServer implements AutoCloseable {
     // What the page shows
 
     private ObjectNode snapshot(TaskView task) {
-        return withContext(task, task.state.view(0, RECENT_PER_EVENT, System.currentTimeMillis()));
+        return withContext(task, task.state.view(0, RECENT_PER_EVENT, System.currentTimeMillis(), servingNow(task)));
     }
 
     private void pushUpdate() {
@@ -253,12 +253,29 @@ public final class ConsoleServer implements AutoCloseable {
                 long last = task.state.lastSeq();
                 if (hub.clientCount(task.name) > 0) {
                     hub.broadcast(task.name, "update", json.writeValueAsString(withContext(task,
-                            task.state.view(task.broadcastSeq, RECENT_PER_EVENT, System.currentTimeMillis()))));
+                            task.state.view(task.broadcastSeq, RECENT_PER_EVENT, System.currentTimeMillis(),
+                                    servingNow(task)))));
                 }
                 task.broadcastSeq = last;
             } catch (RuntimeException | IOException e) {
                 log.warn("Console update of task {} failed: {}", task.name, e.toString());
             }
+        }
+    }
+
+    /**
+     * The version that serves now for the review queue's order: the control topic's word where there is adapter
+     * control, else the adapter of the newest result; null while neither is known (or the control cannot say).
+     */
+    private static LiveState.Serving servingNow(TaskView task) {
+        if (task.control == null) {
+            return task.state.anyClassification() ? new LiveState.Serving(task.state.latestAdapterVersion()) : null;
+        }
+        try {
+            OptionalLong serving = task.control.serving();
+            return new LiveState.Serving(serving.isPresent() ? serving.getAsLong() : null);
+        } catch (RuntimeException e) {
+            return null;
         }
     }
 
@@ -301,7 +318,10 @@ public final class ConsoleServer implements AutoCloseable {
                 }
                 putQuality(view.putObject("quality"), rows, serving);
                 AdapterRow newest = rows.isEmpty() ? null : rows.get(0);
-                putLong((ObjectNode) view.get("feedback"), "sinceVersion", newest == null ? null : newest.version());
+                ObjectNode feedback = (ObjectNode) view.get("feedback");
+                putLong(feedback, "sinceVersion", newest == null ? null : newest.version());
+                // The newest version need not be the one that serves (rejected, rolled back, held): the tile says.
+                feedback.put("sinceStatus", newest == null ? null : newest.status().name());
             } catch (RuntimeException e) {
                 adapters.put("error", String.valueOf(e.getMessage()));
             }

@@ -14,8 +14,10 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.function.Predicate;
 import java.util.stream.Stream;
 
 /**
@@ -73,6 +75,12 @@ final class LiveState {
     static double confidence(Classification c, double top) {
         return c.getLabelMass() == null ? top : top * c.getLabelMass();
     }
+
+    /**
+     * The adapter version that serves now, as the control topic says; {@code version} is null for the base model.
+     * A view without it takes the adapter of the newest result instead.
+     */
+    record Serving(Long version) {}
 
     private record DeadLetter(long receivedAt, String reason, String message, String value, String sourceTopic) {}
 
@@ -207,6 +215,16 @@ final class LiveState {
      * the per-second timeline, the review queue, recent dead letters and the feedback counts.
      */
     synchronized ObjectNode view(long afterSeq, int maxRecent, long now) {
+        return view(afterSeq, maxRecent, now, anyClassification ? new Serving(latestAdapterVersion) : null);
+    }
+
+    /**
+     * The view with the review queue split by {@code serving}: results of the version that serves now first, then
+     * those of versions that no longer serve, each marked {@code "current": false}. A person's label teaches the
+     * next version most where the serving one hesitates; the old version's doubts may already be resolved. With
+     * {@code serving} null (nothing known yet) every result counts as current.
+     */
+    synchronized ObjectNode view(long afterSeq, int maxRecent, long now, Serving serving) {
         trim(now);
         ObjectNode out = json.createObjectNode();
         out.put("seq", nextSeq - 1);
@@ -279,13 +297,17 @@ final class LiveState {
         }
 
         ArrayNode review = out.putArray("review");
-        // What the processor set aside for people (abstained: also on the review topic) comes first, then the
-        // least confident of the rest.
+        // Results of the serving version come before those of versions that no longer serve; within each, what
+        // the processor set aside for people (abstained: also on the review topic) comes first, then the least
+        // confident of the rest.
+        Predicate<Seen> current = s -> serving == null
+                || Objects.equals(s.record.getAdapterVersion(), serving.version());
         Stream.concat(backlog.stream(), recent.stream()).filter(s -> s.labeledAs == null)
-                .sorted(Comparator.comparing((Seen s) -> !s.record.getAbstained())
+                .sorted(Comparator.comparing((Seen s) -> !current.test(s))
+                        .thenComparing(s -> !s.record.getAbstained())
                         .thenComparingDouble(s -> s.confidence).thenComparing(s -> -s.seq))
                 .limit(REVIEW_SIZE)
-                .forEach(s -> review.add(toJson(s)));
+                .forEach(s -> review.add(toJson(s).put("current", current.test(s))));
 
         ArrayNode dead = out.putArray("deadLetterList");
         Iterator<DeadLetter> deadNewestFirst = deadLetters.descendingIterator();

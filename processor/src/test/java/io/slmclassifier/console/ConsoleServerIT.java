@@ -688,6 +688,41 @@ class ConsoleServerIT {
     }
 
     @Test
+    void theReviewQueuePutsResultsOfVersionsThatNoLongerServeLast() throws Exception {
+        // v2 hesitated and abstained; v3 serves now and is fairly sure: its result is still the one to review first.
+        Classification old = classification("by-v2", "alt", 0.33, 2L);
+        old.setAbstained(true);
+        results.send(new ProducerRecord<>("intents.classified", "by-v2", old));
+        results.send(new ProducerRecord<>("intents.classified", "by-v3", classification("by-v3", "neu", 0.80, 3L)))
+                .get(30, TimeUnit.SECONDS);
+
+        JsonNode review = awaitState(controlled, s -> find(s.get("review"), "by-v2") != null
+                && find(s.get("review"), "by-v3") != null).get("review");
+        List<String> order = new ArrayList<>();
+        review.forEach(n -> order.add(n.get("id").asText()));
+        assertTrue(order.indexOf("by-v3") < order.indexOf("by-v2"), order.toString());
+        assertTrue(find(review, "by-v3").get("current").asBoolean());
+        assertFalse(find(review, "by-v2").get("current").asBoolean());
+        review.forEach(n -> assertEquals(n.get("current").asBoolean(), n.path("adapterVersion").asLong(-1) == 3,
+                "current means made by the serving version: " + n));
+    }
+
+    @Test
+    void theFeedbackFiguresNameTheNewestVersionWithItsStatusBesideTheServingOne() throws Exception {
+        control.candidate = new AdapterRow(12, AdapterStatus.REJECTED, Map.of("macro_f1", 0.4),
+                RecordingControl.NEWEST_CREATED.plusSeconds(60), "macro F1 below the serving version", null);
+        try {
+            JsonNode state = awaitState(controlled, s -> s.path("feedback").path("sinceVersion").asLong() == 12);
+            assertEquals("REJECTED", state.get("feedback").get("sinceStatus").asText());
+            assertEquals(3, state.get("servingVersion").asLong());
+        } finally {
+            control.candidate = null;
+        }
+        JsonNode state = awaitState(controlled, s -> s.path("feedback").path("sinceVersion").asLong() == 3);
+        assertEquals("ACTIVE", state.get("feedback").get("sinceStatus").asText());
+    }
+
+    @Test
     void pendingLabelsCountOnlyThoseSinceTheNewestAdapter() throws Exception {
         results.send(new ProducerRecord<>("intents.classified", "p-1", classification("p-1", "t", 0.5, 3L)))
                 .get(30, TimeUnit.SECONDS);
