@@ -78,16 +78,19 @@ public final class TrainerService implements AutoCloseable {
 
     public TrainerService(TrainerConfig config) throws Exception {
         this.config = config;
-        // A bad value fails at once, not after waiting for Kafka.
+        // A bad value fails at once, not after waiting for Kafka; the tasks are read once Kafka answers, as the
+        // processor does, and each task's own settings are checked then.
+        ControlSigning.of(config);
+        DeadLetters.configuredLimit(config);
+        TorchRuntime.configureOffline();
+        io.slmclassifier.kafka.KafkaReachability.await(config.get("bootstrap.servers"),
+                java.time.Duration.ofMillis(config.getInt("startup.timeout.ms")));
         List<TaskCatalog.Entry> tasks = TaskCatalog.load(config);
         List<TrainerConfig> views = tasks.stream().map(config::forTask).toList();
         for (TrainerConfig view : views) {
             ControlSigning.of(view);
             DeadLetters.configuredLimit(view);
         }
-        TorchRuntime.configureOffline();
-        io.slmclassifier.kafka.KafkaReachability.await(config.get("bootstrap.servers"),
-                java.time.Duration.ofMillis(config.getInt("startup.timeout.ms")));
         Path modelDir = ModelResolver.resolveSpec(config.require("model.dir"));
         SchemaRegistryClient registry = SchemaRegistryClient.fromConfig(config.registryClient());
         AvroSerde<LabeledExample> examples = AvroSerde.forType(LabeledExample.class, registry);
