@@ -2,6 +2,7 @@ package io.slmclassifier.classify;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import io.slmclassifier.model.Decoder;
 import io.slmclassifier.model.DecoderWeights;
 import io.slmclassifier.model.KvCache;
@@ -130,7 +131,11 @@ public final class Classifier implements AutoCloseable {
      */
     public LoraAdapter useUnmergedAdapter(String version, LoraAdapter adapter) {
         // Copied outside the lock: batches keep running on the previous version until the switch.
-        LoraAdapter resident = adapter.to(model.device(), model.computeType(), model.manager());
+        // Kept as the base weights are kept (float32, or float16 for a float16 program): the engine cannot make
+        // bfloat16 arrays (on a GPU the conversion aborts the process), and the program casts A and B to its own
+        // dtype where it applies them.
+        DataType stored = model.computeType() == DataType.BFLOAT16 ? DataType.FLOAT32 : model.computeType();
+        LoraAdapter resident = adapter.to(model.device(), stored, model.manager());
         switchTo(version, resident, null, resident, model.decoder());
         return resident;
     }

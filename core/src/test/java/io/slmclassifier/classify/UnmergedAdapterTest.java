@@ -127,4 +127,32 @@ class UnmergedAdapterTest {
             assertEquals(0, classifier.unmergedAdapterBytes());
         }
     }
+
+    @Test
+    void aBfloat16ProgramServesAnUnmergedAdapterKeptInFloat32() throws Exception {
+        // The program computes in bfloat16 (as on a GPU); the engine cannot make bfloat16 arrays, so the adapter is
+        // kept as the base weights are, in float32, and cast inside the program.
+        try (LanguageModel bf16 = LanguageModel.load(Fixtures.model("qwen3-tiny"), Device.cpu(),
+                ai.djl.ndarray.types.DataType.BFLOAT16);
+                Classifier merged = new Classifier(bf16, task, Classifier.Options.defaults());
+                Classifier unmerged = new Classifier(bf16, task, Classifier.Options.defaults());
+                LoraAdapter adapter = LoraAdapter.random(LoraConfig.defaults(bf16.id()), bf16.weights().config,
+                        bf16.manager(), 7)) {
+            LoraAdapter served = unmerged.useUnmergedAdapter("7", adapter);
+            for (NDArray p : served.parameters()) {
+                assertEquals(ai.djl.ndarray.types.DataType.FLOAT32, p.getDataType());
+            }
+            merged.useMergedAdapter("7", adapter);
+            List<Classification> a = merged.classify(TEXTS);
+            List<Classification> b = unmerged.classify(TEXTS);
+            for (int i = 0; i < TEXTS.size(); i++) {
+                for (int c = 0; c < task.labels().size(); c++) {
+                    double pa = a.get(i).probabilities()[c];
+                    double pb = b.get(i).probabilities()[c];
+                    assertTrue(Double.isFinite(pb) && Math.abs(pa - pb) < 0.05, "text " + i + " class " + c + ": merged "
+                            + pa + ", unmerged " + pb);
+                }
+            }
+        }
+    }
 }
