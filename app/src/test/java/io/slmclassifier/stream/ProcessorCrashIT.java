@@ -53,6 +53,8 @@ class ProcessorCrashIT {
         Map<String, String> config = new HashMap<>(ProcessorEndToEndIT.config(app, state).asMap());
         config.put("batch.max.size", "1000");
         config.put("batch.linger.ms", linger);
+        // Records must wait in the store for the linger: an idle worker would otherwise run them at once.
+        config.put("batch.idle.start", "false");
         // The killed member holds its partitions until its session expires: keep that short.
         config.put("kafka.consumer.session.timeout.ms", "6000");
         return ProcessorProcess.start(config, log);

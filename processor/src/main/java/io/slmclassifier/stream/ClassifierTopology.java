@@ -83,6 +83,14 @@ public final class ClassifierTopology {
 
         /** The lane of {@code task} in {@code worker}. */
         static Inference lane(InferenceWorker<?> worker, String task) {
+            return lane(worker, task, true);
+        }
+
+        /**
+         * The lane of {@code task} in {@code worker}; without {@code idleStart} it never reports the worker idle, so
+         * every batch waits for its linger or a full batch ({@code batch.idle.start=false}).
+         */
+        static Inference lane(InferenceWorker<?> worker, String task, boolean idleStart) {
             return new Inference() {
                 @Override
                 public CompletableFuture<List<InferenceWorker.Outcome>> submit(List<String> texts) {
@@ -91,7 +99,7 @@ public final class ClassifierTopology {
 
                 @Override
                 public boolean idle() {
-                    return worker.idle();
+                    return idleStart && worker.idle();
                 }
             };
         }

@@ -46,7 +46,9 @@ public final class ProcessorConfig extends ServiceConfig {
         {"batch.max.size", "auto", "most records per forward pass (auto: 1024 on a GPU, 32 on CPU)"},
         {"batch.token.budget", "auto", "most padded tokens per forward pass (auto: 65536 on a GPU, 8192 on CPU)"},
         {"batch.linger.ms", "10", "how long a record may wait for others before its batch runs while the inference worker is busy "
-                + "(an idle worker gets it at once)"},
+                + "(an idle worker gets it at once, unless batch.idle.start is false)"},
+        {"batch.idle.start", "true", "an idle inference worker runs a batch at once instead of letting it linger (false: every batch waits "
+                + "for batch.linger.ms or a full batch)"},
         {"warmup.batch.sizes", "auto", "forward passes of these row counts run before the first record (each three times: "
                 + "the program compiles kernels on its first passes at new shapes); auto: the batch limit, 1, 3 and half the limit on a GPU, "
                 + "1 and 3 on CPU; none: no warm-up"},

@@ -218,7 +218,7 @@ public final class ProcessorService implements AutoCloseable {
         for (Map.Entry<String, ProcessorConfig> task : views.entrySet()) {
             ProcessorConfig view = task.getValue();
             TaskPipeline pipeline = new TaskPipeline(view, classifiers.get(task.getKey()),
-                    ClassifierTopology.Inference.lane(worker, task.getKey()), wire.apply(view),
+                    ClassifierTopology.Inference.lane(worker, task.getKey(), view.getBoolean("batch.idle.start")), wire.apply(view),
                     metrics.forTask(task.getKey()), shared);
             built.add(pipeline);
             log.info("Task {}: {} -> {} (dead letters: {}, control: {})", task.getKey(), view.get("input.topic"),
