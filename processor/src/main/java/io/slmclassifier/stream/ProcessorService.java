@@ -7,7 +7,7 @@ import io.slmclassifier.classify.LanguageModel;
 import io.slmclassifier.classify.TaskCatalog;
 import io.slmclassifier.classify.Warmup;
 import io.slmclassifier.console.ConsoleServer;
-import io.slmclassifier.console.ConsoleSettings;
+import io.slmclassifier.console.ConsoleStartup;
 import io.slmclassifier.console.ControlTopicAdapters;
 import io.slmclassifier.kafka.AvroDecodingException;
 import io.slmclassifier.kafka.AvroSerde;
@@ -143,8 +143,8 @@ public final class ProcessorService implements AutoCloseable {
     private static ControlSignature checkSettings(ProcessorConfig config) {
         config.abstainMinLabelMass();
         ControlSignature signature = ControlSigning.of(config);
-        if (config.getInt("console.port") >= 0) {
-            ConsoleSettings.checkToken(config.get("console.token"), "configuration 'console.token'");
+        if (config.consoleStartup().enabled()) {
+            config.consoleSettings();
         }
         DeadLetters.configuredLimit(config);
         return signature;
@@ -258,12 +258,13 @@ public final class ProcessorService implements AutoCloseable {
      * page selects the task.
      */
     private ConsoleServer startConsole() throws Exception {
-        if (config.getInt("console.port") < 0) {
+        ConsoleStartup startup = config.consoleStartup();
+        if (!startup.enabled()) {
             return null;
         }
         List<ConsoleServer.Task> shown = pipelines.stream().map(p -> new ConsoleServer.Task(p.name(),
-                ConsoleSettings.of(p.config()), new ControlTopicAdapters(p.rollout().control()))).toList();
-        return ConsoleServer.startIfEnabled(config, shown);
+                p.config().consoleSettings(), new ControlTopicAdapters(p.rollout().control()))).toList();
+        return ConsoleServer.startIfEnabled(startup, shown);
     }
 
     /** A batch limit: the configured number, or the device's default for "auto". */
