@@ -5,12 +5,14 @@ import java.io.Reader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.TreeMap;
 import java.util.TreeSet;
@@ -228,6 +230,33 @@ public class ServiceConfig {
             }
         }
         return most;
+    }
+
+    /**
+     * The base model a service loads ({@code model.dir}, required), on which device, and the id it is known by.
+     *
+     * @param id {@code model.id}; empty: the model's own (its directory name)
+     */
+    public record ModelChoice(String dir, String device, Optional<String> id) {}
+
+    /** The service's {@code model.dir}, {@code device} and {@code model.id}. */
+    public ModelChoice model() {
+        return new ModelChoice(require("model.dir"), get("device"),
+                get("model.id").isBlank() ? Optional.empty() : Optional.of(get("model.id")));
+    }
+
+    /** How long start-up waits for a bootstrap server to answer ({@code startup.timeout.ms}). */
+    public Duration startupTimeout() {
+        return Duration.ofMillis(getInt("startup.timeout.ms"));
+    }
+
+    /** An address and port to listen on (port 0: a free one). */
+    public record Listener(String host, int port) {}
+
+    /** Where /metrics and /health listen ({@code metrics.host}, {@code metrics.port}); empty when the port is negative. */
+    public Optional<Listener> metricsListener() {
+        return getInt("metrics.port") < 0 ? Optional.empty()
+                : Optional.of(new Listener(get("metrics.host"), getInt("metrics.port")));
     }
 
     /** Everything under {@code kafka.}, without the prefix: client and Streams settings passed through. */

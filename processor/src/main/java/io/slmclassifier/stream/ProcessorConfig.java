@@ -10,8 +10,14 @@ import io.slmclassifier.console.ConsoleStartup;
 import io.slmclassifier.ops.ServiceKeys;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalDouble;
+import java.util.OptionalInt;
+import java.util.Properties;
 import java.util.Set;
+import org.apache.kafka.streams.StreamsConfig;
 
 /**
  * The stream processor's configuration: the documented defaults below, then a file, the environment and flags
@@ -130,9 +136,126 @@ public final class ProcessorConfig extends ServiceConfig {
         return new ProcessorConfig(TaskCatalog.view(this, task, TASK_DEFAULTS));
     }
 
+    // ---------------------------------------------------------------------------------------------------------
+    // The typed settings, grouped as the processor's parts use them. Every value was parsed and checked at load.
+
+    /**
+     * How records are gathered into forward passes.
+     *
+     * @param maxSize most records per pass; empty for {@code auto} (the device's default)
+     * @param tokenBudget most padded tokens per pass; empty for {@code auto}
+     * @param idleStart whether an idle inference worker runs a batch at once instead of letting it linger
+     * @param warmupSizes {@code warmup.batch.sizes} as written ({@code auto}, {@code none} or row counts), which need
+     *     the batch limit and the device to resolve
+     */
+    public record Batching(OptionalInt maxSize, OptionalInt tokenBudget, Duration linger, boolean idleStart,
+            String warmupSizes, Duration inferenceTimeout) {
+
+        public int maxSize(int deviceDefault) {
+            return maxSize.orElse(deviceDefault);
+        }
+
+        public int tokenBudget(int deviceDefault) {
+            return tokenBudget.orElse(deviceDefault);
+        }
+    }
+
+    public Batching batching() {
+        return new Batching(orAuto("batch.max.size"), orAuto("batch.token.budget"),
+                Duration.ofMillis(getInt("batch.linger.ms")), getBoolean("batch.idle.start"), get("warmup.batch.sizes"),
+                Duration.ofMillis(getInt("inference.timeout.ms")));
+    }
+
+    /**
+     * When a result abstains (flagged, and also sent to the review topic), and the base model's temperature.
+     *
+     * @param minLabelMass at least 0 and below 1; above 0 the classifier computes the label mass, which takes the
+     *     whole LM head
+     * @param baseTemperature the base model's calibration temperature; empty: none (adapter versions bring their own)
+     */
+    public record Abstention(double threshold, double minLabelMass, OptionalDouble baseTemperature) {
+        public boolean needsLabelMass() {
+            return minLabelMass > 0;
+        }
+    }
+
+    public Abstention abstention() {
+        return new Abstention(getDouble("abstain.threshold"), getDouble("abstain.min.label.mass"),
+                get("calibration.temperature").isBlank() ? OptionalDouble.empty()
+                        : OptionalDouble.of(getDouble("calibration.temperature")));
+    }
+
+    /**
+     * What an input record may be before it is cut or dead-lettered: {@code input.format} and the input limits.
+     *
+     * @param maxStoreRecordBytes most bytes a waiting record takes in the changelogged store
+     */
+    public record InputLimits(InputDecoder.Format format, int maxTextChars, boolean truncateLongText,
+            InputDecoder.Limits limits, int maxStoreRecordBytes) {}
+
+    public InputLimits inputLimits() {
+        return new InputLimits(InputDecoder.format(get("input.format")),
+                getInt("text.max.chars"), get("text.too.long").equals("truncate"),
+                new InputDecoder.Limits(getInt("id.max.chars"), getInt("headers.max.count"), getInt("headers.max.bytes")),
+                getInt("store.record.max.bytes"));
+    }
+
+    /** The topics of one task (or of the single task): what it reads, writes and folds. */
+    public record TaskTopics(String input, String output, String review, String deadLetters, String feedback,
+            String control, String adapters) {}
+
+    public TaskTopics topics() {
+        return new TaskTopics(get("input.topic"), get("output.topic"), get("review.topic"), get("dlq.topic"),
+                get("feedback.topic"), get("control.topic"), get("adapters.topic"));
+    }
+
+    /** Whether missing topics are created at start, and how. */
+    public record TopicCreation(boolean enabled, int partitions, int replication) {}
+
+    public TopicCreation topicCreation() {
+        return new TopicCreation(getBoolean("topics.create"), getInt("topics.partitions"), getInt("topics.replication"));
+    }
+
+    /**
+     * Where the task's adapter versions are fetched from and kept.
+     *
+     * @param store {@code kafka}, a {@code file:} URI or an http(s) URL prefix
+     * @param cacheDir where fetched adapters are unpacked; empty: a temporary directory
+     */
+    public record AdapterSource(String store, String storeToken, long maxBytes, Duration fetchTimeout,
+            Optional<Path> cacheDir) {}
+
+    public AdapterSource adapterSource() {
+        return new AdapterSource(get("adapter.store"), get("adapter.store.token"), getLong("adapter.max.bytes"),
+                Duration.ofMillis(getLong("adapter.fetch.timeout.ms")),
+                get("adapter.cache.dir").isBlank() ? Optional.empty() : Optional.of(Path.of(get("adapter.cache.dir"))));
+    }
+
+    /**
+     * The Kafka Streams settings this configuration names: application id, bootstrap servers, guarantee, threads,
+     * replication and state directory. The processor adds its own, then the {@code kafka.*} pass-through, which wins.
+     */
+    public Properties kafkaStreams() {
+        Properties p = new Properties();
+        p.put(StreamsConfig.APPLICATION_ID_CONFIG, get("application.id"));
+        p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, get("bootstrap.servers"));
+        p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, get("processing.guarantee"));
+        p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, getInt("num.stream.threads"));
+        p.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, getInt("topics.replication"));
+        if (!get("state.dir").isBlank()) {
+            p.put(StreamsConfig.STATE_DIR_CONFIG, get("state.dir"));
+        }
+        return p;
+    }
+
+    /** {@code batch.max.size} and {@code batch.token.budget}: a number, or empty for {@code auto}. */
+    private OptionalInt orAuto(String key) {
+        return get(key).strip().equalsIgnoreCase("auto") ? OptionalInt.empty() : OptionalInt.of(getInt(key));
+    }
+
     /** {@code abstain.min.label.mass}: at least 0 and below 1 (checked at load), as the class tokens never hold all of it. */
     public double abstainMinLabelMass() {
-        return getDouble("abstain.min.label.mass");
+        return abstention().minLabelMass();
     }
 
     /**

@@ -5,10 +5,13 @@ import io.slmclassifier.config.ConfigDefinitions;
 import io.slmclassifier.config.ConfigDefinitions.Type;
 import io.slmclassifier.config.ConfigDefinitions.Validator;
 import io.slmclassifier.config.ServiceConfig;
+import io.slmclassifier.model.LoraConfig;
 import io.slmclassifier.ops.ServiceKeys;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalDouble;
 
 /** The trainer service's configuration: the documented defaults below, then a file, the environment and flags. */
@@ -99,9 +102,84 @@ public final class TrainerConfig extends ServiceConfig {
         return new TrainerConfig(layers(DEFINITIONS, file, environment, overrides));
     }
 
+    // ---------------------------------------------------------------------------------------------------------
+    // The typed settings, grouped as the trainer's steps use them. Every value was parsed and checked at load.
+
+    /** The topics of one lineage: feedback read, dataset kept, versions and archives published, dead letters. */
+    public record LineageTopics(List<String> feedback, String dataset, String control, String adapters,
+            String deadLetters) {}
+
+    public LineageTopics topics() {
+        return new LineageTopics(getList("feedback.topics"), get("dataset.topic"), get("control.topic"),
+                get("adapters.topic"), get("dlq.topic"));
+    }
+
+    /** Whether missing topics are created at start, and how. */
+    public record TopicCreation(boolean enabled, int partitions, int replication) {}
+
+    public TopicCreation topicCreation() {
+        return new TopicCreation(getBoolean("topics.create"), getInt("topics.partitions"), getInt("topics.replication"));
+    }
+
+    /**
+     * Where new adapter versions are stored.
+     *
+     * @param store {@code kafka} (the adapters topic), a {@code file:} URI or an http(s) URL taking PUT
+     */
+    public record AdapterTarget(String store, String storeToken, long maxBytes) {}
+
+    public AdapterTarget adapterTarget() {
+        return new AdapterTarget(get("adapter.store"), get("adapter.store.token"), getLong("adapter.max.bytes"));
+    }
+
+    /**
+     * The examples a lineage trains and evaluates on, and where its runs are kept.
+     *
+     * @param validationPercent share held out for validation, by a hash of the example id
+     * @param testFile an optional fixed test set, reported with every candidate
+     * @param workDir where runs are kept; empty: a temporary directory
+     */
+    public record Data(String groupId, int validationPercent, Optional<Path> testFile, Optional<Path> workDir) {}
+
+    public Data data() {
+        return new Data(get("group.id"), getInt("validation.percent"), optionalPath("test.file"), optionalPath("work.dir"));
+    }
+
+    /** When a run starts ({@code trigger.*}), counted from {@code startedMillis} until the first. */
+    public RunSchedule schedule(long startedMillis) {
+        return new RunSchedule(getInt("trigger.examples"), getInt("trigger.interval.min.examples"),
+                getInt("trigger.interval.minutes"), startedMillis);
+    }
+
+    /** The settings of a run: {@code train.*}. */
+    public LoraTrainer.Settings training() {
+        return new LoraTrainer.Settings(getInt("train.epochs"), getDouble("train.learning.rate"),
+                getInt("train.batch.size"), getInt("train.warmup.steps"), 0.0, 1.0, 0, getInt("train.seed"));
+    }
+
+    /** Whether a run continues from the serving adapter ({@code train.warm.start}) rather than a fresh one. */
+    public boolean warmStart() {
+        return getBoolean("train.warm.start");
+    }
+
+    /** The shape of an adapter trained from nothing: {@code lora.*}. */
+    public LoraConfig freshAdapter(String modelId) {
+        return new LoraConfig(getInt("lora.r"), getDouble("lora.alpha"), getDouble("lora.dropout"),
+                getList("lora.targets"), false, modelId);
+    }
+
+    /** The quality gate: {@code gate.min.improvement} and the optional {@code gate.max.ece} ceiling. */
+    public QualityGate gate() {
+        return new QualityGate(getDouble("gate.min.improvement"), maxEce());
+    }
+
     /** The ECE ceiling of the quality gate, when one is set: a number in [0, 1], checked at load. */
     public OptionalDouble maxEce() {
         return get("gate.max.ece").isBlank() ? OptionalDouble.empty() : OptionalDouble.of(getDouble("gate.max.ece"));
+    }
+
+    private Optional<Path> optionalPath(String key) {
+        return get(key).isBlank() ? Optional.empty() : Optional.of(Path.of(get(key).strip()));
     }
 
     public static TrainerConfig of(Map<String, String> overrides) {
