@@ -437,8 +437,8 @@ public final class DemoCommand implements Callable<Integer> {
 
     /**
      * The demo's {@code --set} pairs, each to the service whose key it is (to both for the keys they share). A key
-     * neither has is refused with the nearest known one: the services themselves ignore keys they do not read, and a
-     * misspelt {@code calibration.temprature} would otherwise change nothing without a word.
+     * neither has is refused with the nearest known one, before anything starts: each service would refuse it too,
+     * but only once the broker and the registry are up, and a key of one service must not reach the other.
      */
     record Settings(Map<String, String> processor, Map<String, String> trainer) {
         static Settings of(Map<String, String> pairs) {

@@ -202,8 +202,8 @@ public final class ConfigDefinitions {
 
     /**
      * The definition a key a user wrote stands for: the key itself, {@code <key>.file} (the value read from that
-     * file) or, for one task of several, {@code task.<name>.<key>} and {@code task.<name>.<key>.file}; empty for
-     * {@code kafka.*} (passed through to the clients) and for unknown keys.
+     * file) or, for one task of several, {@code task.<name>.<key>}; empty for {@code kafka.*} (passed through to the
+     * clients) and for unknown keys.
      */
     public Optional<Key> definitionOf(String written) {
         Optional<Key> direct = ownKey(written);

@@ -14,6 +14,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import org.slf4j.LoggerFactory;
@@ -34,6 +35,10 @@ import org.slf4j.LoggerFactory;
  * the other's variables too.
  */
 public class ServiceConfig {
+    /** {@code SLM_} variables this program reads that are no configuration keys: not warned about. */
+    private static final Set<String> VARIABLES_READ_ELSEWHERE = Set.of(
+            "SLM_HUB_MAX_FILE_BYTES"); // the hub client's largest file (HubSettings)
+
     private final ConfigDefinitions definitions;
     private final Map<String, String> values;
     /** The parsed value of every defined key (null: an optional key left empty). */
@@ -88,7 +93,7 @@ public class ServiceConfig {
                 String key = e.getKey().substring(4).toLowerCase(Locale.ROOT).replace('_', '.');
                 if (definitions.accepts(key)) {
                     values.put(key, e.getValue());
-                } else {
+                } else if (!VARIABLES_READ_ELSEWHERE.contains(e.getKey())) {
                     LoggerFactory.getLogger(ServiceConfig.class).warn("Environment variable {} left out: {}", e.getKey(),
                             definitions.unknown(key));
                 }
