@@ -5,6 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -102,12 +105,24 @@ class ProcessorConfigTest {
      * out with a warning, never a reason not to start.
      */
     @Test
-    void anUnknownEnvironmentVariableIsLeftOutNotRefused() throws Exception {
-        ProcessorConfig c = ProcessorConfig.load(null, Map.of("SLM_SHARED", "/opt/shared", "SLM_TRIGGER_EXAMPLES", "5",
-                "SLM_BATCH_LINGER_MS", "3"), Map.of());
+    void anUnknownEnvironmentVariableIsLeftOutWithAWarningNotRefused() throws Exception {
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        PrintStream stderr = System.err;
+        ProcessorConfig c;
+        try {
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            c = ProcessorConfig.load(null, Map.of("SLM_SHARED", "/opt/shared", "SLM_TRIGGER_EXAMPLES", "5",
+                    "SLM_BATCH_LINGER_MS", "3", "SLM_HUB_MAX_FILE_BYTES", "1000"), Map.of());
+        } finally {
+            System.setErr(stderr);
+        }
         assertEquals(3, c.getInt("batch.linger.ms"));
         assertFalse(c.asMap().containsKey("shared"));
         assertFalse(c.asMap().containsKey("trigger.examples"));
+        String warned = err.toString(StandardCharsets.UTF_8);
+        assertTrue(warned.contains("Environment variable SLM_SHARED left out: unknown configuration 'shared'"), warned);
+        assertTrue(warned.contains("Environment variable SLM_TRIGGER_EXAMPLES left out"), warned);
+        assertFalse(warned.contains("SLM_HUB_MAX_FILE_BYTES"), "the hub client reads it: " + warned);
     }
 
     /** Every value is parsed once, at load: a bad one is one line naming the key, the value and what is allowed. */
