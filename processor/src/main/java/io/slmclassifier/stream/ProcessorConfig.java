@@ -20,8 +20,11 @@ import java.util.Set;
 import org.apache.kafka.streams.StreamsConfig;
 
 /**
- * The stream processor's configuration: the documented defaults below, then a file, the environment and flags
- * (see {@link ServiceConfig}). Keys under {@code kafka.} also reach Kafka Streams (SASL, SSL, ...).
+ * The stream processor's configuration: every key defined once in {@link #DEFINITIONS} (type, default, allowed values,
+ * documentation), merged from the defaults, a file, the environment and flags (see {@link ServiceConfig}), checked at
+ * load, and handed to the processor's parts as typed settings ({@link #batching}, {@link #abstention},
+ * {@link #inputLimits}, {@link #topics}, {@link #adapterSource}, {@link #consoleSettings}, ...). Keys under
+ * {@code kafka.} also reach Kafka Streams (SASL, SSL, ...).
  */
 public final class ProcessorConfig extends ServiceConfig {
 

@@ -14,7 +14,12 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalDouble;
 
-/** The trainer service's configuration: the documented defaults below, then a file, the environment and flags. */
+/**
+ * The trainer service's configuration: every key defined once in {@link #DEFINITIONS} (type, default, allowed values,
+ * documentation), merged from the defaults, a file, the environment and flags (see {@link ServiceConfig}), checked at
+ * load, and handed to the trainer's steps as typed settings ({@link #topics}, {@link #data}, {@link #schedule},
+ * {@link #training}, {@link #freshAdapter}, {@link #gate}, ...).
+ */
 public final class TrainerConfig extends ServiceConfig {
 
     private static final String TOPICS = "topics";
