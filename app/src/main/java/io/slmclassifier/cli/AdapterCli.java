@@ -3,7 +3,11 @@ package io.slmclassifier.cli;
 import io.slmclassifier.avro.AdapterCommandType;
 import io.slmclassifier.avro.AdapterEvent;
 import io.slmclassifier.classify.TaskCatalog;
+import io.slmclassifier.config.ConfigDefinitions;
+import io.slmclassifier.config.ConfigDefinitions.Type;
+import io.slmclassifier.config.ConfigDefinitions.Validator;
 import io.slmclassifier.config.ServiceConfig;
+import io.slmclassifier.ops.ServiceKeys;
 import io.slmclassifier.kafka.KafkaReachability;
 import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import io.slmclassifier.kafka.registry.SchemaRegistryException;
@@ -12,6 +16,7 @@ import io.slmclassifier.rollout.ControlLog;
 import io.slmclassifier.rollout.ControlRecords;
 import io.slmclassifier.rollout.ControlSignature;
 import io.slmclassifier.rollout.ControlState;
+import io.slmclassifier.stream.ProcessorConfig;
 import io.slmclassifier.train.TrainerConfig;
 import java.io.PrintStream;
 import java.time.Duration;
@@ -44,18 +49,18 @@ public final class AdapterCli implements Callable<Integer> {
     LogOptions logging;
 
 
-    /** The settings this command reads; a processor's or trainer's file works as it is. */
-    static final String[][] DEFAULTS = {
-        {"bootstrap.servers", "localhost:9092", "Kafka bootstrap servers"},
-        {"startup.timeout.ms", "30000", "how long to wait for a bootstrap server to answer before giving up with one line"},
-        {"schema.registry.url", "", "schema registry"},
-        {"schema.registry.basic.auth.user.info", "", "user:password for the registry"},
-        {"schema.registry.bearer.token", "", "bearer token for the registry"},
-        {"control.topic", "intents.control", "adapter events and commands"},
-        {"control.signing.key", "", "HMAC-SHA256 key of the control topic, when the processors check signatures"},
-        {"tasks", "", "several tasks: their task files (a processor's or trainer's configuration), for --task"},
-        {"tasks.dir", "", "several tasks: a directory of task files, for --task"},
-    };
+    /** The settings this command reads; a processor's or trainer's file works as it is (their other keys are left alone). */
+    static final ConfigDefinitions DEFINITIONS = new ConfigDefinitions()
+        .define(ServiceKeys.BOOTSTRAP_SERVERS)
+        .define("startup.timeout.ms", Type.INT, "30000", Validator.atLeast(1), ServiceKeys.KAFKA, "how long to wait for a bootstrap server to answer before giving up with one line")
+        .define("schema.registry.url", Type.STRING, "", ServiceKeys.KAFKA, "schema registry")
+        .define(ServiceKeys.REGISTRY_USER_INFO)
+        .define(ServiceKeys.REGISTRY_BEARER_TOKEN)
+        .define("control.topic", Type.STRING, "intents.control", "adapters and rollout", "adapter events and commands")
+        .define("control.signing.key", Type.STRING, "", ServiceKeys.SIGNING, "HMAC-SHA256 key of the control topic, when the processors check signatures")
+        .define("tasks", Type.LIST, "", ServiceKeys.MODEL, "several tasks: their task files (a processor's or trainer's configuration), for --task")
+        .define("tasks.dir", Type.STRING, "", ServiceKeys.MODEL, "several tasks: a directory of task files, for --task")
+        .alsoAccepting(ProcessorConfig.DEFINITIONS, TrainerConfig.DEFINITIONS);
 
     @Parameters(index = "0", description = "list, rollback, pin, unpin, resume (serve new versions again after a "
             + "rollback) or train")
@@ -82,7 +87,7 @@ public final class AdapterCli implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        ServiceConfig settings = ServiceConfig.load(DEFAULTS, config.file(), System.getenv(), config.overrides());
+        ServiceConfig settings = ServiceConfig.load(DEFINITIONS, config.file(), System.getenv(), config.overrides());
         // The broker first, with no Kafka client yet: one would retry for its whole timeout, warning on every try.
         KafkaReachability.await(settings.get("bootstrap.servers"), Duration.ofMillis(settings.getInt("startup.timeout.ms")));
         requireReachable(settings);

@@ -1,6 +1,11 @@
 package io.slmclassifier.cli;
 
+import io.slmclassifier.config.ConfigDefinitions;
+import io.slmclassifier.config.ConfigDefinitions.Type;
 import io.slmclassifier.config.ServiceConfig;
+import io.slmclassifier.ops.ServiceKeys;
+import io.slmclassifier.stream.ProcessorConfig;
+import io.slmclassifier.train.TrainerConfig;
 import io.slmclassifier.kafka.KafkaReachability;
 import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import io.slmclassifier.kafka.registry.SchemaRegistryException;
@@ -38,13 +43,13 @@ public final class ConsumeCommand implements Callable<Integer> {
     @Mixin
     LogOptions logging;
 
-    /** The settings this command reads; a processor's or trainer's file works as it is. */
-    static final String[][] DEFAULTS = {
-        {"bootstrap.servers", "localhost:9092", "Kafka bootstrap servers"},
-        {"schema.registry.url", "", "schema registry; without one, Avro values are printed as their bytes"},
-        {"schema.registry.basic.auth.user.info", "", "user:password for the registry"},
-        {"schema.registry.bearer.token", "", "bearer token for the registry"},
-    };
+    /** The settings this command reads; a processor's or trainer's file works as it is (their other keys are left alone). */
+    static final ConfigDefinitions DEFINITIONS = new ConfigDefinitions()
+        .define(ServiceKeys.BOOTSTRAP_SERVERS)
+        .define("schema.registry.url", Type.STRING, "", ServiceKeys.KAFKA, "schema registry; without one, Avro values are printed as their bytes")
+        .define(ServiceKeys.REGISTRY_USER_INFO)
+        .define(ServiceKeys.REGISTRY_BEARER_TOKEN)
+        .alsoAccepting(ProcessorConfig.DEFINITIONS, TrainerConfig.DEFINITIONS);
 
     /** How long to wait for Kafka and the registry to answer when --timeout-ms does not say. */
     private static final long STARTUP_TIMEOUT_MS = 30_000;
@@ -83,7 +88,7 @@ public final class ConsumeCommand implements Callable<Integer> {
         if (registryUrl != null) {
             overrides.put("schema.registry.url", registryUrl);
         }
-        ServiceConfig settings = ServiceConfig.load(DEFAULTS, config.file(), System.getenv(), overrides);
+        ServiceConfig settings = ServiceConfig.load(DEFINITIONS, config.file(), System.getenv(), overrides);
         Duration startup = Duration.ofMillis(timeoutMs != null ? timeoutMs : STARTUP_TIMEOUT_MS);
         // Both before any client exists: left to themselves they would retry for minutes, warning on every try.
         KafkaReachability.await(settings.get("bootstrap.servers"), startup, "--bootstrap-servers; --timeout-ms");

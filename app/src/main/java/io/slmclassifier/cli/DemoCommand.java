@@ -4,6 +4,7 @@ import io.slmclassifier.avro.AdapterEvent;
 import io.slmclassifier.avro.AdapterStatus;
 import io.slmclassifier.avro.Classification;
 import io.slmclassifier.avro.LabeledExample;
+import io.slmclassifier.config.ConfigDefinitions;
 import io.slmclassifier.config.ServiceConfig;
 import io.slmclassifier.console.ConsoleSettings;
 import io.slmclassifier.kafka.AvroSerde;
@@ -157,8 +158,11 @@ public final class DemoCommand implements Callable<Integer> {
         requireFree("--kafka-port", kafkaPort);
         requireFree("--registry-port", registryPort);
         requireFree("--console-port", consolePort);
-        ProcessorConfig.checkLabelMassFloor(abstainMinLabelMass, "--abstain-min-label-mass",
-                String.valueOf(abstainMinLabelMass));
+        String labelMassRefusal = ProcessorConfig.LABEL_MASS_FLOOR.refusal(abstainMinLabelMass);
+        if (labelMassRefusal != null) {
+            throw new IllegalArgumentException("--abstain-min-label-mass must be " + labelMassRefusal + ", not '"
+                    + abstainMinLabelMass + "'");
+        }
         Settings.of(ServiceConfig.parseOverrides(settings)); // an unknown key is refused now, not after the start-up
         try (DataDirLock lock = dataDir == null ? null : DataDirLock.acquire(dataDir)) {
             return run();
@@ -433,32 +437,20 @@ public final class DemoCommand implements Callable<Integer> {
 
     /**
      * The demo's {@code --set} pairs, each to the service whose key it is (to both for the keys they share). A key
-     * neither has is refused with the nearest known one: the services themselves ignore keys they do not read, and a
-     * misspelt {@code calibration.temprature} would otherwise change nothing without a word.
+     * neither has is refused with the nearest known one, before anything starts: each service would refuse it too,
+     * but only once the broker and the registry are up, and a key of one service must not reach the other.
      */
     record Settings(Map<String, String> processor, Map<String, String> trainer) {
-        /** Edit distance up to 3: a slip of a few characters, not another key. */
-        private static final org.apache.commons.text.similarity.LevenshteinDistance NEAR =
-                new org.apache.commons.text.similarity.LevenshteinDistance(3);
-
         static Settings of(Map<String, String> pairs) {
-            Set<String> processorKeys = keys(ProcessorConfig.DEFAULTS);
-            Set<String> trainerKeys = keys(TrainerConfig.DEFAULTS);
             Map<String, String> processor = new HashMap<>();
             Map<String, String> trainer = new HashMap<>();
             List<String> unknown = new java.util.ArrayList<>();
+            // accepts: a key either defines, as <key>.file (read from a file) or task.<name>.<key> (one task of
+            // several); kafka.* goes to every Kafka client as it is.
             for (Map.Entry<String, String> pair : pairs.entrySet()) {
                 String key = pair.getKey();
-                // kafka.* goes to every Kafka client as it is; <key>.file reads a documented key's value from a file.
-                // task.<name>.<key> sets a documented key for one task of several.
-                String documented = key.endsWith(".file") ? key.substring(0, key.length() - ".file".length()) : key;
-                if (!processorKeys.contains(documented) && !trainerKeys.contains(documented) && key.startsWith("task.")
-                        && key.indexOf('.', "task.".length()) > 0) {
-                    documented = key.substring(key.indexOf('.', "task.".length()) + 1);
-                }
-                boolean everywhere = key.startsWith("kafka.");
-                boolean forProcessor = everywhere || processorKeys.contains(documented);
-                boolean forTrainer = everywhere || trainerKeys.contains(documented);
+                boolean forProcessor = ProcessorConfig.DEFINITIONS.accepts(key);
+                boolean forTrainer = TrainerConfig.DEFINITIONS.accepts(key);
                 if (forProcessor) {
                     processor.put(key, pair.getValue());
                 }
@@ -466,7 +458,8 @@ public final class DemoCommand implements Callable<Integer> {
                     trainer.put(key, pair.getValue());
                 }
                 if (!forProcessor && !forTrainer) {
-                    unknown.add(describeUnknown(key, processorKeys, trainerKeys));
+                    unknown.add("unknown key '" + key + "'" + EITHER_SERVICE.nearest(key)
+                            .map(nearest -> " (did you mean '" + nearest + "'?)").orElse(""));
                 }
             }
             if (!unknown.isEmpty()) {
@@ -476,28 +469,9 @@ public final class DemoCommand implements Callable<Integer> {
             return new Settings(Map.copyOf(processor), Map.copyOf(trainer));
         }
 
-        private static String describeUnknown(String key, Set<String> processorKeys, Set<String> trainerKeys) {
-            Set<String> known = new java.util.TreeSet<>(processorKeys);
-            known.addAll(trainerKeys);
-            String nearest = null;
-            int best = Integer.MAX_VALUE;
-            for (String candidate : known) {
-                int distance = NEAR.apply(candidate, key);
-                if (distance >= 0 && distance < best) {
-                    best = distance;
-                    nearest = candidate;
-                }
-            }
-            return "unknown key '" + key + "'" + (nearest == null ? "" : " (did you mean '" + nearest + "'?)");
-        }
-
-        private static Set<String> keys(String[][] defaults) {
-            Set<String> keys = new HashSet<>();
-            for (String[] row : defaults) {
-                keys.add(row[0]);
-            }
-            return keys;
-        }
+        /** The keys of either service, for the nearest one to a key neither has. */
+        private static final ConfigDefinitions EITHER_SERVICE = new ConfigDefinitions()
+                .alsoAccepting(ProcessorConfig.DEFINITIONS, TrainerConfig.DEFINITIONS);
     }
 
     /**

@@ -59,7 +59,7 @@ public final class ProduceCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         String topic = topic(this.topic, task, config == null ? null
-                : ServiceConfig.load(ProcessorConfig.DEFAULTS, config, java.util.Map.of(), java.util.Map.of()));
+                : ServiceConfig.load(ProcessorConfig.DEFINITIONS, config, java.util.Map.of(), java.util.Map.of()));
         List<String> texts = file != null ? texts(file, strict, System.err) : synthetic(500, 7);
         // Before the producer exists: left to itself it would wait max.block.ms on every record, warning all along.
         KafkaReachability.await(bootstrap, Duration.ofMillis(timeoutMs), "--bootstrap-servers; --timeout-ms");

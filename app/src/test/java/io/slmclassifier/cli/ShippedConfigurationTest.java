@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.slmclassifier.classify.Task;
+import io.slmclassifier.config.ConfigDefinitions;
 import io.slmclassifier.config.ServiceConfig;
 import io.slmclassifier.stream.ProcessorConfig;
 import io.slmclassifier.train.TrainerConfig;
@@ -11,7 +12,6 @@ import java.io.Reader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -19,7 +19,6 @@ import java.util.Properties;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
@@ -32,10 +31,10 @@ import org.junit.jupiter.api.Test;
 class ShippedConfigurationTest {
 
     /** Each command that takes {@code --config}, with the definitions it reads the file through. */
-    private static final Map<String, String[][]> DEFINITIONS = Map.of(
-            "processor", ProcessorConfig.DEFAULTS,
-            "trainer", TrainerConfig.DEFAULTS,
-            "adapter", AdapterCli.DEFAULTS);
+    private static final Map<String, ConfigDefinitions> DEFINITIONS = Map.of(
+            "processor", ProcessorConfig.DEFINITIONS,
+            "trainer", TrainerConfig.DEFINITIONS,
+            "adapter", AdapterCli.DEFINITIONS);
 
     /** What each command cannot start without (the keys its code asks for with require). */
     private static final Map<String, List<String>> REQUIRED = Map.of(
@@ -65,7 +64,7 @@ class ShippedConfigurationTest {
     @Test
     void everyKeyInTheShippedFilesIsOneTheServiceKnows() throws Exception {
         for (String service : List.of("processor", "trainer")) {
-            Set<String> known = Arrays.stream(DEFINITIONS.get(service)).map(row -> row[0]).collect(Collectors.toSet());
+            Set<String> known = DEFINITIONS.get(service).names();
             List<String> unknown = read(shipped(service)).stringPropertyNames().stream()
                     .filter(key -> !known.contains(key) && !key.startsWith("kafka.")).sorted().toList();
             assertEquals(List.of(), unknown, shipped(service) + " sets keys the " + service + " does not know");

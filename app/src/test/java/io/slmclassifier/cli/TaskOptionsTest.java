@@ -28,7 +28,7 @@ class TaskOptionsTest {
     }
 
     private static ServiceConfig adapterSettings(Map<String, String> values) throws Exception {
-        return ServiceConfig.load(AdapterCli.DEFAULTS, null, Map.of(), values);
+        return ServiceConfig.load(AdapterCli.DEFINITIONS, null, Map.of(), values);
     }
 
     @Test
@@ -67,7 +67,7 @@ class TaskOptionsTest {
         assertEquals("shapes.in", ProduceCommand.topic(null, "shapes", null));
         assertEquals("raw", ProduceCommand.topic("raw", "shapes", null));
 
-        ServiceConfig several = ServiceConfig.load(ProcessorConfig.DEFAULTS, null, Map.of(),
+        ServiceConfig several = ServiceConfig.load(ProcessorConfig.DEFINITIONS, null, Map.of(),
                 twoTasks(dir, Map.of("task.colours.input.topic", "paint.in")));
         assertEquals("paint.in", ProduceCommand.topic(null, "colours", several));
         assertEquals("shapes.in", ProduceCommand.topic(null, "shapes", several));
@@ -75,7 +75,7 @@ class TaskOptionsTest {
                 .getMessage().contains("--task"));
         assertTrue(assertThrows(IllegalArgumentException.class, () -> ProduceCommand.topic(null, "sentiment", several))
                 .getMessage().contains("no task 'sentiment'"));
-        ServiceConfig single = ServiceConfig.load(ProcessorConfig.DEFAULTS, null, Map.of(), Map.of("input.topic", "loop.in"));
+        ServiceConfig single = ServiceConfig.load(ProcessorConfig.DEFINITIONS, null, Map.of(), Map.of("input.topic", "loop.in"));
         assertEquals("loop.in", ProduceCommand.topic(null, null, single));
     }
 }

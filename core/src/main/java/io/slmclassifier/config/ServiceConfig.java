@@ -5,40 +5,73 @@ import java.io.Reader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
+import org.slf4j.LoggerFactory;
 
 /**
- * A service's one typed configuration, from layers, later ones winning: the service's documented defaults, a
- * properties file, the environment ({@code SLM_} + the key upper-cased with dots as underscores, e.g.
- * {@code SLM_BOOTSTRAP_SERVERS}), and command-line overrides. Keys starting with {@code kafka.} are handed,
- * without the prefix, to every Kafka client; secrets can therefore come from the environment
- * ({@code SLM_KAFKA_SASL_JAAS_CONFIG}) instead of the file. Any documented key can also be read from a file
- * named by {@code <key>.file} ({@code SLM_CONSOLE_TOKEN_FILE=/run/secrets/console-token}, say).
+ * A service's one typed configuration, from layers, later ones winning: the defaults of its
+ * {@link ConfigDefinitions}, a properties file, the environment ({@code SLM_} + the key upper-cased with dots as
+ * underscores, e.g. {@code SLM_BOOTSTRAP_SERVERS}), and command-line overrides. Keys starting with {@code kafka.}
+ * are handed, without the prefix, to every Kafka client; secrets can therefore come from the environment
+ * ({@code SLM_KAFKA_SASL_JAAS_CONFIG}) instead of the file. Any defined key can also be read from a file named by
+ * {@code <key>.file} ({@code SLM_CONSOLE_TOKEN_FILE=/run/secrets/console-token}, say).
+ *
+ * <p>Every value is parsed and checked once, here: a bad one is refused in one line naming the key, the value and
+ * what is allowed, before the service reaches for Kafka or a model. A key of the file or of the overrides that the
+ * service does not define is refused with the nearest one it does ({@link ConfigDefinitions#unknown}). An
+ * {@code SLM_} variable that names no key is only warned about and left out: environments carry {@code SLM_}
+ * variables meant for other programs (tools read {@code SLM_SHARED}, say), and one service's container often gets
+ * the other's variables too.
  */
 public class ServiceConfig {
+    /** {@code SLM_} variables this program reads that are no configuration keys: not warned about. */
+    private static final Set<String> VARIABLES_READ_ELSEWHERE = Set.of(
+            "SLM_HUB_MAX_FILE_BYTES"); // the hub client's largest file (HubSettings)
+
+    private final ConfigDefinitions definitions;
     private final Map<String, String> values;
+    /** The parsed value of every defined key (null: an optional key left empty). */
+    private final Map<String, Object> typed = new HashMap<>();
 
-    protected ServiceConfig(Map<String, String> values) {
+    /** Parses and checks {@code values} (every defined key, plus pass-through and per-task ones) against {@code definitions}. */
+    protected ServiceConfig(ConfigDefinitions definitions, Map<String, String> values) {
+        this.definitions = definitions;
         this.values = Map.copyOf(values);
+        for (ConfigDefinitions.Key key : definitions.keys()) {
+            typed.put(key.name(), key.parse(this.values.get(key.name())));
+        }
+        // task.<name>.<key>: checked now, under the name it was written as, rather than when a task's view is made.
+        this.values.forEach((written, value) -> {
+            if (written.startsWith("task.") && !definitions.names().contains(written)) {
+                definitions.definitionOf(written).filter(k -> !written.endsWith("." + k.name() + ".file"))
+                        .ifPresent(k -> k.writtenAs(written).parse(value));
+            }
+        });
     }
 
-    /** A configuration over {@code defaults} (rows of key, default, meaning). */
-    public static ServiceConfig load(String[][] defaults, Path file, Map<String, String> environment,
+    /** A configuration of the keys {@code definitions} define. */
+    public static ServiceConfig load(ConfigDefinitions definitions, Path file, Map<String, String> environment,
             Map<String, String> overrides) throws IOException {
-        return new ServiceConfig(layers(defaults, file, environment, overrides));
+        return new ServiceConfig(definitions, layers(definitions, file, environment, overrides));
     }
 
-    /** Merges the layers over {@code defaults} (rows of key, default, meaning). */
-    protected static Map<String, String> layers(String[][] defaults, Path file, Map<String, String> environment,
+    /** Merges the layers over the defaults of {@code definitions}, refusing keys they do not define. */
+    protected static Map<String, String> layers(ConfigDefinitions definitions, Path file, Map<String, String> environment,
             Map<String, String> overrides) throws IOException {
         Map<String, String> values = new TreeMap<>();
-        for (String[] d : defaults) {
-            values.put(d[0], d[1]);
+        for (ConfigDefinitions.Key key : definitions.keys()) {
+            values.put(key.name(), key.defaultValue());
         }
         if (file != null) {
             if (!Files.isRegularFile(file)) {
@@ -48,15 +81,31 @@ public class ServiceConfig {
             try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
                 p.load(r);
             }
-            p.stringPropertyNames().forEach(k -> values.put(k, p.getProperty(k).trim()));
-        }
-        for (Map.Entry<String, String> e : environment.entrySet()) {
-            if (e.getKey().startsWith("SLM_")) {
-                values.put(e.getKey().substring(4).toLowerCase().replace('_', '.'), e.getValue());
+            for (String key : new TreeSet<>(p.stringPropertyNames())) {
+                if (!definitions.accepts(key)) {
+                    throw new IllegalArgumentException(file + ": " + definitions.unknown(key));
+                }
+                values.put(key, p.getProperty(key).trim());
             }
         }
-        values.putAll(overrides);
-        readSecretFiles(defaults, values);
+        for (Map.Entry<String, String> e : new TreeMap<>(environment).entrySet()) {
+            if (e.getKey().startsWith("SLM_")) {
+                String key = e.getKey().substring(4).toLowerCase(Locale.ROOT).replace('_', '.');
+                if (definitions.accepts(key)) {
+                    values.put(key, e.getValue());
+                } else if (!VARIABLES_READ_ELSEWHERE.contains(e.getKey())) {
+                    LoggerFactory.getLogger(ServiceConfig.class).warn("Environment variable {} left out: {}", e.getKey(),
+                            definitions.unknown(key));
+                }
+            }
+        }
+        for (Map.Entry<String, String> e : overrides.entrySet()) {
+            if (!definitions.accepts(e.getKey())) {
+                throw new IllegalArgumentException(definitions.unknown(e.getKey()));
+            }
+            values.put(e.getKey(), e.getValue());
+        }
+        readSecretFiles(definitions, values);
         return values;
     }
 
@@ -64,22 +113,27 @@ public class ServiceConfig {
      * {@code <key>.file} (or {@code SLM_<KEY>_FILE}) names a file whose content is the value of {@code <key>}: a
      * token from a mounted secret, never on a command line where {@code ps} shows it.
      */
-    private static void readSecretFiles(String[][] defaults, Map<String, String> values) throws IOException {
-        for (String[] d : defaults) {
-            String path = values.get(d[0] + ".file");
+    private static void readSecretFiles(ConfigDefinitions definitions, Map<String, String> values) throws IOException {
+        for (ConfigDefinitions.Key key : definitions.keys()) {
+            String path = values.get(key.name() + ".file");
             if (path == null || path.isBlank()) {
                 continue;
             }
-            if (!values.get(d[0]).equals(d[1])) {
-                throw new IllegalArgumentException("configuration '" + d[0] + "' is given twice: as a value and as "
-                        + d[0] + ".file");
+            if (!values.get(key.name()).equals(key.defaultValue())) {
+                throw new IllegalArgumentException("configuration '" + key.name() + "' is given twice: as a value and as "
+                        + key.name() + ".file");
             }
             Path file = Path.of(path.strip());
             if (!Files.isRegularFile(file)) {
-                throw new IllegalArgumentException("configuration '" + d[0] + ".file': no such file " + file);
+                throw new IllegalArgumentException("configuration '" + key.name() + ".file': no such file " + file);
             }
-            values.put(d[0], Files.readString(file, StandardCharsets.UTF_8).strip());
+            values.put(key.name(), Files.readString(file, StandardCharsets.UTF_8).strip());
         }
+    }
+
+    /** The definitions this configuration was checked against. */
+    public ConfigDefinitions definitions() {
+        return definitions;
     }
 
     /** {@code key=value} pairs from repeated command-line flags. */
@@ -109,6 +163,9 @@ public class ServiceConfig {
     }
 
     public int getInt(String key) {
+        if (typed.get(key) instanceof Integer parsed) {
+            return parsed;
+        }
         try {
             return Integer.parseInt(get(key));
         } catch (NumberFormatException e) {
@@ -117,6 +174,9 @@ public class ServiceConfig {
     }
 
     public long getLong(String key) {
+        if (typed.get(key) instanceof Number parsed && !(parsed instanceof Double)) {
+            return parsed.longValue();
+        }
         try {
             return Long.parseLong(get(key));
         } catch (NumberFormatException e) {
@@ -125,6 +185,9 @@ public class ServiceConfig {
     }
 
     public double getDouble(String key) {
+        if (typed.get(key) instanceof Number parsed) {
+            return parsed.doubleValue();
+        }
         try {
             return Double.parseDouble(get(key));
         } catch (NumberFormatException e) {
@@ -133,6 +196,9 @@ public class ServiceConfig {
     }
 
     public boolean getBoolean(String key) {
+        if (typed.get(key) instanceof Boolean parsed) {
+            return parsed;
+        }
         String v = get(key).strip().toLowerCase();
         if (!v.equals("true") && !v.equals("false")) {
             throw new IllegalArgumentException("configuration '" + key + "' must be true or false, not '" + get(key) + "'");
@@ -169,6 +235,33 @@ public class ServiceConfig {
             }
         }
         return most;
+    }
+
+    /**
+     * The base model a service loads ({@code model.dir}, required), on which device, and the id it is known by.
+     *
+     * @param id {@code model.id}; empty: the model's own (its directory name)
+     */
+    public record ModelChoice(String dir, String device, Optional<String> id) {}
+
+    /** The service's {@code model.dir}, {@code device} and {@code model.id}. */
+    public ModelChoice model() {
+        return new ModelChoice(require("model.dir"), get("device"),
+                get("model.id").isBlank() ? Optional.empty() : Optional.of(get("model.id")));
+    }
+
+    /** How long start-up waits for a bootstrap server to answer ({@code startup.timeout.ms}). */
+    public Duration startupTimeout() {
+        return Duration.ofMillis(getInt("startup.timeout.ms"));
+    }
+
+    /** An address and port to listen on (port 0: a free one). */
+    public record Listener(String host, int port) {}
+
+    /** Where /metrics and /health listen ({@code metrics.host}, {@code metrics.port}); empty when the port is negative. */
+    public Optional<Listener> metricsListener() {
+        return getInt("metrics.port") < 0 ? Optional.empty()
+                : Optional.of(new Listener(get("metrics.host"), getInt("metrics.port")));
     }
 
     /** Everything under {@code kafka.}, without the prefix: client and Streams settings passed through. */

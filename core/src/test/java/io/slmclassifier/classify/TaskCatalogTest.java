@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.slmclassifier.Fixtures;
+import io.slmclassifier.config.ConfigDefinitions;
+import io.slmclassifier.config.ConfigDefinitions.Type;
 import io.slmclassifier.config.ServiceConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,14 +18,16 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class TaskCatalogTest {
-    private static final String[][] DEFAULTS = {
-        {"task.file", "", ""}, {"tasks", "", ""}, {"tasks.dir", "", ""}, {"input.topic", "intents.in", ""},
-        {"application.id", "slm-classifier", ""}, {"adapter.cache.dir", "", ""}, {"abstain.threshold", "0", ""}};
+    private static final ConfigDefinitions DEFINITIONS = new ConfigDefinitions()
+        .define("task.file", Type.STRING, "", "", "").define("tasks", Type.LIST, "", "", "")
+        .define("tasks.dir", Type.STRING, "", "", "").define("input.topic", Type.STRING, "intents.in", "", "")
+        .define("application.id", Type.STRING, "slm-classifier", "", "").define("adapter.cache.dir", Type.STRING, "", "", "")
+        .define("abstain.threshold", Type.DOUBLE, "0", "", "");
     private static final Map<String, String> TASK_DEFAULTS = Map.of("input.topic", "{task}.in",
             "application.id", "{value}-{task}", "adapter.cache.dir", "{value}/{task}");
 
     private static ServiceConfig config(Map<String, String> values) throws Exception {
-        return ServiceConfig.load(DEFAULTS, null, Map.of(), values);
+        return ServiceConfig.load(DEFINITIONS, null, Map.of(), values);
     }
 
     @Test

@@ -11,7 +11,6 @@ import io.slmclassifier.avro.LabeledExample;
 import io.slmclassifier.kafka.AvroSerde;
 import io.slmclassifier.kafka.Topics;
 import io.slmclassifier.kafka.registry.SchemaRegistryClient;
-import io.slmclassifier.stream.ProcessorConfig;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
@@ -213,18 +212,18 @@ public final class ConsoleServer implements AutoCloseable {
 
     /**
      * The console as the processor configures it, over the tasks it serves (each task's settings from its view of
-     * the configuration): null when {@code console.port} is negative. With {@code topics.create} the feedback topics
-     * are created when missing, as the processor creates its own.
+     * the configuration): null when it is not {@linkplain ConsoleStartup#enabled enabled}. Missing feedback topics are
+     * created where {@link ConsoleStartup#createTopics} says so, as the processor creates its own.
      */
-    public static ConsoleServer startIfEnabled(ProcessorConfig config, List<Task> shown) throws Exception {
-        if (config.getInt("console.port") < 0) {
+    public static ConsoleServer startIfEnabled(ConsoleStartup startup, List<Task> shown) throws Exception {
+        if (!startup.enabled()) {
             return null;
         }
-        if (config.getBoolean("topics.create")) {
-            Topics.ensure(config.kafkaClient(), shown.stream().map(task -> Topics.plain(task.settings().feedbackTopic(),
-                    config.getInt("topics.partitions"), config.getInt("topics.replication"))).toList());
+        if (startup.createTopics()) {
+            Topics.ensure(startup.kafkaClient(), shown.stream().map(task -> Topics.plain(task.settings().feedbackTopic(),
+                    startup.partitions(), startup.replication())).toList());
         }
-        return new ConsoleServer(shown, SchemaRegistryClient.fromConfig(config.registryClient()));
+        return new ConsoleServer(shown, SchemaRegistryClient.fromConfig(startup.registryClient()));
     }
 
     public int port() {

@@ -1,12 +1,12 @@
 package io.slmclassifier.console;
 
-import io.slmclassifier.stream.ProcessorConfig;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 
 /**
- * Where the console listens and what it reads and writes.
+ * Where the console listens and what it reads and writes: one task's part of the processor's configuration
+ * ({@code console.*}, its topics and clients), built by the stream side ({@code ProcessorConfig#consoleSettings}).
  *
  * @param host the address to listen on ({@code 0.0.0.0}: every interface)
  * @param allowedHosts host names the browser may have used to reach the console (the {@code Host} header), besides
@@ -63,15 +63,6 @@ public record ConsoleSettings(String host, int port, String token, String bootst
             throw new IllegalArgumentException(what + " is " + t.length() + " characters long; it must have at least "
                     + MIN_TOKEN_CHARS + " (openssl rand -hex 16 makes one), or be empty for a read-only console");
         }
-    }
-
-    /** The console's part of the processor's configuration: {@code console.*}, the topics and the clients. */
-    public static ConsoleSettings of(ProcessorConfig config) {
-        return new ConsoleSettings(config.get("console.host"), config.getInt("console.port"),
-                config.get("console.token"), config.require("bootstrap.servers"), config.kafkaPassThrough(),
-                config.get("output.topic"), config.get("dlq.topic"), config.get("feedback.topic"),
-                Set.of(config.get("console.allowed.hosts").split(",")), config.get("review.topic"),
-                config.getInt("console.streams.max"), config.getInt("console.streams.max.per.address"));
     }
 
     /** Whether a request's {@code Host} header names this console: a loopback name or an allowed one. */

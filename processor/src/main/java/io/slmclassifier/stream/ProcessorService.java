@@ -6,8 +6,9 @@ import io.slmclassifier.classify.Classifier;
 import io.slmclassifier.classify.LanguageModel;
 import io.slmclassifier.classify.TaskCatalog;
 import io.slmclassifier.classify.Warmup;
+import io.slmclassifier.config.ServiceConfig;
 import io.slmclassifier.console.ConsoleServer;
-import io.slmclassifier.console.ConsoleSettings;
+import io.slmclassifier.console.ConsoleStartup;
 import io.slmclassifier.console.ControlTopicAdapters;
 import io.slmclassifier.kafka.AvroDecodingException;
 import io.slmclassifier.kafka.AvroSerde;
@@ -25,11 +26,11 @@ import io.slmclassifier.rollout.ControlSignature;
 import io.slmclassifier.rollout.ControlSigning;
 import java.io.IOException;
 import java.net.InetAddress;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
@@ -77,7 +78,7 @@ public final class ProcessorService implements AutoCloseable {
     public static AvroWire registryWire(ProcessorConfig config) {
         SchemaRegistryClient client = SchemaRegistryClient.fromConfig(config.registryClient());
         AvroSerde<TextMessage> input = AvroSerde.forType(TextMessage.class, client);
-        String inputTopic = config.get("input.topic");
+        String inputTopic = config.topics().input();
         return new AvroWire(client, AvroSerde.forType(Classification.class, client).serializer(), bytes -> {
             try {
                 return input.deserializer().deserialize(inputTopic, bytes);
@@ -111,19 +112,20 @@ public final class ProcessorService implements AutoCloseable {
         List<TaskCatalog.Entry> tasks = TaskCatalog.load(config);
         Map<String, ProcessorConfig> views = taskViews(tasks);
         ControlSigning.warnIfUnsigned(signature, String.join(", ",
-                views.values().stream().map(view -> view.get("control.topic")).toList()), log);
-        this.model = LanguageModel.load(ModelResolver.resolveSpec(config.require("model.dir")),
-                TorchRuntime.device(config.get("device")), null);
+                views.values().stream().map(view -> view.topics().control()).toList()), log);
+        ServiceConfig.ModelChoice chosen = config.model();
+        this.model = LanguageModel.load(ModelResolver.resolveSpec(chosen.dir()), TorchRuntime.device(chosen.device()), null);
         Classifier.Options sized = Classifier.Options.forDevice(model.device());
-        int maxBatch = orAuto("batch.max.size", sized.maxBatchSize());
-        this.warmupSizes = Warmup.sizes(config.get("warmup.batch.sizes"), model.device().isGpu(), maxBatch);
+        ProcessorConfig.Batching batching = config.batching();
+        int maxBatch = batching.maxSize(sized.maxBatchSize());
+        this.warmupSizes = Warmup.sizes(batching.warmupSizes(), model.device().isGpu(), maxBatch);
         Map<String, Classifier> classifiers = classifiers(tasks, views,
-                new Classifier.Options(maxBatch, orAuto("batch.token.budget", sized.tokenBudget()), true, false));
+                new Classifier.Options(maxBatch, batching.tokenBudget(sized.tokenBudget()), true, false));
         this.worker = startWorker(classifiers, maxBatch);
-        if (config.getBoolean("topics.create")) {
+        if (config.topicCreation().enabled()) {
             createTopics(views.values());
         }
-        String modelId = config.get("model.id").isBlank() ? model.id() : config.get("model.id");
+        String modelId = chosen.id().orElse(model.id());
         // One task merges its versions into copies of the weights (nothing added to a pass); several apply theirs
         // beside the one copy they share, so that a rollout of one task touches no other's weights.
         AdapterRollout.Application adapters = tasks.size() == 1 ? AdapterRollout.Application.MERGED
@@ -135,16 +137,15 @@ public final class ProcessorService implements AutoCloseable {
         pipelines.forEach(pipeline -> standardMetrics.streams(pipeline.streams()));
         this.operations = startOperations(ControlSigning.describe(signature));
         log.info("Processor ready: model {} on {}, metrics on {}", modelId, model.device(), operations == null ? "off"
-                : "http://" + config.get("metrics.host") + ":" + operations.port() + "/metrics");
+                : "http://" + config.metricsListener().orElseThrow().host() + ":" + operations.port() + "/metrics");
         this.console = startConsole();
     }
 
     /** Settings that would fail later fail now, before waiting for Kafka and loading the model. */
     private static ControlSignature checkSettings(ProcessorConfig config) {
-        config.abstainMinLabelMass();
         ControlSignature signature = ControlSigning.of(config);
-        if (config.getInt("console.port") >= 0) {
-            ConsoleSettings.checkToken(config.get("console.token"), "configuration 'console.token'");
+        if (config.consoleStartup().enabled()) {
+            config.consoleSettings();
         }
         DeadLetters.configuredLimit(config);
         return signature;
@@ -152,7 +153,7 @@ public final class ProcessorService implements AutoCloseable {
 
     /** Before the model loads and any Kafka client starts: an unreachable broker is one line, not minutes of retries. */
     private void awaitKafka() throws KafkaReachability.Unreachable {
-        KafkaReachability.await(config.get("bootstrap.servers"), Duration.ofMillis(config.getInt("startup.timeout.ms")));
+        KafkaReachability.await(config.get("bootstrap.servers"), config.startupTimeout());
     }
 
     /** Each task's view of the configuration, by task name in declaration order; its own overrides checked too. */
@@ -160,7 +161,6 @@ public final class ProcessorService implements AutoCloseable {
         Map<String, ProcessorConfig> views = new LinkedHashMap<>();
         for (TaskCatalog.Entry task : tasks) {
             ProcessorConfig view = config.forTask(task);
-            view.abstainMinLabelMass();
             DeadLetters.configuredLimit(view);
             views.put(task.name(), view);
         }
@@ -172,7 +172,7 @@ public final class ProcessorService implements AutoCloseable {
             Classifier.Options options) {
         Map<String, Classifier> classifiers = new LinkedHashMap<>();
         for (TaskCatalog.Entry task : tasks) {
-            boolean labelMass = views.get(task.name()).abstainMinLabelMass() > 0;
+            boolean labelMass = views.get(task.name()).abstention().needsLabelMass();
             classifiers.put(task.name(), new Classifier(model, task.task(), options.withLabelMass(labelMass)));
         }
         return classifiers;
@@ -198,15 +198,17 @@ public final class ProcessorService implements AutoCloseable {
     private void createTopics(Iterable<ProcessorConfig> views) throws Exception {
         List<NewTopic> topics = new ArrayList<>();
         for (ProcessorConfig view : views) {
-            int partitions = view.getInt("topics.partitions");
-            int replication = view.getInt("topics.replication");
+            ProcessorConfig.TopicCreation creation = view.topicCreation();
+            ProcessorConfig.TaskTopics task = view.topics();
+            int partitions = creation.partitions();
+            int replication = creation.replication();
             topics.addAll(List.of(
-                    Topics.plain(view.get("input.topic"), partitions, replication),
-                    Topics.plain(view.get("output.topic"), partitions, replication),
-                    Topics.plain(view.get("dlq.topic"), partitions, replication),
-                    Topics.plain(view.get("review.topic"), partitions, replication),
-                    Topics.compacted(view.get("control.topic"), 1, replication),
-                    Topics.compacted(view.get("adapters.topic"), 1, replication)));
+                    Topics.plain(task.input(), partitions, replication),
+                    Topics.plain(task.output(), partitions, replication),
+                    Topics.plain(task.deadLetters(), partitions, replication),
+                    Topics.plain(task.review(), partitions, replication),
+                    Topics.compacted(task.control(), 1, replication),
+                    Topics.compacted(task.adapters(), 1, replication)));
         }
         Topics.ensure(config.kafkaClient(), topics);
     }
@@ -218,11 +220,12 @@ public final class ProcessorService implements AutoCloseable {
         for (Map.Entry<String, ProcessorConfig> task : views.entrySet()) {
             ProcessorConfig view = task.getValue();
             TaskPipeline pipeline = new TaskPipeline(view, classifiers.get(task.getKey()),
-                    ClassifierTopology.Inference.lane(worker, task.getKey(), view.getBoolean("batch.idle.start")), wire.apply(view),
+                    ClassifierTopology.Inference.lane(worker, task.getKey(), view.batching().idleStart()), wire.apply(view),
                     metrics.forTask(task.getKey()), shared);
             built.add(pipeline);
-            log.info("Task {}: {} -> {} (dead letters: {}, control: {})", task.getKey(), view.get("input.topic"),
-                    view.get("output.topic"), view.get("dlq.topic"), view.get("control.topic"));
+            ProcessorConfig.TaskTopics topics = view.topics();
+            log.info("Task {}: {} -> {} (dead letters: {}, control: {})", task.getKey(), topics.input(),
+                    topics.output(), topics.deadLetters(), topics.control());
         }
         return List.copyOf(built);
     }
@@ -232,11 +235,11 @@ public final class ProcessorService implements AutoCloseable {
      * RUNNING and its stream threads are not failing again and again.
      */
     private OperationsServer startOperations(String control) throws IOException {
-        int port = config.getInt("metrics.port");
-        if (port < 0) {
+        Optional<ServiceConfig.Listener> listener = config.metricsListener();
+        if (listener.isEmpty()) {
             return null;
         }
-        return new OperationsServer(config.get("metrics.host"), port, metrics::scrape,
+        return new OperationsServer(listener.get().host(), listener.get().port(), metrics::scrape,
                 () -> pipelines.stream().map(TaskPipeline::state)
                         .allMatch(s -> s != KafkaStreams.State.ERROR && s != KafkaStreams.State.NOT_RUNNING),
                 () -> pipelines.stream().allMatch(p -> p.state() == KafkaStreams.State.RUNNING && p.streamThreadsSteady()),
@@ -258,17 +261,13 @@ public final class ProcessorService implements AutoCloseable {
      * page selects the task.
      */
     private ConsoleServer startConsole() throws Exception {
-        if (config.getInt("console.port") < 0) {
+        ConsoleStartup startup = config.consoleStartup();
+        if (!startup.enabled()) {
             return null;
         }
         List<ConsoleServer.Task> shown = pipelines.stream().map(p -> new ConsoleServer.Task(p.name(),
-                ConsoleSettings.of(p.config()), new ControlTopicAdapters(p.rollout().control()))).toList();
-        return ConsoleServer.startIfEnabled(config, shown);
-    }
-
-    /** A batch limit: the configured number, or the device's default for "auto". */
-    private int orAuto(String key, int auto) {
-        return config.get(key).equalsIgnoreCase("auto") ? auto : config.getInt(key);
+                p.config().consoleSettings(), new ControlTopicAdapters(p.rollout().control()))).toList();
+        return ConsoleServer.startIfEnabled(startup, shown);
     }
 
     private static String instanceId(ProcessorConfig config) {

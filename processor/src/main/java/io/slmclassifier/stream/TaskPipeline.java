@@ -71,18 +71,20 @@ public final class TaskPipeline implements AutoCloseable {
         this.config = config;
         this.classifier = classifier;
         this.metrics = metrics;
+        ProcessorConfig.TaskTopics topics = config.topics();
+        ProcessorConfig.AdapterSource adapters = config.adapterSource();
         this.rollout = new AdapterRollout(
-                new ControlLog(config.kafkaClient(), config.get("control.topic"), new ControlRecords(avro.registry()),
+                new ControlLog(config.kafkaClient(), topics.control(), new ControlRecords(avro.registry()),
                         shared.signature(), shared.taskLineages() ? name : null),
-                new AdapterStore(config.get("adapter.store"), config.kafkaClient(), config.get("adapters.topic"),
-                        config.get("adapter.store.token"), config.getLong("adapter.max.bytes"),
-                        Duration.ofMillis(config.getLong("adapter.fetch.timeout.ms"))),
-                classifier, shared.adapters(), shared.modelSha256(), adapterCache(config), shared.instance(),
+                new AdapterStore(adapters.store(), config.kafkaClient(), topics.adapters(), adapters.storeToken(),
+                        adapters.maxBytes(), adapters.fetchTimeout()),
+                classifier, shared.adapters(), shared.modelSha256(), adapterCache(adapters), shared.instance(),
                 metrics::adapterVersion);
-        Double baseTemperature = config.get("calibration.temperature").isBlank() ? null
-                : config.getDouble("calibration.temperature");
-        this.streams = new KafkaStreams(ClassifierTopology.build(settings(shared), decoder(avro), inference,
-                avro.classificationSerializer(), metrics,
+        ProcessorConfig.Abstention abstention = config.abstention();
+        Double baseTemperature = abstention.baseTemperature().isPresent()
+                ? abstention.baseTemperature().getAsDouble() : null;
+        this.streams = new KafkaStreams(ClassifierTopology.build(settings(shared, topics, abstention), decoder(avro),
+                inference, avro.classificationSerializer(), metrics,
                 version -> "base".equals(version) ? baseTemperature : rollout.temperatureOf(version)), streamsProperties());
         streams.setUncaughtExceptionHandler(e -> {
             threadFailures.add(System.nanoTime());
@@ -94,41 +96,33 @@ public final class TaskPipeline implements AutoCloseable {
     }
 
     /** The topology's settings, with result and dead-letter sizes kept within what the task's topics take. */
-    private ClassifierTopology.Settings settings(Shared shared) {
+    private ClassifierTopology.Settings settings(Shared shared, ProcessorConfig.TaskTopics topics,
+            ProcessorConfig.Abstention abstention) {
         // A record its topic refuses would abort its transaction, and the records behind it, for good: what goes
         // out is kept within the topics' own limits.
         Map<String, Integer> topicLimits = Topics.maxMessageBytes(config.kafkaClient(),
-                List.of(config.get("output.topic"), config.get("review.topic"), config.get("dlq.topic")));
+                List.of(topics.output(), topics.review(), topics.deadLetters()));
         int maxResultBytes = Math.min(config.producerMaxRequestSize(), Math.min(
-                topicLimits.getOrDefault(config.get("output.topic"), Integer.MAX_VALUE),
-                topicLimits.getOrDefault(config.get("review.topic"), Integer.MAX_VALUE)));
+                topicLimits.getOrDefault(topics.output(), Integer.MAX_VALUE),
+                topicLimits.getOrDefault(topics.review(), Integer.MAX_VALUE)));
         int maxDeadLetterBytes = DeadLetters.checkLimit(Math.min(DeadLetters.configuredLimit(config),
-                topicLimits.getOrDefault(config.get("dlq.topic"), Integer.MAX_VALUE)),
-                "max.message.bytes of " + config.get("dlq.topic"));
-        return new ClassifierTopology.Settings(config.get("input.topic"), config.get("output.topic"),
-                config.get("dlq.topic"), name, shared.modelId(), classifier.task().labels(), shared.maxBatch(),
-                Duration.ofMillis(config.getInt("batch.linger.ms")), Duration.ofMillis(config.getInt("inference.timeout.ms")),
-                config.getInt("store.record.max.bytes"), maxResultBytes, maxDeadLetterBytes, config.get("review.topic"),
-                config.getDouble("abstain.threshold"), config.abstainMinLabelMass());
+                topicLimits.getOrDefault(topics.deadLetters(), Integer.MAX_VALUE)),
+                "max.message.bytes of " + topics.deadLetters());
+        ProcessorConfig.Batching batching = config.batching();
+        return new ClassifierTopology.Settings(topics.input(), topics.output(), topics.deadLetters(), name,
+                shared.modelId(), classifier.task().labels(), shared.maxBatch(), batching.linger(),
+                batching.inferenceTimeout(), config.inputLimits().maxStoreRecordBytes(), maxResultBytes, maxDeadLetterBytes,
+                topics.review(), abstention.threshold(), abstention.minLabelMass());
     }
 
     private InputDecoder decoder(ProcessorService.AvroWire avro) {
-        return new InputDecoder(InputDecoder.format(config.get("input.format")), avro.textMessages(),
-                config.getInt("text.max.chars"), !config.get("text.too.long").equals("reject"),
-                new InputDecoder.Limits(config.getInt("id.max.chars"), config.getInt("headers.max.count"),
-                        config.getInt("headers.max.bytes")));
+        ProcessorConfig.InputLimits input = config.inputLimits();
+        return new InputDecoder(input.format(), avro.textMessages(), input.maxTextChars(), input.truncateLongText(),
+                input.limits());
     }
 
     Properties streamsProperties() {
-        Properties p = new Properties();
-        p.put(StreamsConfig.APPLICATION_ID_CONFIG, config.get("application.id"));
-        p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, config.get("bootstrap.servers"));
-        p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, config.get("processing.guarantee"));
-        p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, config.get("num.stream.threads"));
-        p.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, config.get("topics.replication"));
-        if (!config.get("state.dir").isBlank()) {
-            p.put(StreamsConfig.STATE_DIR_CONFIG, config.get("state.dir"));
-        }
+        Properties p = config.kafkaStreams();
         // A batch blocks its stream thread: commit often so results are visible soon after they are produced.
         p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, "100");
         // at_least_once results are visible once sent, and Kafka Streams' producer waits up to its linger.ms (100)
@@ -138,7 +132,7 @@ public final class TaskPipeline implements AutoCloseable {
         // A record the producer or the broker refuses must not fail the stream thread: by default it would, on the
         // same record after every restart.
         p.put(StreamsConfig.PRODUCTION_EXCEPTION_HANDLER_CLASS_CONFIG, ProductionFailureHandler.class.getName());
-        p.put(ProductionFailureHandler.DLQ_TOPIC_CONFIG, config.get("dlq.topic"));
+        p.put(ProductionFailureHandler.DLQ_TOPIC_CONFIG, config.topics().deadLetters());
         p.put(ProductionFailureHandler.LISTENER_CONFIG, metrics);
         p.putAll(config.kafkaPassThrough());
         return p;
@@ -149,14 +143,14 @@ public final class TaskPipeline implements AutoCloseable {
      * is new at every start, so a restart then depends on the control topic's history alone (which compaction or an
      * unsigned tombstone may have shortened): said once, at start.
      */
-    private static Path adapterCache(ProcessorConfig config) throws IOException {
-        if (config.get("adapter.cache.dir").isBlank()) {
+    private static Path adapterCache(ProcessorConfig.AdapterSource adapters) throws IOException {
+        if (adapters.cacheDir().isEmpty()) {
             Path temporary = Files.createTempDirectory("slm-adapters-");
             log.warn("adapter.cache.dir is not set: adapters and the verified control journal go to {}, which the next"
                     + " start will not find; set it to a directory that outlives the process", temporary);
             return temporary;
         }
-        return Path.of(config.get("adapter.cache.dir"));
+        return adapters.cacheDir().get();
     }
 
     /** Serves the adapter version the task's control topic names (and follows it from then on). */

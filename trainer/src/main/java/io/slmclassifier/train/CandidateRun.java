@@ -96,18 +96,6 @@ public final class CandidateRun {
         this.adapters = adapters;
     }
 
-    /** The trainer's settings for runs: {@code train.*} and, for a fresh adapter, {@code lora.*}. */
-    public static LoraTrainer.Settings settings(TrainerConfig config) {
-        return new LoraTrainer.Settings(config.getInt("train.epochs"), config.getDouble("train.learning.rate"),
-                config.getInt("train.batch.size"), config.getInt("train.warmup.steps"), 0.0, 1.0, 0,
-                config.getInt("train.seed"));
-    }
-
-    public static LoraConfig freshAdapter(TrainerConfig config, String modelId) {
-        return new LoraConfig(config.getInt("lora.r"), config.getDouble("lora.alpha"), config.getDouble("lora.dropout"),
-                config.getList("lora.targets"), false, modelId);
-    }
-
     /** Runs on the calling thread; {@code progress} may end it early by throwing. */
     public Candidate run(Request request, LoraTrainer.Progress progress) throws IOException {
         TorchRuntime.inferenceThread();

@@ -10,12 +10,9 @@ import java.util.OptionalDouble;
  *
  * @param minImprovement {@code gate.min.improvement}
  * @param maxEce {@code gate.max.ece}, when set
+ * @see TrainerConfig#gate()
  */
 public record QualityGate(double minImprovement, OptionalDouble maxEce) {
-
-    public static QualityGate of(TrainerConfig config) {
-        return new QualityGate(config.getDouble("gate.min.improvement"), config.maxEce());
-    }
 
     /** The decision, and the sentence for the version's event. */
     public record Verdict(boolean publish, String message) {}

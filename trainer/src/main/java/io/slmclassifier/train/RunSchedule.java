@@ -32,11 +32,6 @@ public final class RunSchedule {
         this.startedMillis = startedMillis;
     }
 
-    public static RunSchedule of(TrainerConfig config, long startedMillis) {
-        return new RunSchedule(config.getInt("trigger.examples"), config.getInt("trigger.interval.min.examples"),
-                config.getInt("trigger.interval.minutes"), startedMillis);
-    }
-
     /**
      * Takes over what the control log says at start: a TRAIN command older than the trainer's last event was
      * answered by an earlier run (before a restart), and starts nothing again; a newer one is still owed a run.

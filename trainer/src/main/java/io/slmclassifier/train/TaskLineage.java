@@ -56,6 +56,7 @@ final class TaskLineage implements AutoCloseable {
             AvroSerde<LabeledExample> examples, KafkaProducer<byte[], byte[]> producer, MeterRegistry metrics) {}
 
     private final TrainerConfig config;
+    private final TrainerConfig.LineageTopics topics;
     private final Task task;
     private final LanguageModel model;
     private final FeedbackDataset dataset;
@@ -89,22 +90,24 @@ final class TaskLineage implements AutoCloseable {
         this.task = task;
         this.model = shared.model();
         this.signature = ControlSigning.of(config);
+        this.topics = config.topics();
         int maxDeadLetterBytes = DeadLetters.configuredLimit(config);
-        this.dataset = new FeedbackDataset(task, config.getInt("validation.percent"));
-        QualityGate gate = QualityGate.of(config);
-        List<LabeledData.Example> testSet = config.get("test.file").isBlank() ? List.of()
-                : LabeledData.read(Path.of(config.get("test.file")), task).examples();
-        this.workDir = config.get("work.dir").isBlank() ? Files.createTempDirectory("slm-trainer-" + task.name() + "-")
-                : Files.createDirectories(Path.of(config.get("work.dir")));
-        this.control = new ControlLog(config.kafkaClient(), config.get("control.topic"),
+        TrainerConfig.Data data = config.data();
+        this.dataset = new FeedbackDataset(task, data.validationPercent());
+        List<LabeledData.Example> testSet = data.testFile().isEmpty() ? List.of()
+                : LabeledData.read(data.testFile().get(), task).examples();
+        this.workDir = data.workDir().isEmpty() ? Files.createTempDirectory("slm-trainer-" + task.name() + "-")
+                : Files.createDirectories(data.workDir().get());
+        this.control = new ControlLog(config.kafkaClient(), topics.control(),
                 new ControlRecords(shared.registry()), signature, scoped ? task.name() : null);
         // What it published, remembered beside the runs, so that it can write again what the topic loses.
         control.keepJournal(workDir.resolve(ControlLog.JOURNAL_FILE));
-        this.store = new AdapterStore(config.get("adapter.store"), config.kafkaClient(), config.get("adapters.topic"),
-                config.get("adapter.store.token"), config.getLong("adapter.max.bytes"));
+        TrainerConfig.AdapterTarget target = config.adapterTarget();
+        this.store = new AdapterStore(target.store(), config.kafkaClient(), topics.adapters(), target.storeToken(),
+                target.maxBytes());
 
         Properties consumer = config.kafkaClient();
-        consumer.put(ConsumerConfig.GROUP_ID_CONFIG, config.get("group.id"));
+        consumer.put(ConsumerConfig.GROUP_ID_CONFIG, data.groupId());
         consumer.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         consumer.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         consumer.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
@@ -114,13 +117,13 @@ final class TaskLineage implements AutoCloseable {
         this.datasetConsumer = new KafkaConsumer<>(reader, new StringDeserializer(), new ByteArrayDeserializer());
 
         this.intake = new FeedbackIntake(task, shared.examples(), new FeedbackIntake.Destinations(
-                config.get("dataset.topic"), config.get("dlq.topic"), maxDeadLetterBytes), feedback, shared.producer(),
+                topics.dataset(), topics.deadLetters(), maxDeadLetterBytes), feedback, shared.producer(),
                 shared.metrics(), tags);
-        this.datasetReader = new DatasetReader(config.get("dataset.topic"), shared.examples(), datasetConsumer, dataset);
-        this.schedule = RunSchedule.of(config, System.currentTimeMillis());
-        this.candidateRun = new CandidateRun(model, task, CandidateRun.settings(config),
-                CandidateRun.freshAdapter(config, shared.modelId()), testSet, workDir, this::fetch);
-        this.publication = new AdapterPublication(gate, new AdapterPublication.BaseModel(shared.modelId(),
+        this.datasetReader = new DatasetReader(topics.dataset(), shared.examples(), datasetConsumer, dataset);
+        this.schedule = config.schedule(System.currentTimeMillis());
+        this.candidateRun = new CandidateRun(model, task, config.training(), config.freshAdapter(shared.modelId()),
+                testSet, workDir, this::fetch);
+        this.publication = new AdapterPublication(config.gate(), new AdapterPublication.BaseModel(shared.modelId(),
                 shared.modelSha256(), task), store, control);
         this.history = new ControlHistoryRestore(control);
 
@@ -147,7 +150,7 @@ final class TaskLineage implements AutoCloseable {
 
     /** Says once, at start, that this lineage's control topic is unsigned, when it is. */
     void warnIfUnsigned() {
-        ControlSigning.warnIfUnsigned(signature, config.get("control.topic"), log);
+        ControlSigning.warnIfUnsigned(signature, topics.control(), log);
     }
 
     String describeSigning() {
@@ -156,17 +159,18 @@ final class TaskLineage implements AutoCloseable {
 
     /** Creates the lineage's topics that are missing: feedback, dataset, control, adapters and dead letters. */
     void createTopics() throws Exception {
-        int partitions = config.getInt("topics.partitions");
-        int replication = config.getInt("topics.replication");
-        List<org.apache.kafka.clients.admin.NewTopic> topics = new ArrayList<>();
-        for (String topic : config.getList("feedback.topics")) {
-            topics.add(Topics.plain(topic, partitions, replication));
+        TrainerConfig.TopicCreation creation = config.topicCreation();
+        int partitions = creation.partitions();
+        int replication = creation.replication();
+        List<org.apache.kafka.clients.admin.NewTopic> created = new ArrayList<>();
+        for (String topic : topics.feedback()) {
+            created.add(Topics.plain(topic, partitions, replication));
         }
-        topics.add(Topics.compacted(config.get("dataset.topic"), partitions, replication));
-        topics.add(Topics.compacted(config.get("control.topic"), 1, replication));
-        topics.add(Topics.compacted(config.get("adapters.topic"), 1, replication));
-        topics.add(Topics.plain(config.get("dlq.topic"), partitions, replication));
-        Topics.ensure(config.kafkaClient(), topics);
+        created.add(Topics.compacted(topics.dataset(), partitions, replication));
+        created.add(Topics.compacted(topics.control(), 1, replication));
+        created.add(Topics.compacted(topics.adapters(), 1, replication));
+        created.add(Topics.plain(topics.deadLetters(), partitions, replication));
+        Topics.ensure(config.kafkaClient(), created);
     }
 
     /** Reads the control topic and the dataset to their ends, then subscribes to the feedback and follows control. */
@@ -174,7 +178,7 @@ final class TaskLineage implements AutoCloseable {
         control.catchUp(Duration.ofSeconds(60));
         history.restore();
         datasetReader.readToEnd();
-        feedback.subscribe(config.getList("feedback.topics"));
+        feedback.subscribe(topics.feedback());
         ControlState state = control.state();
         schedule.resume(state);
         control.follow(s -> {});
@@ -212,7 +216,7 @@ final class TaskLineage implements AutoCloseable {
         OptionalLong serving = state.serving();
         Optional<AdapterEvent> servingEvent = serving.isPresent() ? state.event(serving.getAsLong()) : Optional.empty();
         return Optional.of(new CandidateRun.Request(state.highestVersion() + 1,
-                config.getBoolean("train.warm.start") ? servingEvent : Optional.empty(), servingEvent, split,
+                config.warmStart() ? servingEvent : Optional.empty(), servingEvent, split,
                 reason.get()));
     }
 
@@ -252,10 +256,10 @@ final class TaskLineage implements AutoCloseable {
     }
 
     String describe() {
-        return "task " + task.name() + ": feedback " + config.getList("feedback.topics") + " -> dataset "
-                + config.get("dataset.topic") + ", versions on " + config.get("control.topic") + ", adapters to "
-                + config.get("adapter.store") + (config.get("adapter.store").equals("kafka")
-                        ? " (" + config.get("adapters.topic") + ")" : "");
+        String store = config.adapterTarget().store();
+        return "task " + task.name() + ": feedback " + topics.feedback() + " -> dataset " + topics.dataset()
+                + ", versions on " + topics.control() + ", adapters to " + store
+                + (store.equals("kafka") ? " (" + topics.adapters() + ")" : "");
     }
 
     /** Micrometer's Kafka client metrics of this lineage's consumers, beside the service's others. */

@@ -6,6 +6,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.slmclassifier.avro.LabeledExample;
 import io.slmclassifier.classify.LanguageModel;
 import io.slmclassifier.classify.TaskCatalog;
+import io.slmclassifier.config.ServiceConfig;
 import io.slmclassifier.kafka.AvroSerde;
 import io.slmclassifier.kafka.DeadLetters;
 import io.slmclassifier.kafka.registry.SchemaRegistryClient;
@@ -83,21 +84,21 @@ public final class TrainerService implements AutoCloseable {
         ControlSigning.of(config);
         DeadLetters.configuredLimit(config);
         TorchRuntime.configureOffline();
-        io.slmclassifier.kafka.KafkaReachability.await(config.get("bootstrap.servers"),
-                java.time.Duration.ofMillis(config.getInt("startup.timeout.ms")));
+        io.slmclassifier.kafka.KafkaReachability.await(config.get("bootstrap.servers"), config.startupTimeout());
         List<TaskCatalog.Entry> tasks = TaskCatalog.load(config);
         List<TrainerConfig> views = tasks.stream().map(config::forTask).toList();
         for (TrainerConfig view : views) {
             ControlSigning.of(view);
             DeadLetters.configuredLimit(view);
         }
-        Path modelDir = ModelResolver.resolveSpec(config.require("model.dir"));
+        ServiceConfig.ModelChoice chosen = config.model();
+        Path modelDir = ModelResolver.resolveSpec(chosen.dir());
         SchemaRegistryClient registry = SchemaRegistryClient.fromConfig(config.registryClient());
         AvroSerde<LabeledExample> examples = AvroSerde.forType(LabeledExample.class, registry);
         String modelSha256 = ModelFingerprint.sha256(modelDir);
         // Training needs float32 on every device: the gradient path must not change dtype.
-        this.model = LanguageModel.load(modelDir, TorchRuntime.device(config.get("device")), null);
-        String modelId = config.get("model.id").isBlank() ? model.id() : config.get("model.id");
+        this.model = LanguageModel.load(modelDir, TorchRuntime.device(chosen.device()), null);
+        String modelId = chosen.id().orElse(model.id());
         Properties producing = config.kafkaClient();
         producing.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
         producing.put(ProducerConfig.ACKS_CONFIG, "all");
@@ -113,15 +114,16 @@ public final class TrainerService implements AutoCloseable {
             TaskLineage lineage = new TaskLineage(views.get(i), task.task(), severalTasks, shared, tags);
             lineages.add(lineage);
             lineage.warnIfUnsigned();
-            if (views.get(i).getBoolean("topics.create")) {
+            if (views.get(i).topicCreation().enabled()) {
                 lineage.createTopics();
             }
         }
         StandardMetrics standard = StandardMetrics.bindTo(metrics).producer(producer);
         lineages.forEach(l -> l.bindClientMetrics(standard));
         this.standardMetrics = standard;
-        int port = config.getInt("metrics.port");
-        this.operations = port < 0 ? null : new OperationsServer(config.get("metrics.host"), port, metrics::scrape, running::get, () -> ready,
+        Optional<ServiceConfig.Listener> listener = config.metricsListener();
+        this.operations = listener.isEmpty() ? null : new OperationsServer(listener.get().host(), listener.get().port(),
+                metrics::scrape, running::get, () -> ready,
                 () -> training != null ? "TRAINING" : ready ? "READY" : "STARTING", signingDescription());
         this.loop = new Thread(this::run, "trainer");
         log.info("Trainer on {} ({}), metrics on {}: {}", modelId, model.device(),

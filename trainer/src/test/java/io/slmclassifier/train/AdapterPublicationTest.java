@@ -45,7 +45,7 @@ class AdapterPublicationTest {
     @Test
     void aCandidateThatBeatsTheServingVersionIsAnnouncedActiveWhereItIsStored() throws Exception {
         Task task = task();
-        QualityGate gate = QualityGate.of(TrainerConfig.of(Map.of("gate.max.ece", "0.2")));
+        QualityGate gate = TrainerConfig.of(Map.of("gate.max.ece", "0.2")).gate();
         CandidateRun.Candidate candidate = candidate(task, 0.10, 0.10);
         QualityGate.Verdict verdict = AdapterPublication.judge(gate, candidate);
         assertTrue(verdict.publish(), verdict.message());
@@ -72,7 +72,7 @@ class AdapterPublicationTest {
     void aCandidateTheGateRefusesIsRecordedRejectedWithTheReasonAndNotStored() throws Exception {
         Task task = task();
         var base = new AdapterPublication.BaseModel("qwen3-tiny", "abc", task);
-        QualityGate gate = QualityGate.of(TrainerConfig.of(Map.of("gate.max.ece", "0.05")));
+        QualityGate gate = TrainerConfig.of(Map.of("gate.max.ece", "0.05")).gate();
 
         QualityGate.Verdict notBetter = AdapterPublication.judge(gate, candidate(task, 0.70, 0.01));
         assertFalse(notBetter.publish());

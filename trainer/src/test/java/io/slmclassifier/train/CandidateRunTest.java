@@ -61,8 +61,8 @@ class CandidateRunTest {
     @Test
     void aFreshRunArchivesItsBestAdapterWithTheNumbersItReports(@TempDir Path work) throws Exception {
         List<LabeledData.Example> testSet = examples.subList(0, 4);
-        CandidateRun run = new CandidateRun(model, task, CandidateRun.settings(CONFIG),
-                CandidateRun.freshAdapter(CONFIG, "qwen3-tiny"), testSet, work, published -> {
+        CandidateRun run = new CandidateRun(model, task, CONFIG.training(),
+                CONFIG.freshAdapter("qwen3-tiny"), testSet, work, published -> {
                     throw new AssertionError("a fresh run against the base model opens no published adapter");
                 });
         CandidateRun.Candidate candidate = run.run(new CandidateRun.Request(3, Optional.empty(), Optional.empty(),
@@ -107,8 +107,8 @@ class CandidateRunTest {
     void aWarmStartTrainsFromThePublishedParentAndMeasuresTheServingVersion(@TempDir Path work) throws Exception {
         List<Long> opened = new ArrayList<>();
         Map<Long, byte[]> archives = new HashMap<>();
-        CandidateRun run = new CandidateRun(model, task, CandidateRun.settings(CONFIG),
-                CandidateRun.freshAdapter(CONFIG, "qwen3-tiny"), List.of(), work, published -> {
+        CandidateRun run = new CandidateRun(model, task, CONFIG.training(),
+                CONFIG.freshAdapter("qwen3-tiny"), List.of(), work, published -> {
                     opened.add(published.getVersion());
                     return unpack(archives.get(published.getVersion()),
                             work.resolve("opened-" + opened.size()));

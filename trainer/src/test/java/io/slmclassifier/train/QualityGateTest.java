@@ -13,7 +13,7 @@ class QualityGateTest {
 
     @Test
     void withoutACeilingOnlyTheImprovementCounts() {
-        QualityGate gate = QualityGate.of(TrainerConfig.of(Map.of()));
+        QualityGate gate = TrainerConfig.of(Map.of()).gate();
         assertEquals(0.01, gate.minImprovement());
         assertTrue(gate.maxEce().isEmpty());
         assertTrue(gate.judge(0.90, 0.80, 0.40).publish(), "any ECE passes without gate.max.ece");
@@ -24,7 +24,7 @@ class QualityGateTest {
 
     @Test
     void aBetterButOverconfidentCandidateIsRejectedWithItsEce() {
-        QualityGate gate = QualityGate.of(TrainerConfig.of(Map.of("gate.max.ece", "0.05")));
+        QualityGate gate = TrainerConfig.of(Map.of("gate.max.ece", "0.05")).gate();
         assertEquals(OptionalDouble.of(0.05), gate.maxEce());
         QualityGate.Verdict over = gate.judge(0.95, 0.80, 0.12);
         assertFalse(over.publish());

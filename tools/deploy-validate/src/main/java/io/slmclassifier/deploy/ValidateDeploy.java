@@ -1236,7 +1236,7 @@ public final class ValidateDeploy {
     private static final Pattern COMMENTED_KEY = Pattern.compile("^#\\s*([a-z][a-z0-9.]*)=");
 
     /**
-     * The keys a service knows: its configuration class's DEFAULTS when the build's classes are there (then each key
+     * The keys a service knows: its configuration class's DEFINITIONS when the build's classes are there (then each key
      * of the default properties file must be one of them), and the keys, set or commented out, of that file.
      */
     private Set<String> keysOf(String properties, String configClass) throws IOException {
@@ -1255,7 +1255,7 @@ public final class ValidateDeploy {
         if (code != null) {
             for (String k : keys) {
                 if (!k.startsWith("kafka.") && !code.contains(k) && !perTaskKey(k, code)) {
-                    error(properties, "key '" + k + "' is not in " + configClass + ".DEFAULTS");
+                    error(properties, "key '" + k + "' is not in " + configClass + ".DEFINITIONS");
                 }
             }
             keys.addAll(code);
@@ -1263,17 +1263,18 @@ public final class ValidateDeploy {
         return keys;
     }
 
-    /** Keys of a configuration class's DEFAULTS table, read from the modules' build classes; null when not built. */
+    /** Keys of a configuration class's DEFINITIONS, read from the modules' build classes; null when not built. */
+    @SuppressWarnings("unchecked")
     private Set<String> codeKeys(String className) {
-        Object rows = codeField(className, "DEFAULTS");
-        if (!(rows instanceof String[][] table)) {
+        Object definitions = codeField(className, "DEFINITIONS");
+        if (definitions == null) {
             return null;
         }
-        Set<String> keys = new TreeSet<>();
-        for (String[] row : table) {
-            keys.add(row[0]);
+        try {
+            return new TreeSet<>((Set<String>) definitions.getClass().getMethod("names").invoke(definitions));
+        } catch (ReflectiveOperationException e) {
+            return null;
         }
-        return keys;
     }
 
     /** A static field of one of the modules' classes, from their build classes; null when they are not built. */
