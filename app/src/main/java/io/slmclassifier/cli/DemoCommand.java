@@ -144,6 +144,82 @@ public final class DemoCommand implements Callable<Integer> {
         }
     }
 
+    /**
+     * The demo from start to stop: what can fail without a broker first (the tasks, the model, the signing key), then
+     * the broker and the registry, the services, and the prompt until it ends; everything is closed in the reverse
+     * order, the broker last.
+     */
+    private Integer run() throws Exception {
+        PrintStream out = System.out;
+        Path work = dataDir != null ? dataDir : Files.createTempDirectory("slm-demo-");
+        // A task that is not there is said before anything starts, the prompt's reader included.
+        List<Path> taskFiles = taskFiles(tasks, tasksDir, simulate, work);
+        CountDownLatch stopped = new CountDownLatch(1);
+        DemoInput input = readInput(out);
+        ModelResolver resolver = modelResolver();
+        SigningKey signing = SigningKey.of(controlSigningKeyFile, System.getenv("SLM_CONTROL_SIGNING_KEY"), work);
+        ControlSignature signature = ControlSignature.of(signing.key());
+        Path modelDir = resolveModel(model, resolver, out);
+        out.println("starting a local Kafka broker...");
+        try {
+            try (LocalKafkaBroker broker = startBroker();
+                    EmbeddedSchemaRegistry registry = startRegistry(broker)) {
+                ServiceSettings services = serviceSettings(broker, registry, modelDir, taskFiles, work, signing);
+                boolean randomWeights = modelDir.equals(resolver.demoTinyDir()) || modelDir.endsWith("qwen3-tiny");
+                serve(out, input, broker, registry, services, taskFiles, signing, signature, randomWeights, stopped);
+            }
+            // The last line: everything is closed, the broker last, so nothing of the demo's prints after it.
+            out.println("stopped");
+        } finally {
+            stopped.countDown();
+        }
+        return 0;
+    }
+
+    /**
+     * Runs the services and the prompt until it ends, then closes the clients and the services (the registry and the
+     * broker are closed after them by the caller).
+     */
+    private void serve(PrintStream out, DemoInput input, LocalKafkaBroker broker, EmbeddedSchemaRegistry registry,
+            ServiceSettings services, List<Path> taskFiles, SigningKey signing, ControlSignature signature,
+            boolean randomWeights, CountDownLatch stopped) throws Exception {
+        SchemaRegistryClient registryClient = SchemaRegistryClient.builder(registry.url()).build();
+        try (ProcessorService processor = new ProcessorService(ProcessorConfig.of(services.processor()));
+                TrainerService trainer = new TrainerService(TrainerConfig.of(services.trainer()));
+                KafkaProducer<byte[], byte[]> producer = producer(broker);
+                Clients clients = new Clients()) {
+            stopOnSignal(input, stopped);
+            startAndAwaitReady(processor, trainer);
+            boolean several = processor.pipelines().size() > 1 || severalTasks(taskFiles);
+            List<DemoPrompt.DemoTask> served = servedTasks(processor, broker, registryClient, signature, several,
+                    clients);
+            KafkaConsumer<byte[], byte[]> results = clients.add(consumer(broker,
+                    served.stream().map(DemoPrompt.DemoTask::outputTopic).toList()));
+            DemoPrompt prompt = new DemoPrompt(out, producer, results,
+                    AvroSerde.forType(Classification.class, registryClient),
+                    AvroSerde.forType(LabeledExample.class, registryClient), processor, trainer, served);
+            Simulation simulation = simulate ? new Simulation(broker, registryClient, out, served, prompt::prompt) : null;
+            Map<String, ControlState> history = followAdapterNews(out, served, several, prompt);
+            printWhereEverythingIs(out, broker, registry, processor, trainer, served, several, signing);
+            history.forEach((task, state) -> DemoAdapterNews.history(state)
+                    .ifPresent(line -> out.println(several ? task + " " + line : line)));
+            if (randomWeights) {
+                out.println("\n" + RANDOM_WEIGHTS_NOTE + (simulate ? "" : " Try --simulate to watch that happen."));
+            }
+            if (simulation != null) {
+                simulation.start();
+            }
+            printHowToUse(out, served, several);
+            prompt.run(input);
+            if (simulation != null) {
+                simulation.close();
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // The steps, in the order they run
+
     /** The console token from --console-token (or SLM_CONSOLE_TOKEN) or --console-token-file; empty: read-only. */
     private String consoleToken() throws IOException {
         String token = consoleToken == null ? "" : consoleToken;
@@ -224,82 +300,6 @@ public final class DemoCommand implements Callable<Integer> {
         return taskFiles.size() > 1 || tasksDir != null;
     }
 
-    /**
-     * The demo from start to stop: what can fail without a broker first (the tasks, the model, the signing key), then
-     * the broker and the registry, the services, and the prompt until it ends; everything is closed in the reverse
-     * order, the broker last.
-     */
-    private Integer run() throws Exception {
-        PrintStream out = System.out;
-        Path work = dataDir != null ? dataDir : Files.createTempDirectory("slm-demo-");
-        // A task that is not there is said before anything starts, the prompt's reader included.
-        List<Path> taskFiles = taskFiles(tasks, tasksDir, simulate, work);
-        CountDownLatch stopped = new CountDownLatch(1);
-        DemoInput input = readInput(out);
-        ModelResolver resolver = modelResolver();
-        SigningKey signing = SigningKey.of(controlSigningKeyFile, System.getenv("SLM_CONTROL_SIGNING_KEY"), work);
-        ControlSignature signature = ControlSignature.of(signing.key());
-        Path modelDir = resolveModel(model, resolver, out);
-        out.println("starting a local Kafka broker...");
-        try {
-            try (LocalKafkaBroker broker = startBroker();
-                    EmbeddedSchemaRegistry registry = startRegistry(broker)) {
-                ServiceSettings services = serviceSettings(broker, registry, modelDir, taskFiles, work, signing);
-                boolean randomWeights = modelDir.equals(resolver.demoTinyDir()) || modelDir.endsWith("qwen3-tiny");
-                serve(out, input, broker, registry, services, taskFiles, signing, signature, randomWeights, stopped);
-            }
-            // The last line: everything is closed, the broker last, so nothing of the demo's prints after it.
-            out.println("stopped");
-        } finally {
-            stopped.countDown();
-        }
-        return 0;
-    }
-
-    /**
-     * Runs the services and the prompt until it ends, then closes the clients and the services (the registry and the
-     * broker are closed after them by the caller).
-     */
-    private void serve(PrintStream out, DemoInput input, LocalKafkaBroker broker, EmbeddedSchemaRegistry registry,
-            ServiceSettings services, List<Path> taskFiles, SigningKey signing, ControlSignature signature,
-            boolean randomWeights, CountDownLatch stopped) throws Exception {
-        SchemaRegistryClient registryClient = SchemaRegistryClient.builder(registry.url()).build();
-        try (ProcessorService processor = new ProcessorService(ProcessorConfig.of(services.processor()));
-                TrainerService trainer = new TrainerService(TrainerConfig.of(services.trainer()));
-                KafkaProducer<byte[], byte[]> producer = producer(broker);
-                Clients clients = new Clients()) {
-            stopOnSignal(input, stopped);
-            startAndAwaitReady(processor, trainer);
-            boolean several = processor.pipelines().size() > 1 || severalTasks(taskFiles);
-            List<DemoPrompt.DemoTask> served = servedTasks(processor, broker, registryClient, signature, several,
-                    clients);
-            KafkaConsumer<byte[], byte[]> results = clients.add(consumer(broker,
-                    served.stream().map(DemoPrompt.DemoTask::outputTopic).toList()));
-            DemoPrompt prompt = new DemoPrompt(out, producer, results,
-                    AvroSerde.forType(Classification.class, registryClient),
-                    AvroSerde.forType(LabeledExample.class, registryClient), processor, trainer, served);
-            Simulation simulation = simulate ? new Simulation(broker, registryClient, out, served, prompt::prompt) : null;
-            Map<String, ControlState> history = followAdapterNews(out, served, several, prompt);
-            printWhereEverythingIs(out, broker, registry, processor, trainer, served, several, signing);
-            history.forEach((task, state) -> DemoAdapterNews.history(state)
-                    .ifPresent(line -> out.println(several ? task + " " + line : line)));
-            if (randomWeights) {
-                out.println("\n" + RANDOM_WEIGHTS_NOTE + (simulate ? "" : " Try --simulate to watch that happen."));
-            }
-            if (simulation != null) {
-                simulation.start();
-            }
-            printHowToUse(out, served, several);
-            prompt.run(input);
-            if (simulation != null) {
-                simulation.close();
-            }
-        }
-    }
-
-    // ---------------------------------------------------------------------------------------------------------
-    // The steps, in the order they run
-
     /** Standard input for the prompt; without a terminal the demo serves on at its end, and says so once. */
     private static DemoInput readInput(PrintStream out) {
         AtomicBoolean toldToServe = new AtomicBoolean();
@@ -318,6 +318,26 @@ public final class DemoCommand implements Callable<Integer> {
             resolver = resolver.withDemoTinyDir(dataDir.resolve("models").resolve(ModelResolver.DEMO_TINY));
         }
         return resolver;
+    }
+
+    static final String RANDOM_WEIGHTS_NOTE = "This model has random weights: its labels mean nothing until the "
+            + "trainer has learned from feedback.";
+
+    /**
+     * The model directory for a {@code --model} value; without one, the default model, or demo-tiny when the
+     * default cannot be had (no network, offline, not cached), so the demo always starts.
+     */
+    static Path resolveModel(String spec, ModelResolver resolver, PrintStream out) throws IOException {
+        if (spec != null) {
+            return resolver.resolve(spec);
+        }
+        try {
+            return resolver.resolve(DEFAULT_MODEL);
+        } catch (HubException e) {
+            out.println(DEFAULT_MODEL + " could not be downloaded: " + e.getMessage() + ".");
+            out.println("Falling back to " + ModelResolver.DEMO_TINY + ", a tiny model with random weights.");
+            return resolver.resolve(ModelResolver.DEMO_TINY);
+        }
     }
 
     /** The local broker; with a data directory, on its data there, so topics and offsets outlive a restart. */
@@ -573,26 +593,6 @@ public final class DemoCommand implements Callable<Integer> {
             }
             return new SigningKey(Files.readString(file, StandardCharsets.UTF_8).strip(), "the key in " + file
                     + " (another processor: --set control.signing.key.file=" + file + ")");
-        }
-    }
-
-    static final String RANDOM_WEIGHTS_NOTE = "This model has random weights: its labels mean nothing until the "
-            + "trainer has learned from feedback.";
-
-    /**
-     * The model directory for a {@code --model} value; without one, the default model, or demo-tiny when the
-     * default cannot be had (no network, offline, not cached), so the demo always starts.
-     */
-    static Path resolveModel(String spec, ModelResolver resolver, PrintStream out) throws IOException {
-        if (spec != null) {
-            return resolver.resolve(spec);
-        }
-        try {
-            return resolver.resolve(DEFAULT_MODEL);
-        } catch (HubException e) {
-            out.println(DEFAULT_MODEL + " could not be downloaded: " + e.getMessage() + ".");
-            out.println("Falling back to " + ModelResolver.DEMO_TINY + ", a tiny model with random weights.");
-            return resolver.resolve(ModelResolver.DEMO_TINY);
         }
     }
 
