@@ -6,6 +6,7 @@ import io.slmclassifier.avro.LabelProbability;
 import io.slmclassifier.avro.LabeledExample;
 import io.slmclassifier.kafka.AvroSerde;
 import io.slmclassifier.rollout.ControlLog;
+import io.slmclassifier.rollout.ControlState;
 import io.slmclassifier.stream.ProcessorService;
 import io.slmclassifier.train.TrainerService;
 import java.io.PrintStream;
@@ -73,7 +74,7 @@ final class DemoPrompt {
         return severalTasks() ? current.name() + "> " : "> ";
     }
 
-    void run(DemoCommand.Lines in) throws Exception {
+    void run(DemoInput in) throws Exception {
         String line;
         showPrompt();
         while ((line = in.next()) != null) {
@@ -136,12 +137,12 @@ final class DemoPrompt {
         switch (words[0]) {
             case "task" -> moveTo(words.length > 1 ? words[1] : null);
             case "tasks" -> taskLines(List.copyOf(tasks.values()), current.name(), servingVersions()).forEach(out::println);
-            case "adapters" -> DemoCommand.printAdapters(task.control().state(), trainer.dataset(task.name()).size(),
+            case "adapters" -> printAdapters(task.control().state(), trainer.dataset(task.name()).size(),
                     trainer.trainAfter(), out);
             case "train" -> send(task, AdapterCommandType.TRAIN, null);
             case "rollback" -> {
                 Long version = version(words);
-                Optional<String> nothing = DemoCommand.nothingToRollBack(task.control().state(), version);
+                Optional<String> nothing = nothingToRollBack(task.control().state(), version);
                 if (nothing.isPresent()) {
                     out.println(nothing.get());
                 } else {
@@ -181,6 +182,23 @@ final class DemoPrompt {
         Map<String, Long> serving = new LinkedHashMap<>();
         tasks.keySet().forEach(name -> serving.put(name, processor.pipeline(name).rollout().serving()));
         return serving;
+    }
+
+    /** What {@code /adapters} prints: the dataset's size, then the versions, or that there are none yet. */
+    static void printAdapters(ControlState state, long labeled, long trainAfter, PrintStream out) {
+        out.printf("%d labeled examples in the dataset%n", labeled);
+        if (state.events().isEmpty()) {
+            // A bare table header would read as a listing that failed; say what a user waits for instead.
+            out.printf("no adapter versions yet: the base model serves until the trainer publishes one "
+                    + "(training starts after %d new labels, or now with /train)%n", trainAfter);
+            return;
+        }
+        AdapterCli.print(state, out);
+    }
+
+    /** Why {@code /rollback [V]} would change nothing, so nothing is sent (see {@link AdapterCli#nothingToRollBack}). */
+    static Optional<String> nothingToRollBack(ControlState state, Long version) {
+        return AdapterCli.nothingToRollBack(state, version, "/adapters");
     }
 
     /**

@@ -2,7 +2,6 @@ package io.slmclassifier.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.slmclassifier.avro.AdapterEvent;
-import io.slmclassifier.avro.AdapterStatus;
 import io.slmclassifier.avro.Classification;
 import io.slmclassifier.classify.LanguageModel;
 import io.slmclassifier.classify.Task;
@@ -12,9 +11,9 @@ import io.slmclassifier.kafka.AvroSerde;
 import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import io.slmclassifier.model.LoraAdapter;
 import io.slmclassifier.model.LoraConfig;
-import io.slmclassifier.model.ModelFingerprint;
 import io.slmclassifier.rollout.AdapterArchive;
 import io.slmclassifier.rollout.AdapterRollout;
+import io.slmclassifier.rollout.AdapterLineage;
 import io.slmclassifier.rollout.AdapterStore;
 import io.slmclassifier.rollout.ControlLog;
 import io.slmclassifier.rollout.ControlRecords;
@@ -25,7 +24,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -281,13 +279,9 @@ public final class KafkaTasksBenchmark {
                 adapter.save(dir);
             }
             byte[] archive = AdapterArchive.pack(dir);
-            String location = new AdapterStore("kafka", kafka, lane.adapters(), "").put(version, archive);
-            return AdapterEvent.newBuilder().setVersion(version).setParentVersion(version > 1 ? version - 1 : null)
-                    .setBaseModelId(model.id()).setBaseModelSha256(ModelFingerprint.sha256(model.dir()))
-                    .setTaskName(lane.task().name()).setTaskHash(lane.task().hash())
-                    .setSha256(ModelFingerprint.sha256(archive)).setSizeBytes(archive.length).setMetrics(Map.of())
-                    .setCreatedAt(Instant.now()).setStatus(AdapterStatus.ACTIVE).setLocation(location)
-                    .setMessage("bench").build();
+            return AdapterLineage.of(model.id(), model.dir(), lane.task())
+                    .store(new AdapterStore("kafka", kafka, lane.adapters(), ""), version, archive)
+                    .setParentVersion(version > 1 ? version - 1 : null).setMessage("bench").build();
         }
 
         /** Writes the event on the task's control topic, as the trainer's publication does. */

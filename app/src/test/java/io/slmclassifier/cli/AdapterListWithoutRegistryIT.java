@@ -12,9 +12,6 @@ import io.slmclassifier.devkit.registry.EmbeddedSchemaRegistry;
 import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import io.slmclassifier.rollout.ControlLog;
 import io.slmclassifier.rollout.ControlRecords;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -30,23 +27,9 @@ class AdapterListWithoutRegistryIT {
     @RegisterExtension
     static final KafkaTestCluster kafka = new KafkaTestCluster();
 
-    private record Run(int code, String out, String err) {}
-
-    private static Run adapterList(String registryUrl) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        PrintStream stdout = System.out;
-        PrintStream stderr = System.err;
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int code = Main.run("adapter", "list", "--set", "bootstrap.servers=" + kafka.bootstrapServers(),
-                    "--set", "schema.registry.url=" + registryUrl, "--set", "control.topic=list.control");
-            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(stdout);
-            System.setErr(stderr);
-        }
+    private static CommandRun adapterList(String registryUrl) {
+        return CommandRun.of("adapter", "list", "--set", "bootstrap.servers=" + kafka.bootstrapServers(),
+                "--set", "schema.registry.url=" + registryUrl, "--set", "control.topic=list.control");
     }
 
     @Test
@@ -63,12 +46,12 @@ class AdapterListWithoutRegistryIT {
                     .setTaskName("t").setTaskHash("h").setSha256("s").setSizeBytes(1).setMetrics(Map.of("macro_f1", 0.7))
                     .setCreatedAt(Instant.now()).setStatus(AdapterStatus.ACTIVE).setMessage("published").build());
 
-            Run up = adapterList(registryUrl);
+            CommandRun up = adapterList(registryUrl);
             assertEquals(0, up.code(), up.err());
             assertTrue(up.out().contains("serving: version 1"), up.out());
         }
         // The registry is stopped: nothing listens on its port any more.
-        Run down = adapterList(registryUrl);
+        CommandRun down = adapterList(registryUrl);
         assertEquals(2, down.code(), down.out() + down.err());
         assertFalse(down.out().contains("serving"), "no listing without the registry:\n" + down.out());
         List<String> lines = down.err().strip().lines().toList();

@@ -5,22 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.slmclassifier.avro.AdapterEvent;
 import io.slmclassifier.avro.AdapterStatus;
-import io.slmclassifier.devkit.registry.EmbeddedSchemaRegistry;
 import io.slmclassifier.kafka.KafkaTestCluster;
 import io.slmclassifier.kafka.Topics;
-import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import io.slmclassifier.rollout.ControlLog;
 import io.slmclassifier.rollout.ControlRecords;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -30,44 +22,19 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  */
 class AdapterRollbackIT {
     @RegisterExtension
-    static final KafkaTestCluster kafka = new KafkaTestCluster();
+    static final KafkaTestCluster kafka = KafkaTestCluster.withSchemaRegistry();
 
     private static final String TOPIC = "rollback.control";
 
-    private record Run(int code, String out, String err) {}
-
-    private static Run adapter(String registryUrl, String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        PrintStream stdout = System.out;
-        PrintStream stderr = System.err;
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            List<String> line = new java.util.ArrayList<>(List.of("adapter"));
-            line.addAll(List.of(args));
-            line.addAll(List.of("--set", "bootstrap.servers=" + kafka.bootstrapServers(),
-                    "--set", "schema.registry.url=" + registryUrl, "--set", "control.topic=" + TOPIC));
-            int code = Main.run(line.toArray(String[]::new));
-            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(stdout);
-            System.setErr(stderr);
-        }
+    private static CommandRun adapter(String... args) {
+        List<String> line = new java.util.ArrayList<>(List.of("adapter"));
+        line.addAll(List.of(args));
+        line.addAll(List.of("--set", "bootstrap.servers=" + kafka.bootstrapServers(),
+                "--set", "schema.registry.url=" + kafka.schemaRegistryUrl(), "--set", "control.topic=" + TOPIC));
+        return CommandRun.of(line);
     }
 
-    /** Records on the control topic: what the command sent, whatever it printed. */
-    private static long records(Properties client) {
-        Properties p = new Properties();
-        p.putAll(client);
-        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p, new ByteArrayDeserializer(),
-                new ByteArrayDeserializer())) {
-            TopicPartition partition = new TopicPartition(TOPIC, 0);
-            return consumer.endOffsets(List.of(partition)).get(partition);
-        }
-    }
-
-    private static void assertRefused(Run run, String line) {
+    private static void assertRefused(CommandRun run, String line) {
         assertEquals(2, run.code(), run.out() + run.err());
         assertEquals(List.of("error: " + line), run.err().strip().lines().toList());
         assertTrue(run.out().isBlank(), "nothing said to be sent:\n" + run.out());
@@ -75,31 +42,28 @@ class AdapterRollbackIT {
 
     @Test
     void aRollbackThatWouldChangeNothingSendsNothing() throws Exception {
-        Properties client = new Properties();
-        client.put("bootstrap.servers", kafka.bootstrapServers());
+        Properties client = kafka.client();
         Topics.ensure(client, List.of(Topics.compacted(TOPIC, 1, 1)));
-        try (EmbeddedSchemaRegistry registry = EmbeddedSchemaRegistry.builder().kafka(kafka.bootstrapServers()).start();
-                ControlLog control = new ControlLog(client, TOPIC,
-                        new ControlRecords(SchemaRegistryClient.builder(registry.url()).build()))) {
-            assertRefused(adapter(registry.url(), "rollback"),
+        try (ControlLog control = new ControlLog(client, TOPIC, new ControlRecords(kafka.registryClient()))) {
+            assertRefused(adapter("rollback"),
                     "nothing to roll back: the base model is serving, no adapter version is; nothing sent");
-            assertRefused(adapter(registry.url(), "rollback", "0"),
+            assertRefused(adapter("rollback", "0"),
                     "nothing to roll back: the base model is serving, no adapter version is; nothing sent");
-            assertEquals(0, records(client), "no command on an empty control topic");
+            assertEquals(0, kafka.recordsOn(TOPIC), "no command on an empty control topic");
 
             control.publish(AdapterEvent.newBuilder().setVersion(1).setBaseModelId("m").setBaseModelSha256("b")
                     .setTaskName("t").setTaskHash("h").setSha256("s").setSizeBytes(1).setMetrics(Map.of("macro_f1", 0.7))
                     .setCreatedAt(Instant.now()).setStatus(AdapterStatus.ACTIVE).setMessage("published").build());
-            assertRefused(adapter(registry.url(), "rollback", "7"),
+            assertRefused(adapter("rollback", "7"),
                     "there is no adapter version 7 (adapter list lists them); nothing sent");
-            assertRefused(adapter(registry.url(), "rollback", "1"), "version 1 is already serving; nothing sent");
-            assertEquals(1, records(client), "only the published version");
+            assertRefused(adapter("rollback", "1"), "version 1 is already serving; nothing sent");
+            assertEquals(1, kafka.recordsOn(TOPIC), "only the published version");
 
             // Version 1 serves: rolling it back is a command, sent.
-            Run sent = adapter(registry.url(), "rollback");
+            CommandRun sent = adapter("rollback");
             assertEquals(0, sent.code(), sent.err());
             assertTrue(sent.out().startsWith("sent ROLLBACK to " + TOPIC), sent.out());
-            assertEquals(2, records(client));
+            assertEquals(2, kafka.recordsOn(TOPIC));
         }
     }
 }

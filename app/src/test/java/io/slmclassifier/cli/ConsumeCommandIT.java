@@ -7,14 +7,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.slmclassifier.avro.Classification;
 import io.slmclassifier.avro.LabelProbability;
-import io.slmclassifier.devkit.registry.EmbeddedSchemaRegistry;
 import io.slmclassifier.kafka.AvroSerde;
 import io.slmclassifier.kafka.DeadLetterHeaders;
 import io.slmclassifier.kafka.DeadLetters;
 import io.slmclassifier.kafka.KafkaTestCluster;
-import io.slmclassifier.kafka.registry.SchemaRegistryClient;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -32,8 +28,6 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -44,42 +38,14 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ConsumeCommandIT {
     @RegisterExtension
-    static final KafkaTestCluster kafka = new KafkaTestCluster();
+    static final KafkaTestCluster kafka = KafkaTestCluster.withSchemaRegistry();
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static EmbeddedSchemaRegistry registry;
 
-    @BeforeAll
-    static void startRegistry() {
-        registry = EmbeddedSchemaRegistry.builder().kafka(kafka.bootstrapServers()).start();
-    }
-
-    @AfterAll
-    static void stopRegistry() {
-        registry.close();
-    }
-
-    private record Run(int code, List<String> out, List<String> err) {}
-
-    private static Run consume(String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        PrintStream stdout = System.out;
-        PrintStream stderr = System.err;
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            List<String> all = new ArrayList<>(List.of("consume", "--bootstrap-servers", kafka.bootstrapServers()));
-            all.addAll(List.of(args));
-            int code = Main.run(all.toArray(String[]::new));
-            return new Run(code, out.toString(StandardCharsets.UTF_8).lines().toList(),
-                    err.toString(StandardCharsets.UTF_8).lines()
-                            // The Kafka clients' own log lines ("12:00:00.000 [thread] WARN ..."), not the command's.
-                            .filter(l -> !l.matches("\\d\\d:\\d\\d:\\d\\d\\.\\d+ \\[.*")).toList());
-        } finally {
-            System.setOut(stdout);
-            System.setErr(stderr);
-        }
+    private static CommandRun consume(String... args) {
+        List<String> all = new ArrayList<>(List.of("consume", "--bootstrap-servers", kafka.bootstrapServers()));
+        all.addAll(List.of(args));
+        return CommandRun.of(all);
     }
 
     private static void createTopic(String topic) throws Exception {
@@ -113,7 +79,7 @@ class ConsumeCommandIT {
     void printsAvroValuesDecodedTextAndBytesAsTheyAre() throws Exception {
         String topic = "consume.classified";
         createTopic(topic);
-        byte[] avro = AvroSerde.forType(Classification.class, SchemaRegistryClient.builder(registry.url()).build())
+        byte[] avro = AvroSerde.forType(Classification.class, kafka.registryClient())
                 .serializer().serialize(topic, classification());
         RecordHeaders binaryHeader = new RecordHeaders();
         binaryHeader.add("trace", new byte[] {(byte) 0xFF, 0x01});
@@ -123,12 +89,12 @@ class ConsumeCommandIT {
                 new ProducerRecord<>(topic, null, (byte[]) null, "Verstanden.".getBytes(StandardCharsets.UTF_8), binaryHeader),
                 new ProducerRecord<>(topic, new byte[] {(byte) 0xC3, 0x28}, new byte[] {(byte) 0xFF, (byte) 0xFE})));
 
-        Run run = consume("--topic", topic, "--from-beginning", "--max-messages", "3", "--registry-url", registry.url());
-        assertEquals(0, run.code(), String.join("\n", run.err()));
-        assertEquals(3, run.out().size(), String.join("\n", run.out()));
-        assertEquals(List.of("consumed 3 record(s) from " + topic), run.err());
+        CommandRun run = consume("--topic", topic, "--from-beginning", "--max-messages", "3", "--registry-url", kafka.schemaRegistryUrl());
+        assertEquals(0, run.code(), String.join("\n", run.said()));
+        assertEquals(3, run.outLines().size(), String.join("\n", run.outLines()));
+        assertEquals(List.of("consumed 3 record(s) from " + topic), run.said());
 
-        JsonNode result = JSON.readTree(run.out().get(0));
+        JsonNode result = JSON.readTree(run.outLines().get(0));
         assertEquals(topic, result.get("topic").asText());
         assertEquals(0, result.get("offset").asLong());
         assertEquals("k1", result.get("key").asText());
@@ -142,38 +108,38 @@ class ConsumeCommandIT {
         assertEquals(1_700_000_000_000L, value.get("event_time").asLong());
         assertTrue(result.get("schema_id").asInt() > 0);
 
-        JsonNode text = JSON.readTree(run.out().get(1));
+        JsonNode text = JSON.readTree(run.outLines().get(1));
         assertEquals("Verstanden.", text.get("value").asText());
         assertTrue(text.get("key").isNull());
         assertEquals(Base64.getEncoder().encodeToString(new byte[] {(byte) 0xFF, 0x01}),
                 text.get("headers").get("trace").get("base64").asText());
         assertEquals(JSON.readTree("[\"a\", \"b\"]"), text.get("headers").get("hop"), "a repeated header keeps both");
 
-        JsonNode binary = JSON.readTree(run.out().get(2));
+        JsonNode binary = JSON.readTree(run.outLines().get(2));
         assertEquals("wyg=", binary.get("key_base64").asText());
         assertEquals("//4=", binary.get("value_base64").asText());
 
         // From now on: the records above are old, and nothing new comes before the timeout.
-        Run fromNow = consume("--topic", topic, "--timeout-ms", "1500", "--registry-url", registry.url());
-        assertEquals(0, fromNow.code(), String.join("\n", fromNow.err()));
-        assertEquals(List.of(), fromNow.out());
-        assertEquals(List.of("consumed 0 record(s) from " + topic), fromNow.err());
+        CommandRun fromNow = consume("--topic", topic, "--timeout-ms", "1500", "--registry-url", kafka.schemaRegistryUrl());
+        assertEquals(0, fromNow.code(), String.join("\n", fromNow.said()));
+        assertEquals(List.of(), fromNow.outLines());
+        assertEquals(List.of("consumed 0 record(s) from " + topic), fromNow.said());
     }
 
     @Test
     void printsADeadLettersHeadersAndItsCutAvroValueAsBase64(@TempDir Path dir) throws Exception {
         String topic = "consume.dlq";
         createTopic(topic);
-        byte[] avro = AvroSerde.forType(Classification.class, SchemaRegistryClient.builder(registry.url()).build())
+        byte[] avro = AvroSerde.forType(Classification.class, kafka.registryClient())
                 .serializer().serialize(topic, classification());
         byte[] cut = Arrays.copyOf(avro, avro.length / 2);
         DeadLetters.Letter letter = DeadLetters.of(null, cut, null, "undecodable", "the Avro datum cannot be read",
                 new IllegalStateException("short datum"), "consume.in", 2, 17, DeadLetters.MIN_RECORD_BYTES);
         send(List.of(new ProducerRecord<>(topic, null, letter.key(), letter.value(), letter.headers())));
 
-        Run run = consume("--topic", topic, "--from-beginning", "--max-messages", "1", "--registry-url", registry.url());
-        assertEquals(0, run.code(), String.join("\n", run.err()));
-        JsonNode dead = JSON.readTree(run.out().get(0));
+        CommandRun run = consume("--topic", topic, "--from-beginning", "--max-messages", "1", "--registry-url", kafka.schemaRegistryUrl());
+        assertEquals(0, run.code(), String.join("\n", run.said()));
+        JsonNode dead = JSON.readTree(run.outLines().get(0));
         JsonNode headers = dead.get("headers");
         assertEquals("undecodable", headers.get(DeadLetterHeaders.ERROR_TYPE).asText());
         assertEquals("consume.in", headers.get(DeadLetterHeaders.CONNECT_TOPIC).asText());
@@ -187,7 +153,7 @@ class ConsumeCommandIT {
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Dai.djl.offline=true", "-cp", QuietTerminalIT.shippedClassPath(), "io.slmclassifier.cli.Main",
                 "consume", "--topic", topic, "--from-beginning", "--max-messages", "1", "--bootstrap-servers",
-                kafka.bootstrapServers(), "--registry-url", registry.url()));
+                kafka.bootstrapServers(), "--registry-url", kafka.schemaRegistryUrl()));
         Path out = Files.createTempFile(dir, "out", ".txt");
         Path err = Files.createTempFile(dir, "err", ".txt");
         Process shell = new ProcessBuilder(command).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
@@ -195,7 +161,7 @@ class ConsumeCommandIT {
         assertTrue(shell.waitFor(60, TimeUnit.SECONDS), "consume finished");
         assertEquals(0, shell.exitValue(), Files.readString(err));
         assertEquals(List.of("consumed 1 record(s) from " + topic), Files.readAllLines(err));
-        assertEquals(List.of(run.out().get(0)), Files.readAllLines(out));
+        assertEquals(List.of(run.outLines().get(0)), Files.readAllLines(out));
     }
 
     @Test
@@ -205,15 +171,15 @@ class ConsumeCommandIT {
             deadPort = free.getLocalPort();
         }
         String deadRegistry = "http://127.0.0.1:" + deadPort;
-        Run noRegistry = consume("--topic", "consume.classified", "--registry-url", deadRegistry, "--timeout-ms", "2000");
+        CommandRun noRegistry = consume("--topic", "consume.classified", "--registry-url", deadRegistry, "--timeout-ms", "2000");
         assertEquals(2, noRegistry.code());
-        assertEquals(1, noRegistry.err().size(), String.join("\n", noRegistry.err()));
-        assertTrue(noRegistry.err().get(0).startsWith("error: cannot reach the schema registry at " + deadRegistry
-                + " within 2 s: "), noRegistry.err().get(0));
-        assertTrue(noRegistry.err().get(0).endsWith("(--registry-url; --timeout-ms)"), noRegistry.err().get(0));
+        assertEquals(1, noRegistry.said().size(), String.join("\n", noRegistry.said()));
+        assertTrue(noRegistry.said().get(0).startsWith("error: cannot reach the schema registry at " + deadRegistry
+                + " within 2 s: "), noRegistry.said().get(0));
+        assertTrue(noRegistry.said().get(0).endsWith("(--registry-url; --timeout-ms)"), noRegistry.said().get(0));
 
-        Run noTopic = consume("--topic", "consume.nowhere", "--timeout-ms", "5000");
+        CommandRun noTopic = consume("--topic", "consume.nowhere", "--timeout-ms", "5000");
         assertEquals(2, noTopic.code());
-        assertEquals(List.of("error: no topic consume.nowhere on Kafka at " + kafka.bootstrapServers()), noTopic.err());
+        assertEquals(List.of("error: no topic consume.nowhere on Kafka at " + kafka.bootstrapServers()), noTopic.said());
     }
 }

@@ -28,7 +28,7 @@ class DemoPromptCommandsTest {
 
     private static String adapters(ControlState state) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        DemoCommand.printAdapters(state, 3, 20, new PrintStream(out, true, StandardCharsets.UTF_8));
+        DemoPrompt.printAdapters(state, 3, 20, new PrintStream(out, true, StandardCharsets.UTF_8));
         return out.toString(StandardCharsets.UTF_8);
     }
 
@@ -83,34 +83,34 @@ class DemoPromptCommandsTest {
     @Test
     void aRestartSummarisesTheHistoryInOneLine() {
         ControlState state = new ControlState();
-        assertEquals(Optional.empty(), DemoCommand.history(state), "a first start has no history");
+        assertEquals(Optional.empty(), DemoAdapterNews.history(state), "a first start has no history");
         for (long v = 1; v <= 24; v++) {
             state.apply(event(v, v % 6 == 0 ? AdapterStatus.REJECTED : AdapterStatus.ACTIVE));
         }
         state.apply(AdapterCommand.newBuilder().setCommand(AdapterCommandType.PIN).setVersion(7L).setRequestedBy("ops")
                 .setRequestedAt(Instant.ofEpochMilli(100)).build());
-        assertEquals(Optional.of("history: versions 1-24 (20 published, 4 rejected), serving v7"), DemoCommand.history(state));
+        assertEquals(Optional.of("history: versions 1-24 (20 published, 4 rejected), serving v7"), DemoAdapterNews.history(state));
 
         ControlState one = new ControlState();
         one.apply(event(1, AdapterStatus.ACTIVE));
         one.apply(AdapterCommand.newBuilder().setCommand(AdapterCommandType.ROLLBACK).setVersion(null).setRequestedBy("ops")
                 .setRequestedAt(Instant.parse("2026-12-07T06:10:00Z")).build());
         assertEquals(Optional.of("history: version 1 (1 published), serving the base model; held since the rollback at "
-                + "2026-12-07T06:10:00Z by ops; waiting: none yet"), DemoCommand.history(one));
+                + "2026-12-07T06:10:00Z by ops; waiting: none yet"), DemoAdapterNews.history(one));
     }
 
     @Test
     void rollbackWithNothingToRollBackSaysSoAndSendsNothing() {
         ControlState base = new ControlState();
         assertEquals(Optional.of("nothing to roll back: the base model is serving, no adapter version is; nothing sent"),
-                DemoCommand.nothingToRollBack(base, null));
-        assertTrue(DemoCommand.nothingToRollBack(base, 0L).isPresent(), "to the base model, which already serves");
+                DemoPrompt.nothingToRollBack(base, null));
+        assertTrue(DemoPrompt.nothingToRollBack(base, 0L).isPresent(), "to the base model, which already serves");
 
         // Only a rejected version: still the base model serving.
         base.apply(event(1, AdapterStatus.REJECTED));
-        assertTrue(DemoCommand.nothingToRollBack(base, null).isPresent());
+        assertTrue(DemoPrompt.nothingToRollBack(base, null).isPresent());
         assertEquals(Optional.of("there is no adapter version 7 (/adapters lists them); nothing sent"),
-                DemoCommand.nothingToRollBack(base, 7L));
+                DemoPrompt.nothingToRollBack(base, 7L));
     }
 
     @Test
@@ -118,10 +118,10 @@ class DemoPromptCommandsTest {
         ControlState state = new ControlState();
         state.apply(event(1, AdapterStatus.ACTIVE));
         state.apply(event(2, AdapterStatus.ACTIVE));
-        assertEquals(Optional.empty(), DemoCommand.nothingToRollBack(state, null));
-        assertEquals(Optional.empty(), DemoCommand.nothingToRollBack(state, 1L));
-        assertEquals(Optional.empty(), DemoCommand.nothingToRollBack(state, 0L), "back to the base model");
-        assertEquals(Optional.of("version 2 is already serving; nothing sent"), DemoCommand.nothingToRollBack(state, 2L));
+        assertEquals(Optional.empty(), DemoPrompt.nothingToRollBack(state, null));
+        assertEquals(Optional.empty(), DemoPrompt.nothingToRollBack(state, 1L));
+        assertEquals(Optional.empty(), DemoPrompt.nothingToRollBack(state, 0L), "back to the base model");
+        assertEquals(Optional.of("version 2 is already serving; nothing sent"), DemoPrompt.nothingToRollBack(state, 2L));
 
         // Both rolled back: the base model serves, and a further /rollback has nothing left to undo.
         for (int i = 0; i < 2; i++) {
@@ -129,7 +129,7 @@ class DemoPromptCommandsTest {
                     .setRequestedAt(Instant.ofEpochMilli(100)).build());
         }
         assertTrue(state.serving().isEmpty());
-        assertTrue(DemoCommand.nothingToRollBack(state, null).isPresent());
+        assertTrue(DemoPrompt.nothingToRollBack(state, null).isPresent());
     }
 
     @Test

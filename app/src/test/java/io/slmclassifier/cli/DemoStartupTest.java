@@ -77,7 +77,7 @@ class DemoStartupTest {
 
     @Test
     void aDataDirectoryServesOneDemo(@TempDir Path dir) throws Exception {
-        try (DemoCommand.DataDirLock held = DemoCommand.DataDirLock.acquire(dir)) {
+        try (DemoDataDirLock held = DemoDataDirLock.acquire(dir)) {
             assertEquals("error: data directory " + dir + " is in use by another demo (pid " + ProcessHandle.current().pid()
                     + ")", refusal("demo", "--data-dir", dir.toString()));
         }

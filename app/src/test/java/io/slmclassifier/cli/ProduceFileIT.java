@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.slmclassifier.kafka.KafkaTestCluster;
 import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,29 +26,10 @@ class ProduceFileIT {
     @RegisterExtension
     static final KafkaTestCluster kafka = new KafkaTestCluster();
 
-    private record Run(int code, String out, String err) {}
-
-    private static Run produce(String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        PrintStream stdout = System.out;
-        PrintStream stderr = System.err;
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            List<String> all = new ArrayList<>(List.of("produce", "--bootstrap-servers", kafka.bootstrapServers()));
-            all.addAll(List.of(args));
-            int code = Main.run(all.toArray(String[]::new));
-            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(stdout);
-            System.setErr(stderr);
-        }
-    }
-
-    /** What the command said on stderr, less the Kafka clients' log lines ("12:00:00.000 [thread] WARN ..."). */
-    private static List<String> said(String err) {
-        return err.strip().lines().filter(l -> !l.matches("\\d\\d:\\d\\d:\\d\\d\\.\\d+ \\[.*")).toList();
+    private static CommandRun produce(String... args) {
+        List<String> all = new ArrayList<>(List.of("produce", "--bootstrap-servers", kafka.bootstrapServers()));
+        all.addAll(List.of(args));
+        return CommandRun.of(all);
     }
 
     /** Every value on the topic, read from the start until a poll brings nothing more. */
@@ -88,10 +68,10 @@ class ProduceFileIT {
     @Test
     void aLineThatIsNotUtf8IsNamedAndTheOthersAreSent(@TempDir Path dir) throws Exception {
         Path file = fileWithABadSecondLine(dir);
-        Run run = produce("--topic", "produce.skip", "--file", file.toString(), "--count", "2");
+        CommandRun run = produce("--topic", "produce.skip", "--file", file.toString(), "--count", "2");
 
         assertEquals(0, run.code(), run.err());
-        assertEquals(List.of("skipped " + file + ": line 2 is not valid UTF-8"), said(run.err()));
+        assertEquals(List.of("skipped " + file + ": line 2 is not valid UTF-8"), run.said());
         assertTrue(run.out().startsWith("sent 2 records to produce.skip"), run.out());
         assertEquals(List.of("RobLW an Zugführer, kommen.", "Verstanden, Angriffstrupp geht vor."), values("produce.skip"));
     }
@@ -99,11 +79,11 @@ class ProduceFileIT {
     @Test
     void strictSendsNothingAndSaysWhichLine(@TempDir Path dir) throws Exception {
         Path file = fileWithABadSecondLine(dir);
-        Run run = produce("--topic", "produce.strict", "--file", file.toString(), "--count", "2", "--strict");
+        CommandRun run = produce("--topic", "produce.strict", "--file", file.toString(), "--count", "2", "--strict");
 
         assertEquals(2, run.code(), run.out() + run.err());
         assertEquals(List.of("error: " + file + ": line 2 is not valid UTF-8; nothing sent (--strict)"),
-                said(run.err()));
+                run.said());
         // Something else on the topic proves the read below would have seen a record the strict run sent.
         assertEquals(0, produce("--topic", "produce.strict", "--count", "1").code());
         assertEquals(1, values("produce.strict").size());

@@ -8,16 +8,11 @@ import io.slmclassifier.avro.AdapterCommand;
 import io.slmclassifier.avro.AdapterCommandType;
 import io.slmclassifier.avro.AdapterEvent;
 import io.slmclassifier.avro.AdapterStatus;
-import io.slmclassifier.devkit.registry.EmbeddedSchemaRegistry;
 import io.slmclassifier.kafka.KafkaTestCluster;
 import io.slmclassifier.kafka.Topics;
-import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import io.slmclassifier.rollout.ControlLog;
 import io.slmclassifier.rollout.ControlRecords;
 import io.slmclassifier.rollout.ControlSignature;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -25,12 +20,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -42,42 +31,13 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class TaskCommandsIT {
     @RegisterExtension
-    static final KafkaTestCluster kafka = new KafkaTestCluster();
-    private static EmbeddedSchemaRegistry registry;
+    static final KafkaTestCluster kafka = KafkaTestCluster.withSchemaRegistry();
 
-    private record Run(int code, String out, String err) {}
-
-    @BeforeAll
-    static void startRegistry() {
-        registry = EmbeddedSchemaRegistry.builder().kafka(kafka.bootstrapServers()).start();
-    }
-
-    @AfterAll
-    static void stopRegistry() {
-        registry.close();
-    }
-
-    private static Run run(String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        PrintStream stdout = System.out;
-        PrintStream stderr = System.err;
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int code = Main.run(args);
-            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(stdout);
-            System.setErr(stderr);
-        }
-    }
-
-    private static Run adapter(Path config, String... args) {
+    private static CommandRun adapter(Path config, String... args) {
         List<String> all = new ArrayList<>(List.of("adapter"));
         all.addAll(List.of(args));
         all.addAll(List.of("--config", config.toString(), "--by", "ops"));
-        return run(all.toArray(String[]::new));
+        return CommandRun.of(all);
     }
 
     private static AdapterEvent version(long version, String task) {
@@ -94,9 +54,9 @@ class TaskCommandsIT {
         Path shapes = Files.writeString(dir.resolve("shapes.yaml"),
                 "name: shapes\nlabels: [square, circle]\nprompt: \"Shape of: {text}\"\nchat_template: false");
         Path config = Files.writeString(dir.resolve("processor.properties"), String.join("\n",
-                "bootstrap.servers=" + kafka.bootstrapServers(), "schema.registry.url=" + registry.url(),
+                "bootstrap.servers=" + kafka.bootstrapServers(), "schema.registry.url=" + kafka.schemaRegistryUrl(),
                 "tasks=" + colours + "," + shapes, ""));
-        Topics.ensure(client(), List.of(Topics.compacted("colours.control", 1, 1), Topics.compacted("shapes.control", 1, 1),
+        Topics.ensure(kafka.client(), List.of(Topics.compacted("colours.control", 1, 1), Topics.compacted("shapes.control", 1, 1),
                 Topics.plain("colours.in", 1, 1)));
         try (ControlLog coloursTrainer = control("colours.control", "colours");
                 ControlLog anyWriter = control("colours.control", null)) {
@@ -108,7 +68,7 @@ class TaskCommandsIT {
             assertTrue(refused.getMessage().contains("control topic of task 'colours'"), refused.getMessage());
         }
 
-        Run pin = adapter(config, "pin", "1", "--task", "colours");
+        CommandRun pin = adapter(config, "pin", "1", "--task", "colours");
         assertEquals(0, pin.code(), pin.err());
         assertTrue(pin.out().contains("sent PIN 1 for task colours to colours.control"), pin.out());
         try (ControlLog topicAsItIs = control("colours.control", null)) {
@@ -119,25 +79,25 @@ class TaskCommandsIT {
             assertEquals("colours", commands.get(0).getTask(), "the command names its task");
         }
 
-        Run list = adapter(config, "list", "--task", "colours");
+        CommandRun list = adapter(config, "list", "--task", "colours");
         assertEquals(0, list.code(), list.err());
         assertTrue(list.out().contains("serving: version 1 (pinned)"), list.out());
         assertTrue(list.out().contains("adapter-2 at colours.control-0@1: an event of task 'shapes' (version 2)"),
                 "the misrouted version is listed as not applied:\n" + list.out());
 
         // The shapes lineage is another log: colours' version 1 is unknown there, and so is the misrouted version 2.
-        Run pinOnShapes = adapter(config, "pin", "1", "--task", "shapes");
+        CommandRun pinOnShapes = adapter(config, "pin", "1", "--task", "shapes");
         assertEquals(2, pinOnShapes.code(), pinOnShapes.out() + pinOnShapes.err());
         assertTrue(pinOnShapes.err().contains("no adapter version 1"), pinOnShapes.err());
-        assertEquals(0, recordsOn("shapes.control"), "nothing was sent to shapes.control");
+        assertEquals(0, kafka.recordsOn("shapes.control"), "nothing was sent to shapes.control");
 
-        Run noTask = adapter(config, "list");
+        CommandRun noTask = adapter(config, "list");
         assertEquals(2, noTask.code(), noTask.out());
         assertTrue(noTask.err().contains("name one with --task"), noTask.err());
 
         // Without a configuration of tasks, --task names the topic <task>.control.
-        Run train = run("adapter", "train", "--task", "shapes", "--by", "ops", "--set",
-                "bootstrap.servers=" + kafka.bootstrapServers(), "--set", "schema.registry.url=" + registry.url());
+        CommandRun train = CommandRun.of("adapter", "train", "--task", "shapes", "--by", "ops", "--set",
+                "bootstrap.servers=" + kafka.bootstrapServers(), "--set", "schema.registry.url=" + kafka.schemaRegistryUrl());
         assertEquals(0, train.code(), train.err());
         assertTrue(train.out().contains("sent TRAIN for task shapes to shapes.control"), train.out());
         try (ControlLog shapesTopic = control("shapes.control", "shapes")) {
@@ -145,30 +105,15 @@ class TaskCommandsIT {
             assertEquals("shapes", shapesTopic.state().commands().get(0).getTask());
         }
 
-        Run produce = run("produce", "--bootstrap-servers", kafka.bootstrapServers(), "--task", "colours",
+        CommandRun produce = CommandRun.of("produce", "--bootstrap-servers", kafka.bootstrapServers(), "--task", "colours",
                 "--config", config.toString(), "--count", "3");
         assertEquals(0, produce.code(), produce.err());
         assertTrue(produce.out().contains("sent 3 records to colours.in"), produce.out());
-        assertEquals(3, recordsOn("colours.in"));
+        assertEquals(3, kafka.recordsOn("colours.in"));
     }
 
     private static ControlLog control(String topic, String task) {
-        return new ControlLog(client(), topic, new ControlRecords(SchemaRegistryClient.builder(registry.url()).build()),
+        return new ControlLog(kafka.client(), topic, new ControlRecords(kafka.registryClient()),
                 ControlSignature.none(), task);
-    }
-
-    private static long recordsOn(String topic) {
-        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(client(), new ByteArrayDeserializer(),
-                new ByteArrayDeserializer())) {
-            List<TopicPartition> partitions = consumer.partitionsFor(topic, Duration.ofSeconds(10)).stream()
-                    .map(p -> new TopicPartition(topic, p.partition())).toList();
-            return consumer.endOffsets(partitions).values().stream().mapToLong(Long::longValue).sum();
-        }
-    }
-
-    private static Properties client() {
-        Properties p = new Properties();
-        p.put("bootstrap.servers", kafka.bootstrapServers());
-        return p;
     }
 }

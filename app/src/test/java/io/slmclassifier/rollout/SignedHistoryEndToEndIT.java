@@ -5,34 +5,24 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
 import io.slmclassifier.Fixtures;
-import io.slmclassifier.avro.AdapterEvent;
-import io.slmclassifier.avro.AdapterStatus;
 import io.slmclassifier.classify.Task;
-import io.slmclassifier.cli.Main;
+import io.slmclassifier.cli.CommandRun;
 import io.slmclassifier.kafka.KafkaTestCluster;
-import io.slmclassifier.devkit.registry.EmbeddedSchemaRegistry;
-import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import io.slmclassifier.model.LoraAdapter;
 import io.slmclassifier.model.LoraConfig;
 import io.slmclassifier.model.ModelConfig;
-import io.slmclassifier.model.ModelFingerprint;
 import io.slmclassifier.model.TorchRuntime;
 import io.slmclassifier.stream.ProcessorConfig;
 import io.slmclassifier.stream.ProcessorService;
 import io.slmclassifier.train.ColourTask;
 import io.slmclassifier.train.TrainerConfig;
 import io.slmclassifier.train.TrainerService;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -44,8 +34,6 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -57,26 +45,15 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class SignedHistoryEndToEndIT {
     @RegisterExtension
-    static final KafkaTestCluster kafka = new KafkaTestCluster();
-    private static EmbeddedSchemaRegistry registry;
+    static final KafkaTestCluster kafka = KafkaTestCluster.withSchemaRegistry();
     private static final String SIGNING_KEY = "signed-history-test-key-of-32-characters";
     private static final String CONTROL = "signed.control";
-
-    @BeforeAll
-    static void startRegistry() {
-        registry = EmbeddedSchemaRegistry.builder().kafka(kafka.bootstrapServers()).start();
-    }
-
-    @AfterAll
-    static void stopRegistry() {
-        registry.close();
-    }
 
     @Test
     void anUnsignedTombstoneCompactedOverASignedEventChangesNeitherServingNorHistory(@TempDir Path dir) throws Exception {
         Path taskFile = Files.writeString(dir.resolve("colours.yaml"), ColourTask.YAML);
         Path modelDir = Fixtures.model("qwen3-tiny");
-        try (Admin admin = Admin.create(client())) {
+        try (Admin admin = Admin.create(kafka.client())) {
             // Segments roll after 100 ms and any dirty segment is cleaned: compaction within the cleaner's
             // back-off (15 s); the tombstone itself stays an hour.
             admin.createTopics(List.of(new NewTopic(CONTROL, 1, (short) 1).configs(Map.of("cleanup.policy", "compact",
@@ -94,13 +71,10 @@ class SignedHistoryEndToEndIT {
             adapter.save(dir.resolve("v2"));
             archive = AdapterArchive.pack(dir.resolve("v2"));
         }
-        String location = new AdapterStore("kafka", client(), "signed.adapters", "", AdapterStore.DEFAULT_MAX_BYTES).put(2, archive);
+        AdapterStore store = new AdapterStore("kafka", kafka.client(), "signed.adapters", "", AdapterStore.DEFAULT_MAX_BYTES);
         try (ControlLog trainerOfRecord = control(null)) {
-            trainerOfRecord.publish(AdapterEvent.newBuilder().setVersion(2).setBaseModelId("qwen3-tiny")
-                    .setBaseModelSha256(ModelFingerprint.sha256(modelDir)).setTaskName("colours")
-                    .setTaskHash(Task.load(taskFile).hash()).setSha256(ModelFingerprint.sha256(archive))
-                    .setSizeBytes(archive.length).setMetrics(Map.of("macro_f1", 0.9)).setCreatedAt(Instant.now())
-                    .setStatus(AdapterStatus.ACTIVE).setLocation(location).build());
+            trainerOfRecord.publish(AdapterLineage.of("qwen3-tiny", modelDir, Task.load(taskFile)).store(store, 2, archive)
+                    .setMetrics(Map.of("macro_f1", 0.9)).build());
         }
 
         // The processor serves it and the trainer reads it; both stop.
@@ -114,7 +88,7 @@ class SignedHistoryEndToEndIT {
         }
 
         // A writer without the key: a tombstone for adapter-2; the broker compacts the signed event away.
-        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(client(), new StringSerializer(),
+        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(kafka.client(), new StringSerializer(),
                 new ByteArraySerializer())) {
             Thread.sleep(300);
             producer.send(new ProducerRecord<>(CONTROL, "adapter-2", null)).get();
@@ -140,19 +114,11 @@ class SignedHistoryEndToEndIT {
         }
 
         // What an operator sees: version 2 serving, and the tombstone named in a warning.
-        ByteArrayOutputStream listing = new ByteArrayOutputStream();
-        PrintStream stdout = System.out;
-        int code;
-        try {
-            System.setOut(new PrintStream(listing, true, StandardCharsets.UTF_8));
-            code = Main.run("adapter", "list", "--set", "bootstrap.servers=" + kafka.bootstrapServers(), "--set",
-                    "schema.registry.url=" + registry.url(), "--set", "control.topic=" + CONTROL, "--set",
-                    "control.signing.key=" + SIGNING_KEY);
-        } finally {
-            System.setOut(stdout);
-        }
-        String listed = listing.toString(StandardCharsets.UTF_8);
-        assertEquals(0, code, listed);
+        CommandRun listing = CommandRun.of("adapter", "list", "--set", "bootstrap.servers=" + kafka.bootstrapServers(),
+                "--set", "schema.registry.url=" + kafka.schemaRegistryUrl(), "--set", "control.topic=" + CONTROL, "--set",
+                "control.signing.key=" + SIGNING_KEY);
+        String listed = listing.out();
+        assertEquals(0, listing.code(), listed + listing.err());
         assertTrue(listed.lines().anyMatch(l -> l.startsWith("2 ") && l.contains("serving")), listed);
         assertTrue(listed.contains("serving: version 2"), listed);
         assertTrue(listed.lines().anyMatch(l -> l.startsWith("warning:")), listed);
@@ -162,7 +128,7 @@ class SignedHistoryEndToEndIT {
 
     /** How many records with a value the control topic holds now for this key. */
     private static long valuesOf(String key) {
-        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(client(), new StringDeserializer(),
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(kafka.client(), new StringDeserializer(),
                 new ByteArrayDeserializer())) {
             TopicPartition partition = new TopicPartition(CONTROL, 0);
             consumer.assign(List.of(partition));
@@ -179,7 +145,7 @@ class SignedHistoryEndToEndIT {
     }
 
     private static ControlLog control(Path journal) {
-        ControlLog log = new ControlLog(client(), CONTROL, new ControlRecords(SchemaRegistryClient.builder(registry.url()).build()),
+        ControlLog log = new ControlLog(kafka.client(), CONTROL, new ControlRecords(kafka.registryClient()),
                 ControlSignature.of(SIGNING_KEY));
         if (journal != null) {
             log.keepJournal(journal);
@@ -190,7 +156,7 @@ class SignedHistoryEndToEndIT {
     private static ProcessorConfig processorConfig(Path dir, Path taskFile) {
         Map<String, String> c = new HashMap<>();
         c.put("bootstrap.servers", kafka.bootstrapServers());
-        c.put("schema.registry.url", registry.url());
+        c.put("schema.registry.url", kafka.schemaRegistryUrl());
         c.put("application.id", "signed");
         c.put("input.topic", "signed.in");
         c.put("output.topic", "signed.classified");
@@ -212,7 +178,7 @@ class SignedHistoryEndToEndIT {
     private static TrainerConfig trainerConfig(Path dir, Path taskFile) {
         Map<String, String> c = new HashMap<>();
         c.put("bootstrap.servers", kafka.bootstrapServers());
-        c.put("schema.registry.url", registry.url());
+        c.put("schema.registry.url", kafka.schemaRegistryUrl());
         c.put("feedback.topics", "signed.feedback");
         c.put("dataset.topic", "signed.dataset");
         c.put("control.topic", CONTROL);
@@ -228,10 +194,5 @@ class SignedHistoryEndToEndIT {
         return TrainerConfig.of(c);
     }
 
-    private static Properties client() {
-        Properties p = new Properties();
-        p.put("bootstrap.servers", kafka.bootstrapServers());
-        return p;
-    }
 
 }

@@ -6,16 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.slmclassifier.Fixtures;
-import io.slmclassifier.avro.AdapterEvent;
-import io.slmclassifier.avro.AdapterStatus;
 import io.slmclassifier.avro.Classification;
-import io.slmclassifier.classify.Task;
-import io.slmclassifier.devkit.registry.EmbeddedSchemaRegistry;
 import io.slmclassifier.kafka.AvroSerde;
 import io.slmclassifier.kafka.KafkaTestCluster;
-import io.slmclassifier.kafka.registry.SchemaRegistryClient;
-import io.slmclassifier.model.ModelFingerprint;
 import io.slmclassifier.rollout.AdapterArchive;
+import io.slmclassifier.rollout.AdapterLineage;
 import io.slmclassifier.rollout.AdapterStore;
 import io.slmclassifier.rollout.ControlLog;
 import io.slmclassifier.rollout.ControlRecords;
@@ -26,7 +21,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -41,8 +35,6 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.KafkaStreams;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -55,8 +47,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class MultiTaskEndToEndIT {
     @RegisterExtension
-    static final KafkaTestCluster kafka = new KafkaTestCluster();
-    private static EmbeddedSchemaRegistry registry;
+    static final KafkaTestCluster kafka = KafkaTestCluster.withSchemaRegistry();
 
     /** Three texts per task, sent once on the base model and once more after the colours adapter is served. */
     private static final Map<String, List<String>> TEXTS = Map.of(
@@ -64,22 +55,12 @@ class MultiTaskEndToEndIT {
             "radr-intents", List.of("RobLW an Zugführer, kommen.", "Ist negativ, noch nicht.", "Verstanden, Ende."),
             "colours", List.of("The sky is blue.", "A red apple.", "Green grass everywhere."));
 
-    @BeforeAll
-    static void startRegistry() {
-        registry = EmbeddedSchemaRegistry.builder().kafka(kafka.bootstrapServers()).start();
-    }
-
-    @AfterAll
-    static void stopRegistry() {
-        registry.close();
-    }
-
     @Test
     void threeTasksOnOneModelEachWithItsOwnTopicsLabelsAndAdapterLineage(@TempDir Path dir) throws Exception {
         Path colours = Files.writeString(dir.resolve("colours.yaml"), ColourTask.YAML);
         Map<String, String> c = new HashMap<>();
         c.put("bootstrap.servers", kafka.bootstrapServers());
-        c.put("schema.registry.url", registry.url());
+        c.put("schema.registry.url", kafka.schemaRegistryUrl());
         c.put("application.id", "multi");
         c.put("tasks", Fixtures.task("emotion") + "," + Fixtures.task("radr-intents") + "," + colours);
         c.put("model.dir", Fixtures.model("qwen3-tiny").toString());
@@ -121,16 +102,16 @@ class MultiTaskEndToEndIT {
             TaskPipeline colourPipeline = service.pipeline("colours");
             byte[] archive = AdapterArchive.pack(Fixtures.RESOURCES.resolve("adapters").resolve("peft-r8"));
             try (ControlLog anyTask = new ControlLog(config.kafkaClient(), "emotion.control",
-                    new ControlRecords(SchemaRegistryClient.builder(registry.url()).build()))) {
-                anyTask.publish(adapterEvent(service, colourPipeline, 1, archive, "not-fetched"));
+                    new ControlRecords(kafka.registryClient()))) {
+                anyTask.publish(lineage(service, colourPipeline).activeEvent(1, archive, "not-fetched").build());
             }
             awaitTrue(() -> emotion.rollout().control().ignoredTotal() == 1, "emotion read the event");
             assertTrue(emotion.rollout().control().ignored().get(0).reason().contains("task 'colours'"),
                     emotion.rollout().control().ignored().toString());
 
             // The colours task's version 1, published on its own topics as the trainer does.
-            String location = new AdapterStore("kafka", config.kafkaClient(), "colours.adapters", "").put(1, archive);
-            colourPipeline.rollout().control().publish(adapterEvent(service, colourPipeline, 1, archive, location));
+            colourPipeline.rollout().control().publish(lineage(service, colourPipeline)
+                    .store(new AdapterStore("kafka", config.kafkaClient(), "colours.adapters", ""), 1, archive).build());
             awaitTrue(() -> colourPipeline.rollout().serving() == 1, "colours serves version 1");
 
             // The same texts again: only the colours task's results change.
@@ -167,16 +148,10 @@ class MultiTaskEndToEndIT {
         }
     }
 
-    /** An ACTIVE event for {@code pipeline}'s task, as the trainer writes it. */
-    private static AdapterEvent adapterEvent(ProcessorService service, TaskPipeline pipeline, long version, byte[] archive,
-            String location) throws IOException {
+    /** The lineage of {@code pipeline}'s task on the service's model, whose events the trainer would write. */
+    private static AdapterLineage lineage(ProcessorService service, TaskPipeline pipeline) throws IOException {
         var model = service.classifier().model();
-        Task task = pipeline.classifier().task();
-        return AdapterEvent.newBuilder().setVersion(version).setBaseModelId(model.id())
-                .setBaseModelSha256(ModelFingerprint.sha256(model.dir())).setTaskName(task.name())
-                .setTaskHash(task.hash()).setSha256(ModelFingerprint.sha256(archive)).setSizeBytes(archive.length)
-                .setMetrics(Map.of()).setCreatedAt(Instant.now()).setStatus(AdapterStatus.ACTIVE).setLocation(location)
-                .build();
+        return AdapterLineage.of(model.id(), model.dir(), pipeline.classifier().task());
     }
 
     /** Sends the task's texts keyed {@code <round>-<i>} to its input; returns its results of that round by text. */
@@ -190,7 +165,7 @@ class MultiTaskEndToEndIT {
             }
         }
         Map<String, Classification> results = new HashMap<>();
-        var decoder = AvroSerde.forType(Classification.class, SchemaRegistryClient.builder(registry.url()).build())
+        var decoder = AvroSerde.forType(Classification.class, kafka.registryClient())
                 .deserializer();
         Properties c = new Properties();
         c.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());

@@ -1,39 +1,27 @@
 package io.slmclassifier.console;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.slmclassifier.avro.AdapterCommandType;
 import io.slmclassifier.avro.AdapterEvaluation;
 import io.slmclassifier.avro.Classification;
-import io.slmclassifier.avro.LabeledExample;
+import io.slmclassifier.console.ConsoleEvents.TaskPages;
+import io.slmclassifier.console.ConsoleExchange.Refused;
+import io.slmclassifier.console.ConsoleRoutes.PageFile;
+import io.slmclassifier.console.ConsoleRoutes.PlotRequest;
+import io.slmclassifier.console.ConsoleRoutes.Route;
 import io.slmclassifier.kafka.AvroSerde;
 import io.slmclassifier.kafka.Topics;
 import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.OptionalLong;
-import java.util.Set;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.eclipse.jetty.http.HttpStatus;
 import org.eclipse.jetty.io.Connection;
-import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
@@ -78,31 +66,18 @@ import org.slf4j.LoggerFactory;
  * Streams are capped in all and per client address ({@code console.streams.max}, {@code
  * console.streams.max.per.address}); a connection that has not sent a whole request within
  * {@link #HEADER_DEADLINE} is closed, and one that sends nothing for {@link #IDLE_TIMEOUT} too.
+ *
+ * <p>The server itself only listens and dispatches; each job is a part of its own: {@link ConsoleRoutes} says what a
+ * request asks for, {@link ConsoleAuthenticator} who may write, {@link ConsoleRequests} what a write asks for,
+ * {@link ConsoleView} what the page reads and {@link ConsoleEvents} what its event streams carry.
  */
 public final class ConsoleServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ConsoleServer.class);
-    private static final ObjectMapper json = new ObjectMapper();
-    private static final long UPDATE_PERIOD_MS = 500;
-    /** Classifications in one snapshot or update; the page keeps about this many. */
-    private static final int RECENT_PER_EVENT = 50;
-    private static final int MAX_BODY_BYTES = 16 * 1024;
     private static final int HTTP_THREADS = 32;
     /** How long a new connection may take to send its first request's line and headers. */
     static final Duration HEADER_DEADLINE = Duration.ofSeconds(10);
     /** How long a connection may send nothing (between requests, or in the middle of one) and take nothing. */
     static final Duration IDLE_TIMEOUT = Duration.ofSeconds(30);
-    private static final String REQUESTED_BY = "console";
-    private static final String SOURCE = "console";
-    private static final Map<String, String> STATIC = Map.of(
-            "/", "index.html",
-            "/index.html", "index.html",
-            "/console.js", "console.js",
-            "/console.css", "console.css",
-            "/favicon.svg", "favicon.svg",
-            "/favicon.ico", "favicon.svg");
-    private static final Set<AdapterCommandType> CONSOLE_COMMANDS =
-            Set.of(AdapterCommandType.ROLLBACK, AdapterCommandType.PIN, AdapterCommandType.UNPIN);
-    private static final Pattern PLOT_PATH = Pattern.compile("/api/plots/(\\d{1,18})/([a-z]+)\\.svg");
     /** A chart is an image: nothing in it may run or load anything, even when it is opened on its own. */
     private static final String PLOT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'";
     /** Scripts, styles and data only from this server; nothing inline, no frames, no forms elsewhere. */
@@ -120,23 +95,18 @@ public final class ConsoleServer implements AutoCloseable {
     public record Task(String name, ConsoleSettings settings, AdapterControl control) {}
 
     /** What the console reads and writes for one task: its results and review queue, its feedback, its adapters. */
-    private static final class TaskView implements AutoCloseable {
-        final String name;
-        final ConsoleSettings settings;
-        final AdapterControl control;
-        final LiveState state = new LiveState();
+    private static final class ShownTask implements AutoCloseable {
+        final Task task;
+        final TaskPages pages;
         final FeedbackWriter feedback;
         final LiveFeed feed;
-        /** The last sequence number broadcast to this task's pages; touched by the update thread only. */
-        long broadcastSeq;
 
-        TaskView(Task task, SchemaRegistryClient registry) {
-            this.name = task.name();
-            this.settings = task.settings();
-            this.control = task.control();
-            this.feedback = new FeedbackWriter(settings, registry);
-            this.feed = new LiveFeed(settings, state, AvroSerde.forType(Classification.class, registry),
-                    () -> newestAdapterCreated(control));
+        ShownTask(Task task, SchemaRegistryClient registry) {
+            this.task = task;
+            this.pages = new TaskPages(task, new LiveState());
+            this.feedback = new FeedbackWriter(task.settings(), registry);
+            this.feed = new LiveFeed(task.settings(), pages.state, AvroSerde.forType(Classification.class, registry),
+                    () -> ConsoleView.newestAdapterCreated(task.control()));
         }
 
         @Override
@@ -148,15 +118,14 @@ public final class ConsoleServer implements AutoCloseable {
 
     /** Where the console listens, its token and its limits: the first task's settings. */
     private final ConsoleSettings settings;
-    private final Map<String, TaskView> tasks = new LinkedHashMap<>();
-    private final TaskView firstTask;
-    private final EventHub hub;
-    private final TokenAttempts tokenAttempts = new TokenAttempts();
+    private final Map<String, ShownTask> tasks = new LinkedHashMap<>();
+    private final ShownTask firstTask;
+    private final ConsoleAuthenticator authenticator;
+    private final ConsoleView view;
+    private final ConsoleEvents events;
     private final EvaluationPlots plots = new EvaluationPlots();
     private final Server server;
     private final ServerConnector connector;
-    private final ScheduledExecutorService updates;
-    private final byte[] tokenDigest;
 
     /** A console of one task (no selector on the page). */
     public ConsoleServer(ConsoleSettings settings, SchemaRegistryClient registry, AdapterControl control)
@@ -173,13 +142,14 @@ public final class ConsoleServer implements AutoCloseable {
             throw new IllegalArgumentException("a console shows at least one task");
         }
         this.settings = shown.get(0).settings();
-        this.tokenDigest = sha256(settings.token());
+        this.authenticator = new ConsoleAuthenticator(settings.token());
         for (Task task : shown) {
-            tasks.put(task.name(), new TaskView(task, registry));
+            tasks.put(task.name(), new ShownTask(task, registry));
         }
         this.firstTask = tasks.values().iterator().next();
-        this.hub = new EventHub(settings.maxStreams(), settings.maxStreamsPerAddress());
-        this.updates = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "console-updates"));
+        this.view = new ConsoleView(List.copyOf(tasks.keySet()));
+        this.events = new ConsoleEvents(view, new EventHub(settings.maxStreams(), settings.maxStreamsPerAddress()),
+                tasks.values().stream().map(task -> task.pages).toList());
         QueuedThreadPool threads = new QueuedThreadPool(HTTP_THREADS, 2);
         threads.setName("console-http");
         threads.setDaemon(true);
@@ -193,20 +163,20 @@ public final class ConsoleServer implements AutoCloseable {
         connector.setIdleTimeout(IDLE_TIMEOUT.toMillis());
         connector.addBean(new HeaderDeadline(connector.getScheduler()));
         server.addConnector(connector);
-        server.setHandler(new Routes());
+        server.setHandler(new Dispatch());
         server.setErrorHandler(ConsoleServer::jettyError);
         try {
             server.start();
         } catch (Exception e) {
             stopQuietly(server);
-            tasks.values().forEach(TaskView::close);
-            updates.shutdownNow();
+            tasks.values().forEach(ShownTask::close);
+            events.close();
             throw new IOException("console: cannot listen on " + host + ":" + settings.port() + ": " + rootMessage(e), e);
         }
         tasks.values().forEach(task -> task.feed.start());
-        updates.scheduleAtFixedRate(this::pushUpdate, UPDATE_PERIOD_MS, UPDATE_PERIOD_MS, TimeUnit.MILLISECONDS);
+        events.start();
         log.info("Console at {} ({}; adapter control {}{})", url(), settings.writable() ? "labels and commands need the token"
-                : "read-only: no console.token", firstTask.control == null ? "absent" : "present",
+                : "read-only: no console.token", firstTask.task.control() == null ? "absent" : "present",
                 tasks.size() > 1 ? "; tasks " + tasks.keySet() : "");
     }
 
@@ -240,349 +210,169 @@ public final class ConsoleServer implements AutoCloseable {
     }
 
     // ---------------------------------------------------------------------------------------------------------
-    // What the page shows
+    // Every request, by route
 
-    private ObjectNode snapshot(TaskView task) {
-        return withContext(task, task.state.view(0, RECENT_PER_EVENT, System.currentTimeMillis(), servingNow(task)));
-    }
-
-    private void pushUpdate() {
-        for (TaskView task : tasks.values()) {
-            try {
-                long last = task.state.lastSeq();
-                if (hub.clientCount(task.name) > 0) {
-                    hub.broadcast(task.name, "update", json.writeValueAsString(withContext(task,
-                            task.state.view(task.broadcastSeq, RECENT_PER_EVENT, System.currentTimeMillis(),
-                                    servingNow(task)))));
-                }
-                task.broadcastSeq = last;
-            } catch (RuntimeException | IOException e) {
-                log.warn("Console update of task {} failed: {}", task.name, e.toString());
+    /** Every request: refused unless it names this console; then its route, for its task. */
+    private final class Dispatch extends Handler.Abstract {
+        @Override
+        public boolean handle(Request request, Response response, Callback callback) {
+            ConsoleExchange ex = new ConsoleExchange(request, response, callback);
+            if (!settings.hostAllowed(ex.header("Host"))) {
+                // A page of another origin whose DNS name points at this address (DNS rebinding).
+                ex.send(421, "text/plain; charset=utf-8", ("this console does not answer to the host name used; "
+                        + "allow it with console.allowed.hosts\n").getBytes(StandardCharsets.UTF_8));
+                return true;
             }
-        }
-    }
-
-    /**
-     * The version that serves now for the review queue's order: the control topic's word where there is adapter
-     * control, else the adapter of the newest result; null while neither is known (or the control cannot say).
-     */
-    private static LiveState.Serving servingNow(TaskView task) {
-        if (task.control == null) {
-            return task.state.anyClassification() ? new LiveState.Serving(task.state.latestAdapterVersion()) : null;
-        }
-        try {
-            OptionalLong serving = task.control.serving();
-            return new LiveState.Serving(serving.isPresent() ? serving.getAsLong() : null);
-        } catch (RuntimeException e) {
-            return null;
-        }
-    }
-
-    private ObjectNode withContext(TaskView task, ObjectNode view) {
-        ConsoleSettings settings = task.settings;
-        AdapterControl control = task.control;
-        view.put("task", task.name);
-        ArrayNode names = view.putArray("tasks");
-        tasks.keySet().forEach(names::add);
-        view.put("writable", settings.writable());
-        ObjectNode topics = view.putObject("topics");
-        topics.put("classified", settings.classifiedTopic());
-        topics.put("deadLetters", settings.dlqTopic());
-        topics.put("feedback", settings.feedbackTopic());
-        ObjectNode adapters = view.putObject("adapters");
-        adapters.put("available", control != null);
-        Long serving = null;
-        if (control != null) {
-            try {
-                List<AdapterRow> rows = control.versions().stream()
-                        .sorted(Comparator.comparingLong(AdapterRow::version).reversed()).toList();
-                OptionalLong servingNow = control.serving();
-                OptionalLong pinned = control.pinned();
-                serving = servingNow.isPresent() ? servingNow.getAsLong() : null;
-                putLong(adapters, "serving", serving);
-                putLong(adapters, "pinned", pinned.isPresent() ? pinned.getAsLong() : null);
-                adapters.put("hold", control.hold().orElse(null));
-                ArrayNode versions = adapters.putArray("versions");
-                for (AdapterRow row : rows) {
-                    ObjectNode n = versions.addObject();
-                    n.put("version", row.version());
-                    n.put("status", row.status().name());
-                    n.put("serving", serving != null && serving == row.version());
-                    n.put("pinned", pinned.isPresent() && pinned.getAsLong() == row.version());
-                    ObjectNode metrics = n.putObject("metrics");
-                    row.metrics().forEach(metrics::put);
-                    putLong(n, "created", row.created() == null ? null : row.created().toEpochMilli());
-                    n.put("message", row.message());
-                    putEvaluation(n, row.evaluation());
-                }
-                putQuality(view.putObject("quality"), rows, serving);
-                AdapterRow newest = rows.isEmpty() ? null : rows.get(0);
-                ObjectNode feedback = (ObjectNode) view.get("feedback");
-                putLong(feedback, "sinceVersion", newest == null ? null : newest.version());
-                // The newest version need not be the one that serves (rejected, rolled back, held): the tile says.
-                feedback.put("sinceStatus", newest == null ? null : newest.status().name());
-            } catch (RuntimeException e) {
-                adapters.put("error", String.valueOf(e.getMessage()));
+            String path = ex.path();
+            if (!ConsoleRoutes.isApi(path)) {
+                serve(ex, Route.PAGE, () -> page(ex));
+                return true;
             }
-        }
-        // Without adapter control the results themselves say which adapter made them.
-        JsonNode latest = view.path("stats").get("latestAdapterVersion");
-        if (serving != null) {
-            view.put("servingVersion", serving);
-            view.put("servingFrom", "adapter control");
-        } else if (control == null && latest != null) {
-            view.set("servingVersion", latest);
-            view.put("servingFrom", "latest result");
-        } else {
-            view.putNull("servingVersion");
-            view.put("servingFrom", control == null ? "no result yet" : "adapter control");
-        }
-        return view;
-    }
-
-    private static void putEvaluation(ObjectNode version, AdapterEvaluation evaluation) {
-        if (evaluation == null) {
-            version.putNull("evaluation");
-            return;
-        }
-        ObjectNode n = version.putObject("evaluation");
-        n.put("examples", evaluation.getExamples());
-        if (evaluation.getTemperature() == null) {
-            n.putNull("temperature");
-        } else {
-            n.put("temperature", evaluation.getTemperature());
+            String named = ex.queryParameter("task");
+            ShownTask task = named == null ? firstTask : tasks.get(named);
+            if (task == null) {
+                serve(ex, Route.PAGE, () -> {
+                    throw new Refused(404, "no task '" + named + "' in this console: " + tasks.keySet());
+                });
+                return true;
+            }
+            Route route = ConsoleRoutes.route(path);
+            serve(ex, route, switch (route) {
+                case STATE -> () -> ex.sendJson(200, view.snapshot(task.task, task.pages.state,
+                        System.currentTimeMillis()));
+                case EVENTS -> () -> events.open(ex, task.pages);
+                case LABEL -> () -> label(ex, task);
+                case ADAPTER_COMMAND -> () -> adapterCommand(ex, task.task.control());
+                case PLOT -> () -> plot(ex, task.task.control());
+                case PAGE -> () -> page(ex);
+            });
+            return true;
         }
     }
 
-    /**
-     * The versions whose evaluations the quality panel draws: the serving one, and the candidate, the newest version
-     * trained after it (published, rejected or waiting), when there is one; each only when it has an evaluation.
-     */
-    private static void putQuality(ObjectNode quality, List<AdapterRow> newestFirst, Long serving) {
-        AdapterRow served = serving == null ? null
-                : newestFirst.stream().filter(r -> r.version() == serving).findFirst().orElse(null);
-        AdapterRow candidate = newestFirst.stream()
-                .filter(r -> serving == null || r.version() > serving).findFirst().orElse(null);
-        putLong(quality, "serving", served == null || served.evaluation() == null ? null : served.version());
-        putLong(quality, "candidate", candidate == null || candidate.evaluation() == null ? null : candidate.version());
-    }
-
-    private static Instant newestAdapterCreated(AdapterControl control) {
-        if (control == null) {
-            return null;
-        }
-        return control.versions().stream().map(AdapterRow::created).filter(java.util.Objects::nonNull)
-                .max(Comparator.naturalOrder()).orElse(null);
-    }
-
-    // ---------------------------------------------------------------------------------------------------------
-    // What the page does
-
-    private void label(Exchange ex, TaskView task) throws IOException {
-        if (!authorized(ex)) {
-            return;
-        }
-        JsonNode body = body(ex);
-        if (body == null) {
-            return;
-        }
-        String id = body.path("id").asText("");
-        String label = body.path("label").asText("");
-        LiveState.Seen seen = task.state.find(id).orElse(null);
-        if (seen == null) {
-            sendError(ex, 404, "no recent classification with id '" + id + "' (the console keeps the latest "
-                    + LiveState.RECENT_CAPACITY + ")");
-            return;
-        }
-        if (!seen.labels().contains(label)) {
-            sendError(ex, 400, "'" + label + "' is not one of the task's labels " + seen.labels());
-            return;
-        }
-        Classification c = seen.record;
-        LabeledExample example = LabeledExample.newBuilder()
-                .setId(c.getId())
-                .setText(c.getText())
-                .setLabel(label)
-                .setSource(SOURCE)
-                .setLabeledAt(Instant.now())
-                .setPredictedLabel(c.getLabel())
-                .setAdapterVersion(c.getAdapterVersion())
-                .build();
+    private void label(ConsoleExchange ex, ShownTask task) throws IOException, Refused {
+        authenticator.authorize(ex.header("Authorization"), ex.clientAddress(), System.currentTimeMillis());
+        ConsoleRequests.Label label = ConsoleRequests.Label.of(ex.jsonBody(), task.pages.state);
         RecordMetadata written;
         try {
-            written = task.feedback.send(example);
+            written = task.feedback.send(label.example(Instant.now()));
         } catch (Exception e) {
-            log.warn("Label for {} not written to {}: {}", id, task.feedback.topic(), e.toString());
-            sendError(ex, 502, "could not write to " + task.feedback.topic() + ": " + rootMessage(e));
-            return;
+            log.warn("Label for {} not written to {}: {}", label.id(), task.feedback.topic(), e.toString());
+            throw new Refused(502, "could not write to " + task.feedback.topic() + ": " + rootMessage(e));
         }
-        task.state.labeled(seen, label);
-        ObjectNode answer = json.createObjectNode();
-        answer.put("id", id);
-        answer.put("label", label);
+        task.pages.state.labeled(label.seen(), label.label());
+        ObjectNode answer = ConsoleExchange.JSON.createObjectNode();
+        answer.put("id", label.id());
+        answer.put("label", label.label());
         answer.put("topic", written.topic());
         answer.put("partition", written.partition());
         answer.put("offset", written.offset());
-        sendJson(ex, 200, answer);
+        ex.sendJson(200, answer);
     }
 
-    private void plot(Exchange ex, TaskView task) throws IOException {
-        AdapterControl control = task.control;
-        Matcher path = PLOT_PATH.matcher(ex.path());
-        if (!path.matches() || !EvaluationPlots.KINDS.contains(path.group(2))) {
-            sendError(ex, 404, "no such plot: /api/plots/<version>/reliability.svg, coverage.svg or confusion.svg");
-            return;
+    private void adapterCommand(ConsoleExchange ex, AdapterControl control) throws IOException, Refused {
+        authenticator.authorize(ex.header("Authorization"), ex.clientAddress(), System.currentTimeMillis());
+        if (control == null) {
+            throw new Refused(503, "no adapter control: this console cannot see or command adapter versions");
         }
-        long version = Long.parseLong(path.group(1));
+        ConsoleRequests.AdapterCommand command = ConsoleRequests.AdapterCommand.of(ex.jsonBody(), control::versions);
+        try {
+            control.send(command.type(), command.version(), ConsoleRequests.CONSOLE);
+        } catch (Exception e) {
+            log.warn("Adapter command {} {} not sent: {}", command.type(), command.version(), e.toString());
+            throw new Refused(502, "could not send " + command.type() + ": " + rootMessage(e));
+        }
+        ObjectNode answer = ConsoleExchange.JSON.createObjectNode();
+        answer.put("command", command.type().name());
+        ConsoleView.putLong(answer, "version", command.version());
+        answer.put("requestedBy", ConsoleRequests.CONSOLE);
+        ex.sendJson(202, answer);
+    }
+
+    private void plot(ConsoleExchange ex, AdapterControl control) throws IOException, Refused {
+        PlotRequest plot = ConsoleRoutes.plot(ex.path()).orElseThrow(() -> new Refused(404,
+                "no such plot: /api/plots/<version>/reliability.svg, coverage.svg or confusion.svg"));
         AdapterEvaluation evaluation = control == null ? null : control.versions().stream()
-                .filter(r -> r.version() == version && r.evaluation() != null)
+                .filter(r -> r.version() == plot.version() && r.evaluation() != null)
                 .map(AdapterRow::evaluation).findFirst().orElse(null);
         if (evaluation == null) {
-            sendError(ex, 404, "version " + version + " has no published evaluation");
-            return;
+            throw new Refused(404, "version " + plot.version() + " has no published evaluation");
         }
         byte[] svg;
         try {
-            svg = plots.svg(version, path.group(2), evaluation);
+            svg = plots.svg(plot.version(), plot.kind(), evaluation);
         } catch (IllegalArgumentException e) {
-            sendError(ex, 422, "version " + version + ": " + e.getMessage());
-            return;
+            throw new Refused(422, "version " + plot.version() + ": " + e.getMessage());
         }
         ex.setHeader("Content-Security-Policy", PLOT_SECURITY_POLICY);
-        send(ex, 200, "image/svg+xml", svg);
+        ex.send(200, "image/svg+xml", svg);
     }
 
-    private void adapterCommand(Exchange ex, TaskView task) throws IOException {
-        if (!authorized(ex)) {
+    /** The page's files: plain-text answers, not the API's JSON errors. */
+    private static void page(ConsoleExchange ex) throws IOException {
+        PageFile file = ConsoleRoutes.pageFile(ex.path()).orElse(null);
+        if (file == null) {
+            ex.send(404, "text/plain; charset=utf-8", "not found\n".getBytes(StandardCharsets.UTF_8));
             return;
         }
-        AdapterControl control = task.control;
-        if (control == null) {
-            sendError(ex, 503, "no adapter control: this console cannot see or command adapter versions");
+        if (!"GET".equals(ex.method()) && !"HEAD".equals(ex.method())) {
+            ex.setHeader("Allow", "GET");
+            ex.send(405, "text/plain; charset=utf-8", "use GET\n".getBytes(StandardCharsets.UTF_8));
             return;
         }
-        JsonNode body = body(ex);
-        if (body == null) {
-            return;
-        }
-        AdapterCommandType type;
-        try {
-            type = AdapterCommandType.valueOf(body.path("command").asText(""));
-        } catch (IllegalArgumentException e) {
-            type = null;
-        }
-        if (type == null || !CONSOLE_COMMANDS.contains(type)) {
-            sendError(ex, 400, "command must be one of " + CONSOLE_COMMANDS.stream().map(Enum::name).sorted().toList());
-            return;
-        }
-        JsonNode v = body.get("version");
-        Long version = v == null || v.isNull() ? null : v.canConvertToLong() ? v.asLong() : Long.MIN_VALUE;
-        if (version != null && version == Long.MIN_VALUE) {
-            sendError(ex, 400, "version must be a whole number or null");
-            return;
-        }
-        if (type == AdapterCommandType.PIN && version == null) {
-            sendError(ex, 400, "PIN needs the version to pin");
-            return;
-        }
-        if (type == AdapterCommandType.UNPIN) {
-            version = null;
-        }
-        if (version != null) {
-            long wanted = version;
-            if (control.versions().stream().noneMatch(r -> r.version() == wanted)) {
-                sendError(ex, 404, "no adapter version " + wanted);
-                return;
+        byte[] bytes;
+        try (InputStream in = ConsoleServer.class.getResourceAsStream("/console/" + file.resource())) {
+            if (in == null) {
+                throw new IOException("console resource missing from the classpath: " + file.resource());
             }
+            bytes = in.readAllBytes();
         }
-        try {
-            control.send(type, version, REQUESTED_BY);
-        } catch (Exception e) {
-            log.warn("Adapter command {} {} not sent: {}", type, version, e.toString());
-            sendError(ex, 502, "could not send " + type + ": " + rootMessage(e));
-            return;
-        }
-        ObjectNode answer = json.createObjectNode();
-        answer.put("command", type.name());
-        putLong(answer, "version", version);
-        answer.put("requestedBy", REQUESTED_BY);
-        sendJson(ex, 202, answer);
-    }
-
-    /**
-     * Refuses the request (and answers it) unless the console has a token and the request carries it. An address
-     * that gave too many wrong tokens lately is answered 429 without a look at the one it gives now.
-     */
-    private boolean authorized(Exchange ex) throws IOException {
-        if (!settings.writable()) {
-            sendError(ex, 403, "read-only console: no console.token is configured, so nothing can be written");
-            return false;
-        }
-        String address = ex.clientAddress();
-        long retryAfter = tokenAttempts.retryAfterSeconds(address, System.currentTimeMillis());
-        if (retryAfter > 0) {
-            ex.setHeader("Retry-After", Long.toString(retryAfter));
-            sendError(ex, 429, "too many wrong console tokens from " + address + "; try again in " + retryAfter + " s");
-            return false;
-        }
-        String header = ex.header("Authorization");
-        String given = header != null && header.regionMatches(true, 0, "Bearer ", 0, 7) ? header.substring(7).trim() : "";
-        // Compare digests: equal length, and a comparison that takes the same time wherever they differ.
-        if (given.isEmpty() || !MessageDigest.isEqual(sha256(given), tokenDigest)) {
-            if (!given.isEmpty()) {
-                tokenAttempts.failed(address, System.currentTimeMillis());
-            }
-            ex.setHeader("WWW-Authenticate", "Bearer realm=\"slm-console\"");
-            sendError(ex, 401, given.isEmpty() ? "this needs the console token" : "wrong console token");
-            return false;
-        }
-        return true;
+        ex.setHeader("Content-Security-Policy", CONTENT_SECURITY_POLICY);
+        ex.send(200, file.contentType(), bytes);
     }
 
     // ---------------------------------------------------------------------------------------------------------
     // HTTP plumbing
 
-    /** Every request, by path: the API, else the page's files. */
-    private final class Routes extends Handler.Abstract {
-        @Override
-        public boolean handle(Request request, Response response, Callback callback) throws Exception {
-            Exchange ex = new Exchange(request, response, callback);
-            common(ex);
-            if (!settings.hostAllowed(ex.header("Host"))) {
-                // A page of another origin whose DNS name points at this address (DNS rebinding).
-                send(ex, 421, "text/plain; charset=utf-8", ("this console does not answer to the host name used; "
-                        + "allow it with console.allowed.hosts\n").getBytes(StandardCharsets.UTF_8));
-                return true;
+    private interface Work {
+        void run() throws IOException, Refused;
+    }
+
+    /**
+     * Runs {@code work} for a request with its route's method (any for the page's files); a refusal is answered with
+     * its reason, a failure with 500.
+     */
+    private static void serve(ConsoleExchange ex, Route route, Work work) {
+        try {
+            if (route.method != null && !route.method.equals(ex.method())) {
+                throw new Refused(405, "use " + route.method, Map.of("Allow", route.method));
             }
-            String path = ex.path();
-            if (!path.startsWith("/api/")) {
-                serve(ex, null, () -> page(ex));
-                return true;
+            work.run();
+            if (!ex.answered() && !ex.handedOver()) {
+                throw new IllegalStateException("no answer to " + ex.method() + " " + ex.path());
             }
-            String named = ex.queryParameter("task");
-            TaskView task = named == null ? firstTask : tasks.get(named);
-            if (task == null) {
-                serve(ex, null, () -> sendError(ex, 404, "no task '" + named + "' in this console: " + tasks.keySet()));
-                return true;
+        } catch (Refused refusal) {
+            try {
+                ex.refuse(refusal);
+            } catch (IOException | RuntimeException e) {
+                ex.callback.failed(e);
             }
-            switch (path) {
-                case "/api/state" -> serve(ex, "GET", () -> sendJson(ex, 200, snapshot(task)));
-                case "/api/events" -> serve(ex, "GET", () -> {
-                    String first = json.writeValueAsString(snapshot(task));
-                    ex.handedOver = true;
-                    hub.open(request, response, callback, task.name, "snapshot", first);
-                });
-                case "/api/labels" -> serve(ex, "POST", () -> label(ex, task));
-                case "/api/adapters" -> serve(ex, "POST", () -> adapterCommand(ex, task));
-                default -> {
-                    if (path.startsWith("/api/plots/")) {
-                        serve(ex, "GET", () -> plot(ex, task));
-                    } else {
-                        serve(ex, null, () -> page(ex));
-                    }
-                }
+        } catch (IOException | RuntimeException e) {
+            if (ex.handedOver()) {
+                return;
             }
-            return true;
+            if (e instanceof RuntimeException) {
+                log.error("Console request {} {} failed", ex.method(), ex.path(), e);
+            }
+            if (ex.answered() || ex.response.isCommitted()) {
+                ex.callback.failed(e);
+                return;
+            }
+            try {
+                ex.sendError(500, "internal error: " + e);
+            } catch (IOException | RuntimeException ignored) {
+                ex.callback.failed(e);
+            }
         }
     }
 
@@ -591,10 +381,9 @@ public final class ConsoleServer implements AutoCloseable {
      * JSON, with its headers, instead of Jetty's HTML page.
      */
     private static boolean jettyError(Request request, Response response, Callback callback) throws IOException {
-        Exchange ex = new Exchange(request, response, callback);
-        common(ex);
+        ConsoleExchange ex = new ConsoleExchange(request, response, callback);
         Object message = request.getAttribute(ErrorHandler.ERROR_MESSAGE);
-        sendError(ex, response.getStatus(), message != null ? message.toString() : HttpStatus.getMessage(response.getStatus()));
+        ex.sendError(response.getStatus(), message != null ? message.toString() : HttpStatus.getMessage(response.getStatus()));
         return true;
     }
 
@@ -620,182 +409,12 @@ public final class ConsoleServer implements AutoCloseable {
         }
     }
 
-    /** One request and its answer, which is sent once: what the handlers below read and write. */
-    private static final class Exchange {
-        final Request request;
-        final Response response;
-        final Callback callback;
-        boolean answered;
-        /** The response is the event hub's to complete. */
-        boolean handedOver;
-
-        Exchange(Request request, Response response, Callback callback) {
-            this.request = request;
-            this.response = response;
-            this.callback = callback;
-        }
-
-        String method() {
-            return request.getMethod();
-        }
-
-        /** The path, decoded and with dot segments resolved. */
-        String path() {
-            return Request.getPathInContext(request);
-        }
-
-        String header(String name) {
-            return request.getHeaders().get(name);
-        }
-
-        /** A parameter of the query string; null when it has none of that name. */
-        String queryParameter(String name) {
-            return Request.extractQueryParameters(request).getValue(name);
-        }
-
-        String clientAddress() {
-            return Request.getRemoteAddr(request);
-        }
-
-        void setHeader(String name, String value) {
-            response.getHeaders().put(name, value);
-        }
-
-        InputStream body() {
-            return Content.Source.asInputStream(request);
-        }
-    }
-
-    private interface Work {
-        void run() throws IOException;
-    }
-
-    /** Runs {@code work} for a request with the right method ({@code null}: any); a failure is answered 500. */
-    private void serve(Exchange ex, String method, Work work) {
-        try {
-            if (method != null && !method.equals(ex.method())) {
-                ex.setHeader("Allow", method);
-                sendError(ex, 405, "use " + method);
-                return;
-            }
-            work.run();
-            if (!ex.answered && !ex.handedOver) {
-                throw new IllegalStateException("no answer to " + ex.method() + " " + ex.path());
-            }
-        } catch (IOException | RuntimeException e) {
-            if (ex.handedOver) {
-                return;
-            }
-            if (e instanceof RuntimeException) {
-                log.error("Console request {} {} failed", ex.method(), ex.path(), e);
-            }
-            if (ex.answered || ex.response.isCommitted()) {
-                ex.callback.failed(e);
-                return;
-            }
-            try {
-                sendError(ex, 500, "internal error: " + e);
-            } catch (IOException | RuntimeException ignored) {
-                ex.callback.failed(e);
-            }
-        }
-    }
-
-    private void page(Exchange ex) throws IOException {
-        String resource = STATIC.get(ex.path());
-        if (resource == null) {
-            send(ex, 404, "text/plain; charset=utf-8", "not found\n".getBytes(StandardCharsets.UTF_8));
-            return;
-        }
-        if (!"GET".equals(ex.method()) && !"HEAD".equals(ex.method())) {
-            ex.setHeader("Allow", "GET");
-            send(ex, 405, "text/plain; charset=utf-8", "use GET\n".getBytes(StandardCharsets.UTF_8));
-            return;
-        }
-        byte[] bytes;
-        try (InputStream in = ConsoleServer.class.getResourceAsStream("/console/" + resource)) {
-            if (in == null) {
-                throw new IOException("console resource missing from the classpath: " + resource);
-            }
-            bytes = in.readAllBytes();
-        }
-        String type = resource.endsWith(".html") ? "text/html; charset=utf-8"
-                : resource.endsWith(".js") ? "text/javascript; charset=utf-8"
-                : resource.endsWith(".svg") ? "image/svg+xml" : "text/css; charset=utf-8";
-        ex.setHeader("Content-Security-Policy", CONTENT_SECURITY_POLICY);
-        send(ex, 200, type, bytes);
-    }
-
-    private static void common(Exchange ex) {
-        ex.setHeader("X-Content-Type-Options", "nosniff");
-        ex.setHeader("Referrer-Policy", "no-referrer");
-        ex.setHeader("X-Frame-Options", "DENY");
-        ex.setHeader("Cache-Control", "no-store");
-    }
-
-    /** The request's JSON object, or null after answering 400/413. */
-    private static JsonNode body(Exchange ex) throws IOException {
-        byte[] bytes;
-        try (InputStream in = ex.body()) {
-            bytes = in.readNBytes(MAX_BODY_BYTES + 1);
-        }
-        if (bytes.length > MAX_BODY_BYTES) {
-            sendError(ex, 413, "request body over " + MAX_BODY_BYTES + " bytes");
-            return null;
-        }
-        try {
-            JsonNode node = json.readTree(bytes);
-            if (node != null && node.isObject()) {
-                return node;
-            }
-        } catch (IOException e) {
-            // answered below
-        }
-        sendError(ex, 400, "the body must be a JSON object");
-        return null;
-    }
-
-    private static void sendError(Exchange ex, int status, String message) throws IOException {
-        ObjectNode error = json.createObjectNode();
-        error.put("error", message);
-        sendJson(ex, status, error);
-    }
-
-    private static void sendJson(Exchange ex, int status, JsonNode body) throws IOException {
-        send(ex, status, "application/json; charset=utf-8", json.writeValueAsBytes(body));
-    }
-
-    /** The whole answer; Jetty leaves the body out for HEAD. */
-    private static void send(Exchange ex, int status, String type, byte[] body) {
-        ex.answered = true;
-        ex.response.setStatus(status);
-        ex.setHeader("Content-Type", type);
-        ex.response.getHeaders().put("Content-Length", Integer.toString(body.length));
-        ex.response.write(true, ByteBuffer.wrap(body), ex.callback);
-    }
-
-    private static void putLong(ObjectNode node, String field, Long value) {
-        if (value == null) {
-            node.putNull(field);
-        } else {
-            node.put(field, value);
-        }
-    }
-
     private static String rootMessage(Throwable e) {
         Throwable t = e;
         while (t.getCause() != null && t.getCause() != t) {
             t = t.getCause();
         }
         return t.getMessage() == null ? t.toString() : t.getMessage();
-    }
-
-    private static byte[] sha256(String s) {
-        try {
-            return MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     private static void stopQuietly(Server server) {
@@ -806,17 +425,10 @@ public final class ConsoleServer implements AutoCloseable {
         }
     }
 
-    private static Thread daemon(Runnable r, String name) {
-        Thread t = new Thread(r, name);
-        t.setDaemon(true);
-        return t;
-    }
-
     @Override
     public void close() {
-        updates.shutdownNow();
-        hub.close();
+        events.close();
         stopQuietly(server);
-        tasks.values().forEach(TaskView::close);
+        tasks.values().forEach(ShownTask::close);
     }
 }

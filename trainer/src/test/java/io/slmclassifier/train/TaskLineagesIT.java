@@ -7,7 +7,6 @@ import io.slmclassifier.Fixtures;
 import io.slmclassifier.avro.AdapterEvent;
 import io.slmclassifier.avro.AdapterStatus;
 import io.slmclassifier.avro.LabeledExample;
-import io.slmclassifier.devkit.registry.EmbeddedSchemaRegistry;
 import io.slmclassifier.kafka.AvroSerde;
 import io.slmclassifier.kafka.KafkaTestCluster;
 import io.slmclassifier.kafka.registry.SchemaRegistryClient;
@@ -26,15 +25,9 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Properties;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -47,26 +40,15 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class TaskLineagesIT {
     @RegisterExtension
-    static final KafkaTestCluster kafka = new KafkaTestCluster();
-    private static EmbeddedSchemaRegistry registry;
+    static final KafkaTestCluster kafka = KafkaTestCluster.withSchemaRegistry();
 
     private static final String SHAPES_YAML = "name: shapes\nlabels: [square, circle, triangle]\n"
             + "prompt: \"Which shape is named in: {text}\\nShape:\"\nchat_template: false\nmax_text_tokens: 32";
 
-    @BeforeAll
-    static void startRegistry() {
-        registry = EmbeddedSchemaRegistry.builder().kafka(kafka.bootstrapServers()).start();
-    }
-
-    @AfterAll
-    static void stopRegistry() {
-        registry.close();
-    }
-
     private static TrainerConfig twoTasks(Path dir, Path colours, Path shapes) {
         Map<String, String> c = new HashMap<>();
         c.put("bootstrap.servers", kafka.bootstrapServers());
-        c.put("schema.registry.url", registry.url());
+        c.put("schema.registry.url", kafka.schemaRegistryUrl());
         c.put("tasks", colours + "," + shapes);
         c.put("model.dir", Fixtures.model("qwen3-tiny").toString());
         c.put("device", "cpu");
@@ -89,13 +71,13 @@ class TaskLineagesIT {
     void feedbackOfOneTaskPublishesAVersionOnItsControlTopicAndNothingOnTheOther(@TempDir Path dir) throws Exception {
         Path colours = Files.writeString(dir.resolve("colours.yaml"), ColourTask.YAML);
         Path shapes = Files.writeString(dir.resolve("shapes.yaml"), SHAPES_YAML);
-        SchemaRegistryClient registryClient = SchemaRegistryClient.builder(registry.url()).build();
+        SchemaRegistryClient registryClient = kafka.registryClient();
         try (TrainerService trainer = new TrainerService(twoTasks(dir, colours, shapes))) {
             trainer.start();
             awaitTrue(trainer::ready, Duration.ofSeconds(60), "the trainer read both tasks' topics");
 
             AvroSerde<LabeledExample> feedback = AvroSerde.forType(LabeledExample.class, registryClient);
-            try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(client(), new ByteArraySerializer(),
+            try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(kafka.client(), new ByteArraySerializer(),
                     new ByteArraySerializer())) {
                 List<LabeledData.Example> labeled = ColourTask.sentences(80, 1);
                 for (int i = 0; i < labeled.size(); i++) {
@@ -118,7 +100,7 @@ class TaskLineagesIT {
                 assertEquals("colours", v1.getTaskName());
                 assertEquals(ColourTask.TASK.hash(), v1.getTaskHash());
                 assertEquals(List.of(), coloursControl.ignored(), "nothing on colours.control was refused");
-                byte[] archive = new AdapterStore("kafka", client(), "colours.adapters", "").get(v1.getLocation(),
+                byte[] archive = new AdapterStore("kafka", kafka.client(), "colours.adapters", "").get(v1.getLocation(),
                         v1.getSizeBytes());
                 assertEquals(Optional.of(new AdapterArchive.TaskId("colours", ColourTask.TASK.hash())),
                         AdapterArchive.task(archive));
@@ -126,9 +108,9 @@ class TaskLineagesIT {
 
             awaitTrue(() -> trainer.dataset("colours").size() == 80, Duration.ofSeconds(30), "colours' 80 examples");
             assertEquals(0, trainer.dataset("shapes").size(), "the other task's dataset holds nothing");
-            assertEquals(0, recordsOn("shapes.control"), "nothing was published on the other task's control topic");
-            assertEquals(0, recordsOn("shapes.adapters"));
-            assertEquals(0, recordsOn("shapes.dataset"));
+            assertEquals(0, kafka.recordsOn("shapes.control"), "nothing was published on the other task's control topic");
+            assertEquals(0, kafka.recordsOn("shapes.adapters"));
+            assertEquals(0, kafka.recordsOn("shapes.dataset"));
 
             // The run's timer counts once the publication is done, a moment after the event is readable.
             awaitTrue(() -> metrics(trainer).contains("slm_trainer_run_seconds_count{task=\"colours\"} 1"),
@@ -150,23 +132,7 @@ class TaskLineagesIT {
     }
 
     private static ControlLog control(String topic, SchemaRegistryClient registryClient, String task) {
-        return new ControlLog(client(), topic, new ControlRecords(registryClient), ControlSignature.none(), task);
-    }
-
-    /** How many records the topic holds (its end offsets, summed). */
-    private static long recordsOn(String topic) {
-        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(client(), new ByteArrayDeserializer(),
-                new ByteArrayDeserializer())) {
-            List<TopicPartition> partitions = consumer.partitionsFor(topic, Duration.ofSeconds(10)).stream()
-                    .map(p -> new TopicPartition(topic, p.partition())).toList();
-            return consumer.endOffsets(partitions).values().stream().mapToLong(Long::longValue).sum();
-        }
-    }
-
-    private static Properties client() {
-        Properties p = new Properties();
-        p.put("bootstrap.servers", kafka.bootstrapServers());
-        return p;
+        return new ControlLog(kafka.client(), topic, new ControlRecords(registryClient), ControlSignature.none(), task);
     }
 
     private static void awaitTrue(java.util.function.BooleanSupplier condition, Duration timeout, String what)

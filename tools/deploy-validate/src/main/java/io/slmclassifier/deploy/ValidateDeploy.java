@@ -597,22 +597,8 @@ public final class ValidateDeploy {
                         error(o.where(), "Service " + o.name() + " targets port '" + target.asText() + "' that its pods do not name");
                     }
                 }
-            } else if (o.kind().equals("ServiceMonitor")) {
-                checkServiceMonitor(o, objects);
-            } else if (o.kind().equals("PodMonitor")) {
-                JsonNode spec = o.body().path("spec");
-                List<Node> pods = workloads.stream().filter(w -> w.namespace().equals(o.namespace()) && selects(
-                        spec.path("selector").path("matchLabels"), w.body().path("spec").path("template").path("metadata")
-                                .path("labels"))).toList();
-                if (pods.isEmpty()) {
-                    error(o.where(), "PodMonitor " + o.name() + " selects no pods of these manifests");
-                }
-                for (JsonNode endpoint : spec.path("podMetricsEndpoints")) {
-                    String port = endpoint.path("port").asText();
-                    if (pods.stream().noneMatch(w -> containerPorts(w).contains(port))) {
-                        error(o.where(), "PodMonitor " + o.name() + " scrapes port '" + port + "' that its pods do not name");
-                    }
-                }
+            } else if (o.kind().equals("ServiceMonitor") || o.kind().equals("PodMonitor")) {
+                checkMonitor(o, objects, workloads);
             } else if (o.kind().equals("ScaledObject")) {
                 checkScaledObject(o, objects, workloads);
             } else if (o.kind().equals("PodDisruptionBudget")) {
@@ -713,31 +699,41 @@ public final class ValidateDeploy {
         }
     }
 
-    /** A ServiceMonitor selects a Service of these manifests in its namespace and scrapes ports that Service names. */
-    private void checkServiceMonitor(Node monitor, List<Node> objects) {
+    /**
+     * A Prometheus Operator monitor selects targets of these manifests in its namespace and scrapes only ports they
+     * name: a ServiceMonitor, Services by their labels, at the names of their ports; a PodMonitor, the pods of the
+     * workloads by their template's labels, at the names of their containers' ports.
+     */
+    private void checkMonitor(Node monitor, List<Node> objects, List<Node> workloads) {
+        boolean ofPods = monitor.kind().equals("PodMonitor");
         JsonNode spec = monitor.body().path("spec");
-        List<Node> services = objects.stream().filter(s -> s.kind().equals("Service")
-                && s.namespace().equals(monitor.namespace())
-                && selects(spec.path("selector").path("matchLabels"), s.body().path("metadata").path("labels"))).toList();
-        if (services.isEmpty()) {
-            error(monitor.where(), "ServiceMonitor " + monitor.name() + " selects no Service of these manifests");
+        JsonNode selector = spec.path("selector").path("matchLabels");
+        List<Node> candidates = ofPods ? workloads : objects.stream().filter(s -> s.kind().equals("Service")).toList();
+        List<Set<String>> selectedPorts = candidates.stream().filter(t -> t.namespace().equals(monitor.namespace())
+                && selects(selector, ofPods ? t.body().path("spec").path("template").path("metadata").path("labels")
+                        : t.body().path("metadata").path("labels")))
+                .map(t -> ofPods ? containerPorts(t) : servicePorts(t)).toList();
+        String monitorName = monitor.kind() + " " + monitor.name();
+        if (selectedPorts.isEmpty()) {
+            error(monitor.where(), monitorName + " selects no " + (ofPods ? "pods" : "Service") + " of these manifests");
             return;
         }
-        for (JsonNode endpoint : spec.path("endpoints")) {
+        for (JsonNode endpoint : spec.path(ofPods ? "podMetricsEndpoints" : "endpoints")) {
             String port = endpoint.path("port").asText();
-            boolean named = services.stream().anyMatch(s -> {
-                for (JsonNode p : s.body().path("spec").path("ports")) {
-                    if (port.equals(p.path("name").asText())) {
-                        return true;
-                    }
-                }
-                return false;
-            });
-            if (!named) {
-                error(monitor.where(), "ServiceMonitor " + monitor.name() + " scrapes port '" + port
-                        + "' that the Services it selects do not name");
+            if (selectedPorts.stream().noneMatch(names -> names.contains(port))) {
+                error(monitor.where(), monitorName + " scrapes port '" + port + "' that "
+                        + (ofPods ? "its pods do not name" : "the Services it selects do not name"));
             }
         }
+    }
+
+    /** The names of a Service's ports. */
+    private static Set<String> servicePorts(Node service) {
+        Set<String> out = new LinkedHashSet<>();
+        for (JsonNode p : service.body().path("spec").path("ports")) {
+            out.add(p.path("name").asText());
+        }
+        return out;
     }
 
     /**
