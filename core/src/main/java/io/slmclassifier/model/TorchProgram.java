@@ -117,6 +117,11 @@ public final class TorchProgram implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+        return fromSource(manager, code, unsetAttributes);
+    }
+
+    /** A program from its source text (see {@link #load}). */
+    public static TorchProgram fromSource(NDManager manager, String code, List<String> unsetAttributes) {
         try (InputStream archive = new ByteArrayInputStream(TorchScriptArchive.pack(code, unsetAttributes))) {
             return new TorchProgram(JniUtils.loadModule((PtNDManager) manager, archive, true, false));
         } catch (IOException e) {
