@@ -120,7 +120,7 @@ public final class Classifier implements AutoCloseable {
      * Serve with an adapter applied beside the shared base weights, unmerged: {@code x W + s (x A) B} per
      * projection. For classifiers of several tasks on one model: each holds only its own A and B (rank r, a few
      * megabytes where a merged copy would be the model's size), and a switch is a pointer change. A pass pays two
-     * thin matrix products per projection for it.
+     * thin matrix products per fused projection (q/k/v, o, gate/up, down) for it.
      *
      * <p>The model's decoder prepares its own copy of the adapter once ({@link Decoder#install}): on the model's
      * device, in the dtype the decoder computes in, q/k/v and gate/up each one pair of products, so a pass casts

@@ -12,6 +12,8 @@ import ai.djl.pytorch.jni.JniUtils;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The Qwen3 / Qwen2 / Llama decoder, run as ONE TorchScript program per forward pass ({@code decoder.py} beside
@@ -50,7 +52,7 @@ public final class Decoder implements AutoCloseable {
     public final class InstalledAdapter implements ProjectionDeltas, AutoCloseable {
         private final IValue prepared;
         private final long bytes;
-        private volatile boolean installed = true;
+        private volatile boolean open = true;
 
         private InstalledAdapter(IValue prepared) {
             this.prepared = prepared;
@@ -77,7 +79,7 @@ public final class Decoder implements AutoCloseable {
         }
 
         public boolean isInstalled() {
-            return installed;
+            return open;
         }
 
         private Decoder owner() {
@@ -85,7 +87,7 @@ public final class Decoder implements AutoCloseable {
         }
 
         private IValue prepared() {
-            if (!installed) {
+            if (!open) {
                 throw new IllegalStateException("this adapter was removed from the decoder");
             }
             return prepared;
@@ -108,8 +110,9 @@ public final class Decoder implements AutoCloseable {
 
         @Override
         public synchronized void close() {
-            if (installed) {
-                installed = false;
+            if (open) {
+                open = false;
+                installed.remove(this);
                 program.release(prepared);
             }
         }
@@ -166,6 +169,8 @@ public final class Decoder implements AutoCloseable {
     private final NDArray none;
     /** The program's empty adapter list, for passes without LoRA. */
     private final IValue noAdapter;
+    /** Adapters installed and not yet closed: freed before the program that made them. */
+    private final Set<InstalledAdapter> installed = ConcurrentHashMap.newKeySet();
 
     /**
      * @param computeType the dtype inside the program: FLOAT32, FLOAT16 or BFLOAT16 (GPU); the weights may be
@@ -247,7 +252,9 @@ public final class Decoder implements AutoCloseable {
         // constructor), so that a pass recording gradients may read it too.
         withGradMode(() -> prepared[0] = program.call("serving_adapter", TorchProgram.dict(adapter.loraWeights()),
                 IValue.from(adapter.loraScale())));
-        return new InstalledAdapter(program.hold(prepared[0]));
+        InstalledAdapter version = new InstalledAdapter(program.hold(prepared[0]));
+        installed.add(version);
+        return version;
     }
 
     /**
@@ -318,11 +325,11 @@ public final class Decoder implements AutoCloseable {
         if (deltas == null) {
             return noAdapter;
         }
-        if (deltas instanceof InstalledAdapter installed) {
-            if (installed.owner() != this) {
+        if (deltas instanceof InstalledAdapter prepared) {
+            if (prepared.owner() != this) {
                 throw new IllegalArgumentException("the adapter was installed in another decoder");
             }
-            return installed.prepared();
+            return prepared.prepared();
         }
         return program.call("training_adapter", TorchProgram.dict(deltas.loraWeights()),
                 IValue.from(deltas.loraScale()), IValue.from(deltas.activeDropout()));
@@ -348,6 +355,9 @@ public final class Decoder implements AutoCloseable {
 
     @Override
     public void close() {
+        for (InstalledAdapter adapter : List.copyOf(installed)) {
+            adapter.close();
+        }
         program.release(noAdapter);
         program.close();
         manager.close();
