@@ -1,13 +1,16 @@
+# The Qwen3 / Qwen2 / Llama decoder as ONE TorchScript program, to be read beside transformers'
+# models/qwen3/modeling_qwen3.py: DecoderConfig is the part of config.json a pass needs, Qwen3DecoderLayer is
+# Qwen3DecoderLayer with its Qwen3Attention and Qwen3MLP, Qwen3Model is Qwen3Model, LayerAdapter is PEFT's LoRA of
+# one layer, Model is what Java calls. model/Decoder.java packs this file into a TorchScript archive
+# (TorchScriptArchive) and loads it in the PyTorch engine, so a forward pass is one call from Java: fused
+# attention, fused norms, no crossing of the JNI boundary per operation.
+#
+# This is TorchScript's serialized dialect, which the engine compiles when it loads the archive: Python syntax,
+# with every class qualified as __torch__.Name, every attribute declared with its type, and no dtype names.
+
+
 class DecoderConfig:
-  # The Qwen3 / Qwen2 / Llama decoder as ONE TorchScript program, to be read beside transformers'
-  # models/qwen3/modeling_qwen3.py: DecoderConfig is the part of config.json a pass needs, Qwen3DecoderLayer is
-  # Qwen3DecoderLayer with its Qwen3Attention and Qwen3MLP, Qwen3Model is Qwen3Model, LayerAdapter is PEFT's LoRA
-  # of one layer. model/Decoder.java packs this file into a TorchScript archive (TorchScriptArchive) and loads it in
-  # the PyTorch engine, so a forward pass is one call from Java: fused attention, fused norms, no crossing of the
-  # JNI boundary per operation.
-  #
-  # This is TorchScript's serialized dialect, which the engine compiles when it loads the archive: Python syntax,
-  # with every class qualified as __torch__.Name, every attribute declared with its type, and no dtype names.
+  # The sizes of config.json a pass needs, under config.json's names.
   hidden_size : int
   intermediate_size : int
   num_attention_heads : int
@@ -388,8 +391,8 @@ class Qwen3Model:
 
 
 class Model(Module):
-  # What Java calls (model/Decoder.java). An archive's attributes are created empty by TorchScriptArchive (its
-  # pickle holds no tensors), so the model is set by setup() and Optional until then.
+  # What Java calls (model/Decoder.java). An archive's attributes start as None (TorchScriptArchive: its pickle
+  # holds no tensors), so the model is set by setup() and Optional until then.
   __parameters__ = []
   __buffers__ = []
   training : bool
