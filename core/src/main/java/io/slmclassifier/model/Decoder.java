@@ -33,7 +33,7 @@ public final class Decoder implements AutoCloseable {
      * only serves is {@link #install installed} instead, prepared once.
      */
     public interface ProjectionDeltas {
-        /** A [r, in] and B [out, r] of each targeted module, under PEFT's names ({@link LoraAdapter#parameterNames}). */
+        /** A [r, in] and B [out, r] of each targeted module, under PEFT's names ({@link LoraAdapter#loraWeights}). */
         Map<String, NDArray> loraWeights();
 
         double loraScale();

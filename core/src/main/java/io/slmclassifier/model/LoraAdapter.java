@@ -268,7 +268,7 @@ public final class LoraAdapter implements Decoder.ProjectionDeltas, AutoCloseabl
     }
 
     /**
-     * A copy on this device in this dtype (the weights' storage dtype on a GPU), owned by {@code parent} and independent of
+     * A copy on this device in this dtype (GPU serving uses float16), owned by {@code parent} and independent of
      * this adapter: it stays valid after this one is closed.
      */
     public LoraAdapter to(ai.djl.Device device, DataType dtype, NDManager parent) {

@@ -33,8 +33,8 @@ class LoraPassTest {
         TorchRuntime.inferenceThread();
         root = NDManager.newBaseManager(Device.cpu());
         try (Checkpoint checkpoint = Checkpoint.open(Fixtures.model("qwen3-tiny"))) {
-            weights = DecoderWeights.load(checkpoint, ModelConfig.load(Fixtures.model("qwen3-tiny")), root, Device.cpu(),
-                    DataType.FLOAT32);
+            ModelConfig config = ModelConfig.load(Fixtures.model("qwen3-tiny"));
+            weights = DecoderWeights.load(checkpoint, config, root, Device.cpu(), DataType.FLOAT32);
         }
         decoder = new Decoder(weights, DataType.FLOAT32);
         int[] ids = Fixtures.parityCases().stream().filter(c -> c.model().equals("qwen3-tiny")).findFirst()

@@ -62,7 +62,8 @@ class TorchProgramTest {
             NDArray x = manager.create(new float[] {4, 5, 6});
             w.setRequiresGradient(true);
             try (GradientCollector collector = TorchRuntime.engine().newGradientCollector()) {
-                IValue result = program.call("forward", TorchProgram.tensor(w), TorchProgram.tensor(x), IValue.from(2.0));
+                IValue result = program.call("forward", TorchProgram.tensor(w), TorchProgram.tensor(x),
+                        IValue.from(2.0));
                 NDArray sum = result.toTensor((PtNDManager) manager);
                 result.close();
                 assertEquals(64f, sum.getFloat());
@@ -91,7 +92,8 @@ class TorchProgramTest {
     void aHeldValueIsPassedToManyCallsAndFreedOnlyWhenReleased() {
         try (NDManager manager = TorchRuntime.engine().newBaseManager();
                 TorchProgram program = load(manager)) {
-            IValue weights = program.hold(program.call("weights", TorchProgram.tensor(manager.create(new float[] {1, 2}))));
+            NDArray w = manager.create(new float[] {1, 2});
+            IValue weights = program.hold(program.call("weights", TorchProgram.tensor(w)));
             for (int call = 0; call < 3; call++) {
                 IValue result = program.call("forward_held", weights,
                         TorchProgram.tensor(manager.create(new float[] {1, 1})));
