@@ -218,9 +218,10 @@ class AdapterFetchIT {
                 long wanted = version;
                 Eventually.awaitTrue(() -> rollout.serving() == wanted, Duration.ofSeconds(60), "version " + version);
                 assertEquals(String.valueOf(version), unmerged.adapterVersion());
-                // Rank 2 on the seven projections of the tiny model, float32: the copy beside the shared weights.
-                assertEquals(LoraAdapter.parameterCount(new LoraConfig(2, 4, 0, LoraConfig.MODULES, false, "qwen3-tiny"),
-                        model.weights().config) * 4, unmerged.unmergedAdapterBytes());
+                // Rank 2 on the seven projections of the tiny model, float32: the copy beside the shared weights (B
+                // of q/k/v and of gate/up block-diagonal, as the decoder holds it).
+                assertEquals(LoraAdapter.servedParameterCount(new LoraConfig(2, 4, 0, LoraConfig.MODULES, false,
+                        "qwen3-tiny"), model.weights().config) * 4, unmerged.unmergedAdapterBytes());
                 try (Classifier merged = new Classifier(model, ColourTask.TASK, Classifier.Options.defaults());
                         LoraAdapter lora = model.loadAdapter(dir.resolve("adapter-" + version))) {
                     merged.useMergedAdapter(String.valueOf(version), lora);

@@ -2,7 +2,6 @@ package io.slmclassifier.classify;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import io.slmclassifier.model.Decoder;
 import io.slmclassifier.model.DecoderWeights;
 import io.slmclassifier.model.KvCache;
@@ -65,8 +64,8 @@ public final class Classifier implements AutoCloseable {
     /** The model's own decoder, or one over merged adapter weights. */
     private volatile Decoder decoder;
     private DecoderWeights mergedWeights;
-    /** The copy of an adapter served unmerged, owned here; null when none is. */
-    private LoraAdapter unmergedAdapter;
+    /** The adapter served unmerged, installed in the model's decoder by this classifier; null when none is. */
+    private Decoder.InstalledAdapter unmergedAdapter;
 
     public Classifier(LanguageModel model, Task task, Options options) {
         this.model = model;
@@ -121,30 +120,27 @@ public final class Classifier implements AutoCloseable {
      * Serve with an adapter applied beside the shared base weights, unmerged: {@code x W + s (x A) B} per
      * projection. For classifiers of several tasks on one model: each holds only its own A and B (rank r, a few
      * megabytes where a merged copy would be the model's size), and a switch is a pointer change. A pass pays two
-     * thin matrix products per projection for it.
+     * thin matrix products per fused projection (q/k/v, o, gate/up, down) for it.
      *
-     * <p>The classifier serves a copy of the adapter on the model's device, in the dtype the decoder computes in
-     * (so a pass casts nothing); the caller keeps its own. The copy is freed when another version replaces it:
-     * the switch waits for the pass in progress, so no pass runs on freed arrays.
+     * <p>The model's decoder prepares its own copy of the adapter once ({@link Decoder#install}): on the model's
+     * device, in the dtype the decoder computes in, q/k/v and gate/up each one pair of products, so a pass casts
+     * nothing; the caller keeps its adapter. The copy is freed when another version replaces it: the switch waits
+     * for the pass in progress, so no pass runs on freed arrays.
      *
      * @return the copy served, owned by this classifier
      */
-    public LoraAdapter useUnmergedAdapter(String version, LoraAdapter adapter) {
-        // Copied outside the lock: batches keep running on the previous version until the switch.
-        // Kept as the base weights are kept (float32, or float16 for a float16 program): the engine cannot make
-        // bfloat16 arrays (on a GPU the conversion aborts the process), and the program casts A and B to its own
-        // dtype where it applies them.
-        DataType stored = model.computeType() == DataType.BFLOAT16 ? DataType.FLOAT32 : model.computeType();
-        LoraAdapter resident = adapter.to(model.device(), stored, model.manager());
-        switchTo(version, resident, null, resident, model.decoder());
-        return resident;
+    public Decoder.InstalledAdapter useUnmergedAdapter(String version, LoraAdapter adapter) {
+        // Prepared outside the lock: batches keep running on the previous version until the switch.
+        Decoder.InstalledAdapter installed = model.decoder().install(adapter);
+        switchTo(version, installed, null, installed, model.decoder());
+        return installed;
     }
 
     private synchronized void switchTo(String version, Decoder.ProjectionDeltas projectionDeltas, DecoderWeights merged,
-            LoraAdapter unmerged, Decoder next) {
+            Decoder.InstalledAdapter unmerged, Decoder next) {
         DecoderWeights previous = mergedWeights;
         Decoder previousDecoder = decoder;
-        LoraAdapter previousUnmerged = unmergedAdapter;
+        Decoder.InstalledAdapter previousUnmerged = unmergedAdapter;
         this.deltas = projectionDeltas;
         this.mergedWeights = merged;
         this.unmergedAdapter = unmerged;
@@ -162,7 +158,10 @@ public final class Classifier implements AutoCloseable {
         }
     }
 
-    /** Bytes on the device of the adapter served unmerged (its A and B); 0 for the base model or a merged one. */
+    /**
+     * Bytes on the device of the adapter served unmerged (its prepared A and B, B's zero blocks included); 0 for
+     * the base model or a merged one.
+     */
     public synchronized long unmergedAdapterBytes() {
         return unmergedAdapter == null ? 0 : unmergedAdapter.bytes();
     }

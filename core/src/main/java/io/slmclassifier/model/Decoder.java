@@ -1,24 +1,26 @@
 package io.slmclassifier.model;
 
-import static io.slmclassifier.model.TorchProgram.list;
 import static io.slmclassifier.model.TorchProgram.tensor;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.engine.PtNDManager;
 import ai.djl.pytorch.jni.IValue;
 import ai.djl.pytorch.jni.JniUtils;
-import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The Qwen3 / Qwen2 / Llama decoder, run as ONE TorchScript program per forward pass ({@code decoder.py} beside
- * this class, following transformers' modeling_qwen3.py). The program gets the weights once and keeps them in
- * its compute dtype (bfloat16 on a GPU, float32 on CPU); Java keeps tokenization, batching, the prefix cache's
- * lifetime and the adapters, and only float32 results cross back.
+ * this class, written to be read beside transformers' modeling_qwen3.py). The program gets the weights once, by
+ * the checkpoint's names, and keeps them in its compute dtype (bfloat16 on a GPU, float32 on CPU); Java keeps
+ * tokenization, batching, the prefix cache's lifetime and which adapter a pass applies, and only float32 results
+ * cross back.
  *
  * <p>Sequences are right-padded: with a causal mask a real token only ever sees earlier, real tokens, so no
  * padding mask is needed and padded rows are never read.
@@ -26,19 +28,94 @@ import java.util.List;
 public final class Decoder implements AutoCloseable {
 
     /**
-     * LoRA on the seven projections, handed to the program as tensors: y = W x + scale * B (A dropout(x)).
+     * LoRA on the seven projections, y = W x + scale * B (A dropout(x)), applied as it is: the program builds its
+     * per-layer form from these tensors in every pass, on the gradient path to each (training). An adapter that
+     * only serves is {@link #install installed} instead, prepared once.
      */
     public interface ProjectionDeltas {
-        /**
-         * Per layer, A then B of q, k, v, o, gate, up and down ({@link LoraConfig#MODULES} order); a module
-         * without LoRA has an A of [0, in] and a B of [out, 0].
-         */
-        List<NDArray> loraTensors();
+        /** A [r, in] and B [out, r] of each targeted module, under PEFT's names ({@link LoraAdapter#loraWeights}). */
+        Map<String, NDArray> loraWeights();
 
         double loraScale();
 
         /** Dropout on the LoRA input; 0 outside training. */
         double activeDropout();
+    }
+
+    /**
+     * An adapter prepared by the program for serving, once: on the model's device, in the compute dtype, the scale
+     * folded into B, q/k/v's and gate/up's A matrices stacked with a block-diagonal B so that each fused
+     * projection's update is one pair of products (decoder.py's {@code LayerAdapter}). It holds its own copy: the
+     * adapter it was made from may be closed. Pass it as the {@link ProjectionDeltas} of a pass of the decoder
+     * that installed it; {@link #close} frees it once no pass in flight uses it.
+     */
+    public final class InstalledAdapter implements ProjectionDeltas, AutoCloseable {
+        private final IValue prepared;
+        private final long bytes;
+        private volatile boolean open = true;
+
+        private InstalledAdapter(IValue prepared) {
+            this.prepared = prepared;
+            // Counted by the program: DJL has no data type for a bfloat16 tensor it did not make (UNKNOWN).
+            IValue counted = program.call("adapter_bytes", prepared);
+            this.bytes = counted.toLong();
+            counted.close();
+        }
+
+        /** Bytes the program holds for it on the device (B's zero blocks included). */
+        public long bytes() {
+            return bytes;
+        }
+
+        /**
+         * What the program holds for it, A and B of each fused projection per layer, as arrays owned by
+         * {@code owner} (views of the program's tensors; a bfloat16 one has DJL's data type UNKNOWN).
+         */
+        public List<NDArray> tensors(NDManager owner) {
+            IValue result = program.call("adapter_tensors", prepared);
+            NDArray[] arrays = result.toTensorArray((PtNDManager) owner);
+            result.close();
+            return List.of(arrays);
+        }
+
+        public boolean isInstalled() {
+            return open;
+        }
+
+        private Decoder owner() {
+            return Decoder.this;
+        }
+
+        private IValue prepared() {
+            if (!open) {
+                throw new IllegalStateException("this adapter was removed from the decoder");
+            }
+            return prepared;
+        }
+
+        @Override
+        public Map<String, NDArray> loraWeights() {
+            return Map.of();
+        }
+
+        @Override
+        public double loraScale() {
+            return 0;
+        }
+
+        @Override
+        public double activeDropout() {
+            return 0;
+        }
+
+        @Override
+        public synchronized void close() {
+            if (open) {
+                open = false;
+                installed.remove(this);
+                program.release(prepared);
+            }
+        }
     }
 
     /**
@@ -90,6 +167,10 @@ public final class Decoder implements AutoCloseable {
     private final NDManager manager;
     private final TorchProgram program;
     private final NDArray none;
+    /** The program's empty adapter list, for passes without LoRA. */
+    private final IValue noAdapter;
+    /** Adapters installed and not yet closed: freed before the program that made them. */
+    private final Set<InstalledAdapter> installed = ConcurrentHashMap.newKeySet();
 
     /**
      * @param computeType the dtype inside the program: FLOAT32, FLOAT16 or BFLOAT16 (GPU); the weights may be
@@ -107,30 +188,43 @@ public final class Decoder implements AutoCloseable {
         this.rope = new RotaryEmbedding(c);
         this.manager = weights.manager.newSubManager();
         this.none = manager.zeros(new Shape(0), DataType.FLOAT32);
-        this.program = TorchProgram.load(manager, Decoder.class, "decoder.py", List.of("w", "sizes", "eps"));
-        List<NDArray> tensors = new ArrayList<>();
-        tensors.add(w.embedTokens);
-        tensors.add(w.norm);
-        for (DecoderWeights.Layer l : w.layers) {
-            tensors.add(l.inputLayernorm());
-            tensors.add(l.qkvProj());
-            tensors.add(orNone(l.qkvBias()));
-            tensors.add(orNone(l.qNorm()));
-            tensors.add(orNone(l.kNorm()));
-            tensors.add(l.oProj());
-            tensors.add(l.postAttentionLayernorm());
-            tensors.add(l.gateUpProj());
-            tensors.add(l.downProj());
+        this.program = TorchProgram.load(manager, Decoder.class, "decoder.py", List.of("model"));
+        // The checkpoint's names, with q/k/v and gate/up fused as DecoderWeights holds them.
+        Map<String, NDArray> tensors = new LinkedHashMap<>();
+        tensors.put("model.embed_tokens.weight", w.embedTokens);
+        tensors.put("model.norm.weight", w.norm);
+        for (int i = 0; i < w.layers.length; i++) {
+            DecoderWeights.Layer l = w.layers[i];
+            String layer = "model.layers." + i + ".";
+            tensors.put(layer + "input_layernorm.weight", l.inputLayernorm());
+            tensors.put(layer + "self_attn.qkv_proj.weight", l.qkvProj());
+            if (l.qkvBias() != null) {
+                tensors.put(layer + "self_attn.qkv_proj.bias", l.qkvBias());
+            }
+            if (l.qNorm() != null) {
+                tensors.put(layer + "self_attn.q_norm.weight", l.qNorm());
+                tensors.put(layer + "self_attn.k_norm.weight", l.kNorm());
+            }
+            tensors.put(layer + "self_attn.o_proj.weight", l.oProj());
+            tensors.put(layer + "post_attention_layernorm.weight", l.postAttentionLayernorm());
+            tensors.put(layer + "mlp.gate_up_proj.weight", l.gateUpProj());
+            tensors.put(layer + "mlp.down_proj.weight", l.downProj());
         }
-        long[] sizes = {c.numHiddenLayers(), c.numAttentionHeads(), c.numKeyValueHeads(), c.headDim(), c.hiddenSize(),
-                c.intermediateSize(), torchDtype(computeType), precision.finalNorm() ? 1 : 0,
-                precision.prefixMerge() ? 1 : 0, precision.rotary() ? 1 : 0};
         // The program's own copies (bfloat16) must be ordinary tensors: made under the engine's inference guard they
         // could never take part in training. Nothing here requires gradients, so nothing is recorded.
+        withGradMode(() -> program.run("setup", TorchProgram.dict(tensors), IValue.from(c.numHiddenLayers()),
+                IValue.from(c.hiddenSize()), IValue.from(c.intermediateSize()), IValue.from(c.numAttentionHeads()),
+                IValue.from(c.numKeyValueHeads()), IValue.from(c.headDim()), IValue.from(c.rmsNormEps()),
+                IValue.from(torchDtype(computeType)), IValue.from(precision.finalNorm()),
+                IValue.from(precision.prefixMerge()), IValue.from(precision.rotary())));
+        this.noAdapter = program.hold(program.call("no_adapter"));
+    }
+
+    private static void withGradMode(Runnable call) {
         boolean recording = JniUtils.isGradMode();
         JniUtils.setGradMode(true);
         try {
-            program.call("setup", list(tensors), IValue.listFrom(sizes), IValue.from(c.rmsNormEps()));
+            call.run();
         } finally {
             JniUtils.setGradMode(recording);
         }
@@ -149,6 +243,21 @@ public final class Decoder implements AutoCloseable {
     }
 
     /**
+     * Prepares an adapter for serving by this decoder, once (see {@link InstalledAdapter}); the adapter itself
+     * may be closed afterwards.
+     */
+    public InstalledAdapter install(ProjectionDeltas adapter) {
+        IValue[] prepared = new IValue[1];
+        // Detached inside the program, and made outside the inference guard as the weights are (see the
+        // constructor), so that a pass recording gradients may read it too.
+        withGradMode(() -> prepared[0] = program.call("serving_adapter", TorchProgram.dict(adapter.loraWeights()),
+                IValue.from(adapter.loraScale())));
+        InstalledAdapter version = new InstalledAdapter(program.hold(prepared[0]));
+        installed.add(version);
+        return version;
+    }
+
+    /**
      * Runs a prefix (one sequence) and keeps its keys and values in a cache owned by {@code owner}. Inside a
      * gradient collector the cache stays on the gradient path.
      */
@@ -157,8 +266,7 @@ public final class Decoder implements AutoCloseable {
         try (NDManager scope = owner.newSubManager()) {
             NDArray ids = scope.create(new long[][] {toLong(tokens)});
             IValue result = program.call("prefill", tensor(ids), rope(scope, 0, tokens.length, false),
-                    rope(scope, 0, tokens.length, true), lora(deltas), IValue.from(scale(deltas)),
-                    IValue.from(dropout(deltas)));
+                    rope(scope, 0, tokens.length, true), adapter(deltas));
             IValue[] pair = result.toIValueTuple();
             KvCache cache = new KvCache(cacheManager, pair[0].toTensor((PtNDManager) cacheManager),
                     pair[1].toTensor((PtNDManager) cacheManager), tokens.length);
@@ -198,7 +306,7 @@ public final class Decoder implements AutoCloseable {
         IValue result = program.call("forward", tensor(batch.create(ids)), tensor(batch.create(last)),
                 rope(batch, start, width, false), rope(batch, start, width, true),
                 tensor(prefix == null ? none : prefix.keys()), tensor(prefix == null ? none : prefix.values()),
-                lora(deltas), IValue.from(scale(deltas)), IValue.from(dropout(deltas)), IValue.from(merged));
+                adapter(deltas), IValue.from(merged));
         NDArray hidden = result.toTensor((PtNDManager) batch);
         result.close();
         return hidden;
@@ -209,20 +317,22 @@ public final class Decoder implements AutoCloseable {
         return tensor(scope.create(table, new Shape(count, c.headDim())));
     }
 
-    private static IValue lora(ProjectionDeltas deltas) {
-        return deltas == null ? IValue.listFrom(new PtNDArray[0]) : list(deltas.loraTensors());
-    }
-
-    private static double scale(ProjectionDeltas deltas) {
-        return deltas == null ? 0 : deltas.loraScale();
-    }
-
-    private static double dropout(ProjectionDeltas deltas) {
-        return deltas == null ? 0 : deltas.activeDropout();
-    }
-
-    private NDArray orNone(NDArray array) {
-        return array == null ? none : array;
+    /**
+     * The program's per-layer adapter for one pass: an installed one as prepared, or one built for this pass from
+     * the tensors as they are (closed by the call, which keeps what it needs), or none.
+     */
+    private IValue adapter(ProjectionDeltas deltas) {
+        if (deltas == null) {
+            return noAdapter;
+        }
+        if (deltas instanceof InstalledAdapter prepared) {
+            if (prepared.owner() != this) {
+                throw new IllegalArgumentException("the adapter was installed in another decoder");
+            }
+            return prepared.prepared();
+        }
+        return program.call("training_adapter", TorchProgram.dict(deltas.loraWeights()),
+                IValue.from(deltas.loraScale()), IValue.from(deltas.activeDropout()));
     }
 
     /** PyTorch's ScalarType numbers, as TorchScript's serialized code writes dtypes. */
@@ -245,6 +355,10 @@ public final class Decoder implements AutoCloseable {
 
     @Override
     public void close() {
+        for (InstalledAdapter adapter : List.copyOf(installed)) {
+            adapter.close();
+        }
+        program.release(noAdapter);
         program.close();
         manager.close();
     }

@@ -11,13 +11,16 @@ import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 
 /**
  * LoRA on the seven projections: y = W x + scale * B (A dropout(x)), A [r, in], B [out, r], in PEFT's file
- * format both ways. It is the {@link Decoder.ProjectionDeltas} of training, and of serving without touching the
- * base weights, so switching adapters never reloads the base model.
+ * format both ways. It is the {@link Decoder.ProjectionDeltas} of training and evaluation (applied as it is, in
+ * every pass); serving merges it into copies of the base weights ({@link #mergeInto}) or has the decoder prepare
+ * it once beside them ({@link Decoder#install}), so switching adapters never reloads the base model.
  */
 public final class LoraAdapter implements Decoder.ProjectionDeltas, AutoCloseable {
     private static final String PREFIX = "base_model.model.model.layers.";
@@ -29,8 +32,6 @@ public final class LoraAdapter implements Decoder.ProjectionDeltas, AutoCloseabl
     private final NDArray[][] a;
     private final NDArray[][] b;
     private final NDArray scale;
-    /** Empty A and B of each module, for the modules this adapter does not target. */
-    private final NDArray[][] placeholders = new NDArray[LoraConfig.MODULES.size()][];
     private volatile boolean training;
 
     private LoraAdapter(LoraConfig config, ModelConfig model, NDManager manager) {
@@ -60,6 +61,30 @@ public final class LoraAdapter implements Decoder.ProjectionDeltas, AutoCloseabl
         for (String module : config.targetModules()) {
             long[] io = inOut(model, module);
             perLayer += (long) config.r() * (io[0] + io[1]);
+        }
+        return perLayer * model.numHiddenLayers();
+    }
+
+    /**
+     * How many numbers the decoder holds for this adapter once {@link Decoder#install installed}: the
+     * {@link #parameterCount} plus B's zero blocks. q/k/v (and gate/up) are served as one pair of products, A
+     * stacked and B block-diagonal, so B of the group is [out of the group, r per targeted module of the group].
+     */
+    public static long servedParameterCount(LoraConfig config, ModelConfig model) {
+        long perLayer = 0;
+        for (List<String> group : List.of(List.of("q_proj", "k_proj", "v_proj"), List.of("o_proj"),
+                List.of("gate_proj", "up_proj"), List.of("down_proj"))) {
+            long rank = 0;
+            long out = 0;
+            for (String module : group) {
+                long[] io = inOut(model, module);
+                out += io[1];
+                if (config.targets(module)) {
+                    rank += config.r();
+                    perLayer += (long) config.r() * io[0];
+                }
+            }
+            perLayer += rank == 0 ? 0 : out * rank;
         }
         return perLayer * model.numHiddenLayers();
     }
@@ -310,26 +335,14 @@ public final class LoraAdapter implements Decoder.ProjectionDeltas, AutoCloseabl
         }
     }
 
-    /** Per layer, A then B of each module; a module without LoRA gets [0, in] and [out, 0] placeholders. */
+    /** A and B of each targeted module under PEFT's names, as {@link #parameterNames()} and {@link #parameters()}. */
     @Override
-    public List<NDArray> loraTensors() {
-        List<NDArray> out = new ArrayList<>();
-        for (int layer = 0; layer < a.length; layer++) {
-            for (int m = 0; m < LoraConfig.MODULES.size(); m++) {
-                if (a[layer][m] != null) {
-                    out.add(a[layer][m]);
-                    out.add(b[layer][m]);
-                } else {
-                    NDArray[] none = placeholders[m];
-                    if (none == null) {
-                        long[] io = inOut(model, LoraConfig.MODULES.get(m));
-                        none = new NDArray[] {manager.zeros(new Shape(0, io[0])), manager.zeros(new Shape(io[1], 0))};
-                        placeholders[m] = none;
-                    }
-                    out.add(none[0]);
-                    out.add(none[1]);
-                }
-            }
+    public Map<String, NDArray> loraWeights() {
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        List<String> names = parameterNames();
+        List<NDArray> tensors = parameters();
+        for (int i = 0; i < names.size(); i++) {
+            out.put(names.get(i), tensors.get(i));
         }
         return out;
     }

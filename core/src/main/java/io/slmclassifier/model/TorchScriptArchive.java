@@ -14,7 +14,8 @@ import java.util.zip.ZipOutputStream;
  * a zip of {@code archive/version}, {@code archive/byteorder}, {@code archive/constants.pkl} (an empty tuple),
  * {@code archive/data.pkl} (the module object) and {@code archive/code/__torch__.py} (its class in TorchScript's
  * serialized dialect). The module is {@code __torch__.Model} with {@code training = False} and each listed
- * attribute an empty list, filled later by a method of the program itself.
+ * attribute None: the pickle holds no tensors, so a program declares what it holds {@code Optional} and a method
+ * of its own sets it.
  *
  * <p>Written here because nothing on Maven Central writes TorchScript archives (the engine only loads them) and
  * Python is not there at run time. The two pickles are tiny and fixed in shape, so a few opcodes suffice.
@@ -26,7 +27,7 @@ public final class TorchScriptArchive {
     private static final int EMPTY_TUPLE = ')';
     private static final int NEWOBJ = 0x81;
     private static final int EMPTY_DICT = '}';
-    private static final int EMPTY_LIST = ']';
+    private static final int NONE = 'N';
     private static final int MARK = '(';
     private static final int BINUNICODE = 'X';
     private static final int NEWFALSE = 0x89;
@@ -37,14 +38,14 @@ public final class TorchScriptArchive {
     private TorchScriptArchive() {}
 
     /** The archive bytes for a {@code Model} class whose source is {@code code}. */
-    public static byte[] pack(String code, List<String> listAttributes) {
+    public static byte[] pack(String code, List<String> unsetAttributes) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         try (ZipOutputStream zip = new ZipOutputStream(bytes)) {
             // Stored, not deflated, as torch.jit.save writes them.
             add(zip, "archive/version", "3".getBytes(StandardCharsets.US_ASCII));
             add(zip, "archive/byteorder", "little".getBytes(StandardCharsets.US_ASCII));
             add(zip, "archive/constants.pkl", new byte[] {(byte) PROTO, 2, EMPTY_TUPLE, STOP});
-            add(zip, "archive/data.pkl", modelPickle(listAttributes));
+            add(zip, "archive/data.pkl", modelPickle(unsetAttributes));
             add(zip, "archive/code/__torch__.py", code.getBytes(StandardCharsets.UTF_8));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
@@ -52,8 +53,11 @@ public final class TorchScriptArchive {
         return bytes.toByteArray();
     }
 
-    /** {@code __torch__.Model()} with state {training: False, name: [] ...}. */
-    static byte[] modelPickle(List<String> listAttributes) {
+    /**
+     * {@code __torch__.Model()} with state {training: False, name: None ...}. The engine sets the attributes in
+     * this order, by position: it must be the order the class declares them in.
+     */
+    static byte[] modelPickle(List<String> unsetAttributes) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         out.write(PROTO);
         out.write(2);
@@ -65,9 +69,9 @@ public final class TorchScriptArchive {
         out.write(MARK);
         string(out, "training");
         out.write(NEWFALSE);
-        for (String name : listAttributes) {
+        for (String name : unsetAttributes) {
             string(out, name);
-            out.write(EMPTY_LIST);
+            out.write(NONE);
         }
         out.write(SETITEMS);
         out.write(BUILD);

@@ -1,234 +1,473 @@
-class Model(Module):
-  # The Qwen3 / Qwen2 / Llama decoder as ONE TorchScript program (transformers' modeling_qwen3.py, step by step).
-  # model/Decoder.java packs this file into a TorchScript archive and loads it in the PyTorch engine, so a forward
-  # pass is one call from Java: fused attention, fused norms, no per-operation crossing of the JNI boundary.
-  #
-  # This is TorchScript's serialized dialect, not Python: dtypes are integers (6 float32, 5 float16,
-  # 15 bfloat16), keyword-only arguments are named, every attribute is declared with its type.
-  #
-  # self.w: 0 embed_tokens, 1 norm, then 9 slots per layer (in the order Decoder's constructor hands them over):
-  #   input_layernorm, qkv_proj (q, k, v rows), qkv_bias, q_norm, k_norm, o_proj, post_attention_layernorm,
-  #   gate_up_proj (gate, up rows), down_proj. Absent tensors (no bias, no q/k norms) are empty.
-  # self.sizes: layers, heads, kv_heads, head_dim, hidden, intermediate, compute dtype, then three
-  # switches (1: on) of Decoder.Precision to find a step that loses precision in 16 bits: the final norm, the merge
-  # of the prefix halves and the rotary embedding in float32. All 0 by default: every step in the compute dtype, as
-  # transformers does.
-  # lora: empty, or 14 per layer: A then B of q, k, v, o, gate, up, down (empty where not targeted).
-  __parameters__ = []
-  __buffers__ = []
-  training : bool
-  w : List[Tensor]
-  sizes : List[int]
-  eps : List[float]
+# The Qwen3 / Qwen2 / Llama decoder as ONE TorchScript program, to be read beside transformers'
+# models/qwen3/modeling_qwen3.py: DecoderConfig is the part of config.json a pass needs, Qwen3DecoderLayer is
+# Qwen3DecoderLayer with its Qwen3Attention and Qwen3MLP, Qwen3Model is Qwen3Model, LayerAdapter is PEFT's LoRA of
+# one layer, Model is what Java calls. model/Decoder.java packs this file into a TorchScript archive
+# (TorchScriptArchive) and loads it in the PyTorch engine, so a forward pass is one call from Java: fused
+# attention, fused norms, no crossing of the JNI boundary per operation.
+#
+# This is TorchScript's serialized dialect, which the engine compiles when it loads the archive: Python syntax,
+# with every class qualified as __torch__.Name, every attribute declared with its type, and no dtype names.
 
-  def setup(self: __torch__.Model, weights: List[Tensor], sizes: List[int], eps: float) -> None:
-    converted = annotate(List[Tensor], [])
-    for t in weights:
-      converted.append(torch.to(t, sizes[6]))
-    self.w = converted
-    self.sizes = sizes
-    self.eps = [eps]
-    return None
 
-  def prefill(self: __torch__.Model, ids: Tensor, cos: Tensor, sin: Tensor, lora: List[Tensor], lora_scale: float,
-      dropout: float) -> Tuple[Tensor, Tensor]:
-    # Keys and values [layers, kv_heads, length, head_dim] (float32) of one sequence, for later rows to attend to.
-    none = torch.empty([0], dtype=6, layout=None, device=ops.prim.device(ids), pin_memory=None)
-    x, keys, values = self.run(ids, cos, sin, none, none, lora, lora_scale, dropout, False, True)
-    return (keys, values)
+class DecoderConfig:
+  # The sizes of config.json a pass needs, under config.json's names.
+  hidden_size : int
+  intermediate_size : int
+  num_attention_heads : int
+  num_key_value_heads : int
+  head_dim : int
+  rms_norm_eps : float
+  # The dtype every step computes in (bfloat16 on a GPU, float32 on a CPU), and the steps Decoder.Precision moves
+  # to float32 to find one that loses precision in 16 bits (all False by default: every step in compute_dtype, as
+  # transformers does).
+  compute_dtype : int
+  float32_final_norm : bool
+  float32_prefix_merge : bool
+  float32_rotary : bool
+  # PyTorch's numbers for the dtypes the program names itself (c10::ScalarType): the serialized dialect imports
+  # no dtype names (`torch.float32` is refused).
+  float32 : int
+  boolean : int
 
-  def forward(self: __torch__.Model, ids: Tensor, last: Tensor, cos: Tensor, sin: Tensor, prefix_keys: Tensor,
-      prefix_values: Tensor, lora: List[Tensor], lora_scale: float, dropout: float, merged_prefix: bool) -> Tensor:
-    # Final normed hidden states (float32) at flat positions `last` of the right-padded [B, T] batch `ids`.
-    x, keys, values = self.run(ids, cos, sin, prefix_keys, prefix_values, lora, lora_scale, dropout, merged_prefix,
-        False)
-    hidden = self.sizes[4]
-    picked = torch.index_select(torch.reshape(x, [-1, hidden]), 0, last)
-    if self.sizes[7] != 0:
-      return torch.rms_norm(torch.to(picked, 6), [hidden], torch.to(self.w[1], 6), self.eps[0])
-    return torch.to(torch.rms_norm(picked, [hidden], self.w[1], self.eps[0]), 6)
+  def __init__(self, hidden_size: int, intermediate_size: int, num_attention_heads: int, num_key_value_heads: int,
+      head_dim: int, rms_norm_eps: float, compute_dtype: int, float32_final_norm: bool, float32_prefix_merge: bool,
+      float32_rotary: bool):
+    self.hidden_size = hidden_size
+    self.intermediate_size = intermediate_size
+    self.num_attention_heads = num_attention_heads
+    self.num_key_value_heads = num_key_value_heads
+    self.head_dim = head_dim
+    self.rms_norm_eps = rms_norm_eps
+    self.compute_dtype = compute_dtype
+    self.float32_final_norm = float32_final_norm
+    self.float32_prefix_merge = float32_prefix_merge
+    self.float32_rotary = float32_rotary
+    self.float32 = 6
+    self.boolean = 11
 
-  def run(self: __torch__.Model, ids: Tensor, cos: Tensor, sin: Tensor, prefix_keys: Tensor, prefix_values: Tensor,
-      lora: List[Tensor], lora_scale: float, dropout: float, merged_prefix: bool,
-      keep: bool) -> Tuple[Tensor, Tensor, Tensor]:
-    layers = self.sizes[0]
-    hidden = self.sizes[4]
-    dtype = self.sizes[6]
-    eps = self.eps[0]
-    # Rotary tables [T, 1, head_dim] for this run's positions, in the activations' dtype (as transformers does),
-    # or float32 with the rotary switch (rotate() then computes in float32).
-    rotary_dtype = dtype
-    if self.sizes[9] != 0:
-      rotary_dtype = 6
-    cos = torch.unsqueeze(torch.to(cos, rotary_dtype), 1)
-    sin = torch.unsqueeze(torch.to(sin, rotary_dtype), 1)
-    prefix_k = torch.to(prefix_keys, dtype)
-    prefix_v = torch.to(prefix_values, dtype)
-    kept_k = annotate(List[Tensor], [])
-    kept_v = annotate(List[Tensor], [])
-    x = torch.embedding(self.w[0], ids)
-    for i in range(layers):
-      base = 2 + 9 * i
-      h = torch.rms_norm(x, [hidden], self.w[base], eps)
-      q, k, v = self.qkv(i, h, lora, lora_scale, dropout)
-      q = self.rotate(q, cos, sin)
-      k = self.rotate(k, cos, sin)
-      if keep:
-        kept_k.append(k)
-        kept_v.append(v)
-      if torch.numel(prefix_k) == 0:
-        attn = self.attend(q, k, v)
-      elif merged_prefix:
-        attn = self.attend_prefix_merged(q, k, v, torch.unsqueeze(prefix_k[i], 0), torch.unsqueeze(prefix_v[i], 0))
-      else:
-        attn = self.attend_prefix_broadcast(q, k, v, torch.unsqueeze(prefix_k[i], 0), torch.unsqueeze(prefix_v[i], 0))
-      o = torch.linear(attn, self.w[base + 5])
-      if torch.len(lora) > 0:
-        o = torch.add(o, self.lora_delta(attn, lora[14 * i + 6], lora[14 * i + 7], lora_scale, dropout))
-      x = torch.add(x, o)
-      h2 = torch.rms_norm(x, [hidden], self.w[base + 6], eps)
-      x = torch.add(x, self.mlp(i, h2, lora, lora_scale, dropout))
-    if keep:
-      # [layers, B, T, kv_heads, head_dim] -> [layers, kv_heads, T, head_dim] of the single prefilled row.
-      keys = torch.contiguous(torch.transpose(torch.select(torch.stack(kept_k), 1, 0), 1, 2))
-      values = torch.contiguous(torch.transpose(torch.select(torch.stack(kept_v), 1, 0), 1, 2))
-      return (x, torch.to(keys, 6), torch.to(values, 6))
-    return (x, prefix_keys, prefix_values)
 
-  def qkv(self: __torch__.Model, i: int, h: Tensor, lora: List[Tensor], lora_scale: float,
-      dropout: float) -> Tuple[Tensor, Tensor, Tensor]:
-    # q [B, T, heads, head_dim], k and v [B, T, kv_heads, head_dim]; q/k norms (Qwen3) before rotary.
-    base = 2 + 9 * i
-    heads = self.sizes[1]
-    kv_heads = self.sizes[2]
-    head_dim = self.sizes[3]
-    batch = torch.size(h, 0)
-    width = torch.size(h, 1)
-    bias = self.w[base + 2]
-    if torch.numel(bias) > 0:
-      qkv = torch.linear(h, self.w[base + 1], bias)
+class LoraPair:
+  # One fused projection's low-rank update, y + B (A x), as a pass applies it: A [r, in] and B [out, r] with the
+  # scale folded into B. For qkv_proj (and gate_up_proj) the A matrices of q, k and v are stacked into one
+  # [r_q + r_k + r_v, hidden] matrix and B is block-diagonal: block i maps only the rows of A_i to the output rows
+  # of module i, so the fused projection's whole update is ONE pair of products instead of three, with no
+  # concatenation. An untargeted module of the group has no rows in A and zero rows in B.
+  A : Tensor
+  B : Tensor
+  # Rows of A per module of the group, 0 where it is not targeted: training draws one dropout mask per module, as
+  # PEFT does (each LoRA layer has its own dropout).
+  ranks : List[int]
+  dropout : float
+
+  def __init__(self, A: Tensor, B: Tensor, ranks: List[int], dropout: float):
+    self.A = A
+    self.B = B
+    self.ranks = ranks
+    self.dropout = dropout
+
+  def add_to(self, y: Tensor, x: Tensor) -> Tensor:
+    # y + (x A^T) B^T, the add fused into the second product (addmm): y is read once and no delta is written.
+    if self.dropout > 0.:
+      lows = annotate(List[Tensor], [])
+      start = 0
+      for r in self.ranks:
+        if r > 0:
+          lows.append(torch.linear(torch.dropout(x, self.dropout, True), self.A.narrow(0, start, r)))
+        start += r
+      low = torch.cat(lows, -1)
     else:
-      qkv = torch.linear(h, self.w[base + 1])
-    if torch.len(lora) > 0:
-      j = 14 * i
-      qkv = torch.add(qkv, torch.cat([self.lora_delta(h, lora[j], lora[j + 1], lora_scale, dropout),
-          self.lora_delta(h, lora[j + 2], lora[j + 3], lora_scale, dropout),
-          self.lora_delta(h, lora[j + 4], lora[j + 5], lora_scale, dropout)], -1))
+      low = torch.linear(x, self.A)
+    out_features = y.size(-1)
+    flat = torch.addmm(y.reshape([-1, out_features]), low.reshape([-1, low.size(-1)]), self.B.t())
+    return flat.view(y.shape)
+
+
+class LayerAdapter:
+  # PEFT's LoRA of one decoder layer, grouped as the layer's fused weights are; None where the adapter targets no
+  # module of a group.
+  qkv_proj : Optional[__torch__.LoraPair]
+  o_proj : Optional[__torch__.LoraPair]
+  gate_up_proj : Optional[__torch__.LoraPair]
+  down_proj : Optional[__torch__.LoraPair]
+
+  def __init__(self, lora: Dict[str, Tensor], layer: int, config: __torch__.DecoderConfig, device: Device,
+      scale: float, dropout: float, serving: bool):
+    # lora: A and B under PEFT's names (base_model.model.model.layers.{i}.self_attn.q_proj.lora_A.weight ...).
+    q_size = config.num_attention_heads * config.head_dim
+    kv_size = config.num_key_value_heads * config.head_dim
+    attn = "base_model.model.model.layers." + str(layer) + ".self_attn."
+    mlp = "base_model.model.model.layers." + str(layer) + ".mlp."
+    self.qkv_proj = self.pair(lora, [attn + "q_proj", attn + "k_proj", attn + "v_proj"], [q_size, kv_size, kv_size],
+        config, device, scale, dropout, serving)
+    self.o_proj = self.pair(lora, [attn + "o_proj"], [config.hidden_size], config, device, scale, dropout, serving)
+    self.gate_up_proj = self.pair(lora, [mlp + "gate_proj", mlp + "up_proj"],
+        [config.intermediate_size, config.intermediate_size], config, device, scale, dropout, serving)
+    self.down_proj = self.pair(lora, [mlp + "down_proj"], [config.hidden_size], config, device, scale, dropout, serving)
+
+  def pair(self, lora: Dict[str, Tensor], modules: List[str], out_features: List[int],
+      config: __torch__.DecoderConfig, device: Device, scale: float, dropout: float,
+      serving: bool) -> Optional[__torch__.LoraPair]:
+    # Serving prepares a version once, when it is installed: detached from whoever trained it, on the model's
+    # device, in the compute dtype (the engine cannot make bfloat16 arrays, the program can), the scale folded in.
+    # Training builds the same pair for every pass from the trainable A and B, so that gradients reach each one.
+    As = annotate(List[Tensor], [])
+    Bs = annotate(List[Optional[Tensor]], [])
+    ranks = annotate(List[int], [])
+    for module in modules:
+      if module + ".lora_A.weight" in lora:
+        A = lora[module + ".lora_A.weight"]
+        As.append(A)
+        Bs.append(lora[module + ".lora_B.weight"] * scale)
+        ranks.append(A.size(0))
+      else:
+        Bs.append(None)
+        ranks.append(0)
+    if len(As) == 0:
+      return None
+    blocks = annotate(List[Tensor], [])
+    for i in range(len(modules)):
+      B = Bs[i]
+      # An untargeted module's block: its output rows, no columns.
+      blocks.append(B if B is not None else As[0].new_zeros([out_features[i], 0]))
+    A = torch.cat(As, 0)
+    B = torch.block_diag(blocks)
+    if serving:
+      A = A.detach()
+      B = B.detach()
+    return __torch__.LoraPair(A.to(device, config.compute_dtype), B.to(device, config.compute_dtype), ranks, dropout)
+
+
+class Qwen3DecoderLayer:
+  # One decoder layer, its tensors under the checkpoint's names (model.layers.{i}.input_layernorm.weight ...), in
+  # the compute dtype. Two fusions, made once by DecoderWeights: q_proj, k_proj and v_proj are stacked into
+  # qkv_proj (rows q, then k, then v) and gate_proj and up_proj into gate_up_proj (rows gate, then up), because the
+  # modules of each group read the same input: one product reads it once and launches one kernel, not three.
+  config : __torch__.DecoderConfig
+  input_layernorm : Tensor
+  qkv_proj : Tensor
+  qkv_bias : Optional[Tensor]
+  q_norm : Optional[Tensor]
+  k_norm : Optional[Tensor]
+  o_proj : Tensor
+  post_attention_layernorm : Tensor
+  gate_up_proj : Tensor
+  down_proj : Tensor
+
+  def __init__(self, config: __torch__.DecoderConfig, input_layernorm: Tensor, qkv_proj: Tensor,
+      qkv_bias: Optional[Tensor], q_norm: Optional[Tensor], k_norm: Optional[Tensor], o_proj: Tensor,
+      post_attention_layernorm: Tensor, gate_up_proj: Tensor, down_proj: Tensor):
+    # qkv_bias: Qwen2's attention bias, None for Qwen3 and Llama; q_norm and k_norm: Qwen3's per-head RMS norms of
+    # queries and keys, None for Qwen2 and Llama.
+    self.config = config
+    self.input_layernorm = input_layernorm
+    self.qkv_proj = qkv_proj
+    self.qkv_bias = qkv_bias
+    self.q_norm = q_norm
+    self.k_norm = k_norm
+    self.o_proj = o_proj
+    self.post_attention_layernorm = post_attention_layernorm
+    self.gate_up_proj = gate_up_proj
+    self.down_proj = down_proj
+
+  def forward(self, hidden_states: Tensor, cos: Tensor, sin: Tensor, prefix_key: Optional[Tensor],
+      prefix_value: Optional[Tensor], merged_prefix: bool,
+      adapter: Optional[__torch__.LayerAdapter]) -> Tuple[Tensor, Tensor, Tensor]:
+    # Qwen3DecoderLayer.forward; also hands back this layer's keys and values, which prefill keeps.
+    config = self.config
+    residual = hidden_states
+    hidden_states = torch.rms_norm(hidden_states, [config.hidden_size], self.input_layernorm, config.rms_norm_eps)
+    hidden_states, key_states, value_states = self.self_attn(hidden_states, cos, sin, prefix_key, prefix_value,
+        merged_prefix, adapter)
+    hidden_states = residual + hidden_states
+
+    residual = hidden_states
+    hidden_states = torch.rms_norm(hidden_states, [config.hidden_size], self.post_attention_layernorm,
+        config.rms_norm_eps)
+    hidden_states = self.mlp(hidden_states, adapter)
+    hidden_states = residual + hidden_states
+    return (hidden_states, key_states, value_states)
+
+  def self_attn(self, hidden_states: Tensor, cos: Tensor, sin: Tensor, prefix_key: Optional[Tensor],
+      prefix_value: Optional[Tensor], merged_prefix: bool,
+      adapter: Optional[__torch__.LayerAdapter]) -> Tuple[Tensor, Tensor, Tensor]:
+    # Qwen3Attention.forward, with the tensors in [batch, seq, heads, head_dim] order until the kernels want heads
+    # first. Queries of the rows attend to a shared cached prefix (the task's prompt) and causally to themselves.
+    config = self.config
+    batch, width = hidden_states.size(0), hidden_states.size(1)
+    heads, kv_heads = config.num_attention_heads, config.num_key_value_heads
+    qkv = torch.linear(hidden_states, self.qkv_proj, self.qkv_bias)
+    if adapter is not None:
+      qkv = self.lora(adapter.qkv_proj, qkv, hidden_states)
     # Views into the one projection's output, per head: no copies.
-    per_head = torch.view(qkv, [batch, width, heads + 2 * kv_heads, head_dim])
-    q = torch.narrow(per_head, 2, 0, heads)
-    k = torch.narrow(per_head, 2, heads, kv_heads)
-    v = torch.narrow(per_head, 2, heads + kv_heads, kv_heads)
-    q_norm = self.w[base + 3]
-    if torch.numel(q_norm) > 0:
-      q = torch.rms_norm(q, [head_dim], q_norm, self.eps[0])
-      k = torch.rms_norm(k, [head_dim], self.w[base + 4], self.eps[0])
-    return (q, k, v)
+    per_head = qkv.view([batch, width, heads + 2 * kv_heads, config.head_dim])
+    query_states = per_head.narrow(2, 0, heads)
+    key_states = per_head.narrow(2, heads, kv_heads)
+    value_states = per_head.narrow(2, heads + kv_heads, kv_heads)
+    q_norm, k_norm = self.q_norm, self.k_norm
+    if q_norm is not None and k_norm is not None:
+      query_states = torch.rms_norm(query_states, [config.head_dim], q_norm, config.rms_norm_eps)
+      key_states = torch.rms_norm(key_states, [config.head_dim], k_norm, config.rms_norm_eps)
+    query_states = self.apply_rotary_pos_emb(query_states, cos, sin)
+    key_states = self.apply_rotary_pos_emb(key_states, cos, sin)
 
-  def rotate(self: __torch__.Model, x: Tensor, cos: Tensor, sin_signed: Tensor) -> Tensor:
-    # x * cos + rotate_half(x) * sin, with rotate_half's sign folded into the first half of sin_signed.
-    half = torch.floordiv(self.sizes[3], 2)
-    if self.sizes[9] != 0:
-      x32 = torch.to(x, 6)
-      swapped32 = torch.cat([torch.narrow(x32, -1, half, half), torch.narrow(x32, -1, 0, half)], -1)
-      return torch.to(torch.add(torch.mul(x32, cos), torch.mul(swapped32, sin_signed)), ops.prim.dtype(x))
-    swapped = torch.cat([torch.narrow(x, -1, half, half), torch.narrow(x, -1, 0, half)], -1)
-    return torch.add(torch.mul(x, cos), torch.mul(swapped, sin_signed))
+    if prefix_key is None or prefix_value is None:
+      attn_output = self.attend(query_states, key_states, value_states)
+    elif merged_prefix:
+      attn_output = self.attend_prefix_merged(query_states, key_states, value_states, prefix_key, prefix_value)
+    else:
+      attn_output = self.attend_prefix_broadcast(query_states, key_states, value_states, prefix_key, prefix_value)
+    hidden_states = torch.linear(attn_output, self.o_proj)
+    if adapter is not None:
+      hidden_states = self.lora(adapter.o_proj, hidden_states, attn_output)
+    return (hidden_states, key_states, value_states)
 
-  def mlp(self: __torch__.Model, i: int, h: Tensor, lora: List[Tensor], lora_scale: float, dropout: float) -> Tensor:
-    base = 2 + 9 * i
-    inter = self.sizes[5]
-    gate_up = torch.linear(h, self.w[base + 7])
-    if torch.len(lora) > 0:
-      j = 14 * i
-      gate_up = torch.add(gate_up, torch.cat([self.lora_delta(h, lora[j + 8], lora[j + 9], lora_scale, dropout),
-          self.lora_delta(h, lora[j + 10], lora[j + 11], lora_scale, dropout)], -1))
-    act = torch.mul(torch.silu(torch.narrow(gate_up, -1, 0, inter)), torch.narrow(gate_up, -1, inter, inter))
-    down = torch.linear(act, self.w[base + 8])
-    if torch.len(lora) > 0:
-      down = torch.add(down, self.lora_delta(act, lora[14 * i + 12], lora[14 * i + 13], lora_scale, dropout))
+  def mlp(self, hidden_states: Tensor, adapter: Optional[__torch__.LayerAdapter]) -> Tensor:
+    # Qwen3MLP.forward: down_proj(silu(gate_proj(x)) * up_proj(x)), gate and up from one product.
+    intermediate_size = self.config.intermediate_size
+    gate_up = torch.linear(hidden_states, self.gate_up_proj)
+    if adapter is not None:
+      gate_up = self.lora(adapter.gate_up_proj, gate_up, hidden_states)
+    activated = torch.silu(gate_up.narrow(-1, 0, intermediate_size)) * gate_up.narrow(-1, intermediate_size,
+        intermediate_size)
+    down = torch.linear(activated, self.down_proj)
+    if adapter is not None:
+      down = self.lora(adapter.down_proj, down, activated)
     return down
 
-  def lora_delta(self: __torch__.Model, x: Tensor, a: Tensor, b: Tensor, scale: float, dropout: float) -> Tensor:
-    # scale * B (A dropout(x)); zeros of B's height where the module is not targeted (A is [0, in], B [out, 0]).
-    if torch.size(a, 0) == 0:
-      return torch.new_zeros(x, torch.add(torch.slice(torch.size(x), 0, -1), [torch.size(b, 0)]))
-    if dropout > 0.:
-      x = torch.dropout(x, dropout, True)
-    a = torch.to(a, ops.prim.dtype(x))
-    b = torch.to(b, ops.prim.dtype(x))
-    return torch.mul(torch.linear(torch.linear(x, a), b), scale)
+  def lora(self, pair: Optional[__torch__.LoraPair], y: Tensor, x: Tensor) -> Tensor:
+    # A projection's output y plus the adapter's update of it, where the adapter targets the projection.
+    if pair is None:
+      return y
+    return pair.add_to(y, x)
 
-  def attend(self: __torch__.Model, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+  def apply_rotary_pos_emb(self, x: Tensor, cos: Tensor, sin_signed: Tensor) -> Tensor:
+    # x * cos + rotate_half(x) * sin, with rotate_half's sign folded into the first half of sin_signed (Java's
+    # RotaryEmbedding): rotate_half is then a swap of the two halves. cos and sin are [seq, 1, head_dim], in the
+    # activations' dtype as transformers has them, or float32 with Decoder.Precision's rotary switch.
+    half = self.config.head_dim // 2
+    if self.config.float32_rotary:
+      x32 = x.to(self.config.float32)
+      swapped32 = torch.cat([x32.narrow(-1, half, half), x32.narrow(-1, 0, half)], -1)
+      return (x32 * cos + swapped32 * sin_signed).to(x.dtype)
+    swapped = torch.cat([x.narrow(-1, half, half), x.narrow(-1, 0, half)], -1)
+    return x * cos + swapped * sin_signed
+
+  def attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
     # Causal attention of right-padded rows: a real token never sees padding, padded rows are never read.
-    out = torch.scaled_dot_product_attention(torch.transpose(q, 1, 2), torch.transpose(k, 1, 2),
-        torch.transpose(v, 1, 2), None, 0., True, scale=None, enable_gqa=True)
-    return torch.flatten(torch.transpose(out, 1, 2), 2)
+    out = torch.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), None, 0., True,
+        scale=None, enable_gqa=True)
+    return out.transpose(1, 2).flatten(2)
 
-  def attend_prefix_broadcast(self: __torch__.Model, q: Tensor, k: Tensor, v: Tensor, prefix_k: Tensor,
-      prefix_v: Tensor) -> Tensor:
-    # The shared prefix broadcast to every row, then one masked attention: differentiable, used for training.
-    batch = torch.size(q, 0)
-    width = torch.size(q, 1)
-    start = torch.size(prefix_k, 2)
-    keys = torch.cat([torch.expand(prefix_k, [batch, -1, -1, -1]), torch.transpose(k, 1, 2)], 2)
-    values = torch.cat([torch.expand(prefix_v, [batch, -1, -1, -1]), torch.transpose(v, 1, 2)], 2)
-    ones = torch.ones([width, start + width], dtype=11, layout=None, device=ops.prim.device(q), pin_memory=None)
+  def attend_prefix_broadcast(self, q: Tensor, k: Tensor, v: Tensor, prefix_k: Tensor, prefix_v: Tensor) -> Tensor:
+    # The shared prefix ([1, kv_heads, prefix, head_dim]) broadcast to every row, then one masked attention:
+    # differentiable, used for training.
+    batch, width = q.size(0), q.size(1)
+    start = prefix_k.size(2)
+    keys = torch.cat([prefix_k.expand([batch, -1, -1, -1]), k.transpose(1, 2)], 2)
+    values = torch.cat([prefix_v.expand([batch, -1, -1, -1]), v.transpose(1, 2)], 2)
+    ones = torch.ones([width, start + width], dtype=self.config.boolean, layout=None, device=q.device,
+        pin_memory=None)
     mask = torch.tril(ones, start)
-    out = torch.scaled_dot_product_attention(torch.transpose(q, 1, 2), keys, values, mask, 0., False, scale=None,
+    out = torch.scaled_dot_product_attention(q.transpose(1, 2), keys, values, mask, 0., False, scale=None,
         enable_gqa=True)
-    return torch.flatten(torch.transpose(out, 1, 2), 2)
+    return out.transpose(1, 2).flatten(2)
 
-  def attend_prefix_merged(self: __torch__.Model, q: Tensor, k: Tensor, v: Tensor, prefix_k: Tensor,
-      prefix_v: Tensor) -> Tensor:
+  def attend_prefix_merged(self, q: Tensor, k: Tensor, v: Tensor, prefix_k: Tensor, prefix_v: Tensor) -> Tensor:
     # Every query sees the whole prefix, so its part needs no mask and no copy per row: all queries of the batch
     # attend to the prefix as ONE sequence per kv head, each row attends causally to its own tokens, and the two
     # softmax halves are merged by their log-sum-exp. Inference only (the log-sum-exp carries no gradient).
-    batch = torch.size(q, 0)
-    width = torch.size(q, 1)
-    heads = self.sizes[1]
-    kv_heads = self.sizes[2]
-    head_dim = self.sizes[3]
-    if ops.prim.is_cuda(q):
+    config = self.config
+    batch, width = q.size(0), q.size(1)
+    heads, kv_heads, head_dim = config.num_attention_heads, config.num_key_value_heads, config.head_dim
+    if q.is_cuda:
       # The GPU's flash kernels read kv head j // groups for query head j themselves: all views, no copies.
-      rows = torch.transpose(torch.reshape(q, [1, batch * width, heads, head_dim]), 1, 2)
+      rows = q.reshape([1, batch * width, heads, head_dim]).transpose(1, 2)
       o1, lse1 = self.flash(rows, prefix_k, prefix_v, False)
-      o1 = torch.reshape(torch.transpose(o1, 1, 2), [batch, width, heads, head_dim])
-      lse1 = torch.reshape(torch.transpose(lse1, 1, 2), [batch, width, heads])
-      o2, lse2 = self.flash(torch.transpose(q, 1, 2), torch.transpose(k, 1, 2), torch.transpose(v, 1, 2), True)
+      o1 = o1.transpose(1, 2).reshape([batch, width, heads, head_dim])
+      lse1 = lse1.transpose(1, 2).reshape([batch, width, heads])
+      o2, lse2 = self.flash(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), True)
     else:
       # The CPU kernel wants as many kv heads as query heads: fold the groups into the rows for the prefix
       # ([B, T, kv, g, d] -> [1, kv, g * B * T, d]) and repeat the rows' own keys and values.
-      groups = torch.floordiv(heads, kv_heads)
-      grouped = torch.reshape(torch.permute(torch.reshape(q, [batch, width, kv_heads, groups, head_dim]),
-          [2, 3, 0, 1, 4]), [1, kv_heads, groups * batch * width, head_dim])
+      groups = heads // kv_heads
+      grouped = q.reshape([batch, width, kv_heads, groups, head_dim]).permute([2, 3, 0, 1, 4]).reshape(
+          [1, kv_heads, groups * batch * width, head_dim])
       o1, lse1 = self.flash(grouped, prefix_k, prefix_v, False)
-      o1 = torch.reshape(torch.permute(torch.reshape(o1, [kv_heads, groups, batch, width, head_dim]),
-          [2, 3, 0, 1, 4]), [batch, width, heads, head_dim])
-      lse1 = torch.reshape(torch.permute(torch.reshape(lse1, [kv_heads, groups, batch, width]), [2, 3, 0, 1]),
-          [batch, width, heads])
-      k_all = torch.reshape(torch.expand(torch.unsqueeze(k, 3), [batch, width, kv_heads, groups, head_dim]),
+      o1 = o1.reshape([kv_heads, groups, batch, width, head_dim]).permute([2, 3, 0, 1, 4]).reshape(
           [batch, width, heads, head_dim])
-      v_all = torch.reshape(torch.expand(torch.unsqueeze(v, 3), [batch, width, kv_heads, groups, head_dim]),
-          [batch, width, heads, head_dim])
-      o2, lse2 = self.flash(torch.transpose(q, 1, 2), torch.transpose(k_all, 1, 2), torch.transpose(v_all, 1, 2),
-          True)
-    o2 = torch.transpose(o2, 1, 2)
-    lse2 = torch.transpose(lse2, 1, 2)
+      lse1 = lse1.reshape([kv_heads, groups, batch, width]).permute([2, 3, 0, 1]).reshape([batch, width, heads])
+      k_all = k.unsqueeze(3).expand([batch, width, kv_heads, groups, head_dim]).reshape([batch, width, heads, head_dim])
+      v_all = v.unsqueeze(3).expand([batch, width, kv_heads, groups, head_dim]).reshape([batch, width, heads, head_dim])
+      o2, lse2 = self.flash(q.transpose(1, 2), k_all.transpose(1, 2), v_all.transpose(1, 2), True)
+    o2 = o2.transpose(1, 2)
+    lse2 = lse2.transpose(1, 2)
     # The prefix's share of each query's softmax mass, exp(lse1) / (exp(lse1) + exp(lse2)) = sigmoid(lse1 - lse2),
     # weighs the two outputs in ONE pass over them (lerp), fused or not: TorchScript's fuser compiles exact shapes
     # for a program's first shapes only, and a stream's batches keep changing shape.
-    if self.sizes[8] != 0:
-      share32 = torch.unsqueeze(torch.sigmoid(torch.sub(lse1, lse2)), -1)
-      merged = torch.lerp(torch.to(o2, 6), torch.to(o1, 6), share32)
-      return torch.flatten(torch.to(merged, ops.prim.dtype(q)), 2)
-    share = torch.unsqueeze(torch.to(torch.sigmoid(torch.sub(lse1, lse2)), ops.prim.dtype(q)), -1)
-    return torch.flatten(torch.lerp(o2, o1, share), 2)
+    if config.float32_prefix_merge:
+      share32 = torch.sigmoid(lse1 - lse2).unsqueeze(-1)
+      merged = torch.lerp(o2.to(config.float32), o1.to(config.float32), share32)
+      return merged.to(q.dtype).flatten(2)
+    share = torch.sigmoid(lse1 - lse2).to(q.dtype).unsqueeze(-1)
+    return torch.lerp(o2, o1, share).flatten(2)
 
-  def flash(self: __torch__.Model, q: Tensor, k: Tensor, v: Tensor, causal: bool) -> Tuple[Tensor, Tensor]:
+  def flash(self, q: Tensor, k: Tensor, v: Tensor, causal: bool) -> Tuple[Tensor, Tensor]:
     # Attention output [B, H, T, d] and its log-sum-exp [B, H, T] (float32), from the flash kernels.
-    if ops.prim.is_cuda(q):
+    if q.is_cuda:
       r = torch._scaled_dot_product_flash_attention(q, k, v, 0., causal, False, scale=None)
-      return (r[0], torch.narrow(r[1], -1, 0, torch.size(q, 2)))
+      return (r[0], r[1].narrow(-1, 0, q.size(2)))
     r2 = torch._scaled_dot_product_flash_attention_for_cpu(q, k, v, 0., causal, attn_mask=None, scale=None)
     return (r2[0], r2[1])
+
+
+class Qwen3Model:
+  # Qwen3Model: embed_tokens, the decoder layers, the final norm (the LM head stays in Java: the sliced head reads
+  # only the label tokens' rows of it).
+  config : __torch__.DecoderConfig
+  embed_tokens : Tensor
+  layers : List[__torch__.Qwen3DecoderLayer]
+  norm : Tensor
+
+  def __init__(self, config: __torch__.DecoderConfig, weights: Dict[str, Tensor], num_hidden_layers: int):
+    # weights: the checkpoint's tensors by name, q/k/v and gate/up fused (model.layers.{i}.self_attn.qkv_proj.weight,
+    # model.layers.{i}.mlp.gate_up_proj.weight); kept in the compute dtype.
+    self.config = config
+    self.embed_tokens = self.weight(weights, "model.embed_tokens.weight")
+    self.norm = self.weight(weights, "model.norm.weight")
+    layers = annotate(List[__torch__.Qwen3DecoderLayer], [])
+    for i in range(num_hidden_layers):
+      prefix = "model.layers." + str(i) + "."
+      layers.append(__torch__.Qwen3DecoderLayer(config,
+          self.weight(weights, prefix + "input_layernorm.weight"),
+          self.weight(weights, prefix + "self_attn.qkv_proj.weight"),
+          self.optional_weight(weights, prefix + "self_attn.qkv_proj.bias"),
+          self.optional_weight(weights, prefix + "self_attn.q_norm.weight"),
+          self.optional_weight(weights, prefix + "self_attn.k_norm.weight"),
+          self.weight(weights, prefix + "self_attn.o_proj.weight"),
+          self.weight(weights, prefix + "post_attention_layernorm.weight"),
+          self.weight(weights, prefix + "mlp.gate_up_proj.weight"),
+          self.weight(weights, prefix + "mlp.down_proj.weight")))
+    self.layers = layers
+
+  def weight(self, weights: Dict[str, Tensor], name: str) -> Tensor:
+    return weights[name].to(self.config.compute_dtype)
+
+  def optional_weight(self, weights: Dict[str, Tensor], name: str) -> Optional[Tensor]:
+    if name in weights:
+      return weights[name].to(self.config.compute_dtype)
+    return None
+
+  def forward(self, input_ids: Tensor, cos: Tensor, sin: Tensor, prefix_keys: Optional[Tensor],
+      prefix_values: Optional[Tensor], merged_prefix: bool,
+      adapter: List[__torch__.LayerAdapter]) -> Tuple[Tensor, List[Tensor], List[Tensor]]:
+    # The last hidden states [batch, seq, hidden] before the final norm, and each layer's keys and values
+    # [batch, seq, kv_heads, head_dim]. prefix_keys / prefix_values: [layers, kv_heads, prefix, head_dim] of a
+    # prefix every row continues, or None; adapter: one LayerAdapter per layer, or none.
+    config = self.config
+    # Rotary tables [seq, 1, head_dim] for these positions, in the activations' dtype (as transformers has them),
+    # or float32 with the rotary switch (apply_rotary_pos_emb then computes in float32).
+    rotary_dtype = config.float32 if config.float32_rotary else config.compute_dtype
+    cos = cos.to(rotary_dtype).unsqueeze(1)
+    sin = sin.to(rotary_dtype).unsqueeze(1)
+    if prefix_keys is not None:
+      prefix_keys = prefix_keys.to(config.compute_dtype)
+    if prefix_values is not None:
+      prefix_values = prefix_values.to(config.compute_dtype)
+    all_keys = annotate(List[Tensor], [])
+    all_values = annotate(List[Tensor], [])
+    hidden_states = torch.embedding(self.embed_tokens, input_ids)
+    for i, decoder_layer in enumerate(self.layers):
+      prefix_key = annotate(Optional[Tensor], None)
+      prefix_value = annotate(Optional[Tensor], None)
+      if prefix_keys is not None and prefix_values is not None:
+        prefix_key = prefix_keys[i].unsqueeze(0)
+        prefix_value = prefix_values[i].unsqueeze(0)
+      layer_adapter = adapter[i] if len(adapter) > 0 else None
+      hidden_states, key_states, value_states = decoder_layer.forward(hidden_states, cos, sin, prefix_key,
+          prefix_value, merged_prefix, layer_adapter)
+      all_keys.append(key_states)
+      all_values.append(value_states)
+    return (hidden_states, all_keys, all_values)
+
+
+class Model(Module):
+  # What Java calls (model/Decoder.java). An archive's attributes start as None (TorchScriptArchive: its pickle
+  # holds no tensors), so the model is set by setup() and Optional until then.
+  __parameters__ = []
+  __buffers__ = []
+  training : bool
+  model : Optional[__torch__.Qwen3Model]
+
+  def setup(self, weights: Dict[str, Tensor], num_hidden_layers: int, hidden_size: int, intermediate_size: int,
+      num_attention_heads: int, num_key_value_heads: int, head_dim: int, rms_norm_eps: float, compute_dtype: int,
+      float32_final_norm: bool, float32_prefix_merge: bool, float32_rotary: bool) -> None:
+    config = __torch__.DecoderConfig(hidden_size, intermediate_size, num_attention_heads, num_key_value_heads,
+        head_dim, rms_norm_eps, compute_dtype, float32_final_norm, float32_prefix_merge, float32_rotary)
+    self.model = __torch__.Qwen3Model(config, weights, num_hidden_layers)
+
+  def qwen3(self) -> __torch__.Qwen3Model:
+    model = self.model
+    assert model is not None, "Decoder calls setup() first"
+    return model
+
+  def serving_adapter(self, lora: Dict[str, Tensor], scale: float) -> List[__torch__.LayerAdapter]:
+    # A version prepared once for serving (see LayerAdapter.pair); Java keeps the list and hands it to each pass.
+    # A pass then launches 2 kernels per update, 4 updates per layer (x A^T, then y + low B^T in one addmm),
+    # against 41 when every pass cast, applied, scaled, concatenated and added the 7 projections' A and B one by
+    # one: 224 kernels per pass of Qwen3-0.6B (28 layers) instead of 1,148.
+    model = self.qwen3()
+    device = model.embed_tokens.device
+    return [__torch__.LayerAdapter(lora, i, model.config, device, scale, 0., True) for i in range(len(model.layers))]
+
+  def training_adapter(self, lora: Dict[str, Tensor], scale: float,
+      dropout: float) -> List[__torch__.LayerAdapter]:
+    # The same structure built from the trainable A and B for one pass, on the gradient path to each of them.
+    model = self.qwen3()
+    device = model.embed_tokens.device
+    return [__torch__.LayerAdapter(lora, i, model.config, device, scale, dropout, False)
+        for i in range(len(model.layers))]
+
+  def no_adapter(self) -> List[__torch__.LayerAdapter]:
+    return annotate(List[__torch__.LayerAdapter], [])
+
+  def adapter_tensors(self, adapter: List[__torch__.LayerAdapter]) -> List[Tensor]:
+    # What a prepared adapter holds (its memory, its device and dtype).
+    tensors = annotate(List[Tensor], [])
+    for layer in adapter:
+      for pair in [layer.qkv_proj, layer.o_proj, layer.gate_up_proj, layer.down_proj]:
+        if pair is not None:
+          tensors.append(pair.A)
+          tensors.append(pair.B)
+    return tensors
+
+  def adapter_bytes(self, adapter: List[__torch__.LayerAdapter]) -> int:
+    return sum([t.numel() * t.element_size() for t in self.adapter_tensors(adapter)])
+
+  def prefill(self, input_ids: Tensor, cos: Tensor, sin: Tensor,
+      adapter: List[__torch__.LayerAdapter]) -> Tuple[Tensor, Tensor]:
+    # Keys and values [layers, kv_heads, seq, head_dim] (float32) of one sequence, for later rows to attend to.
+    model = self.qwen3()
+    hidden_states, all_keys, all_values = model.forward(input_ids, cos, sin, None, None, False, adapter)
+    # [layers, 1, seq, kv_heads, head_dim] -> [layers, kv_heads, seq, head_dim] of the single prefilled row.
+    keys = torch.stack(all_keys).select(1, 0).transpose(1, 2).contiguous()
+    values = torch.stack(all_values).select(1, 0).transpose(1, 2).contiguous()
+    return (keys.to(model.config.float32), values.to(model.config.float32))
+
+  def forward(self, input_ids: Tensor, last: Tensor, cos: Tensor, sin: Tensor, prefix_keys: Tensor,
+      prefix_values: Tensor, adapter: List[__torch__.LayerAdapter], merged_prefix: bool) -> Tensor:
+    # Final normed hidden states (float32) at flat positions `last` of the right-padded [batch, seq] `input_ids`;
+    # prefix_keys / prefix_values empty when the rows continue no cached prefix.
+    model = self.qwen3()
+    config = model.config
+    prefix_k = annotate(Optional[Tensor], None)
+    prefix_v = annotate(Optional[Tensor], None)
+    if prefix_keys.numel() > 0:
+      prefix_k = prefix_keys
+      prefix_v = prefix_values
+    hidden_states, all_keys, all_values = model.forward(input_ids, cos, sin, prefix_k, prefix_v, merged_prefix,
+        adapter)
+    picked = hidden_states.reshape([-1, config.hidden_size]).index_select(0, last)
+    if config.float32_final_norm:
+      return torch.rms_norm(picked.to(config.float32), [config.hidden_size], model.norm.to(config.float32),
+          config.rms_norm_eps)
+    return torch.rms_norm(picked, [config.hidden_size], model.norm, config.rms_norm_eps).to(config.float32)

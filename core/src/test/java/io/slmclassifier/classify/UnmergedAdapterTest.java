@@ -6,9 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.slmclassifier.Fixtures;
+import io.slmclassifier.model.Decoder;
 import io.slmclassifier.model.LoraAdapter;
 import io.slmclassifier.model.LoraConfig;
 import java.util.ArrayList;
@@ -19,7 +21,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * An adapter served unmerged, beside the shared weights, as several tasks on one model serve theirs: the same
- * probabilities as merged, and as PEFT; its copy lives on the model's device and is freed when replaced.
+ * probabilities as merged, and as PEFT; the decoder's copy lives on the model's device, in its compute dtype, and is
+ * freed when replaced.
  */
 class UnmergedAdapterTest {
     private static final List<String> TEXTS = List.of("RobLW an Zugführer, kommen.", "Ist negativ, noch nicht.",
@@ -96,13 +99,16 @@ class UnmergedAdapterTest {
         try (Classifier classifier = new Classifier(model, task, Classifier.Options.defaults());
                 LoraAdapter first = LoraAdapter.random(config, model.weights().config, model.manager(), 1);
                 LoraAdapter second = LoraAdapter.random(config, model.weights().config, model.manager(), 2)) {
-            LoraAdapter served = classifier.useUnmergedAdapter("1", first);
-            for (NDArray p : served.parameters()) {
-                assertEquals(model.device(), p.getDevice());
-                assertEquals(model.computeType(), p.getDataType());
+            Decoder.InstalledAdapter served = classifier.useUnmergedAdapter("1", first);
+            try (NDManager scope = model.manager().newSubManager()) {
+                for (NDArray p : served.tensors(scope)) {
+                    assertEquals(model.device(), p.getDevice());
+                    assertEquals(model.computeType(), p.getDataType());
+                }
             }
             assertEquals(served.bytes(), classifier.unmergedAdapterBytes());
-            assertEquals(LoraAdapter.parameterCount(config, model.weights().config) * 4, served.bytes());
+            // A and B of all seven projections, B of q/k/v and of gate/up block-diagonal (zero blocks held too).
+            assertEquals(LoraAdapter.servedParameterCount(config, model.weights().config) * 4, served.bytes());
             List<Classification> before = classifier.classify(TEXTS);
             // The copy shares no memory with the caller's adapter: changing (or freeing) that one changes nothing.
             for (NDArray p : first.parameters()) {
@@ -115,33 +121,32 @@ class UnmergedAdapterTest {
                 alone.useAdapter("2", second);
                 expected = alone.classify(TEXTS);
             }
-            LoraAdapter next = classifier.useUnmergedAdapter("2", second);
-            assertTrue(served.parameters().stream().allMatch(NDArray::isReleased), "the replaced copy is freed");
+            Decoder.InstalledAdapter next = classifier.useUnmergedAdapter("2", second);
+            assertFalse(served.isInstalled(), "the replaced copy is freed");
             assertFalse(first.parameters().get(0).isReleased(), "the caller's adapter is its own");
             List<Classification> fromSecond = classifier.classify(TEXTS);
             assertEquals("2", fromSecond.get(0).adapterVersion());
             assertTrue(maxDifference(expected, fromSecond) <= 1e-6, "version 2 serves its own numbers");
 
             classifier.useAdapter("base", null);
-            assertTrue(next.parameters().stream().allMatch(NDArray::isReleased), "back to the base model frees it");
+            assertFalse(next.isInstalled(), "back to the base model frees it");
             assertEquals(0, classifier.unmergedAdapterBytes());
         }
     }
 
     @Test
-    void aBfloat16ProgramServesAnUnmergedAdapterKeptInFloat32() throws Exception {
-        // The program computes in bfloat16 (as on a GPU); the engine cannot make bfloat16 arrays, so the adapter is
-        // kept as the base weights are, in float32, and cast inside the program.
+    void aBfloat16ProgramServesAnUnmergedAdapterPreparedInBfloat16() throws Exception {
+        // The program computes in bfloat16 (as on a GPU); the engine cannot make bfloat16 arrays, so the adapter
+        // comes in float32, as the base weights are kept, and the program casts its copy once, when installed.
         try (LanguageModel bf16 = LanguageModel.load(Fixtures.model("qwen3-tiny"), Device.cpu(),
                 ai.djl.ndarray.types.DataType.BFLOAT16);
                 Classifier merged = new Classifier(bf16, task, Classifier.Options.defaults());
                 Classifier unmerged = new Classifier(bf16, task, Classifier.Options.defaults());
                 LoraAdapter adapter = LoraAdapter.random(LoraConfig.defaults(bf16.id()), bf16.weights().config,
                         bf16.manager(), 7)) {
-            LoraAdapter served = unmerged.useUnmergedAdapter("7", adapter);
-            for (NDArray p : served.parameters()) {
-                assertEquals(ai.djl.ndarray.types.DataType.FLOAT32, p.getDataType());
-            }
+            Decoder.InstalledAdapter served = unmerged.useUnmergedAdapter("7", adapter);
+            assertEquals(LoraAdapter.servedParameterCount(LoraConfig.defaults(bf16.id()), bf16.weights().config) * 2,
+                    served.bytes(), "two bytes a number: held in bfloat16");
             merged.useMergedAdapter("7", adapter);
             List<Classification> a = merged.classify(TEXTS);
             List<Classification> b = unmerged.classify(TEXTS);

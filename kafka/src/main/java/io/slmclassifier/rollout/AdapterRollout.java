@@ -51,7 +51,7 @@ public final class AdapterRollout implements AutoCloseable {
         /**
          * Beside the shared base weights ({@link Classifier#useUnmergedAdapter}): a switch is a pointer change and
          * a version costs only its own A and B on the device, so the adapters of several tasks on one model live
-         * side by side; a pass pays two thin matrix products per projection.
+         * side by side; a pass pays two thin matrix products per fused projection (q/k/v, o, gate/up, down).
          */
         UNMERGED
     }
