@@ -71,8 +71,8 @@ class ControlLogIT {
             }
             assertEquals(2, copies.size());
             String logged = stderrWhile(() -> {
-                try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(kafka.client(), new StringSerializer(),
-                        new ByteArraySerializer())) {
+                try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(kafka.client(),
+                        new StringSerializer(), new ByteArraySerializer())) {
                     for (ConsumerRecord<String, byte[]> r : copies) {
                         producer.send(new ProducerRecord<>(topic, null, r.key(), r.value(), r.headers())).get();
                     }
