@@ -281,9 +281,7 @@ public final class BenchCommand implements Callable<Integer> {
                 }
             }
         }
-        if (json != null) {
-            new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(json.toFile(), results);
-        }
+        writeJson(results);
         return 0;
     }
 
@@ -321,9 +319,7 @@ public final class BenchCommand implements Callable<Integer> {
                         lm.computeType(), r.adapterBytes() / 1e6, 100 * r.adapterBytes() / 1e6);
             }
         }
-        if (json != null) {
-            new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(json.toFile(), results);
-        }
+        writeJson(results);
         return 0;
     }
 
@@ -357,9 +353,7 @@ public final class BenchCommand implements Callable<Integer> {
         for (KafkaTasksBenchmark.Swap s : r.singleSwaps()) {
             System.out.printf("  %-26s %s %10.1f ms%n", s.task(), "merged  ", s.eventToFirstResultMs());
         }
-        if (json != null) {
-            new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(json.toFile(), r);
-        }
+        writeJson(r);
         return 0;
     }
 
@@ -385,9 +379,7 @@ public final class BenchCommand implements Callable<Integer> {
             }
             System.out.printf("  installing one (to the device, switched in): %.1f ms; its task's first pass after: %.1f ms%n",
                     r.installMs(), r.firstPassMs());
-            if (json != null) {
-                new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(json.toFile(), r);
-            }
+            writeJson(r);
         }
         return 0;
     }
@@ -434,9 +426,7 @@ public final class BenchCommand implements Callable<Integer> {
                 }
             }
         });
-        if (json != null) {
-            new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(json.toFile(), results);
-        }
+        writeJson(results);
         return 0;
     }
 
@@ -481,9 +471,7 @@ public final class BenchCommand implements Callable<Integer> {
                 }
             }
         }
-        if (json != null) {
-            new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(json.toFile(), results);
-        }
+        writeJson(results);
         return 0;
     }
 
@@ -573,6 +561,13 @@ public final class BenchCommand implements Callable<Integer> {
             }
         }
         return dir;
+    }
+
+    /** The results, pretty-printed, to the file {@code --json} names; nothing without it. */
+    private void writeJson(Object results) throws IOException {
+        if (json != null) {
+            new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(json.toFile(), results);
+        }
     }
 
     private static double percentile(double[] sorted, double q) {

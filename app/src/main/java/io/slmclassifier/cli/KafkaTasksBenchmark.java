@@ -39,7 +39,6 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.streams.KafkaStreams;
 
 /**
  * Several tasks on one processor through Kafka, against one task on a processor of its own, in the same run: a
@@ -231,15 +230,8 @@ public final class KafkaTasksBenchmark {
         /** Starts the processor and waits until every task's Streams application runs. */
         static Served start(Map<String, String> config, List<Lane> lanes, LocalKafkaBroker broker,
                 EmbeddedSchemaRegistry registry) throws Exception {
-            ProcessorService service = new ProcessorService(ProcessorConfig.of(config));
+            ProcessorService service = ProcessorService.running(ProcessorConfig.of(config));
             try {
-                service.start();
-                while (service.state() != KafkaStreams.State.RUNNING) {
-                    if (service.state() == KafkaStreams.State.ERROR || service.state() == KafkaStreams.State.NOT_RUNNING) {
-                        throw new IllegalStateException("the processor stopped while starting: " + service.state());
-                    }
-                    Thread.sleep(20);
-                }
                 return new Served(service, lanes, broker, registry.url());
             } catch (Exception | Error e) {
                 service.close();

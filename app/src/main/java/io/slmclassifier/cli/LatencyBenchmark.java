@@ -26,7 +26,6 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.streams.KafkaStreams;
 
 /**
  * Latency at a steady rate, as a streaming user sees it: a producer sends at a fixed rate (open loop: each record's
@@ -205,20 +204,7 @@ public final class LatencyBenchmark {
         c.put("topics.partitions", String.valueOf(settings.streamThreads()));
         c.put("num.stream.threads", String.valueOf(settings.streamThreads()));
         c.putAll(settings.overrides());
-        ProcessorService service = new ProcessorService(ProcessorConfig.of(c));
-        try {
-            service.start();
-            while (service.state() != KafkaStreams.State.RUNNING) {
-                if (service.state() == KafkaStreams.State.ERROR || service.state() == KafkaStreams.State.NOT_RUNNING) {
-                    throw new IllegalStateException("the processor stopped while starting: " + service.state());
-                }
-                Thread.sleep(10);
-            }
-            return service;
-        } catch (Exception | Error e) {
-            service.close();
-            throw e;
-        }
+        return ProcessorService.running(ProcessorConfig.of(c));
     }
 
     private String text(int i) {

@@ -24,7 +24,6 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.streams.KafkaStreams;
 
 /**
  * What the Kafka path costs: the same texts classified by the processor's classifier alone, then through a local broker,
@@ -74,14 +73,10 @@ public final class StreamBenchmark {
             c.put("topics.partitions", String.valueOf(streamThreads));
             c.put("num.stream.threads", String.valueOf(streamThreads));
             c.put("kafka.commit.interval.ms", String.valueOf(commitIntervalMs));
-            try (ProcessorService service = new ProcessorService(ProcessorConfig.of(c))) {
+            try (ProcessorService service = ProcessorService.running(ProcessorConfig.of(c))) {
                 // The alone passes run on the processor's own classifier: the same program, so the same plans
                 // TorchScript made for it (they depend on the shapes it has seen), and the same batch limits.
                 Classifier classifier = service.classifier();
-                service.start();
-                while (service.state() != KafkaStreams.State.RUNNING) {
-                    Thread.sleep(100);
-                }
                 try (KafkaConsumer<byte[], byte[]> reader = reader(broker)) {
                     alone(classifier, texts, batch); // warm-up of both sides: JIT, first transactions, first batches
                     try (KafkaProducer<byte[], byte[]> producer = producer(broker)) {

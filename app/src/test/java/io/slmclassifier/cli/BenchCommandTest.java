@@ -57,6 +57,19 @@ class BenchCommandTest {
     }
 
     @Test
+    void theJsonFileHoldsTheFiguresOfEachPrintedRow(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        java.nio.file.Path json = dir.resolve("train.json");
+        String[] printed = rowUnderGpuHeader(bench("--train", "--steps", "1", "--json", json.toString())).strip()
+                .split(" +");
+        var rows = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json.toFile());
+        assertEquals(1, rows.size(), rows.toString());
+        assertEquals(2, rows.get(0).get("batchSize").asInt());
+        assertEquals(printed[1], String.format("%.1f", rows.get(0).get("msPerStep").asDouble()), rows.toString());
+        assertEquals(-1, rows.get(0).get("gpuMb").asLong(), "no GPU figure on a CPU");
+    }
+
+    @Test
     void severalTasksReportEachTaskBesideOneTaskAlone() {
         List<String> lines = bench("--tasks", "3", "--mix", "60,20,20", "--messages", "40", "--repeats", "1");
         String said = String.join("\n", lines);

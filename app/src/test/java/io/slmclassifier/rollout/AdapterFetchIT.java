@@ -8,14 +8,11 @@ import com.sun.net.httpserver.HttpServer;
 import io.slmclassifier.Fixtures;
 import io.slmclassifier.avro.AdapterCommandType;
 import io.slmclassifier.avro.AdapterEvent;
-import io.slmclassifier.avro.AdapterStatus;
 import io.slmclassifier.classify.Classification;
 import io.slmclassifier.classify.Classifier;
 import io.slmclassifier.classify.LanguageModel;
 import io.slmclassifier.kafka.KafkaTestCluster;
 import io.slmclassifier.kafka.Topics;
-import io.slmclassifier.devkit.registry.EmbeddedSchemaRegistry;
-import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import io.slmclassifier.model.LoraAdapter;
 import io.slmclassifier.model.LoraConfig;
 import io.slmclassifier.model.ModelFingerprint;
@@ -27,10 +24,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.List;
-import java.util.Map;
-import java.util.Properties;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -50,15 +44,13 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class AdapterFetchIT {
     @RegisterExtension
-    static final KafkaTestCluster kafka = new KafkaTestCluster();
-    private static EmbeddedSchemaRegistry registry;
+    static final KafkaTestCluster kafka = KafkaTestCluster.withSchemaRegistry();
     private static LanguageModel model;
     private static Classifier classifier;
     private static String baseModelSha256;
 
     @BeforeAll
     static void start() throws Exception {
-        registry = EmbeddedSchemaRegistry.builder().kafka(kafka.bootstrapServers()).start();
         model = LanguageModel.load(Fixtures.model("qwen3-tiny"), Device.cpu(), null);
         classifier = new Classifier(model, ColourTask.TASK, Classifier.Options.defaults());
         baseModelSha256 = ModelFingerprint.sha256(model.dir());
@@ -68,7 +60,6 @@ class AdapterFetchIT {
     static void stop() {
         classifier.close();
         model.close();
-        registry.close();
     }
 
     @Test
@@ -108,7 +99,8 @@ class AdapterFetchIT {
         });
         server.start();
         String store = "http://127.0.0.1:" + server.getAddress().getPort() + "/store";
-        AdapterStore adapters = new AdapterStore(store, client(), app + ".adapters", "", 1 << 20, Duration.ofSeconds(4));
+        AdapterStore adapters = new AdapterStore(store, kafka.client(), app + ".adapters", "", 1 << 20,
+                Duration.ofSeconds(4));
         try (ControlLog operator = controlLog(app);
                 AdapterRollout rollout = rollout(operator.topic(), adapters, dir.resolve("cache"))) {
             operator.publish(event(1, good, store + "/slow.zip"));
@@ -148,7 +140,8 @@ class AdapterFetchIT {
     void aRefusedNewestVersionNeverChangesWhatIsServedNotEvenAfterARestart(@TempDir Path dir) throws Exception {
         String app = "fetch-kafka";
         Path cache = dir.resolve("cache");
-        AdapterStore adapters = new AdapterStore("kafka", client(), app + ".adapters", "", 1 << 20, Duration.ofSeconds(30));
+        AdapterStore adapters = new AdapterStore("kafka", kafka.client(), app + ".adapters", "", 1 << 20,
+                Duration.ofSeconds(30));
         byte[] good = archive(dir, 1);
         try (ControlLog operator = controlLog(app)) {
             operator.publish(event(1, good, adapters.put(1, good)));
@@ -204,11 +197,12 @@ class AdapterFetchIT {
     @Test
     void versionsAppliedUnmergedServeWhatMergedOnesServeFromTheirOwnCopy(@TempDir Path dir) throws Exception {
         String app = "fetch-unmerged";
-        AdapterStore adapters = new AdapterStore("kafka", client(), app + ".adapters", "", 1 << 20, Duration.ofSeconds(30));
+        AdapterStore adapters = new AdapterStore("kafka", kafka.client(), app + ".adapters", "", 1 << 20,
+                Duration.ofSeconds(30));
         List<String> texts = List.of("the red cat runs", "a small blue house", "green over the table");
         try (ControlLog operator = controlLog(app);
                 Classifier unmerged = new Classifier(model, ColourTask.TASK, Classifier.Options.defaults());
-                AdapterRollout rollout = new AdapterRollout(new ControlLog(client(), operator.topic(), records()),
+                AdapterRollout rollout = new AdapterRollout(new ControlLog(kafka.client(), operator.topic(), records()),
                         adapters, unmerged, AdapterRollout.Application.UNMERGED, baseModelSha256, dir.resolve("cache"),
                         "processor-0", version -> { })) {
             rollout.start();
@@ -269,7 +263,8 @@ class AdapterFetchIT {
 
     /** One of two chunks, keyed and headed as {@link AdapterStore#put} writes them; returns its offset. */
     private static long chunk(String topic, long version, int index, byte[] bytes) throws Exception {
-        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(client(), new StringSerializer(), new ByteArraySerializer())) {
+        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(kafka.client(), new StringSerializer(),
+                new ByteArraySerializer())) {
             ProducerRecord<String, byte[]> chunk = new ProducerRecord<>(topic, 0, version + "/" + index, bytes);
             chunk.headers().add(AdapterStore.HEADER_CHUNK_COUNT, "2".getBytes(StandardCharsets.UTF_8));
             return producer.send(chunk).get().offset();
@@ -277,38 +272,30 @@ class AdapterFetchIT {
     }
 
     private static AdapterEvent event(long version, byte[] archive, String location) {
-        return AdapterEvent.newBuilder().setVersion(version).setBaseModelId(model.id())
-                .setBaseModelSha256(baseModelSha256).setTaskName(ColourTask.TASK.name())
-                .setTaskHash(ColourTask.TASK.hash()).setSha256(ModelFingerprint.sha256(archive))
-                .setSizeBytes(archive.length).setMetrics(Map.of()).setCreatedAt(Instant.now())
-                .setStatus(AdapterStatus.ACTIVE).setLocation(location).build();
+        return new AdapterLineage(model.id(), baseModelSha256, ColourTask.TASK).activeEvent(version, archive, location)
+                .build();
     }
 
     private static ControlLog controlLog(String app) throws Exception {
-        Topics.ensure(client(), List.of(Topics.compacted(app + ".control", 1, 1), Topics.compacted(app + ".adapters", 1, 1)));
-        return new ControlLog(client(), app + ".control", records());
+        Topics.ensure(kafka.client(), List.of(Topics.compacted(app + ".control", 1, 1),
+                Topics.compacted(app + ".adapters", 1, 1)));
+        return new ControlLog(kafka.client(), app + ".control", records());
     }
 
     private static AdapterRollout rollout(String controlTopic, AdapterStore store, Path cache) {
-        return new AdapterRollout(new ControlLog(client(), controlTopic, records()), store, classifier,
+        return new AdapterRollout(new ControlLog(kafka.client(), controlTopic, records()), store, classifier,
                 baseModelSha256, cache, "processor-0", version -> { });
     }
 
     private static ControlRecords records() {
-        return new ControlRecords(SchemaRegistryClient.builder(registry.url()).build());
+        return new ControlRecords(kafka.registryClient());
     }
 
     private static ControlState state(ControlLog control) {
-        try (ControlLog fresh = new ControlLog(client(), control.topic(), records())) {
+        try (ControlLog fresh = new ControlLog(kafka.client(), control.topic(), records())) {
             fresh.catchUp(Duration.ofSeconds(10));
             return fresh.state();
         }
-    }
-
-    private static Properties client() {
-        Properties p = new Properties();
-        p.put("bootstrap.servers", kafka.bootstrapServers());
-        return p;
     }
 
 }

@@ -7,8 +7,6 @@ import io.slmclassifier.avro.AdapterCommandType;
 import io.slmclassifier.avro.AdapterEvent;
 import io.slmclassifier.avro.AdapterStatus;
 import io.slmclassifier.kafka.KafkaTestCluster;
-import io.slmclassifier.devkit.registry.EmbeddedSchemaRegistry;
-import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
@@ -35,8 +33,6 @@ import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -48,19 +44,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ControlLogIT {
     @RegisterExtension
-    static final KafkaTestCluster kafka = new KafkaTestCluster();
-    private static EmbeddedSchemaRegistry registry;
+    static final KafkaTestCluster kafka = KafkaTestCluster.withSchemaRegistry();
     private static final String KEY = "control-log-test-signing-key-of-32-characters";
-
-    @BeforeAll
-    static void startRegistry() {
-        registry = EmbeddedSchemaRegistry.builder().kafka(kafka.bootstrapServers()).start();
-    }
-
-    @AfterAll
-    static void stopRegistry() {
-        registry.close();
-    }
 
     @Test
     void signedCommandsCopiedFromTheTopicAndWrittenAgainChangeNothing() throws Exception {
@@ -86,8 +71,8 @@ class ControlLogIT {
             }
             assertEquals(2, copies.size());
             String logged = stderrWhile(() -> {
-                try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(client(), new StringSerializer(),
-                        new ByteArraySerializer())) {
+                try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(kafka.client(),
+                        new StringSerializer(), new ByteArraySerializer())) {
                     for (ConsumerRecord<String, byte[]> r : copies) {
                         producer.send(new ProducerRecord<>(topic, null, r.key(), r.value(), r.headers())).get();
                     }
@@ -133,7 +118,7 @@ class ControlLogIT {
         assertTrue(Files.isRegularFile(processorJournal));
 
         // A writer without the key deletes version 2's event, and compaction removes it from the topic.
-        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(client(), new StringSerializer(),
+        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(kafka.client(), new StringSerializer(),
                 new ByteArraySerializer())) {
             Thread.sleep(300);
             producer.send(new ProducerRecord<>(topic, "adapter-2", null)).get();
@@ -185,7 +170,7 @@ class ControlLogIT {
     }
 
     private static ControlLog log(String topic) {
-        return new ControlLog(client(), topic, new ControlRecords(SchemaRegistryClient.builder(registry.url()).build()),
+        return new ControlLog(kafka.client(), topic, new ControlRecords(kafka.registryClient()),
                 ControlSignature.of(KEY));
     }
 
@@ -196,7 +181,7 @@ class ControlLogIT {
     }
 
     private static String createTopic(String name, Map<String, String> settings) throws Exception {
-        try (Admin admin = Admin.create(client())) {
+        try (Admin admin = Admin.create(kafka.client())) {
             NewTopic topic = new NewTopic(name, 1, (short) 1);
             java.util.HashMap<String, String> configs = new java.util.HashMap<>(settings);
             configs.put("cleanup.policy", "compact");
@@ -206,7 +191,7 @@ class ControlLogIT {
     }
 
     private static List<ConsumerRecord<String, byte[]>> readAll(String topic) {
-        Properties p = client();
+        Properties p = kafka.client();
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
             TopicPartition partition = new TopicPartition(topic, 0);
@@ -250,16 +235,9 @@ class ControlLogIT {
         void run() throws Exception;
     }
 
-    private static Properties client() {
-        Properties p = new Properties();
-        p.put("bootstrap.servers", kafka.bootstrapServers());
-        return p;
-    }
-
     private static void awaitTrue(BooleanSupplier condition, String what) {
         Eventually.awaitTrue(condition, Duration.ofSeconds(30), what);
     }
-
 
     /** An ACTIVE event of a version; only the fields the control log reads are meaningful. */
     private static AdapterEvent active(long version) {

@@ -13,8 +13,6 @@ import io.slmclassifier.kafka.DeadLetterHeaders;
 import io.slmclassifier.kafka.DeadLetters;
 import io.slmclassifier.kafka.KafkaTestCluster;
 import io.slmclassifier.kafka.WireFormat;
-import io.slmclassifier.devkit.registry.EmbeddedSchemaRegistry;
-import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import java.net.HttpURLConnection;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -47,8 +45,6 @@ import org.apache.kafka.common.header.internals.RecordHeader;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.streams.KafkaStreams;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -60,20 +56,9 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class DeadLetterSizeEndToEndIT {
     @RegisterExtension
-    static final KafkaTestCluster kafka = new KafkaTestCluster();
+    static final KafkaTestCluster kafka = KafkaTestCluster.withSchemaRegistry();
 
-    private static EmbeddedSchemaRegistry registry;
     private static final byte[] KEY = "same-partition".getBytes(StandardCharsets.UTF_8);
-
-    @BeforeAll
-    static void startRegistry() {
-        registry = EmbeddedSchemaRegistry.builder().kafka(kafka.bootstrapServers()).start();
-    }
-
-    @AfterAll
-    static void stopRegistry() {
-        registry.close();
-    }
 
     private static ProcessorConfig config(String app, Path stateDir) {
         return config(app, stateDir, Map.of());
@@ -82,7 +67,7 @@ class DeadLetterSizeEndToEndIT {
     private static ProcessorConfig config(String app, Path stateDir, Map<String, String> more) {
         Map<String, String> c = new HashMap<>();
         c.put("bootstrap.servers", kafka.bootstrapServers());
-        c.put("schema.registry.url", registry.url());
+        c.put("schema.registry.url", kafka.schemaRegistryUrl());
         c.put("application.id", app);
         c.put("input.topic", app + ".in");
         c.put("output.topic", app + ".classified");
@@ -101,8 +86,7 @@ class DeadLetterSizeEndToEndIT {
 
     /** A producer that lets the broker decide what is too large. */
     private static KafkaProducer<byte[], byte[]> unboundedProducer() {
-        Properties p = new Properties();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        Properties p = kafka.client();
         p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, "4194304");
         p.put(ProducerConfig.BUFFER_MEMORY_CONFIG, "16777216");
         return new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
@@ -148,8 +132,7 @@ class DeadLetterSizeEndToEndIT {
     }
 
     private static List<ConsumerRecord<byte[], byte[]>> readCommitted(String topic, int expected, Duration timeout) {
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        Properties p = kafka.client();
         p.put(ConsumerConfig.GROUP_ID_CONFIG, "reader-" + System.nanoTime());
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
@@ -211,7 +194,7 @@ class DeadLetterSizeEndToEndIT {
         String app = "largest";
         String in = app + ".in";
         String probe = app + ".probe";
-        try (Admin admin = Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
+        try (Admin admin = Admin.create(kafka.client())) {
             admin.createTopics(List.of(new NewTopic(probe, 1, (short) 1))).all().get();
         }
 
@@ -221,7 +204,7 @@ class DeadLetterSizeEndToEndIT {
         ProducerRecord<byte[], byte[]> plain = new ProducerRecord<>(in, null, KEY, filled(plainSize, 0xFF), oneHeader);
 
         // Avro: the registry's wire format with the id of the real TextMessage schema, then a datum that is no datum.
-        byte[] validAvro = AvroSerde.forType(TextMessage.class, SchemaRegistryClient.builder(registry.url()).build())
+        byte[] validAvro = AvroSerde.forType(TextMessage.class, kafka.registryClient())
                 .serializer().serialize(in, TextMessage.newBuilder().setId("x").setText("Ist negativ.").build());
         IntFunction<byte[]> avroOfSize = n -> {
             byte[] value = filled(n, 0xFF);
@@ -289,7 +272,7 @@ class DeadLetterSizeEndToEndIT {
     void aResultLargerThanItsTopicTakesIsDeadLetteredAndStopsNothing(@TempDir Path state) throws Exception {
         String app = "small-output";
         String in = app + ".in";
-        try (Admin admin = Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
+        try (Admin admin = Admin.create(kafka.client())) {
             admin.createTopics(List.of(new NewTopic(app + ".classified", 1, (short) 1)
                     .configs(Map.of("max.message.bytes", "4000")))).all().get();
         }
@@ -340,7 +323,7 @@ class DeadLetterSizeEndToEndIT {
             try (KafkaProducer<byte[], byte[]> producer = unboundedProducer()) {
                 producer.send(new ProducerRecord<>(in, KEY, "Einen Augenblick.".getBytes(StandardCharsets.UTF_8))).get();
                 assertEquals(1, readCommitted(app + ".classified", 1, Duration.ofSeconds(120)).size());
-                try (Admin admin = Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
+                try (Admin admin = Admin.create(kafka.client())) {
                     admin.incrementalAlterConfigs(Map.of(new ConfigResource(ConfigResource.Type.TOPIC, app + ".classified"),
                             List.of(new AlterConfigOp(new ConfigEntry("max.message.bytes", "4000"),
                                     AlterConfigOp.OpType.SET)))).all().get();
@@ -363,7 +346,7 @@ class DeadLetterSizeEndToEndIT {
     void aFeedbackRecordOfTheLargestSizeIsDeadLetteredCutByTheTrainer(@TempDir Path dir) throws Exception {
         String app = "feedback";
         String probe = app + ".probe";
-        try (Admin admin = Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
+        try (Admin admin = Admin.create(kafka.client())) {
             admin.createTopics(List.of(new NewTopic(probe, 1, (short) 1), new NewTopic(app + ".in", 1, (short) 1)))
                     .all().get();
         }
@@ -389,13 +372,12 @@ class DeadLetterSizeEndToEndIT {
     @Test
     void feedbackTheDatasetTopicRefusesIsDeadLetteredNotLost(@TempDir Path dir) throws Exception {
         String app = "refused";
-        try (Admin admin = Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
+        try (Admin admin = Admin.create(kafka.client())) {
             admin.createTopics(List.of(new NewTopic(app + ".in", 1, (short) 1),
                     new NewTopic(app + ".dataset", 1, (short) 1).configs(Map.of("max.message.bytes", "2000"))))
                     .all().get();
         }
-        AvroSerde<LabeledExample> examples = AvroSerde.forType(LabeledExample.class,
-                SchemaRegistryClient.fromConfig(Map.of("schema.registry.url", registry.url())));
+        AvroSerde<LabeledExample> examples = AvroSerde.forType(LabeledExample.class, kafka.registryClient());
         try (io.slmclassifier.train.TrainerService trainer = new io.slmclassifier.train.TrainerService(
                 io.slmclassifier.train.TrainerConfig.of(trainerSettings(app, dir)))) {
             trainer.start();
@@ -436,7 +418,7 @@ class DeadLetterSizeEndToEndIT {
     private static Map<String, String> trainerSettings(String app, Path dir) {
         Map<String, String> c = new HashMap<>();
         c.put("bootstrap.servers", kafka.bootstrapServers());
-        c.put("schema.registry.url", registry.url());
+        c.put("schema.registry.url", kafka.schemaRegistryUrl());
         c.put("feedback.topics", app + ".in");
         c.put("dataset.topic", app + ".dataset");
         c.put("control.topic", app + ".control");

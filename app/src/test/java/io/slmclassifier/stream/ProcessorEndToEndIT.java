@@ -17,6 +17,9 @@ import io.slmclassifier.model.LoraConfig;
 import io.slmclassifier.model.TorchRuntime;
 import io.slmclassifier.quality.Calibration;
 import io.slmclassifier.quality.Metrics;
+import io.slmclassifier.rollout.AdapterArchive;
+import io.slmclassifier.rollout.AdapterLineage;
+import io.slmclassifier.rollout.AdapterStore;
 import io.slmclassifier.train.ColourTask;
 import io.slmclassifier.train.LabeledData;
 import io.slmclassifier.train.LoraTrainer;
@@ -377,15 +380,9 @@ class ProcessorEndToEndIT {
     private static void publishAdapter(ProcessorService service, ProcessorConfig config, String app, Path dir)
             throws Exception {
         var model = service.classifier().model();
-        byte[] archive = io.slmclassifier.rollout.AdapterArchive.pack(dir);
-        String location = new io.slmclassifier.rollout.AdapterStore("kafka", config.kafkaClient(), app + ".adapters", "")
-                .put(1, archive);
-        service.rollout().control().publish(io.slmclassifier.avro.AdapterEvent.newBuilder().setVersion(1)
-                .setBaseModelId(model.id()).setBaseModelSha256(io.slmclassifier.model.ModelFingerprint.sha256(model.dir()))
-                .setTaskName(service.classifier().task().name()).setTaskHash(service.classifier().task().hash())
-                .setSha256(io.slmclassifier.model.ModelFingerprint.sha256(archive)).setSizeBytes(archive.length)
-                .setMetrics(Map.of()).setCreatedAt(java.time.Instant.now())
-                .setStatus(io.slmclassifier.avro.AdapterStatus.ACTIVE).setLocation(location).build());
+        AdapterStore store = new AdapterStore("kafka", config.kafkaClient(), app + ".adapters", "");
+        service.rollout().control().publish(AdapterLineage.of(model.id(), model.dir(), service.classifier().task())
+                .store(store, 1, AdapterArchive.pack(dir)).build());
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         while (service.rollout().serving() != 1 && System.nanoTime() < deadline) {
             Thread.sleep(100);

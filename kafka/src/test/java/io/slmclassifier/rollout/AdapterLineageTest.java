@@ -1,6 +1,7 @@
 package io.slmclassifier.rollout;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.slmclassifier.Fixtures;
@@ -9,9 +10,10 @@ import io.slmclassifier.avro.AdapterStatus;
 import io.slmclassifier.classify.Task;
 import io.slmclassifier.model.ModelFingerprint;
 import java.nio.charset.StandardCharsets;
+import java.time.Instant;
 import org.junit.jupiter.api.Test;
 
-/** An ACTIVE event made by hand names the base model, the task and the archive as the processor checks them. */
+/** An event made from a lineage names the base model, the task and the archive as the processor checks them. */
 class AdapterLineageTest {
 
     @Test
@@ -32,5 +34,20 @@ class AdapterLineageTest {
         assertEquals("kafka:radr.adapters/0/7", event.getLocation());
         assertTrue(event.getMetrics().isEmpty());
         assertEquals("by hand", event.getMessage());
+    }
+
+    @Test
+    void anyEventOfTheLineageLeavesItsStatusToTheCaller() throws Exception {
+        Task task = Task.load(Fixtures.task("radr-intents"));
+        AdapterLineage lineage = new AdapterLineage("qwen3-tiny", "abc", task);
+        Instant judgedAt = Instant.parse("2026-01-02T03:04:05Z");
+        AdapterEvent.Builder event = lineage.event(4, new byte[] {1, 2, 3}, judgedAt);
+        assertEquals(judgedAt, event.getCreatedAt(), "the time the caller gives, not the time it is built");
+        assertEquals("abc", event.getBaseModelSha256());
+        assertEquals(task.hash(), event.getTaskHash());
+        assertEquals(ModelFingerprint.sha256(new byte[] {1, 2, 3}), event.getSha256());
+        assertFalse(event.hasStatus());
+        assertFalse(event.hasLocation());
+        assertFalse(event.hasMetrics());
     }
 }

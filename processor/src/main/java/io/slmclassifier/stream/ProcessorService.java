@@ -281,6 +281,28 @@ public final class ProcessorService implements AutoCloseable {
         }
     }
 
+    /**
+     * A processor started and running, every task's Streams application RUNNING: for callers that send records only
+     * then (the benchmarks). When one stops instead of running, the processor is closed again and that is thrown.
+     */
+    public static ProcessorService running(ProcessorConfig config) throws Exception {
+        ProcessorService service = new ProcessorService(config);
+        try {
+            service.start();
+            for (KafkaStreams.State state = service.state(); state != KafkaStreams.State.RUNNING;
+                    state = service.state()) {
+                if (state == KafkaStreams.State.ERROR || state == KafkaStreams.State.NOT_RUNNING) {
+                    throw new IllegalStateException("the processor stopped while starting: " + state);
+                }
+                Thread.sleep(10);
+            }
+            return service;
+        } catch (Exception | Error e) {
+            service.close();
+            throw e;
+        }
+    }
+
     /** Serves the adapter version each task's control topic names, then starts consuming. */
     public void start() {
         pipelines.forEach(TaskPipeline::startRollout);

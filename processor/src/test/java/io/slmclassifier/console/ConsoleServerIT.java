@@ -15,8 +15,6 @@ import io.slmclassifier.avro.LabelProbability;
 import io.slmclassifier.avro.LabeledExample;
 import io.slmclassifier.kafka.AvroSerde;
 import io.slmclassifier.kafka.KafkaTestCluster;
-import io.slmclassifier.devkit.registry.EmbeddedSchemaRegistry;
-import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import io.slmclassifier.quality.Calibration;
 import io.slmclassifier.rollout.EvaluationRecords;
 import io.slmclassifier.quality.Metrics;
@@ -66,7 +64,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class ConsoleServerIT {
 
     @RegisterExtension
-    static final KafkaTestCluster kafka = new KafkaTestCluster();
+    static final KafkaTestCluster kafka = KafkaTestCluster.withSchemaRegistry();
 
     private static final String TOKEN = "s3cret-console-token";
     private static final ObjectMapper json = new ObjectMapper();
@@ -74,7 +72,6 @@ class ConsoleServerIT {
             .connectTimeout(Duration.ofSeconds(5)).build();
     private static final List<String> LABELS = List.of("order", "call", "other");
 
-    private static EmbeddedSchemaRegistry registry;
     private static ConsoleServer writable;
     private static ConsoleServer readOnly;
     private static ConsoleServer controlled;
@@ -83,22 +80,21 @@ class ConsoleServerIT {
 
     @BeforeAll
     static void start() throws Exception {
-        registry = EmbeddedSchemaRegistry.builder().kafka(kafka.bootstrapServers()).start();
         try (Admin admin = Admin.create(Map.<String, Object>of("bootstrap.servers", kafka.bootstrapServers()))) {
             admin.createTopics(List.of(new NewTopic("intents.classified", 2, (short) 1),
                     new NewTopic("intents.dlq", 1, (short) 1))).all().get(30, TimeUnit.SECONDS);
         }
         results = new KafkaProducer<>(Map.of("bootstrap.servers", kafka.bootstrapServers()), new StringSerializer(),
-                AvroSerde.forType(Classification.class, client()).serializer());
+                AvroSerde.forType(Classification.class, kafka.registryClient()).serializer());
         // Written before the consoles start, which begin at the end of the topics: none of them shows these.
         results.send(new ProducerRecord<>("intents.classified", "warm-up", classification("warm-up", "x", 0.9, null)))
                 .get(30, TimeUnit.SECONDS);
         try (KafkaProducer<byte[], byte[]> raw = rawProducer()) {
             raw.send(new ProducerRecord<>("intents.dlq", new byte[] {1})).get(30, TimeUnit.SECONDS);
         }
-        writable = new ConsoleServer(settings(TOKEN, "feedback.writable"), client(), null);
-        readOnly = new ConsoleServer(settings("", "feedback.readonly"), client(), null);
-        controlled = new ConsoleServer(settings(TOKEN, "feedback.controlled"), client(), control);
+        writable = new ConsoleServer(settings(TOKEN, "feedback.writable"), kafka.registryClient(), null);
+        readOnly = new ConsoleServer(settings("", "feedback.readonly"), kafka.registryClient(), null);
+        controlled = new ConsoleServer(settings(TOKEN, "feedback.controlled"), kafka.registryClient(), control);
         for (ConsoleServer console : List.of(writable, readOnly, controlled)) {
             awaitState(console, s -> s.path("partitions").asInt() == 3); // reading every partition from its end
         }
@@ -106,7 +102,7 @@ class ConsoleServerIT {
 
     @AfterAll
     static void stop() {
-        for (AutoCloseable c : new AutoCloseable[] {results, writable, readOnly, controlled, registry}) {
+        for (AutoCloseable c : new AutoCloseable[] {results, writable, readOnly, controlled}) {
             try {
                 if (c != null) {
                     c.close();
@@ -181,7 +177,7 @@ class ConsoleServerIT {
                 "colours.classified", "colours.dlq", "colours.feedback", java.util.Set.of(), "colours.review");
         try (ConsoleServer console = new ConsoleServer(List.of(
                 new ConsoleServer.Task("radr-intents", settings(TOKEN, "feedback.multi"), null),
-                new ConsoleServer.Task("colours", colours, control)), client())) {
+                new ConsoleServer.Task("colours", colours, control)), kafka.registryClient())) {
             awaitState(console, "api/state", s -> s.path("partitions").asInt() == 3);
             awaitState(console, "api/state?task=colours", s -> s.path("partitions").asInt() == 2);
             BlockingQueue<String> colourEvents = new LinkedBlockingQueue<>();
@@ -264,7 +260,8 @@ class ConsoleServerIT {
         List<java.net.Socket> streams = new ArrayList<>();
         List<java.net.Socket> slow = new CopyOnWriteArrayList<>();
         Thread trickle = null;
-        try (ConsoleServer crowded = new ConsoleServer(settings("", "feedback.crowded"), client(), null)) {
+        try (ConsoleServer crowded = new ConsoleServer(settings("", "feedback.crowded"), kafka.registryClient(),
+                null)) {
             int perAddress = ConsoleSettings.DEFAULT_STREAMS_PER_ADDRESS;
             for (int i = 0; i < 200; i++) {
                 java.net.Socket stream = openStream(crowded.port(), "127.0.1." + (1 + i / perAddress));
@@ -664,14 +661,14 @@ class ConsoleServerIT {
         }
         try (KafkaProducer<String, LabeledExample> labels = new KafkaProducer<>(
                 Map.of("bootstrap.servers", kafka.bootstrapServers()), new StringSerializer(),
-                AvroSerde.forType(LabeledExample.class, client()).serializer())) {
+                AvroSerde.forType(LabeledExample.class, kafka.registryClient()).serializer())) {
             labels.send(new ProducerRecord<>("feedback.backlog", "labeled-elsewhere", new LabeledExample(
                     "labeled-elsewhere", "set aside labeled-elsewhere", "call", "reviewer", Instant.now(), "order", null)))
                     .get(30, TimeUnit.SECONDS);
         }
         ConsoleSettings settings = new ConsoleSettings("127.0.0.1", 0, TOKEN, kafka.bootstrapServers(), Map.of(),
                 "intents.classified", "intents.dlq", "feedback.backlog", java.util.Set.of(), "review.backlog");
-        try (ConsoleServer restarted = new ConsoleServer(settings, client(), null)) {
+        try (ConsoleServer restarted = new ConsoleServer(settings, kafka.registryClient(), null)) {
             JsonNode state = awaitState(restarted, s -> find(s.get("review"), "waiting") != null);
             assertNull(find(state.get("review"), "labeled-elsewhere"), "labeled since: not in the queue");
             assertTrue(find(state.get("review"), "waiting").get("abstained").asBoolean());
@@ -730,7 +727,7 @@ class ConsoleServerIT {
         // The labels written before the newest adapter was trained are in it already.
         try (KafkaProducer<String, LabeledExample> older = new KafkaProducer<>(
                 Map.of("bootstrap.servers", kafka.bootstrapServers()), new StringSerializer(),
-                AvroSerde.forType(LabeledExample.class, client()).serializer())) {
+                AvroSerde.forType(LabeledExample.class, kafka.registryClient()).serializer())) {
             long past = RecordingControl.NEWEST_CREATED.minusSeconds(60).toEpochMilli();
             older.send(new ProducerRecord<>("feedback.controlled", null, past, "old", new LabeledExample("old", "t",
                     "call", "test", Instant.ofEpochMilli(past), null, null))).get(30, TimeUnit.SECONDS);
@@ -838,10 +835,6 @@ class ConsoleServerIT {
                 "intents.dlq", feedbackTopic);
     }
 
-    private static SchemaRegistryClient client() {
-        return SchemaRegistryClient.builder(registry.url()).build();
-    }
-
     private static KafkaProducer<byte[], byte[]> rawProducer() {
         return new KafkaProducer<>(Map.of("bootstrap.servers", kafka.bootstrapServers()), new ByteArraySerializer(),
                 new ByteArraySerializer());
@@ -929,7 +922,7 @@ class ConsoleServerIT {
 
     /** The feedback topic read from its beginning by a reader of its own, until it has at least {@code count}. */
     private static List<LabeledExample> readFeedback(String topic, int count) {
-        AvroSerde<LabeledExample> serde = AvroSerde.forType(LabeledExample.class, client());
+        AvroSerde<LabeledExample> serde = AvroSerde.forType(LabeledExample.class, kafka.registryClient());
         List<LabeledExample> out = new ArrayList<>();
         try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(
                 Map.of("bootstrap.servers", kafka.bootstrapServers()), new StringDeserializer(),

@@ -2,8 +2,7 @@ package io.slmclassifier.train;
 
 import io.slmclassifier.avro.AdapterEvent;
 import io.slmclassifier.avro.AdapterStatus;
-import io.slmclassifier.classify.Task;
-import io.slmclassifier.model.ModelFingerprint;
+import io.slmclassifier.rollout.AdapterLineage;
 import io.slmclassifier.rollout.AdapterStore;
 import io.slmclassifier.rollout.ControlLog;
 import java.io.IOException;
@@ -20,17 +19,14 @@ import org.slf4j.LoggerFactory;
 public final class AdapterPublication {
     private static final Logger log = LoggerFactory.getLogger(AdapterPublication.class);
 
-    /** What a published event says of the model and task the adapter belongs to. */
-    public record BaseModel(String modelId, String modelSha256, Task task) {}
-
     private final QualityGate gate;
-    private final BaseModel base;
+    private final AdapterLineage lineage;
     private final AdapterStore store;
     private final ControlLog control;
 
-    public AdapterPublication(QualityGate gate, BaseModel base, AdapterStore store, ControlLog control) {
+    public AdapterPublication(QualityGate gate, AdapterLineage lineage, AdapterStore store, ControlLog control) {
         this.gate = gate;
-        this.base = base;
+        this.lineage = lineage;
         this.store = store;
         this.control = control;
     }
@@ -40,7 +36,7 @@ public final class AdapterPublication {
         QualityGate.Verdict verdict = judge(gate, candidate);
         Instant judgedAt = Instant.now(); // the event's time is the verdict's, not the end of a slow upload
         String location = verdict.publish() ? store.put(candidate.version(), candidate.archive()) : null;
-        AdapterEvent event = event(base, candidate, verdict, location, judgedAt);
+        AdapterEvent event = event(lineage, candidate, verdict, location, judgedAt);
         control.publish(event);
         if (verdict.publish()) {
             log.info("Published version {} ({}) to {}", candidate.version(), verdict.message(), location);
@@ -59,17 +55,14 @@ public final class AdapterPublication {
      * The candidate's event: ACTIVE at {@code location} when the verdict publishes it, REJECTED (no location)
      * otherwise; the verdict's sentence is its message.
      */
-    public static AdapterEvent event(BaseModel base, CandidateRun.Candidate candidate, QualityGate.Verdict verdict,
-            String location, Instant createdAt) {
+    public static AdapterEvent event(AdapterLineage lineage, CandidateRun.Candidate candidate,
+            QualityGate.Verdict verdict, String location, Instant createdAt) {
         if (verdict.publish() == (location == null)) {
             throw new IllegalArgumentException("a published version has a location, a rejected one none");
         }
-        AdapterEvent.Builder event = AdapterEvent.newBuilder().setVersion(candidate.version())
+        AdapterEvent.Builder event = lineage.event(candidate.version(), candidate.archive(), createdAt)
                 .setParentVersion(candidate.parent().isPresent() ? candidate.parent().getAsLong() : null)
-                .setBaseModelId(base.modelId()).setBaseModelSha256(base.modelSha256()).setTaskName(base.task().name())
-                .setTaskHash(base.task().hash()).setSha256(ModelFingerprint.sha256(candidate.archive()))
-                .setSizeBytes(candidate.archive().length).setMetrics(candidate.metrics())
-                .setEvaluation(candidate.evaluation()).setCreatedAt(createdAt).setMessage(verdict.message());
+                .setMetrics(candidate.metrics()).setEvaluation(candidate.evaluation()).setMessage(verdict.message());
         return verdict.publish() ? event.setStatus(AdapterStatus.ACTIVE).setLocation(location).build()
                 : event.setStatus(AdapterStatus.REJECTED).build();
     }

@@ -15,6 +15,7 @@ import io.slmclassifier.kafka.registry.SchemaRegistryClient;
 import io.slmclassifier.model.LoraAdapter;
 import io.slmclassifier.model.ModelFingerprint;
 import io.slmclassifier.rollout.AdapterArchive;
+import io.slmclassifier.rollout.AdapterLineage;
 import io.slmclassifier.rollout.AdapterStore;
 import io.slmclassifier.rollout.ControlLog;
 import io.slmclassifier.rollout.ControlRecords;
@@ -123,7 +124,7 @@ final class TaskLineage implements AutoCloseable {
         this.schedule = config.schedule(System.currentTimeMillis());
         this.candidateRun = new CandidateRun(model, task, config.training(), config.freshAdapter(shared.modelId()),
                 testSet, workDir, this::fetch);
-        this.publication = new AdapterPublication(config.gate(), new AdapterPublication.BaseModel(shared.modelId(),
+        this.publication = new AdapterPublication(config.gate(), new AdapterLineage(shared.modelId(),
                 shared.modelSha256(), task), store, control);
         this.history = new ControlHistoryRestore(control);
 

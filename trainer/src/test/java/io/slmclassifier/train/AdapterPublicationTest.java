@@ -13,6 +13,7 @@ import io.slmclassifier.classify.Task;
 import io.slmclassifier.model.ModelFingerprint;
 import io.slmclassifier.quality.Calibration;
 import io.slmclassifier.quality.Metrics;
+import io.slmclassifier.rollout.AdapterLineage;
 import io.slmclassifier.rollout.EvaluationRecords;
 import java.time.Instant;
 import java.util.Map;
@@ -50,8 +51,8 @@ class AdapterPublicationTest {
         QualityGate.Verdict verdict = AdapterPublication.judge(gate, candidate);
         assertTrue(verdict.publish(), verdict.message());
 
-        var base = new AdapterPublication.BaseModel("qwen3-tiny", "abc", task);
-        AdapterEvent event = AdapterPublication.event(base, candidate, verdict, "kafka:adapters/0/5", NOW);
+        var lineage = new AdapterLineage("qwen3-tiny", "abc", task);
+        AdapterEvent event = AdapterPublication.event(lineage, candidate, verdict, "kafka:adapters/0/5", NOW);
         assertEquals(AdapterStatus.ACTIVE, event.getStatus());
         assertEquals("kafka:adapters/0/5", event.getLocation());
         assertEquals(7, event.getVersion());
@@ -71,12 +72,12 @@ class AdapterPublicationTest {
     @Test
     void aCandidateTheGateRefusesIsRecordedRejectedWithTheReasonAndNotStored() throws Exception {
         Task task = task();
-        var base = new AdapterPublication.BaseModel("qwen3-tiny", "abc", task);
+        var lineage = new AdapterLineage("qwen3-tiny", "abc", task);
         QualityGate gate = TrainerConfig.of(Map.of("gate.max.ece", "0.05")).gate();
 
         QualityGate.Verdict notBetter = AdapterPublication.judge(gate, candidate(task, 0.70, 0.01));
         assertFalse(notBetter.publish());
-        AdapterEvent rejected = AdapterPublication.event(base, candidate(task, 0.70, 0.01), notBetter, null, NOW);
+        AdapterEvent rejected = AdapterPublication.event(lineage, candidate(task, 0.70, 0.01), notBetter, null, NOW);
         assertEquals(AdapterStatus.REJECTED, rejected.getStatus());
         assertNull(rejected.getLocation());
         assertTrue(rejected.getMessage().toString().contains("does not beat the serving 0.7000"), rejected.getMessage());
@@ -90,11 +91,11 @@ class AdapterPublicationTest {
     @Test
     void aLocationGoesWithAPublishedVersionOnly() throws Exception {
         Task task = task();
-        var base = new AdapterPublication.BaseModel("qwen3-tiny", "abc", task);
+        var lineage = new AdapterLineage("qwen3-tiny", "abc", task);
         CandidateRun.Candidate candidate = candidate(task, 0.10, 0.10);
-        assertThrows(IllegalArgumentException.class, () -> AdapterPublication.event(base, candidate,
+        assertThrows(IllegalArgumentException.class, () -> AdapterPublication.event(lineage, candidate,
                 new QualityGate.Verdict(true, "passes"), null, NOW));
-        assertThrows(IllegalArgumentException.class, () -> AdapterPublication.event(base, candidate,
+        assertThrows(IllegalArgumentException.class, () -> AdapterPublication.event(lineage, candidate,
                 new QualityGate.Verdict(false, "refused"), "file:v7.zip", NOW));
     }
 }

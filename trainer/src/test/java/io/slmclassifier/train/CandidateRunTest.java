@@ -15,6 +15,7 @@ import io.slmclassifier.model.LoraAdapter;
 import io.slmclassifier.quality.Calibration;
 import io.slmclassifier.quality.Metrics;
 import io.slmclassifier.rollout.AdapterArchive;
+import io.slmclassifier.rollout.AdapterLineage;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -116,7 +117,7 @@ class CandidateRunTest {
         CandidateRun.Candidate first = run.run(new CandidateRun.Request(1, Optional.empty(), Optional.empty(), split(),
                 "a test"), new NoProgress());
         archives.put(1L, first.archive());
-        AdapterEvent published = AdapterPublication.event(new AdapterPublication.BaseModel("qwen3-tiny", "00", task),
+        AdapterEvent published = AdapterPublication.event(new AdapterLineage("qwen3-tiny", "00", task),
                 first, new QualityGate.Verdict(true, "a test"), "file:v1.zip", Instant.now());
 
         CandidateRun.Candidate second = run.run(new CandidateRun.Request(2, Optional.of(published),
