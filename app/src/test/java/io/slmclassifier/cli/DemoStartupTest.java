@@ -2,11 +2,8 @@ package io.slmclassifier.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -15,17 +12,9 @@ import org.junit.jupiter.api.io.TempDir;
 class DemoStartupTest {
 
     private static String refusal(String... args) {
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        PrintStream stderr = System.err;
-        int code;
-        try {
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            code = Main.run(args);
-        } finally {
-            System.setErr(stderr);
-        }
-        assertEquals(2, code, err.toString(StandardCharsets.UTF_8));
-        return err.toString(StandardCharsets.UTF_8).strip();
+        CommandRun run = CommandRun.of(args);
+        assertEquals(2, run.code(), run.err());
+        return run.err().strip();
     }
 
     @Test

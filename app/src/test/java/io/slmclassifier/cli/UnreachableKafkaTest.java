@@ -3,10 +3,7 @@ package io.slmclassifier.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -35,17 +32,9 @@ class UnreachableKafkaTest {
 
     /** Through {@link Main#run} in this JVM; slf4j-simple writes to whatever System.err is now, so its lines land here. */
     private static Run inThisJvm(String... args) {
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        PrintStream stderr = System.err;
         long started = System.nanoTime();
-        int code;
-        try {
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            code = Main.run(args);
-        } finally {
-            System.setErr(stderr);
-        }
-        return new Run(code, err.toString(StandardCharsets.UTF_8).lines().toList(), (System.nanoTime() - started) / 1e9);
+        CommandRun run = CommandRun.of(args);
+        return new Run(run.code(), run.err().lines().toList(), (System.nanoTime() - started) / 1e9);
     }
 
     /** In a JVM of its own, as from a shell: the logging a person at a terminal gets is set up there. */

@@ -2,10 +2,7 @@ package io.slmclassifier.config;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.slmclassifier.cli.Main;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
+import io.slmclassifier.cli.CommandRun;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -19,16 +16,8 @@ class ConfigurationRefusalTest {
 
     /** Runs a command and returns its exit code and what it wrote to stderr, stripped. */
     private static String[] run(String... args) {
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        PrintStream stderr = System.err;
-        int code;
-        try {
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            code = Main.run(args);
-        } finally {
-            System.setErr(stderr);
-        }
-        return new String[] {String.valueOf(code), err.toString(StandardCharsets.UTF_8).strip()};
+        CommandRun run = CommandRun.of(args);
+        return new String[] {String.valueOf(run.code()), run.err().strip()};
     }
 
     @Test

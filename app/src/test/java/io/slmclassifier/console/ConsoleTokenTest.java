@@ -5,11 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.slmclassifier.cli.Main;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
+import io.slmclassifier.cli.CommandRun;
 import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -56,16 +53,8 @@ class ConsoleTokenTest {
     }
 
     private static String refusal(String... args) {
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        PrintStream stderr = System.err;
-        int code;
-        try {
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            code = Main.run(args);
-        } finally {
-            System.setErr(stderr);
-        }
-        assertEquals(2, code, err.toString(StandardCharsets.UTF_8));
-        return err.toString(StandardCharsets.UTF_8).strip();
+        CommandRun run = CommandRun.of(args);
+        assertEquals(2, run.code(), run.err());
+        return run.err().strip();
     }
 }
