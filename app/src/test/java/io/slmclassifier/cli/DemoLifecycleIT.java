@@ -22,15 +22,7 @@ class DemoLifecycleIT {
     void withoutATerminalItServesUntilSigtermThenStopsQuickly(@TempDir Path dir) throws Exception {
         Path out = dir.resolve("out.txt");
         Path err = dir.resolve("err.txt");
-        ProcessBuilder pb = new ProcessBuilder(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Dai.djl.offline=true", "-cp", QuietTerminalIT.shippedClassPath(), "io.slmclassifier.cli.Main", "demo",
-                "--model", "demo-tiny", "--device", "cpu", "--console-port", "-1", "--data-dir", dir.resolve("data").toString()))
-                .redirectInput(ProcessBuilder.Redirect.from(Files.createFile(dir.resolve("empty-input")).toFile()))
-                .redirectOutput(out.toFile()).redirectError(err.toFile());
-        pb.environment().put("OPT_OUT_TRACKING", "true");
-        pb.environment().put("DJL_OFFLINE", "true");
-        pb.environment().put("HF_HOME", dir.resolve("hf").toString());
-        Process demo = pb.start();
+        Process demo = demo(List.of(), dir).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
         try {
             // As long as the demo works at its start (CPU time, output), however slowly a busy machine lets it.
             ProgressWait.await(() -> !demo.isAlive() || read(out).contains("No terminal: serving until stopped"),
@@ -66,16 +58,7 @@ class DemoLifecycleIT {
         org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(setsid), "needs setsid for a process group of its own");
         Path out = dir.resolve("out.txt");
         // The demo leads a process group of its own, as a shell's job does, so the signal reaches it and not this JVM.
-        ProcessBuilder pb = new ProcessBuilder(List.of(setsid.toString(),
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Dai.djl.offline=true", "-cp",
-                QuietTerminalIT.shippedClassPath(), "io.slmclassifier.cli.Main", "demo", "--model", "demo-tiny", "--device",
-                "cpu", "--console-port", "-1", "--data-dir", dir.resolve("data").toString()))
-                .redirectInput(ProcessBuilder.Redirect.from(Files.createFile(dir.resolve("empty-input")).toFile()))
-                .redirectErrorStream(true).redirectOutput(out.toFile());
-        pb.environment().put("OPT_OUT_TRACKING", "true");
-        pb.environment().put("DJL_OFFLINE", "true");
-        pb.environment().put("HF_HOME", dir.resolve("hf").toString());
-        Process demo = pb.start();
+        Process demo = demo(List.of(setsid.toString()), dir).redirectErrorStream(true).redirectOutput(out.toFile()).start();
         try {
             ProgressWait.await(() -> !demo.isAlive() || read(out).contains("No terminal: serving until stopped"),
                     () -> ProgressWait.cpuSeconds(demo) + read(out).length(), Duration.ofSeconds(90), Duration.ofMinutes(10));
@@ -98,6 +81,23 @@ class DemoLifecycleIT {
         } finally {
             demo.destroyForcibly();
         }
+    }
+
+    /**
+     * The shipped demo on the tiny model, offline, its input an empty file (no terminal), its data under {@code dir};
+     * {@code launcher} comes before the java command (setsid, say).
+     */
+    private static ProcessBuilder demo(List<String> launcher, Path dir) throws Exception {
+        List<String> command = new java.util.ArrayList<>(launcher);
+        command.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Dai.djl.offline=true",
+                "-cp", QuietTerminalIT.shippedClassPath(), "io.slmclassifier.cli.Main", "demo", "--model", "demo-tiny",
+                "--device", "cpu", "--console-port", "-1", "--data-dir", dir.resolve("data").toString()));
+        ProcessBuilder pb = new ProcessBuilder(command)
+                .redirectInput(ProcessBuilder.Redirect.from(Files.createFile(dir.resolve("empty-input")).toFile()));
+        pb.environment().put("OPT_OUT_TRACKING", "true");
+        pb.environment().put("DJL_OFFLINE", "true");
+        pb.environment().put("HF_HOME", dir.resolve("hf").toString());
+        return pb;
     }
 
     private static String read(Path file) {
