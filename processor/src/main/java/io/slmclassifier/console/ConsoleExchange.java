@@ -44,6 +44,7 @@ final class ConsoleExchange {
     final Response response;
     final Callback callback;
     private boolean answered;
+    private boolean bodyRead;
     /** The response is the event hub's to complete. */
     private boolean handedOver;
 
@@ -98,10 +99,7 @@ final class ConsoleExchange {
 
     /** The request's JSON object; refused with 413 when it is too large and 400 when it is not one. */
     JsonNode jsonBody() throws IOException, Refused {
-        byte[] bytes;
-        try (InputStream in = Content.Source.asInputStream(request)) {
-            bytes = in.readNBytes(MAX_BODY_BYTES + 1);
-        }
+        byte[] bytes = readBody();
         if (bytes.length > MAX_BODY_BYTES) {
             throw new Refused(413, "request body over " + MAX_BODY_BYTES + " bytes");
         }
@@ -116,7 +114,23 @@ final class ConsoleExchange {
         throw new Refused(400, "the body must be a JSON object");
     }
 
+    /** Up to one byte over {@link #MAX_BODY_BYTES} of the request's body; read once. */
+    private byte[] readBody() throws IOException {
+        bodyRead = true;
+        try (InputStream in = Content.Source.asInputStream(request)) {
+            return in.readNBytes(MAX_BODY_BYTES + 1);
+        }
+    }
+
+    /**
+     * Answers a refused request, after reading what it sends (up to the limit): a refusal sent while the client is
+     * still writing its body would end the connection under it, and the client could see the connection reset
+     * instead of the answer.
+     */
     void refuse(Refused refusal) throws IOException {
+        if (!bodyRead) {
+            readBody();
+        }
         refusal.headers.forEach(this::setHeader);
         sendError(refusal.status, refusal.getMessage());
     }

@@ -517,6 +517,56 @@ class ConsoleServerIT {
     }
 
     @Test
+    void aRefusedWriteWaitsForItsBodyAndKeepsTheConnection() throws Exception {
+        // The body comes after the answer could have: a refusal sent then, and the connection closed under a client
+        // still writing, would reach the client as a reset instead of a 403.
+        byte[] body = "{\"id\":\"ro\",\"label\":\"call\"}".getBytes(StandardCharsets.UTF_8);
+        try (java.net.Socket socket = new java.net.Socket(java.net.InetAddress.getLoopbackAddress(), readOnly.port())) {
+            socket.setSoTimeout(10_000);
+            java.io.OutputStream out = socket.getOutputStream();
+            out.write(("POST /api/labels HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: " + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            Thread.sleep(300);
+            out.write(body);
+            out.flush();
+            java.io.InputStream in = socket.getInputStream();
+            String refusal = responseHead(in);
+            assertTrue(refusal.startsWith("HTTP/1.1 403"), refusal);
+            assertFalse(refusal.toLowerCase(java.util.Locale.ROOT).contains("connection: close"), refusal);
+            in.readNBytes(contentLength(refusal));
+
+            out.write("GET /api/state HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+                    .getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            String next = responseHead(in);
+            assertTrue(next.startsWith("HTTP/1.1 200"), "the connection serves the next request: " + next);
+        }
+    }
+
+    /** The status line and headers of the next response on a connection. */
+    private static String responseHead(java.io.InputStream in) throws IOException {
+        StringBuilder head = new StringBuilder();
+        while (!head.toString().endsWith("\r\n\r\n")) {
+            int b = in.read();
+            if (b < 0) {
+                throw new java.io.EOFException("the connection ended after: " + head);
+            }
+            head.append((char) b);
+        }
+        return head.toString();
+    }
+
+    private static int contentLength(String head) {
+        for (String line : head.split("\r\n")) {
+            if (line.toLowerCase(java.util.Locale.ROOT).startsWith("content-length:")) {
+                return Integer.parseInt(line.substring("content-length:".length()).trim());
+            }
+        }
+        throw new AssertionError("no Content-Length in " + head);
+    }
+
+    @Test
     void adapterCommandsGoThroughTheControl() throws Exception {
         HttpResponse<String> pin = post(controlled, "api/adapters", "{\"command\":\"PIN\",\"version\":2}", TOKEN);
         assertEquals(202, pin.statusCode(), pin.body());
