@@ -385,7 +385,10 @@ public final class InferenceWorker<P> implements AutoCloseable {
         long started = System.nanoTime();
         try {
             List<Classification> results = lane.model().apply(texts);
-            listener.forwardPass(lane.task(), texts.size(), System.nanoTime() - started, false);
+            long nanos = System.nanoTime() - started;
+            listener.forwardPass(lane.task(), texts.size(), nanos, false);
+            // Every pass, for reading a latency run's first seconds against its passes (slow shapes, small batches).
+            log.debug("Pass of {} texts of task '{}' in {} ms", texts.size(), lane.task(), nanos / 1_000_000.0);
             List<Outcome> outcomes = new ArrayList<>(results.size());
             results.forEach(r -> outcomes.add(new Outcome(r, null)));
             return outcomes;
