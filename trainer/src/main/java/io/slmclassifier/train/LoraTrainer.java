@@ -59,7 +59,7 @@ public final class LoraTrainer implements AutoCloseable {
      * @param trainLoss mean training loss of the steps since the previous evaluation; NaN at step 0, before any
      * @param validationLoss mean cross-entropy of the validation examples' true labels
      */
-    public record Evaluation(int step, double trainLoss, Metrics metrics, double validationLoss) {
+    private record Evaluation(int step, double trainLoss, Metrics metrics, double validationLoss) {
         ObjectNode toJson() {
             ObjectNode node = new ObjectMapper().createObjectNode();
             node.put("step", step);
@@ -234,11 +234,6 @@ public final class LoraTrainer implements AutoCloseable {
             keepingStopped = true;
             return keptStep;
         }
-    }
-
-    /** The run's evaluations so far, in order (each is also in training_metrics.json's curve). */
-    public List<Evaluation> curve() {
-        return List.copyOf(curve);
     }
 
     private static Evaluation evaluation(int step, double trainLoss, ModelEvaluation.Outcome outcome) {
