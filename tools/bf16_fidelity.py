@@ -59,7 +59,16 @@ def probabilities(model_dir, lines, dtype, device, batch=64):
     import torch
     from transformers import AutoModelForCausalLM
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype, attn_implementation="sdpa")
-    model = model.to(device).eval()
+    out = class_probabilities(model.to(device).eval(), lines, device, batch)
+    del model
+    if device == "cuda":
+        torch.cuda.empty_cache()
+    return out
+
+
+def class_probabilities(model, lines, device, batch=64):
+    """The class probabilities of a transformers causal LM, on `device` in eval mode, for the lines' ids."""
+    import torch
     classes = torch.tensor(lines[0]["class_token_ids"], device=device)
     out = []
     with torch.no_grad():
@@ -76,9 +85,6 @@ def probabilities(model_dir, lines, dtype, device, batch=64):
             last = hidden[torch.arange(len(chunk), device=device), mask.sum(1) - 1]
             logits = model.lm_head(last)[:, classes]  # in the model's dtype, as transformers computes them
             out.append(torch.softmax(logits.float(), -1).cpu().double())
-    del model
-    if device == "cuda":
-        torch.cuda.empty_cache()
     return torch.cat(out)
 
 

@@ -6,7 +6,7 @@
 #
 #   tools/gpu-bench.sh [hf] [infer] [train] [kafka] [infer-noopt] [infer-broadcast] [profile] [train-fp32]
 #   [train-noopt] [kafka-1024] [train-profile] [train-trace] [label-mass] [latency] [latency-alo] [latency-before]
-#   [fidelity] [tasks] [tasks-kafka] [tasks-kafka-mix] [adapters-100]
+#   [fidelity] [tasks] [tasks-kafka] [tasks-kafka-mix] [adapters-100] [train-fidelity]
 #   (default: hf infer train kafka; the others are the experiments behind the defaults)
 #   tasks: 4 tasks on one model through one inference worker, each with its rank-16 adapter unmerged, against one
 #   task merged, equal traffic and 70/10/10/10 (~2 min); tasks-kafka / tasks-kafka-mix: the same through Kafka, one
@@ -16,6 +16,10 @@
 #   (~5 min each; latency-before: exactly-once with Kafka Streams' producer linger.ms of 100 ms and no warm-up,
 #   the settings before the latency work); fidelity: bfloat16 probabilities against transformers' float32, with each float32 switch of
 #   the decoder in turn, on the random model and on a copy with the final norm x 6 (~5 min)
+#   train-fidelity: the committed tiny Qwen3 (src/test/resources/models/qwen3-tiny, in the working tree) trained on
+#   the GPU in bfloat16 and on the CPU in float32, same data, seed and steps: the two learning curves within 0.02
+#   macro-F1, and the GPU-trained adapter in transformers + PEFT float32 against this project's probabilities
+#   (~3 min)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu-results}
@@ -98,6 +102,34 @@ for step in $steps; do
     tasks-kafka-mix) run java-tasks-kafka-mix 170 tools/gpu-run.sh "${BENCH[@]}" --kafka --tasks 4 --mix 70,10,10,10 \
           --batch-sizes 1024 --messages 20480 --repeats 3 --json "$OUT/tasks-kafka-mix.json" ;;
     adapters-100) run java-adapters-100 120 tools/gpu-run.sh "${BENCH[@]}" --resident-adapters 100 ;;
+    train-fidelity)
+      # LoRA dropout off: each device draws its masks from its own generator, and a CPU step runs the shared prefix
+      # once per batch where a GPU step runs it per row, so no seed gives the two runs the same masks. Without
+      # dropout they compute the same function and differ only in precision. Warm-up: with the full rate from the
+      # first step, the first steps' large updates turn a rounding difference into a different path.
+      tf=$OUT/train-fidelity
+      tiny=src/test/resources/models/qwen3-tiny
+      [ -f "$tiny/model.safetensors" ] || { echo "train-fidelity: $tiny is not in the working tree"; continue; }
+      mkdir -p "$tf"
+      python3 tools/train_fidelity.py data "$tf" 320 160 | tee "$tf/data.txt"
+      TRAIN=(train --model "$tiny" --task tasks/radr-intents.yaml --train "$tf/train.jsonl"
+             --validation "$tf/validation.jsonl" --epochs 4 --batch-size 8 --lr 3e-3 --warmup-steps 10
+             --lora-dropout 0 --eval-every 10 --seed 7 --overwrite)
+      run train-fidelity-gpu 150 tools/gpu-run.sh "${TRAIN[@]}" --device gpu --output "$tf/adapter-gpu"
+      run train-fidelity-cpu 150 tools/gpu-run.sh "${TRAIN[@]}" --device cpu --output "$tf/adapter-cpu"
+      run train-fidelity-curve 30 python3 tools/train_fidelity.py curve "cpu float32=$tf/adapter-cpu/training_metrics.json" \
+          "gpu bfloat16=$tf/adapter-gpu/training_metrics.json" 0.02
+      # The GPU-trained adapter as the processor serves it (merged, bfloat16), and in float32 on the same GPU: the
+      # first against PEFT at a bfloat16 tolerance, the second at a float32 one (the adapter read as PEFT reads it).
+      for dtype in bfloat16 float32; do
+        run "train-fidelity-project-$dtype" 90 tools/gpu-run.sh bench --device gpu --dtype "$dtype" --model "$tiny" \
+            --task tasks/radr-intents.yaml --adapter "$tf/adapter-gpu" --batch-sizes 64 \
+            --probabilities "$tf/project-$dtype.jsonl"
+      done
+      run train-fidelity-peft 120 python3 tools/train_fidelity.py peft "$tiny" "$tf/adapter-gpu" 0.05 \
+          "project bfloat16 (GPU)=$tf/project-bfloat16.jsonl"
+      run train-fidelity-peft-float32 120 python3 tools/train_fidelity.py peft "$tiny" "$tf/adapter-gpu" 1e-3 \
+          "project float32 (GPU)=$tf/project-float32.jsonl" ;;
     *) echo "unknown step $step"; exit 2 ;;
   esac
 done

@@ -180,6 +180,10 @@ public final class BenchCommand implements Callable<Integer> {
             + "first --batch-sizes), for tools/bf16_fidelity.py to compare with transformers on the same ids.")
     Path probabilities;
 
+    @Option(names = "--adapter", description = "With --probabilities: the probabilities with this PEFT adapter, merged "
+            + "into copies of the base matrices as classify and the processor serve it.")
+    Path adapter;
+
     @Option(names = "--texts", defaultValue = "512", description = "With --probabilities: how many texts (default: ${DEFAULT-VALUE}).")
     int fidelityTexts;
 
@@ -208,6 +212,9 @@ public final class BenchCommand implements Callable<Integer> {
             case "bfloat16", "bf16" -> DataType.BFLOAT16;
             default -> throw new IllegalArgumentException("--dtype must be float32, float16 or bfloat16");
         };
+        if (adapter != null && probabilities == null) {
+            throw new IllegalArgumentException("--adapter is for --probabilities (--lora times a random adapter)");
+        }
         if (train) {
             return benchTraining(dir, t, d, type);
         }
@@ -218,11 +225,13 @@ public final class BenchCommand implements Callable<Integer> {
             return benchTasks(dir, d, type);
         }
         if (probabilities != null) {
-            try (LanguageModel lm = LanguageModel.load(dir, d, type)) {
+            try (LanguageModel lm = LanguageModel.load(dir, d, type);
+                    LoraAdapter lora = adapter == null ? null : lm.loadAdapter(adapter)) {
                 List<String> texts = FidelityProbabilities.texts(fidelityTexts, 23);
-                FidelityProbabilities.write(probabilities, lm, t, texts, batchSizes[0]);
-                System.out.printf("probabilities of %d texts (%s on %s, float32 steps: %s) written to %s%n", texts.size(),
-                        lm.computeType(), d, System.getProperty("slm.decoder.float32", "none"), probabilities);
+                FidelityProbabilities.write(probabilities, lm, t, lora, texts, batchSizes[0]);
+                System.out.printf("probabilities of %d texts (%s on %s, float32 steps: %s, %s) written to %s%n",
+                        texts.size(), lm.computeType(), d, System.getProperty("slm.decoder.float32", "none"),
+                        adapter == null ? "no adapter" : "adapter " + adapter, probabilities);
             }
             return 0;
         }

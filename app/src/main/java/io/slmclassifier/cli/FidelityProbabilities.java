@@ -6,6 +6,7 @@ import io.slmclassifier.classify.Classification;
 import io.slmclassifier.classify.Classifier;
 import io.slmclassifier.classify.LanguageModel;
 import io.slmclassifier.classify.Task;
+import io.slmclassifier.model.LoraAdapter;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -20,7 +21,8 @@ import java.util.Set;
 /**
  * This project's class probabilities for a fixed set of radr-style texts, one JSON line per text with the rendered
  * prompt, its token ids and the class tokens, so that tools/bf16_fidelity.py can run transformers on exactly the same ids (float32 and bfloat16)
- * and compare. The classifier runs as the processor does: prefix cache on, batches of the given size.
+ * and compare. The classifier runs as the processor does: prefix cache on, batches of the given size, an adapter
+ * merged into copies of the base matrices (tools/train_fidelity.py compares those with PEFT's).
  */
 final class FidelityProbabilities {
     private static final String[] UNITS = {"RobLW", "Zugführer", "Angriffstrupp", "Wassertrupp", "Einsatzleitung",
@@ -71,14 +73,18 @@ final class FidelityProbabilities {
     }
 
     /**
-     * Classifies the texts and writes one JSON line per text: text, rendered, class_token_ids, ids, prefix_length,
-     * prefix_cached, probabilities.
+     * Classifies the texts, with {@code adapter} unless it is null, and writes one JSON line per text: text, rendered,
+     * class_token_ids, ids, prefix_length, prefix_cached, probabilities.
      */
-    static void write(Path out, LanguageModel model, Task task, List<String> texts, int batch) throws IOException {
+    static void write(Path out, LanguageModel model, Task task, LoraAdapter adapter, List<String> texts, int batch)
+            throws IOException {
         ObjectMapper json = new ObjectMapper();
         try (Classifier classifier = new Classifier(model, task, Classifier.Options.forDevice(model.device())
                 .withBatchSize(batch).withPrefixCache(true));
                 BufferedWriter writer = Files.newBufferedWriter(out, StandardCharsets.UTF_8)) {
+            if (adapter != null) {
+                classifier.useMergedAdapter("adapter", adapter);
+            }
             List<Classification> results = new ArrayList<>();
             for (int from = 0; from < texts.size(); from += batch) {
                 results.addAll(classifier.classify(texts.subList(from, Math.min(texts.size(), from + batch))));

@@ -2,6 +2,7 @@ package io.slmclassifier.cli;
 
 import ai.djl.Device;
 import ai.djl.engine.Engine;
+import ai.djl.ndarray.types.DataType;
 import io.slmclassifier.classify.LanguageModel;
 import io.slmclassifier.classify.Task;
 import io.slmclassifier.model.LoraAdapter;
@@ -73,6 +74,9 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "42", description = "Seed of initialisation, dropout and shuffling (default: ${DEFAULT-VALUE}).")
     long seed;
     @Option(names = "--device", defaultValue = "auto", description = "cpu, gpu, gpu:N or auto (default: ${DEFAULT-VALUE}).") String device;
+    @Option(names = "--dtype", description = "The decoder's compute dtype, float32 or bfloat16 (default: float32 on a CPU, "
+            + "bfloat16 on a GPU); the LoRA tensors and the optimizer are float32 either way.")
+    String dtype;
 
     @Override
     public Integer call() throws Exception {
@@ -88,17 +92,23 @@ public final class TrainCommand implements Callable<Integer> {
         LabeledData train = usable(LabeledData.read(trainFile, t), "training", err);
         LabeledData validation = usable(LabeledData.read(validationFile, t), "validation", err);
         Device d = TorchRuntime.device(device);
+        DataType compute = dtype == null ? null : switch (dtype) {
+            case "float32", "fp32" -> DataType.FLOAT32;
+            case "bfloat16", "bf16" -> DataType.BFLOAT16;
+            default -> throw new IllegalArgumentException("--dtype must be float32 or bfloat16, not " + dtype);
+        };
         Engine.getInstance().setRandomSeed((int) seed);
-        try (LanguageModel lm = LanguageModel.load(ModelResolver.fromEnvironment().resolve(model), d, null);
+        try (LanguageModel lm = LanguageModel.load(ModelResolver.fromEnvironment().resolve(model), d, compute);
                 LoraAdapter adapter = initAdapter != null
                         ? LoraAdapter.load(initAdapter, lm.weights().config, lm.manager())
                         : LoraAdapter.initialize(new LoraConfig(loraR, loraAlpha, loraDropout, targets, rslora,
                                 model), lm.weights().config, lm.manager(), seed);
                 LoraTrainer trainer = new LoraTrainer(lm, t, adapter, new LoraTrainer.Settings(epochs, lr, batchSize,
                         warmupSteps, weightDecay, maxGradNorm, evalEvery, seed))) {
-            err.printf("training %,d LoRA parameters (r %d, alpha %s, targets %s) on %d examples, validating on %d%n",
-                    adapter.parameterCount(), adapter.config().r(), adapter.config().alpha(),
-                    adapter.config().targetModules(), train.examples().size(), validation.examples().size());
+            err.printf("training %,d LoRA parameters (r %d, alpha %s, targets %s) on %d examples, validating on %d "
+                    + "(%s, computing in %s)%n", adapter.parameterCount(), adapter.config().r(), adapter.config().alpha(),
+                    adapter.config().targetModules(), train.examples().size(), validation.examples().size(), d,
+                    lm.computeType());
             // No console: stdout or stdin is redirected, so the bar would land in a log as \r-joined redraws.
             ProgressBar bar = new ProgressBar(err, System.console() != null);
             Interruption progress = new Interruption(bar, trainer, output, outputExisted, err);

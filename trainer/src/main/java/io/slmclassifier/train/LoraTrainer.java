@@ -12,6 +12,7 @@ import io.slmclassifier.classify.TaskPrompt;
 import io.slmclassifier.model.KvCache;
 import io.slmclassifier.model.LoraAdapter;
 import io.slmclassifier.model.TorchRuntime;
+import io.slmclassifier.quality.Calibration;
 import io.slmclassifier.quality.Metrics;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -26,6 +27,14 @@ import java.util.Random;
  * AdamW with linear decay (optional warm-up), global grad-norm clipping, evaluation on the validation set, and
  * the best adapter by macro-F1 kept on disk. The LoRA tensors and the optimizer state are float32; the decoder
  * computes in float32 on CPU and bfloat16 on a GPU.
+ *
+ * <p>Nothing in a run depends on the device but the arithmetic: the batches are shuffled and the adapter initialised
+ * by {@code java.util.Random} from the seed, and the learning rate depends only on the step. So the same data, seed
+ * and steps give a CPU run and a GPU run the same batches in the same order, and their learning curves (the
+ * {@code curve} of training_metrics.json) differ only by the precision they compute in, and by the LoRA dropout
+ * masks: each device draws them from its own generator, and a CPU step runs the shared prefix once for the whole
+ * batch where a GPU step runs it in every row, so the masks differ in shape too. Without dropout the two runs
+ * compute the same function.
  */
 public final class LoraTrainer implements AutoCloseable {
 
@@ -42,6 +51,26 @@ public final class LoraTrainer implements AutoCloseable {
         void step(int step, int totalSteps, double loss, double examplesPerSecond);
 
         void evaluated(int step, Metrics metrics, boolean best);
+    }
+
+    /**
+     * One validation of a run, a point of its learning curve.
+     *
+     * @param trainLoss mean training loss of the steps since the previous evaluation; NaN at step 0, before any
+     * @param validationLoss mean cross-entropy of the validation examples' true labels
+     */
+    private record Evaluation(int step, double trainLoss, Metrics metrics, double validationLoss) {
+        ObjectNode toJson() {
+            ObjectNode node = new ObjectMapper().createObjectNode();
+            node.put("step", step);
+            if (!Double.isNaN(trainLoss)) {
+                node.put("train_loss", trainLoss);
+            }
+            node.put("validation_loss", validationLoss);
+            node.put("macro_f1", metrics.macroF1());
+            node.put("accuracy", metrics.accuracy());
+            return node;
+        }
     }
 
     /**
@@ -68,6 +97,9 @@ public final class LoraTrainer implements AutoCloseable {
     private boolean keepingStopped;
     /** The step whose adapter the output holds; -1 before the first is written. */
     private int keptStep = -1;
+    private Metrics keptMetrics;
+    /** Every evaluation of the run so far, in order: training_metrics.json's curve. */
+    private final List<Evaluation> curve = new ArrayList<>();
 
     public LoraTrainer(LanguageModel model, Task task, LoraAdapter adapter, Settings settings) {
         if (model.weights().dtype != ai.djl.ndarray.types.DataType.FLOAT32) {
@@ -151,6 +183,7 @@ public final class LoraTrainer implements AutoCloseable {
         ModelEvaluation.Outcome initial = validate(validation);
         ModelEvaluation.Outcome best = initial;
         int bestStep = 0;
+        curve.add(evaluation(0, Double.NaN, initial));
         keep(output, 0, initial.metrics());
         progress.evaluated(0, initial.metrics(), true);
         List<LabeledData.Example> order = new ArrayList<>(train);
@@ -158,6 +191,8 @@ public final class LoraTrainer implements AutoCloseable {
         int step = 0;
         long started = System.nanoTime();
         long seen = 0;
+        double lossSinceEvaluation = 0;
+        int stepsSinceEvaluation = 0;
         for (int epoch = 0; epoch < settings.epochs(); epoch++) {
             Collections.shuffle(order, random);
             for (int from = 0; from < order.size(); from += settings.batchSize()) {
@@ -165,15 +200,22 @@ public final class LoraTrainer implements AutoCloseable {
                 double loss = step(batch, learningRate(step, totalSteps));
                 step++;
                 seen += batch.size();
+                lossSinceEvaluation += loss;
+                stepsSinceEvaluation++;
                 progress.step(step, totalSteps, loss, seen / ((System.nanoTime() - started) / 1e9));
                 boolean endOfEpoch = from + settings.batchSize() >= order.size();
                 if (endOfEpoch || (settings.evalEvery() > 0 && step % settings.evalEvery() == 0)) {
                     ModelEvaluation.Outcome m = validate(validation);
+                    curve.add(evaluation(step, lossSinceEvaluation / stepsSinceEvaluation, m));
+                    lossSinceEvaluation = 0;
+                    stepsSinceEvaluation = 0;
                     boolean better = m.metrics().macroF1() > best.metrics().macroF1();
                     if (better) {
                         best = m;
                         bestStep = step;
                         keep(output, step, m.metrics());
+                    } else {
+                        recordCurve(output);
                     }
                     progress.evaluated(step, m.metrics(), better);
                 }
@@ -194,23 +236,42 @@ public final class LoraTrainer implements AutoCloseable {
         }
     }
 
+    private static Evaluation evaluation(int step, double trainLoss, ModelEvaluation.Outcome outcome) {
+        return new Evaluation(step, trainLoss, outcome.metrics(), Calibration.nll(outcome.logits(), outcome.truth(), 1));
+    }
+
     private void keep(Path output, int step, Metrics metrics) throws IOException {
         synchronized (keeping) {
             if (!keepingStopped) {
-                write(output, step, metrics);
+                adapter.save(output);
                 keptStep = step;
+                keptMetrics = metrics;
+                writeReport(output);
             }
         }
     }
 
-    private void write(Path output, int step, Metrics metrics) throws IOException {
-        adapter.save(output);
+    /** An evaluation that kept nothing still extends the curve on disk, beside the adapter that is kept. */
+    private void recordCurve(Path output) throws IOException {
+        synchronized (keeping) {
+            if (!keepingStopped) {
+                writeReport(output);
+            }
+        }
+    }
+
+    /** training_metrics.json: the kept adapter's step and validation metrics, and every evaluation of the run so far. */
+    private void writeReport(Path output) throws IOException {
         ObjectNode report = new ObjectMapper().createObjectNode();
-        report.put("step", step);
+        report.put("step", keptStep);
         report.put("task", task.name());
         report.put("task_hash", task.hash());
         report.put("base_model", model.id());
-        report.set("validation", metrics.toJson());
+        report.set("validation", keptMetrics.toJson());
+        var points = report.putArray("curve");
+        for (Evaluation e : curve) {
+            points.add(e.toJson());
+        }
         new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(output.resolve("training_metrics.json").toFile(), report);
     }
 
