@@ -94,6 +94,19 @@ def compare_to(reference, other):
     return dp.max().item(), dp.mean().item(), agree
 
 
+def print_comparison(reference_name, reference, rows):
+    """Prints max |dp|, mean |dp| and top-class agreement of each (name, probabilities) against the reference, then
+    the same as one JSON line; returns them by name."""
+    print(f"{'against ' + reference_name:40s} {'max |dp|':>10s} {'mean |dp|':>10s} {'top class agrees':>17s}")
+    results = {}
+    for name, p in rows:
+        mx, mean, agree = compare_to(reference, p)
+        results[name] = {"max_dp": mx, "mean_dp": mean, "top_class_agreement": agree}
+        print(f"{name:40s} {mx:10.2e} {mean:10.2e} {100 * agree:16.1f}%")
+    print(json.dumps(results))
+    return results
+
+
 def compare(model_dir, task_file, named_files):
     import torch
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -112,15 +125,9 @@ def compare(model_dir, task_file, named_files):
         print(f"rendering: not checked ({type(e).__name__}: {e})")
     fp32 = probabilities(model_dir, lines, torch.float32, device)
     bf16 = probabilities(model_dir, lines, torch.bfloat16, device)
-    print(f"{'against transformers float32':40s} {'max |dp|':>10s} {'mean |dp|':>10s} {'top class agrees':>17s}")
     rows = [("transformers bfloat16", bf16)] + [(n, torch.tensor([l["probabilities"] for l in o], dtype=torch.float64))
                                               for n, o in runs]
-    results = {}
-    for name, p in rows:
-        mx, mean, agree = compare_to(fp32, p)
-        results[name] = {"max_dp": mx, "mean_dp": mean, "top_class_agreement": agree}
-        print(f"{name:40s} {mx:10.2e} {mean:10.2e} {100 * agree:16.1f}%")
-    print(json.dumps(results))
+    print_comparison("transformers float32", fp32, rows)
 
 
 def diff(reference_file, named_files):

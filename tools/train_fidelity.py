@@ -107,7 +107,7 @@ def peft_check(model_dir, adapter_dir, max_dp, named_files):
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
-    from bf16_fidelity import class_probabilities, compare_to, read_lines
+    from bf16_fidelity import class_probabilities, print_comparison, read_lines
     device = "cuda" if torch.cuda.is_available() else "cpu"
     runs = [(name, read_lines(path)) for name, path in map(named, named_files)]
     lines = runs[0][1]
@@ -128,13 +128,7 @@ def peft_check(model_dir, adapter_dir, max_dp, named_files):
     rows = [(n, torch.tensor([l["probabilities"] for l in o], dtype=torch.float64)) for n, o in runs]
     rows += [("transformers + PEFT bfloat16", run(torch.bfloat16, True)),
              ("transformers float32, no adapter", run(torch.float32, False))]
-    print(f"{'against transformers + PEFT float32':40s} {'max |dp|':>10s} {'mean |dp|':>10s} {'top class agrees':>17s}")
-    results = {}
-    for name, p in rows:
-        mx, mean, agree = compare_to(reference, p)
-        results[name] = {"max_dp": mx, "mean_dp": mean, "top_class_agreement": agree}
-        print(f"{name:40s} {mx:10.2e} {mean:10.2e} {100 * agree:16.1f}%")
-    print(json.dumps(results))
+    results = print_comparison("transformers + PEFT float32", reference, rows)
     worst = max(results[name]["max_dp"] for name, _ in runs)
     print(f"project files' max |dp| {worst:.2e} (limit {max_dp})")
     sys.exit(1 if worst > max_dp else 0)
