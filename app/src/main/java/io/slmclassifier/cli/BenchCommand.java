@@ -426,17 +426,34 @@ public final class BenchCommand implements Callable<Integer> {
                     System.out.printf("%-16s %9.1f %9.1f %8d %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f%n", r.guarantee(),
                             r.rate(), r.sentPerSecond(), r.sent() - r.received(), r.p50Ms(), r.p99Ms(), r.p999Ms(),
                             r.maxMs(), r.emitP50Ms(), r.emitP99Ms(), r.windows().get(0).p99Ms());
-                    StringBuilder series = new StringBuilder("    per " + windowSeconds + " s (p50/p99/max ms):");
-                    for (LatencyBenchmark.Window w : r.windows()) {
-                        series.append(String.format(" %.0fs %.0f/%.0f/%.0f", w.fromSeconds(), w.p50Ms(), w.p99Ms(),
-                                w.maxMs()));
-                    }
-                    System.out.println(series);
+                    printWindows(r);
                 }
             }
         });
         writeJson(results);
         return 0;
+    }
+
+    /**
+     * A run's windows, one line each: its records' latency (by when they were sent) beside the passes that ended in
+     * it; then when the first pass ended and the run's slowest passes.
+     */
+    private static void printWindows(LatencyBenchmark.Result r) {
+        System.out.printf("    %7s %7s %8s %8s %8s | %6s %10s %9s %8s %8s %6s%n", "from s", "records", "p50 ms",
+                "p99 ms", "max ms", "passes", "texts/pass", "max texts", "pass p50", "pass max", "busy%");
+        for (LatencyBenchmark.Window w : r.windows()) {
+            LatencyBenchmark.Passes p = w.passes();
+            System.out.printf("    %7.0f %7d %8.0f %8.0f %8.0f | %6d %10.1f %9d %8.1f %8.1f %6.1f%n", w.fromSeconds(),
+                    w.count(), w.p50Ms(), w.p99Ms(), w.maxMs(), p.count(), p.meanTexts(), p.maxTexts(), p.p50Ms(),
+                    p.maxMs(), p.busyPercent());
+        }
+        StringBuilder slowest = new StringBuilder(String.format("    first pass ended %.2f s after ready%s; slowest "
+                + "passes (s after ready: texts, ms):", r.firstPassSeconds(),
+                r.failedPasses() == 0 ? "" : ", " + r.failedPasses() + " pass(es) failed"));
+        for (LatencyBenchmark.Pass pass : r.slowestPasses()) {
+            slowest.append(String.format(" %.2f: %d, %.1f;", pass.endSeconds(), pass.texts(), pass.ms()));
+        }
+        System.out.println(slowest.substring(0, slowest.length() - (r.slowestPasses().isEmpty() ? 0 : 1)));
     }
 
     /** Training steps of the article's LoRA (r 16, alpha 32, all seven projections) on the radr sentences. */
