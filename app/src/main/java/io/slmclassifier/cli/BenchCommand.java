@@ -426,17 +426,32 @@ public final class BenchCommand implements Callable<Integer> {
                     System.out.printf("%-16s %9.1f %9.1f %8d %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f%n", r.guarantee(),
                             r.rate(), r.sentPerSecond(), r.sent() - r.received(), r.p50Ms(), r.p99Ms(), r.p999Ms(),
                             r.maxMs(), r.emitP50Ms(), r.emitP99Ms(), r.windows().get(0).p99Ms());
-                    StringBuilder series = new StringBuilder("    per " + windowSeconds + " s (p50/p99/max ms):");
-                    for (LatencyBenchmark.Window w : r.windows()) {
-                        series.append(String.format(" %.0fs %.0f/%.0f/%.0f", w.fromSeconds(), w.p50Ms(), w.p99Ms(),
-                                w.maxMs()));
-                    }
-                    System.out.println(series);
+                    printWindows(r);
                 }
             }
         });
         writeJson(results);
         return 0;
+    }
+
+    /**
+     * A run's windows, one line each: its records' latency (by when they were sent) beside the passes that ended in
+     * it; then when the first pass ended and the run's slowest passes.
+     */
+    private static void printWindows(LatencyBenchmark.Result r) {
+        System.out.printf("    %6s %7s %7s %7s %7s | %6s %10s %9s %11s %11s %6s%n", "from s", "records", "p50 ms",
+                "p99 ms", "max ms", "passes", "texts/pass", "max texts", "pass p50 ms", "pass max ms", "busy %");
+        for (LatencyBenchmark.Window w : r.windows()) {
+            LatencyBenchmark.Passes p = w.passes();
+            System.out.printf("    %6.0f %7d %7.0f %7.0f %7.0f | %6d %10.1f %9d %11.1f %11.1f %6.1f%n", w.fromSeconds(),
+                    w.count(), w.p50Ms(), w.p99Ms(), w.maxMs(), p.count(), p.meanTexts(), p.maxTexts(), p.p50Ms(),
+                    p.maxMs(), p.busyPercent());
+        }
+        List<String> slowest = r.slowestPasses().stream().map(pass -> String.format("%.1f ms of %d text(s) at %.2f s",
+                pass.ms(), pass.texts(), pass.endSeconds())).toList();
+        System.out.printf("    first pass ended %.2f s after ready%s; slowest passes: %s%n", r.firstPassSeconds(),
+                r.failedPasses() == 0 ? "" : ", " + r.failedPasses() + " pass(es) failed",
+                slowest.isEmpty() ? "none" : String.join(", ", slowest));
     }
 
     /** Training steps of the article's LoRA (r 16, alpha 32, all seven projections) on the radr sentences. */

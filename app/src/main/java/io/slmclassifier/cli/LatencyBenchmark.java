@@ -5,6 +5,7 @@ import io.slmclassifier.devkit.LocalKafkaBroker;
 import io.slmclassifier.devkit.registry.EmbeddedSchemaRegistry;
 import io.slmclassifier.kafka.AvroSerde;
 import io.slmclassifier.kafka.registry.SchemaRegistryClient;
+import io.slmclassifier.stream.InferenceWorker;
 import io.slmclassifier.stream.ProcessorConfig;
 import io.slmclassifier.stream.ProcessorService;
 import java.nio.charset.StandardCharsets;
@@ -13,6 +14,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -32,7 +34,11 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * timestamp is the time the schedule says it is sent, so a producer that falls behind does not hide the delay) to
  * a processor started for the run, and a {@code read_committed} consumer reads the results. The latency of a
  * record is from its timestamp to its result's arrival at that consumer, reported over the whole run and per
- * window from the moment the processor is ready, so that the first seconds after a start show.
+ * window from the moment the processor is ready, so that the first seconds after a start show. Beside it, per
+ * window, the forward passes of the run's processor (how many, how full, how long, and how much of the window the
+ * inference worker spent in them), so that a latency tail can be read against what the worker was doing: one slow
+ * pass at a new size (a kernel compiling), passes growing while the worker is busy all the time (a queue
+ * building), or hardly any passes at all (the stream threads not yet handing records over).
  *
  * <p>Each run gets a processor of its own, started and ready (Kafka Streams RUNNING) just before the producer
  * starts, with its own topics and application id on one shared broker: every run sees a fresh start.
@@ -49,11 +55,33 @@ public final class LatencyBenchmark {
             List<String> texts, Duration duration, Duration window, Map<String, String> overrides) {}
 
     /**
-     * Latencies of the records sent within one window of the run (by their timestamp).
+     * Latencies of the records sent within one window of the run (by their timestamp), and the passes that ended in
+     * it.
      *
      * @param fromSeconds the window's start, in seconds after the processor was ready
      */
-    public record Window(double fromSeconds, int count, double p50Ms, double p99Ms, double maxMs) {}
+    public record Window(double fromSeconds, int count, double p50Ms, double p99Ms, double maxMs, Passes passes) {}
+
+    /**
+     * The inference worker's forward passes that ended within one window. The last window also holds the passes
+     * after the last send, while the results were drained, and its wall time reaches to the end of the last pass.
+     *
+     * @param count passes, failed ones included (they took the worker's time)
+     * @param texts texts in those passes, each counted once per pass it was in
+     * @param p50Ms the median pass time
+     * @param busyPercent the share of the window's wall time the worker spent in passes (a pass across a window's
+     *     edge counts in each window for its part)
+     */
+    public record Passes(int count, int texts, double meanTexts, int maxTexts, double p50Ms, double maxMs,
+            double busyPercent) {}
+
+    /**
+     * One forward pass of the run's processor.
+     *
+     * @param endSeconds when it ended, in seconds after the processor was ready
+     * @param failed the pass failed (its texts were then retried in halves, each half a pass of its own)
+     */
+    public record Pass(double endSeconds, int texts, double ms, boolean failed) {}
 
     /**
      * One run at one rate.
@@ -61,9 +89,15 @@ public final class LatencyBenchmark {
      * @param sentPerSecond the rate the producer kept (records over the sending time)
      * @param emitP50Ms the part of the latency up to the processor emitting the result (queue, batch, pass): the
      *     rest is the result waiting to become visible to read_committed consumers (commit, producer linger)
+     * @param firstPassSeconds when the first pass ended, in seconds after the processor was ready (NaN: none ran)
+     * @param slowestPasses the {@value #SLOWEST} slowest passes of the run, slowest first
      */
     public record Result(String guarantee, double rate, double sentPerSecond, int sent, int received, double p50Ms,
-            double p99Ms, double p999Ms, double maxMs, double emitP50Ms, double emitP99Ms, List<Window> windows) {}
+            double p99Ms, double p999Ms, double maxMs, double emitP50Ms, double emitP99Ms, List<Window> windows,
+            int failedPasses, double firstPassSeconds, List<Pass> slowestPasses) {}
+
+    /** The slowest passes a run names. */
+    static final int SLOWEST = 5;
 
     /** Results of runs not received this long after the last send are counted as missing. */
     private static final Duration DRAIN = Duration.ofSeconds(60);
@@ -98,7 +132,7 @@ public final class LatencyBenchmark {
      */
     public double capacity(String guarantee, int messages) throws Exception {
         String run = "capacity" + runs.incrementAndGet();
-        try (ProcessorService service = start(run, guarantee);
+        try (ProcessorService service = start(run, guarantee, new PassRecorder());
                 KafkaConsumer<byte[], byte[]> reader = reader(run);
                 KafkaProducer<byte[], byte[]> producer = producer()) {
             List<String> warm = settings.texts().subList(0, Math.min(settings.texts().size(), 2 * settings.batch()));
@@ -120,7 +154,8 @@ public final class LatencyBenchmark {
     /** Sends at {@code rate} messages/s for the settings' duration to a processor started for this run. */
     public Result run(String guarantee, double rate) throws Exception {
         String run = "latency" + runs.incrementAndGet();
-        try (ProcessorService service = start(run, guarantee);
+        PassRecorder passes = new PassRecorder();
+        try (ProcessorService service = start(run, guarantee, passes);
                 KafkaConsumer<byte[], byte[]> reader = reader(run);
                 KafkaProducer<byte[], byte[]> producer = producer()) {
             int total = (int) Math.max(1, Math.round(rate * settings.duration().toMillis() / 1000.0));
@@ -148,12 +183,13 @@ public final class LatencyBenchmark {
             consumer.awaitAll(total, DRAIN);
             reading.interrupt();
             reading.join();
-            return result(guarantee, rate, total / sendingSeconds, readyMillis, sentAt, emittedAt, receivedAt);
+            return result(guarantee, rate, total / sendingSeconds, readyMillis, sentAt, emittedAt, receivedAt,
+                    passes.since(readyNanos));
         }
     }
 
     private Result result(String guarantee, double rate, double sentPerSecond, long readyMillis, long[] sentAt,
-            long[] emittedAt, long[] receivedAt) {
+            long[] emittedAt, long[] receivedAt, List<Pass> passes) {
         List<Double> all = new ArrayList<>();
         List<Double> emit = new ArrayList<>();
         int windows = (int) Math.ceil(settings.duration().toMillis() / (double) settings.window().toMillis());
@@ -173,19 +209,61 @@ public final class LatencyBenchmark {
         }
         double[] sorted = sorted(all);
         double[] emitSorted = sorted(emit);
+        List<Passes> passesPerWindow = passesPerWindow(passes, settings.window().toMillis() / 1000.0, windows,
+                settings.duration().toMillis() / 1000.0);
         List<Window> series = new ArrayList<>();
         for (int w = 0; w < windows; w++) {
             double[] s = sorted(perWindow.get(w));
             series.add(new Window(w * settings.window().toMillis() / 1000.0, s.length, percentile(s, 0.50),
-                    percentile(s, 0.99), percentile(s, 1.0)));
+                    percentile(s, 0.99), percentile(s, 1.0), passesPerWindow.get(w)));
         }
+        List<Pass> slowest = passes.stream().sorted(Comparator.comparingDouble(Pass::ms).reversed()).limit(SLOWEST)
+                .toList();
         return new Result(guarantee, rate, sentPerSecond, sentAt.length, sorted.length, percentile(sorted, 0.50),
                 percentile(sorted, 0.99), percentile(sorted, 0.999), percentile(sorted, 1.0),
-                percentile(emitSorted, 0.50), percentile(emitSorted, 0.99), series);
+                percentile(emitSorted, 0.50), percentile(emitSorted, 0.99), series,
+                (int) passes.stream().filter(Pass::failed).count(),
+                passes.isEmpty() ? Double.NaN : passes.get(0).endSeconds(), slowest);
     }
 
-    /** A processor on this run's own topics and application id, started and RUNNING. */
-    private ProcessorService start(String run, String guarantee) throws Exception {
+    /**
+     * The passes of each window, by when they ended; passes after the run's duration go to the last window, whose
+     * wall time then reaches to the end of the last pass. The busy share counts each pass's time where it fell, so
+     * it is the worker's share of the window's wall time however passes straddle the edges.
+     *
+     * @param passes in the order they ended (the one worker runs one pass at a time)
+     */
+    static List<Passes> passesPerWindow(List<Pass> passes, double windowSeconds, int windows, double durationSeconds) {
+        double lastEnd = passes.isEmpty() ? 0 : passes.get(passes.size() - 1).endSeconds();
+        List<Passes> figures = new ArrayList<>();
+        for (int w = 0; w < windows; w++) {
+            boolean last = w == windows - 1;
+            double from = w * windowSeconds;
+            double to = last ? Math.max(durationSeconds, lastEnd) : from + windowSeconds;
+            List<Double> times = new ArrayList<>();
+            int texts = 0;
+            int maxTexts = 0;
+            double busySeconds = 0;
+            for (Pass pass : passes) {
+                double end = pass.endSeconds();
+                double start = end - pass.ms() / 1000;
+                busySeconds += Math.max(0, Math.min(end, to) - Math.max(start, from));
+                // Ended here: before the first window counts in the first, after the last in the last.
+                if ((w == 0 || end >= from) && (last || end < to)) {
+                    times.add(pass.ms());
+                    texts += pass.texts();
+                    maxTexts = Math.max(maxTexts, pass.texts());
+                }
+            }
+            double[] sorted = sorted(times);
+            figures.add(new Passes(sorted.length, texts, sorted.length == 0 ? 0 : texts / (double) sorted.length,
+                    maxTexts, percentile(sorted, 0.50), percentile(sorted, 1.0), 100 * busySeconds / (to - from)));
+        }
+        return figures;
+    }
+
+    /** A processor on this run's own topics and application id, started and RUNNING, its passes told to {@code passes}. */
+    private ProcessorService start(String run, String guarantee, PassRecorder passes) throws Exception {
         Map<String, String> c = new HashMap<>();
         c.put("bootstrap.servers", broker.bootstrapServers());
         c.put("schema.registry.url", registry.url());
@@ -204,7 +282,28 @@ public final class LatencyBenchmark {
         c.put("topics.partitions", String.valueOf(settings.streamThreads()));
         c.put("num.stream.threads", String.valueOf(settings.streamThreads()));
         c.putAll(settings.overrides());
-        return ProcessorService.running(ProcessorConfig.of(c));
+        return ProcessorService.running(ProcessorConfig.of(c), passes);
+    }
+
+    /**
+     * Every forward pass of a run's processor, stamped with when the worker reported it (at its end). It runs on the
+     * worker's thread between the pass and its results going out, so it only appends.
+     */
+    private static final class PassRecorder implements InferenceWorker.Listener {
+        private record Stamped(long endNanos, int texts, long nanos, boolean failed) {}
+
+        private final List<Stamped> passes = new ArrayList<>();
+
+        @Override
+        public synchronized void forwardPass(String task, int texts, long nanos, boolean failed) {
+            passes.add(new Stamped(System.nanoTime(), texts, nanos, failed));
+        }
+
+        /** The passes so far, in the order they ended, their times from {@code readyNanos}. */
+        synchronized List<Pass> since(long readyNanos) {
+            return passes.stream().map(p -> new Pass((p.endNanos() - readyNanos) / 1e9, p.texts(), p.nanos() / 1e6,
+                    p.failed())).toList();
+        }
     }
 
     private String text(int i) {

@@ -54,6 +54,9 @@ public final class ProcessorService implements AutoCloseable {
     public record AvroWire(SchemaRegistryClient registry, Serializer<Classification> classificationSerializer,
             Function<byte[], TextMessage> textMessages) {}
 
+    /** No one but the metrics watches the passes: the service as deployed. */
+    private static final InferenceWorker.Listener NO_OBSERVER = (task, texts, nanos, failed) -> {};
+
     private final ProcessorConfig config;
     private final LanguageModel model;
     private final ProcessorMetrics metrics = new ProcessorMetrics();
@@ -105,6 +108,18 @@ public final class ProcessorService implements AutoCloseable {
      * @param wire the Avro wire of one task, from its view of the configuration
      */
     public ProcessorService(ProcessorConfig config, Function<ProcessorConfig, AvroWire> wire) throws Exception {
+        this(config, wire, NO_OBSERVER);
+    }
+
+    /**
+     * The same, with an observer of the inference worker's passes for a caller in the same JVM (a benchmark reading
+     * its run's passes). The observer is told of each pass after the metrics, on the worker's thread, before the
+     * pass's results go out: it must be quick, and must not throw (the worker would take the pass for failed).
+     *
+     * @param passes told of every forward pass of every task: task, texts, nanoseconds, whether it failed
+     */
+    public ProcessorService(ProcessorConfig config, Function<ProcessorConfig, AvroWire> wire,
+            InferenceWorker.Listener passes) throws Exception {
         this.config = config;
         ControlSignature signature = checkSettings(config);
         TorchRuntime.configureOffline();
@@ -121,7 +136,7 @@ public final class ProcessorService implements AutoCloseable {
         this.warmupSizes = Warmup.sizes(batching.warmupSizes(), model.device().isGpu(), maxBatch);
         Map<String, Classifier> classifiers = classifiers(tasks, views,
                 new Classifier.Options(maxBatch, batching.tokenBudget(sized.tokenBudget()), true, false));
-        this.worker = startWorker(classifiers, maxBatch);
+        this.worker = startWorker(classifiers, maxBatch, passes);
         if (config.topicCreation().enabled()) {
             createTopics(views.values());
         }
@@ -182,11 +197,16 @@ public final class ProcessorService implements AutoCloseable {
      * The inference worker: one lane per task, each preparing and classifying with the task's classifier. A pass
      * holds one task's texts, and the lanes take turns by age, so a quiet task never waits behind a busy one.
      */
-    private InferenceWorker<Classifier.Input> startWorker(Map<String, Classifier> classifiers, int maxBatch) {
+    private InferenceWorker<Classifier.Input> startWorker(Map<String, Classifier> classifiers, int maxBatch,
+            InferenceWorker.Listener passes) {
         List<InferenceWorker.Lane<Classifier.Input>> lanes = new ArrayList<>();
         classifiers.forEach((task, classifier) ->
                 lanes.add(new InferenceWorker.Lane<>(task, classifier::prepare, classifier::classifyPrepared)));
-        InferenceWorker<Classifier.Input> started = new InferenceWorker<>(lanes, maxBatch, metrics);
+        InferenceWorker.Listener listener = (task, texts, nanos, failed) -> {
+            metrics.forwardPass(task, texts, nanos, failed);
+            passes.forwardPass(task, texts, nanos, failed);
+        };
+        InferenceWorker<Classifier.Input> started = new InferenceWorker<>(lanes, maxBatch, listener);
         classifiers.forEach((task, classifier) -> {
             metrics.forTask(task).watch(started);
             metrics.forTask(task).labels(classifier.task().labels());
@@ -286,7 +306,15 @@ public final class ProcessorService implements AutoCloseable {
      * then (the benchmarks). When one stops instead of running, the processor is closed again and that is thrown.
      */
     public static ProcessorService running(ProcessorConfig config) throws Exception {
-        ProcessorService service = new ProcessorService(config);
+        return running(config, NO_OBSERVER);
+    }
+
+    /**
+     * {@link #running(ProcessorConfig)}, with an observer of the worker's passes (see
+     * {@link #ProcessorService(ProcessorConfig, Function, InferenceWorker.Listener)}).
+     */
+    public static ProcessorService running(ProcessorConfig config, InferenceWorker.Listener passes) throws Exception {
+        ProcessorService service = new ProcessorService(config, ProcessorService::registryWire, passes);
         try {
             service.start();
             for (KafkaStreams.State state = service.state(); state != KafkaStreams.State.RUNNING;
