@@ -69,9 +69,9 @@ for step in $steps; do
     train) run java-train 100 tools/gpu-run.sh "${BENCH[@]}" --train --batch-sizes 8,32 --steps 10 ;;
     kafka) run java-kafka 400 tools/gpu-run.sh "${BENCH[@]}" --kafka --batch-sizes 256,1024 --messages 60000 --repeats 3 ;;
     latency) run java-latency 580 tools/gpu-run.sh "${BENCH[@]}" --kafka --batch-sizes 1024 --messages 40000 \
-          --rate-percent 10,25,50,75,90 --duration 30 --guarantee exactly_once_v2 ;;
+          --rate-percent 10,25,50,75,90 --duration 30 --guarantee exactly_once_v2 --json "$OUT/latency.json" ;;
     latency-alo) run java-latency-alo 580 tools/gpu-run.sh "${BENCH[@]}" --kafka --batch-sizes 1024 --messages 40000 \
-          --rate-percent 10,25,50,75,90 --duration 30 --guarantee at_least_once ;;
+          --rate-percent 10,25,50,75,90 --duration 30 --guarantee at_least_once --json "$OUT/latency-alo.json" ;;
     latency-before) run java-latency-before 580 tools/gpu-run.sh "${BENCH[@]}" --kafka --batch-sizes 1024 --messages 40000 \
           --rate-percent 10,25,50,75,90 --duration 30 --guarantee exactly_once_v2 \
           --set kafka.producer.linger.ms=100 --set warmup.batch.sizes=none ;;
