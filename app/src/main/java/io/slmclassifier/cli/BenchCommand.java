@@ -417,13 +417,13 @@ public final class BenchCommand implements Callable<Integer> {
                         capacity, messages, guarantees.get(0), batch, threads);
                 Arrays.stream(ratePercents).forEach(p -> targets.add(capacity * p / 100));
             }
-            System.out.printf("%-16s %9s %9s %8s %9s %9s %9s %9s %9s %9s %9s%n", "guarantee", "rate", "sent/s",
+            System.out.printf("%-16s %9s %9s %8s %9s %9s %9s %9s %9s %9s %13s%n", "guarantee", "rate", "sent/s",
                     "lost", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "emit p50", "emit p99", "first " + windowSeconds + "s p99");
             for (String guarantee : guarantees) {
                 for (double rate : targets) {
                     LatencyBenchmark.Result r = bench.run(guarantee, rate);
                     results.add(r);
-                    System.out.printf("%-16s %9.1f %9.1f %8d %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f%n", r.guarantee(),
+                    System.out.printf("%-16s %9.1f %9.1f %8d %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %13.1f%n", r.guarantee(),
                             r.rate(), r.sentPerSecond(), r.sent() - r.received(), r.p50Ms(), r.p99Ms(), r.p999Ms(),
                             r.maxMs(), r.emitP50Ms(), r.emitP99Ms(), r.windows().get(0).p99Ms());
                     printWindows(r);
