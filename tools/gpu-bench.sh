@@ -6,7 +6,7 @@
 #
 #   tools/gpu-bench.sh [hf] [infer] [train] [kafka] [infer-noopt] [infer-broadcast] [profile] [train-fp32]
 #   [train-noopt] [kafka-1024] [train-profile] [train-trace] [label-mass] [latency] [latency-alo] [latency-before]
-#   [fidelity] [tasks] [tasks-kafka] [tasks-kafka-mix] [adapters-100] [train-fidelity]
+#   [fidelity] [tasks] [tasks-kafka] [tasks-kafka-mix] [adapters-100] [two-gpus] [train-fidelity]
 #   (default: hf infer train kafka; the others are the experiments behind the defaults)
 #   tasks: 4 tasks on one model through one inference worker, each with its rank-16 adapter unmerged, against one
 #   task merged, equal traffic and 70/10/10/10 (~2 min); tasks-kafka / tasks-kafka-mix: the same through Kafka, one
@@ -16,10 +16,12 @@
 #   (~5 min each; latency-before: exactly-once with Kafka Streams' producer linger.ms of 100 ms and no warm-up,
 #   the settings before the latency work); fidelity: bfloat16 probabilities against transformers' float32, with each float32 switch of
 #   the decoder in turn, on the random model and on a copy with the final norm x 6 (~5 min)
-#   train-fidelity: the committed tiny Qwen3 (src/test/resources/models/qwen3-tiny, in the working tree) trained on
-#   the GPU in bfloat16 and on the CPU in float32, same data, seed and steps: the two learning curves within 0.02
-#   macro-F1, and the GPU-trained adapter in transformers + PEFT float32 against this project's probabilities
-#   (~3 min)
+#   train-fidelity: the committed tiny Qwen3 (src/test/resources/models/qwen3-tiny, or a random model of its shape
+#   when the working tree lacks its weights) trained on the GPU in bfloat16 and on the CPU in float32, same data,
+#   seed and steps: the two learning curves within 0.02 macro-F1, and the GPU-trained adapter in transformers + PEFT
+#   float32 against this project's probabilities (~3 min)
+#   two-gpus: on a host with two GPUs, a processor per GPU against one processor on one GPU, the same backlog through
+#   Kafka, exactly once (`soak`, no kills; ~4 min)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu-results}
@@ -101,6 +103,19 @@ for step in $steps; do
           --messages 20480 --repeats 3 --json "$OUT/tasks-kafka.json" ;;
     tasks-kafka-mix) run java-tasks-kafka-mix 170 tools/gpu-run.sh "${BENCH[@]}" --kafka --tasks 4 --mix 70,10,10,10 \
           --batch-sizes 1024 --messages 20480 --repeats 3 --json "$OUT/tasks-kafka-mix.json" ;;
+    two-gpus)
+      # A processor per GPU (device gpu:N, a list taken in turns by soak's processors) against one processor on one
+      # GPU: the same backlog of 200,000 records sent as fast as the producer can, read back exactly once; msg/s is
+      # sent / total s. Two, one, two: the pair's spread shows. Needs a host with two GPUs (nvidia-h100-x2).
+      model=${SLM_BENCH_WORK_DIR:-/tmp/bench-models}/qwen3-0.6b-random
+      [ -f "$model/model.safetensors" ] || run two-gpus-model 120 tools/gpu-run.sh "${BENCH[@]}" --batch-sizes 1 --iterations 1
+      for side in "gpu:0,gpu:1 2" "gpu:0 1" "gpu:0,gpu:1 2"; do
+        set -- $side
+        # 4 stream threads per processor, as bench --kafka runs one: one thread cannot keep a GPU's batches full.
+        SLM_NUM_STREAM_THREADS=4 run "two-gpus-$2-$SECONDS" 400 tools/gpu-run.sh soak --model "$model" --device "$1" \
+            --processors "$2" --partitions 8 --messages 200000 --rate 1000000 --kill-every 100000 \
+            --work-dir "/tmp/soak-$2-$SECONDS"
+      done ;;
     adapters-100) run java-adapters-100 120 tools/gpu-run.sh "${BENCH[@]}" --resident-adapters 100 ;;
     train-fidelity)
       # LoRA dropout off: each device draws its masks from its own generator, and a CPU step runs the shared prefix
