@@ -234,19 +234,19 @@ class AdapterFetchIT {
 
     /** A LoRA adapter of the tiny model (rank 2, seeded, B random too, so it changes the outputs) as packed. */
     private static byte[] randomArchive(Path dir, long seed) throws IOException {
-        Path adapter = dir.resolve("adapter-" + seed);
-        try (LoraAdapter lora = LoraAdapter.random(new LoraConfig(2, 4, 0, LoraConfig.MODULES, false, "qwen3-tiny"),
-                model.weights().config, model.manager(), seed)) {
-            lora.save(adapter);
-        }
-        return AdapterArchive.pack(adapter);
+        return pack(dir, seed, LoraAdapter.random(TINY_RANK_2, model.weights().config, model.manager(), seed));
     }
 
     /** A LoRA adapter of the tiny model (rank 2, seeded) as the trainer packs it. */
     private static byte[] archive(Path dir, long seed) throws IOException {
+        return pack(dir, seed, LoraAdapter.initialize(TINY_RANK_2, model.weights().config, model.manager(), seed));
+    }
+
+    private static final LoraConfig TINY_RANK_2 = new LoraConfig(2, 4, 0, LoraConfig.MODULES, false, "qwen3-tiny");
+
+    private static byte[] pack(Path dir, long seed, LoraAdapter lora) throws IOException {
         Path adapter = dir.resolve("adapter-" + seed);
-        try (LoraAdapter lora = LoraAdapter.initialize(new LoraConfig(2, 4, 0, LoraConfig.MODULES, false, "qwen3-tiny"),
-                model.weights().config, model.manager(), seed)) {
+        try (lora) {
             lora.save(adapter);
         }
         return AdapterArchive.pack(adapter);
