@@ -265,8 +265,8 @@ public final class Classifier implements AutoCloseable {
                     tokens += lengths[j];
                 }
                 if (packed) {
-                    log.debug("forward pass: {} rows packed into {} tokens (longest {}) after the cached prefix in {} us",
-                            batch.length, tokens, width, (System.nanoTime() - started) / 1000);
+                    log.debug("forward pass: {} rows packed into {} tokens (longest {}) after the cached prefix"
+                            + " in {} us", batch.length, tokens, width, (System.nanoTime() - started) / 1000);
                 } else {
                     log.debug("forward pass: {} rows x {} tokens{} in {} us", batch.length, width,
                             prefix == null ? "" : " after the cached prefix", (System.nanoTime() - started) / 1000);

@@ -1,6 +1,7 @@
 package io.slmclassifier.model;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -63,8 +64,8 @@ class PackedRowsTest {
 
     @Test
     void anInstalledAdapterServesTheSameNumbersPacked() {
-        LoraConfig lora = new LoraConfig(4, 8, 0, List.of("q_proj", "v_proj", "o_proj", "gate_proj", "down_proj"), false,
-                "qwen3-tiny");
+        LoraConfig lora = new LoraConfig(4, 8, 0, List.of("q_proj", "v_proj", "o_proj", "gate_proj", "down_proj"),
+                false, "qwen3-tiny");
         List<int[]> rows = rowsOfLengths(3, 29, 1, 11, 40, 6);
         try (NDManager scope = root.newSubManager();
                 LoraAdapter adapter = LoraAdapter.random(lora, weights.config, scope, 11);
@@ -87,7 +88,7 @@ class PackedRowsTest {
                     () -> decoder.lastHiddenStatesPacked(scope, List.of(new int[] {5}, new int[0]), prefix, null));
             assertTrue(decoder.canPackRows());
             try (GradientCollector collector = TorchRuntime.engine().newGradientCollector()) {
-                assertTrue(!decoder.canPackRows(), "training needs the padded pass's gradients");
+                assertFalse(decoder.canPackRows(), "training needs the padded pass's gradients");
                 assertThrows(IllegalStateException.class,
                         () -> decoder.lastHiddenStatesPacked(scope, List.of(new int[] {5}), prefix, null));
             }
@@ -106,8 +107,9 @@ class PackedRowsTest {
                 float[] alone = padded(scope, List.of(rows.get(r)), prefix, deltas);
                 for (int i = 0; i < hidden; i++) {
                     String where = "row " + r + " (" + rows.get(r).length + " tokens), hidden " + i;
-                    assertEquals(padded[r * hidden + i], packed[r * hidden + i], TOLERANCE, where + ": packed vs padded");
-                    assertEquals(alone[i], packed[r * hidden + i], TOLERANCE, where + ": packed vs alone");
+                    float value = packed[r * hidden + i];
+                    assertEquals(padded[r * hidden + i], value, TOLERANCE, where + ": packed vs padded");
+                    assertEquals(alone[i], value, TOLERANCE, where + ": packed vs alone");
                 }
             }
             return packed;
