@@ -6,8 +6,11 @@
 #
 #   tools/gpu-bench.sh [hf] [infer] [train] [kafka] [infer-noopt] [infer-broadcast] [profile] [train-fp32]
 #   [train-noopt] [kafka-1024] [train-profile] [train-trace] [label-mass] [latency] [latency-alo] [latency-before]
-#   [fidelity] [tasks] [tasks-kafka] [tasks-kafka-mix] [adapters-100] [two-gpus] [train-fidelity]
+#   [fidelity] [tasks] [tasks-kafka] [tasks-kafka-mix] [adapters-100] [train-fidelity] [infer-packed] [kafka-packed]
+#   [two-gpus]
 #   (default: hf infer train kafka; the others are the experiments behind the defaults)
+#   infer-packed / kafka-packed: the infer and kafka-1024 steps with -Dslm.prefix.packed=true, the prefix cache's
+#   passes packing their rows into one sequence of real tokens instead of right-padding them (~2 / ~3 min)
 #   tasks: 4 tasks on one model through one inference worker, each with its rank-16 adapter unmerged, against one
 #   task merged, equal traffic and 70/10/10/10 (~2 min); tasks-kafka / tasks-kafka-mix: the same through Kafka, one
 #   processor of 4 tasks against a processor of one, and each task's new version from control event to first result
@@ -52,6 +55,8 @@ for step in $steps; do
         run java-infer-noopt 120 tools/gpu-run.sh "${BENCH[@]}" --batch-sizes 1,8,64,256,1024 --iterations 10 ;;
     infer-broadcast) JAVA_OPTS=-Dslm.prefix.attention=broadcast \
         run java-infer-broadcast 120 tools/gpu-run.sh "${BENCH[@]}" --batch-sizes 256,1024 --iterations 10 ;;
+    infer-packed) JAVA_OPTS=-Dslm.prefix.packed=true \
+        run java-infer-packed 150 tools/gpu-run.sh "${BENCH[@]}" --batch-sizes 1,8,64,256,1024 --iterations 10 ;;
     profile) CUDA_LAUNCH_BLOCKING=1 run java-profile 120 tools/gpu-run.sh "${BENCH[@]}" --batch-sizes 1024 \
           --iterations 1 --profile "$OUT/trace.json"
         for t in on off; do python3 tools/profile_summary.py "$OUT/$t-trace.json" 30 > "$OUT/profile-$t.txt"; \
@@ -67,6 +72,8 @@ for step in $steps; do
     train-noopt) JAVA_OPTS=-Dai.djl.pytorch.graph_optimizer=false \
         run java-train-noopt 100 tools/gpu-run.sh "${BENCH[@]}" --train --batch-sizes 8,32 --steps 10 ;;
     kafka-1024) run java-kafka-1024 200 tools/gpu-run.sh "${BENCH[@]}" --kafka --batch-sizes 1024 --messages 40000 --repeats 3 ;;
+    kafka-packed) JAVA_OPTS=-Dslm.prefix.packed=true \
+        run java-kafka-packed 200 tools/gpu-run.sh "${BENCH[@]}" --kafka --batch-sizes 1024 --messages 40000 --repeats 3 ;;
     train-fp32) run java-train-fp32 100 tools/gpu-run.sh "${BENCH[@]}" --train --dtype float32 --batch-sizes 8,32 --steps 10 ;;
     train) run java-train 100 tools/gpu-run.sh "${BENCH[@]}" --train --batch-sizes 8,32 --steps 10 ;;
     kafka) run java-kafka 400 tools/gpu-run.sh "${BENCH[@]}" --kafka --batch-sizes 256,1024 --messages 60000 --repeats 3 ;;

@@ -52,12 +52,21 @@ public final class Classifier implements AutoCloseable {
         }
     }
 
+    /**
+     * {@code -Dslm.prefix.packed=true}: a pass over rows that continue the cached prefix packs them into one
+     * sequence of their real tokens instead of right-padding them to the longest
+     * ({@link Decoder#lastHiddenStatesPacked}); exact, off by default until the GPU has measured it
+     * (docs/benchmarks.md). Read when a classifier is made.
+     */
+    public static final String PACKED_ROWS_PROPERTY = "slm.prefix.packed";
+
     private final LanguageModel model;
     private final Task task;
     private final TaskPrompt prompt;
     private final SlicedHead head;
     private final BatchPlanner planner;
     private final Options options;
+    private final boolean packedRows = Boolean.getBoolean(PACKED_ROWS_PROPERTY);
     private final PrefixCache prefixCache = new PrefixCache();
     private volatile String adapterVersion = "base";
     private volatile Decoder.ProjectionDeltas deltas;
@@ -95,6 +104,11 @@ public final class Classifier implements AutoCloseable {
 
     public String adapterVersion() {
         return adapterVersion;
+    }
+
+    /** Whether the prefix cache's passes pack their rows ({@link #PACKED_ROWS_PROPERTY}). */
+    public boolean packsRows() {
+        return packedRows;
     }
 
     /**
@@ -236,17 +250,27 @@ public final class Classifier implements AutoCloseable {
             }
             SlicedHead.Scores scores;
             long started = System.nanoTime();
+            boolean packed = packedRows && prefix != null && decoder.canPackRows();
             try (NDManager scope = model.manager().newSubManager()) {
-                NDArray hidden = lastHiddenStates(scope, sequences, prefix, deltas);
+                NDArray hidden = packed
+                        ? decoder.lastHiddenStatesPacked(scope, afterPrefix(sequences, skip), prefix, deltas)
+                        : lastHiddenStates(scope, sequences, prefix, deltas);
                 scores = head.score(hidden, options.labelMass());
             }
             if (log.isDebugEnabled()) {
                 int width = 0;
+                int tokens = 0;
                 for (int j : batch) {
                     width = Math.max(width, lengths[j]);
+                    tokens += lengths[j];
                 }
-                log.debug("forward pass: {} rows x {} tokens{} in {} us", batch.length, width,
-                        prefix == null ? "" : " after the cached prefix", (System.nanoTime() - started) / 1000);
+                if (packed) {
+                    log.debug("forward pass: {} rows packed into {} tokens (longest {}) after the cached prefix"
+                            + " in {} us", batch.length, tokens, width, (System.nanoTime() - started) / 1000);
+                } else {
+                    log.debug("forward pass: {} rows x {} tokens{} in {} us", batch.length, width,
+                            prefix == null ? "" : " after the cached prefix", (System.nanoTime() - started) / 1000);
+                }
             }
             for (int r = 0; r < batch.length; r++) {
                 int index = members.get(batch[r]);
@@ -284,6 +308,14 @@ public final class Classifier implements AutoCloseable {
             lengths[r] = all.length - skip;
         }
         return decoder.lastHiddenStates(scope, tokens, lengths, prefix, projectionDeltas);
+    }
+
+    private static List<int[]> afterPrefix(List<int[]> sequences, int skip) {
+        List<int[]> rows = new ArrayList<>(sequences.size());
+        for (int[] s : sequences) {
+            rows.add(java.util.Arrays.copyOfRange(s, skip, s.length));
+        }
+        return rows;
     }
 
     @Override

@@ -312,6 +312,66 @@ public final class Decoder implements AutoCloseable {
         return hidden;
     }
 
+    /**
+     * Whether {@link #lastHiddenStatesPacked} can run on this thread: inference (the merged prefix attention it
+     * uses carries no gradient), and on a GPU in 16 bits (the flash kernels).
+     */
+    public boolean canPackRows() {
+        return !JniUtils.isGradMode() && (!w.manager.getDevice().isGpu() || computeType != DataType.FLOAT32);
+    }
+
+    /**
+     * {@link #lastHiddenStates} for rows that continue a cached prefix, packed into ONE sequence of their real
+     * tokens instead of right-padded to the longest: every projection, norm and MLP step reads only real tokens,
+     * and the attention keeps each row to its own tokens (decoder.py's {@code PackedRows}). The same numbers as
+     * the padded pass, where {@link #canPackRows()}.
+     *
+     * @param rows each row's token ids after the prefix, its real length (at least one token)
+     * @param prefix keys/values of positions before these tokens, shared by every row
+     */
+    public NDArray lastHiddenStatesPacked(NDManager batch, List<int[]> rows, KvCache prefix, ProjectionDeltas deltas) {
+        if (!canPackRows()) {
+            throw new IllegalStateException("packed rows need inference, and 16 bits on a GPU");
+        }
+        int count = rows.size();
+        int[] starts = new int[count + 1];
+        int longest = 0;
+        for (int b = 0; b < count; b++) {
+            int length = rows.get(b).length;
+            if (length == 0) {
+                throw new IllegalArgumentException("row " + b + " has no token after the prefix");
+            }
+            starts[b + 1] = starts[b] + length;
+            longest = Math.max(longest, length);
+        }
+        int total = starts[count];
+        int headDim = c.headDim();
+        long[] ids = new long[total];
+        long[] last = new long[count];
+        // Token j of a row sits at position prefix + j: the tables of the longest row's positions hold every
+        // row's, so each row copies its first rows of them.
+        float[] cosTable = rope.cos(prefix.length(), longest);
+        float[] sinTable = rope.sinSigned(prefix.length(), longest);
+        float[] cos = new float[total * headDim];
+        float[] sin = new float[total * headDim];
+        for (int b = 0; b < count; b++) {
+            int[] tokens = rows.get(b);
+            for (int j = 0; j < tokens.length; j++) {
+                ids[starts[b] + j] = tokens[j];
+            }
+            last[b] = starts[b + 1] - 1;
+            System.arraycopy(cosTable, 0, cos, starts[b] * headDim, tokens.length * headDim);
+            System.arraycopy(sinTable, 0, sin, starts[b] * headDim, tokens.length * headDim);
+        }
+        IValue result = program.call("forward_packed", tensor(batch.create(new long[][] {ids})),
+                tensor(batch.create(last)), tensor(batch.create(cos, new Shape(total, headDim))),
+                tensor(batch.create(sin, new Shape(total, headDim))), tensor(prefix.keys()), tensor(prefix.values()),
+                adapter(deltas), tensor(batch.create(starts)), IValue.from(longest));
+        NDArray hidden = result.toTensor((PtNDManager) batch);
+        result.close();
+        return hidden;
+    }
+
     private IValue rope(NDManager scope, int start, int count, boolean sine) {
         float[] table = sine ? rope.sinSigned(start, count) : rope.cos(start, count);
         return tensor(scope.create(table, new Shape(count, c.headDim())));

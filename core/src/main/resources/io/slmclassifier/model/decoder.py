@@ -1,9 +1,10 @@
 # The Qwen3 / Qwen2 / Llama decoder as ONE TorchScript program, to be read beside transformers'
 # models/qwen3/modeling_qwen3.py: DecoderConfig is the part of config.json a pass needs, Qwen3DecoderLayer is
 # Qwen3DecoderLayer with its Qwen3Attention and Qwen3MLP, Qwen3Model is Qwen3Model, LayerAdapter is PEFT's LoRA of
-# one layer, Model is what Java calls. model/Decoder.java packs this file into a TorchScript archive
-# (TorchScriptArchive) and loads it in the PyTorch engine, so a forward pass is one call from Java: fused
-# attention, fused norms, no crossing of the JNI boundary per operation.
+# one layer, PackedRows is a batch run as one sequence of its rows' real tokens, Model is what Java calls.
+# model/Decoder.java packs this file into a TorchScript archive (TorchScriptArchive) and loads it in the PyTorch
+# engine, so a forward pass is one call from Java: fused attention, fused norms, no crossing of the JNI boundary
+# per operation.
 #
 # This is TorchScript's serialized dialect, which the engine compiles when it loads the archive: Python syntax,
 # with every class qualified as __torch__.Name, every attribute declared with its type, and no dtype names.
@@ -27,6 +28,7 @@ class DecoderConfig:
   # PyTorch's numbers for the dtypes the program names itself (c10::ScalarType): the serialized dialect imports
   # no dtype names (`torch.float32` is refused).
   float32 : int
+  int64 : int
   boolean : int
 
   def __init__(self, hidden_size: int, intermediate_size: int, num_attention_heads: int, num_key_value_heads: int,
@@ -43,6 +45,7 @@ class DecoderConfig:
     self.float32_prefix_merge = float32_prefix_merge
     self.float32_rotary = float32_rotary
     self.float32 = 6
+    self.int64 = 4
     self.boolean = 11
 
 
@@ -144,6 +147,53 @@ class LayerAdapter:
     return __torch__.LoraPair(A.to(device, config.compute_dtype), B.to(device, config.compute_dtype), ranks, dropout)
 
 
+class PackedRows:
+  # A batch run as ONE sequence of its rows' real tokens, [1, T] with T the sum of the rows' lengths: every step
+  # that works token by token (embedding, norms, projections, LoRA, MLP, residuals) sees no padding at all, and
+  # only the attention of each row to its own tokens needs to know where the rows begin and end. Right-padded,
+  # a batch costs rows x its longest row; on radr texts after the cached prefix that is twice its real tokens.
+  config : __torch__.DecoderConfig
+  # Where each row starts in the sequence, then T: int32 [rows + 1] on the device, the flash kernels'
+  # cumulative sequence lengths.
+  cu_seqlens : Tensor
+  max_len : int
+  # Each token's place in the rows right-padded to max_len (flat, [T] into [rows * max_len]): made the first time
+  # a kernel needs the padded layout (the CPU's own-row attention), then kept for the pass's other layers.
+  slots : Optional[Tensor]
+
+  def __init__(self, config: __torch__.DecoderConfig, cu_seqlens: Tensor, max_len: int):
+    self.config = config
+    self.cu_seqlens = cu_seqlens
+    self.max_len = max_len
+    self.slots = None
+
+  def rows(self) -> int:
+    return self.cu_seqlens.size(0) - 1
+
+  def padded_slots(self) -> Tensor:
+    slots = self.slots
+    if slots is None:
+      ends = self.cu_seqlens.to(self.config.int64)
+      starts = ends.narrow(0, 0, self.rows())
+      row_of_token = torch.repeat_interleave(ends.narrow(0, 1, self.rows()) - starts)
+      tokens = torch.arange(row_of_token.size(0), dtype=self.config.int64, layout=None, device=ends.device,
+          pin_memory=None)
+      slots = row_of_token * self.max_len + (tokens - starts.index_select(0, row_of_token))
+      self.slots = slots
+    return slots
+
+  def pad(self, x: Tensor) -> Tensor:
+    # [1, T, heads, d] -> [rows, max_len, heads, d], zeros after each row's end.
+    tokens = x.select(0, 0)
+    padded = tokens.new_zeros([self.rows() * self.max_len, tokens.size(1), tokens.size(2)])
+    padded = padded.index_copy(0, self.padded_slots(), tokens)
+    return padded.view([self.rows(), self.max_len, tokens.size(1), tokens.size(2)])
+
+  def unpad(self, x: Tensor) -> Tensor:
+    # [rows, max_len, ...] -> [1, T, ...]: the real tokens' entries, in the sequence's order.
+    return x.flatten(0, 1).index_select(0, self.padded_slots()).unsqueeze(0)
+
+
 class Qwen3DecoderLayer:
   # One decoder layer, its tensors under the checkpoint's names (model.layers.{i}.input_layernorm.weight ...), in
   # the compute dtype. Two fusions, made once by DecoderWeights: q_proj, k_proj and v_proj are stacked into
@@ -177,14 +227,14 @@ class Qwen3DecoderLayer:
     self.down_proj = down_proj
 
   def forward(self, hidden_states: Tensor, cos: Tensor, sin: Tensor, prefix_key: Optional[Tensor],
-      prefix_value: Optional[Tensor], merged_prefix: bool,
+      prefix_value: Optional[Tensor], merged_prefix: bool, packed: Optional[__torch__.PackedRows],
       adapter: Optional[__torch__.LayerAdapter]) -> Tuple[Tensor, Tensor, Tensor]:
     # Qwen3DecoderLayer.forward; also hands back this layer's keys and values, which prefill keeps.
     config = self.config
     residual = hidden_states
     hidden_states = torch.rms_norm(hidden_states, [config.hidden_size], self.input_layernorm, config.rms_norm_eps)
     hidden_states, key_states, value_states = self.self_attn(hidden_states, cos, sin, prefix_key, prefix_value,
-        merged_prefix, adapter)
+        merged_prefix, packed, adapter)
     hidden_states = residual + hidden_states
 
     residual = hidden_states
@@ -195,10 +245,11 @@ class Qwen3DecoderLayer:
     return (hidden_states, key_states, value_states)
 
   def self_attn(self, hidden_states: Tensor, cos: Tensor, sin: Tensor, prefix_key: Optional[Tensor],
-      prefix_value: Optional[Tensor], merged_prefix: bool,
+      prefix_value: Optional[Tensor], merged_prefix: bool, packed: Optional[__torch__.PackedRows],
       adapter: Optional[__torch__.LayerAdapter]) -> Tuple[Tensor, Tensor, Tensor]:
     # Qwen3Attention.forward, with the tensors in [batch, seq, heads, head_dim] order until the kernels want heads
-    # first. Queries of the rows attend to a shared cached prefix (the task's prompt) and causally to themselves.
+    # first. Queries of the rows attend to a shared cached prefix (the task's prompt) and causally to themselves;
+    # with packed rows, batch is 1 and seq is every row's tokens one after the other.
     config = self.config
     batch, width = hidden_states.size(0), hidden_states.size(1)
     heads, kv_heads = config.num_attention_heads, config.num_key_value_heads
@@ -219,6 +270,9 @@ class Qwen3DecoderLayer:
 
     if prefix_key is None or prefix_value is None:
       attn_output = self.attend(query_states, key_states, value_states)
+    elif packed is not None:
+      attn_output = self.attend_prefix_packed(query_states, key_states, value_states, prefix_key, prefix_value,
+          packed)
     elif merged_prefix:
       attn_output = self.attend_prefix_merged(query_states, key_states, value_states, prefix_key, prefix_value)
     else:
@@ -283,34 +337,84 @@ class Qwen3DecoderLayer:
     # Every query sees the whole prefix, so its part needs no mask and no copy per row: all queries of the batch
     # attend to the prefix as ONE sequence per kv head, each row attends causally to its own tokens, and the two
     # softmax halves are merged by their log-sum-exp. Inference only (the log-sum-exp carries no gradient).
+    o1, lse1 = self.attend_prefix_half(q, prefix_k, prefix_v)
+    if q.is_cuda:
+      # The GPU's flash kernels read kv head j // groups for query head j themselves: all views, no copies.
+      o2, lse2 = self.flash(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), True)
+      return self.merge_halves(q, o1, lse1, o2.transpose(1, 2), lse2.transpose(1, 2))
+    o2, lse2 = self.attend_own_rows_cpu(q, k, v)
+    return self.merge_halves(q, o1, lse1, o2, lse2)
+
+  def attend_prefix_packed(self, q: Tensor, k: Tensor, v: Tensor, prefix_k: Tensor, prefix_v: Tensor,
+      packed: __torch__.PackedRows) -> Tensor:
+    # attend_prefix_merged for packed rows (q [1, T, heads, d]): the prefix half is the same, every token one query
+    # of ONE sequence; the own half keeps each token to the tokens of its own row at or before it.
+    o1, lse1 = self.attend_prefix_half(q, prefix_k, prefix_v)
+    if q.is_cuda:
+      # The varlen flash kernel takes the rows by their cumulative lengths: no padding, no mask, GQA native.
+      # Its schema in PyTorch's native_functions.yaml (the same ten positional arguments from 2.5 through 2.11;
+      # later keyword-only arguments all default to None):
+      #   _flash_attention_forward(Tensor query, Tensor key, Tensor value, Tensor? cum_seq_q, Tensor? cum_seq_k,
+      #       SymInt max_q, SymInt max_k, float dropout_p, bool is_causal, bool return_debug_mask, *,
+      #       float? scale=None, ...) -> (Tensor output, Tensor softmax_logsumexp, Tensor rng_state,
+      #       Tensor unused, Tensor debug_attn_mask)
+      # with query [T, heads, d], key and value [T, kv_heads, d] (views: only the last dimension must be
+      # contiguous) and output [T, heads, d].
+      r = torch._flash_attention_forward(q.select(0, 0), k.select(0, 0), v.select(0, 0), packed.cu_seqlens,
+          packed.cu_seqlens, packed.max_len, packed.max_len, 0., True, False, scale=None)
+      lse2 = r[1]
+      if lse2.dim() == 2:
+        # [heads, T]: flash-attention's unpadded layout (mha_varlen_fwd since flash-attention 2.6), also what a
+        # batch of one-token rows gives when the kernel folds the query groups into the rows.
+        lse2 = lse2.transpose(0, 1).unsqueeze(0)
+      else:
+        # [rows, heads, max_len]: the padded layout of the flash-attention copies before it.
+        lse2 = packed.unpad(lse2.narrow(2, 0, packed.max_len).transpose(1, 2))
+      return self.merge_halves(q, o1, lse1, r[0].unsqueeze(0), lse2)
+    # The CPU has no varlen kernel: the rows' own tokens are right-padded for its causal kernel, then unpadded.
+    # The padded tokens come after every real token of their row, so no real token sees one.
+    o2, lse2 = self.attend_own_rows_cpu(packed.pad(q), packed.pad(k), packed.pad(v))
+    return self.merge_halves(q, o1, lse1, packed.unpad(o2), packed.unpad(lse2))
+
+  def attend_prefix_half(self, q: Tensor, prefix_k: Tensor, prefix_v: Tensor) -> Tuple[Tensor, Tensor]:
+    # Every query of q [B, T, heads, d] against the whole prefix [1, kv_heads, P, d]: output [B, T, heads, d] and
+    # log-sum-exp [B, T, heads].
     config = self.config
     batch, width = q.size(0), q.size(1)
     heads, kv_heads, head_dim = config.num_attention_heads, config.num_key_value_heads, config.head_dim
     if q.is_cuda:
-      # The GPU's flash kernels read kv head j // groups for query head j themselves: all views, no copies.
       rows = q.reshape([1, batch * width, heads, head_dim]).transpose(1, 2)
       o1, lse1 = self.flash(rows, prefix_k, prefix_v, False)
-      o1 = o1.transpose(1, 2).reshape([batch, width, heads, head_dim])
-      lse1 = lse1.transpose(1, 2).reshape([batch, width, heads])
-      o2, lse2 = self.flash(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), True)
-    else:
-      # The CPU kernel wants as many kv heads as query heads: fold the groups into the rows for the prefix
-      # ([B, T, kv, g, d] -> [1, kv, g * B * T, d]) and repeat the rows' own keys and values.
-      groups = heads // kv_heads
-      grouped = q.reshape([batch, width, kv_heads, groups, head_dim]).permute([2, 3, 0, 1, 4]).reshape(
-          [1, kv_heads, groups * batch * width, head_dim])
-      o1, lse1 = self.flash(grouped, prefix_k, prefix_v, False)
-      o1 = o1.reshape([kv_heads, groups, batch, width, head_dim]).permute([2, 3, 0, 1, 4]).reshape(
-          [batch, width, heads, head_dim])
-      lse1 = lse1.reshape([kv_heads, groups, batch, width]).permute([2, 3, 0, 1]).reshape([batch, width, heads])
-      k_all = k.unsqueeze(3).expand([batch, width, kv_heads, groups, head_dim]).reshape([batch, width, heads, head_dim])
-      v_all = v.unsqueeze(3).expand([batch, width, kv_heads, groups, head_dim]).reshape([batch, width, heads, head_dim])
-      o2, lse2 = self.flash(q.transpose(1, 2), k_all.transpose(1, 2), v_all.transpose(1, 2), True)
-    o2 = o2.transpose(1, 2)
-    lse2 = lse2.transpose(1, 2)
+      return (o1.transpose(1, 2).reshape([batch, width, heads, head_dim]),
+          lse1.transpose(1, 2).reshape([batch, width, heads]))
+    # The CPU kernel wants as many kv heads as query heads: fold the groups into the rows
+    # ([B, T, kv, g, d] -> [1, kv, g * B * T, d]).
+    groups = heads // kv_heads
+    grouped = q.reshape([batch, width, kv_heads, groups, head_dim]).permute([2, 3, 0, 1, 4]).reshape(
+        [1, kv_heads, groups * batch * width, head_dim])
+    o1, lse1 = self.flash(grouped, prefix_k, prefix_v, False)
+    o1 = o1.reshape([kv_heads, groups, batch, width, head_dim]).permute([2, 3, 0, 1, 4]).reshape(
+        [batch, width, heads, head_dim])
+    lse1 = lse1.reshape([kv_heads, groups, batch, width]).permute([2, 3, 0, 1]).reshape([batch, width, heads])
+    return (o1, lse1)
+
+  def attend_own_rows_cpu(self, q: Tensor, k: Tensor, v: Tensor) -> Tuple[Tensor, Tensor]:
+    # Each right-padded row causally to its own tokens, on the CPU kernel (which wants as many kv heads as query
+    # heads: the rows' keys and values repeated per group): output [B, T, heads, d], log-sum-exp [B, T, heads].
+    config = self.config
+    batch, width = q.size(0), q.size(1)
+    heads, kv_heads, head_dim = config.num_attention_heads, config.num_key_value_heads, config.head_dim
+    groups = heads // kv_heads
+    k_all = k.unsqueeze(3).expand([batch, width, kv_heads, groups, head_dim]).reshape([batch, width, heads, head_dim])
+    v_all = v.unsqueeze(3).expand([batch, width, kv_heads, groups, head_dim]).reshape([batch, width, heads, head_dim])
+    o2, lse2 = self.flash(q.transpose(1, 2), k_all.transpose(1, 2), v_all.transpose(1, 2), True)
+    return (o2.transpose(1, 2), lse2.transpose(1, 2))
+
+  def merge_halves(self, q: Tensor, o1: Tensor, lse1: Tensor, o2: Tensor, lse2: Tensor) -> Tensor:
     # The prefix's share of each query's softmax mass, exp(lse1) / (exp(lse1) + exp(lse2)) = sigmoid(lse1 - lse2),
-    # weighs the two outputs in ONE pass over them (lerp), fused or not: TorchScript's fuser compiles exact shapes
-    # for a program's first shapes only, and a stream's batches keep changing shape.
+    # weighs the two outputs [B, T, heads, d] in ONE pass over them (lerp), fused or not: TorchScript's fuser
+    # compiles exact shapes for a program's first shapes only, and a stream's batches keep changing shape.
+    config = self.config
     if config.float32_prefix_merge:
       share32 = torch.sigmoid(lse1 - lse2).unsqueeze(-1)
       merged = torch.lerp(o2.to(config.float32), o1.to(config.float32), share32)
@@ -365,11 +469,12 @@ class Qwen3Model:
     return None
 
   def forward(self, input_ids: Tensor, cos: Tensor, sin: Tensor, prefix_keys: Optional[Tensor],
-      prefix_values: Optional[Tensor], merged_prefix: bool,
+      prefix_values: Optional[Tensor], merged_prefix: bool, packed: Optional[__torch__.PackedRows],
       adapter: List[__torch__.LayerAdapter]) -> Tuple[Tensor, List[Tensor], List[Tensor]]:
     # The last hidden states [batch, seq, hidden] before the final norm, and each layer's keys and values
     # [batch, seq, kv_heads, head_dim]. prefix_keys / prefix_values: [layers, kv_heads, prefix, head_dim] of a
-    # prefix every row continues, or None; adapter: one LayerAdapter per layer, or none.
+    # prefix every row continues, or None; packed: where the rows of a [1, T] batch begin and end, or None for
+    # right-padded rows; adapter: one LayerAdapter per layer, or none.
     config = self.config
     # Rotary tables [seq, 1, head_dim] for these positions, in the activations' dtype (as transformers has them),
     # or float32 with the rotary switch (apply_rotary_pos_emb then computes in float32).
@@ -391,7 +496,7 @@ class Qwen3Model:
         prefix_value = prefix_values[i].unsqueeze(0)
       layer_adapter = adapter[i] if len(adapter) > 0 else None
       hidden_states, key_states, value_states = decoder_layer.forward(hidden_states, cos, sin, prefix_key,
-          prefix_value, merged_prefix, layer_adapter)
+          prefix_value, merged_prefix, packed, layer_adapter)
       all_keys.append(key_states)
       all_values.append(value_states)
     return (hidden_states, all_keys, all_values)
@@ -454,7 +559,7 @@ class Model(Module):
       adapter: List[__torch__.LayerAdapter]) -> Tuple[Tensor, Tensor]:
     # Keys and values [layers, kv_heads, seq, head_dim] (float32) of one sequence, for later rows to attend to.
     model = self.qwen3()
-    hidden_states, all_keys, all_values = model.forward(input_ids, cos, sin, None, None, False, adapter)
+    hidden_states, all_keys, all_values = model.forward(input_ids, cos, sin, None, None, False, None, adapter)
     # [layers, 1, seq, kv_heads, head_dim] -> [layers, kv_heads, seq, head_dim] of the single prefilled row.
     keys = torch.stack(all_keys).select(1, 0).transpose(1, 2).contiguous()
     values = torch.stack(all_values).select(1, 0).transpose(1, 2).contiguous()
@@ -465,14 +570,31 @@ class Model(Module):
     # Final normed hidden states (float32) at flat positions `last` of the right-padded [batch, seq] `input_ids`;
     # prefix_keys / prefix_values empty when the rows continue no cached prefix.
     model = self.qwen3()
-    config = model.config
     prefix_k = annotate(Optional[Tensor], None)
     prefix_v = annotate(Optional[Tensor], None)
     if prefix_keys.numel() > 0:
       prefix_k = prefix_keys
       prefix_v = prefix_values
-    hidden_states, all_keys, all_values = model.forward(input_ids, cos, sin, prefix_k, prefix_v, merged_prefix,
+    hidden_states, all_keys, all_values = model.forward(input_ids, cos, sin, prefix_k, prefix_v, merged_prefix, None,
         adapter)
+    return self.final_norm(hidden_states, last)
+
+  def forward_packed(self, input_ids: Tensor, last: Tensor, cos: Tensor, sin: Tensor, prefix_keys: Tensor,
+      prefix_values: Tensor, adapter: List[__torch__.LayerAdapter], cu_seqlens: Tensor, max_len: int) -> Tensor:
+    # forward for rows that continue a cached prefix, packed into ONE sequence of their real tokens (PackedRows):
+    # input_ids [1, T], cos and sin [T, head_dim] with each token's own position (the prefix's length + its place
+    # in its row), cu_seqlens int32 [rows + 1] where each row starts and T, max_len the longest row, `last` each
+    # row's last token in the sequence. Inference only, as the merged prefix attention it uses.
+    model = self.qwen3()
+    packed = __torch__.PackedRows(model.config, cu_seqlens, max_len)
+    hidden_states, all_keys, all_values = model.forward(input_ids, cos, sin, prefix_keys, prefix_values, True, packed,
+        adapter)
+    return self.final_norm(hidden_states, last)
+
+  def final_norm(self, hidden_states: Tensor, last: Tensor) -> Tensor:
+    # The final norm of the picked positions only (flat indices into [batch * seq]), in float32.
+    model = self.qwen3()
+    config = model.config
     picked = hidden_states.reshape([-1, config.hidden_size]).index_select(0, last)
     if config.float32_final_norm:
       return torch.rms_norm(picked.to(config.float32), [config.hidden_size], model.norm.to(config.float32),
