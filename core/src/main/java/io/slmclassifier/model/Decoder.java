@@ -345,28 +345,24 @@ public final class Decoder implements AutoCloseable {
             longest = Math.max(longest, length);
         }
         int total = starts[count];
-        int headDim = c.headDim();
         long[] ids = new long[total];
+        long[] placeInRow = new long[total];
         long[] last = new long[count];
-        // Token j of a row sits at position prefix + j: the tables of the longest row's positions hold every
-        // row's, so each row copies its first rows of them.
-        float[] cosTable = rope.cos(prefix.length(), longest);
-        float[] sinTable = rope.sinSigned(prefix.length(), longest);
-        float[] cos = new float[total * headDim];
-        float[] sin = new float[total * headDim];
         for (int b = 0; b < count; b++) {
             int[] tokens = rows.get(b);
             for (int j = 0; j < tokens.length; j++) {
                 ids[starts[b] + j] = tokens[j];
+                placeInRow[starts[b] + j] = j;
             }
             last[b] = starts[b + 1] - 1;
-            System.arraycopy(cosTable, 0, cos, starts[b] * headDim, tokens.length * headDim);
-            System.arraycopy(sinTable, 0, sin, starts[b] * headDim, tokens.length * headDim);
         }
+        // Token j of a row sits at position prefix + j: the tables of the longest row's positions hold every row's,
+        // and the program picks each token's row of them by its place.
+        int start = prefix.length();
         IValue result = program.call("forward_packed", tensor(batch.create(new long[][] {ids})),
-                tensor(batch.create(last)), tensor(batch.create(cos, new Shape(total, headDim))),
-                tensor(batch.create(sin, new Shape(total, headDim))), tensor(prefix.keys()), tensor(prefix.values()),
-                adapter(deltas), tensor(batch.create(starts)), IValue.from(longest));
+                tensor(batch.create(last)), rope(batch, start, longest, false), rope(batch, start, longest, true),
+                tensor(batch.create(placeInRow)), tensor(prefix.keys()), tensor(prefix.values()), adapter(deltas),
+                tensor(batch.create(starts)), IValue.from(longest));
         NDArray hidden = result.toTensor((PtNDManager) batch);
         result.close();
         return hidden;

@@ -579,13 +579,18 @@ class Model(Module):
         adapter)
     return self.final_norm(hidden_states, last)
 
-  def forward_packed(self, input_ids: Tensor, last: Tensor, cos: Tensor, sin: Tensor, prefix_keys: Tensor,
-      prefix_values: Tensor, adapter: List[__torch__.LayerAdapter], cu_seqlens: Tensor, max_len: int) -> Tensor:
+  def forward_packed(self, input_ids: Tensor, last: Tensor, cos: Tensor, sin: Tensor, place_in_row: Tensor,
+      prefix_keys: Tensor, prefix_values: Tensor, adapter: List[__torch__.LayerAdapter], cu_seqlens: Tensor,
+      max_len: int) -> Tensor:
     # forward for rows that continue a cached prefix, packed into ONE sequence of their real tokens (PackedRows):
-    # input_ids [1, T], cos and sin [T, head_dim] with each token's own position (the prefix's length + its place
-    # in its row), cu_seqlens int32 [rows + 1] where each row starts and T, max_len the longest row, `last` each
-    # row's last token in the sequence. Inference only, as the merged prefix attention it uses.
+    # input_ids [1, T]; cos and sin [max_len, head_dim], the rotary tables of the longest row's positions (the
+    # prefix's length + 0, 1, ...), which hold every row's; place_in_row [T] each token's place in its row, which
+    # picks its row of them here, on the device (a table per token sent from Java would be T x head_dim floats
+    # each way, megabytes per pass); cu_seqlens int32 [rows + 1] where each row starts, then T; max_len the
+    # longest row; `last` each row's last token in the sequence. Inference only, as the merged prefix attention.
     model = self.qwen3()
+    cos = cos.index_select(0, place_in_row)
+    sin = sin.index_select(0, place_in_row)
     packed = __torch__.PackedRows(model.config, cu_seqlens, max_len)
     hidden_states, all_keys, all_values = model.forward(input_ids, cos, sin, prefix_keys, prefix_values, True, packed,
         adapter)
