@@ -25,8 +25,29 @@ public final class Classifier implements AutoCloseable {
      * @param tokenBudget most padded new tokens per forward pass (rows x longest row)
      * @param prefixCache reuse the keys and values of the shared prompt prefix
      * @param labelMass also compute the label mass (needs the whole LM head: slower)
+     * @param prefixMinRows a call with fewer texts runs their whole prompts instead of the cached prefix (1: the
+     *     prefix always, where it is on)
      */
-    public record Options(int maxBatchSize, int tokenBudget, boolean prefixCache, boolean labelMass) {
+    public record Options(int maxBatchSize, int tokenBudget, boolean prefixCache, boolean labelMass, int prefixMinRows) {
+        /**
+         * On a GPU a pass of a few rows is bound by launching the program's operators, not by arithmetic, and the
+         * prefix path launches more of them (a second attention and the merge of the two, in every layer): on an
+         * H100, Qwen3-0.6B shape, one message took 10.8 ms as its whole prompt against 13.2 ms after the cached
+         * prefix, eight 9.6 ms against 14.6 ms; at 64 the prefix path was 2.6x faster (docs/benchmarks.md, "The
+         * decoder program with named structures"). On a CPU the prefix saves arithmetic at every size.
+         */
+        public static final int GPU_PREFIX_MIN_ROWS = 9;
+
+        public Options(int maxBatchSize, int tokenBudget, boolean prefixCache, boolean labelMass) {
+            this(maxBatchSize, tokenBudget, prefixCache, labelMass, 1);
+        }
+
+        public Options {
+            if (prefixMinRows < 1) {
+                throw new IllegalArgumentException("prefixMinRows is at least 1, not " + prefixMinRows);
+            }
+        }
+
         public static Options defaults() {
             return new Options(32, 8192, true, false);
         }
@@ -36,19 +57,23 @@ public final class Classifier implements AutoCloseable {
          * than one of a hundred (docs/benchmarks.md), on a CPU time grows with the batch and latency with it.
          */
         public static Options forDevice(ai.djl.Device device) {
-            return device.isGpu() ? new Options(1024, 65_536, true, false) : defaults();
+            return device.isGpu() ? new Options(1024, 65_536, true, false, GPU_PREFIX_MIN_ROWS) : defaults();
         }
 
         public Options withBatchSize(int size) {
-            return new Options(size, tokenBudget, prefixCache, labelMass);
+            return new Options(size, tokenBudget, prefixCache, labelMass, prefixMinRows);
         }
 
         public Options withPrefixCache(boolean on) {
-            return new Options(maxBatchSize, tokenBudget, on, labelMass);
+            return new Options(maxBatchSize, tokenBudget, on, labelMass, prefixMinRows);
         }
 
         public Options withLabelMass(boolean on) {
-            return new Options(maxBatchSize, tokenBudget, prefixCache, on);
+            return new Options(maxBatchSize, tokenBudget, prefixCache, on, prefixMinRows);
+        }
+
+        public Options withPrefixMinRows(int rows) {
+            return new Options(maxBatchSize, tokenBudget, prefixCache, labelMass, rows);
         }
     }
 
@@ -217,11 +242,11 @@ public final class Classifier implements AutoCloseable {
         TaskPrompt.Encoded[] encoded = new TaskPrompt.Encoded[n];
         List<Integer> cached = new ArrayList<>();
         List<Integer> full = new ArrayList<>();
+        boolean prefixPays = options.prefixCache() && prompt.prefixLength() > 0 && n >= options.prefixMinRows();
         for (int i = 0; i < n; i++) {
             texts.add(inputs.get(i).text());
             encoded[i] = inputs.get(i).encoded();
-            boolean usePrefix = options.prefixCache() && prompt.prefixLength() > 0
-                    && prompt.startsWithPrefix(encoded[i].tokens());
+            boolean usePrefix = prefixPays && prompt.startsWithPrefix(encoded[i].tokens());
             (usePrefix ? cached : full).add(i);
         }
         Classification[] results = new Classification[n];

@@ -51,6 +51,29 @@ class ClassifierBehaviourTest {
     }
 
     @Test
+    void aCallOfFewerTextsThanThePrefixMinimumRunsWholePrompts() throws Exception {
+        Task task = Task.load(Fixtures.task("radr-intents"));
+        try (Classifier small = new Classifier(model, task, Classifier.Options.defaults().withPrefixMinRows(3));
+                Classifier always = new Classifier(model, task, Classifier.Options.defaults())) {
+            List<String> two = List.of("RobLW an Zugführer, kommen.", "Verstanden, wir gehen im Keller vor. Ende.");
+            List<Classification> whole = small.classify(two);
+            List<Classification> cached = always.classify(two);
+            for (int i = 0; i < two.size(); i++) {
+                assertFalse(whole.get(i).prefixCached(), "two texts, fewer than three: whole prompts");
+                assertTrue(cached.get(i).prefixCached());
+                for (int k = 0; k < task.labels().size(); k++) {
+                    assertEquals(cached.get(i).probabilities()[k], whole.get(i).probabilities()[k], 1e-5);
+                }
+            }
+            List<String> three = List.of("RobLW an Zugführer, kommen.", "Moment bitte.", "Wasser marsch!");
+            assertTrue(small.classify(three).stream().allMatch(Classification::prefixCached), "three reach the minimum");
+        }
+        assertEquals(Classifier.Options.GPU_PREFIX_MIN_ROWS, Classifier.Options.forDevice(Device.gpu()).prefixMinRows());
+        assertEquals(1, Classifier.Options.forDevice(Device.cpu()).prefixMinRows(), "on a CPU the prefix always pays");
+        assertThrows(IllegalArgumentException.class, () -> Classifier.Options.defaults().withPrefixMinRows(0));
+    }
+
+    @Test
     void longTextsAreTruncatedNeverTheInstructions() throws Exception {
         Task task = Task.parse("name: t\nlabels: [yes, no]\nprompt: \"Sentence: {text}\\nAnswer:\"\nmax_text_tokens: 5");
         try (Classifier classifier = new Classifier(model, task, Classifier.Options.defaults())) {

@@ -79,6 +79,9 @@ public final class ProcessorConfig extends ServiceConfig {
         .define(ServiceKeys.DEVICE_KEY)
         .define("batch.max.size", Type.INT, "auto", Set.of("auto"), Validator.atLeast(1), BATCHING, "most records per forward pass (auto: 1024 on a GPU, 32 on CPU)")
         .define("batch.token.budget", Type.INT, "auto", Set.of("auto"), Validator.atLeast(1), BATCHING, "most padded tokens per forward pass (auto: 65536 on a GPU, 8192 on CPU)")
+        .define("batch.prefix.min.rows", Type.INT, "auto", Set.of("auto"), Validator.atLeast(1), BATCHING, "a pass of fewer records runs their whole prompts instead of "
+                + "the cached prompt prefix (auto: 9 on a GPU, where a small pass is bound by its operator count and the whole prompt launches fewer; 1 on CPU: "
+                + "the prefix always)")
         .define("batch.linger.ms", Type.INT, "10", Validator.atLeast(0), BATCHING, "how long a record may wait for others before its batch runs while the inference worker is busy "
                 + "(an idle worker gets it at once, unless batch.idle.start is false)")
         .define("batch.idle.start", Type.BOOLEAN, "true", BATCHING, "an idle inference worker runs a batch at once instead of letting it linger (false: every batch waits "
@@ -147,12 +150,13 @@ public final class ProcessorConfig extends ServiceConfig {
      *
      * @param maxSize most records per pass; empty for {@code auto} (the device's default)
      * @param tokenBudget most padded tokens per pass; empty for {@code auto}
+     * @param prefixMinRows a pass of fewer records runs whole prompts, not the cached prefix; empty for {@code auto}
      * @param idleStart whether an idle inference worker runs a batch at once instead of letting it linger
      * @param warmupSizes {@code warmup.batch.sizes} as written ({@code auto}, {@code none} or row counts), which need
      *     the batch limit and the device to resolve
      */
-    public record Batching(OptionalInt maxSize, OptionalInt tokenBudget, Duration linger, boolean idleStart,
-            String warmupSizes, Duration inferenceTimeout) {
+    public record Batching(OptionalInt maxSize, OptionalInt tokenBudget, OptionalInt prefixMinRows, Duration linger,
+            boolean idleStart, String warmupSizes, Duration inferenceTimeout) {
 
         public int maxSize(int deviceDefault) {
             return maxSize.orElse(deviceDefault);
@@ -161,10 +165,14 @@ public final class ProcessorConfig extends ServiceConfig {
         public int tokenBudget(int deviceDefault) {
             return tokenBudget.orElse(deviceDefault);
         }
+
+        public int prefixMinRows(int deviceDefault) {
+            return prefixMinRows.orElse(deviceDefault);
+        }
     }
 
     public Batching batching() {
-        return new Batching(orAuto("batch.max.size"), orAuto("batch.token.budget"),
+        return new Batching(orAuto("batch.max.size"), orAuto("batch.token.budget"), orAuto("batch.prefix.min.rows"),
                 Duration.ofMillis(getInt("batch.linger.ms")), getBoolean("batch.idle.start"), get("warmup.batch.sizes"),
                 Duration.ofMillis(getInt("inference.timeout.ms")));
     }
@@ -251,7 +259,7 @@ public final class ProcessorConfig extends ServiceConfig {
         return p;
     }
 
-    /** {@code batch.max.size} and {@code batch.token.budget}: a number, or empty for {@code auto}. */
+    /** {@code batch.max.size}, {@code batch.token.budget}, {@code batch.prefix.min.rows}: a number, or empty for {@code auto}. */
     private OptionalInt orAuto(String key) {
         return get(key).strip().equalsIgnoreCase("auto") ? OptionalInt.empty() : OptionalInt.of(getInt(key));
     }

@@ -135,7 +135,8 @@ public final class ProcessorService implements AutoCloseable {
         int maxBatch = batching.maxSize(sized.maxBatchSize());
         this.warmupSizes = Warmup.sizes(batching.warmupSizes(), model.device().isGpu(), maxBatch);
         Map<String, Classifier> classifiers = classifiers(tasks, views,
-                new Classifier.Options(maxBatch, batching.tokenBudget(sized.tokenBudget()), true, false));
+                new Classifier.Options(maxBatch, batching.tokenBudget(sized.tokenBudget()), true, false,
+                        batching.prefixMinRows(sized.prefixMinRows())));
         this.worker = startWorker(classifiers, maxBatch, passes);
         if (config.topicCreation().enabled()) {
             createTopics(views.values());

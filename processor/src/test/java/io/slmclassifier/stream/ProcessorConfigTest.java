@@ -148,4 +148,13 @@ class ProcessorConfigTest {
         assertEquals("auto", given.get("batch.max.size").toLowerCase());
         assertEquals("", given.get("calibration.temperature"));
     }
+
+    @Test
+    void thePrefixMinimumIsTheDevicesUnlessSet() {
+        assertEquals(9, ProcessorConfig.of(Map.of()).batching().prefixMinRows(9), "auto: the device's");
+        assertEquals(1, ProcessorConfig.of(Map.of("batch.prefix.min.rows", "1")).batching().prefixMinRows(9));
+        assertEquals("configuration 'batch.prefix.min.rows' must be auto or at least 1, not '0'", assertThrows(
+                IllegalArgumentException.class, () -> ProcessorConfig.of(Map.of("batch.prefix.min.rows", "0")))
+                .getMessage());
+    }
 }
