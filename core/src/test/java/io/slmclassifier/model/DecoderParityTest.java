@@ -19,11 +19,8 @@ class DecoderParityTest {
     void classLogitsMatchTransformers(String model) throws Exception {
         TorchRuntime.inferenceThread();
         List<Fixtures.Case> cases = Fixtures.parityCases().stream().filter(c -> c.model().equals(model)).toList();
-        ModelConfig config = ModelConfig.load(Fixtures.model(model));
         try (NDManager root = NDManager.newBaseManager(Device.cpu());
-                Checkpoint ckpt = Checkpoint.open(Fixtures.model(model));
-                Decoder decoder = new Decoder(DecoderWeights.load(ckpt, config, root, Device.cpu(), DataType.FLOAT32),
-                        DataType.FLOAT32)) {
+                Decoder decoder = new Decoder(TinyDecoders.weights(model, root), DataType.FLOAT32)) {
             DecoderWeights weights = decoder.weights();
             for (Fixtures.Case c : cases) {
                 try (NDManager batch = root.newSubManager()) {

@@ -32,10 +32,7 @@ class LoraPassTest {
     static void load() throws Exception {
         TorchRuntime.inferenceThread();
         root = NDManager.newBaseManager(Device.cpu());
-        try (Checkpoint checkpoint = Checkpoint.open(Fixtures.model("qwen3-tiny"))) {
-            ModelConfig config = ModelConfig.load(Fixtures.model("qwen3-tiny"));
-            weights = DecoderWeights.load(checkpoint, config, root, Device.cpu(), DataType.FLOAT32);
-        }
+        weights = TinyDecoders.weights("qwen3-tiny", root);
         decoder = new Decoder(weights, DataType.FLOAT32);
         int[] ids = Fixtures.parityCases().stream().filter(c -> c.model().equals("qwen3-tiny")).findFirst()
                 .orElseThrow().inputIds();

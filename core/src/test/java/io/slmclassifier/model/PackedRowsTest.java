@@ -9,7 +9,6 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.training.GradientCollector;
-import io.slmclassifier.Fixtures;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -34,10 +33,7 @@ class PackedRowsTest {
     static void load() throws Exception {
         TorchRuntime.inferenceThread();
         root = NDManager.newBaseManager(Device.cpu());
-        try (Checkpoint checkpoint = Checkpoint.open(Fixtures.model("qwen3-tiny"))) {
-            ModelConfig config = ModelConfig.load(Fixtures.model("qwen3-tiny"));
-            weights = DecoderWeights.load(checkpoint, config, root, Device.cpu(), DataType.FLOAT32);
-        }
+        weights = TinyDecoders.weights("qwen3-tiny", root);
         decoder = new Decoder(weights, DataType.FLOAT32);
         prefixTokens = randomTokens(new Random(1), 23);
     }
