@@ -350,6 +350,18 @@ class Qwen3DecoderLayer:
     # attend_prefix_merged for packed rows (q [1, T, heads, d]): the prefix half is the same, every token one query
     # of ONE sequence; the own half keeps each token to the tokens of its own row at or before it.
     o1, lse1 = self.attend_prefix_half(q, prefix_k, prefix_v)
+    if packed.max_len == 1:
+      # Every row one token, which attends to the prefix and to itself only: its own half is its value, with the
+      # single logit q.k / sqrt(d) as log-sum-exp. Exact without a kernel; and the GPU's varlen kernel takes
+      # this shape down another road (query groups folded into the rows), whose log-sum-exp layout differs.
+      config = self.config
+      width, head_dim = q.size(1), config.head_dim
+      heads, kv_heads = config.num_attention_heads, config.num_key_value_heads
+      groups = heads // kv_heads
+      k_all = k.unsqueeze(3).expand([1, width, kv_heads, groups, head_dim]).reshape([1, width, heads, head_dim])
+      v_all = v.unsqueeze(3).expand([1, width, kv_heads, groups, head_dim]).reshape([1, width, heads, head_dim])
+      logit = (q.to(config.float32) * k_all.to(config.float32)).sum(-1) / (float(head_dim) ** 0.5)
+      return self.merge_halves(q, o1, lse1, v_all, logit)
     if q.is_cuda:
       # The varlen flash kernel takes the rows by their cumulative lengths: no padding, no mask, GQA native.
       # Its schema in PyTorch's native_functions.yaml (the same ten positional arguments from 2.5 through 2.11;

@@ -52,8 +52,8 @@ class PackedRowsTest {
 
     @Test
     void oneTokenRowsAndASingleRow() {
-        // All rows one token long: each token attends only to the prefix and itself (the GPU's varlen kernel folds
-        // the query groups into the rows for this shape).
+        // All rows one token long: each token attends only to the prefix and itself (the program's closed form for
+        // that shape, on every device).
         assertMatchesPaddedAndAlone(rowsOfLengths(1, 1, 1, 1), null);
         assertMatchesPaddedAndAlone(rowsOfLengths(17), null);
     }
