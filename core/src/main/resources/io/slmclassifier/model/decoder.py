@@ -376,8 +376,7 @@ class Qwen3DecoderLayer:
           packed.cu_seqlens, packed.max_len, packed.max_len, 0., True, False, scale=None)
       lse2 = r[1]
       if lse2.dim() == 2:
-        # [heads, T]: flash-attention's unpadded layout (mha_varlen_fwd since flash-attention 2.6), also what a
-        # batch of one-token rows gives when the kernel folds the query groups into the rows.
+        # [heads, T]: flash-attention's unpadded layout (mha_varlen_fwd since flash-attention 2.6).
         lse2 = lse2.transpose(0, 1).unsqueeze(0)
       else:
         # [rows, heads, max_len]: the padded layout of the flash-attention copies before it.
