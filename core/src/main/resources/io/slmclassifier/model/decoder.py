@@ -355,13 +355,9 @@ class Qwen3DecoderLayer:
       # single logit q.k / sqrt(d) as log-sum-exp. Exact without a kernel; and the GPU's varlen kernel takes
       # this shape down another road (query groups folded into the rows), whose log-sum-exp layout differs.
       config = self.config
-      width, head_dim = q.size(1), config.head_dim
-      heads, kv_heads = config.num_attention_heads, config.num_key_value_heads
-      groups = heads // kv_heads
-      k_all = k.unsqueeze(3).expand([1, width, kv_heads, groups, head_dim]).reshape([1, width, heads, head_dim])
-      v_all = v.unsqueeze(3).expand([1, width, kv_heads, groups, head_dim]).reshape([1, width, heads, head_dim])
-      logit = (q.to(config.float32) * k_all.to(config.float32)).sum(-1) / (float(head_dim) ** 0.5)
-      return self.merge_halves(q, o1, lse1, v_all, logit)
+      k_all = self.repeat_kv_heads(k)
+      logit = (q.to(config.float32) * k_all.to(config.float32)).sum(-1) / (float(config.head_dim) ** 0.5)
+      return self.merge_halves(q, o1, lse1, self.repeat_kv_heads(v), logit)
     if q.is_cuda:
       # The varlen flash kernel takes the rows by their cumulative lengths: no padding, no mask, GQA native.
       # Its schema in PyTorch's native_functions.yaml (the same ten positional arguments from 2.5 through 2.11;
@@ -411,15 +407,19 @@ class Qwen3DecoderLayer:
 
   def attend_own_rows_cpu(self, q: Tensor, k: Tensor, v: Tensor) -> Tuple[Tensor, Tensor]:
     # Each right-padded row causally to its own tokens, on the CPU kernel (which wants as many kv heads as query
-    # heads: the rows' keys and values repeated per group): output [B, T, heads, d], log-sum-exp [B, T, heads].
-    config = self.config
-    batch, width = q.size(0), q.size(1)
-    heads, kv_heads, head_dim = config.num_attention_heads, config.num_key_value_heads, config.head_dim
-    groups = heads // kv_heads
-    k_all = k.unsqueeze(3).expand([batch, width, kv_heads, groups, head_dim]).reshape([batch, width, heads, head_dim])
-    v_all = v.unsqueeze(3).expand([batch, width, kv_heads, groups, head_dim]).reshape([batch, width, heads, head_dim])
+    # heads): output [B, T, heads, d], log-sum-exp [B, T, heads].
+    k_all, v_all = self.repeat_kv_heads(k), self.repeat_kv_heads(v)
     o2, lse2 = self.flash(q.transpose(1, 2), k_all.transpose(1, 2), v_all.transpose(1, 2), True)
     return (o2.transpose(1, 2), lse2.transpose(1, 2))
+
+  def repeat_kv_heads(self, x: Tensor) -> Tensor:
+    # transformers' repeat_kv in [B, T, heads, d] order: kv head j serves query heads j * groups to j * groups +
+    # groups - 1, so [B, T, kv_heads, d] -> [B, T, heads, d].
+    config = self.config
+    batch, width = x.size(0), x.size(1)
+    heads, kv_heads, head_dim = config.num_attention_heads, config.num_key_value_heads, config.head_dim
+    return x.unsqueeze(3).expand([batch, width, kv_heads, heads // kv_heads, head_dim]).reshape(
+        [batch, width, heads, head_dim])
 
   def merge_halves(self, q: Tensor, o1: Tensor, lse1: Tensor, o2: Tensor, lse2: Tensor) -> Tensor:
     # The prefix's share of each query's softmax mass, exp(lse1) / (exp(lse1) + exp(lse2)) = sigmoid(lse1 - lse2),
