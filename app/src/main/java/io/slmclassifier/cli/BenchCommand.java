@@ -206,12 +206,7 @@ public final class BenchCommand implements Callable<Integer> {
         Path dir = modelDir();
         Task t = Task.load(task);
         Device d = TorchRuntime.device(device);
-        DataType type = dtype == null ? null : switch (dtype) {
-            case "float32", "fp32" -> DataType.FLOAT32;
-            case "float16", "fp16" -> DataType.FLOAT16;
-            case "bfloat16", "bf16" -> DataType.BFLOAT16;
-            default -> throw new IllegalArgumentException("--dtype must be float32, float16 or bfloat16");
-        };
+        DataType type = ModelOptions.computeType(dtype, List.of(DataType.FLOAT32, DataType.FLOAT16, DataType.BFLOAT16));
         if (adapter != null && probabilities == null) {
             throw new IllegalArgumentException("--adapter is for --probabilities (--lora times a random adapter)");
         }

@@ -92,11 +92,8 @@ public final class TrainCommand implements Callable<Integer> {
         LabeledData train = usable(LabeledData.read(trainFile, t), "training", err);
         LabeledData validation = usable(LabeledData.read(validationFile, t), "validation", err);
         Device d = TorchRuntime.device(device);
-        DataType compute = dtype == null ? null : switch (dtype) {
-            case "float32", "fp32" -> DataType.FLOAT32;
-            case "bfloat16", "bf16" -> DataType.BFLOAT16;
-            default -> throw new IllegalArgumentException("--dtype must be float32 or bfloat16, not " + dtype);
-        };
+        // Training computes in float32 or bfloat16 (LoraTrainer); float16 is not offered.
+        DataType compute = ModelOptions.computeType(dtype, List.of(DataType.FLOAT32, DataType.BFLOAT16));
         Engine.getInstance().setRandomSeed((int) seed);
         try (LanguageModel lm = LanguageModel.load(ModelResolver.fromEnvironment().resolve(model), d, compute);
                 LoraAdapter adapter = initAdapter != null
