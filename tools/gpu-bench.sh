@@ -7,10 +7,13 @@
 #   tools/gpu-bench.sh [hf] [infer] [train] [kafka] [infer-noopt] [infer-broadcast] [profile] [train-fp32]
 #   [train-noopt] [kafka-1024] [train-profile] [train-trace] [label-mass] [latency] [latency-alo] [latency-before]
 #   [fidelity] [tasks] [tasks-kafka] [tasks-kafka-mix] [adapters-100] [train-fidelity] [infer-packed] [kafka-packed]
-#   [two-gpus]
+#   [two-gpus] [profile-1] [infer-steps-bf16]
 #   (default: hf infer train kafka; the others are the experiments behind the defaults)
 #   infer-packed / kafka-packed: the infer and kafka-1024 steps with -Dslm.prefix.packed=true, the prefix cache's
 #   passes packing their rows into one sequence of real tokens instead of right-padding them (~2 / ~3 min)
+#   infer-steps-bf16: the infer step with every step of the program in bfloat16 (-Dslm.decoder.float32=none), the
+#   precision before the float32 steps became the default (~1 min)
+#   profile-1: a profile of one pass of one message, prefix cache on and off, host time per operator (~1 min)
 #   tasks: 4 tasks on one model through one inference worker, each with its rank-16 adapter unmerged, against one
 #   task merged, equal traffic and 70/10/10/10 (~2 min); tasks-kafka / tasks-kafka-mix: the same through Kafka, one
 #   processor of 4 tasks against a processor of one, and each task's new version from control event to first result
@@ -55,12 +58,19 @@ for step in $steps; do
         run java-infer-noopt 120 tools/gpu-run.sh "${BENCH[@]}" --batch-sizes 1,8,64,256,1024 --iterations 10 ;;
     infer-broadcast) JAVA_OPTS=-Dslm.prefix.attention=broadcast \
         run java-infer-broadcast 120 tools/gpu-run.sh "${BENCH[@]}" --batch-sizes 256,1024 --iterations 10 ;;
+    infer-steps-bf16) JAVA_OPTS=-Dslm.decoder.float32=none \
+        run java-infer-steps-bf16 150 tools/gpu-run.sh "${BENCH[@]}" --batch-sizes 1,8,64,256,1024 --iterations 10 ;;
     infer-packed) JAVA_OPTS=-Dslm.prefix.packed=true \
         run java-infer-packed 150 tools/gpu-run.sh "${BENCH[@]}" --batch-sizes 1,8,64,256,1024 --iterations 10 ;;
     profile) CUDA_LAUNCH_BLOCKING=1 run java-profile 120 tools/gpu-run.sh "${BENCH[@]}" --batch-sizes 1024 \
           --iterations 1 --profile "$OUT/trace.json"
         for t in on off; do python3 tools/profile_summary.py "$OUT/$t-trace.json" 30 > "$OUT/profile-$t.txt"; \
           cat "$OUT/profile-$t.txt"; rm -f "$OUT/$t-trace.json"; done ;;
+    profile-1)
+      # One message per pass, without CUDA_LAUNCH_BLOCKING: at batch 1 the host's time per operator is the question.
+      run java-profile-1 120 tools/gpu-run.sh "${BENCH[@]}" --batch-sizes 1 --iterations 20 --profile "$OUT/trace-1.json"
+        for t in on off; do python3 tools/profile_summary.py "$OUT/$t-trace-1.json" 40 > "$OUT/profile-1-$t.txt"; \
+          cat "$OUT/profile-1-$t.txt"; gzip -f "$OUT/$t-trace-1.json"; done ;;
     train-profile) CUDA_LAUNCH_BLOCKING=1 run java-train-profile 120 tools/gpu-run.sh "${BENCH[@]}" --train --batch-sizes 8 \
           --steps 3 --profile "$OUT/trace.json"
         python3 tools/profile_summary.py "$OUT/train-trace.json" 40 > "$OUT/profile-train.txt"
@@ -146,6 +156,11 @@ for step in $steps; do
       run train-fidelity-cpu 150 tools/gpu-run.sh "${TRAIN[@]}" --device cpu --output "$tf/adapter-cpu"
       run train-fidelity-curve 30 python3 tools/train_fidelity.py curve "cpu float32=$tf/adapter-cpu/training_metrics.json" \
           "gpu bfloat16=$tf/adapter-gpu/training_metrics.json" 0.02
+      # The same on the GPU in float32: how far two devices' float32 runs drift apart (summation order alone).
+      run train-fidelity-gpu-float32 150 tools/gpu-run.sh "${TRAIN[@]}" --device gpu --dtype float32 \
+          --output "$tf/adapter-gpu-float32"
+      run train-fidelity-curve-float32 30 python3 tools/train_fidelity.py curve \
+          "cpu float32=$tf/adapter-cpu/training_metrics.json" "gpu float32=$tf/adapter-gpu-float32/training_metrics.json" 0.02
       # The GPU-trained adapter as the processor serves it (merged, bfloat16), and in float32 on the same GPU: the
       # first against PEFT at a bfloat16 tolerance, the second at a float32 one (the adapter read as PEFT reads it).
       for dtype in bfloat16 float32; do

@@ -2,6 +2,7 @@ package io.slmclassifier.classify;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -9,24 +10,29 @@ import org.slf4j.LoggerFactory;
  * Forward passes run before a service says it is ready, so that its first records do not pay for what a
  * program's first passes cost: the prefix cache is built, and TorchScript's graph executor profiles a program's
  * first run of each kind of shape and compiles fused kernels on the next (exact-shape kernels for the first two
- * shapes it meets, shape-generic ones after), each a pause of up to seconds on a GPU, which the records of a
- * stream's first seconds would wait for ({@code bench --kafka --rate} shows the latency of those seconds).
+ * shapes it meets, shape-generic ones after, one set per kind: one row or several, each program), each a pause of
+ * 100-200 ms on a GPU, which the records of a stream's first seconds would wait for ({@code bench --kafka --rate}
+ * shows the latency of those seconds: an H100 paused 140-200 ms in passes of 1 to 53 texts in its first second when
+ * each size had been warmed at one width only).
  *
- * <p>The largest pass comes first, so the exact kernels are those of the pass a loaded stream sends most; then a
- * single row, the pass of a quiet one; the sizes after those get the generic kernels compiled.
+ * <p>So each run of a size has rows of other lengths than the run before it, and the sizes cover both programs a
+ * stream's passes take on a GPU: a few rows run whole prompts, more continue the cached prefix
+ * ({@link Classifier.Options#GPU_PREFIX_MIN_ROWS}). The largest pass comes first, the pass a loaded stream sends
+ * most. A service runs them where its records will run (the inference worker's thread): PyTorch keeps some of its
+ * state per thread, such as the handles of the matrix library.
  */
 public final class Warmup {
     private static final Logger log = LoggerFactory.getLogger(Warmup.class);
 
-    /** Runs of each size: the profiling run, the run that compiles, one that uses the compiled program. */
+    /** Runs of each size, each at other lengths: a profiling run, a compiling run, one that uses what it compiled. */
     static final int RUNS_PER_SIZE = 3;
 
     private Warmup() {}
 
     /**
-     * The sizes for "auto": on a GPU the largest pass, one row, and two sizes between (with the rows' lengths
-     * varying, so the token widths do too); on a CPU, where the program is not fused and a large pass of a real
-     * model takes seconds, one row and a few.
+     * The sizes for "auto": on a GPU the largest pass, one row, two sizes that run whole prompts and two that
+     * continue the cached prefix; on a CPU, where the program is not fused and a large pass of a real model takes
+     * seconds, one row and a few.
      */
     public static List<Integer> autoSizes(boolean gpu, int maxBatch) {
         List<Integer> sizes = new ArrayList<>();
@@ -36,6 +42,8 @@ public final class Warmup {
         sizes.add(1);
         sizes.add(Math.min(maxBatch, 3));
         if (gpu) {
+            sizes.add(Math.min(maxBatch, 2));
+            sizes.add(Math.min(maxBatch, 2 * Classifier.Options.GPU_PREFIX_MIN_ROWS));
             sizes.add(Math.max(1, maxBatch / 2 + 1));
         }
         return sizes;
@@ -87,13 +95,21 @@ public final class Warmup {
         return texts;
     }
 
-    /** Runs the passes; returns the milliseconds they took. */
+    /** Runs the passes on the classifier, on the calling thread; returns the milliseconds they took. */
     public static long run(Classifier classifier, List<Integer> sizes) {
+        return run(classifier.task(), sizes, classifier::classify);
+    }
+
+    /**
+     * Runs the passes through {@code pass} (one call per pass, returning when it is done); returns the milliseconds
+     * they took.
+     */
+    public static long run(Task task, List<Integer> sizes, Consumer<List<String>> pass) {
         long started = System.nanoTime();
-        for (int i = 0; i < sizes.size(); i++) {
-            List<String> texts = texts(classifier.task(), sizes.get(i), i); // the same shape for each run of a size
+        int salt = 0;
+        for (int rows : sizes) {
             for (int run = 0; run < RUNS_PER_SIZE; run++) {
-                classifier.classify(texts);
+                pass.accept(texts(task, rows, salt++));
             }
         }
         long ms = (System.nanoTime() - started) / 1_000_000;

@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
  * The GPU's bfloat16 program, run on the CPU: the prefix cache's merged attention, the rotary embedding and the
  * final norm in bfloat16, against the same model in float32; and the float32 switches of
  * {@link io.slmclassifier.model.Decoder.Precision} (-Dslm.decoder.float32), each of which must change the
- * bfloat16 numbers and leave the float32 ones alone.
+ * bfloat16 numbers and leave the float32 ones alone; unset, all three are on.
  */
 class Bfloat16PathTest {
     private static final Path MODEL = Fixtures.model("qwen3-tiny");
@@ -28,7 +28,7 @@ class Bfloat16PathTest {
                 .filter(c -> c.model().equals("qwen3-tiny") && c.task().equals("radr-intents"))
                 .map(Fixtures.Case::text).toList();
         double[][] float32 = probabilities(task, texts, DataType.FLOAT32, "");
-        double[][] bfloat16 = probabilities(task, texts, DataType.BFLOAT16, "");
+        double[][] bfloat16 = probabilities(task, texts, DataType.BFLOAT16, "none");
         double bf16Gap = maxDifference(float32, bfloat16);
         assertTrue(bf16Gap > 1e-6, "the bfloat16 program computes in bfloat16 (max |dp| " + bf16Gap + ")");
         assertTrue(bf16Gap < 0.05, "bfloat16 within 0.05 of float32, max |dp| " + bf16Gap);
@@ -38,6 +38,11 @@ class Bfloat16PathTest {
             double gap = maxDifference(float32, switched);
             assertTrue(changed > 0, step + " in float32 changes the bfloat16 program's numbers");
             assertTrue(gap < 0.05, step + " in float32: still within 0.05 of float32, max |dp| " + gap);
+        }
+        double[][] byDefault = probabilities(task, texts, DataType.BFLOAT16, "");
+        double[][] all = probabilities(task, texts, DataType.BFLOAT16, "all");
+        for (int i = 0; i < all.length; i++) {
+            assertArrayEquals(all[i], byDefault[i], 0, "unset, every step is float32");
         }
         double[][] float32Switched = probabilities(task, texts, DataType.FLOAT32, "all");
         for (int i = 0; i < float32.length; i++) {

@@ -13,7 +13,8 @@ class WarmupTest {
 
     @Test
     void sizesFromTheSetting() {
-        assertEquals(List.of(1024, 1, 3, 513), Warmup.sizes("auto", true, 1024), "GPU: the largest pass first");
+        assertEquals(List.of(1024, 1, 3, 2, 18, 513), Warmup.sizes("auto", true, 1024), "GPU: the largest pass first");
+        assertEquals(List.of(4, 1, 3, 2, 4, 3), Warmup.sizes("auto", true, 4));
         assertEquals(List.of(1, 3), Warmup.sizes("AUTO", false, 32));
         assertEquals(List.of(1, 1), Warmup.sizes("auto", false, 1));
         assertEquals(List.of(), Warmup.sizes("none", true, 1024));

@@ -337,11 +337,20 @@ public final class ProcessorService implements AutoCloseable {
         pipelines.forEach(TaskPipeline::startRollout);
         // After each rollout chose its program (an adapter merged into the weights is a program of its own) and
         // before the first record: the first passes at new shapes are slow. Every task's, since each has its own
-        // prompt prefix and adapter; all before any task consumes, as the warm-up passes bypass the worker.
+        // prompt prefix and adapter; through the worker, on the thread the records' passes will run on.
         for (TaskPipeline pipeline : pipelines) {
-            Warmup.run(pipeline.classifier(), warmupSizes);
+            Warmup.run(pipeline.classifier().task(), warmupSizes, texts -> warmUpPass(pipeline.name(), texts));
         }
         pipelines.forEach(TaskPipeline::startConsuming);
+    }
+
+    /** One warm-up pass as the task's records go, through its lane; a pass that fails stops the start. */
+    private void warmUpPass(String task, List<String> texts) {
+        for (InferenceWorker.Outcome outcome : worker.submit(task, texts).join()) {
+            if (!outcome.ok()) {
+                throw outcome.error();
+            }
+        }
     }
 
     /** The tasks served, in declaration order. */
