@@ -7,10 +7,11 @@
 #   tools/gpu-bench.sh [hf] [infer] [train] [kafka] [infer-noopt] [infer-broadcast] [profile] [train-fp32]
 #   [train-noopt] [kafka-1024] [train-profile] [train-trace] [label-mass] [latency] [latency-alo] [latency-before]
 #   [fidelity] [tasks] [tasks-kafka] [tasks-kafka-mix] [adapters-100] [train-fidelity] [infer-packed] [kafka-packed]
-#   [two-gpus] [profile-1] [infer-steps-bf16]
+#   [two-gpus] [profile-1] [infer-steps-bf16] [infer-padded] [kafka-padded]
 #   (default: hf infer train kafka; the others are the experiments behind the defaults)
 #   infer-packed / kafka-packed: the infer and kafka-1024 steps with -Dslm.prefix.packed=true, the prefix cache's
-#   passes packing their rows into one sequence of real tokens instead of right-padding them (~2 / ~3 min)
+#   passes packing their rows into one sequence of real tokens instead of right-padding them (~2 / ~3 min); the
+#   default now, so infer-padded / kafka-padded run the same with the rows right-padded (-Dslm.prefix.packed=false)
 #   infer-steps-bf16: the infer step with every step of the program in bfloat16 (-Dslm.decoder.float32=none), the
 #   precision before the float32 steps became the default (~1 min)
 #   profile-1: a profile of one pass of one message, prefix cache on and off, host time per operator (~1 min)
@@ -60,6 +61,10 @@ for step in $steps; do
         run java-infer-broadcast 120 tools/gpu-run.sh "${BENCH[@]}" --batch-sizes 256,1024 --iterations 10 ;;
     infer-steps-bf16) JAVA_OPTS=-Dslm.decoder.float32=none \
         run java-infer-steps-bf16 150 tools/gpu-run.sh "${BENCH[@]}" --batch-sizes 1,8,64,256,1024 --iterations 10 ;;
+    infer-padded) JAVA_OPTS=-Dslm.prefix.packed=false \
+        run java-infer-padded 150 tools/gpu-run.sh "${BENCH[@]}" --batch-sizes 1,8,64,256,1024 --iterations 10 ;;
+    kafka-padded) JAVA_OPTS=-Dslm.prefix.packed=false \
+        run java-kafka-padded 200 tools/gpu-run.sh "${BENCH[@]}" --kafka --batch-sizes 1024 --messages 40000 --repeats 3 ;;
     infer-packed) JAVA_OPTS=-Dslm.prefix.packed=true \
         run java-infer-packed 150 tools/gpu-run.sh "${BENCH[@]}" --batch-sizes 1,8,64,256,1024 --iterations 10 ;;
     profile) CUDA_LAUNCH_BLOCKING=1 run java-profile 120 tools/gpu-run.sh "${BENCH[@]}" --batch-sizes 1024 \

@@ -190,8 +190,13 @@ public final class Decoder implements AutoCloseable {
         this(weights, computeType, Precision.fromSystemProperties());
     }
 
-    /** @param precision steps computed in float32 although the compute dtype is 16 bits (measurements only) */
+    /**
+     * @param precision steps computed in float32 although the compute dtype is 16 bits; ignored in float32, whose
+     *     program keeps none of the casts (a cast to the same dtype is free but changes the graph TorchScript
+     *     optimizes, and with it the order of float32 arithmetic that a fixed seed must repeat)
+     */
     public Decoder(DecoderWeights weights, DataType computeType, Precision precision) {
+        Precision steps = computeType == DataType.FLOAT32 ? Precision.NONE : precision;
         this.w = weights;
         this.c = weights.config;
         this.computeType = computeType;
@@ -225,8 +230,8 @@ public final class Decoder implements AutoCloseable {
         withGradMode(() -> program.run("setup", TorchProgram.dict(tensors), IValue.from(c.numHiddenLayers()),
                 IValue.from(c.hiddenSize()), IValue.from(c.intermediateSize()), IValue.from(c.numAttentionHeads()),
                 IValue.from(c.numKeyValueHeads()), IValue.from(c.headDim()), IValue.from(c.rmsNormEps()),
-                IValue.from(torchDtype(computeType)), IValue.from(precision.finalNorm()),
-                IValue.from(precision.prefixMerge()), IValue.from(precision.rotary())));
+                IValue.from(torchDtype(computeType)), IValue.from(steps.finalNorm()),
+                IValue.from(steps.prefixMerge()), IValue.from(steps.rotary())));
         this.noAdapter = program.hold(program.call("no_adapter"));
     }
 

@@ -86,8 +86,9 @@ public final class ProcessorConfig extends ServiceConfig {
                 + "(an idle worker gets it at once, unless batch.idle.start is false)")
         .define("batch.idle.start", Type.BOOLEAN, "true", BATCHING, "an idle inference worker runs a batch at once instead of letting it linger (false: every batch waits "
                 + "for batch.linger.ms or a full batch)")
-        .define("warmup.batch.sizes", Type.STRING, "auto", WARMUP_SIZES, BATCHING, "forward passes of these row counts run before the first record (each three times: "
-                + "the program compiles kernels on its first passes at new shapes); auto: the batch limit, 1, 3 and half the limit on a GPU, "
+        .define("warmup.batch.sizes", Type.STRING, "auto", WARMUP_SIZES, BATCHING, "forward passes of these row counts run through the inference worker before the first record (each three times, "
+                + "at other text lengths each time: the program compiles kernels on its first passes at new shapes); auto: the batch limit, "
+                + "1, 3, 2, 18 and half the limit on a GPU, "
                 + "1 and 3 on CPU; none: no warm-up")
         .define("inference.timeout.ms", Type.INT, "5000", Validator.atLeast(1), BATCHING, "a batch running longer than this is logged (the stream thread never waits for it)")
         .define("text.max.chars", Type.INT, "10000", Validator.atLeast(1), INPUT, "longer texts are truncated or rejected (text.too.long)")
