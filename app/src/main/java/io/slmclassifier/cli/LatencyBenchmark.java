@@ -299,10 +299,14 @@ public final class LatencyBenchmark {
             passes.add(new Stamped(System.nanoTime(), texts, nanos, failed));
         }
 
-        /** The passes so far, in the order they ended, their times from {@code readyNanos}. */
+        /**
+         * The passes that ended at or after {@code readyNanos}, in the order they ended, their times from it; not
+         * the warm-up's, which run through the worker before the processor is ready.
+         */
         synchronized List<Pass> since(long readyNanos) {
-            return passes.stream().map(p -> new Pass((p.endNanos() - readyNanos) / 1e9, p.texts(), p.nanos() / 1e6,
-                    p.failed())).toList();
+            return passes.stream().filter(p -> p.endNanos() >= readyNanos)
+                    .map(p -> new Pass((p.endNanos() - readyNanos) / 1e9, p.texts(), p.nanos() / 1e6, p.failed()))
+                    .toList();
         }
     }
 

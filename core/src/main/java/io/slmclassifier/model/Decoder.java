@@ -127,31 +127,28 @@ public final class Decoder implements AutoCloseable {
     private static final String PREFIX_ATTENTION = System.getProperty("slm.prefix.attention", "merged");
 
     /**
-     * Steps the program computes in float32 instead of the compute dtype: all three by default, where
-     * transformers keeps every step in bfloat16. With the three, the project's bfloat16 probabilities agreed with
-     * transformers' float32 on the top class of 97.7% of 512 texts against transformers bfloat16's 97.1%, mean |dp|
-     * 6.3e-4 against 7.0e-4 (random Qwen3-0.6B; with the final norm x 6, 97.7% against 97.1%, 3.15e-3 against
-     * 3.61e-3), where each step alone did no better than none (tools/bf16_fidelity.py, H100, docs/benchmarks.md).
-     * {@code -Dslm.decoder.float32=none} or a list of steps sets them. No effect in float32.
+     * Steps the program may compute in float32 instead of the compute dtype: none by default, every step in
+     * bfloat16 as transformers computes. Measured against transformers' float32 on 512 texts (random Qwen3-0.6B,
+     * H100, tools/bf16_fidelity.py, docs/benchmarks.md): none agreed on the top class as often as transformers'
+     * bfloat16 (97.1%; with the final norm x 6, 96.9% against 97.1%, one text) with a lower mean |dp|; all three
+     * agreed on 97.7% with a mean |dp| 11-13% lower, and cost 17% of the throughput at batch 1,024 and 0.8 ms at
+     * batch 1; no step alone did better than none. {@code -Dslm.decoder.float32=all} (or a list of steps) for the
+     * closer numbers. No effect in float32.
      *
      * @param finalNorm the final RMS norm of the picked positions (the head is float32 already)
      * @param prefixMerge the log-sum-exp merge of the prefix and own halves of the attention
      * @param rotary the rotary embedding of queries and keys
      */
     public record Precision(boolean finalNorm, boolean prefixMerge, boolean rotary) {
-        public static final Precision ALL = new Precision(true, true, true);
         public static final Precision NONE = new Precision(false, false, false);
 
         /**
-         * From {@code -Dslm.decoder.float32=final-norm,prefix-merge,rotary} (any of them; "all", the default when
-         * unset; "none").
+         * From {@code -Dslm.decoder.float32=final-norm,prefix-merge,rotary} (any of them; "all" for all; "none", the
+         * default when unset).
          */
         public static Precision fromSystemProperties() {
             String setting = System.getProperty("slm.decoder.float32", "").trim();
-            if (setting.isEmpty() || setting.equals("all")) {
-                return ALL;
-            }
-            if (setting.equals("none")) {
+            if (setting.isEmpty() || setting.equals("none")) {
                 return NONE;
             }
             java.util.Set<String> steps = new java.util.HashSet<>();
