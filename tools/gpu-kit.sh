@@ -22,10 +22,12 @@
 # This script sizes the parts to what the current working tree leaves free (GPU_KIT_PART_MIB overrides)
 # and prints the copies to make. On the GPU host, tools/gpu-run.sh checks, joins and unpacks the parts.
 # One copy is enough when the test models, which the GPU host does not need, are out of the working tree
-# while packing and sending (the tree is then ~13 MiB):
+# while packing and sending (the tree is then ~4 MiB; the kit's part ~50 MiB):
 #   mv src/test/resources/models /tmp/hold/ && tools/gpu-kit.sh    # one part
 #   ... the copy to the GPU host and the run there ...
 #   mv /tmp/hold/models src/test/resources/
+# Step train-fidelity of tools/gpu-bench.sh trains the committed tiny Qwen3: put its config.json and
+# model.safetensors (9.3 MiB) back into src/test/resources/models/qwen3-tiny/ after packing; they fit beside the part.
 #
 # Environment: JAVA_HOME (default: the JDK of the `java` on PATH), SLM_SHARED (required: the directory
 # holding gpu/libdjl_torch.so, gpu/hf_reference.py and data/qwen3-tokenizer/),
