@@ -101,6 +101,8 @@ public final class LatencyBenchmark {
 
     /** Results of runs not received this long after the last send are counted as missing. */
     private static final Duration DRAIN = Duration.ofSeconds(60);
+    /** How long the results reader may take to join its group before a run. */
+    private static final Duration ASSIGNMENT_TIMEOUT = Duration.ofSeconds(60);
 
     private final Settings settings;
     private final LocalKafkaBroker broker;
@@ -163,6 +165,7 @@ public final class LatencyBenchmark {
             long[] emittedAt = new long[total];
             long[] receivedAt = new long[total];
             Arrays.fill(receivedAt, -1);
+            awaitAssignment(reader);
             Reader consumer = new Reader(reader, registry.url(), run, sentAt, emittedAt, receivedAt);
             Thread reading = new Thread(consumer, "latency-reader");
             reading.start();
@@ -337,6 +340,24 @@ public final class LatencyBenchmark {
         KafkaConsumer<byte[], byte[]> reader = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
         reader.subscribe(List.of(run + ".classified"));
         return reader;
+    }
+
+    /**
+     * Polls until the reader's group gave it the results topic's partitions, before the clock starts: a user's
+     * consumer is running when records are produced, and a join takes up to a second, which the first records
+     * sent would otherwise wait for at the reader, not at the processor. Nothing is sent before, so nothing is
+     * read here.
+     */
+    private static void awaitAssignment(KafkaConsumer<byte[], byte[]> reader) {
+        long deadline = System.nanoTime() + ASSIGNMENT_TIMEOUT.toNanos();
+        while (reader.assignment().isEmpty()) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("the results reader got no partition in " + ASSIGNMENT_TIMEOUT);
+            }
+            if (!reader.poll(Duration.ofMillis(50)).isEmpty()) {
+                throw new IllegalStateException("results before anything was sent");
+            }
+        }
     }
 
     /** Reads until {@code count} results came, or none came for {@code stall}; returns how many came. */
