@@ -77,6 +77,10 @@ class ProcessorEndToEndIT {
     }
 
     static ProcessorConfig config(String app, Path stateDir) {
+        return config(app, stateDir, Map.of());
+    }
+
+    static ProcessorConfig config(String app, Path stateDir, Map<String, String> settings) {
         Map<String, String> c = new HashMap<>();
         c.put("bootstrap.servers", broker.bootstrapServers());
         c.put("schema.registry.url", registry.url());
@@ -91,6 +95,7 @@ class ProcessorEndToEndIT {
         c.put("state.dir", stateDir.toString());
         c.put("topics.partitions", "2");
         c.put("batch.max.size", "8");
+        c.putAll(settings);
         return ProcessorConfig.of(c);
     }
 
@@ -173,6 +178,23 @@ class ProcessorEndToEndIT {
             var ready = (java.net.HttpURLConnection) new java.net.URL("http://127.0.0.1:" + service.operationsPort()
                     + "/health/ready").openConnection();
             assertEquals(200, ready.getResponseCode());
+        }
+    }
+
+    @Test
+    void theWarmUpPassesRunOnTheInferenceWorkerBeforeAnyRecord(@TempDir Path state) throws Exception {
+        String app = "warm-up";
+        List<String> passes = java.util.Collections.synchronizedList(new ArrayList<>());
+        InferenceWorker.Listener recorder = (task, texts, nanos, failed) ->
+                passes.add(Thread.currentThread().getName() + " " + task + " " + texts + (failed ? " failed" : ""));
+        try (ProcessorService service = new ProcessorService(config(app, state, Map.of("warmup.batch.sizes", "2,1")),
+                ProcessorService::registryWire, recorder)) {
+            assertEquals(List.of(), passes, "no pass before start");
+            service.start();
+            // Three runs of each size, a pass each, on the thread the records' passes run on; done when start returns.
+            String twoRows = "inference-worker radr-intents 2";
+            String oneRow = "inference-worker radr-intents 1";
+            assertEquals(List.of(twoRows, twoRows, twoRows, oneRow, oneRow, oneRow), passes);
         }
     }
 

@@ -95,11 +95,6 @@ public final class Warmup {
         return texts;
     }
 
-    /** Runs the passes on the classifier, on the calling thread; returns the milliseconds they took. */
-    public static long run(Classifier classifier, List<Integer> sizes) {
-        return run(classifier.task(), sizes, classifier::classify);
-    }
-
     /**
      * Runs the passes through {@code pass} (one call per pass, returning when it is done); returns the milliseconds
      * they took.

@@ -188,9 +188,8 @@ public final class Decoder implements AutoCloseable {
     }
 
     /**
-     * @param precision steps computed in float32 although the compute dtype is 16 bits; ignored in float32, whose
-     *     program keeps none of the casts (a cast to the same dtype is free but changes the graph TorchScript
-     *     optimizes, and with it the order of float32 arithmetic that a fixed seed must repeat)
+     * @param precision steps computed in float32 although the compute dtype is 16 bits; ignored in float32, where
+     *     they would change nothing but add casts to the program's graph
      */
     public Decoder(DecoderWeights weights, DataType computeType, Precision precision) {
         Precision steps = computeType == DataType.FLOAT32 ? Precision.NONE : precision;

@@ -20,7 +20,7 @@ class DecoderConfig:
   rms_norm_eps : float
   # The dtype every step computes in (bfloat16 on a GPU, float32 on a CPU), and the steps Decoder.Precision moves
   # to float32 (none by default, as transformers computes; all three keep the top class a little more often than
-  # transformers' bfloat16 does, at a sixth of the throughput).
+  # transformers' bfloat16 does, for a sixth less throughput).
   compute_dtype : int
   float32_final_norm : bool
   float32_prefix_merge : bool

@@ -39,7 +39,7 @@ class WarmupTest {
         try (LanguageModel model = LanguageModel.load(Fixtures.model("qwen3-tiny"), Device.cpu(), null);
                 Classifier classifier = new Classifier(model, Task.load(Fixtures.task("radr-intents")),
                         Classifier.Options.defaults())) {
-            assertTrue(Warmup.run(classifier, List.of(4, 1)) >= 0);
+            assertTrue(Warmup.run(classifier.task(), List.of(4, 1), classifier::classify) >= 0);
             // The warm-up leaves the classifier as it found it: the same numbers as a cold one.
             try (Classifier cold = new Classifier(model, classifier.task(), Classifier.Options.defaults())) {
                 String text = "RobLW an Zugführer, kommen.";

@@ -79,10 +79,11 @@ class LearningIT {
                         first = values;
                     } else {
                         assertEquals(first.length, values.length);
-                        // Within float32's last bits, not bit for bit: the second run in this JVM meets programs
-                        // the first one left profiled and optimized, and since the evaluations pack their rows the
-                        // two runs have differed by one unit in the last place (a different seed moves every
-                        // value by orders of magnitude more).
+                        // Within float32's last bits, not bit for bit: since the evaluations pack their rows (their
+                        // own program method), the first run is the first to call the method training shares with
+                        // padded passes, whose first calls TorchScript runs unoptimized; the two runs then differed
+                        // by one unit in the last place (with rows padded they did not). A different seed moves
+                        // every value by orders of magnitude more.
                         for (int i = 0; i < values.length; i++) {
                             assertArrayEquals(first[i], values[i], 1e-6f);
                         }
