@@ -253,7 +253,9 @@ public final class BenchCommand implements Callable<Integer> {
         List<Result> results = new ArrayList<>();
         try (LanguageModel lm = LanguageModel.load(dir, d, type)) {
             long loadedRss = peakRssMb();
-            System.out.printf("model %s on %s, peak RSS after load: %d MB%n", dir, d, loadedRss);
+            System.out.printf("model %s on %s (computing in %s, float32 steps: %s, rows after the prefix %s), peak RSS "
+                    + "after load: %d MB%n", dir, d, lm.computeType(), System.getProperty("slm.decoder.float32", "none"),
+                    Classifier.packedRowsSetting() ? "packed" : "padded", loadedRss);
             System.out.printf("%-8s %6s %12s %10s %10s %10s %8s %10s %8s%n", "prefix", "batch", "messages/s", "p50 ms",
                     "p99 ms", "encode ms", "tokens", "peak MB", "GPU MB");
             for (String mode : modes()) {

@@ -92,7 +92,7 @@ public final class Classifier implements AutoCloseable {
     private final SlicedHead head;
     private final BatchPlanner planner;
     private final Options options;
-    private final boolean packedRows = Boolean.parseBoolean(System.getProperty(PACKED_ROWS_PROPERTY, "true"));
+    private final boolean packedRows = packedRowsSetting();
     private final PrefixCache prefixCache = new PrefixCache();
     private volatile String adapterVersion = "base";
     private volatile Decoder.ProjectionDeltas deltas;
@@ -130,6 +130,11 @@ public final class Classifier implements AutoCloseable {
 
     public String adapterVersion() {
         return adapterVersion;
+    }
+
+    /** Whether classifiers made now pack the rows of their prefix cache's passes ({@link #PACKED_ROWS_PROPERTY}). */
+    public static boolean packedRowsSetting() {
+        return Boolean.parseBoolean(System.getProperty(PACKED_ROWS_PROPERTY, "true"));
     }
 
     /** Whether the prefix cache's passes pack their rows ({@link #PACKED_ROWS_PROPERTY}). */
