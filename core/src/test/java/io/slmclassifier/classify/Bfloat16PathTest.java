@@ -29,13 +29,13 @@ class Bfloat16PathTest {
                 .map(Fixtures.Case::text).toList();
         double[][] float32 = probabilities(task, texts, DataType.FLOAT32, "");
         double[][] bfloat16 = probabilities(task, texts, DataType.BFLOAT16, "none");
-        double bf16Gap = maxDifference(float32, bfloat16);
+        double bf16Gap = ProbabilityGap.max(float32, bfloat16);
         assertTrue(bf16Gap > 1e-6, "the bfloat16 program computes in bfloat16 (max |dp| " + bf16Gap + ")");
         assertTrue(bf16Gap < 0.05, "bfloat16 within 0.05 of float32, max |dp| " + bf16Gap);
         for (String step : List.of("final-norm", "prefix-merge", "rotary", "all")) {
             double[][] switched = probabilities(task, texts, DataType.BFLOAT16, step);
-            double changed = maxDifference(bfloat16, switched);
-            double gap = maxDifference(float32, switched);
+            double changed = ProbabilityGap.max(bfloat16, switched);
+            double gap = ProbabilityGap.max(float32, switched);
             assertTrue(changed > 0, step + " in float32 changes the bfloat16 program's numbers");
             assertTrue(gap < 0.05, step + " in float32: still within 0.05 of float32, max |dp| " + gap);
         }
@@ -67,15 +67,5 @@ class Bfloat16PathTest {
                 System.setProperty(SWITCHES, before);
             }
         }
-    }
-
-    private static double maxDifference(double[][] a, double[][] b) {
-        double max = 0;
-        for (int i = 0; i < a.length; i++) {
-            for (int j = 0; j < a[i].length; j++) {
-                max = Math.max(max, Math.abs(a[i][j] - b[i][j]));
-            }
-        }
-        return max;
     }
 }

@@ -61,8 +61,8 @@ class PackedRowsClassifierTest {
             List<Classification> base = classify(model, task, texts, true, null);
             List<Classification> padded = classify(model, task, texts, false, adapter);
             List<Classification> packed = classify(model, task, texts, true, adapter);
-            assertTrue(maxDifference(base, packed) > 1e-3, "the adapter changes the packed probabilities");
-            double difference = maxDifference(padded, packed);
+            assertTrue(ProbabilityGap.max(base, packed) > 1e-3, "the adapter changes the packed probabilities");
+            double difference = ProbabilityGap.max(padded, packed);
             assertTrue(difference <= 1e-6, "packed and padded with the adapter differ by " + difference);
             assertEquals("1", packed.get(0).adapterVersion());
         }
@@ -82,7 +82,7 @@ class PackedRowsClassifierTest {
         try (LanguageModel model = LanguageModel.load(Fixtures.model("qwen3-tiny"), Device.cpu(), DataType.BFLOAT16)) {
             assertEquals(DataType.BFLOAT16, model.computeType());
             List<Classification> packed = classify(model, task, texts, true, null);
-            double gap = maxDifference(float32, packed);
+            double gap = ProbabilityGap.max(float32, packed);
             assertTrue(gap > 1e-6, "the packed bfloat16 pass computes in bfloat16 (max |dp| " + gap + ")");
             assertTrue(gap < 0.05, "packed bfloat16 within 0.05 of float32, max |dp| " + gap);
         }
@@ -126,15 +126,5 @@ class PackedRowsClassifierTest {
                 System.setProperty(Classifier.PACKED_ROWS_PROPERTY, before);
             }
         }
-    }
-
-    private static double maxDifference(List<Classification> a, List<Classification> b) {
-        double max = 0;
-        for (int i = 0; i < a.size(); i++) {
-            for (int k = 0; k < a.get(i).probabilities().length; k++) {
-                max = Math.max(max, Math.abs(a.get(i).probabilities()[k] - b.get(i).probabilities()[k]));
-            }
-        }
-        return max;
     }
 }

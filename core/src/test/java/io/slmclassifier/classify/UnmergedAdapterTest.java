@@ -41,16 +41,6 @@ class UnmergedAdapterTest {
         model.close();
     }
 
-    private static double maxDifference(List<Classification> expected, List<Classification> actual) {
-        double max = 0;
-        for (int i = 0; i < expected.size(); i++) {
-            for (int k = 0; k < expected.get(i).probabilities().length; k++) {
-                max = Math.max(max, Math.abs(expected.get(i).probabilities()[k] - actual.get(i).probabilities()[k]));
-            }
-        }
-        return max;
-    }
-
     @Test
     void mergedAndUnmergedServeTheSameProbabilities() {
         LoraConfig allSeven = LoraConfig.defaults(model.id());
@@ -63,8 +53,8 @@ class UnmergedAdapterTest {
             unmerged.useUnmergedAdapter("1", adapter);
             List<Classification> fromMerged = merged.classify(TEXTS);
             List<Classification> fromUnmerged = unmerged.classify(TEXTS);
-            assertTrue(maxDifference(base, fromMerged) > 1e-3, "the adapter changes the probabilities");
-            double difference = maxDifference(fromMerged, fromUnmerged);
+            assertTrue(ProbabilityGap.max(base, fromMerged) > 1e-3, "the adapter changes the probabilities");
+            double difference = ProbabilityGap.max(fromMerged, fromUnmerged);
             assertTrue(difference <= 1e-5, "merged and unmerged differ by " + difference);
             assertEquals("1", fromUnmerged.get(0).adapterVersion());
             assertTrue(fromUnmerged.get(0).prefixCached(), "the prefix is computed with the adapter and cached");
@@ -114,7 +104,7 @@ class UnmergedAdapterTest {
             for (NDArray p : first.parameters()) {
                 p.set(new float[Math.toIntExact(p.size())]);
             }
-            assertEquals(0, maxDifference(before, classifier.classify(TEXTS)));
+            assertEquals(0, ProbabilityGap.max(before, classifier.classify(TEXTS)));
 
             List<Classification> expected;
             try (Classifier alone = new Classifier(model, task, Classifier.Options.defaults())) {
@@ -126,7 +116,7 @@ class UnmergedAdapterTest {
             assertFalse(first.parameters().get(0).isReleased(), "the caller's adapter is its own");
             List<Classification> fromSecond = classifier.classify(TEXTS);
             assertEquals("2", fromSecond.get(0).adapterVersion());
-            assertTrue(maxDifference(expected, fromSecond) <= 1e-6, "version 2 serves its own numbers");
+            assertTrue(ProbabilityGap.max(expected, fromSecond) <= 1e-6, "version 2 serves its own numbers");
 
             classifier.useAdapter("base", null);
             assertFalse(next.isInstalled(), "back to the base model frees it");
