@@ -310,25 +310,30 @@ public final class Decoder implements AutoCloseable {
             last[b] = (long) b * width + lengths[b] - 1;
         }
         int start = prefix == null ? 0 : prefix.length();
-        // The merged prefix attention is exact but carries no gradient, and the GPU's flash kernels need 16 bits.
-        boolean gpu = w.manager.getDevice().isGpu();
-        boolean merged = !JniUtils.isGradMode() && (!gpu || computeType != DataType.FLOAT32)
-                && !PREFIX_ATTENTION.equals("broadcast");
-        IValue result = program.call("forward", tensor(batch.create(ids)), tensor(batch.create(last)),
+        boolean merged = canMergePrefix() && !PREFIX_ATTENTION.equals("broadcast");
+        return hiddenStates(batch, program.call("forward", tensor(batch.create(ids)), tensor(batch.create(last)),
                 rope(batch, start, width, false), rope(batch, start, width, true),
                 tensor(prefix == null ? none : prefix.keys()), tensor(prefix == null ? none : prefix.values()),
-                adapter(deltas), IValue.from(merged));
-        NDArray hidden = result.toTensor((PtNDManager) batch);
-        result.close();
-        return hidden;
+                adapter(deltas), IValue.from(merged)));
     }
 
     /**
-     * Whether {@link #lastHiddenStatesPacked} can run on this thread: inference (the merged prefix attention it
-     * uses carries no gradient), and on a GPU in 16 bits (the flash kernels).
+     * Whether {@link #lastHiddenStatesPacked} can run on this thread: where the merged prefix attention it uses can.
      */
     public boolean canPackRows() {
+        return canMergePrefix();
+    }
+
+    /** The merged prefix attention is exact but carries no gradient, and the GPU's flash kernels need 16 bits. */
+    private boolean canMergePrefix() {
         return !JniUtils.isGradMode() && (!w.manager.getDevice().isGpu() || computeType != DataType.FLOAT32);
+    }
+
+    /** A pass's result as an array of {@code batch}; the program's value freed. */
+    private static NDArray hiddenStates(NDManager batch, IValue result) {
+        NDArray hidden = result.toTensor((PtNDManager) batch);
+        result.close();
+        return hidden;
     }
 
     /**
@@ -370,13 +375,10 @@ public final class Decoder implements AutoCloseable {
         // Token j of a row sits at position prefix + j: the tables of the longest row's positions hold every row's,
         // and the program picks each token's row of them by its place.
         int start = prefix.length();
-        IValue result = program.call("forward_packed", tensor(batch.create(new long[][] {ids})),
+        return hiddenStates(batch, program.call("forward_packed", tensor(batch.create(new long[][] {ids})),
                 tensor(batch.create(last)), rope(batch, start, longest, false), rope(batch, start, longest, true),
                 tensor(batch.create(placeInRow)), tensor(prefix.keys()), tensor(prefix.values()), adapter(deltas),
-                tensor(batch.create(starts)), IValue.from(longest));
-        NDArray hidden = result.toTensor((PtNDManager) batch);
-        result.close();
-        return hidden;
+                tensor(batch.create(starts)), IValue.from(longest)));
     }
 
     private IValue rope(NDManager scope, int start, int count, boolean sine) {
