@@ -50,46 +50,59 @@ class DecoderConfig:
 
 
 class LoraPair:
-  # One fused projection's low-rank update, y + B (A x), as a pass applies it: A [r, in] and B [out, r] with the
-  # scale folded into B. For qkv_proj (and gate_up_proj) the A matrices of q, k and v are stacked into one
-  # [r_q + r_k + r_v, hidden] matrix and B is block-diagonal: block i maps only the rows of A_i to the output rows
-  # of module i, so the fused projection's whole update is ONE pair of products instead of three, with no
-  # concatenation. An untargeted module of the group has no rows in A and zero rows in B.
+  # One fused projection's low-rank update, y + scale B (A x), as a pass applies it: A [r, in] and B [out, r]. For
+  # qkv_proj (and gate_up_proj) the A matrices of q, k and v are stacked into one [r_q + r_k + r_v, hidden] matrix
+  # and B is block-diagonal: block i maps only the rows of A_i to the output rows of module i, so the fused
+  # projection's whole update is ONE pair of products instead of three, with no concatenation. An untargeted module
+  # of the group has no rows in A and zero rows in B. The scale stays out of B: the second product applies it
+  # (addmm's alpha), which costs nothing, where folding it into B cost a product per module in every training step.
   A : Tensor
   B : Tensor
+  scale : float
   # Rows of A per module of the group, 0 where it is not targeted: training draws one dropout mask per module, as
   # PEFT does (each LoRA layer has its own dropout).
   ranks : List[int]
   dropout : float
 
-  def __init__(self, A: Tensor, B: Tensor, ranks: List[int], dropout: float):
+  def __init__(self, A: Tensor, B: Tensor, scale: float, ranks: List[int], dropout: float):
     self.A = A
     self.B = B
+    self.scale = scale
     self.ranks = ranks
     self.dropout = dropout
 
   def add_to(self, y: Tensor, x: Tensor) -> Tensor:
-    # y + (x A^T) B^T, the add fused into the second product (addmm): no delta is written.
+    # y + scale (x A^T) B^T, the add fused into the second product (addmm): no delta is written.
+    rows = x.reshape([-1, x.size(-1)])
     if self.dropout > 0.:
-      lows = annotate(List[Tensor], [])
-      start = 0
-      for r in self.ranks:
-        if r > 0:
-          lows.append(torch.linear(torch.dropout(x, self.dropout, True), self.A.narrow(0, start, r)))
-        start += r
-      low = torch.cat(lows, -1)
+      low = self.low_with_dropout(rows)
     else:
-      low = torch.linear(x, self.A)
-    out_features = y.size(-1)
-    flat = y.reshape([-1, out_features])
+      low = torch.mm(rows, self.A.t())
+    flat = y.reshape([-1, y.size(-1)])
     if torch.is_grad_enabled():
-      flat = torch.addmm(flat, low.reshape([-1, low.size(-1)]), self.B.t())
-      return flat.view(y.shape)
+      return torch.addmm(flat, low, self.B.t(), beta=1, alpha=self.scale).view(y.shape)
     # Serving: y is this pass's own projection output, so the update goes into it in place. Measured on an H100
     # (Qwen3-0.6B shapes, 24,576 rows, 28 layers): 51 ms with the base products against 62 ms for addmm into a
     # new tensor and 33 ms without an adapter.
-    flat.addmm_(low.reshape([-1, low.size(-1)]), self.B.t())
+    flat.addmm_(low, self.B.t(), beta=1, alpha=self.scale)
     return y
+
+  def low_with_dropout(self, x: Tensor) -> Tensor:
+    # x A^T with a dropout mask of its own for each module's rows of A. A training step is bound by launching
+    # operators (and autograd's backward of each), so a group draws its modules' masks at once: x repeated per
+    # module [n, rows, in], one dropout, one batched product with A seen as [n, r, in] (LoraConfig has one rank).
+    targeted = annotate(List[int], [])
+    for r in self.ranks:
+      if r > 0:
+        targeted.append(r)
+    if len(targeted) == 1:
+      return torch.mm(torch.dropout(x, self.dropout, True), self.A.t())
+    n, rank, features = len(targeted), targeted[0], x.size(1)
+    for r in targeted:
+      assert r == rank, "the modules of a group have one rank"
+    dropped = torch.dropout(x.unsqueeze(0).expand([n, x.size(0), features]), self.dropout, True)
+    low = torch.bmm(dropped, self.A.view([n, rank, features]).transpose(1, 2))
+    return low.transpose(0, 1).reshape([x.size(0), n * rank])
 
 
 class LayerAdapter:
@@ -118,7 +131,7 @@ class LayerAdapter:
       config: __torch__.DecoderConfig, device: Device, scale: float, dropout: float,
       serving: bool) -> Optional[__torch__.LoraPair]:
     # Serving prepares a version once, when it is installed: detached from whoever trained it, on the model's
-    # device, in the compute dtype (the engine cannot make bfloat16 arrays, the program can), the scale folded in.
+    # device, in the compute dtype (the engine cannot make bfloat16 arrays, the program can).
     # Training builds the same pair for every pass from the trainable A and B, so that gradients reach each one.
     As = annotate(List[Tensor], [])
     Bs = annotate(List[Optional[Tensor]], [])
@@ -127,24 +140,29 @@ class LayerAdapter:
       if module + ".lora_A.weight" in lora:
         A = lora[module + ".lora_A.weight"]
         As.append(A)
-        Bs.append(lora[module + ".lora_B.weight"] * scale)
+        Bs.append(lora[module + ".lora_B.weight"])
         ranks.append(A.size(0))
       else:
         Bs.append(None)
         ranks.append(0)
     if len(As) == 0:
       return None
-    blocks = annotate(List[Tensor], [])
-    for i in range(len(modules)):
-      B = Bs[i]
-      # An untargeted module's block: its output rows, no columns.
-      blocks.append(B if B is not None else As[0].new_zeros([out_features[i], 0]))
-    A = torch.cat(As, 0)
-    B = torch.block_diag(blocks)
+    A = As[0]
+    B = Bs[0]
+    if len(modules) > 1:
+      blocks = annotate(List[Tensor], [])
+      for i in range(len(modules)):
+        Bi = Bs[i]
+        # An untargeted module's block: its output rows, no columns.
+        blocks.append(Bi if Bi is not None else As[0].new_zeros([out_features[i], 0]))
+      A = torch.cat(As, 0)
+      B = torch.block_diag(blocks)
+    assert B is not None
     if serving:
       A = A.detach()
       B = B.detach()
-    return __torch__.LoraPair(A.to(device, config.compute_dtype), B.to(device, config.compute_dtype), ranks, dropout)
+    return __torch__.LoraPair(A.to(device, config.compute_dtype), B.to(device, config.compute_dtype), scale, ranks,
+        dropout)
 
 
 class PackedRows:
@@ -258,9 +276,10 @@ class Qwen3DecoderLayer:
       qkv = self.lora(adapter.qkv_proj, qkv, hidden_states)
     # Views into the one projection's output, per head: no copies.
     per_head = qkv.view([batch, width, heads + 2 * kv_heads, config.head_dim])
-    query_states = per_head.narrow(2, 0, heads)
-    key_states = per_head.narrow(2, heads, kv_heads)
-    value_states = per_head.narrow(2, heads + kv_heads, kv_heads)
+    # split, not narrow, where training's gradients flow back: split's backward is one concatenation, narrow's a
+    # zeroed tensor of the whole input for each view.
+    qkv_states = torch.split_with_sizes(per_head, [heads, kv_heads, kv_heads], 2)
+    query_states, key_states, value_states = qkv_states[0], qkv_states[1], qkv_states[2]
     q_norm, k_norm = self.q_norm, self.k_norm
     if q_norm is not None and k_norm is not None:
       query_states = torch.rms_norm(query_states, [config.head_dim], q_norm, config.rms_norm_eps)
@@ -288,8 +307,8 @@ class Qwen3DecoderLayer:
     gate_up = torch.linear(hidden_states, self.gate_up_proj)
     if adapter is not None:
       gate_up = self.lora(adapter.gate_up_proj, gate_up, hidden_states)
-    activated = torch.silu(gate_up.narrow(-1, 0, intermediate_size)) * gate_up.narrow(-1, intermediate_size,
-        intermediate_size)
+    gate_and_up = torch.split(gate_up, intermediate_size, -1)
+    activated = torch.silu(gate_and_up[0]) * gate_and_up[1]
     down = torch.linear(activated, self.down_proj)
     if adapter is not None:
       down = self.lora(adapter.down_proj, down, activated)
@@ -308,9 +327,11 @@ class Qwen3DecoderLayer:
     half = self.config.head_dim // 2
     if self.config.float32_rotary:
       x32 = x.to(self.config.float32)
-      swapped32 = torch.cat([x32.narrow(-1, half, half), x32.narrow(-1, 0, half)], -1)
+      halves32 = torch.split(x32, half, -1)
+      swapped32 = torch.cat([halves32[1], halves32[0]], -1)
       return (x32 * cos + swapped32 * sin_signed).to(x.dtype)
-    swapped = torch.cat([x.narrow(-1, half, half), x.narrow(-1, 0, half)], -1)
+    halves = torch.split(x, half, -1)
+    swapped = torch.cat([halves[1], halves[0]], -1)
     return x * cos + swapped * sin_signed
 
   def attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
