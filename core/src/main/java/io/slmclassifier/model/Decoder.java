@@ -167,6 +167,29 @@ public final class Decoder implements AutoCloseable {
         }
     }
 
+    /**
+     * How the program launches two of its steps; both compute the same function, in another order of rounding.
+     * {@code -Dslm.decoder.qkv=separate}: q, k and v from three products over row blocks of the fused weight, so
+     * that Qwen3's q and k norms read contiguous rows (the fused product's are views, which the norm kernel copies
+     * first); {@code fused}, one product, the default. {@code -Dslm.decoder.rotary=in-place}: the rotary embedding
+     * as x cos with each half's rotate_half term added in place (inference only; training keeps the swapped copy);
+     * {@code swapped}, the default, is transformers' formula, which TorchScript's fuser can compile into one kernel
+     * for a program's first shapes.
+     */
+    public record Kernels(boolean separateQkv, boolean rotaryInPlace) {
+        public static Kernels fromSystemProperties() {
+            String qkv = System.getProperty("slm.decoder.qkv", "fused").trim();
+            String rotary = System.getProperty("slm.decoder.rotary", "swapped").trim();
+            if (!qkv.equals("fused") && !qkv.equals("separate")) {
+                throw new IllegalArgumentException("slm.decoder.qkv takes fused or separate, not " + qkv);
+            }
+            if (!rotary.equals("swapped") && !rotary.equals("in-place")) {
+                throw new IllegalArgumentException("slm.decoder.rotary takes swapped or in-place, not " + rotary);
+            }
+            return new Kernels(qkv.equals("separate"), rotary.equals("in-place"));
+        }
+    }
+
     private final DecoderWeights w;
     private final ModelConfig c;
     private final DataType computeType;
@@ -192,6 +215,10 @@ public final class Decoder implements AutoCloseable {
      *     they would change nothing but add casts to the program's graph
      */
     public Decoder(DecoderWeights weights, DataType computeType, Precision precision) {
+        this(weights, computeType, precision, Kernels.fromSystemProperties());
+    }
+
+    public Decoder(DecoderWeights weights, DataType computeType, Precision precision, Kernels kernels) {
         Precision steps = computeType == DataType.FLOAT32 ? Precision.NONE : precision;
         this.w = weights;
         this.c = weights.config;
@@ -227,7 +254,8 @@ public final class Decoder implements AutoCloseable {
                 IValue.from(c.hiddenSize()), IValue.from(c.intermediateSize()), IValue.from(c.numAttentionHeads()),
                 IValue.from(c.numKeyValueHeads()), IValue.from(c.headDim()), IValue.from(c.rmsNormEps()),
                 IValue.from(torchDtype(computeType)), IValue.from(steps.finalNorm()),
-                IValue.from(steps.prefixMerge()), IValue.from(steps.rotary())));
+                IValue.from(steps.prefixMerge()), IValue.from(steps.rotary()), IValue.from(kernels.separateQkv()),
+                IValue.from(kernels.rotaryInPlace())));
         this.noAdapter = program.hold(program.call("no_adapter"));
     }
 

@@ -25,6 +25,11 @@ class DecoderConfig:
   float32_final_norm : bool
   float32_prefix_merge : bool
   float32_rotary : bool
+  # How two steps are launched (Decoder.Kernels): q, k and v from three products over row blocks of qkv_proj, so
+  # that their norms read contiguous rows instead of copying them first; the rotary embedding as x cos plus each
+  # half's term added in place, instead of a swapped copy, two products and a sum.
+  separate_qkv : bool
+  rotary_in_place : bool
   # PyTorch's numbers for the dtypes the program names itself (c10::ScalarType): the serialized dialect imports
   # no dtype names (`torch.float32` is refused).
   float32 : int
@@ -33,7 +38,7 @@ class DecoderConfig:
 
   def __init__(self, hidden_size: int, intermediate_size: int, num_attention_heads: int, num_key_value_heads: int,
       head_dim: int, rms_norm_eps: float, compute_dtype: int, float32_final_norm: bool, float32_prefix_merge: bool,
-      float32_rotary: bool):
+      float32_rotary: bool, separate_qkv: bool, rotary_in_place: bool):
     self.hidden_size = hidden_size
     self.intermediate_size = intermediate_size
     self.num_attention_heads = num_attention_heads
@@ -44,6 +49,8 @@ class DecoderConfig:
     self.float32_final_norm = float32_final_norm
     self.float32_prefix_merge = float32_prefix_merge
     self.float32_rotary = float32_rotary
+    self.separate_qkv = separate_qkv
+    self.rotary_in_place = rotary_in_place
     self.float32 = 6
     self.int64 = 4
     self.boolean = 11
@@ -73,18 +80,24 @@ class LoraPair:
 
   def add_to(self, y: Tensor, x: Tensor) -> Tensor:
     # y + scale (x A^T) B^T, the add fused into the second product (addmm): no delta is written.
+    return self.add_low(y, self.low(x), self.B)
+
+  def low(self, x: Tensor) -> Tensor:
+    # x A^T for x [..., in], as [rows, r]: the first product, shared by every module of the group.
     rows = x.reshape([-1, x.size(-1)])
     if self.dropout > 0.:
-      low = self.low_with_dropout(rows)
-    else:
-      low = torch.mm(rows, self.A.t())
+      return self.low_with_dropout(rows)
+    return torch.mm(rows, self.A.t())
+
+  def add_low(self, y: Tensor, low: Tensor, B: Tensor) -> Tensor:
+    # y + scale low B^T, with B this pair's B or the rows of it that map to y (one module of the group).
     flat = y.reshape([-1, y.size(-1)])
     if torch.is_grad_enabled():
-      return torch.addmm(flat, low, self.B.t(), beta=1, alpha=self.scale).view(y.shape)
+      return torch.addmm(flat, low, B.t(), beta=1, alpha=self.scale).view(y.shape)
     # Serving: y is this pass's own projection output, so the update goes into it in place. Measured on an H100
     # (Qwen3-0.6B shapes, 24,576 rows, 28 layers): 51 ms with the base products against 62 ms for addmm into a
     # new tensor and 33 ms without an adapter.
-    flat.addmm_(low, self.B.t(), beta=1, alpha=self.scale)
+    flat.addmm_(low, B.t(), beta=1, alpha=self.scale)
     return y
 
   def low_with_dropout(self, x: Tensor) -> Tensor:
@@ -221,6 +234,11 @@ class Qwen3DecoderLayer:
   input_layernorm : Tensor
   qkv_proj : Tensor
   qkv_bias : Optional[Tensor]
+  # Row blocks of qkv_proj (views, no memory of their own) for Kernels' separate products; and of qkv_bias.
+  q_proj : Tensor
+  k_proj : Tensor
+  v_proj : Tensor
+  qkv_sizes : List[int]
   q_norm : Optional[Tensor]
   k_norm : Optional[Tensor]
   o_proj : Tensor
@@ -237,6 +255,10 @@ class Qwen3DecoderLayer:
     self.input_layernorm = input_layernorm
     self.qkv_proj = qkv_proj
     self.qkv_bias = qkv_bias
+    self.qkv_sizes = [config.num_attention_heads * config.head_dim, config.num_key_value_heads * config.head_dim,
+        config.num_key_value_heads * config.head_dim]
+    blocks = torch.split_with_sizes(qkv_proj, self.qkv_sizes, 0)
+    self.q_proj, self.k_proj, self.v_proj = blocks[0], blocks[1], blocks[2]
     self.q_norm = q_norm
     self.k_norm = k_norm
     self.o_proj = o_proj
@@ -271,15 +293,17 @@ class Qwen3DecoderLayer:
     config = self.config
     batch, width = hidden_states.size(0), hidden_states.size(1)
     heads, kv_heads = config.num_attention_heads, config.num_key_value_heads
-    qkv = torch.linear(hidden_states, self.qkv_proj, self.qkv_bias)
-    if adapter is not None:
-      qkv = self.lora(adapter.qkv_proj, qkv, hidden_states)
-    # Views into the one projection's output, per head: no copies.
-    per_head = qkv.view([batch, width, heads + 2 * kv_heads, config.head_dim])
-    # split, not narrow, where training's gradients flow back: split's backward is one concatenation, narrow's a
-    # zeroed tensor of the whole input for each view.
-    qkv_states = torch.split_with_sizes(per_head, [heads, kv_heads, kv_heads], 2)
-    query_states, key_states, value_states = qkv_states[0], qkv_states[1], qkv_states[2]
+    if config.separate_qkv:
+      query_states, key_states, value_states = self.project_qkv_separately(hidden_states, adapter)
+    else:
+      qkv = torch.linear(hidden_states, self.qkv_proj, self.qkv_bias)
+      if adapter is not None:
+        qkv = self.lora(adapter.qkv_proj, qkv, hidden_states)
+      # Views into the one projection's output, per head: no copies. split, not narrow, where training's gradients
+      # flow back: split's backward is one concatenation, narrow's a zeroed tensor of the whole input for each view.
+      per_head = qkv.view([batch, width, heads + 2 * kv_heads, config.head_dim])
+      qkv_states = torch.split_with_sizes(per_head, [heads, kv_heads, kv_heads], 2)
+      query_states, key_states, value_states = qkv_states[0], qkv_states[1], qkv_states[2]
     q_norm, k_norm = self.q_norm, self.k_norm
     if q_norm is not None and k_norm is not None:
       query_states = torch.rms_norm(query_states, [config.head_dim], q_norm, config.rms_norm_eps)
@@ -300,6 +324,34 @@ class Qwen3DecoderLayer:
     if adapter is not None:
       hidden_states = self.lora(adapter.o_proj, hidden_states, attn_output)
     return (hidden_states, key_states, value_states)
+
+  def project_qkv_separately(self, hidden_states: Tensor,
+      adapter: Optional[__torch__.LayerAdapter]) -> Tuple[Tensor, Tensor, Tensor]:
+    # q, k and v [batch, seq, heads, head_dim] from a product each: contiguous, where the fused product's are views
+    # with the other two's columns between their rows, which the norms copy before they read them. An adapter's
+    # first product is shared (x A^T of the three stacked A), its second runs per module on B's rows for it.
+    config = self.config
+    batch, width = hidden_states.size(0), hidden_states.size(1)
+    q_bias = annotate(Optional[Tensor], None)
+    k_bias = annotate(Optional[Tensor], None)
+    v_bias = annotate(Optional[Tensor], None)
+    qkv_bias = self.qkv_bias
+    if qkv_bias is not None:
+      biases = torch.split_with_sizes(qkv_bias, self.qkv_sizes, 0)
+      q_bias, k_bias, v_bias = biases[0], biases[1], biases[2]
+    q = torch.linear(hidden_states, self.q_proj, q_bias)
+    k = torch.linear(hidden_states, self.k_proj, k_bias)
+    v = torch.linear(hidden_states, self.v_proj, v_bias)
+    pair = adapter.qkv_proj if adapter is not None else None
+    if pair is not None:
+      low = pair.low(hidden_states)
+      rows = torch.split_with_sizes(pair.B, self.qkv_sizes, 0)
+      q = pair.add_low(q, low, rows[0])
+      k = pair.add_low(k, low, rows[1])
+      v = pair.add_low(v, low, rows[2])
+    return (q.view([batch, width, config.num_attention_heads, config.head_dim]),
+        k.view([batch, width, config.num_key_value_heads, config.head_dim]),
+        v.view([batch, width, config.num_key_value_heads, config.head_dim]))
 
   def mlp(self, hidden_states: Tensor, adapter: Optional[__torch__.LayerAdapter]) -> Tensor:
     # Qwen3MLP.forward: down_proj(silu(gate_proj(x)) * up_proj(x)), gate and up from one product.
@@ -331,6 +383,14 @@ class Qwen3DecoderLayer:
       swapped32 = torch.cat([halves32[1], halves32[0]], -1)
       return (x32 * cos + swapped32 * sin_signed).to(x.dtype)
     halves = torch.split(x, half, -1)
+    if self.config.rotary_in_place and not torch.is_grad_enabled():
+      # x cos, then each half's rotate_half term added into it in place: no swapped copy, 3 passes over x, not 4.
+      sins = torch.split(sin_signed, half, -1)
+      out = x * cos
+      out_halves = torch.split(out, half, -1)
+      out_halves[0].addcmul_(halves[1], sins[0])
+      out_halves[1].addcmul_(halves[0], sins[1])
+      return out
     swapped = torch.cat([halves[1], halves[0]], -1)
     return x * cos + swapped * sin_signed
 
@@ -544,9 +604,11 @@ class Model(Module):
 
   def setup(self, weights: Dict[str, Tensor], num_hidden_layers: int, hidden_size: int, intermediate_size: int,
       num_attention_heads: int, num_key_value_heads: int, head_dim: int, rms_norm_eps: float, compute_dtype: int,
-      float32_final_norm: bool, float32_prefix_merge: bool, float32_rotary: bool) -> None:
+      float32_final_norm: bool, float32_prefix_merge: bool, float32_rotary: bool, separate_qkv: bool,
+      rotary_in_place: bool) -> None:
     config = __torch__.DecoderConfig(hidden_size, intermediate_size, num_attention_heads, num_key_value_heads,
-        head_dim, rms_norm_eps, compute_dtype, float32_final_norm, float32_prefix_merge, float32_rotary)
+        head_dim, rms_norm_eps, compute_dtype, float32_final_norm, float32_prefix_merge, float32_rotary, separate_qkv,
+        rotary_in_place)
     self.model = __torch__.Qwen3Model(config, weights, num_hidden_layers)
 
   def qwen3(self) -> __torch__.Qwen3Model:
