@@ -7,15 +7,16 @@
 #   tools/gpu-bench.sh [hf] [infer] [train] [kafka] [infer-noopt] [infer-broadcast] [profile] [train-fp32]
 #   [train-noopt] [kafka-1024] [train-profile] [train-trace] [label-mass] [latency] [latency-alo] [latency-before]
 #   [fidelity] [tasks] [tasks-kafka] [tasks-kafka-mix] [adapters-100] [train-fidelity] [infer-packed] [kafka-packed]
-#   [two-gpus] [profile-1] [infer-steps-bf16] [infer-padded] [kafka-padded] [kernels] [kafka-kernels]
+#   [two-gpus] [profile-1] [infer-steps-bf16] [infer-padded] [kafka-padded] [kernels] [kafka-fused-qkv]
 #   (default: hf infer train kafka; the others are the experiments behind the defaults)
 #   infer-packed / kafka-packed: the infer and kafka-1024 steps with -Dslm.prefix.packed=true, the prefix cache's
 #   passes packing their rows into one sequence of real tokens instead of right-padding them (~2 / ~3 min); the
 #   default now, so infer-padded / kafka-padded run the same with the rows right-padded (-Dslm.prefix.packed=false)
 #   infer-steps-bf16: the infer step with every step of the program in bfloat16 (-Dslm.decoder.float32=none), the
 #   precision before the float32 steps became the default (~1 min)
-#   kernels: the infer step at 1, 256 and 1,024 with each of Decoder.Kernels' switches (-Dslm.decoder.qkv,
-#   -Dslm.decoder.rotary), alone and together (~3 min); kafka-kernels: kafka-1024 with both (~2 min)
+#   kernels: the infer step at 1, 64, 256 and 1,024 with q, k and v from one product in every pass, from three from
+#   2,048 tokens (the default) and from three in every pass (-Dslm.decoder.separate.qkv.tokens; ~2 min);
+#   kafka-fused-qkv: kafka-1024 with one product in every pass, the default before (~1 min)
 #   profile-1: a profile of one pass of one message, prefix cache on and off, host time per operator (~1 min)
 #   tasks: 4 tasks on one model through one inference worker, each with its rank-16 adapter unmerged, against one
 #   task merged, equal traffic and 70/10/10/10 (~2 min); tasks-kafka / tasks-kafka-mix: the same through Kafka, one
@@ -70,14 +71,14 @@ for step in $steps; do
     kafka-padded) JAVA_OPTS=-Dslm.prefix.packed=false \
         run java-kafka-padded 200 tools/gpu-run.sh "${BENCH[@]}" --kafka --batch-sizes 1024 --messages 40000 --repeats 3 ;;
     kernels)
-      # Decoder.Kernels in turn: the fused qkv product and the swapped-halves rotary (fused,swapped) against q, k and
-      # v from three products (separate) and the rotary added in place (in-place), each alone and both.
-      for k in fused,swapped separate,swapped fused,in-place separate,in-place; do
-        JAVA_OPTS="-Dslm.decoder.qkv=${k%,*} -Dslm.decoder.rotary=${k#*,}" \
-            run "java-kernels-${k/,/-}" 150 tools/gpu-run.sh "${BENCH[@]}" --batch-sizes 1,256,1024 --iterations 10
+      # Decoder.Kernels: q, k and v from one fused product in every pass (-1) against three products from 2,048
+      # tokens in a pass (the default) and in every pass (0).
+      for t in -1 2048 0; do
+        JAVA_OPTS="-Dslm.decoder.separate.qkv.tokens=$t" \
+            run "java-kernels-$t" 150 tools/gpu-run.sh "${BENCH[@]}" --batch-sizes 1,64,256,1024 --iterations 10
       done ;;
-    kafka-kernels) JAVA_OPTS="-Dslm.decoder.qkv=separate -Dslm.decoder.rotary=in-place" \
-        run java-kafka-kernels 200 tools/gpu-run.sh "${BENCH[@]}" --kafka --batch-sizes 1024 --messages 40000 --repeats 3 ;;
+    kafka-fused-qkv) JAVA_OPTS="-Dslm.decoder.separate.qkv.tokens=-1" \
+        run java-kafka-fused-qkv 200 tools/gpu-run.sh "${BENCH[@]}" --kafka --batch-sizes 1024 --messages 40000 --repeats 3 ;;
     infer-packed) JAVA_OPTS=-Dslm.prefix.packed=true \
         run java-infer-packed 150 tools/gpu-run.sh "${BENCH[@]}" --batch-sizes 1,8,64,256,1024 --iterations 10 ;;
     profile) CUDA_LAUNCH_BLOCKING=1 run java-profile 120 tools/gpu-run.sh "${BENCH[@]}" --batch-sizes 1024 \

@@ -168,25 +168,24 @@ public final class Decoder implements AutoCloseable {
     }
 
     /**
-     * How the program launches two of its steps; both compute the same function, in another order of rounding.
-     * {@code -Dslm.decoder.qkv=separate}: q, k and v from three products over row blocks of the fused weight, so
-     * that Qwen3's q and k norms read contiguous rows (the fused product's are views, which the norm kernel copies
-     * first); {@code fused}, one product, the default. {@code -Dslm.decoder.rotary=in-place}: the rotary embedding
-     * as x cos with each half's rotate_half term added in place (inference only; training keeps the swapped copy);
-     * {@code swapped}, the default, is transformers' formula, which TorchScript's fuser can compile into one kernel
-     * for a program's first shapes.
+     * From how many tokens in a pass (rows x width, or a packed pass's tokens) q, k and v come from three products over
+     * row blocks of the fused weight instead of one. The fused product's q and k are views with the other columns
+     * between their rows, which Qwen3's q and k norm kernel copies before it reads them: a cost per token, where the
+     * two more products cost two launches per layer. Measured on an H100 (docs/benchmarks.md, step kernels): three
+     * products gained 2-4% at batch 256 and 1,024 after the prefix (6,700 and 27,000 tokens) and 6% with whole
+     * prompts, and cost 0.7 ms at one whole prompt (141 tokens). {@code -Dslm.decoder.separate.qkv.tokens}: default
+     * 2,048; 0 always, -1 never.
      */
-    public record Kernels(boolean separateQkv, boolean rotaryInPlace) {
+    public record Kernels(int separateQkvTokens) {
+        public static final int DEFAULT_SEPARATE_QKV_TOKENS = 2048;
+
         public static Kernels fromSystemProperties() {
-            String qkv = System.getProperty("slm.decoder.qkv", "fused").trim();
-            String rotary = System.getProperty("slm.decoder.rotary", "swapped").trim();
-            if (!qkv.equals("fused") && !qkv.equals("separate")) {
-                throw new IllegalArgumentException("slm.decoder.qkv takes fused or separate, not " + qkv);
+            int tokens = Integer.getInteger("slm.decoder.separate.qkv.tokens", DEFAULT_SEPARATE_QKV_TOKENS);
+            if (tokens < -1) {
+                throw new IllegalArgumentException("slm.decoder.separate.qkv.tokens takes a number of tokens, 0 (always) or -1 "
+                        + "(never), not " + tokens);
             }
-            if (!rotary.equals("swapped") && !rotary.equals("in-place")) {
-                throw new IllegalArgumentException("slm.decoder.rotary takes swapped or in-place, not " + rotary);
-            }
-            return new Kernels(qkv.equals("separate"), rotary.equals("in-place"));
+            return new Kernels(tokens);
         }
     }
 
@@ -254,8 +253,8 @@ public final class Decoder implements AutoCloseable {
                 IValue.from(c.hiddenSize()), IValue.from(c.intermediateSize()), IValue.from(c.numAttentionHeads()),
                 IValue.from(c.numKeyValueHeads()), IValue.from(c.headDim()), IValue.from(c.rmsNormEps()),
                 IValue.from(torchDtype(computeType)), IValue.from(steps.finalNorm()),
-                IValue.from(steps.prefixMerge()), IValue.from(steps.rotary()), IValue.from(kernels.separateQkv()),
-                IValue.from(kernels.rotaryInPlace())));
+                IValue.from(steps.prefixMerge()), IValue.from(steps.rotary()),
+                IValue.from(kernels.separateQkvTokens())));
         this.noAdapter = program.hold(program.call("no_adapter"));
     }
 

@@ -25,11 +25,9 @@ class DecoderConfig:
   float32_final_norm : bool
   float32_prefix_merge : bool
   float32_rotary : bool
-  # How two steps are launched (Decoder.Kernels): q, k and v from three products over row blocks of qkv_proj, so
-  # that their norms read contiguous rows instead of copying them first; the rotary embedding as x cos plus each
-  # half's term added in place, instead of a swapped copy, two products and a sum.
-  separate_qkv : bool
-  rotary_in_place : bool
+  # From how many tokens in a pass q, k and v come from three products over row blocks of qkv_proj (-1: never), so
+  # that Qwen3's q and k norms read contiguous rows instead of copying them first (Decoder.Kernels).
+  separate_qkv_tokens : int
   # PyTorch's numbers for the dtypes the program names itself (c10::ScalarType): the serialized dialect imports
   # no dtype names (`torch.float32` is refused).
   float32 : int
@@ -38,7 +36,7 @@ class DecoderConfig:
 
   def __init__(self, hidden_size: int, intermediate_size: int, num_attention_heads: int, num_key_value_heads: int,
       head_dim: int, rms_norm_eps: float, compute_dtype: int, float32_final_norm: bool, float32_prefix_merge: bool,
-      float32_rotary: bool, separate_qkv: bool, rotary_in_place: bool):
+      float32_rotary: bool, separate_qkv_tokens: int):
     self.hidden_size = hidden_size
     self.intermediate_size = intermediate_size
     self.num_attention_heads = num_attention_heads
@@ -49,8 +47,7 @@ class DecoderConfig:
     self.float32_final_norm = float32_final_norm
     self.float32_prefix_merge = float32_prefix_merge
     self.float32_rotary = float32_rotary
-    self.separate_qkv = separate_qkv
-    self.rotary_in_place = rotary_in_place
+    self.separate_qkv_tokens = separate_qkv_tokens
     self.float32 = 6
     self.int64 = 4
     self.boolean = 11
@@ -234,7 +231,7 @@ class Qwen3DecoderLayer:
   input_layernorm : Tensor
   qkv_proj : Tensor
   qkv_bias : Optional[Tensor]
-  # Row blocks of qkv_proj (views, no memory of their own) for Kernels' separate products; and of qkv_bias.
+  # Row blocks of qkv_proj (views, no memory of their own) for the separate products of large passes.
   q_proj : Tensor
   k_proj : Tensor
   v_proj : Tensor
@@ -293,7 +290,7 @@ class Qwen3DecoderLayer:
     config = self.config
     batch, width = hidden_states.size(0), hidden_states.size(1)
     heads, kv_heads = config.num_attention_heads, config.num_key_value_heads
-    if config.separate_qkv:
+    if config.separate_qkv_tokens >= 0 and batch * width >= config.separate_qkv_tokens:
       query_states, key_states, value_states = self.project_qkv_separately(hidden_states, adapter)
     else:
       qkv = torch.linear(hidden_states, self.qkv_proj, self.qkv_bias)
@@ -383,14 +380,6 @@ class Qwen3DecoderLayer:
       swapped32 = torch.cat([halves32[1], halves32[0]], -1)
       return (x32 * cos + swapped32 * sin_signed).to(x.dtype)
     halves = torch.split(x, half, -1)
-    if self.config.rotary_in_place and not torch.is_grad_enabled():
-      # x cos, then each half's rotate_half term added into it in place: no swapped copy, 3 passes over x, not 4.
-      sins = torch.split(sin_signed, half, -1)
-      out = x * cos
-      out_halves = torch.split(out, half, -1)
-      out_halves[0].addcmul_(halves[1], sins[0])
-      out_halves[1].addcmul_(halves[0], sins[1])
-      return out
     swapped = torch.cat([halves[1], halves[0]], -1)
     return x * cos + swapped * sin_signed
 
@@ -604,11 +593,10 @@ class Model(Module):
 
   def setup(self, weights: Dict[str, Tensor], num_hidden_layers: int, hidden_size: int, intermediate_size: int,
       num_attention_heads: int, num_key_value_heads: int, head_dim: int, rms_norm_eps: float, compute_dtype: int,
-      float32_final_norm: bool, float32_prefix_merge: bool, float32_rotary: bool, separate_qkv: bool,
-      rotary_in_place: bool) -> None:
+      float32_final_norm: bool, float32_prefix_merge: bool, float32_rotary: bool, separate_qkv_tokens: int) -> None:
     config = __torch__.DecoderConfig(hidden_size, intermediate_size, num_attention_heads, num_key_value_heads,
-        head_dim, rms_norm_eps, compute_dtype, float32_final_norm, float32_prefix_merge, float32_rotary, separate_qkv,
-        rotary_in_place)
+        head_dim, rms_norm_eps, compute_dtype, float32_final_norm, float32_prefix_merge, float32_rotary,
+        separate_qkv_tokens)
     self.model = __torch__.Qwen3Model(config, weights, num_hidden_layers)
 
   def qwen3(self) -> __torch__.Qwen3Model:
