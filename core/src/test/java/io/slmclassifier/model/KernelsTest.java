@@ -9,7 +9,9 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.training.GradientCollector;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.function.Function;
 import org.junit.jupiter.api.AfterAll;
@@ -27,11 +29,15 @@ class KernelsTest {
     private static final Decoder.Kernels FUSED = new Decoder.Kernels(-1);
     private static final Decoder.Kernels SEPARATE = new Decoder.Kernels(0);
     private static NDManager root;
+    private static final Map<String, DecoderWeights> WEIGHTS = new HashMap<>();
 
     @BeforeAll
-    static void start() {
+    static void start() throws Exception {
         TorchRuntime.inferenceThread();
         root = NDManager.newBaseManager(Device.cpu());
+        for (String model : List.of("qwen3-tiny", "qwen2-tiny")) {
+            WEIGHTS.put(model, TinyDecoders.weights(model, root));
+        }
     }
 
     @AfterAll
@@ -41,73 +47,66 @@ class KernelsTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"qwen3-tiny", "qwen2-tiny"})
-    void separateProductsServeTheFusedNumbers(String model) throws Exception {
+    void separateProductsServeTheFusedNumbers(String model) {
+        DecoderWeights weights = WEIGHTS.get(model);
         try (NDManager scope = root.newSubManager()) {
-            DecoderWeights weights = TinyDecoders.weights(model, scope);
             Random random = new Random(7);
             int[] prefixTokens = tokens(random, weights, 19);
             List<int[]> rows = List.of(tokens(random, weights, 9), tokens(random, weights, 1), tokens(random, weights, 30));
-            LoraAdapter adapter = LoraAdapter.random(new LoraConfig(4, 8, 0, LoraConfig.defaults(model).targetModules(),
-                    false, model), weights.config, scope, 3);
+            LoraAdapter adapter = LoraAdapter.random(allSevenProjections(model), weights.config, scope, 3);
             Function<Decoder, float[]> passes = decoder -> {
                 try (NDManager pass = scope.newSubManager();
                         Decoder.InstalledAdapter installed = decoder.install(adapter)) {
-                    List<Float> all = new ArrayList<>();
+                    List<NDArray> hidden = new ArrayList<>();
                     for (Decoder.ProjectionDeltas deltas : new Decoder.ProjectionDeltas[] {null, installed}) {
                         KvCache prefix = decoder.prefill(pass, prefixTokens, deltas);
-                        add(all, decoder.lastHiddenStatesPacked(pass, rows, prefix, deltas));
-                        add(all, decoder.lastHiddenStates(pass, new int[][] {prefixTokens}, new int[] {prefixTokens.length},
-                                null, deltas));
+                        hidden.add(decoder.lastHiddenStatesPacked(pass, rows, prefix, deltas));
+                        hidden.add(decoder.lastHiddenStates(pass, new int[][] {prefixTokens},
+                                new int[] {prefixTokens.length}, null, deltas));
                     }
-                    float[] values = new float[all.size()];
-                    for (int i = 0; i < values.length; i++) {
-                        values[i] = all.get(i);
-                    }
-                    return values;
+                    return values(hidden);
                 }
             };
-            assertSame(run(weights, FUSED, passes), run(weights, SEPARATE, passes), model);
+            assertKernelsAgree(weights, passes, model);
         }
     }
 
     @ParameterizedTest
     @ValueSource(strings = {"qwen3-tiny", "qwen2-tiny"})
-    void separateProductsGiveTheAdapterTheFusedGradients(String model) throws Exception {
-        try (NDManager scope = root.newSubManager()) {
-            DecoderWeights weights = TinyDecoders.weights(model, scope);
-            Random random = new Random(11);
-            int[][] tokens = {tokens(random, weights, 12), tokens(random, weights, 12)};
-            int[] lengths = {12, 8};
-            Function<Decoder, float[]> gradients = decoder -> {
-                try (NDManager pass = scope.newSubManager();
-                        LoraAdapter adapter = LoraAdapter.random(new LoraConfig(4, 8, 0,
-                                LoraConfig.defaults(model).targetModules(), false, model), weights.config, pass, 5)) {
-                    adapter.setTraining(true);
-                    for (NDArray p : adapter.parameters()) {
-                        p.setRequiresGradient(true);
-                    }
-                    try (GradientCollector collector = TorchRuntime.engine().newGradientCollector()) {
-                        collector.backward(decoder.lastHiddenStates(pass, tokens, lengths, null, adapter).square().sum());
-                    }
-                    List<Float> all = new ArrayList<>();
-                    for (NDArray p : adapter.parameters()) {
-                        add(all, p.getGradient());
-                    }
-                    float[] values = new float[all.size()];
-                    for (int i = 0; i < values.length; i++) {
-                        values[i] = all.get(i);
-                    }
-                    return values;
+    void separateProductsGiveTheAdapterTheFusedGradients(String model) {
+        DecoderWeights weights = WEIGHTS.get(model);
+        Random random = new Random(11);
+        int[][] tokens = {tokens(random, weights, 12), tokens(random, weights, 12)};
+        int[] lengths = {12, 8};
+        Function<Decoder, float[]> gradients = decoder -> {
+            try (NDManager pass = root.newSubManager();
+                    LoraAdapter adapter = LoraAdapter.random(allSevenProjections(model), weights.config, pass, 5)) {
+                adapter.setTraining(true);
+                for (NDArray p : adapter.parameters()) {
+                    p.setRequiresGradient(true);
                 }
-            };
-            float[] fused = run(weights, FUSED, gradients);
-            double size = 0;
-            for (float g : fused) {
-                size += Math.abs(g);
+                try (GradientCollector collector = TorchRuntime.engine().newGradientCollector()) {
+                    collector.backward(decoder.lastHiddenStates(pass, tokens, lengths, null, adapter).square().sum());
+                }
+                return values(adapter.parameters().stream().map(NDArray::getGradient).toList());
             }
-            assertTrue(size > 0, "the adapter gets gradients");
-            assertSame(fused, run(weights, SEPARATE, gradients), model);
+        };
+        double size = 0;
+        for (float g : assertKernelsAgree(weights, gradients, model)) {
+            size += Math.abs(g);
         }
+        assertTrue(size > 0, "the adapter gets gradients");
+    }
+
+    private static LoraConfig allSevenProjections(String model) {
+        return new LoraConfig(4, 8, 0, LoraConfig.defaults(model).targetModules(), false, model);
+    }
+
+    /** The same passes with one fused product and with three; returns the fused run's values. */
+    private static float[] assertKernelsAgree(DecoderWeights weights, Function<Decoder, float[]> passes, String model) {
+        float[] fused = run(weights, FUSED, passes);
+        assertSame(fused, run(weights, SEPARATE, passes), model);
+        return fused;
     }
 
     private static float[] run(DecoderWeights weights, Decoder.Kernels kernels, Function<Decoder, float[]> passes) {
@@ -127,10 +126,16 @@ class KernelsTest {
         }
     }
 
-    private static void add(List<Float> all, NDArray values) {
-        for (float v : values.toFloatArray()) {
-            all.add(v);
+    /** Every value of the arrays, one after the other. */
+    private static float[] values(List<NDArray> arrays) {
+        List<float[]> parts = arrays.stream().map(NDArray::toFloatArray).toList();
+        float[] all = new float[parts.stream().mapToInt(p -> p.length).sum()];
+        int at = 0;
+        for (float[] part : parts) {
+            System.arraycopy(part, 0, all, at, part.length);
+            at += part.length;
         }
+        return all;
     }
 
     private static int[] tokens(Random random, DecoderWeights weights, int count) {
