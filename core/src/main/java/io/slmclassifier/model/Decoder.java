@@ -44,10 +44,10 @@ public final class Decoder implements AutoCloseable {
 
     /**
      * An adapter prepared by the program for serving, once: on the model's device, in the compute dtype, q/k/v's and
-     * gate/up's A matrices stacked with a block-diagonal B so that each fused
-     * projection's update is one pair of products (decoder.py's {@code LayerAdapter}). It holds its own copy: the
-     * adapter it was made from may be closed. Pass it as the {@link ProjectionDeltas} of a pass of the decoder
-     * that installed it; {@link #close} frees it once no pass in flight uses it.
+     * gate/up's A matrices stacked with a block-diagonal B so that each fused projection's update is one pair of
+     * products (decoder.py's {@code LayerAdapter}). It holds its own copy: the adapter it was made from may be closed.
+     * Pass it as the {@link ProjectionDeltas} of a pass of the decoder that installed it; {@link #close} frees it once
+     * no pass in flight uses it.
      */
     public final class InstalledAdapter implements ProjectionDeltas, AutoCloseable {
         private final IValue prepared;
