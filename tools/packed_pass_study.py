@@ -1,10 +1,12 @@
 """Where a packed prefix-cache pass spends the GPU's time, step by step, and what each alternative of a step costs.
 
-The decoder program (core/.../model/decoder.py) runs its steps as ATen kernels: TorchScript's interpreter launches
-the same kernels as eager PyTorch once its fuser stops compiling shapes (a stream's packed passes never repeat a
-shape). So eager PyTorch, on Qwen3-0.6B's shapes with random weights, times the program's steps one by one:
+The decoder program (core/.../model/decoder.py) runs its steps as ATen kernels, and TorchScript's fuser compiles some
+element-wise chains of them into one kernel each (the rotary embedding, silu x up, the merge of the attention's
+halves). Eager PyTorch, on Qwen3-0.6B's shapes with random weights, times the program's steps one by one, unfused:
 CUDA events around each step of each of the 28 layers, a pass of 1,024 radr-like rows (27,008 tokens after a
-115-token prefix, the bench's texts), summed per step. Then the alternatives of the steps that only move memory.
+115-token prefix, the bench's texts), summed per step. Then the alternatives of the steps that only move memory,
+what the fuser does with shapes that change every call (as a stream's packed passes do; --fuser-only runs only
+this part), and the own-row attention on flash's and the memory-efficient kernel's varlen paths.
 
     python3 tools/packed_pass_study.py [tokens] [rows] [prefix] [--fuser-only]
 """
