@@ -171,8 +171,11 @@ class LayerAdapter:
     if serving:
       A = A.detach()
       B = B.detach()
-    return __torch__.LoraPair(A.to(device, config.compute_dtype), B.to(device, config.compute_dtype), scale, ranks,
-        dropout)
+    # A serving version holds its own copy (copy=True, also where device and dtype already match: a one-module
+    # group's A and B would otherwise be the adapter's own tensors), since the adapter it was made from may be closed
+    # while the version serves.
+    return __torch__.LoraPair(A.to(device, config.compute_dtype, False, serving),
+        B.to(device, config.compute_dtype, False, serving), scale, ranks, dropout)
 
 
 class PackedRows:

@@ -75,6 +75,30 @@ class LoraPassTest {
     }
 
     @Test
+    void anInstalledVersionHoldsItsOwnCopyOfEveryAAndB() {
+        // The adapter a version was made from may be closed while the version serves: changing the adapter's tensors
+        // in place must not change what the version serves (o and down, one module each, included).
+        LoraConfig allSeven = new LoraConfig(4, 8, 0, LoraConfig.defaults("qwen3-tiny").targetModules(), false,
+                "qwen3-tiny");
+        try (NDManager scope = root.newSubManager();
+                LoraAdapter adapter = LoraAdapter.random(allSeven, weights.config, scope, 9);
+                Decoder.InstalledAdapter installed = decoder.install(adapter)) {
+            float[] before = decoder.lastHiddenStates(scope, tokens, lengths, null, installed).toFloatArray();
+            for (NDArray p : adapter.parameters()) {
+                p.muli(0);
+            }
+            float[] after = decoder.lastHiddenStates(scope, tokens, lengths, null, installed).toFloatArray();
+            float[] base = decoder.lastHiddenStates(scope, tokens, lengths, null, null).toFloatArray();
+            double changed = 0;
+            for (int i = 0; i < before.length; i++) {
+                assertEquals(before[i], after[i], 1e-6, "hidden " + i);
+                changed = Math.max(changed, Math.abs(base[i] - before[i]));
+            }
+            assertTrue(changed > 1e-3, "the version changes the hidden states (" + changed + ")");
+        }
+    }
+
+    @Test
     void anAdapterPreparedOnceServesWhatTheSameAdapterBuiltInThePassServes() {
         try (NDManager scope = root.newSubManager();
                 LoraAdapter adapter = LoraAdapter.random(SOME_MODULES, weights.config, scope, 5)) {
