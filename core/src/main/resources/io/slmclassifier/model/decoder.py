@@ -234,10 +234,13 @@ class Qwen3DecoderLayer:
   input_layernorm : Tensor
   qkv_proj : Tensor
   qkv_bias : Optional[Tensor]
-  # Row blocks of qkv_proj (views, no memory of their own) for the separate products of large passes.
+  # Row blocks of qkv_proj and qkv_bias (views, no memory of their own) for the separate products of large passes.
   q_proj : Tensor
   k_proj : Tensor
   v_proj : Tensor
+  q_bias : Optional[Tensor]
+  k_bias : Optional[Tensor]
+  v_bias : Optional[Tensor]
   qkv_sizes : List[int]
   q_norm : Optional[Tensor]
   k_norm : Optional[Tensor]
@@ -259,6 +262,12 @@ class Qwen3DecoderLayer:
         config.num_key_value_heads * config.head_dim]
     blocks = torch.split_with_sizes(qkv_proj, self.qkv_sizes, 0)
     self.q_proj, self.k_proj, self.v_proj = blocks[0], blocks[1], blocks[2]
+    self.q_bias = None
+    self.k_bias = None
+    self.v_bias = None
+    if qkv_bias is not None:
+      biases = torch.split_with_sizes(qkv_bias, self.qkv_sizes, 0)
+      self.q_bias, self.k_bias, self.v_bias = biases[0], biases[1], biases[2]
     self.q_norm = q_norm
     self.k_norm = k_norm
     self.o_proj = o_proj
@@ -332,16 +341,9 @@ class Qwen3DecoderLayer:
     # first product is shared (x A^T of the three stacked A), its second runs per module on B's rows for it.
     config = self.config
     batch, width = hidden_states.size(0), hidden_states.size(1)
-    q_bias = annotate(Optional[Tensor], None)
-    k_bias = annotate(Optional[Tensor], None)
-    v_bias = annotate(Optional[Tensor], None)
-    qkv_bias = self.qkv_bias
-    if qkv_bias is not None:
-      biases = torch.split_with_sizes(qkv_bias, self.qkv_sizes, 0)
-      q_bias, k_bias, v_bias = biases[0], biases[1], biases[2]
-    q = torch.linear(hidden_states, self.q_proj, q_bias)
-    k = torch.linear(hidden_states, self.k_proj, k_bias)
-    v = torch.linear(hidden_states, self.v_proj, v_bias)
+    q = torch.linear(hidden_states, self.q_proj, self.q_bias)
+    k = torch.linear(hidden_states, self.k_proj, self.k_bias)
+    v = torch.linear(hidden_states, self.v_proj, self.v_bias)
     pair = adapter.qkv_proj if adapter is not None else None
     if pair is not None:
       low = pair.low(hidden_states)

@@ -51,8 +51,11 @@ class KernelsTest {
         DecoderWeights weights = WEIGHTS.get(model);
         try (NDManager scope = root.newSubManager()) {
             Random random = new Random(7);
-            int[] prefixTokens = tokens(random, weights, 19);
-            List<int[]> rows = List.of(tokens(random, weights, 9), tokens(random, weights, 1), tokens(random, weights, 30));
+            int[] prefixTokens = TinyDecoders.randomTokens(random, weights.config, 19);
+            List<int[]> rows = new ArrayList<>();
+            for (int length : new int[] {9, 1, 30}) {
+                rows.add(TinyDecoders.randomTokens(random, weights.config, length));
+            }
             LoraAdapter adapter = LoraAdapter.random(allSevenProjections(model), weights.config, scope, 3);
             Function<Decoder, float[]> passes = decoder -> {
                 try (NDManager pass = scope.newSubManager();
@@ -76,7 +79,8 @@ class KernelsTest {
     void separateProductsGiveTheAdapterTheFusedGradients(String model) {
         DecoderWeights weights = WEIGHTS.get(model);
         Random random = new Random(11);
-        int[][] tokens = {tokens(random, weights, 12), tokens(random, weights, 12)};
+        int[][] tokens = {TinyDecoders.randomTokens(random, weights.config, 12),
+                TinyDecoders.randomTokens(random, weights.config, 12)};
         int[] lengths = {12, 8};
         Function<Decoder, float[]> gradients = decoder -> {
             try (NDManager pass = root.newSubManager();
@@ -136,13 +140,5 @@ class KernelsTest {
             at += part.length;
         }
         return all;
-    }
-
-    private static int[] tokens(Random random, DecoderWeights weights, int count) {
-        int[] tokens = new int[count];
-        for (int i = 0; i < count; i++) {
-            tokens[i] = random.nextInt(weights.config.vocabSize());
-        }
-        return tokens;
     }
 }

@@ -35,7 +35,7 @@ class PackedRowsTest {
         root = NDManager.newBaseManager(Device.cpu());
         weights = TinyDecoders.weights("qwen3-tiny", root);
         decoder = new Decoder(weights, DataType.FLOAT32);
-        prefixTokens = randomTokens(new Random(1), 23);
+        prefixTokens = TinyDecoders.randomTokens(new Random(1), weights.config, 23);
     }
 
     @AfterAll
@@ -134,16 +134,8 @@ class PackedRowsTest {
         Random random = new Random(lengths.length * 31L + lengths[0]);
         List<int[]> rows = new ArrayList<>();
         for (int length : lengths) {
-            rows.add(randomTokens(random, length));
+            rows.add(TinyDecoders.randomTokens(random, weights.config, length));
         }
         return rows;
-    }
-
-    private static int[] randomTokens(Random random, int count) {
-        int[] tokens = new int[count];
-        for (int i = 0; i < count; i++) {
-            tokens[i] = random.nextInt(weights.config.vocabSize());
-        }
-        return tokens;
     }
 }
