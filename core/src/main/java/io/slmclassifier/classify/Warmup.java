@@ -1,7 +1,9 @@
 package io.slmclassifier.classify;
 
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,23 +32,29 @@ public final class Warmup {
     private Warmup() {}
 
     /**
-     * The sizes for "auto": on a GPU the largest pass, one row, two sizes that run whole prompts and two that
-     * continue the cached prefix; on a CPU, where the program is not fused and a large pass of a real model takes
-     * seconds, one row and a few.
+     * The sizes for "auto": on a GPU the largest pass, every row count that runs whole prompts (1 to 8: a stream
+     * at a low rate sends mostly these) and two sizes that continue the cached prefix; on a CPU, where the program
+     * is not fused and a large pass of a real model takes seconds, one row and a few. Each size once, in that order.
+     *
+     * <p>Every pass of 1 to 8 rows on a GPU is the whole-prompt program's. When the warm-up covered 1, 2 and 3 rows
+     * only, an H100's slowest passes after "ready" were of 1 to 8 texts taking 65-96 ms where the same sizes take
+     * 8-16 ms, in the first second and now and then later (docs/benchmarks.md, "Latency at a steady rate").
      */
     public static List<Integer> autoSizes(boolean gpu, int maxBatch) {
-        List<Integer> sizes = new ArrayList<>();
+        Set<Integer> sizes = new LinkedHashSet<>();
         if (gpu) {
             sizes.add(maxBatch);
         }
         sizes.add(1);
         sizes.add(Math.min(maxBatch, 3));
         if (gpu) {
-            sizes.add(Math.min(maxBatch, 2));
+            for (int rows = 2; rows < Classifier.Options.GPU_PREFIX_MIN_ROWS; rows++) {
+                sizes.add(Math.min(maxBatch, rows));
+            }
             sizes.add(Math.min(maxBatch, 2 * Classifier.Options.GPU_PREFIX_MIN_ROWS));
             sizes.add(Math.max(1, maxBatch / 2 + 1));
         }
-        return sizes;
+        return new ArrayList<>(sizes);
     }
 
     /**

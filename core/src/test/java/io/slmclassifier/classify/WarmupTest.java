@@ -13,10 +13,11 @@ class WarmupTest {
 
     @Test
     void sizesFromTheSetting() {
-        assertEquals(List.of(1024, 1, 3, 2, 18, 513), Warmup.sizes("auto", true, 1024), "GPU: the largest pass first");
-        assertEquals(List.of(4, 1, 3, 2, 4, 3), Warmup.sizes("auto", true, 4));
+        assertEquals(List.of(1024, 1, 3, 2, 4, 5, 6, 7, 8, 18, 513), Warmup.sizes("auto", true, 1024),
+                "GPU: the largest pass first, then every whole-prompt size");
+        assertEquals(List.of(4, 1, 3, 2), Warmup.sizes("auto", true, 4), "each size once, none over the limit");
         assertEquals(List.of(1, 3), Warmup.sizes("AUTO", false, 32));
-        assertEquals(List.of(1, 1), Warmup.sizes("auto", false, 1));
+        assertEquals(List.of(1), Warmup.sizes("auto", false, 1));
         assertEquals(List.of(), Warmup.sizes("none", true, 1024));
         assertEquals(List.of(), Warmup.sizes(" ", true, 1024));
         assertEquals(List.of(64, 1, 7), Warmup.sizes("64, 1,7", false, 64));

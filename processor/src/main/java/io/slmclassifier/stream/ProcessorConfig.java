@@ -88,7 +88,7 @@ public final class ProcessorConfig extends ServiceConfig {
                 + "for batch.linger.ms or a full batch)")
         .define("warmup.batch.sizes", Type.STRING, "auto", WARMUP_SIZES, BATCHING, "forward passes of these row counts run through the inference worker before the first record (each three times, "
                 + "at other text lengths each time: the program compiles kernels on its first passes at new shapes); auto: the batch limit, "
-                + "1, 3, 2, 18 and half the limit on a GPU, "
+                + "1 to 8 (the whole-prompt passes), 18 and half the limit on a GPU, "
                 + "1 and 3 on CPU; none: no warm-up")
         .define("inference.timeout.ms", Type.INT, "5000", Validator.atLeast(1), BATCHING, "a batch running longer than this is logged (the stream thread never waits for it)")
         .define("text.max.chars", Type.INT, "10000", Validator.atLeast(1), INPUT, "longer texts are truncated or rejected (text.too.long)")
