@@ -8,6 +8,7 @@
 #   [train-noopt] [kafka-1024] [train-profile] [train-trace] [label-mass] [latency] [latency-alo] [latency-before]
 #   [fidelity] [tasks] [tasks-kafka] [tasks-kafka-mix] [adapters-100] [train-fidelity] [infer-packed] [kafka-packed]
 #   [two-gpus] [profile-1] [infer-steps-bf16] [infer-padded] [kafka-padded] [kernels] [kafka-fused-qkv]
+#   [latency-warmup-before]
 #   (default: hf infer train kafka; the others are the experiments behind the defaults)
 #   infer-packed / kafka-packed: the infer and kafka-1024 steps with -Dslm.prefix.packed=true, the prefix cache's
 #   passes packing their rows into one sequence of real tokens instead of right-padding them (~2 / ~3 min); the
@@ -24,7 +25,8 @@
 #   (~2 min each); adapters-100: GPU memory of 100 resident rank-16 adapters (~1 min)
 #   latency / latency-alo: latency at 10-90% of the capacity through Kafka, exactly-once / at-least-once
 #   (~5 min each; latency-before: exactly-once with Kafka Streams' producer linger.ms of 100 ms and no warm-up,
-#   the settings before the latency work); fidelity: bfloat16 probabilities against transformers' float32, with each float32 switch of
+#   the settings before the latency work; latency-warmup-before: exactly-once with the warm-up before it covered
+#   every whole-prompt size, 1024,1,3,2,18,513); fidelity: bfloat16 probabilities against transformers' float32, with each float32 switch of
 #   the decoder in turn, on the random model and on a copy with the final norm x 6 (~5 min)
 #   train-fidelity: the committed tiny Qwen3 (src/test/resources/models/qwen3-tiny: send its config.json and
 #   model.safetensors, 9.3 MiB, beside the kit's one part; or a random model of its shape
@@ -113,6 +115,9 @@ for step in $steps; do
     latency-before) run java-latency-before 580 tools/gpu-run.sh "${BENCH[@]}" --kafka --batch-sizes 1024 --messages 40000 \
           --rate-percent 10,25,50,75,90 --duration 30 --guarantee exactly_once_v2 \
           --set kafka.producer.linger.ms=100 --set warmup.batch.sizes=none ;;
+    latency-warmup-before) run java-latency-warmup-before 580 tools/gpu-run.sh "${BENCH[@]}" --kafka --batch-sizes 1024 \
+          --messages 40000 --rate-percent 10,25,50,75,90 --duration 30 --guarantee exactly_once_v2 \
+          --set warmup.batch.sizes=1024,1,3,2,18,513 --json "$OUT/latency-warmup-before.json" ;;
     fidelity)
       # The same 512 texts through this project's bfloat16 program with each float32 switch (Decoder.Precision),
       # then transformers float32 / bfloat16 on the same ids; on the random weights and with the final norm x 6.
