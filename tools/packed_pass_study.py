@@ -92,11 +92,6 @@ def layer(x, L, steps, rotary=rotary_cat, qk_norm="two", mlp="silu_mul", residua
     mark("start")
     h = torch.rms_norm(x, [HIDDEN], L["ln1"], EPS)
     mark("norm")
-    if qk_norm != "separate":
-        qkv = F.linear(h, L["qkv"])
-        mark("qkv product")
-        per_head = qkv.view(1, T, HEADS + 2 * KV, D)
-        q, k, v = per_head.narrow(2, 0, HEADS), per_head.narrow(2, HEADS, KV), per_head.narrow(2, HEADS + KV, KV)
     if qk_norm == "separate":
         # q, k and v from three products: contiguous outputs, so the norms read them without a copy.
         q = F.linear(h, L["qkv"].narrow(0, 0, HEADS * D)).view(1, T, HEADS, D)
@@ -108,34 +103,39 @@ def layer(x, L, steps, rotary=rotary_cat, qk_norm="two", mlp="silu_mul", residua
         mark("q/k norms")
         q, k = rotary(q), rotary(k)
         mark("rotary")
-    elif qk_norm == "folded":
-        # The norm's scale s = rsqrt(mean(x^2) + eps) from a strided reduction (no copy), the weight folded into the
-        # rotary tables (w * cos, swap(w) * sin: [T, 1, D] per layer), s applied last: 4 kernels per tensor.
-        def normed_rotary(x, weight):
-            s = torch.rsqrt(torch.linalg.vector_norm(x, 2., -1, True, dtype=torch.float32).square_() / D + EPS)
-            half = D // 2
-            wsw = torch.cat([weight.narrow(0, half, half), weight.narrow(0, 0, half)])
-            cw, sw = cos * weight, sin * wsw
-            out = x * cw
-            out.narrow(-1, 0, half).addcmul_(x.narrow(-1, half, half), sw.narrow(-1, 0, half))
-            out.narrow(-1, half, half).addcmul_(x.narrow(-1, 0, half), sw.narrow(-1, half, half))
-            return out.mul_(s.to(bf16))
-        q, k = normed_rotary(q, L["qn"]), normed_rotary(k, L["kn"])
-        mark("rotary")
-    elif qk_norm == "two":
-        q = torch.rms_norm(q, [D], L["qn"], EPS)
-        k = torch.rms_norm(k, [D], L["kn"], EPS)
-        mark("q/k norms")
-        q, k = rotary(q), rotary(k)
-        mark("rotary")
     else:
-        # One norm over q's and k's heads, no weight, then ONE rotary over both with the weights folded in.
-        qk = torch.rms_norm(per_head.narrow(2, 0, HEADS + KV), [D], None, EPS)
-        qk = qk * L["qkn"]
-        mark("q/k norms")
-        qk = rotary(qk)
-        q, k = qk.narrow(2, 0, HEADS), qk.narrow(2, HEADS, KV)
-        mark("rotary")
+        qkv = F.linear(h, L["qkv"])
+        mark("qkv product")
+        per_head = qkv.view(1, T, HEADS + 2 * KV, D)
+        q, k, v = per_head.narrow(2, 0, HEADS), per_head.narrow(2, HEADS, KV), per_head.narrow(2, HEADS + KV, KV)
+        if qk_norm == "folded":
+            # The norm's scale s = rsqrt(mean(x^2) + eps) from a strided reduction (no copy), the weight folded into the
+            # rotary tables (w * cos, swap(w) * sin: [T, 1, D] per layer), s applied last: 4 kernels per tensor.
+            def normed_rotary(x, weight):
+                s = torch.rsqrt(torch.linalg.vector_norm(x, 2., -1, True, dtype=torch.float32).square_() / D + EPS)
+                half = D // 2
+                wsw = torch.cat([weight.narrow(0, half, half), weight.narrow(0, 0, half)])
+                cw, sw = cos * weight, sin * wsw
+                out = x * cw
+                out.narrow(-1, 0, half).addcmul_(x.narrow(-1, half, half), sw.narrow(-1, 0, half))
+                out.narrow(-1, half, half).addcmul_(x.narrow(-1, 0, half), sw.narrow(-1, half, half))
+                return out.mul_(s.to(bf16))
+            q, k = normed_rotary(q, L["qn"]), normed_rotary(k, L["kn"])
+            mark("rotary")
+        elif qk_norm == "two":
+            q = torch.rms_norm(q, [D], L["qn"], EPS)
+            k = torch.rms_norm(k, [D], L["kn"], EPS)
+            mark("q/k norms")
+            q, k = rotary(q), rotary(k)
+            mark("rotary")
+        else:
+            # One norm over q's and k's heads, no weight, then ONE rotary over both with the weights folded in.
+            qk = torch.rms_norm(per_head.narrow(2, 0, HEADS + KV), [D], None, EPS)
+            qk = qk * L["qkn"]
+            mark("q/k norms")
+            qk = rotary(qk)
+            q, k = qk.narrow(2, 0, HEADS), qk.narrow(2, HEADS, KV)
+            mark("rotary")
     rows = q.transpose(1, 2)
     r1 = torch._scaled_dot_product_flash_attention(rows, L["pk"], L["pv"], 0., False, False, scale=None)
     o1, lse1 = r1[0].transpose(1, 2), r1[1].narrow(-1, 0, T).transpose(1, 2)
@@ -162,13 +162,11 @@ def layer(x, L, steps, rotary=rotary_cat, qk_norm="two", mlp="silu_mul", residua
     else:
         gu = F.linear(h, L["gu"])
         mark("gate/up product")
-    if mlp == "separate":
-        pass
-    elif mlp == "silu_mul":
-        act = F.silu(gu.narrow(-1, 0, INTER)) * gu.narrow(-1, INTER, INTER)
-    else:
-        gate = gu.narrow(-1, 0, INTER)
-        act = F.silu(gate, inplace=True).mul_(gu.narrow(-1, INTER, INTER))
+        if mlp == "silu_mul":
+            act = F.silu(gu.narrow(-1, 0, INTER)) * gu.narrow(-1, INTER, INTER)
+        else:
+            gate = gu.narrow(-1, 0, INTER)
+            act = F.silu(gate, inplace=True).mul_(gu.narrow(-1, INTER, INTER))
     mark("silu * up")
     d = F.linear(act, L["down"])
     mark("down product")
