@@ -168,15 +168,21 @@ public final class Decoder implements AutoCloseable {
     }
 
     /**
-     * From how many tokens in a pass (rows x width, or a packed pass's tokens) q, k and v come from three products over
-     * row blocks of the fused weight instead of one. The fused product's q and k are views with the other columns
-     * between their rows, which Qwen3's q and k norm kernel copies before it reads them: a cost per token, where the
-     * two more products cost two launches per layer. Measured on an H100 (docs/benchmarks.md, step kernels): three
-     * products gained 2-4% at batch 256 and 1,024 after the prefix (6,700 and 27,000 tokens) and 6% with whole
-     * prompts, and cost 0.7 ms at one whole prompt (141 tokens). {@code -Dslm.decoder.separate.qkv.tokens}: default
-     * 2,048; 0 always, -1 never.
+     * Which kernels a pass runs where more than one way is exact.
+     *
+     * <p>{@code separateQkvTokens}: from how many tokens in a pass (rows x width, or a packed pass's tokens) q, k and
+     * v come from three products over row blocks of the fused weight instead of one. The fused product's q and k are
+     * views with the other columns between their rows, which Qwen3's q and k norm kernel copies before it reads them:
+     * a cost per token, where the two more products cost two launches per layer. Measured on an H100
+     * (docs/benchmarks.md, step kernels): three products gained 2-4% at batch 256 and 1,024 after the prefix (6,700
+     * and 27,000 tokens) and 6% with whole prompts, and cost 0.7 ms at one whole prompt (141 tokens).
+     * {@code -Dslm.decoder.separate.qkv.tokens}: default 2,048; 0 always, -1 never.
+     *
+     * <p>{@code jointQk}: below that size, q and k of the one product are normed (Qwen3) and rotated as ONE block of
+     * heads: three kernels per layer instead of six, where a small pass's time is the host launching its kernels.
+     * {@code -Dslm.decoder.joint.qk}: default true.
      */
-    public record Kernels(int separateQkvTokens) {
+    public record Kernels(int separateQkvTokens, boolean jointQk) {
         public static final int DEFAULT_SEPARATE_QKV_TOKENS = 2048;
 
         public static Kernels fromSystemProperties() {
@@ -185,7 +191,11 @@ public final class Decoder implements AutoCloseable {
                 throw new IllegalArgumentException("slm.decoder.separate.qkv.tokens takes a number of tokens, 0 (always) or -1 "
                         + "(never), not " + tokens);
             }
-            return new Kernels(tokens);
+            String joint = System.getProperty("slm.decoder.joint.qk", "true").trim();
+            if (!joint.equals("true") && !joint.equals("false")) {
+                throw new IllegalArgumentException("slm.decoder.joint.qk takes true or false, not " + joint);
+            }
+            return new Kernels(tokens, Boolean.parseBoolean(joint));
         }
     }
 
@@ -254,7 +264,7 @@ public final class Decoder implements AutoCloseable {
                 IValue.from(c.numKeyValueHeads()), IValue.from(c.headDim()), IValue.from(c.rmsNormEps()),
                 IValue.from(torchDtype(computeType)), IValue.from(steps.finalNorm()),
                 IValue.from(steps.prefixMerge()), IValue.from(steps.rotary()),
-                IValue.from(kernels.separateQkvTokens())));
+                IValue.from(kernels.separateQkvTokens()), IValue.from(kernels.jointQk())));
         this.noAdapter = program.hold(program.call("no_adapter"));
     }
 

@@ -28,6 +28,9 @@ class DecoderConfig:
   # From how many tokens in a pass q, k and v come from three products over row blocks of qkv_proj (-1: never), so
   # that Qwen3's q and k norms read contiguous rows instead of copying them first (Decoder.Kernels).
   separate_qkv_tokens : int
+  # Whether q and k of the one fused product are normed and rotated as ONE block of heads (Decoder.Kernels): three
+  # kernels per layer instead of six, where a small pass's time is the host launching them.
+  joint_qk : bool
   # PyTorch's numbers for the dtypes the program names itself (c10::ScalarType): the serialized dialect imports
   # no dtype names (`torch.float32` is refused).
   float32 : int
@@ -36,7 +39,7 @@ class DecoderConfig:
 
   def __init__(self, hidden_size: int, intermediate_size: int, num_attention_heads: int, num_key_value_heads: int,
       head_dim: int, rms_norm_eps: float, compute_dtype: int, float32_final_norm: bool, float32_prefix_merge: bool,
-      float32_rotary: bool, separate_qkv_tokens: int):
+      float32_rotary: bool, separate_qkv_tokens: int, joint_qk: bool):
     self.hidden_size = hidden_size
     self.intermediate_size = intermediate_size
     self.num_attention_heads = num_attention_heads
@@ -48,6 +51,7 @@ class DecoderConfig:
     self.float32_prefix_merge = float32_prefix_merge
     self.float32_rotary = float32_rotary
     self.separate_qkv_tokens = separate_qkv_tokens
+    self.joint_qk = joint_qk
     self.float32 = 6
     self.int64 = 4
     self.boolean = 11
@@ -244,6 +248,9 @@ class Qwen3DecoderLayer:
   qkv_sizes : List[int]
   q_norm : Optional[Tensor]
   k_norm : Optional[Tensor]
+  # q_norm's weight for each query head, then k_norm's for each kv head [heads + kv_heads, head_dim]: the q and k of
+  # the fused product are ONE block of heads there, normed at once.
+  qk_norm : Optional[Tensor]
   o_proj : Tensor
   post_attention_layernorm : Tensor
   gate_up_proj : Tensor
@@ -270,6 +277,10 @@ class Qwen3DecoderLayer:
       self.q_bias, self.k_bias, self.v_bias = biases[0], biases[1], biases[2]
     self.q_norm = q_norm
     self.k_norm = k_norm
+    self.qk_norm = None
+    if q_norm is not None and k_norm is not None:
+      self.qk_norm = torch.cat([q_norm.expand([config.num_attention_heads, config.head_dim]),
+          k_norm.expand([config.num_key_value_heads, config.head_dim])], 0)
     self.o_proj = o_proj
     self.post_attention_layernorm = post_attention_layernorm
     self.gate_up_proj = gate_up_proj
@@ -304,6 +315,9 @@ class Qwen3DecoderLayer:
     heads, kv_heads = config.num_attention_heads, config.num_key_value_heads
     if config.separate_qkv_tokens >= 0 and batch * width >= config.separate_qkv_tokens:
       query_states, key_states, value_states = self.project_qkv_separately(hidden_states, adapter)
+      query_states, key_states = self.norm_q_and_k(query_states, key_states)
+      query_states = self.apply_rotary_pos_emb(query_states, cos, sin)
+      key_states = self.apply_rotary_pos_emb(key_states, cos, sin)
     else:
       qkv = torch.linear(hidden_states, self.qkv_proj, self.qkv_bias)
       if adapter is not None:
@@ -311,14 +325,23 @@ class Qwen3DecoderLayer:
       # Views into the one projection's output, per head: no copies. split, not narrow, where training's gradients
       # flow back: split's backward is one concatenation, narrow's a zeroed tensor of the whole input for each view.
       per_head = qkv.view([batch, width, heads + 2 * kv_heads, config.head_dim])
-      qkv_states = torch.split_with_sizes(per_head, [heads, kv_heads, kv_heads], 2)
-      query_states, key_states, value_states = qkv_states[0], qkv_states[1], qkv_states[2]
-    q_norm, k_norm = self.q_norm, self.k_norm
-    if q_norm is not None and k_norm is not None:
-      query_states = torch.rms_norm(query_states, [config.head_dim], q_norm, config.rms_norm_eps)
-      key_states = torch.rms_norm(key_states, [config.head_dim], k_norm, config.rms_norm_eps)
-    query_states = self.apply_rotary_pos_emb(query_states, cos, sin)
-    key_states = self.apply_rotary_pos_emb(key_states, cos, sin)
+      qk_norm = self.qk_norm
+      if config.joint_qk:
+        qk_and_v = torch.split_with_sizes(per_head, [heads + kv_heads, kv_heads], 2)
+        qk = qk_and_v[0]
+        value_states = qk_and_v[1]
+        if qk_norm is not None:
+          # Normed, rounded to the compute dtype, then weighted: Qwen3RMSNorm's order, head by head.
+          qk = torch.rms_norm(qk, [config.head_dim], None, config.rms_norm_eps) * qk_norm
+        qk = self.apply_rotary_pos_emb(qk, cos, sin)
+        q_and_k = torch.split_with_sizes(qk, [heads, kv_heads], 2)
+        query_states, key_states = q_and_k[0], q_and_k[1]
+      else:
+        qkv_states = torch.split_with_sizes(per_head, [heads, kv_heads, kv_heads], 2)
+        query_states, key_states, value_states = qkv_states[0], qkv_states[1], qkv_states[2]
+        query_states, key_states = self.norm_q_and_k(query_states, key_states)
+        query_states = self.apply_rotary_pos_emb(query_states, cos, sin)
+        key_states = self.apply_rotary_pos_emb(key_states, cos, sin)
 
     if prefix_key is None or prefix_value is None:
       attn_output = self.attend(query_states, key_states, value_states)
@@ -333,6 +356,15 @@ class Qwen3DecoderLayer:
     if adapter is not None:
       hidden_states = self.lora(adapter.o_proj, hidden_states, attn_output)
     return (hidden_states, key_states, value_states)
+
+  def norm_q_and_k(self, query_states: Tensor, key_states: Tensor) -> Tuple[Tensor, Tensor]:
+    # Qwen3's per-head RMS norms of queries and keys; Qwen2 and Llama have none.
+    config = self.config
+    q_norm, k_norm = self.q_norm, self.k_norm
+    if q_norm is not None and k_norm is not None:
+      query_states = torch.rms_norm(query_states, [config.head_dim], q_norm, config.rms_norm_eps)
+      key_states = torch.rms_norm(key_states, [config.head_dim], k_norm, config.rms_norm_eps)
+    return (query_states, key_states)
 
   def project_qkv_separately(self, hidden_states: Tensor,
       adapter: Optional[__torch__.LayerAdapter]) -> Tuple[Tensor, Tensor, Tensor]:
@@ -390,6 +422,12 @@ class Qwen3DecoderLayer:
 
   def attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
     # Causal attention of right-padded rows: a real token never sees padding, padded rows are never read.
+    if q.is_cuda and q.dtype != self.config.float32:
+      # The flash kernel scaled_dot_product_attention picks for these shapes, called without its choosing (a few
+      # dozen checks on the host in every layer of every pass); it reads the kv heads of grouped queries itself.
+      r = torch._scaled_dot_product_flash_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), 0., True,
+          False, scale=None)
+      return r[0].transpose(1, 2).flatten(2)
     out = torch.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), None, 0., True,
         scale=None, enable_gqa=True)
     return out.transpose(1, 2).flatten(2)
@@ -598,10 +636,11 @@ class Model(Module):
 
   def setup(self, weights: Dict[str, Tensor], num_hidden_layers: int, hidden_size: int, intermediate_size: int,
       num_attention_heads: int, num_key_value_heads: int, head_dim: int, rms_norm_eps: float, compute_dtype: int,
-      float32_final_norm: bool, float32_prefix_merge: bool, float32_rotary: bool, separate_qkv_tokens: int) -> None:
+      float32_final_norm: bool, float32_prefix_merge: bool, float32_rotary: bool, separate_qkv_tokens: int,
+      joint_qk: bool) -> None:
     config = __torch__.DecoderConfig(hidden_size, intermediate_size, num_attention_heads, num_key_value_heads,
         head_dim, rms_norm_eps, compute_dtype, float32_final_norm, float32_prefix_merge, float32_rotary,
-        separate_qkv_tokens)
+        separate_qkv_tokens, joint_qk)
     self.model = __torch__.Qwen3Model(config, weights, num_hidden_layers)
 
   def qwen3(self) -> __torch__.Qwen3Model:

@@ -20,14 +20,16 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * {@link Decoder.Kernels}: q, k and v from three products compute what the fused product computes, in float32 on the
- * CPU: whole prompts, packed rows after a prefix, an installed adapter on all seven projections, and a training
- * pass's gradients. Qwen3 (q/k norms) and Qwen2 (the attention's bias, split into its three blocks).
+ * {@link Decoder.Kernels}: q, k and v from three products, and q and k of the fused product normed and rotated as one
+ * block, compute what the fused product with q and k apart computes, in float32 on the CPU: whole prompts, packed rows
+ * after a prefix, an installed adapter on all seven projections, and a training pass's gradients. Qwen3 (q/k norms)
+ * and Qwen2 (the attention's bias, split into its three blocks; no norms, the joint rotary only).
  */
 class KernelsTest {
     private static final double TOLERANCE = 1e-5;
-    private static final Decoder.Kernels FUSED = new Decoder.Kernels(-1);
-    private static final Decoder.Kernels SEPARATE = new Decoder.Kernels(0);
+    private static final Decoder.Kernels FUSED = new Decoder.Kernels(-1, false);
+    private static final Decoder.Kernels SEPARATE = new Decoder.Kernels(0, false);
+    private static final Decoder.Kernels JOINT_QK = new Decoder.Kernels(-1, true);
     private static NDManager root;
     private static final Map<String, DecoderWeights> WEIGHTS = new HashMap<>();
 
@@ -47,7 +49,7 @@ class KernelsTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"qwen3-tiny", "qwen2-tiny"})
-    void separateProductsServeTheFusedNumbers(String model) {
+    void everyKernelChoiceServesTheFusedNumbers(String model) {
         DecoderWeights weights = WEIGHTS.get(model);
         try (NDManager scope = root.newSubManager()) {
             Random random = new Random(7);
@@ -76,7 +78,7 @@ class KernelsTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"qwen3-tiny", "qwen2-tiny"})
-    void separateProductsGiveTheAdapterTheFusedGradients(String model) {
+    void everyKernelChoiceGivesTheAdapterTheFusedGradients(String model) {
         DecoderWeights weights = WEIGHTS.get(model);
         Random random = new Random(11);
         int[][] tokens = {TinyDecoders.randomTokens(random, weights.config, 12),
@@ -106,10 +108,11 @@ class KernelsTest {
         return new LoraConfig(4, 8, 0, LoraConfig.defaults(model).targetModules(), false, model);
     }
 
-    /** The same passes with one fused product and with three; returns the fused run's values. */
+    /** The same passes with one fused product, with three, and with q and k as one block; the fused run's values. */
     private static float[] assertKernelsAgree(DecoderWeights weights, Function<Decoder, float[]> passes, String model) {
         float[] fused = run(weights, FUSED, passes);
-        assertSame(fused, run(weights, SEPARATE, passes), model);
+        assertSame(fused, run(weights, SEPARATE, passes), model + ", three products");
+        assertSame(fused, run(weights, JOINT_QK, passes), model + ", q and k as one block");
         return fused;
     }
 
