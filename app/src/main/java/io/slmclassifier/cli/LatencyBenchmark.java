@@ -166,6 +166,9 @@ public final class LatencyBenchmark {
             long[] receivedAt = new long[total];
             Arrays.fill(receivedAt, -1);
             awaitAssignment(reader);
+            // A user's producer knows the topic's partitions and leaders already; a new one fetches them at its first
+            // send, which blocks, and the records due meanwhile would go out late in a burst.
+            producer.partitionsFor(run + ".in");
             Reader consumer = new Reader(reader, registry.url(), run, sentAt, emittedAt, receivedAt);
             Thread reading = new Thread(consumer, "latency-reader");
             reading.start();
