@@ -315,9 +315,7 @@ class Qwen3DecoderLayer:
     heads, kv_heads = config.num_attention_heads, config.num_key_value_heads
     if config.separate_qkv_tokens >= 0 and batch * width >= config.separate_qkv_tokens:
       query_states, key_states, value_states = self.project_qkv_separately(hidden_states, adapter)
-      query_states, key_states = self.norm_q_and_k(query_states, key_states)
-      query_states = self.apply_rotary_pos_emb(query_states, cos, sin)
-      key_states = self.apply_rotary_pos_emb(key_states, cos, sin)
+      query_states, key_states = self.norm_and_rotate_apart(query_states, key_states, cos, sin)
     else:
       qkv = torch.linear(hidden_states, self.qkv_proj, self.qkv_bias)
       if adapter is not None:
@@ -325,23 +323,14 @@ class Qwen3DecoderLayer:
       # Views into the one projection's output, per head: no copies. split, not narrow, where training's gradients
       # flow back: split's backward is one concatenation, narrow's a zeroed tensor of the whole input for each view.
       per_head = qkv.view([batch, width, heads + 2 * kv_heads, config.head_dim])
-      qk_norm = self.qk_norm
       if config.joint_qk:
         qk_and_v = torch.split_with_sizes(per_head, [heads + kv_heads, kv_heads], 2)
-        qk = qk_and_v[0]
+        query_states, key_states = self.norm_and_rotate_jointly(qk_and_v[0], cos, sin)
         value_states = qk_and_v[1]
-        if qk_norm is not None:
-          # Normed, rounded to the compute dtype, then weighted: Qwen3RMSNorm's order, head by head.
-          qk = torch.rms_norm(qk, [config.head_dim], None, config.rms_norm_eps) * qk_norm
-        qk = self.apply_rotary_pos_emb(qk, cos, sin)
-        q_and_k = torch.split_with_sizes(qk, [heads, kv_heads], 2)
-        query_states, key_states = q_and_k[0], q_and_k[1]
       else:
         qkv_states = torch.split_with_sizes(per_head, [heads, kv_heads, kv_heads], 2)
-        query_states, key_states, value_states = qkv_states[0], qkv_states[1], qkv_states[2]
-        query_states, key_states = self.norm_q_and_k(query_states, key_states)
-        query_states = self.apply_rotary_pos_emb(query_states, cos, sin)
-        key_states = self.apply_rotary_pos_emb(key_states, cos, sin)
+        query_states, key_states = self.norm_and_rotate_apart(qkv_states[0], qkv_states[1], cos, sin)
+        value_states = qkv_states[2]
 
     if prefix_key is None or prefix_value is None:
       attn_output = self.attend(query_states, key_states, value_states)
@@ -357,14 +346,27 @@ class Qwen3DecoderLayer:
       hidden_states = self.lora(adapter.o_proj, hidden_states, attn_output)
     return (hidden_states, key_states, value_states)
 
-  def norm_q_and_k(self, query_states: Tensor, key_states: Tensor) -> Tuple[Tensor, Tensor]:
-    # Qwen3's per-head RMS norms of queries and keys; Qwen2 and Llama have none.
+  def norm_and_rotate_apart(self, query_states: Tensor, key_states: Tensor, cos: Tensor,
+      sin: Tensor) -> Tuple[Tensor, Tensor]:
+    # Qwen3's per-head RMS norms of queries and keys (Qwen2 and Llama have none), then the rotary embedding.
     config = self.config
     q_norm, k_norm = self.q_norm, self.k_norm
     if q_norm is not None and k_norm is not None:
       query_states = torch.rms_norm(query_states, [config.head_dim], q_norm, config.rms_norm_eps)
       key_states = torch.rms_norm(key_states, [config.head_dim], k_norm, config.rms_norm_eps)
-    return (query_states, key_states)
+    return (self.apply_rotary_pos_emb(query_states, cos, sin), self.apply_rotary_pos_emb(key_states, cos, sin))
+
+  def norm_and_rotate_jointly(self, qk: Tensor, cos: Tensor, sin: Tensor) -> Tuple[Tensor, Tensor]:
+    # The same for q and k as ONE block of heads [batch, seq, heads + kv_heads, head_dim]: one norm, one weighting,
+    # one rotary, where a small pass's time is the host launching kernels.
+    config = self.config
+    qk_norm = self.qk_norm
+    if qk_norm is not None:
+      # Normed, rounded to the compute dtype, then weighted: Qwen3RMSNorm's order, head by head.
+      qk = torch.rms_norm(qk, [config.head_dim], None, config.rms_norm_eps) * qk_norm
+    qk = self.apply_rotary_pos_emb(qk, cos, sin)
+    q_and_k = torch.split_with_sizes(qk, [config.num_attention_heads, config.num_key_value_heads], 2)
+    return (q_and_k[0], q_and_k[1])
 
   def project_qkv_separately(self, hidden_states: Tensor,
       adapter: Optional[__torch__.LayerAdapter]) -> Tuple[Tensor, Tensor, Tensor]:
@@ -423,8 +425,8 @@ class Qwen3DecoderLayer:
   def attend(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
     # Causal attention of right-padded rows: a real token never sees padding, padded rows are never read.
     if q.is_cuda and q.dtype != self.config.float32:
-      # The flash kernel scaled_dot_product_attention picks for these shapes, called without its choosing (a few
-      # dozen checks on the host in every layer of every pass); it reads the kv heads of grouped queries itself.
+      # The flash kernel scaled_dot_product_attention picks for these shapes, called without its choosing one on the
+      # host in every layer of every pass; it reads the kv heads of grouped queries itself.
       r = torch._scaled_dot_product_flash_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), 0., True,
           False, scale=None)
       return r[0].transpose(1, 2).flatten(2)
