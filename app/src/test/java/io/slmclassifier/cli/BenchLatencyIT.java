@@ -39,6 +39,10 @@ class BenchLatencyIT {
             assertEquals(2, windows.size(), where + ": 4 s in windows of 2 s");
             assertEquals(80, windows.get(0).get("count").asInt() + windows.get(1).get("count").asInt(), where);
             assertEquals(2.0, windows.get(1).get("fromSeconds").asDouble(), where);
+            for (JsonNode window : windows) {
+                double emitP99 = window.get("emitP99Ms").asDouble();
+                assertTrue(emitP99 >= 0 && emitP99 <= window.get("maxMs").asDouble(), where + ": emitted before read");
+            }
             assertPassesAccountForEveryRecord(run, 80, 8);
         }
     }
