@@ -89,6 +89,16 @@ def layer(x, L, steps, rotary=rotary_cat, qk_norm="two", mlp="silu_mul", residua
             e = torch.cuda.Event(enable_timing=True)
             e.record()
             steps.append((name, e))
+
+    def norms_then_rotary(q, k):
+        # Qwen3's two per-head norms with their weights, then the rotary of each: the program's way apart.
+        q = torch.rms_norm(q, [D], L["qn"], EPS)
+        k = torch.rms_norm(k, [D], L["kn"], EPS)
+        mark("q/k norms")
+        q, k = rotary(q), rotary(k)
+        mark("rotary")
+        return q, k
+
     mark("start")
     h = torch.rms_norm(x, [HIDDEN], L["ln1"], EPS)
     mark("norm")
@@ -98,11 +108,7 @@ def layer(x, L, steps, rotary=rotary_cat, qk_norm="two", mlp="silu_mul", residua
         k = F.linear(h, L["qkv"].narrow(0, HEADS * D, KV * D)).view(1, T, KV, D)
         v = F.linear(h, L["qkv"].narrow(0, (HEADS + KV) * D, KV * D)).view(1, T, KV, D)
         mark("qkv product")
-        q = torch.rms_norm(q, [D], L["qn"], EPS)
-        k = torch.rms_norm(k, [D], L["kn"], EPS)
-        mark("q/k norms")
-        q, k = rotary(q), rotary(k)
-        mark("rotary")
+        q, k = norms_then_rotary(q, k)
     else:
         qkv = F.linear(h, L["qkv"])
         mark("qkv product")
@@ -123,11 +129,7 @@ def layer(x, L, steps, rotary=rotary_cat, qk_norm="two", mlp="silu_mul", residua
             q, k = normed_rotary(q, L["qn"]), normed_rotary(k, L["kn"])
             mark("rotary")
         elif qk_norm == "two":
-            q = torch.rms_norm(q, [D], L["qn"], EPS)
-            k = torch.rms_norm(k, [D], L["kn"], EPS)
-            mark("q/k norms")
-            q, k = rotary(q), rotary(k)
-            mark("rotary")
+            q, k = norms_then_rotary(q, k)
         else:
             # One norm over q's and k's heads, no weight, then ONE rotary over both with the weights folded in.
             qk = torch.rms_norm(per_head.narrow(2, 0, HEADS + KV), [D], None, EPS)
