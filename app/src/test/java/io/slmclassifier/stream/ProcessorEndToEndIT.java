@@ -1,6 +1,7 @@
 package io.slmclassifier.stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.slmclassifier.Fixtures;
@@ -182,7 +183,7 @@ class ProcessorEndToEndIT {
     }
 
     @Test
-    void theWarmUpPassesRunOnTheInferenceWorkerBeforeAnyRecord(@TempDir Path state) throws Exception {
+    void theWarmUpPassesAndTheResultSchemaComeBeforeAnyRecord(@TempDir Path state) throws Exception {
         String app = "warm-up";
         List<String> passes = java.util.Collections.synchronizedList(new ArrayList<>());
         InferenceWorker.Listener recorder = (task, texts, nanos, failed) ->
@@ -195,6 +196,11 @@ class ProcessorEndToEndIT {
             String twoRows = "inference-worker radr-intents 2";
             String oneRow = "inference-worker radr-intents 1";
             assertEquals(List.of(twoRows, twoRows, twoRows, oneRow, oneRow, oneRow), passes);
+            // The first result does not wait on the registry: its schema is there before any record. Nothing abstains
+            // (no threshold), so nothing goes under the review topic's subject.
+            List<String> subjects = SchemaRegistryClient.builder(registry.url()).build().subjects();
+            assertTrue(subjects.contains(app + ".classified-value"), subjects.toString());
+            assertFalse(subjects.contains("intents.review-value"), subjects.toString());
         }
     }
 
@@ -237,6 +243,8 @@ class ProcessorEndToEndIT {
         c.put("review.topic", app + ".review");
         try (ProcessorService service = new ProcessorService(ProcessorConfig.of(c))) {
             service.start();
+            assertTrue(SchemaRegistryClient.builder(registry.url()).build().subjects().contains(app + ".review-value"),
+                    "results can abstain: the review topic's subject is resolved at the start too");
             try (KafkaProducer<byte[], byte[]> producer = rawProducer()) {
                 for (String text : List.of("RobLW an Zugführer, kommen.", "Ist negativ, noch nicht.")) {
                     producer.send(new ProducerRecord<>(app + ".in", text.getBytes(StandardCharsets.UTF_8))).get();

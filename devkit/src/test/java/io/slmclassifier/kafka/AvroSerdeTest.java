@@ -159,6 +159,26 @@ class AvroSerdeTest {
     }
 
     @Test
+    void aSchemaIdResolvedAheadServesTheFirstRecordWithoutTheRegistry() {
+        EmbeddedSchemaRegistry own = EmbeddedSchemaRegistry.startInMemory();
+        AvroSerde<Classification> serde = AvroSerde.forType(Classification.class,
+                SchemaRegistryClient.builder(own.url()).build());
+        int id;
+        try (own) {
+            id = serde.schemaId("ahead.classified");
+            assertEquals(id, SchemaRegistryClient.builder(own.url()).build().latest("ahead.classified-value").id());
+        }
+        // The registry is gone: the first record can only have its id from what schemaId learnt.
+        byte[] bytes = serde.serializer().serialize("ahead.classified", TestRecords.classification("c-1"));
+        assertEquals(id, WireFormat.schemaId(bytes));
+
+        SerializationException refused = assertThrows(SerializationException.class,
+                () -> AvroSerde.forType(TextMessage.class, client).autoRegister(false).schemaId("never-registered"));
+        assertTrue(refused.getMessage().contains("never-registered-value"), refused.getMessage());
+        assertThrows(IllegalStateException.class, () -> AvroSerde.forType(SpecificRecord.class, client).schemaId("t"));
+    }
+
+    @Test
     void configuredByKafkaCarriesSeveralRecordTypesOnTheControlTopic() {
         Map<String, Object> config = Map.of(
                 SchemaRegistryClient.URL_CONFIG, registry.url(),

@@ -142,21 +142,28 @@ public class AvroSerde<T extends SpecificRecord> implements Serde<T> {
     // ---------------------------------------------------------------------------------------------------------
     // Serializing
 
+    /**
+     * The id this serde's records go to {@code topic} under: looked up in the registry (registered when
+     * {@code auto.register.schemas} is on) and cached, as the serializer's first record would. For a service that
+     * would rather pay that round trip, and learn of a registry that refuses the schema, before its first record.
+     *
+     * @throws SerializationException as {@link #serialize} would
+     * @throws IllegalStateException for a serde of {@code SpecificRecord}, which has no one schema
+     */
+    public int schemaId(String topic) {
+        if (readerSchema == null) {
+            throw new IllegalStateException("a serde of any SpecificRecord has no one schema to look up");
+        }
+        return idFor(topic, readerSchema);
+    }
+
     /** Encodes a record: prefix with the schema id, then the binary datum. */
     public byte[] serialize(String topic, T record) {
         if (record == null) {
             return null; // tombstones stay tombstones
         }
         Schema schema = record.getSchema();
-        String subject = subjectNameStrategy.subject(topic, isKey, schema);
-        int id;
-        try {
-            id = registry.idFor(subject, schema, autoRegister);
-        } catch (SchemaRegistryException e) {
-            throw new SerializationException("could not get a schema id for " + schema.getFullName()
-                    + " under subject " + subject + (autoRegister ? "" : " (auto.register.schemas=false)")
-                    + ": " + e.getMessage(), e);
-        }
+        int id = idFor(topic, schema);
         ByteArrayOutputStream out = new ByteArrayOutputStream(256);
         out.writeBytes(WireFormat.prefix(id));
         try {
@@ -168,6 +175,17 @@ public class AvroSerde<T extends SpecificRecord> implements Serde<T> {
                     + ": " + e.getMessage(), e);
         }
         return out.toByteArray();
+    }
+
+    private int idFor(String topic, Schema schema) {
+        String subject = subjectNameStrategy.subject(topic, isKey, schema);
+        try {
+            return registry.idFor(subject, schema, autoRegister);
+        } catch (SchemaRegistryException e) {
+            throw new SerializationException("could not get a schema id for " + schema.getFullName()
+                    + " under subject " + subject + (autoRegister ? "" : " (auto.register.schemas=false)")
+                    + ": " + e.getMessage(), e);
+        }
     }
 
     private static <T> DatumWriter<T> writerFor(Schema schema) {

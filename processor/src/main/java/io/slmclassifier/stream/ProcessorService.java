@@ -35,7 +35,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 import org.apache.kafka.clients.admin.NewTopic;
-import org.apache.kafka.common.serialization.Serializer;
 import org.apache.kafka.streams.KafkaStreams;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -50,8 +49,8 @@ import org.slf4j.LoggerFactory;
 public final class ProcessorService implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ProcessorService.class);
 
-    /** How Avro goes on and off the wire: a registry-backed serializer and a decoder of TextMessage inputs. */
-    public record AvroWire(SchemaRegistryClient registry, Serializer<Classification> classificationSerializer,
+    /** How Avro goes on and off the wire: a registry-backed serde of the results and a decoder of TextMessage inputs. */
+    public record AvroWire(SchemaRegistryClient registry, AvroSerde<Classification> classifications,
             Function<byte[], TextMessage> textMessages) {}
 
     /** No one but the metrics watches the passes: the service as deployed. */
@@ -82,7 +81,7 @@ public final class ProcessorService implements AutoCloseable {
         SchemaRegistryClient client = SchemaRegistryClient.fromConfig(config.registryClient());
         AvroSerde<TextMessage> input = AvroSerde.forType(TextMessage.class, client);
         String inputTopic = config.topics().input();
-        return new AvroWire(client, AvroSerde.forType(Classification.class, client).serializer(), bytes -> {
+        return new AvroWire(client, AvroSerde.forType(Classification.class, client), bytes -> {
             try {
                 return input.deserializer().deserialize(inputTopic, bytes);
             } catch (AvroDecodingException e) {
@@ -341,6 +340,7 @@ public final class ProcessorService implements AutoCloseable {
         for (TaskPipeline pipeline : pipelines) {
             Warmup.run(pipeline.classifier().task(), warmupSizes, texts -> warmUpPass(pipeline.name(), texts));
         }
+        pipelines.forEach(TaskPipeline::resolveResultSchema);
         pipelines.forEach(TaskPipeline::startConsuming);
     }
 

@@ -1,6 +1,8 @@
 package io.slmclassifier.stream;
 
 import io.slmclassifier.classify.Classifier;
+import io.slmclassifier.avro.Classification;
+import io.slmclassifier.kafka.AvroSerde;
 import io.slmclassifier.kafka.DeadLetters;
 import io.slmclassifier.kafka.Topics;
 import io.slmclassifier.rollout.AdapterRollout;
@@ -55,6 +57,8 @@ public final class TaskPipeline implements AutoCloseable {
     private final Classifier classifier;
     private final ProcessorMetrics.Task metrics;
     private final AdapterRollout rollout;
+    /** Writes the task's results: its schema id is resolved before the first record ({@link #resolveResultSchema}). */
+    private final AvroSerde<Classification> resultSerde;
     private final KafkaStreams streams;
     private final Queue<Long> threadFailures = new ConcurrentLinkedQueue<>();
     private final AtomicInteger threadDeaths = new AtomicInteger();
@@ -83,8 +87,9 @@ public final class TaskPipeline implements AutoCloseable {
         ProcessorConfig.Abstention abstention = config.abstention();
         Double baseTemperature = abstention.baseTemperature().isPresent()
                 ? abstention.baseTemperature().getAsDouble() : null;
+        this.resultSerde = avro.classifications();
         this.streams = new KafkaStreams(ClassifierTopology.build(settings(shared, topics, abstention), decoder(avro),
-                inference, avro.classificationSerializer(), metrics,
+                inference, avro.classifications().serializer(), metrics,
                 version -> "base".equals(version) ? baseTemperature : rollout.temperatureOf(version)), streamsProperties());
         streams.setUncaughtExceptionHandler(e -> {
             threadFailures.add(System.nanoTime());
@@ -156,6 +161,28 @@ public final class TaskPipeline implements AutoCloseable {
     /** Serves the adapter version the task's control topic names (and follows it from then on). */
     void startRollout() {
         rollout.start();
+    }
+
+    /**
+     * The result schema's id under the output topic's subject (and the review topic's, where results can abstain),
+     * looked up or registered now. Otherwise the first result of each stream thread waits on the registry, holding
+     * the records behind it: on a new topic a registration, which a Kafka-backed registry acknowledges only once its
+     * schema log has it (~0.2-0.5 s measured at a first start, docs/benchmarks.md). A registry that fails here is
+     * only warned of: the first result asks again, and a failure then goes as a serialization failure does.
+     */
+    void resolveResultSchema() {
+        ProcessorConfig.TaskTopics topics = config.topics();
+        ProcessorConfig.Abstention abstention = config.abstention();
+        List<String> resultTopics = abstention.threshold() > 0 || abstention.minLabelMass() > 0
+                ? List.of(topics.output(), topics.review()) : List.of(topics.output());
+        for (String topic : resultTopics) {
+            try {
+                resultSerde.schemaId(topic);
+            } catch (RuntimeException e) {
+                log.warn("Task {}: the result schema's id under {} is not known yet ({}); the first result will ask "
+                        + "the registry again", name, topic, e.getMessage());
+            }
+        }
     }
 
     /** Starts consuming the task's input. */
