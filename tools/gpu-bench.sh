@@ -8,7 +8,7 @@
 #   [train-noopt] [kafka-1024] [train-profile] [train-trace] [label-mass] [latency] [latency-alo] [latency-before]
 #   [fidelity] [tasks] [tasks-kafka] [tasks-kafka-mix] [adapters-100] [train-fidelity] [infer-packed] [kafka-packed]
 #   [two-gpus] [profile-1] [infer-steps-bf16] [infer-padded] [kafka-padded] [kernels] [kafka-fused-qkv]
-#   [latency-warmup-before] [joint-qk]
+#   [latency-warmup-before] [joint-qk] [direct-calls]
 #   (default: hf infer train kafka; the others are the experiments behind the defaults)
 #   infer-packed / kafka-packed: the infer and kafka-1024 steps with -Dslm.prefix.packed=true, the prefix cache's
 #   passes packing their rows into one sequence of real tokens instead of right-padding them (~2 / ~3 min); the
@@ -20,6 +20,8 @@
 #   kafka-fused-qkv: kafka-1024 with one product in every pass, the default before (~1 min)
 #   joint-qk: q and k normed and rotated as one block of heads (the default) against apart, batch 1, 8 and 64 in
 #   turns, and the training step at batch 8 (~3 min)
+#   direct-calls: the products and the whole prompt's attention called as their kernels (the default) against through
+#   linear and scaled_dot_product_attention, batch 1, 8, 256 and 1,024 in turns, twice (~3 min)
 #   profile-1: a profile of one pass of one message, prefix cache on and off, host time per operator (~1 min)
 #   tasks: 4 tasks on one model through one inference worker, each with its rank-16 adapter unmerged, against one
 #   task merged, equal traffic and 70/10/10/10 (~2 min); tasks-kafka / tasks-kafka-mix: the same through Kafka, one
@@ -94,6 +96,15 @@ for step in $steps; do
       for j in true false; do
         JAVA_OPTS="-Dslm.decoder.joint.qk=$j" \
             run "java-train-joint-qk-$j" 100 tools/gpu-run.sh "${BENCH[@]}" --train --batch-sizes 8 --steps 10
+      done ;;
+    direct-calls)
+      # Decoder.Kernels: products as mm on the weights' transposed views and the whole prompt's flash attention in
+      # its own layout (the default) against linear and scaled_dot_product_attention's wrappers, in turns, twice.
+      for round in 1 2; do
+        for d in true false; do
+          JAVA_OPTS="-Dslm.decoder.direct.calls=$d" \
+              run "java-direct-calls-$d-$round" 100 tools/gpu-run.sh "${BENCH[@]}" --batch-sizes 1,8,256,1024 --iterations 20
+        done
       done ;;
     kafka-fused-qkv) JAVA_OPTS="-Dslm.decoder.separate.qkv.tokens=-1" \
         run java-kafka-fused-qkv 200 tools/gpu-run.sh "${BENCH[@]}" --kafka --batch-sizes 1024 --messages 40000 --repeats 3 ;;

@@ -181,8 +181,14 @@ public final class Decoder implements AutoCloseable {
      * <p>{@code jointQk}: below that size, q and k of the one product are normed (Qwen3) and rotated as ONE block of
      * heads: three kernels per layer instead of six, where a small pass's time is the host launching its kernels.
      * {@code -Dslm.decoder.joint.qk}: default true.
+     *
+     * <p>{@code directCalls}: the products and the whole prompt's flash attention call their kernels directly (mm on
+     * the weights' transposed views over the tokens as rows; flash in its own [batch, seq, heads, head_dim] layout)
+     * instead of through {@code linear} and {@code scaled_dot_product_attention}, which wrap the same kernels in
+     * transposes, reshapes and views: about a third of a small pass's operators, each a few microseconds of the
+     * host's. {@code -Dslm.decoder.direct.calls}: default true.
      */
-    public record Kernels(int separateQkvTokens, boolean jointQk) {
+    public record Kernels(int separateQkvTokens, boolean jointQk, boolean directCalls) {
         public static final int DEFAULT_SEPARATE_QKV_TOKENS = 2048;
 
         public static Kernels fromSystemProperties() {
@@ -191,11 +197,17 @@ public final class Decoder implements AutoCloseable {
                 throw new IllegalArgumentException("slm.decoder.separate.qkv.tokens takes a number of tokens, 0 (always) or -1 "
                         + "(never), not " + tokens);
             }
-            String joint = System.getProperty("slm.decoder.joint.qk", "true").trim();
-            if (!joint.equals("true") && !joint.equals("false")) {
-                throw new IllegalArgumentException("slm.decoder.joint.qk takes true or false, not " + joint);
+            return new Kernels(tokens, booleanProperty("slm.decoder.joint.qk"),
+                    booleanProperty("slm.decoder.direct.calls"));
+        }
+
+        /** A switch that is on unless set to false; anything but true or false is refused. */
+        private static boolean booleanProperty(String name) {
+            String value = System.getProperty(name, "true").trim();
+            if (!value.equals("true") && !value.equals("false")) {
+                throw new IllegalArgumentException(name + " takes true or false, not " + value);
             }
-            return new Kernels(tokens, Boolean.parseBoolean(joint));
+            return Boolean.parseBoolean(value);
         }
     }
 
@@ -264,7 +276,8 @@ public final class Decoder implements AutoCloseable {
                 IValue.from(c.numKeyValueHeads()), IValue.from(c.headDim()), IValue.from(c.rmsNormEps()),
                 IValue.from(torchDtype(computeType)), IValue.from(steps.finalNorm()),
                 IValue.from(steps.prefixMerge()), IValue.from(steps.rotary()),
-                IValue.from(kernels.separateQkvTokens()), IValue.from(kernels.jointQk())));
+                IValue.from(kernels.separateQkvTokens()), IValue.from(kernels.jointQk()),
+                IValue.from(kernels.directCalls())));
         this.noAdapter = program.hold(program.call("no_adapter"));
     }
 

@@ -31,6 +31,10 @@ class DecoderConfig:
   # Whether q and k of the one fused product are normed and rotated as ONE block of heads (Decoder.Kernels): three
   # kernels per layer instead of six, where a small pass's time is the host launching them.
   joint_qk : bool
+  # Whether products and the whole prompt's attention call their kernels directly (Decoder.Kernels): mm on the
+  # weights' transposed views over the tokens as rows, flash attention in its own [batch, seq, heads, head_dim]
+  # layout. The same kernels, a third fewer operators around them, where a small pass's time is the host's.
+  direct_calls : bool
   # PyTorch's numbers for the dtypes the program names itself (c10::ScalarType): the serialized dialect imports
   # no dtype names (`torch.float32` is refused).
   float32 : int
@@ -39,7 +43,7 @@ class DecoderConfig:
 
   def __init__(self, hidden_size: int, intermediate_size: int, num_attention_heads: int, num_key_value_heads: int,
       head_dim: int, rms_norm_eps: float, compute_dtype: int, float32_final_norm: bool, float32_prefix_merge: bool,
-      float32_rotary: bool, separate_qkv_tokens: int, joint_qk: bool):
+      float32_rotary: bool, separate_qkv_tokens: int, joint_qk: bool, direct_calls: bool):
     self.hidden_size = hidden_size
     self.intermediate_size = intermediate_size
     self.num_attention_heads = num_attention_heads
@@ -52,6 +56,7 @@ class DecoderConfig:
     self.float32_rotary = float32_rotary
     self.separate_qkv_tokens = separate_qkv_tokens
     self.joint_qk = joint_qk
+    self.direct_calls = direct_calls
     self.float32 = 6
     self.int64 = 4
     self.boolean = 11
@@ -255,6 +260,14 @@ class Qwen3DecoderLayer:
   post_attention_layernorm : Tensor
   gate_up_proj : Tensor
   down_proj : Tensor
+  # Each weight above as [in, out] (its .t(): a view), what a product of the tokens as rows reads (direct_calls).
+  qkv_proj_t : Tensor
+  q_proj_t : Tensor
+  k_proj_t : Tensor
+  v_proj_t : Tensor
+  o_proj_t : Tensor
+  gate_up_proj_t : Tensor
+  down_proj_t : Tensor
 
   def __init__(self, config: __torch__.DecoderConfig, input_layernorm: Tensor, qkv_proj: Tensor,
       qkv_bias: Optional[Tensor], q_norm: Optional[Tensor], k_norm: Optional[Tensor], o_proj: Tensor,
@@ -285,6 +298,11 @@ class Qwen3DecoderLayer:
     self.post_attention_layernorm = post_attention_layernorm
     self.gate_up_proj = gate_up_proj
     self.down_proj = down_proj
+    self.qkv_proj_t = qkv_proj.t()
+    self.q_proj_t, self.k_proj_t, self.v_proj_t = self.q_proj.t(), self.k_proj.t(), self.v_proj.t()
+    self.o_proj_t = o_proj.t()
+    self.gate_up_proj_t = gate_up_proj.t()
+    self.down_proj_t = down_proj.t()
 
   def forward(self, hidden_states: Tensor, cos: Tensor, sin: Tensor, prefix_key: Optional[Tensor],
       prefix_value: Optional[Tensor], merged_prefix: bool, packed: Optional[__torch__.PackedRows],
@@ -317,7 +335,7 @@ class Qwen3DecoderLayer:
       query_states, key_states, value_states = self.project_qkv_separately(hidden_states, adapter)
       query_states, key_states = self.norm_and_rotate_apart(query_states, key_states, cos, sin)
     else:
-      qkv = torch.linear(hidden_states, self.qkv_proj, self.qkv_bias)
+      qkv = self.project(hidden_states, self.qkv_proj, self.qkv_proj_t, self.qkv_bias)
       if adapter is not None:
         qkv = self.lora(adapter.qkv_proj, qkv, hidden_states)
       # Views into the one projection's output, per head: no copies. split, not narrow, where training's gradients
@@ -341,7 +359,7 @@ class Qwen3DecoderLayer:
       attn_output = self.attend_prefix_merged(query_states, key_states, value_states, prefix_key, prefix_value)
     else:
       attn_output = self.attend_prefix_broadcast(query_states, key_states, value_states, prefix_key, prefix_value)
-    hidden_states = torch.linear(attn_output, self.o_proj)
+    hidden_states = self.project(attn_output, self.o_proj, self.o_proj_t, None)
     if adapter is not None:
       hidden_states = self.lora(adapter.o_proj, hidden_states, attn_output)
     return (hidden_states, key_states, value_states)
@@ -375,9 +393,9 @@ class Qwen3DecoderLayer:
     # first product is shared (x A^T of the three stacked A), its second runs per module on B's rows for it.
     config = self.config
     batch, width = hidden_states.size(0), hidden_states.size(1)
-    q = torch.linear(hidden_states, self.q_proj, self.q_bias)
-    k = torch.linear(hidden_states, self.k_proj, self.k_bias)
-    v = torch.linear(hidden_states, self.v_proj, self.v_bias)
+    q = self.project(hidden_states, self.q_proj, self.q_proj_t, self.q_bias)
+    k = self.project(hidden_states, self.k_proj, self.k_proj_t, self.k_bias)
+    v = self.project(hidden_states, self.v_proj, self.v_proj_t, self.v_bias)
     pair = adapter.qkv_proj if adapter is not None else None
     if pair is not None:
       low = pair.low(hidden_states)
@@ -392,15 +410,28 @@ class Qwen3DecoderLayer:
   def mlp(self, hidden_states: Tensor, adapter: Optional[__torch__.LayerAdapter]) -> Tensor:
     # Qwen3MLP.forward: down_proj(silu(gate_proj(x)) * up_proj(x)), gate and up from one product.
     intermediate_size = self.config.intermediate_size
-    gate_up = torch.linear(hidden_states, self.gate_up_proj)
+    gate_up = self.project(hidden_states, self.gate_up_proj, self.gate_up_proj_t, None)
     if adapter is not None:
       gate_up = self.lora(adapter.gate_up_proj, gate_up, hidden_states)
     gate_and_up = torch.split(gate_up, intermediate_size, -1)
     activated = torch.silu(gate_and_up[0]) * gate_and_up[1]
-    down = torch.linear(activated, self.down_proj)
+    down = self.project(activated, self.down_proj, self.down_proj_t, None)
     if adapter is not None:
       down = self.lora(adapter.down_proj, down, activated)
     return down
+
+  def project(self, x: Tensor, weight: Tensor, weight_t: Tensor, bias: Optional[Tensor]) -> Tensor:
+    # nn.Linear's x W^T + b for x [batch, seq, in]. linear() of a 3-d input goes through matmul, which transposes
+    # W, flattens x, multiplies and views the result back: five operators around the one kernel. With direct_calls
+    # the product is that kernel on the tokens as rows and W^T kept as a view: mm (addmm with a bias) and two views.
+    if not self.config.direct_calls:
+      return torch.linear(x, weight, bias)
+    rows = x.reshape([-1, x.size(-1)])
+    if bias is None:
+      y = torch.mm(rows, weight_t)
+    else:
+      y = torch.addmm(bias, rows, weight_t)
+    return y.view([x.size(0), x.size(1), weight_t.size(1)])
 
   def lora(self, pair: Optional[__torch__.LoraPair], y: Tensor, x: Tensor) -> Tensor:
     # A projection's output y plus the adapter's update of it, where the adapter targets the projection.
@@ -427,6 +458,13 @@ class Qwen3DecoderLayer:
     if q.is_cuda and q.dtype != self.config.float32:
       # The flash kernel scaled_dot_product_attention picks for these shapes, called without its choosing one on the
       # host in every layer of every pass; it reads the kv heads of grouped queries itself.
+      if self.config.direct_calls:
+        # What _scaled_dot_product_flash_attention calls after moving heads back behind seq: the kernel in its own
+        # layout, q, k and v [batch, seq, heads, head_dim] (only the last dimension contiguous), output the same;
+        # the schema is quoted in attend_prefix_packed.
+        direct = torch._flash_attention_forward(q, k, v, None, None, q.size(1), k.size(1), 0., True, False,
+            scale=None)
+        return direct[0].flatten(2)
       r = torch._scaled_dot_product_flash_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), 0., True,
           False, scale=None)
       return r[0].transpose(1, 2).flatten(2)
@@ -639,10 +677,10 @@ class Model(Module):
   def setup(self, weights: Dict[str, Tensor], num_hidden_layers: int, hidden_size: int, intermediate_size: int,
       num_attention_heads: int, num_key_value_heads: int, head_dim: int, rms_norm_eps: float, compute_dtype: int,
       float32_final_norm: bool, float32_prefix_merge: bool, float32_rotary: bool, separate_qkv_tokens: int,
-      joint_qk: bool) -> None:
+      joint_qk: bool, direct_calls: bool) -> None:
     config = __torch__.DecoderConfig(hidden_size, intermediate_size, num_attention_heads, num_key_value_heads,
         head_dim, rms_norm_eps, compute_dtype, float32_final_norm, float32_prefix_merge, float32_rotary,
-        separate_qkv_tokens, joint_qk)
+        separate_qkv_tokens, joint_qk, direct_calls)
     self.model = __torch__.Qwen3Model(config, weights, num_hidden_layers)
 
   def qwen3(self) -> __torch__.Qwen3Model:

@@ -20,16 +20,19 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * {@link Decoder.Kernels}: q, k and v from three products, and q and k of the fused product normed and rotated as one
- * block, compute what the fused product with q and k apart computes, in float32 on the CPU: whole prompts, packed rows
+ * {@link Decoder.Kernels}: q, k and v from three products, q and k of the fused product normed and rotated as one
+ * block, and the products called directly (mm on the weights' transposed views) compute what the fused product with
+ * q and k apart, through linear, computes, in float32 on the CPU: whole prompts, packed rows
  * after a prefix, an installed adapter on all seven projections, and a training pass's gradients. Qwen3 (q/k norms)
  * and Qwen2 (the attention's bias, split into its three blocks; no norms, the joint rotary only).
  */
 class KernelsTest {
     private static final double TOLERANCE = 1e-5;
-    private static final Decoder.Kernels FUSED = new Decoder.Kernels(-1, false);
-    private static final Decoder.Kernels SEPARATE = new Decoder.Kernels(0, false);
-    private static final Decoder.Kernels JOINT_QK = new Decoder.Kernels(-1, true);
+    private static final Decoder.Kernels FUSED = new Decoder.Kernels(-1, false, false);
+    private static final Decoder.Kernels SEPARATE = new Decoder.Kernels(0, false, false);
+    private static final Decoder.Kernels JOINT_QK = new Decoder.Kernels(-1, true, false);
+    private static final Decoder.Kernels DIRECT_FUSED = new Decoder.Kernels(-1, true, true);
+    private static final Decoder.Kernels DIRECT_SEPARATE = new Decoder.Kernels(0, false, true);
     private static NDManager root;
     private static final Map<String, DecoderWeights> WEIGHTS = new HashMap<>();
 
@@ -108,11 +111,16 @@ class KernelsTest {
         return new LoraConfig(4, 8, 0, LoraConfig.defaults(model).targetModules(), false, model);
     }
 
-    /** The same passes with one fused product, with three, and with q and k as one block; the fused run's values. */
+    /**
+     * The same passes with one fused product, with three, with q and k as one block, and each with the products called
+     * directly; the fused run's values.
+     */
     private static float[] assertKernelsAgree(DecoderWeights weights, Function<Decoder, float[]> passes, String model) {
         float[] fused = run(weights, FUSED, passes);
         assertSame(fused, run(weights, SEPARATE, passes), model + ", three products");
         assertSame(fused, run(weights, JOINT_QK, passes), model + ", q and k as one block");
+        assertSame(fused, run(weights, DIRECT_FUSED, passes), model + ", one product called directly");
+        assertSame(fused, run(weights, DIRECT_SEPARATE, passes), model + ", three products called directly");
         return fused;
     }
 
