@@ -20,8 +20,8 @@
 #   kafka-fused-qkv: kafka-1024 with one product in every pass, the default before (~1 min)
 #   joint-qk: q and k normed and rotated as one block of heads (the default) against apart, batch 1, 8 and 64 in
 #   turns, and the training step at batch 8 (~3 min)
-#   direct-calls: the products and the whole prompt's attention called as their kernels (the default) against through
-#   linear and scaled_dot_product_attention, batch 1, 8, 256 and 1,024 in turns, twice (~3 min)
+#   direct-calls: the products and the whole prompt's attention called as their kernels against through linear and
+#   scaled_dot_product_attention (the default until this measures it), batch 1, 8, 256 and 1,024 in turns, twice (~3 min)
 #   profile-1: a profile of one pass of one message, prefix cache on and off, host time per operator (~1 min)
 #   tasks: 4 tasks on one model through one inference worker, each with its rank-16 adapter unmerged, against one
 #   task merged, equal traffic and 70/10/10/10 (~2 min); tasks-kafka / tasks-kafka-mix: the same through Kafka, one
@@ -99,7 +99,7 @@ for step in $steps; do
       done ;;
     direct-calls)
       # Decoder.Kernels: products as mm on the weights' transposed views and the whole prompt's flash attention in
-      # its own layout (the default) against linear and scaled_dot_product_attention's wrappers, in turns, twice.
+      # its own layout against linear and scaled_dot_product_attention's wrappers (the default), in turns, twice.
       for round in 1 2; do
         for d in true false; do
           JAVA_OPTS="-Dslm.decoder.direct.calls=$d" \

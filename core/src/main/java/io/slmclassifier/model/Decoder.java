@@ -186,7 +186,9 @@ public final class Decoder implements AutoCloseable {
      * the weights' transposed views over the tokens as rows; flash in its own [batch, seq, heads, head_dim] layout)
      * instead of through {@code linear} and {@code scaled_dot_product_attention}, which wrap the same kernels in
      * transposes, reshapes and views: about a third of a small pass's operators, each a few microseconds of the
-     * host's. {@code -Dslm.decoder.direct.calls}: default true.
+     * host's. Exact on the CPU ({@code KernelsTest}); not yet measured on a GPU, where it is meant to pay (the
+     * flash call is CUDA's alone), so off by default until {@code tools/gpu-bench.sh direct-calls} has measured it.
+     * {@code -Dslm.decoder.direct.calls}: default false.
      */
     public record Kernels(int separateQkvTokens, boolean jointQk, boolean directCalls) {
         public static final int DEFAULT_SEPARATE_QKV_TOKENS = 2048;
@@ -197,13 +199,13 @@ public final class Decoder implements AutoCloseable {
                 throw new IllegalArgumentException("slm.decoder.separate.qkv.tokens takes a number of tokens, 0 (always) or -1 "
                         + "(never), not " + tokens);
             }
-            return new Kernels(tokens, booleanProperty("slm.decoder.joint.qk"),
-                    booleanProperty("slm.decoder.direct.calls"));
+            return new Kernels(tokens, booleanProperty("slm.decoder.joint.qk", true),
+                    booleanProperty("slm.decoder.direct.calls", false));
         }
 
-        /** A switch that is on unless set to false; anything but true or false is refused. */
-        private static boolean booleanProperty(String name) {
-            String value = System.getProperty(name, "true").trim();
+        /** A switch, {@code byDefault} unless set; anything but true or false is refused. */
+        private static boolean booleanProperty(String name, boolean byDefault) {
+            String value = System.getProperty(name, Boolean.toString(byDefault)).trim();
             if (!value.equals("true") && !value.equals("false")) {
                 throw new IllegalArgumentException(name + " takes true or false, not " + value);
             }

@@ -33,7 +33,8 @@ class DecoderConfig:
   joint_qk : bool
   # Whether products and the whole prompt's attention call their kernels directly (Decoder.Kernels): mm on the
   # weights' transposed views over the tokens as rows, flash attention in its own [batch, seq, heads, head_dim]
-  # layout. The same kernels, a third fewer operators around them, where a small pass's time is the host's.
+  # layout. The same kernels, a third fewer operators around them, where a small pass's time is the host's (off by
+  # default until measured on a GPU).
   direct_calls : bool
   # PyTorch's numbers for the dtypes the program names itself (c10::ScalarType): the serialized dialect imports
   # no dtype names (`torch.float32` is refused).
