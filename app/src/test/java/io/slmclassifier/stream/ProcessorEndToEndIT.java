@@ -188,7 +188,8 @@ class ProcessorEndToEndIT {
         List<String> passes = java.util.Collections.synchronizedList(new ArrayList<>());
         InferenceWorker.Listener recorder = (task, texts, nanos, failed) ->
                 passes.add(Thread.currentThread().getName() + " " + task + " " + texts + (failed ? " failed" : ""));
-        try (ProcessorService service = new ProcessorService(config(app, state, Map.of("warmup.batch.sizes", "2,1")),
+        try (ProcessorService service = new ProcessorService(config(app, state,
+                Map.of("warmup.batch.sizes", "2,1", "review.topic", app + ".review")),
                 ProcessorService::registryWire, recorder)) {
             assertEquals(List.of(), passes, "no pass before start");
             service.start();
@@ -200,7 +201,7 @@ class ProcessorEndToEndIT {
             // (no threshold), so nothing goes under the review topic's subject.
             List<String> subjects = SchemaRegistryClient.builder(registry.url()).build().subjects();
             assertTrue(subjects.contains(app + ".classified-value"), subjects.toString());
-            assertFalse(subjects.contains("intents.review-value"), subjects.toString());
+            assertFalse(subjects.contains(app + ".review-value"), subjects.toString());
         }
     }
 
