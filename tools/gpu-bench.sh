@@ -8,7 +8,7 @@
 #   [train-noopt] [kafka-1024] [train-profile] [train-trace] [label-mass] [latency] [latency-alo] [latency-before]
 #   [fidelity] [tasks] [tasks-kafka] [tasks-kafka-mix] [adapters-100] [train-fidelity] [infer-packed] [kafka-packed]
 #   [two-gpus] [profile-1] [infer-steps-bf16] [infer-padded] [kafka-padded] [kernels] [kafka-fused-qkv]
-#   [latency-warmup-before] [joint-qk] [direct-calls]
+#   [latency-warmup-before] [joint-qk] [direct-calls] [one-after-large]
 #   (default: hf infer train kafka; the others are the experiments behind the defaults)
 #   infer-packed / kafka-packed: the infer and kafka-1024 steps with -Dslm.prefix.packed=true, the prefix cache's
 #   passes packing their rows into one sequence of real tokens instead of right-padding them (~2 / ~3 min); the
@@ -22,6 +22,7 @@
 #   turns, and the training step at batch 8 (~3 min)
 #   direct-calls: the products and the whole prompt's attention called as their kernels against through linear and
 #   scaled_dot_product_attention (the default until this measures it), batch 1, 8, 256 and 1,024 in turns, twice (~3 min)
+#   one-after-large: one whole prompt per pass alone, then after passes of 1,024 in the same process (~2 min)
 #   profile-1: a profile of one pass of one message, prefix cache on and off, host time per operator (~1 min)
 #   tasks: 4 tasks on one model through one inference worker, each with its rank-16 adapter unmerged, against one
 #   task merged, equal traffic and 70/10/10/10 (~2 min); tasks-kafka / tasks-kafka-mix: the same through Kafka, one
@@ -105,6 +106,15 @@ for step in $steps; do
           JAVA_OPTS="-Dslm.decoder.direct.calls=$d" \
               run "java-direct-calls-$d-$round" 100 tools/gpu-run.sh "${BENCH[@]}" --batch-sizes 1,8,256,1024 --iterations 20
         done
+      done ;;
+    one-after-large)
+      # One whole prompt per pass in a process that ran nothing else, then after passes of 1,024 whole prompts in the
+      # same process, in turns, twice: on one host step profile-1 measured 6.1 ms and step infer (batch 1 after the
+      # other sizes) 9.3 ms for the same pass.
+      for round in 1 2; do
+        run "java-one-alone-$round" 100 tools/gpu-run.sh "${BENCH[@]}" --batch-sizes 1 --prefix-cache off --iterations 20
+        run "java-one-after-large-$round" 100 tools/gpu-run.sh "${BENCH[@]}" --batch-sizes 1024,1 --prefix-cache off \
+            --iterations 20
       done ;;
     kafka-fused-qkv) JAVA_OPTS="-Dslm.decoder.separate.qkv.tokens=-1" \
         run java-kafka-fused-qkv 200 tools/gpu-run.sh "${BENCH[@]}" --kafka --batch-sizes 1024 --messages 40000 --repeats 3 ;;
