@@ -189,6 +189,11 @@ public final class ProcessorConfig extends ServiceConfig {
         public boolean needsLabelMass() {
             return minLabelMass > 0;
         }
+
+        /** Whether any result can abstain, and so go to the review topic too: a floor above 0 on either. */
+        public boolean canAbstain() {
+            return threshold > 0 || minLabelMass > 0;
+        }
     }
 
     public Abstention abstention() {

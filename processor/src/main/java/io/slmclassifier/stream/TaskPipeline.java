@@ -1,7 +1,7 @@
 package io.slmclassifier.stream;
 
-import io.slmclassifier.classify.Classifier;
 import io.slmclassifier.avro.Classification;
+import io.slmclassifier.classify.Classifier;
 import io.slmclassifier.kafka.AvroSerde;
 import io.slmclassifier.kafka.DeadLetters;
 import io.slmclassifier.kafka.Topics;
@@ -89,7 +89,7 @@ public final class TaskPipeline implements AutoCloseable {
                 ? abstention.baseTemperature().getAsDouble() : null;
         this.resultSerde = avro.classifications();
         this.streams = new KafkaStreams(ClassifierTopology.build(settings(shared, topics, abstention), decoder(avro),
-                inference, avro.classifications().serializer(), metrics,
+                inference, resultSerde.serializer(), metrics,
                 version -> "base".equals(version) ? baseTemperature : rollout.temperatureOf(version)), streamsProperties());
         streams.setUncaughtExceptionHandler(e -> {
             threadFailures.add(System.nanoTime());
@@ -172,8 +172,7 @@ public final class TaskPipeline implements AutoCloseable {
      */
     void resolveResultSchema() {
         ProcessorConfig.TaskTopics topics = config.topics();
-        ProcessorConfig.Abstention abstention = config.abstention();
-        List<String> resultTopics = abstention.threshold() > 0 || abstention.minLabelMass() > 0
+        List<String> resultTopics = config.abstention().canAbstain()
                 ? List.of(topics.output(), topics.review()) : List.of(topics.output());
         for (String topic : resultTopics) {
             try {
